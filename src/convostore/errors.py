@@ -1,0 +1,173 @@
+"""The exception tree of convostore.
+
+Every error the public API raises derives from :class:`ConvostoreError`; no
+``sqlite3``, ``psycopg`` or pydantic exception escapes a store. The tree is
+shallow on purpose, so callers catch by meaning rather than by backend::
+
+    ConvostoreError
+    ├── NotFoundError
+    │   ├── ThreadNotFoundError
+    │   └── MessageNotFoundError
+    ├── ConflictError
+    │   ├── RevisionConflictError      stale ``expected_revision``
+    │   ├── DuplicateMessageError      message id re-sent with other content
+    │   ├── ThreadExistsError          create/import of an id already taken
+    │   └── ThreadDeletedError         write to a soft-deleted thread
+    ├── ValidationError (ValueError)   bad input; names the offending field
+    │   ├── UnsupportedSnapshotVersionError
+    │   └── ContextBudgetError         mandatory context exceeds the budget
+    ├── SchemaVersionError
+    │   ├── SchemaTooOldError          database needs ``migrate()``
+    │   └── SchemaTooNewError          database written by a newer convostore
+    ├── BackendUnavailableError        cannot reach or open the backend
+    │   └── StoreLockedError           another process holds the store
+    └── MissingDependencyError (ImportError)  optional extra not installed
+
+A :class:`NotFoundError` carries no hint of *why* the object was not found: a
+thread of another tenant is reported exactly like one that never existed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "ConflictError",
+    "ContextBudgetError",
+    "ConvostoreError",
+    "DuplicateMessageError",
+    "MessageNotFoundError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "RevisionConflictError",
+    "SchemaTooNewError",
+    "SchemaTooOldError",
+    "SchemaVersionError",
+    "StoreLockedError",
+    "ThreadDeletedError",
+    "ThreadExistsError",
+    "ThreadNotFoundError",
+    "UnsupportedSnapshotVersionError",
+    "ValidationError",
+]
+
+
+class ConvostoreError(Exception):
+    """Root of every error raised by convostore."""
+
+
+class NotFoundError(ConvostoreError, LookupError):
+    """The thread or message does not exist for this tenant."""
+
+
+class ThreadNotFoundError(NotFoundError):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} not found")
+        self.thread_id = thread_id
+
+
+class MessageNotFoundError(NotFoundError):
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message {message_id!r} not found")
+        self.message_id = message_id
+
+
+class ConflictError(ConvostoreError):
+    """The write conflicts with the current state of the store."""
+
+
+class RevisionConflictError(ConflictError):
+    def __init__(self, thread_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"thread {thread_id!r} is at revision {actual}, not the expected {expected}"
+        )
+        self.thread_id = thread_id
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateMessageError(ConflictError):
+    def __init__(self, message_id: str, detail: str = "with different content") -> None:
+        super().__init__(f"message {message_id!r} already stored {detail}")
+        self.message_id = message_id
+
+
+class ThreadExistsError(ConflictError):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} already exists")
+        self.thread_id = thread_id
+
+
+class ThreadDeletedError(ConflictError):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} is deleted; restore it before writing")
+        self.thread_id = thread_id
+
+
+class ValidationError(ConvostoreError, ValueError):
+    """Input was rejected; nothing was written.
+
+    Attributes:
+        field: dotted path of the offending field, when one can be named.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+class UnsupportedSnapshotVersionError(ValidationError):
+    def __init__(self, version: object, supported: tuple[int, ...]) -> None:
+        super().__init__(
+            f"snapshot version {version!r} is not supported (known: {list(supported)})",
+            field="version",
+        )
+        self.version = version
+
+
+class ContextBudgetError(ValidationError):
+    """The messages that must be in a context window do not fit its budget."""
+
+    def __init__(self, required: int, budget: int, unit: str = "tokens") -> None:
+        super().__init__(
+            f"the mandatory part of the context needs {required} {unit}, "
+            f"over the budget of {budget}"
+        )
+        self.required = required
+        self.budget = budget
+
+
+class SchemaVersionError(ConvostoreError):
+    """The database schema does not match this version of convostore."""
+
+    def __init__(self, message: str, *, found: int, expected: int) -> None:
+        super().__init__(message)
+        self.found = found
+        self.expected = expected
+
+
+class SchemaTooOldError(SchemaVersionError):
+    pass
+
+
+class SchemaTooNewError(SchemaVersionError):
+    pass
+
+
+class BackendUnavailableError(ConvostoreError):
+    """The backend cannot be reached, opened or used right now."""
+
+
+class StoreLockedError(BackendUnavailableError):
+    """Another process holds the store's write lock."""
+
+
+class MissingDependencyError(ConvostoreError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is required for this feature: pip install 'convostore[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra

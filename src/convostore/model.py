@@ -1,0 +1,587 @@
+"""The data model: threads, messages, typed parts and metadata.
+
+These are values with no I/O. Their JSON form is the wire and storage format of
+every backend, so it is kept stable: parts are a tagged union keyed by ``type`` in
+kebab-case (``tool-call``), every other field is snake_case, and unknown fields are
+refused rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from convostore._ids import new_id
+
+__all__ = [
+    "SNAPSHOT_VERSIONS",
+    "CodePart",
+    "ConversationSnapshot",
+    "CostInfo",
+    "ExecutionStats",
+    "FilePart",
+    "FinishReason",
+    "HealthReport",
+    "ImagePart",
+    "Message",
+    "MessageMetadata",
+    "MessagePatch",
+    "NativePayload",
+    "Page",
+    "ParentType",
+    "Part",
+    "ReasoningPart",
+    "Role",
+    "SourcePart",
+    "TextPart",
+    "Thread",
+    "ThreadPatch",
+    "ThreadState",
+    "ThreadSummary",
+    "TokenUsage",
+    "ToolCallPart",
+    "ToolResultPart",
+    "utcnow",
+]
+
+T = TypeVar("T")
+
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._:@+=-]*$"
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)
+]
+"""Ids of tenants, users, threads, messages and executions: 1-255 characters of
+letters, digits and ``_ . : @ + = -``, not starting with punctuation other than ``_``."""
+
+NonNegInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+def utcnow() -> dt.datetime:
+    """The current time as an aware UTC datetime, at microsecond precision."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+UTCDateTime = Annotated[dt.datetime, AfterValidator(_to_utc)]
+"""A datetime normalised to aware UTC; naive values are taken to be UTC."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+class ParentType(StrEnum):
+    """What a message's ``parent_id`` points at."""
+
+    USER_MESSAGE = "user_message"
+    ASSISTANT_MESSAGE = "assistant_message"
+    TOOL_MESSAGE = "tool_message"
+    SYSTEM = "system"
+    EXECUTION = "execution"
+
+
+# --- parts ------------------------------------------------------------------
+
+
+class TextPart(_Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ReasoningPart(_Model):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+
+
+class ToolCallPart(_Model):
+    type: Literal["tool-call"] = "tool-call"
+    tool_call_id: str = Field(min_length=1)
+    tool_name: str
+    args: JsonValue = None
+
+
+class ToolResultPart(_Model):
+    type: Literal["tool-result"] = "tool-result"
+    tool_call_id: str = Field(min_length=1)
+    tool_name: str = ""
+    result: JsonValue = None
+    is_error: bool = False
+
+
+class SourcePart(_Model):
+    type: Literal["source"] = "source"
+    source_id: str
+    url: str | None = None
+    title: str | None = None
+
+
+class FilePart(_Model):
+    type: Literal["file"] = "file"
+    file_id: str
+    filename: str
+    mime_type: str
+    size_bytes: NonNegInt
+
+
+class ImagePart(_Model):
+    type: Literal["image"] = "image"
+    image_id: str
+    url: str | None = None
+    alt_text: str | None = None
+
+
+class CodePart(_Model):
+    type: Literal["code"] = "code"
+    language: str | None = None
+    code: str
+
+
+Part = Annotated[
+    TextPart | ReasoningPart | ToolCallPart | ToolResultPart | SourcePart | FilePart | ImagePart | CodePart,
+    Field(discriminator="type"),
+]
+"""One typed piece of a message, tagged by ``type``."""
+
+
+# --- metadata ---------------------------------------------------------------
+
+
+class TokenUsage(_Model):
+    prompt_tokens: NonNegInt = 0
+    completion_tokens: NonNegInt = 0
+    total_tokens: NonNegInt = 0
+
+    @classmethod
+    def of(cls, prompt: int, completion: int) -> TokenUsage:
+        """Usage with ``total_tokens`` computed as ``prompt + completion``."""
+        return cls(prompt_tokens=prompt, completion_tokens=completion,
+                   total_tokens=prompt + completion)
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+    def __sub__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            prompt_tokens=max(0, self.prompt_tokens - other.prompt_tokens),
+            completion_tokens=max(0, self.completion_tokens - other.completion_tokens),
+            total_tokens=max(0, self.total_tokens - other.total_tokens),
+        )
+
+
+class ExecutionStats(_Model):
+    llm_calls: NonNegInt = 0
+    tool_calls: NonNegInt = 0
+    sub_agents: NonNegInt = 0
+    steps: NonNegInt = 0
+    decisions: NonNegInt = 0
+    artifacts: NonNegInt = 0
+
+
+class CostInfo(_Model):
+    input_cost: float = 0.0
+    output_cost: float = 0.0
+    total_cost: float = 0.0
+    currency: str = "USD"
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    ERROR = "error"
+
+
+class MessageMetadata(_Model):
+    """What the model run that produced a message reported about it.
+
+    ``extra`` is a free map of string keys to string values for the caller's own
+    annotations.
+    """
+
+    completed_at: int | None = None
+    duration_ms: NonNegInt | None = None
+    model: str | None = None
+    provider: str | None = None
+    token_usage: TokenUsage | None = None
+    stats: ExecutionStats | None = None
+    finish_reason: FinishReason | None = None
+    cost: CostInfo | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class NativePayload(_Model):
+    """A message exactly as a provider sent it, kept for lossless conversion back.
+
+    ``format`` names the wire format, e.g. ``openai.chat``, ``openai.responses`` or
+    ``anthropic.messages``; ``data`` is that format's JSON, untouched.
+    """
+
+    format: str = Field(min_length=1, max_length=100)
+    data: JsonValue
+
+
+# --- messages ---------------------------------------------------------------
+
+
+def _text_of(parts: list[Any]) -> str:
+    texts = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            texts.append(part.text)
+        elif isinstance(part, dict) and part.get("type") == "text":
+            texts.append(str(part.get("text", "")))
+    return "\n".join(texts)
+
+
+class Message(_Model):
+    """One message of a thread.
+
+    ``seq``, ``thread_id`` and ``turn`` are assigned by the store on append; a
+    message built by the caller leaves them unset. ``content`` is the plain-text
+    projection of ``parts``: give either and the other is derived.
+    """
+
+    id: Identifier = Field(default_factory=lambda: new_id("msg"))
+    thread_id: Identifier | None = None
+    seq: NonNegInt | None = None
+    role: Role
+    name: str | None = None
+    tool_call_id: str | None = None
+    parts: list[Part] = Field(default_factory=list)
+    content: str = ""
+    execution_id: Identifier | None = None
+    parent_id: Identifier | None = None
+    parent_type: ParentType | None = None
+    turn: NonNegInt | None = None
+    pinned: bool = False
+    metadata: MessageMetadata = Field(default_factory=MessageMetadata)
+    native: NativePayload | None = None
+    token_count: NonNegInt | None = None
+    token_counter: str | None = None
+    created_at: UTCDateTime = Field(default_factory=utcnow)
+    updated_at: UTCDateTime | None = None
+    deleted_at: UTCDateTime | None = None
+    archived_at: UTCDateTime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_content_or_parts(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            parts = data.get("parts")
+            content = data.get("content")
+            if not parts and isinstance(content, str) and content:
+                data = {**data, "parts": [{"type": "text", "text": content}]}
+            elif parts and not content and isinstance(parts, list):
+                data = {**data, "content": _text_of(parts)}
+        return data
+
+    # builders ---------------------------------------------------------------
+
+    @classmethod
+    def user(cls, text: str, **fields: Any) -> Message:
+        return cls(role=Role.USER, content=text, **fields)
+
+    @classmethod
+    def system(cls, text: str, **fields: Any) -> Message:
+        fields.setdefault("parent_type", ParentType.SYSTEM)
+        return cls(role=Role.SYSTEM, content=text, **fields)
+
+    @classmethod
+    def assistant(
+        cls,
+        text: str = "",
+        *,
+        execution_id: str | None = None,
+        parent_id: str | None = None,
+        **fields: Any,
+    ) -> Message:
+        if parent_id is not None:
+            fields.setdefault("parent_type", ParentType.USER_MESSAGE)
+        return cls(
+            role=Role.ASSISTANT,
+            content=text,
+            execution_id=execution_id,
+            parent_id=parent_id,
+            **fields,
+        )
+
+    @classmethod
+    def tool(
+        cls,
+        text: str,
+        tool_call_id: str,
+        *,
+        tool_name: str = "",
+        is_error: bool = False,
+        **fields: Any,
+    ) -> Message:
+        """A tool's result for the call ``tool_call_id``."""
+        part = ToolResultPart(
+            tool_call_id=tool_call_id, tool_name=tool_name, result=text, is_error=is_error
+        )
+        return cls(
+            role=Role.TOOL,
+            content=text,
+            tool_call_id=tool_call_id,
+            parts=[part],
+            name=fields.pop("name", tool_name or None),
+            **fields,
+        )
+
+    def with_parts(self, *parts: Part | list[Part]) -> Message:
+        """A copy whose parts are replaced; ``content`` is kept unless it was empty."""
+        flat: list[Any] = []
+        for p in parts:
+            flat.extend(p if isinstance(p, list) else [p])
+        update: dict[str, Any] = {"parts": flat}
+        if not self.content:
+            update["content"] = _text_of(flat)
+        return self.model_copy(update=update)
+
+    def with_metadata(
+        self,
+        metadata: MessageMetadata | str | None = None,
+        value: str | None = None,
+        /,
+        **extra: str,
+    ) -> Message:
+        """A copy with new metadata.
+
+        ``with_metadata(MessageMetadata(...))`` replaces the metadata;
+        ``with_metadata("key", "value")`` or ``with_metadata(key="value")`` adds
+        entries to the free string map ``metadata.extra``.
+        """
+        if isinstance(metadata, MessageMetadata):
+            new = metadata.model_copy(deep=True)
+        else:
+            new = self.metadata.model_copy(deep=True)
+            if isinstance(metadata, str):
+                if value is None:
+                    raise TypeError("with_metadata(key, value) needs a value")
+                new.extra[metadata] = value
+        new.extra.update(extra)
+        return self.model_copy(update={"metadata": new})
+
+    def with_name(self, name: str) -> Message:
+        return self.model_copy(update={"name": name})
+
+    def with_parent(self, parent_id: str, parent_type: ParentType) -> Message:
+        return self.model_copy(update={"parent_id": parent_id, "parent_type": parent_type})
+
+    # views ------------------------------------------------------------------
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def tool_calls(self) -> list[ToolCallPart]:
+        return [p for p in self.parts if isinstance(p, ToolCallPart)]
+
+    @property
+    def tool_results(self) -> list[ToolResultPart]:
+        return [p for p in self.parts if isinstance(p, ToolResultPart)]
+
+
+# --- threads ----------------------------------------------------------------
+
+
+class ThreadState(_Model):
+    """Session state kept with a thread: string variables and typed JSON data."""
+
+    variables: dict[str, str] = Field(default_factory=dict)
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Thread(_Model):
+    """A conversation: its owner, labels, state and the counters summaries read."""
+
+    id: Identifier = Field(default_factory=lambda: new_id("th"))
+    tenant_id: Identifier = "default"
+    user_id: Identifier | None = None
+    agent_name: str | None = Field(default=None, max_length=255)
+    model: str | None = Field(default=None, max_length=255)
+    title: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    state: ThreadState = Field(default_factory=ThreadState)
+    created_at: UTCDateTime = Field(default_factory=utcnow)
+    updated_at: UTCDateTime = Field(default_factory=utcnow)
+    ended_at: UTCDateTime | None = None
+    deleted_at: UTCDateTime | None = None
+    revision: NonNegInt = 0
+    message_count: NonNegInt = 0
+    turn_count: NonNegInt = 0
+    tool_call_count: NonNegInt = 0
+    token_count: NonNegInt = 0
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: CostInfo = Field(default_factory=CostInfo)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class ThreadSummary(_Model):
+    """Counts and times of one thread, read from its counters (no message loads)."""
+
+    id: str
+    user_id: str | None
+    agent_name: str | None
+    model: str | None
+    title: str | None
+    message_count: int
+    turn_count: int
+    tool_call_count: int
+    token_count: int
+    usage: TokenUsage
+    cost: CostInfo
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    ended_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, thread: Thread) -> ThreadSummary:
+        return cls(
+            id=thread.id,
+            user_id=thread.user_id,
+            agent_name=thread.agent_name,
+            model=thread.model,
+            title=thread.title,
+            message_count=thread.message_count,
+            turn_count=thread.turn_count,
+            tool_call_count=thread.tool_call_count,
+            token_count=thread.token_count,
+            usage=thread.usage,
+            cost=thread.cost,
+            started_at=thread.created_at,
+            updated_at=thread.updated_at,
+            ended_at=thread.ended_at,
+        )
+
+
+class ThreadPatch(_Model):
+    """Fields of a thread a caller may change; only the fields set are applied."""
+
+    user_id: Identifier | None = None
+    agent_name: str | None = Field(default=None, max_length=255)
+    model: str | None = Field(default=None, max_length=255)
+    title: str | None = None
+    metadata: dict[str, JsonValue] | None = None
+    state: ThreadState | None = None
+    ended_at: UTCDateTime | None = None
+
+
+class MessagePatch(_Model):
+    """Fields of a stored message a caller may change; only the fields set apply."""
+
+    name: str | None = None
+    parts: list[Part] | None = None
+    content: str | None = None
+    pinned: bool | None = None
+    metadata: MessageMetadata | None = None
+    native: NativePayload | None = None
+    token_count: NonNegInt | None = None
+    token_counter: str | None = None
+    archived_at: UTCDateTime | None = None
+
+
+# --- derived views ----------------------------------------------------------
+
+SNAPSHOT_VERSIONS: tuple[int, ...] = (1,)
+
+
+class ConversationSnapshot(_Model):
+    """A whole thread as one versioned document, for export, import and backup.
+
+    ``pinned`` holds one flag per message (same length as ``messages``); on import
+    the flags are applied to the messages. A version this code does not know is
+    refused instead of being read as something it is not.
+    """
+
+    version: int = SNAPSHOT_VERSIONS[-1]
+    thread: Thread
+    messages: list[Message] = Field(default_factory=list)
+    pinned: list[bool] = Field(default_factory=list)
+    exported_at: UTCDateTime = Field(default_factory=utcnow)
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value not in SNAPSHOT_VERSIONS:
+            from convostore.errors import UnsupportedSnapshotVersionError
+
+            raise UnsupportedSnapshotVersionError(value, SNAPSHOT_VERSIONS)
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_pinned(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pinned" not in data and "messages" in data:
+            msgs = data["messages"] or []
+            flags = [
+                bool(m.pinned if isinstance(m, Message) else (m or {}).get("pinned", False))
+                for m in msgs
+            ]
+            data = {**data, "pinned": flags}
+        return data
+
+    @model_validator(mode="after")
+    def _lengths_match(self) -> ConversationSnapshot:
+        if len(self.pinned) != len(self.messages):
+            raise ValueError(
+                f"pinned has {len(self.pinned)} flags for {len(self.messages)} messages"
+            )
+        return self
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class HealthReport(BaseModel):
+    ok: bool
+    backend: str
+    detail: dict[str, Any] = Field(default_factory=dict)

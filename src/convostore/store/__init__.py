@@ -1,0 +1,114 @@
+"""Opening stores by URL.
+
+==================================  =======================================
+URL                                 backend
+==================================  =======================================
+``None``                            SQLite file ``convostore.db`` in the working directory
+``memory://``                       in-process, lost on exit
+``json:///dir`` / ``json:////abs``  one JSON file per thread under ``dir``
+``sqlite:///file.db``               SQLite (relative path; four slashes for absolute)
+``sqlite:///:memory:``              SQLite in memory
+``postgresql://user@host/db``       PostgreSQL (``postgres`` extra)
+==================================  =======================================
+
+Paths follow the SQLAlchemy convention: what follows ``scheme:///`` is the path,
+so ``sqlite:///app.db`` is relative and ``sqlite:////var/lib/app.db`` absolute.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from convostore.errors import ValidationError
+from convostore.store._logic import DEFAULT_LIMITS, Limits
+from convostore.store.base import AsyncBackend, Backend, ThreadedAsyncBackend
+from convostore.store.facade import AsyncStore, Store
+
+__all__ = [
+    "DEFAULT_URL",
+    "AsyncStore",
+    "Store",
+    "open_async_store",
+    "open_store",
+    "url_from_env",
+]
+
+DEFAULT_URL = "sqlite:///convostore.db"
+ENV_VAR = "CONVOSTORE_URL"
+
+
+def url_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The store URL of ``CONVOSTORE_URL``, else the embedded default.
+
+    The library itself never reads the environment; the CLI and the server call
+    this explicitly.
+    """
+    env = os.environ if environ is None else environ
+    return env.get(ENV_VAR) or DEFAULT_URL
+
+
+def _path_of(url: str, scheme: str) -> tuple[str, dict[str, str]]:
+    rest = url[len(scheme) + 3:]
+    rest, _, query = rest.partition("?")
+    if rest.startswith("/"):
+        rest = rest[1:]
+    if not rest:
+        raise ValidationError(f"{scheme} URL needs a path, e.g. {scheme}:///name", field="url")
+    return rest, dict(parse_qsl(query))
+
+
+def _sync_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from convostore.store.memory import MemoryBackend
+
+        return MemoryBackend(limits=limits)
+    if scheme == "json":
+        from convostore.store.jsonfile import JsonFileBackend
+
+        path, query = _path_of(url, scheme)
+        return JsonFileBackend(path, limits=limits, **{**query, **options})
+    if scheme == "sqlite":
+        from convostore.store.sqlite import SQLiteBackend
+
+        path, query = _path_of(url, scheme)
+        return SQLiteBackend(path, limits=limits, **{**query, **options})
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        from convostore.store.postgres import PostgresBackend
+
+        return PostgresBackend(url, limits=limits, **options)
+    raise ValidationError(
+        f"unknown store URL scheme {scheme!r}; use memory://, json://, sqlite:// or "
+        "postgresql://", field="url")
+
+
+def open_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
+               **options: Any) -> Store:
+    """Open a sync store bound to the tenant ``default``.
+
+    Args:
+        url: where the store lives (see the module docs); ``None`` is the
+            embedded SQLite file ``convostore.db`` in the working directory.
+        limits: size limits applied to every write.
+        **options: backend options, e.g. ``synchronous="normal"`` for SQLite.
+    """
+    return Store(_sync_backend(url or DEFAULT_URL, limits, options))
+
+
+def open_async_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
+                     **options: Any) -> AsyncStore:
+    """Open an async store; use it as ``async with open_async_store(...) as store``."""
+    url = url or DEFAULT_URL
+    scheme = urlsplit(url).scheme.lower()
+    backend: AsyncBackend
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        from convostore.store.postgres import AsyncPostgresBackend
+
+        backend = AsyncPostgresBackend(url, limits=limits, **options)
+    else:
+        sync = _sync_backend(url, limits, options)
+        backend = ThreadedAsyncBackend(sync, inline=scheme == "memory")
+    return AsyncStore(backend)

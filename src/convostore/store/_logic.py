@@ -1,0 +1,443 @@
+"""Pure store logic shared by every backend: no I/O here.
+
+Each backend reads the rows it needs, hands them to these functions and writes
+back what they return. Keeping the rules in one place is what makes the
+backends behave identically: seq and turn assignment, the counters summaries
+read, idempotent re-sends, the checks on stored text, and the cursor format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from pydantic_core import PydanticSerializationError
+
+from convostore.errors import (
+    DuplicateMessageError,
+    RevisionConflictError,
+    ThreadDeletedError,
+    UnsupportedSnapshotVersionError,
+    ValidationError,
+)
+from convostore.model import (
+    SNAPSHOT_VERSIONS,
+    CostInfo,
+    Message,
+    MessagePatch,
+    Role,
+    Thread,
+    ThreadPatch,
+    TokenUsage,
+)
+
+__all__ = [
+    "Limits",
+    "apply_append",
+    "apply_message_patch",
+    "apply_thread_patch",
+    "check_revision",
+    "check_writable",
+    "decode_cursor",
+    "encode_cursor",
+    "encode_message",
+    "encode_thread",
+    "from_us",
+    "plan_append",
+    "to_us",
+    "translate_validation",
+]
+
+#: Fields a client sets on a message; a re-sent id must match on these to count
+#: as the same message. Fields the store assigns or may fill in are left out.
+CLIENT_FIELDS = frozenset(
+    {
+        "role", "name", "tool_call_id", "parts", "content", "execution_id",
+        "parent_id", "parent_type", "pinned", "metadata", "native",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits applied to every write, identical on every backend."""
+
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_thread_bytes: int = 1024 * 1024
+    max_batch: int = 10_000
+    max_list_limit: int = 1000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+# --- validation -------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def translate_validation(prefix: str = "") -> Iterator[None]:
+    """Turn a pydantic ``ValidationError`` raised inside into ours."""
+    try:
+        yield
+    except pydantic.ValidationError as exc:
+        raise from_pydantic(exc, prefix) from None
+
+
+def from_pydantic(exc: pydantic.ValidationError, prefix: str = "") -> ValidationError:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    field = ".".join(p for p in (prefix, loc) if p) or None
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, UnsupportedSnapshotVersionError):
+        return inner
+    msg = str(err.get("msg", "invalid value"))
+    if len(exc.errors()) > 1:
+        msg += f" (and {len(exc.errors()) - 1} more errors)"
+    return ValidationError(msg, field=field)
+
+
+def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
+    """Locate a NUL character or lone surrogate, returning (field, reason)."""
+    if isinstance(value, pydantic.BaseModel):
+        value = value.__dict__
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, "NUL characters are not allowed in text"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path, "lone surrogates are not valid Unicode text"
+        return None
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            found = _find_bad_text(k, sub) or _find_bad_text(v, sub)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found = _find_bad_text(v, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
+def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int) -> str:
+    """Serialise ``obj`` once, refusing text that no backend can store alike.
+
+    PostgreSQL cannot store NUL in text or jsonb and no UTF-8 store can hold a
+    lone surrogate, so both are refused everywhere rather than working on some
+    backends only.
+    """
+    try:
+        text = obj.model_dump_json()
+    except (PydanticSerializationError, RecursionError, ValueError) as exc:
+        found = _find_bad_text(obj, "")
+        if found:
+            raise ValidationError(found[1], field=f"{what}.{found[0]}") from None
+        raise ValidationError(f"cannot be encoded as JSON: {exc}", field=what) from None
+    if "\\u0000" in text:
+        found = _find_bad_text(obj, "")
+        if found:
+            raise ValidationError(found[1], field=f"{what}.{found[0]}")
+    if len(text) > max_bytes:  # characters <= bytes; check bytes only when close
+        size = len(text.encode("utf-8"))
+        if size > max_bytes:
+            raise ValidationError(f"is {size} bytes encoded, over the limit of {max_bytes}",
+                                  field=what)
+    return text
+
+
+def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
+    return _encode_checked(message, "message", limits.max_message_bytes)
+
+
+def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS) -> str:
+    return _encode_checked(thread, "thread", limits.max_thread_bytes)
+
+
+def check_limit(limit: int | None, default: int, limits: Limits = DEFAULT_LIMITS) -> int:
+    if limit is None:
+        return default
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError("must be a positive integer", field="limit")
+    if limit > limits.max_list_limit:
+        raise ValidationError(f"must be at most {limits.max_list_limit}", field="limit")
+    return limit
+
+
+# --- revisions and state ----------------------------------------------------
+
+
+def check_revision(thread: Thread, expected: int | None) -> None:
+    if expected is not None and thread.revision != expected:
+        raise RevisionConflictError(thread.id, expected, thread.revision)
+
+
+def check_writable(thread: Thread) -> None:
+    if thread.deleted_at is not None:
+        raise ThreadDeletedError(thread.id)
+
+
+def same_content(a: Message, b: Message) -> bool:
+    return a.model_dump(include=CLIENT_FIELDS) == b.model_dump(include=CLIENT_FIELDS)
+
+
+def plan_append(
+    thread_id: str,
+    batch: Iterable[Message],
+    existing: Mapping[str, Message],
+) -> tuple[list[Message], list[Message | None]]:
+    """Split a batch into messages to insert and ones already stored.
+
+    Args:
+        thread_id: the thread appended to.
+        batch: the messages as sent, in order.
+        existing: stored messages of this tenant whose id is in the batch.
+
+    Returns:
+        ``(new, slots)``: the messages to insert, and for each message of the
+        batch either the stored message it duplicates or ``None`` for a new one.
+
+    Raises:
+        DuplicateMessageError: an id is stored with other content or in another
+            thread, or repeated within the batch with other content.
+    """
+    new: list[Message] = []
+    slots: list[Message | None] = []
+    seen: dict[str, Message] = {}
+    for msg in batch:
+        if msg.thread_id is not None and msg.thread_id != thread_id:
+            raise ValidationError(
+                f"belongs to thread {msg.thread_id!r}, not {thread_id!r}",
+                field=f"messages.{msg.id}.thread_id",
+            )
+        stored = existing.get(msg.id)
+        if stored is not None:
+            if stored.thread_id != thread_id:
+                raise DuplicateMessageError(msg.id, "in another thread")
+            if not same_content(stored, msg):
+                raise DuplicateMessageError(msg.id)
+            slots.append(stored)
+            continue
+        twin = seen.get(msg.id)
+        if twin is not None:
+            if not same_content(twin, msg):
+                raise DuplicateMessageError(msg.id, "earlier in the same batch")
+            slots.append(None)
+            continue
+        seen[msg.id] = msg
+        new.append(msg)
+        slots.append(None)
+    return new, slots
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one message adds to its thread's counters."""
+
+    tool_calls: int
+    tokens: int
+    usage: TokenUsage
+    cost: CostInfo | None
+
+
+def contribution(msg: Message) -> Contribution:
+    meta = msg.metadata
+    return Contribution(
+        tool_calls=sum(1 for p in msg.parts if p.type == "tool-call"),
+        tokens=msg.token_count or 0,
+        usage=meta.token_usage or TokenUsage(),
+        cost=meta.cost,
+    )
+
+
+def _add_cost(total: CostInfo, cost: CostInfo | None, sign: int = 1) -> CostInfo:
+    if cost is None:
+        return total
+    currency = total.currency
+    if total.total_cost == 0 and total.input_cost == 0 and sign > 0:
+        currency = cost.currency
+    elif cost.currency != total.currency:
+        currency = "mixed"
+    return CostInfo(
+        input_cost=total.input_cost + sign * cost.input_cost,
+        output_cost=total.output_cost + sign * cost.output_cost,
+        total_cost=total.total_cost + sign * cost.total_cost,
+        currency=currency,
+    )
+
+
+def apply_append(
+    thread: Thread, new: list[Message], now: dt.datetime
+) -> tuple[Thread, list[Message]]:
+    """Assign seq, turn and thread id to ``new`` and advance the counters.
+
+    ``message_count`` is also the last seq handed out, so seq stays gap-free; the
+    counters count every message appended, soft-deleted ones included.
+    """
+    count = thread.message_count
+    turns = thread.turn_count
+    tool_calls = thread.tool_call_count
+    tokens = thread.token_count
+    usage = thread.usage
+    cost = thread.cost
+    stored = []
+    for msg in new:
+        count += 1
+        if msg.role is Role.USER:
+            turns += 1
+        c = contribution(msg)
+        tool_calls += c.tool_calls
+        tokens += c.tokens
+        if c.usage.total_tokens or c.usage.prompt_tokens or c.usage.completion_tokens:
+            usage = usage + c.usage
+        cost = _add_cost(cost, c.cost)
+        stored.append(
+            msg.model_copy(update={
+                "thread_id": thread.id, "seq": count, "turn": turns,
+                "updated_at": None, "deleted_at": None,
+            })
+        )
+    updated = thread.model_copy(update={
+        "message_count": count, "turn_count": turns, "tool_call_count": tool_calls,
+        "token_count": tokens, "usage": usage, "cost": cost,
+        "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
+    })
+    return updated, stored
+
+
+def apply_message_patch(
+    thread: Thread, old: Message, patch: MessagePatch, now: dt.datetime
+) -> tuple[Thread, Message]:
+    """Apply ``patch`` to ``old`` and move the thread's counters by the difference."""
+    changes = {k: getattr(patch, k) for k in patch.model_fields_set}
+    if "parts" in changes and "content" not in changes:
+        from convostore.model import _text_of
+
+        changes["content"] = _text_of(changes["parts"] or [])
+    if changes.get("parts") is None and "parts" in changes:
+        changes["parts"] = []
+    if changes.get("content") is None and "content" in changes:
+        changes["content"] = ""
+    if "metadata" in changes and changes["metadata"] is None:
+        from convostore.model import MessageMetadata
+
+        changes["metadata"] = MessageMetadata()
+    changes["updated_at"] = now
+    new = old.model_copy(update=changes)
+    before, after = contribution(old), contribution(new)
+    updated = thread.model_copy(update={
+        "tool_call_count": max(0, thread.tool_call_count + after.tool_calls - before.tool_calls),
+        "token_count": max(0, thread.token_count + after.tokens - before.tokens),
+        "usage": thread.usage - before.usage + after.usage,
+        "cost": _add_cost(_add_cost(thread.cost, before.cost, -1), after.cost),
+        "revision": thread.revision + 1,
+        "updated_at": max(now, thread.updated_at),
+    })
+    return updated, new
+
+
+def apply_thread_patch(thread: Thread, patch: ThreadPatch, now: dt.datetime) -> Thread:
+    changes: dict[str, Any] = {k: getattr(patch, k) for k in patch.model_fields_set}
+    if "metadata" in changes and changes["metadata"] is None:
+        changes["metadata"] = {}
+    if "state" in changes and changes["state"] is None:
+        from convostore.model import ThreadState
+
+        changes["state"] = ThreadState()
+    changes["revision"] = thread.revision + 1
+    changes["updated_at"] = max(now, thread.updated_at)
+    return thread.model_copy(update=changes)
+
+
+def touch(thread: Thread, now: dt.datetime, **changes: Any) -> Thread:
+    """A copy with ``changes``, the revision advanced and ``updated_at`` bumped."""
+    return thread.model_copy(update={
+        **changes, "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
+    })
+
+
+# --- time and cursors -------------------------------------------------------
+
+
+def to_us(value: dt.datetime) -> int:
+    """Microseconds since the epoch: the storage and cursor form of a time."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def encode_cursor(kind: str, key: list[Any]) -> str:
+    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
+    """Decode a cursor made by :func:`encode_cursor` for a listing of ``kind``."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeError, TypeError, AttributeError):
+        raise ValidationError("malformed cursor", field="cursor") from None
+    if not isinstance(data, list) or len(data) != arity + 1 or data[0] != kind:
+        raise ValidationError(f"not a cursor of this {kind} listing", field="cursor")
+    return data[1:]
+
+
+def check_snapshot_version(data: Any) -> None:
+    """Refuse a snapshot of unknown version before anything else is read."""
+    if isinstance(data, Mapping) and "version" in data:
+        version = data["version"]
+        if version not in SNAPSHOT_VERSIONS or isinstance(version, bool):
+            raise UnsupportedSnapshotVersionError(version, SNAPSHOT_VERSIONS)
+
+
+def normalize_import(
+    tenant: str, snapshot: Any, thread_id: str | None, now: dt.datetime
+) -> tuple[Thread, list[Message]]:
+    """The thread and messages to store for an imported snapshot.
+
+    Messages keep their ids, times and deletion marks; seq must be either unset
+    on every message (it is then assigned in order) or exactly 1..n. The pinned
+    flags of the snapshot are applied and the counters are recomputed from the
+    messages rather than trusted.
+    """
+    msgs: list[Message] = list(snapshot.messages)
+    seqs = [m.seq for m in msgs]
+    if any(s is not None for s in seqs) and seqs != list(range(1, len(msgs) + 1)):
+        raise ValidationError("message seq must be unset or exactly 1..n in order",
+                              field="snapshot.messages")
+    ids = [m.id for m in msgs]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("message ids must be unique", field="snapshot.messages")
+    src = snapshot.thread
+    blank = src.model_copy(update={
+        "id": thread_id or src.id, "tenant_id": tenant, "revision": 0, "message_count": 0,
+        "turn_count": 0, "tool_call_count": 0, "token_count": 0,
+        "usage": TokenUsage(), "cost": CostInfo(),
+    })
+    thread, stored = apply_append(blank, msgs, now)
+    thread = thread.model_copy(update={"updated_at": src.updated_at})
+    out = [
+        s.model_copy(update={
+            "pinned": pin, "deleted_at": m.deleted_at, "updated_at": m.updated_at,
+            "archived_at": m.archived_at,
+        })
+        for s, m, pin in zip(stored, msgs, snapshot.pinned, strict=True)
+    ]
+    return thread, out

@@ -1,0 +1,188 @@
+"""The closed set of operations a backend executes.
+
+A backend implements one handler per operation record below; the friendly
+methods of :class:`~convostore.Store` and :class:`~convostore.AsyncStore` only
+validate their arguments and build these records. Because the records carry
+everything (tenant included), the async face of a blocking backend is a single
+``execute`` that hands the record to a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    MessagePatch,
+    Page,
+    Thread,
+    ThreadPatch,
+    ThreadSummary,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Generic[T]):
+    """An operation whose result is a ``T``; ``name`` selects the handler."""
+
+    name: ClassVar[str]
+    tenant: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateThread(Op[Thread]):
+    name: ClassVar[str] = "create_thread"
+    thread: Thread
+
+
+@dataclass(frozen=True, slots=True)
+class GetThread(Op[Thread]):
+    name: ClassVar[str] = "get_thread"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateThread(Op[Thread]):
+    name: ClassVar[str] = "update_thread"
+    thread_id: str
+    patch: ThreadPatch
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteThread(Op[Thread]):
+    name: ClassVar[str] = "delete_thread"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreThread(Op[Thread]):
+    name: ClassVar[str] = "restore_thread"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeThread(Op[None]):
+    name: ClassVar[str] = "purge_thread"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFilter:
+    """Which threads a listing, count or summary covers."""
+
+    user_id: str | None = None
+    agent_name: str | None = None
+    include_deleted: bool = False
+    updated_before_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListThreads(Op[Page[Thread]]):
+    """Newest activity first; ``after`` is the (updated_at_us, id) of the last row seen."""
+
+    name: ClassVar[str] = "list_threads"
+    filter: ThreadFilter
+    limit: int
+    after: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountThreads(Op[int]):
+    name: ClassVar[str] = "count_threads"
+    filter: ThreadFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Summaries(Op[list[ThreadSummary]]):
+    name: ClassVar[str] = "summaries"
+    filter: ThreadFilter
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Append(Op[list[Message]]):
+    name: ClassVar[str] = "append"
+    thread_id: str
+    messages: tuple[Message, ...]
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetMessage(Op[Message]):
+    name: ClassVar[str] = "get_message"
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMessage(Op[Message]):
+    name: ClassVar[str] = "update_message"
+    message_id: str
+    patch: MessagePatch
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage(Op[Message]):
+    name: ClassVar[str] = "delete_message"
+    message_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMessages(Op[Page[Message]]):
+    """Messages in seq order, ``limit`` of them after ``after_seq`` or before ``before_seq``.
+
+    With ``before_seq`` set the page is the newest ``limit`` messages below it,
+    still returned oldest first; ``before_seq`` larger than any seq pages from
+    the end of the thread.
+    """
+
+    name: ClassVar[str] = "list_messages"
+    thread_id: str
+    limit: int
+    after_seq: int = 0
+    before_seq: int | None = None
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recent(Op[list[Message]]):
+    name: ClassVar[str] = "recent"
+    thread_id: str
+    n: int
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ByExecution(Op[list[Message]]):
+    name: ClassVar[str] = "messages_by_execution"
+    execution_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportThread(Op[ConversationSnapshot]):
+    name: ClassVar[str] = "export_thread"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportThread(Op[Thread]):
+    name: ClassVar[str] = "import_thread"
+    snapshot: ConversationSnapshot
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck(Op[HealthReport]):
+    name: ClassVar[str] = "health_check"
+    extra: dict[str, Any] = field(default_factory=dict)

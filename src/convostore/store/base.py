@@ -1,0 +1,157 @@
+"""What a backend implements: one handler per operation record.
+
+A sync backend subclasses :class:`Backend`; the async face of a blocking
+backend (memory, JSON files, SQLite) is :class:`ThreadedAsyncBackend`, which
+runs the very same handlers on worker threads. A natively async backend
+subclasses :class:`AsyncBackend` directly. Third-party backends prove
+themselves with :mod:`convostore.testing`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import DEFAULT_LIMITS, Limits
+
+T = TypeVar("T")
+
+__all__ = ["AsyncBackend", "Backend", "Capabilities", "ThreadedAsyncBackend"]
+
+
+class Capabilities:
+    """Optional features a backend declares instead of raising NotImplementedError."""
+
+    def __init__(self, *, full_text_search: bool = False, multi_process: bool = False,
+                 durable: bool = True) -> None:
+        self.full_text_search = full_text_search
+        self.multi_process = multi_process
+        self.durable = durable
+
+    def as_dict(self) -> dict[str, bool]:
+        return dict(vars(self))
+
+
+class Backend(ABC):
+    """A blocking backend. Every handler receives its operation record."""
+
+    kind: ClassVar[str] = "backend"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
+    def execute(self, op: ops.Op[T]) -> T:
+        handler: Callable[[ops.Op[T]], T] = getattr(self, op.name)
+        return handler(op)
+
+    def describe(self) -> str:
+        """A human-readable location of the store, without secrets."""
+        return self.kind
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def create_thread(self, op: ops.CreateThread) -> Thread: ...
+    @abstractmethod
+    def get_thread(self, op: ops.GetThread) -> Thread: ...
+    @abstractmethod
+    def update_thread(self, op: ops.UpdateThread) -> Thread: ...
+    @abstractmethod
+    def delete_thread(self, op: ops.DeleteThread) -> Thread: ...
+    @abstractmethod
+    def restore_thread(self, op: ops.RestoreThread) -> Thread: ...
+    @abstractmethod
+    def purge_thread(self, op: ops.PurgeThread) -> None: ...
+    @abstractmethod
+    def list_threads(self, op: ops.ListThreads) -> Page[Thread]: ...
+    @abstractmethod
+    def count_threads(self, op: ops.CountThreads) -> int: ...
+    @abstractmethod
+    def summaries(self, op: ops.Summaries) -> list[ThreadSummary]: ...
+    @abstractmethod
+    def append(self, op: ops.Append) -> list[Message]: ...
+    @abstractmethod
+    def get_message(self, op: ops.GetMessage) -> Message: ...
+    @abstractmethod
+    def update_message(self, op: ops.UpdateMessage) -> Message: ...
+    @abstractmethod
+    def delete_message(self, op: ops.DeleteMessage) -> Message: ...
+    @abstractmethod
+    def list_messages(self, op: ops.ListMessages) -> Page[Message]: ...
+    @abstractmethod
+    def recent(self, op: ops.Recent) -> list[Message]: ...
+    @abstractmethod
+    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]: ...
+    @abstractmethod
+    def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot: ...
+    @abstractmethod
+    def import_thread(self, op: ops.ImportThread) -> Thread: ...
+    @abstractmethod
+    def health_check(self, op: ops.HealthCheck) -> HealthReport: ...
+
+
+class AsyncBackend(ABC):
+    """A natively asynchronous backend."""
+
+    kind: ClassVar[str] = "backend"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    limits: Limits = DEFAULT_LIMITS
+
+    @abstractmethod
+    async def execute(self, op: ops.Op[T]) -> T: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def aopen(self) -> None:
+        """Acquire resources that need the event loop (pools); idempotent."""
+
+    def describe(self) -> str:
+        return self.kind
+
+
+class ThreadedAsyncBackend(AsyncBackend):
+    """The async face of a blocking backend: its handlers run on worker threads.
+
+    A cancelled call does not interrupt the worker: the operation either
+    completes as a whole or not at all, exactly as in the sync face, and the
+    caller that was cancelled is simply not told which.
+    """
+
+    def __init__(self, backend: Backend, *, inline: bool = False) -> None:
+        self.backend = backend
+        self.kind = backend.kind  # type: ignore[misc]
+        self.capabilities = backend.capabilities  # type: ignore[misc]
+        self.limits = backend.limits
+        self._inline = inline
+
+    async def execute(self, op: ops.Op[T]) -> T:
+        if self._inline:
+            return self.backend.execute(op)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(self.backend.execute, op))
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.backend.close)
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+    def __getattr__(self, name: str) -> Any:
+        # Backend-specific extras (migrate, schema_version, ...) stay reachable.
+        return getattr(self.backend, name)

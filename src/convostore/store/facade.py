@@ -1,0 +1,524 @@
+"""The public faces of a store: :class:`Store` and its twin :class:`AsyncStore`.
+
+Both have the same method names and arguments. All argument checking and
+operation building lives in :class:`_Builder`, shared by the twins, so the
+faces differ only in how they hand an operation to the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+from convostore.errors import ValidationError
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    MessagePatch,
+    Page,
+    Thread,
+    ThreadPatch,
+    ThreadState,
+    ThreadSummary,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import (
+    check_limit,
+    check_snapshot_version,
+    decode_cursor,
+    translate_validation,
+)
+from convostore.store.base import AsyncBackend, Backend
+
+__all__ = ["AsyncStore", "Store"]
+
+B = TypeVar("B", Backend, AsyncBackend)
+MessageLike = Message | Mapping[str, Any]
+
+_DEFAULT_TENANT = "default"
+
+
+def _check_id(value: Any, field: str) -> str:
+    import re
+
+    from convostore.model import ID_PATTERN
+
+    if not isinstance(value, str) or not value or len(value) > 255 or not re.match(
+        ID_PATTERN, value
+    ):
+        raise ValidationError(
+            "must be 1-255 characters of letters, digits and _ . : @ + = -", field=field
+        )
+    return value
+
+
+def _check_revision(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError("must be a non-negative integer", field="expected_revision")
+    return value
+
+
+class _Builder(Generic[B]):
+    """Argument checks and operation records shared by both faces."""
+
+    def __init__(self, backend: B, tenant: str = _DEFAULT_TENANT, *, _owner: bool = True):
+        self._backend = backend
+        self._tenant = _check_id(tenant, "tenant")
+        self._owner = _owner
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant every call of this store is scoped to."""
+        return self._tenant
+
+    @property
+    def backend(self) -> B:
+        return self._backend
+
+    @property
+    def limits(self) -> Any:
+        return self._backend.limits
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._backend.describe()!r}, tenant={self._tenant!r})"
+
+    # thread ops --------------------------------------------------------------
+
+    def _create_thread(self, thread: Thread | None, fields: dict[str, Any]) -> ops.CreateThread:
+        with translate_validation("thread"):
+            if thread is None:
+                clean = {k: v for k, v in fields.items() if v is not None}
+                if isinstance(clean.get("state"), Mapping):
+                    clean["state"] = ThreadState.model_validate(clean["state"])
+                thread = Thread.model_validate({**clean, "tenant_id": self._tenant})
+            elif fields and any(v is not None for v in fields.values()):
+                raise ValidationError("pass a Thread or keyword fields, not both", field="thread")
+        if not isinstance(thread, Thread):
+            raise ValidationError("must be a Thread", field="thread")
+        if "tenant_id" in thread.model_fields_set and thread.tenant_id != self._tenant:
+            raise ValidationError(
+                f"is {thread.tenant_id!r} but this store is bound to {self._tenant!r}",
+                field="thread.tenant_id",
+            )
+        fresh = thread.model_copy(update={
+            "tenant_id": self._tenant, "revision": 0, "message_count": 0, "turn_count": 0,
+            "tool_call_count": 0, "token_count": 0, "deleted_at": None,
+        })
+        fresh.usage = type(thread.usage)()
+        fresh.cost = type(thread.cost)()
+        return ops.CreateThread(self._tenant, fresh)
+
+    def _update_thread(self, thread_id: str, rev: int | None, fields: dict[str, Any]
+                       ) -> ops.UpdateThread:
+        with translate_validation("thread"):
+            patch = ThreadPatch.model_validate(fields)
+        return ops.UpdateThread(self._tenant, _check_id(thread_id, "thread_id"), patch,
+                                _check_revision(rev))
+
+    def _filter(self, user_id: str | None, agent_name: str | None, include_deleted: bool
+                ) -> ops.ThreadFilter:
+        if user_id is not None:
+            _check_id(user_id, "user_id")
+        if agent_name is not None and not isinstance(agent_name, str):
+            raise ValidationError("must be a string", field="agent_name")
+        return ops.ThreadFilter(user_id=user_id, agent_name=agent_name,
+                                include_deleted=bool(include_deleted))
+
+    def _list_threads(self, user_id: str | None, agent_name: str | None,
+                      include_deleted: bool, limit: int | None, cursor: str | None
+                      ) -> ops.ListThreads:
+        after = None
+        if cursor is not None:
+            us, tid = decode_cursor(cursor, "threads", 2)
+            if not isinstance(us, int) or not isinstance(tid, str):
+                raise ValidationError("malformed cursor", field="cursor")
+            after = (us, tid)
+        return ops.ListThreads(self._tenant, self._filter(user_id, agent_name, include_deleted),
+                               check_limit(limit, 50, self.limits), after)
+
+    # message ops ------------------------------------------------------------
+
+    def _append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike],
+                rev: int | None) -> ops.Append:
+        _check_id(thread_id, "thread_id")
+        if isinstance(messages, Message | Mapping):
+            messages = [messages]
+        if isinstance(messages, str | bytes):
+            raise ValidationError("must be messages, not a string", field="messages")
+        batch: list[Message] = []
+        for i, m in enumerate(messages):
+            if isinstance(m, Message):
+                batch.append(m)
+            elif isinstance(m, Mapping):
+                with translate_validation(f"messages.{i}"):
+                    batch.append(Message.model_validate(m))
+            else:
+                raise ValidationError("must be a Message or a mapping", field=f"messages.{i}")
+        if len(batch) > self.limits.max_batch:
+            raise ValidationError(f"at most {self.limits.max_batch} messages per append",
+                                  field="messages")
+        return ops.Append(self._tenant, thread_id, tuple(batch), _check_revision(rev))
+
+    def _update_message(self, message_id: str, rev: int | None, fields: dict[str, Any]
+                        ) -> ops.UpdateMessage:
+        with translate_validation("message"):
+            patch = MessagePatch.model_validate(fields)
+        return ops.UpdateMessage(self._tenant, _check_id(message_id, "message_id"), patch,
+                                 _check_revision(rev))
+
+    def _list_messages(self, thread_id: str, limit: int | None, cursor: str | None,
+                       from_end: bool, include_deleted: bool) -> ops.ListMessages:
+        _check_id(thread_id, "thread_id")
+        limit = check_limit(limit, 100, self.limits)
+        after, before = 0, None
+        if cursor is not None:
+            tid, direction, seq = decode_cursor(cursor, "messages", 3)
+            if tid != thread_id:
+                raise ValidationError("belongs to another thread", field="cursor")
+            if direction not in ("after", "before") or not isinstance(seq, int) or seq < 0:
+                raise ValidationError("malformed cursor", field="cursor")
+            if direction == "after":
+                after = seq
+            else:
+                before = seq
+        elif from_end:
+            before = 2**63 - 1
+        return ops.ListMessages(self._tenant, thread_id, limit, after, before,
+                                bool(include_deleted))
+
+    def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
+        _check_id(thread_id, "thread_id")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValidationError("must be a non-negative integer", field="n")
+        return ops.Recent(self._tenant, thread_id, min(n, self.limits.max_list_limit),
+                          bool(include_deleted))
+
+    def _import(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+                thread_id: str | None) -> ops.ImportThread:
+        if thread_id is not None:
+            _check_id(thread_id, "thread_id")
+        if not isinstance(snapshot, ConversationSnapshot):
+            with translate_validation("snapshot"):
+                if isinstance(snapshot, str | bytes):
+                    import json
+
+                    try:
+                        snapshot = json.loads(snapshot)
+                    except ValueError as exc:
+                        raise ValidationError(f"not JSON: {exc}", field="snapshot") from None
+                check_snapshot_version(snapshot)
+                snapshot = ConversationSnapshot.model_validate(snapshot)
+        return ops.ImportThread(self._tenant, snapshot, thread_id)
+
+    def _view_args(self, name: str) -> tuple[B, str]:
+        return self._backend, _check_id(name, "tenant")
+
+
+class Store(_Builder[Backend]):
+    """A conversation store bound to one tenant (``default`` unless told otherwise).
+
+    Open one with :func:`convostore.open_store`. A store is a context manager;
+    :meth:`tenant` returns a view of the same store bound to another tenant.
+    A thread or message of another tenant behaves exactly like one that does
+    not exist.
+    """
+
+    def _run(self, op: ops.Op[Any]) -> Any:
+        return self._backend.execute(op)
+
+    def tenant(self, name: str) -> Store:
+        """A view of this store bound to tenant ``name``; it shares the backend."""
+        backend, tenant = self._view_args(name)
+        return Store(backend, tenant, _owner=False)
+
+    def close(self) -> None:
+        """Release the backend. Closing a tenant view does nothing."""
+        if self._owner:
+            self._backend.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # threads ------------------------------------------------------------------
+
+    def create_thread(self, thread: Thread | None = None, /, *, id: str | None = None,
+                      user_id: str | None = None, agent_name: str | None = None,
+                      model: str | None = None, title: str | None = None,
+                      metadata: dict[str, Any] | None = None,
+                      state: ThreadState | Mapping[str, Any] | None = None) -> Thread:
+        """Create a thread from a :class:`Thread` or from keyword fields.
+
+        Raises:
+            ThreadExistsError: the id is taken in this tenant.
+        """
+        fields = dict(id=id, user_id=user_id, agent_name=agent_name, model=model,
+                      title=title, metadata=metadata, state=state)
+        return self._run(self._create_thread(thread, fields))  # type: ignore[no-any-return]
+
+    def get_thread(self, thread_id: str) -> Thread:
+        """The thread, soft-deleted or not. Raises ThreadNotFoundError."""
+        return self._run(ops.GetThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
+
+    def update_thread(self, thread_id: str, *, expected_revision: int | None = None,
+                      **fields: Any) -> Thread:
+        """Change the fields given (``title``, ``metadata``, ``state``, ``user_id``,
+        ``agent_name``, ``model``, ``ended_at``); ``None`` clears a field."""
+        return self._run(self._update_thread(thread_id, expected_revision, fields))  # type: ignore[no-any-return]
+
+    def delete_thread(self, thread_id: str, *, expected_revision: int | None = None) -> Thread:
+        """Soft-delete: hidden from listings, kept until purged or restored."""
+        return self._run(ops.DeleteThread(self._tenant, _check_id(thread_id, "thread_id"),  # type: ignore[no-any-return]
+                                          _check_revision(expected_revision)))
+
+    def restore_thread(self, thread_id: str, *, expected_revision: int | None = None) -> Thread:
+        return self._run(ops.RestoreThread(self._tenant, _check_id(thread_id, "thread_id"),  # type: ignore[no-any-return]
+                                           _check_revision(expected_revision)))
+
+    def purge_thread(self, thread_id: str, *, expected_revision: int | None = None) -> None:
+        """Remove the thread and all its messages for good."""
+        self._run(ops.PurgeThread(self._tenant, _check_id(thread_id, "thread_id"),
+                                  _check_revision(expected_revision)))
+
+    def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
+                     include_deleted: bool = False, limit: int | None = None,
+                     cursor: str | None = None) -> Page[Thread]:
+        """One page of threads, newest activity first; pass ``next_cursor`` on."""
+        return self._run(self._list_threads(user_id, agent_name, include_deleted, limit, cursor))  # type: ignore[no-any-return]
+
+    def count_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
+                      include_deleted: bool = False) -> int:
+        return self._run(ops.CountThreads(self._tenant, self._filter(user_id, agent_name,  # type: ignore[no-any-return]
+                                                                     include_deleted)))
+
+    def summaries(self, *, user_id: str | None = None, agent_name: str | None = None,
+                  include_deleted: bool = False, limit: int | None = None
+                  ) -> list[ThreadSummary]:
+        """Counts and times per thread, newest activity first, from the thread counters."""
+        lim = None if limit is None else check_limit(limit, 50, self.limits)
+        return self._run(ops.Summaries(self._tenant, self._filter(user_id, agent_name,  # type: ignore[no-any-return]
+                                                                  include_deleted), lim))
+
+    # messages -----------------------------------------------------------------
+
+    def append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike], *,
+               expected_revision: int | None = None) -> list[Message]:
+        """Append one message or a batch, atomically.
+
+        Returns the stored messages (with ``seq`` and ``turn``) in batch order. A
+        message whose id is already stored with the same content is not added
+        again; the stored copy is returned in its place.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            DuplicateMessageError, ValidationError.
+        """
+        return self._run(self._append(thread_id, messages, expected_revision))  # type: ignore[no-any-return]
+
+    def get_message(self, message_id: str) -> Message:
+        return self._run(ops.GetMessage(self._tenant, _check_id(message_id, "message_id")))  # type: ignore[no-any-return]
+
+    def update_message(self, message_id: str, *, expected_revision: int | None = None,
+                       **fields: Any) -> Message:
+        """Change a stored message (``parts``, ``content``, ``pinned``, ``metadata``,
+        ``name``, ``native``, ``token_count``, ``token_counter``, ``archived_at``)."""
+        return self._run(self._update_message(message_id, expected_revision, fields))  # type: ignore[no-any-return]
+
+    def delete_message(self, message_id: str, *, expected_revision: int | None = None
+                       ) -> Message:
+        """Soft-delete a message: it keeps its seq and is listed only on request."""
+        return self._run(ops.DeleteMessage(self._tenant, _check_id(message_id, "message_id"),  # type: ignore[no-any-return]
+                                           _check_revision(expected_revision)))
+
+    def list_messages(self, thread_id: str, *, limit: int | None = None,
+                      cursor: str | None = None, from_end: bool = False,
+                      include_deleted: bool = False) -> Page[Message]:
+        """A page of messages in seq order.
+
+        Starts at the oldest message, or with ``from_end=True`` at the newest page.
+        ``next_cursor`` pages forward (newer), ``prev_cursor`` backward (older).
+        """
+        return self._run(self._list_messages(thread_id, limit, cursor, from_end,  # type: ignore[no-any-return]
+                                             include_deleted))
+
+    def iter_messages(self, thread_id: str, *, batch: int = 500,
+                      include_deleted: bool = False) -> Iterator[Message]:
+        """Every message of a thread in seq order, read a page at a time."""
+        cursor = None
+        while True:
+            page = self.list_messages(thread_id, limit=batch, cursor=cursor,
+                                      include_deleted=include_deleted)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+               ) -> list[Message]:
+        """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
+        return self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
+
+    def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None
+                              ) -> list[Message]:
+        if thread_id is not None:
+            _check_id(thread_id, "thread_id")
+        return self._run(ops.ByExecution(self._tenant, _check_id(execution_id, "execution_id"),  # type: ignore[no-any-return]
+                                         thread_id))
+
+    # snapshots and health -----------------------------------------------------
+
+    def export_thread(self, thread_id: str) -> ConversationSnapshot:
+        """The whole thread, deleted messages included, as a versioned snapshot."""
+        return self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
+
+    def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+                      *, thread_id: str | None = None) -> Thread:
+        """Create a thread in this tenant from a snapshot (optionally under a new id).
+
+        Raises:
+            UnsupportedSnapshotVersionError: the snapshot's version is unknown.
+            ThreadExistsError: the thread id is taken.
+        """
+        return self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
+
+    def health_check(self) -> HealthReport:
+        return self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]
+
+
+class AsyncStore(_Builder[AsyncBackend]):
+    """The async twin of :class:`Store`: same methods, awaited.
+
+    Open one with :func:`convostore.open_async_store` and use it as an async
+    context manager.
+    """
+
+    async def _run(self, op: ops.Op[Any]) -> Any:
+        return await self._backend.execute(op)
+
+    def tenant(self, name: str) -> AsyncStore:
+        backend, tenant = self._view_args(name)
+        return AsyncStore(backend, tenant, _owner=False)
+
+    async def open(self) -> AsyncStore:
+        await self._backend.aopen()
+        return self
+
+    async def close(self) -> None:
+        if self._owner:
+            await self._backend.aclose()
+
+    async def __aenter__(self) -> AsyncStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def create_thread(self, thread: Thread | None = None, /, *, id: str | None = None,
+                            user_id: str | None = None, agent_name: str | None = None,
+                            model: str | None = None, title: str | None = None,
+                            metadata: dict[str, Any] | None = None,
+                            state: ThreadState | Mapping[str, Any] | None = None) -> Thread:
+        fields = dict(id=id, user_id=user_id, agent_name=agent_name, model=model,
+                      title=title, metadata=metadata, state=state)
+        return await self._run(self._create_thread(thread, fields))  # type: ignore[no-any-return]
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        return await self._run(ops.GetThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
+
+    async def update_thread(self, thread_id: str, *, expected_revision: int | None = None,
+                            **fields: Any) -> Thread:
+        return await self._run(self._update_thread(thread_id, expected_revision, fields))  # type: ignore[no-any-return]
+
+    async def delete_thread(self, thread_id: str, *, expected_revision: int | None = None
+                            ) -> Thread:
+        return await self._run(ops.DeleteThread(  # type: ignore[no-any-return]
+            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+
+    async def restore_thread(self, thread_id: str, *, expected_revision: int | None = None
+                             ) -> Thread:
+        return await self._run(ops.RestoreThread(  # type: ignore[no-any-return]
+            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+
+    async def purge_thread(self, thread_id: str, *, expected_revision: int | None = None
+                           ) -> None:
+        await self._run(ops.PurgeThread(
+            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+
+    async def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
+                           include_deleted: bool = False, limit: int | None = None,
+                           cursor: str | None = None) -> Page[Thread]:
+        return await self._run(  # type: ignore[no-any-return]
+            self._list_threads(user_id, agent_name, include_deleted, limit, cursor))
+
+    async def count_threads(self, *, user_id: str | None = None,
+                            agent_name: str | None = None, include_deleted: bool = False
+                            ) -> int:
+        return await self._run(ops.CountThreads(  # type: ignore[no-any-return]
+            self._tenant, self._filter(user_id, agent_name, include_deleted)))
+
+    async def summaries(self, *, user_id: str | None = None, agent_name: str | None = None,
+                        include_deleted: bool = False, limit: int | None = None
+                        ) -> list[ThreadSummary]:
+        lim = None if limit is None else check_limit(limit, 50, self.limits)
+        return await self._run(ops.Summaries(  # type: ignore[no-any-return]
+            self._tenant, self._filter(user_id, agent_name, include_deleted), lim))
+
+    async def append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike], *,
+                     expected_revision: int | None = None) -> list[Message]:
+        return await self._run(self._append(thread_id, messages, expected_revision))  # type: ignore[no-any-return]
+
+    async def get_message(self, message_id: str) -> Message:
+        return await self._run(ops.GetMessage(self._tenant, _check_id(message_id, "message_id")))  # type: ignore[no-any-return]
+
+    async def update_message(self, message_id: str, *, expected_revision: int | None = None,
+                             **fields: Any) -> Message:
+        return await self._run(self._update_message(message_id, expected_revision, fields))  # type: ignore[no-any-return]
+
+    async def delete_message(self, message_id: str, *, expected_revision: int | None = None
+                             ) -> Message:
+        return await self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
+            self._tenant, _check_id(message_id, "message_id"), _check_revision(expected_revision)))
+
+    async def list_messages(self, thread_id: str, *, limit: int | None = None,
+                            cursor: str | None = None, from_end: bool = False,
+                            include_deleted: bool = False) -> Page[Message]:
+        return await self._run(  # type: ignore[no-any-return]
+            self._list_messages(thread_id, limit, cursor, from_end, include_deleted))
+
+    async def iter_messages(self, thread_id: str, *, batch: int = 500,
+                            include_deleted: bool = False) -> AsyncIterator[Message]:
+        cursor = None
+        while True:
+            page = await self.list_messages(thread_id, limit=batch, cursor=cursor,
+                                            include_deleted=include_deleted)
+            for m in page.items:
+                yield m
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+                     ) -> list[Message]:
+        return await self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
+
+    async def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None
+                                    ) -> list[Message]:
+        if thread_id is not None:
+            _check_id(thread_id, "thread_id")
+        return await self._run(ops.ByExecution(  # type: ignore[no-any-return]
+            self._tenant, _check_id(execution_id, "execution_id"), thread_id))
+
+    async def export_thread(self, thread_id: str) -> ConversationSnapshot:
+        return await self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
+
+    async def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str
+                            | bytes, *, thread_id: str | None = None) -> Thread:
+        return await self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
+
+    async def health_check(self) -> HealthReport:
+        return await self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]

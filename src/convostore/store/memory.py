@@ -1,0 +1,379 @@
+"""In-process backend: dictionaries behind one lock.
+
+It is the reference implementation of the store contract and the base of the
+JSON-file backend, which adds persistence through :meth:`MemoryBackend._persist`:
+every write first changes memory, then persists the thread it touched, and
+rolls memory back if persisting fails, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import ClassVar
+
+from convostore.errors import (
+    DuplicateMessageError,
+    MessageNotFoundError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+)
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+    utcnow,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import (
+    DEFAULT_LIMITS,
+    Limits,
+    apply_append,
+    apply_message_patch,
+    apply_thread_patch,
+    check_revision,
+    check_writable,
+    encode_message,
+    encode_thread,
+    normalize_import,
+    plan_append,
+    to_us,
+    touch,
+)
+from convostore.store._pages import message_page, thread_page
+from convostore.store.base import Backend, Capabilities
+
+__all__ = ["MemoryBackend"]
+
+Key = tuple[str, str]  # (tenant, thread_id)
+
+
+class MemoryBackend(Backend):
+    """Everything in process memory; lost when the process ends."""
+
+    kind: ClassVar[str] = "memory"
+    capabilities: ClassVar[Capabilities] = Capabilities(durable=False)
+
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(limits=limits)
+        self._lock = threading.RLock()
+        self._records: dict[Key, Thread] = {}
+        self._msgs: dict[Key, list[Message]] = {}
+        self._by_id: dict[Key, tuple[str, int]] = {}  # (tenant, msg id) -> (thread, seq)
+        self._by_exec: dict[Key, list[tuple[str, int]]] = {}
+        self._closed = False
+
+    def describe(self) -> str:
+        return "memory://"
+
+    def close(self) -> None:
+        self._closed = True
+
+    # persistence hook -------------------------------------------------------
+
+    def _persist(self, key: Key) -> None:
+        """Make the current state of thread ``key`` durable. Memory: nothing to do."""
+
+    @contextlib.contextmanager
+    def _writing(self, key: Key) -> Iterator[list[Callable[[], None]]]:
+        """Run a write under the lock; undo it if it or its persistence fails."""
+        undo: list[Callable[[], None]] = []
+        with self._lock:
+            try:
+                yield undo
+                self._persist(key)
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                raise
+
+    # lookups ----------------------------------------------------------------
+
+    def _thread(self, tenant: str, thread_id: str) -> Thread:
+        rec = self._records.get((tenant, thread_id))
+        if rec is None:
+            raise ThreadNotFoundError(thread_id)
+        return rec
+
+    def _message(self, tenant: str, message_id: str) -> tuple[Key, int, Message]:
+        loc = self._by_id.get((tenant, message_id))
+        if loc is None:
+            raise MessageNotFoundError(message_id)
+        key = (tenant, loc[0])
+        return key, loc[1] - 1, self._msgs[key][loc[1] - 1]
+
+    def _set_record(self, key: Key, thread: Thread, undo: list[Callable[[], None]]) -> None:
+        old = self._records.get(key)
+        self._records[key] = thread
+        if old is None:
+            undo.append(lambda: self._records.pop(key, None))
+        else:
+            undo.append(lambda: self._records.__setitem__(key, old))
+
+    # threads ----------------------------------------------------------------
+
+    def create_thread(self, op: ops.CreateThread) -> Thread:
+        thread = op.thread
+        encode_thread(thread, self.limits)
+        key = (op.tenant, thread.id)
+        with self._writing(key) as undo:
+            if key in self._records:
+                raise ThreadExistsError(thread.id)
+            self._set_record(key, thread, undo)
+            self._msgs[key] = []
+            undo.append(lambda: self._msgs.pop(key, None))
+        return thread
+
+    def get_thread(self, op: ops.GetThread) -> Thread:
+        with self._lock:
+            return self._thread(op.tenant, op.thread_id)
+
+    def _modify(self, tenant: str, thread_id: str, expected: int | None,
+                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
+        key = (tenant, thread_id)
+        with self._writing(key) as undo:
+            thread = self._thread(tenant, thread_id)
+            check_revision(thread, expected)
+            if writable:
+                check_writable(thread)
+            new = change(thread)
+            encode_thread(new, self.limits)
+            self._set_record(key, new, undo)
+        return new
+
+    def update_thread(self, op: ops.UpdateThread) -> Thread:
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
+
+    def delete_thread(self, op: ops.DeleteThread) -> Thread:
+        def change(t: Thread) -> Thread:
+            return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
+        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
+                            writable=False)
+
+    def restore_thread(self, op: ops.RestoreThread) -> Thread:
+        def change(t: Thread) -> Thread:
+            return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
+        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
+                            writable=False)
+
+    def purge_thread(self, op: ops.PurgeThread) -> None:
+        key = (op.tenant, op.thread_id)
+        with self._writing(key) as undo:
+            thread = self._thread(*key)
+            check_revision(thread, op.expected_revision)
+            msgs = self._msgs.pop(key, [])
+            del self._records[key]
+            undo.append(lambda: self._records.__setitem__(key, thread))
+            undo.append(lambda: self._msgs.__setitem__(key, msgs))
+            for m in msgs:
+                loc = self._by_id.pop((op.tenant, m.id), None)
+                if loc is not None:
+                    undo.append(lambda k=(op.tenant, m.id), v=loc: self._by_id.__setitem__(k, v))
+                if m.execution_id:
+                    self._unindex_exec(op.tenant, m, undo)
+
+    def _filtered(self, tenant: str, flt: ops.ThreadFilter) -> list[Thread]:
+        out = []
+        for (t, _), rec in self._records.items():
+            if t != tenant:
+                continue
+            if flt.user_id is not None and rec.user_id != flt.user_id:
+                continue
+            if flt.agent_name is not None and rec.agent_name != flt.agent_name:
+                continue
+            if not flt.include_deleted and rec.deleted_at is not None:
+                continue
+            out.append(rec)
+        out.sort(key=lambda r: (to_us(r.updated_at), r.id), reverse=True)
+        return out
+
+    def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
+        with self._lock:
+            rows = self._filtered(op.tenant, op.filter)
+        if op.after is not None:
+            rows = [r for r in rows if (to_us(r.updated_at), r.id) < op.after]
+        return thread_page(rows[: op.limit + 1], op.limit)
+
+    def count_threads(self, op: ops.CountThreads) -> int:
+        with self._lock:
+            return len(self._filtered(op.tenant, op.filter))
+
+    def summaries(self, op: ops.Summaries) -> list[ThreadSummary]:
+        with self._lock:
+            rows = self._filtered(op.tenant, op.filter)
+        if op.limit is not None:
+            rows = rows[: op.limit]
+        return [ThreadSummary.of(r) for r in rows]
+
+    # messages ---------------------------------------------------------------
+
+    def _index_exec(self, tenant: str, m: Message, undo: list[Callable[[], None]]) -> None:
+        assert m.execution_id is not None and m.thread_id is not None and m.seq is not None
+        lst = self._by_exec.setdefault((tenant, m.execution_id), [])
+        entry = (m.thread_id, m.seq)
+        lst.append(entry)
+        undo.append(lambda: lst.remove(entry))
+
+    def _unindex_exec(self, tenant: str, m: Message, undo: list[Callable[[], None]]) -> None:
+        assert m.execution_id is not None
+        lst = self._by_exec.get((tenant, m.execution_id), [])
+        entry = (m.thread_id or "", m.seq or 0)
+        if entry in lst:
+            lst.remove(entry)
+            undo.append(lambda: lst.append(entry))
+
+    def append(self, op: ops.Append) -> list[Message]:
+        key = (op.tenant, op.thread_id)
+        with self._writing(key) as undo:
+            thread = self._thread(*key)
+            existing = {}
+            for m in op.messages:
+                loc = self._by_id.get((op.tenant, m.id))
+                if loc is not None:
+                    existing[m.id] = self._msgs[(op.tenant, loc[0])][loc[1] - 1]
+            new, slots = plan_append(op.thread_id, op.messages, existing)
+            if not new:
+                return [s for s in slots if s is not None]
+            check_revision(thread, op.expected_revision)
+            check_writable(thread)
+            updated, stored = apply_append(thread, new, utcnow())
+            for m in stored:
+                encode_message(m, self.limits)
+            encode_thread(updated, self.limits)
+            msgs = self._msgs[key]
+            size = len(msgs)
+            self._set_record(key, updated, undo)
+            msgs.extend(stored)
+            undo.append(lambda: msgs.__delitem__(slice(size, None)))
+            for m in stored:
+                mk = (op.tenant, m.id)
+                self._by_id[mk] = (op.thread_id, m.seq or 0)
+                undo.append(lambda mk=mk: self._by_id.pop(mk, None))
+                if m.execution_id:
+                    self._index_exec(op.tenant, m, undo)
+        by_id = {m.id: m for m in stored}
+        return [s if s is not None else by_id[m.id] for s, m in zip(slots, op.messages, strict=True)]
+
+    def get_message(self, op: ops.GetMessage) -> Message:
+        with self._lock:
+            return self._message(op.tenant, op.message_id)[2]
+
+    def _replace_message(self, tenant: str, message_id: str, expected: int | None,
+                         change: Callable[[Thread, Message], tuple[Thread, Message]]) -> Message:
+        with self._lock:
+            key, idx, old = self._message(tenant, message_id)
+        with self._writing(key) as undo:
+            key, idx, old = self._message(tenant, message_id)
+            thread = self._thread(*key)
+            check_revision(thread, expected)
+            check_writable(thread)
+            new_thread, new = change(thread, old)
+            encode_message(new, self.limits)
+            msgs = self._msgs[key]
+            self._set_record(key, new_thread, undo)
+            msgs[idx] = new
+            undo.append(lambda: msgs.__setitem__(idx, old))
+        return new
+
+    def update_message(self, op: ops.UpdateMessage) -> Message:
+        return self._replace_message(
+            op.tenant, op.message_id, op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
+
+    def delete_message(self, op: ops.DeleteMessage) -> Message:
+        def change(t: Thread, m: Message) -> tuple[Thread, Message]:
+            if m.deleted_at is not None:
+                return t, m
+            now = utcnow()
+            return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision, change)
+
+    def _live(self, op_tenant: str, thread_id: str) -> list[Message]:
+        self._thread(op_tenant, thread_id)
+        return self._msgs[(op_tenant, thread_id)]
+
+    def list_messages(self, op: ops.ListMessages) -> Page[Message]:
+        with self._lock:
+            msgs = self._live(op.tenant, op.thread_id)
+            want = op.limit + 1
+            rows: list[Message] = []
+            if op.before_seq is None:
+                i = op.after_seq  # seq n sits at index n-1, so seq > after starts here
+                while i < len(msgs) and len(rows) < want:
+                    if op.include_deleted or msgs[i].deleted_at is None:
+                        rows.append(msgs[i])
+                    i += 1
+            else:
+                i = min(op.before_seq - 1, len(msgs)) - 1
+                while i >= 0 and len(rows) < want:
+                    if op.include_deleted or msgs[i].deleted_at is None:
+                        rows.append(msgs[i])
+                    i -= 1
+        return message_page(rows, op)
+
+    def recent(self, op: ops.Recent) -> list[Message]:
+        with self._lock:
+            msgs = self._live(op.tenant, op.thread_id)
+            out: list[Message] = []
+            i = len(msgs) - 1
+            while i >= 0 and len(out) < op.n:
+                if op.include_deleted or msgs[i].deleted_at is None:
+                    out.append(msgs[i])
+                i -= 1
+        out.reverse()
+        return out
+
+    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
+        with self._lock:
+            locs = sorted(self._by_exec.get((op.tenant, op.execution_id), []))
+            out = []
+            for thread_id, seq in locs:
+                if op.thread_id is not None and thread_id != op.thread_id:
+                    continue
+                m = self._msgs[(op.tenant, thread_id)][seq - 1]
+                if m.deleted_at is None:
+                    out.append(m)
+        return out
+
+    # snapshots --------------------------------------------------------------
+
+    def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
+        with self._lock:
+            thread = self._thread(op.tenant, op.thread_id)
+            msgs = list(self._msgs[(op.tenant, op.thread_id)])
+        return ConversationSnapshot(thread=thread, messages=msgs,
+                                    pinned=[m.pinned for m in msgs])
+
+    def import_thread(self, op: ops.ImportThread) -> Thread:
+        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
+        key = (op.tenant, thread.id)
+        encode_thread(thread, self.limits)
+        for m in msgs:
+            encode_message(m, self.limits)
+        with self._writing(key) as undo:
+            if key in self._records:
+                raise ThreadExistsError(thread.id)
+            for m in msgs:
+                if (op.tenant, m.id) in self._by_id:
+                    raise DuplicateMessageError(m.id, "in another thread")
+            self._set_record(key, thread, undo)
+            self._msgs[key] = msgs
+            undo.append(lambda: self._msgs.pop(key, None))
+            for m in msgs:
+                mk = (op.tenant, m.id)
+                self._by_id[mk] = (thread.id, m.seq or 0)
+                undo.append(lambda mk=mk: self._by_id.pop(mk, None))
+                if m.execution_id:
+                    self._index_exec(op.tenant, m, undo)
+        return thread
+
+    def health_check(self, op: ops.HealthCheck) -> HealthReport:
+        with self._lock:
+            n = len(self._records)
+        return HealthReport(ok=not self._closed, backend=self.kind, detail={"threads": n})
+
