@@ -161,7 +161,14 @@ class CodePart(_Model):
 
 
 Part = Annotated[
-    TextPart | ReasoningPart | ToolCallPart | ToolResultPart | SourcePart | FilePart | ImagePart | CodePart,
+    TextPart
+    | ReasoningPart
+    | ToolCallPart
+    | ToolResultPart
+    | SourcePart
+    | FilePart
+    | ImagePart
+    | CodePart,
     Field(discriminator="type"),
 ]
 """One typed piece of a message, tagged by ``type``."""

@@ -117,7 +117,7 @@ class AsyncBackend(ABC):
     @abstractmethod
     async def aclose(self) -> None: ...
 
-    async def aopen(self) -> None:
+    async def aopen(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Acquire resources that need the event loop (pools); idempotent."""
 
     def describe(self) -> str:

@@ -257,7 +257,8 @@ class MemoryBackend(Backend):
                 if m.execution_id:
                     self._index_exec(op.tenant, m, undo)
         by_id = {m.id: m for m in stored}
-        return [s if s is not None else by_id[m.id] for s, m in zip(slots, op.messages, strict=True)]
+        return [s if s is not None else by_id[m.id]
+                for s, m in zip(slots, op.messages, strict=True)]
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._lock:
