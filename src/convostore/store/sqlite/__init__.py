@@ -1,0 +1,527 @@
+"""SQLite backend: the embedded default.
+
+One row per message, so an append writes the new rows and one thread row, and
+reading the newest messages is an index range scan: neither grows with the
+length of the thread. The database runs in WAL mode with a busy timeout; every
+write is a ``BEGIN IMMEDIATE`` transaction, so writers of several processes
+queue up instead of failing half-way, and within one process a lock keeps
+threads from spinning on SQLite's busy handler. The thread counters are updated
+in the same transaction as the messages they count.
+
+Options (keyword arguments or URL query parameters):
+    synchronous: ``full`` (default: an acknowledged write survives power loss)
+        or ``normal`` (survives a crash of the process; the last transactions
+        may roll back on power loss).
+    busy_timeout: milliseconds a writer waits for another process (default 10000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from convostore.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    ConvostoreError,
+    DuplicateMessageError,
+    MessageNotFoundError,
+    SchemaTooNewError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+    utcnow,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import (
+    DEFAULT_LIMITS,
+    Limits,
+    apply_append,
+    apply_message_patch,
+    apply_thread_patch,
+    check_revision,
+    check_writable,
+    encode_message,
+    encode_thread,
+    normalize_import,
+    plan_append,
+    to_us,
+    touch,
+)
+from convostore.store._pages import message_page, thread_page
+from convostore.store.base import Backend, Capabilities
+from convostore.store.sqlite import _sql as sql
+
+__all__ = ["SQLiteBackend"]
+
+T = TypeVar("T")
+
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA", "off": "OFF"}
+
+
+def _translate(exc: sqlite3.Error) -> ConvostoreError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return BackendUnavailableError(f"SQLite database is busy: {text}")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConflictError(f"constraint violated: {text}")
+    return BackendUnavailableError(f"SQLite error: {text}")
+
+
+def _thread_row(thread: Thread, body: str) -> tuple[Any, ...]:
+    return (
+        thread.user_id, thread.agent_name, to_us(thread.updated_at),
+        to_us(thread.deleted_at) if thread.deleted_at else None, thread.revision, body,
+    )
+
+
+def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
+    return (
+        tenant, m.thread_id, m.seq, m.id, m.role.value, m.execution_id, int(m.pinned),
+        int(m.deleted_at is not None), int(m.archived_at is not None), body,
+    )
+
+
+class SQLiteBackend(Backend):
+    """A SQLite database file (or ``:memory:``)."""
+
+    kind: ClassVar[str] = "sqlite"
+    capabilities: ClassVar[Capabilities] = Capabilities(multi_process=True)
+    latest_version: ClassVar[int] = sql.LATEST_VERSION
+
+    def __init__(self, path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
+                 synchronous: str = "full", busy_timeout: int | str = 10_000) -> None:
+        super().__init__(limits=limits)
+        self.path = str(path)
+        self._memory = self.path == ":memory:"
+        mode = _SYNCHRONOUS.get(str(synchronous).lower())
+        if mode is None:
+            raise ValidationError(f"must be one of {sorted(_SYNCHRONOUS)}", field="synchronous")
+        self._synchronous = mode
+        try:
+            self._busy_ms = int(busy_timeout)
+        except ValueError:
+            raise ValidationError("must be an integer (milliseconds)",
+                                  field="busy_timeout") from None
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._pid = os.getpid()
+        self._closed = False
+        if not self._memory:
+            parent = Path(self.path).parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BackendUnavailableError(f"cannot create {parent}: {exc}") from None
+        self._shared: sqlite3.Connection | None = None
+        try:
+            self._migrate_on_open()
+        except BaseException:
+            self.close()
+            raise
+
+    def describe(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # connections -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            if not self._memory:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise BackendUnavailableError(
+                        f"{self.path}: cannot switch to WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            raise BackendUnavailableError(f"cannot open SQLite database {self.path}: {exc}"
+                                          ) from None
+        with self._conns_lock:
+            self._conns.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise BackendUnavailableError("the store is closed")
+        if self._memory:
+            if self._shared is None:
+                self._shared = self._connect()
+            return self._shared
+        if os.getpid() != self._pid:  # forked: never share a connection with the parent
+            self._pid = os.getpid()
+            self._local = threading.local()
+            with self._conns_lock:
+                self._conns = []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        self._closed = True
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._shared = None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        lock = self._write_lock if self._memory else contextlib.nullcontext()
+        with lock:
+            try:
+                yield self._conn()
+            except sqlite3.Error as exc:
+                raise _translate(exc) from None
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a ``BEGIN IMMEDIATE`` transaction; roll back on any error."""
+        with self._write_lock:
+            conn = self._conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc) from None
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc) from None
+                raise
+            return result
+
+    # migrations -------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The newest migration recorded in the database (0 for an empty one)."""
+        with self._read() as conn:
+            conn.execute(sql.CREATE_MIGRATIONS_TABLE)
+            row = conn.execute("SELECT max(version) FROM convostore_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def _migrate_on_open(self) -> None:
+        try:
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise BackendUnavailableError(f"{self.path} is not a usable SQLite database: {exc}"
+                                          ) from None
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; return their versions."""
+        applied: list[int] = []
+        for migration in sql.MIGRATIONS:
+            def step(conn: sqlite3.Connection, m: sql.Migration = migration) -> bool:
+                conn.execute(sql.CREATE_MIGRATIONS_TABLE)
+                current = conn.execute(
+                    "SELECT max(version) FROM convostore_migrations").fetchone()[0] or 0
+                if current > sql.LATEST_VERSION:
+                    raise SchemaTooNewError(
+                        f"{self.path} has schema version {current}, newer than the "
+                        f"{sql.LATEST_VERSION} this convostore knows: upgrade convostore",
+                        found=current, expected=sql.LATEST_VERSION)
+                if current >= m.version:
+                    return False
+                for statement in m.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO convostore_migrations (version, name, applied_at) "
+                    "VALUES (?, ?, ?)", (m.version, m.name, utcnow().isoformat()))
+                return True
+            if self._write(step):
+                applied.append(migration.version)
+        return applied
+
+    @staticmethod
+    def ddl() -> str:
+        """The full schema as SQL, for review or to apply by hand."""
+        parts = [sql.CREATE_MIGRATIONS_TABLE.strip() + ";"]
+        for m in sql.MIGRATIONS:
+            parts.append(f"-- migration {m.version}: {m.name}")
+            parts.extend(" ".join(s.split()) + ";" for s in m.statements)
+        return "\n".join(parts) + "\n"
+
+    # helpers ----------------------------------------------------------------
+
+    @staticmethod
+    def _load_thread(conn: sqlite3.Connection, tenant: str, thread_id: str) -> Thread:
+        row = conn.execute(sql.GET_THREAD, (tenant, thread_id)).fetchone()
+        if row is None:
+            raise ThreadNotFoundError(thread_id)
+        return Thread.model_validate_json(row[0])
+
+    def _save_thread(self, conn: sqlite3.Connection, tenant: str, thread: Thread) -> None:
+        body = encode_thread(thread, self.limits)
+        conn.execute(sql.UPDATE_THREAD, (*_thread_row(thread, body), tenant, thread.id))
+
+    @staticmethod
+    def _require_thread(conn: sqlite3.Connection, tenant: str, thread_id: str) -> None:
+        if conn.execute(sql.THREAD_EXISTS, (tenant, thread_id)).fetchone() is None:
+            raise ThreadNotFoundError(thread_id)
+
+    @staticmethod
+    def _load_message(conn: sqlite3.Connection, tenant: str, message_id: str) -> Message:
+        row = conn.execute(sql.GET_MESSAGE, (tenant, message_id)).fetchone()
+        if row is None:
+            raise MessageNotFoundError(message_id)
+        return Message.model_validate_json(row[0])
+
+    @staticmethod
+    def _decode(rows: Sequence[tuple[str]]) -> list[Message]:
+        return [Message.model_validate_json(r[0]) for r in rows]
+
+    def _modify(self, tenant: str, thread_id: str, expected: int | None,
+                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
+        def tx(conn: sqlite3.Connection) -> Thread:
+            thread = self._load_thread(conn, tenant, thread_id)
+            check_revision(thread, expected)
+            if writable:
+                check_writable(thread)
+            new = change(thread)
+            if new is not thread:
+                self._save_thread(conn, tenant, new)
+            return new
+        return self._write(tx)
+
+    # threads ----------------------------------------------------------------
+
+    def create_thread(self, op: ops.CreateThread) -> Thread:
+        thread = op.thread
+        body = encode_thread(thread, self.limits)
+
+        def tx(conn: sqlite3.Connection) -> Thread:
+            if conn.execute(sql.THREAD_EXISTS, (op.tenant, thread.id)).fetchone():
+                raise ThreadExistsError(thread.id)
+            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *_thread_row(thread, body)))
+            return thread
+        return self._write(tx)
+
+    def get_thread(self, op: ops.GetThread) -> Thread:
+        with self._read() as conn:
+            return self._load_thread(conn, op.tenant, op.thread_id)
+
+    def update_thread(self, op: ops.UpdateThread) -> Thread:
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
+
+    def delete_thread(self, op: ops.DeleteThread) -> Thread:
+        def change(t: Thread) -> Thread:
+            return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
+        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
+                            writable=False)
+
+    def restore_thread(self, op: ops.RestoreThread) -> Thread:
+        def change(t: Thread) -> Thread:
+            return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
+        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
+                            writable=False)
+
+    def purge_thread(self, op: ops.PurgeThread) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            thread = self._load_thread(conn, op.tenant, op.thread_id)
+            check_revision(thread, op.expected_revision)
+            conn.execute(sql.DELETE_THREAD_MESSAGES, (op.tenant, op.thread_id))
+            conn.execute(sql.DELETE_THREAD, (op.tenant, op.thread_id))
+        self._write(tx)
+
+    @staticmethod
+    def _where(tenant: str, flt: ops.ThreadFilter) -> tuple[str, list[Any]]:
+        clauses, params = ["tenant_id = ?"], [tenant]
+        if flt.user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(flt.user_id)
+        if flt.agent_name is not None:
+            clauses.append("agent_name = ?")
+            params.append(flt.agent_name)
+        if not flt.include_deleted:
+            clauses.append("deleted_us IS NULL")
+        return " AND ".join(clauses), params
+
+    def _threads(self, tenant: str, flt: ops.ThreadFilter, limit: int | None,
+                 after: tuple[int, str] | None = None) -> list[Thread]:
+        where, params = self._where(tenant, flt)
+        if after is not None:
+            where += " AND (updated_us, id) < (?, ?)"
+            params.extend(after)
+        query = f"SELECT body FROM threads WHERE {where} ORDER BY updated_us DESC, id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._read() as conn:
+            rows = conn.execute(query, params).fetchall()
+        return [Thread.model_validate_json(r[0]) for r in rows]
+
+    def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
+        return thread_page(self._threads(op.tenant, op.filter, op.limit + 1, op.after), op.limit)
+
+    def count_threads(self, op: ops.CountThreads) -> int:
+        where, params = self._where(op.tenant, op.filter)
+        with self._read() as conn:
+            return int(conn.execute(f"SELECT count(*) FROM threads WHERE {where}",
+                                    params).fetchone()[0])
+
+    def summaries(self, op: ops.Summaries) -> list[ThreadSummary]:
+        return [ThreadSummary.of(t) for t in self._threads(op.tenant, op.filter, op.limit)]
+
+    # messages ---------------------------------------------------------------
+
+    def append(self, op: ops.Append) -> list[Message]:
+        def tx(conn: sqlite3.Connection) -> list[Message]:
+            thread = self._load_thread(conn, op.tenant, op.thread_id)
+            existing: dict[str, Message] = {}
+            ids = list({m.id for m in op.messages})
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for (body,) in conn.execute(
+                        f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
+                        (op.tenant, *chunk)):
+                    m = Message.model_validate_json(body)
+                    existing[m.id] = m
+            new, slots = plan_append(op.thread_id, op.messages, existing)
+            if not new:
+                return [s for s in slots if s is not None]
+            check_revision(thread, op.expected_revision)
+            check_writable(thread)
+            updated, stored = apply_append(thread, new, utcnow())
+            conn.executemany(sql.INSERT_MESSAGE, [
+                _message_row(op.tenant, m, encode_message(m, self.limits)) for m in stored])
+            self._save_thread(conn, op.tenant, updated)
+            by_id = {m.id: m for m in stored}
+            return [s if s is not None else by_id[m.id]
+                    for s, m in zip(slots, op.messages, strict=True)]
+        return self._write(tx)
+
+    def get_message(self, op: ops.GetMessage) -> Message:
+        with self._read() as conn:
+            return self._load_message(conn, op.tenant, op.message_id)
+
+    def _replace_message(self, tenant: str, message_id: str, expected: int | None,
+                         change: Callable[[Thread, Message], tuple[Thread, Message]]
+                         ) -> Message:
+        def tx(conn: sqlite3.Connection) -> Message:
+            old = self._load_message(conn, tenant, message_id)
+            thread = self._load_thread(conn, tenant, old.thread_id or "")
+            check_revision(thread, expected)
+            check_writable(thread)
+            new_thread, new = change(thread, old)
+            if new is old:
+                return old
+            body = encode_message(new, self.limits)
+            conn.execute(sql.UPDATE_MESSAGE, (
+                int(new.pinned), int(new.deleted_at is not None),
+                int(new.archived_at is not None), body, tenant, message_id))
+            self._save_thread(conn, tenant, new_thread)
+            return new
+        return self._write(tx)
+
+    def update_message(self, op: ops.UpdateMessage) -> Message:
+        return self._replace_message(
+            op.tenant, op.message_id, op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
+
+    def delete_message(self, op: ops.DeleteMessage) -> Message:
+        def change(t: Thread, m: Message) -> tuple[Thread, Message]:
+            if m.deleted_at is not None:
+                return t, m
+            now = utcnow()
+            return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision, change)
+
+    def list_messages(self, op: ops.ListMessages) -> Page[Message]:
+        deleted = "" if op.include_deleted else "AND deleted = 0"
+        if op.before_seq is None:
+            query, bound = sql.MESSAGES_FORWARD.format(deleted=deleted), op.after_seq
+        else:
+            query, bound = sql.MESSAGES_BACKWARD.format(deleted=deleted), op.before_seq
+        with self._read() as conn:
+            self._require_thread(conn, op.tenant, op.thread_id)
+            rows = conn.execute(query, (op.tenant, op.thread_id, bound, op.limit + 1)).fetchall()
+        return message_page(self._decode(rows), op)
+
+    def recent(self, op: ops.Recent) -> list[Message]:
+        deleted = "" if op.include_deleted else "AND deleted = 0"
+        with self._read() as conn:
+            self._require_thread(conn, op.tenant, op.thread_id)
+            rows = conn.execute(sql.MESSAGES_BACKWARD.format(deleted=deleted),
+                                (op.tenant, op.thread_id, 2**63 - 1, op.n)).fetchall()
+        out = self._decode(rows)
+        out.reverse()
+        return out
+
+    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
+        params: list[Any] = [op.tenant, op.execution_id]
+        thread = ""
+        if op.thread_id is not None:
+            thread = "AND thread_id = ?"
+            params.append(op.thread_id)
+        with self._read() as conn:
+            rows = conn.execute(sql.MESSAGES_BY_EXECUTION.format(thread=thread), params
+                                ).fetchall()
+        return self._decode(rows)
+
+    # snapshots --------------------------------------------------------------
+
+    def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
+        with self._read() as conn:
+            conn.execute("BEGIN")  # one snapshot for the thread row and its messages
+            try:
+                thread = self._load_thread(conn, op.tenant, op.thread_id)
+                msgs = self._decode(conn.execute(sql.MESSAGES_ALL,
+                                                 (op.tenant, op.thread_id)).fetchall())
+            finally:
+                conn.execute("COMMIT")
+        return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
+
+    def import_thread(self, op: ops.ImportThread) -> Thread:
+        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
+        body = encode_thread(thread, self.limits)
+        rows = [_message_row(op.tenant, m, encode_message(m, self.limits)) for m in msgs]
+
+        def tx(conn: sqlite3.Connection) -> Thread:
+            if conn.execute(sql.THREAD_EXISTS, (op.tenant, thread.id)).fetchone():
+                raise ThreadExistsError(thread.id)
+            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *_thread_row(thread, body)))
+            try:
+                conn.executemany(sql.INSERT_MESSAGE, rows)
+            except sqlite3.IntegrityError:
+                taken = next(m.id for m in msgs if conn.execute(
+                    sql.GET_MESSAGE, (op.tenant, m.id)).fetchone())
+                raise DuplicateMessageError(taken, "in another thread") from None
+            return thread
+        return self._write(tx)
+
+    def health_check(self, op: ops.HealthCheck) -> HealthReport:
+        try:
+            with self._read() as conn:
+                conn.execute("SELECT 1").fetchone()
+            version = self.schema_version()
+        except ConvostoreError as exc:
+            return HealthReport(ok=False, backend=self.kind, detail={"error": str(exc)})
+        return HealthReport(ok=True, backend=self.kind, detail={
+            "path": self.path, "schema_version": version, "synchronous": self._synchronous,
+            "sqlite_version": sqlite3.sqlite_version,
+        })
+

@@ -1,0 +1,133 @@
+"""SQL text and schema migrations of the SQLite backend.
+
+Migrations are append-only: a released one is never edited, a change is a new
+entry. Each runs in its own transaction and is recorded in
+``convostore_migrations``; a database that records a version this code does not
+know was written by a newer convostore and is refused.
+
+Rows keep a few columns for indexing and filtering; the full object is the
+``body`` column, the JSON written by ``encode_message`` / ``encode_thread``, so a
+read is one index probe and one ``model_validate_json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MIGRATIONS", "Migration"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "threads and messages",
+        (
+            """
+            CREATE TABLE threads (
+                tenant_id   TEXT    NOT NULL,
+                id          TEXT    NOT NULL,
+                user_id     TEXT,
+                agent_name  TEXT,
+                updated_us  INTEGER NOT NULL,
+                deleted_us  INTEGER,
+                revision    INTEGER NOT NULL,
+                body        TEXT    NOT NULL,
+                PRIMARY KEY (tenant_id, id)
+            )
+            """,
+            "CREATE INDEX threads_by_activity ON threads (tenant_id, updated_us DESC, id DESC)",
+            """CREATE INDEX threads_by_user
+               ON threads (tenant_id, user_id, updated_us DESC, id DESC)""",
+            """CREATE INDEX threads_by_agent
+               ON threads (tenant_id, agent_name, updated_us DESC, id DESC)""",
+            """
+            CREATE TABLE messages (
+                tenant_id    TEXT    NOT NULL,
+                thread_id    TEXT    NOT NULL,
+                seq          INTEGER NOT NULL,
+                id           TEXT    NOT NULL,
+                role         TEXT    NOT NULL,
+                execution_id TEXT,
+                pinned       INTEGER NOT NULL DEFAULT 0,
+                deleted      INTEGER NOT NULL DEFAULT 0,
+                archived     INTEGER NOT NULL DEFAULT 0,
+                body         TEXT    NOT NULL,
+                UNIQUE (tenant_id, thread_id, seq)
+            )
+            """,
+            "CREATE UNIQUE INDEX messages_by_id ON messages (tenant_id, id)",
+            """CREATE INDEX messages_by_execution ON messages (tenant_id, execution_id, thread_id)
+               WHERE execution_id IS NOT NULL""",
+            """CREATE INDEX messages_mandatory ON messages (tenant_id, thread_id, seq)
+               WHERE pinned = 1 OR role = 'system'""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS convostore_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at TEXT    NOT NULL
+)
+"""
+
+# --- threads ---------------------------------------------------------------
+
+GET_THREAD = "SELECT body FROM threads WHERE tenant_id = ? AND id = ?"
+THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
+INSERT_THREAD = """
+INSERT INTO threads (tenant_id, id, user_id, agent_name, updated_us, deleted_us, revision, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+UPDATE_THREAD = """
+UPDATE threads SET user_id = ?, agent_name = ?, updated_us = ?, deleted_us = ?, revision = ?,
+                   body = ?
+WHERE tenant_id = ? AND id = ?
+"""
+DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
+DELETE_THREAD_MESSAGES = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ?"
+
+# --- messages --------------------------------------------------------------
+
+INSERT_MESSAGE = """
+INSERT INTO messages (tenant_id, thread_id, seq, id, role, execution_id, pinned, deleted,
+                      archived, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+UPDATE_MESSAGE = """
+UPDATE messages SET pinned = ?, deleted = ?, archived = ?, body = ?
+WHERE tenant_id = ? AND id = ?
+"""
+GET_MESSAGE = "SELECT body FROM messages WHERE tenant_id = ? AND id = ?"
+MESSAGES_FORWARD = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND seq > ? {deleted}
+ORDER BY seq LIMIT ?
+"""
+MESSAGES_BACKWARD = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
+ORDER BY seq DESC LIMIT ?
+"""
+MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
+MESSAGES_BY_EXECUTION = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
+ORDER BY thread_id, seq
+"""
+MESSAGES_MANDATORY = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND (pinned = 1 OR role = 'system')
+      AND deleted = 0 AND archived = 0
+ORDER BY seq
+"""
