@@ -186,3 +186,11 @@ class ImportThread(Op[Thread]):
 class HealthCheck(Op[HealthReport]):
     name: ClassVar[str] = "health_check"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Mandatory(Op[list[Message]]):
+    """The thread's live (not deleted, not archived) system and pinned messages, in order."""
+
+    name: ClassVar[str] = "mandatory"
+    thread_id: str

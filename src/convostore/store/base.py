@@ -103,6 +103,18 @@ class Backend(ABC):
     @abstractmethod
     def health_check(self, op: ops.HealthCheck) -> HealthReport: ...
 
+    def mandatory(self, op: ops.Mandatory) -> list[Message]:
+        """System and pinned messages; backends override this with an indexed read."""
+        out: list[Message] = []
+        after = 0
+        while True:
+            page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, 500, after))
+            out.extend(m for m in page.items if (m.pinned or m.role == "system")
+                       and m.archived_at is None)
+            if page.next_cursor is None or not page.items:
+                return out
+            after = page.items[-1].seq or 0
+
 
 class AsyncBackend(ABC):
     """A natively asynchronous backend."""

@@ -329,6 +329,12 @@ class MemoryBackend(Backend):
         out.reverse()
         return out
 
+    def mandatory(self, op: ops.Mandatory) -> list[Message]:
+        with self._lock:
+            return [m for m in self._live(op.tenant, op.thread_id)
+                    if (m.pinned or m.role == "system") and m.deleted_at is None
+                    and m.archived_at is None]
+
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
         with self._lock:
             locs = sorted(self._by_exec.get((op.tenant, op.execution_id), []))

@@ -471,6 +471,12 @@ class SQLiteBackend(Backend):
         out.reverse()
         return out
 
+    def mandatory(self, op: ops.Mandatory) -> list[Message]:
+        with self._read() as conn:
+            self._require_thread(conn, op.tenant, op.thread_id)
+            rows = conn.execute(sql.MESSAGES_MANDATORY, (op.tenant, op.thread_id)).fetchall()
+        return self._decode(rows)
+
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
         params: list[Any] = [op.tenant, op.execution_id]
         thread = ""
