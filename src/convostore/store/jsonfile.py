@@ -1,0 +1,531 @@
+"""JSON-file backend: one file per thread, replaced atomically, one writer process.
+
+Why it exists: a store that needs nothing but a directory, whose content a person
+can read, diff and back up with ordinary tools. Why it looks like this:
+
+* It is the memory backend plus persistence. Every thread file is read when the
+  store opens, so reads cost exactly what they cost in memory; each write changes
+  memory, then rewrites the file of the one thread it touched through
+  :meth:`MemoryBackend._persist`. If that fails, memory is rolled back and the
+  caller gets a typed error, so memory and disk never disagree.
+* A file is never written in place (a crash mid-write would leave it torn, which
+  is what the seed's single-file store did). The new content goes to a temporary
+  file in the same directory, is flushed and fsynced, renamed over the old file
+  (``os.replace`` is atomic), and the directory is fsynced so the rename itself
+  survives a power loss. A kill at any moment leaves either the old or the new
+  file, plus perhaps a stray temporary file that the next open removes.
+* The whole thread is rewritten on each write, so an append costs O(thread size).
+  That is the price of one self-contained file per thread; SQLite is the backend
+  for anything beyond small, local use.
+* Only one process may have a directory open: an exclusive ``flock`` on
+  ``<dir>/.lock`` is taken at open and held until :meth:`close`. The OS drops it
+  when the process dies, so a killed writer never leaves the store locked.
+* A file that cannot be read is never skipped: the store refuses to open and
+  names the file, because silently dropping a conversation is worse than not
+  starting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import pydantic
+
+from convostore.errors import (
+    BackendUnavailableError,
+    SchemaTooNewError,
+    StoreLockedError,
+    ValidationError,
+)
+from convostore.model import HealthReport, Message, Thread
+from convostore.store import _ops as ops
+from convostore.store._logic import DEFAULT_LIMITS, Limits
+from convostore.store.base import Capabilities
+from convostore.store.memory import MemoryBackend
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "JsonFileBackend"]
+
+T = TypeVar("T")
+Key = tuple[str, str]  # (tenant, thread_id)
+
+#: Value of the ``format`` field of every thread file.
+FORMAT = "convostore.thread"
+#: Version of the thread file layout this code writes and the newest it reads.
+FORMAT_VERSION = 1
+
+LOCK_NAME = ".lock"
+_TMP_SUFFIX = ".tmp"
+_JSON_SUFFIX = ".json"
+# Ids and tenants as the model allows them. Starting with a letter, digit or "_"
+# rules out ".", ".." and the dot-files the store keeps for itself.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+=-]*\Z")
+# A file name may have at most 255 bytes and ids may have 255 characters, so
+# long ids are shortened and made unique again with a digest. "~" cannot occur in
+# an id, so a shortened name never equals a plain one.
+_PLAIN_MAX = 200
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _file_stem(name: str, field: str) -> str:
+    """The file-system name for a thread id or tenant, refusing anything unsafe."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or len(name) > 255:
+        raise ValidationError(
+            "must be 1-255 characters of letters, digits and _ . : @ + = - "
+            "to be stored as a file name", field=field)
+    if len(name) <= _PLAIN_MAX:
+        return name
+    digest = hashlib.sha256(name.encode("ascii")).hexdigest()[:32]
+    return f"{name[:100]}~{digest}"
+
+
+def _seconds(value: object, field: str) -> float:
+    if isinstance(value, bool):
+        raise ValidationError("must be a number of seconds", field=field)
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError("must be a number of seconds", field=field) from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValidationError("must be a finite number of seconds, 0 or more", field=field)
+    return seconds
+
+
+def _flag(value: object, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValidationError("must be true or false", field=field)
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _is_dir_fd(fd: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+class JsonFileBackend(MemoryBackend):
+    """Threads kept in memory and persisted as one JSON file per thread.
+
+    Layout: ``<dir>/<tenant>/<thread id>.json``, each holding the format version,
+    the tenant, the thread record and all its messages. ``<dir>/.lock`` is the
+    lock file. Open it with ``open_store("json:///relative/dir")`` or
+    ``open_store("json:////absolute/dir")``.
+
+    Args:
+        path: the store directory; created when missing (a missing directory is
+            an empty store).
+        limits: size limits applied to every write.
+        lock_timeout: seconds to wait for another process to close the store
+            before raising :class:`~convostore.errors.StoreLockedError`; ``0``
+            fails at once. Strings from a URL query (``?lock_timeout=0.5``) are
+            accepted.
+        fsync: ``False`` skips ``fsync``: writes stay atomic if the process
+            dies, but a power loss may lose the latest ones. For tests and
+            throw-away data only. Accepts ``"true"``/``"false"`` strings.
+
+    Raises:
+        StoreLockedError: another open store holds the directory.
+        BackendUnavailableError: the directory or a thread file cannot be read,
+            or a file is not a valid thread file (the message names it).
+        SchemaTooNewError: a file was written by a newer convostore.
+        ValidationError: an option has a bad value or is unknown.
+    """
+
+    kind: ClassVar[str] = "json"
+    capabilities: ClassVar[Capabilities] = Capabilities(durable=True, multi_process=False)
+
+    def __init__(self, path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
+                 lock_timeout: float | str = 5.0, fsync: bool | str = True,
+                 **options: Any) -> None:
+        if options:
+            name = sorted(options)[0]
+            raise ValidationError(
+                "unknown option of the JSON-file store (known: lock_timeout, fsync)",
+                field=name)
+        super().__init__(limits=limits)
+        self._lock_timeout = _seconds(lock_timeout, "lock_timeout")
+        self._fsync = _flag(fsync, "fsync")
+        try:
+            self._root = Path(os.path.abspath(os.fspath(path)))
+        except (TypeError, ValueError):
+            raise ValidationError("must be a directory path", field="path") from None
+        self._encoded: dict[Key, dict[str, tuple[Message, str]]] = {}
+        self._dirs: set[Path] = set()  # tenant directories known to exist durably
+        self._disk_changed = False  # set once a write has replaced or removed a file
+        self._broken: str | None = None
+        self._make_root()
+        self._lock_fd = self._acquire_lock()
+        self._release = weakref.finalize(self, os.close, self._lock_fd)
+        try:
+            self._load()
+        except BaseException:
+            self._release()
+            raise
+
+    # the public extras ---------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        """The absolute path of the store directory."""
+        return self._root
+
+    def describe(self) -> str:
+        return f"json:///{self._root}"
+
+    def close(self) -> None:
+        """Release the directory lock; the store refuses every call afterwards."""
+        with self._lock:
+            self._closed = True
+            self._release()
+
+    def execute(self, op: ops.Op[T]) -> T:
+        if self._closed and not isinstance(op, ops.HealthCheck):
+            raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
+        return super().execute(op)
+
+    def health_check(self, op: ops.HealthCheck) -> HealthReport:
+        with self._lock:
+            threads = len(self._records)
+            problem = self._broken
+            if self._closed:
+                problem = "the store is closed"
+            elif problem is None and not os.access(self._root, os.W_OK | os.X_OK):
+                problem = "the directory is not writable"
+        detail: dict[str, Any] = {"directory": str(self._root), "threads": threads,
+                                  "fsync": self._fsync}
+        if problem is not None:
+            detail["error"] = problem
+        return HealthReport(ok=problem is None, backend=self.kind, detail=detail)
+
+    # opening -------------------------------------------------------------------
+
+    def _make_root(self) -> None:
+        if self._root.is_dir():
+            return
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._sync_dir(self._root.parent, strict=False)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"cannot create the JSON-file store directory {self._root}: {_why(exc)}"
+            ) from exc
+
+    def _acquire_lock(self) -> int:
+        path = self._root / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot open the lock file {path}: {_why(exc)}"
+                                          ) from exc
+        deadline = time.monotonic() + self._lock_timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise StoreLockedError(self._locked_message(fd)) from None
+                    time.sleep(min(0.05, left))
+            with contextlib.suppress(OSError):  # the pid is only a hint for humans
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise BackendUnavailableError(f"cannot lock {path}: {_why(exc)}") from exc
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _locked_message(self, fd: int) -> str:
+        holder = ""
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(os.pread(fd, 32, 0).decode().strip())
+            holder = (" by another store open in this process" if pid == os.getpid()
+                      else f" by process {pid}")
+        waited = f" after waiting {self._lock_timeout:g}s" if self._lock_timeout else ""
+        return (f"the JSON-file store directory {self._root} is locked{holder}{waited}; "
+                "only one process may open it at a time (close the other store, or use "
+                "SQLite for several processes)")
+
+    def _load(self) -> None:
+        """Read every thread file, removing temporary files a crash left behind."""
+        cleaned: set[Path] = set()
+        try:
+            tenants = sorted(os.scandir(self._root), key=lambda e: e.name)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot read the directory {self._root}: "
+                                          f"{_why(exc)}") from exc
+        for tenant_entry in tenants:
+            name = tenant_entry.name
+            if name.startswith("."):
+                if name.endswith(_TMP_SUFFIX):
+                    self._remove_stray(Path(tenant_entry.path), cleaned)
+                continue
+            if not tenant_entry.is_dir():
+                continue
+            tenant_dir = Path(tenant_entry.path)
+            try:
+                files = sorted(os.scandir(tenant_dir), key=lambda e: e.name)
+            except OSError as exc:
+                raise BackendUnavailableError(f"cannot read the directory {tenant_dir}: "
+                                              f"{_why(exc)}") from exc
+            self._dirs.add(tenant_dir)
+            for entry in files:
+                if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
+                    self._remove_stray(Path(entry.path), cleaned)
+                elif entry.name.endswith(_JSON_SUFFIX) and entry.is_file():
+                    self._load_file(Path(entry.path))
+        for directory in cleaned:
+            self._sync_dir(directory, strict=False)
+
+    def _remove_stray(self, path: Path, cleaned: set[Path]) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"cannot remove the temporary file {path} left by an interrupted write: "
+                f"{_why(exc)}") from exc
+        cleaned.add(path.parent)
+
+    def _load_file(self, path: Path) -> None:
+        def bad(why: str) -> BackendUnavailableError:
+            return BackendUnavailableError(
+                f"{path} is not a valid convostore thread file ({why}); the store will not "
+                "open without it: restore it from a backup or move it out of the directory")
+
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot read {path}: {_why(exc)}") from exc
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise bad(f"invalid JSON: {exc}") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise bad(f"no \"format\": \"{FORMAT}\" field")
+        version = doc.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise bad("missing or malformed version")
+        if version > FORMAT_VERSION:
+            raise SchemaTooNewError(
+                f"{path} was written by a newer convostore (file format {version}; this "
+                f"version reads up to {FORMAT_VERSION}); upgrade convostore",
+                found=version, expected=FORMAT_VERSION)
+        tenant = doc.get("tenant")
+        raw_msgs = doc.get("messages")
+        if not isinstance(tenant, str) or not isinstance(raw_msgs, list):
+            raise bad("missing tenant or messages")
+        try:
+            thread = Thread.model_validate(doc.get("thread"))
+            msgs = [_exact_message(m) for m in raw_msgs]
+        except pydantic.ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            raise bad(f"{where}: {err.get('msg')}") from None
+        key = (tenant, thread.id)
+        try:
+            expected = self._path(key)
+        except ValidationError as exc:
+            raise bad(str(exc)) from None
+        if expected != path:
+            raise bad(f"it holds thread {thread.id!r} of tenant {tenant!r}, whose file is "
+                      f"{expected}")
+        if key in self._records:
+            raise bad(f"thread {thread.id!r} is stored twice")
+        if len(msgs) != thread.message_count:
+            raise bad(f"{len(msgs)} messages but a message count of {thread.message_count}")
+        for n, m in enumerate(msgs, 1):
+            if m.seq != n or m.thread_id != thread.id:
+                raise bad(f"message {m.id!r} is out of sequence")
+            other = self._by_id.get((tenant, m.id))
+            if other is not None:
+                raise bad(f"message {m.id!r} is also stored in thread {other[0]!r}")
+        self._records[key] = thread
+        self._msgs[key] = msgs
+        discard: list[Callable[[], None]] = []
+        for n, m in enumerate(msgs, 1):
+            self._by_id[(tenant, m.id)] = (thread.id, n)
+            if m.execution_id:
+                self._index_exec(tenant, m, discard)
+
+    # writing -------------------------------------------------------------------
+
+    def _path(self, key: Key) -> Path:
+        tenant, thread_id = key
+        return (self._root / _file_stem(tenant, "tenant")
+                / (_file_stem(thread_id, "thread_id") + _JSON_SUFFIX))
+
+    @contextlib.contextmanager
+    def _writing(self, key: Key) -> Iterator[list[Callable[[], None]]]:
+        """The memory backend's write bracket, refusing writes once closed.
+
+        If persisting failed after the file had already been replaced (the
+        directory fsync failed), memory has been rolled back by then, so the file
+        is rewritten from memory to match it again.
+        """
+        with self._lock:
+            if self._closed:
+                raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
+            if self._broken is not None:
+                raise BackendUnavailableError(self._broken)
+            self._disk_changed = False
+            try:
+                with super()._writing(key) as undo:
+                    yield undo
+            except BaseException:
+                if self._disk_changed:
+                    self._repair(key)
+                raise
+            finally:
+                self._disk_changed = False
+
+    def _persist(self, key: Key) -> None:
+        path = self._path(key)
+        try:
+            if key in self._records:
+                data = self._encode(key)
+                self._ensure_dir(path.parent)
+                self._replace(path, data, strict=True)
+            else:
+                self._encoded.pop(key, None)
+                self._unlink(path, strict=True)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"cannot write {path}: {_why(exc)}; the change was not made") from exc
+
+    def _repair(self, key: Key) -> None:
+        """Make the file of ``key`` match memory again after a failed write."""
+        path = self._path(key)
+        try:
+            if key in self._records:
+                self._replace(path, self._encode(key), strict=False)
+            else:
+                self._unlink(path, strict=False)
+        except (OSError, BackendUnavailableError) as exc:
+            self._broken = (
+                f"a failed write left {path} ahead of memory and it could not be rolled back "
+                f"({exc}); reopen the store to continue")
+
+    def _encode(self, key: Key) -> bytes:
+        """The file content of thread ``key``, reusing the JSON of unchanged messages."""
+        tenant = key[0]
+        previous = self._encoded.get(key, {})
+        current: dict[str, tuple[Message, str]] = {}
+        lines = []
+        try:
+            for m in self._msgs[key]:
+                hit = previous.get(m.id)
+                text = hit[1] if hit is not None and hit[0] is m else m.model_dump_json()
+                current[m.id] = (m, text)
+                lines.append(text)
+            thread = self._records[key].model_dump_json()
+        except (ValueError, RecursionError) as exc:  # checked on the way in; not expected
+            raise BackendUnavailableError(f"cannot encode thread {key[1]!r}: {exc}") from exc
+        self._encoded[key] = current
+        head = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "tenant": tenant})
+        body = ",\n".join(lines)
+        return f'{head[:-1]}, "thread": {thread},\n"messages": [\n{body}\n]}}\n'.encode()
+
+    def _ensure_dir(self, directory: Path) -> None:
+        if directory in self._dirs:
+            return
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
+        self._sync_dir(directory.parent, strict=True)
+        self._dirs.add(directory)
+
+    def _replace(self, path: Path, data: bytes, *, strict: bool) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX,
+                                   dir=path.parent)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                self._sync(fd, strict)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._disk_changed = True
+        self._sync_dir(path.parent, strict)
+
+    def _unlink(self, path: Path, *, strict: bool) -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        self._disk_changed = True
+        self._sync_dir(path.parent, strict)
+
+    def _sync(self, fd: int, strict: bool) -> None:
+        if not self._fsync:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            if strict:
+                raise
+
+    def _sync_dir(self, directory: Path, strict: bool) -> None:
+        if not self._fsync:
+            return
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            if strict:
+                raise
+            return
+        try:
+            self._sync(fd, strict)
+        except OSError as exc:
+            # Some file systems cannot fsync a directory at all; that is no failure.
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP) or not _is_dir_fd(fd):
+                raise
+        finally:
+            os.close(fd)
+
+
+def _exact_message(raw: Any) -> Message:
+    """Validate a stored message without the builder conveniences of the model.
+
+    ``Message`` fills ``parts`` from ``content`` (and the reverse) when one is
+    empty, which is right for new messages but would change a stored message
+    whose ``parts`` or ``content`` was deliberately emptied by an update.
+    """
+    msg = Message.model_validate(raw)
+    fix: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        if raw.get("parts") == [] and msg.parts:
+            fix["parts"] = []
+        if isinstance(raw.get("content"), str) and raw["content"] != msg.content:
+            fix["content"] = raw["content"]
+    return msg.model_copy(update=fix) if fix else msg
