@@ -130,7 +130,8 @@ def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int) -> str:
+def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
+                    exclude: frozenset[str] | None = None) -> str:
     """Serialise ``obj`` once, refusing text that no backend can store alike.
 
     PostgreSQL cannot store NUL in text or jsonb and no UTF-8 store can hold a
@@ -138,7 +139,7 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int) -> str:
     backends only.
     """
     try:
-        text = obj.model_dump_json()
+        text = obj.model_dump_json(exclude=exclude)
     except (PydanticSerializationError, RecursionError, ValueError) as exc:
         found = _find_bad_text(obj, "")
         if found:
@@ -160,8 +161,10 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     return _encode_checked(message, "message", limits.max_message_bytes)
 
 
-def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS) -> str:
-    return _encode_checked(thread, "thread", limits.max_thread_bytes)
+def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,
+                  exclude: frozenset[str] | None = None) -> str:
+    """The thread as checked JSON, optionally without ``exclude``d fields."""
+    return _encode_checked(thread, "thread", limits.max_thread_bytes, exclude)
 
 
 def check_limit(limit: int | None, default: int, limits: Limits = DEFAULT_LIMITS) -> int:
@@ -264,7 +267,8 @@ def _add_cost(total: CostInfo, cost: CostInfo | None, sign: int = 1) -> CostInfo
     if cost is None:
         return total
     currency = total.currency
-    if total.total_cost == 0 and total.input_cost == 0 and sign > 0:
+    empty = total.total_cost == 0 and total.input_cost == 0 and total.output_cost == 0
+    if empty and sign > 0:
         currency = cost.currency
     elif cost.currency != total.currency:
         currency = "mixed"
@@ -276,6 +280,56 @@ def _add_cost(total: CostInfo, cost: CostInfo | None, sign: int = 1) -> CostInfo
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BatchDelta:
+    """What a batch of new messages adds to its thread's counters."""
+
+    count: int
+    turns: int
+    tool_calls: int
+    tokens: int
+    usage: TokenUsage
+    cost: CostInfo | None
+
+
+def batch_delta(new: Iterable[Message]) -> BatchDelta:
+    count = turns = tool_calls = tokens = 0
+    usage = TokenUsage()
+    cost: CostInfo | None = None
+    for msg in new:
+        count += 1
+        if msg.role is Role.USER:
+            turns += 1
+        c = contribution(msg)
+        tool_calls += c.tool_calls
+        tokens += c.tokens
+        usage = usage + c.usage
+        if c.cost is not None:
+            cost = c.cost if cost is None else _add_cost(cost, c.cost)
+    return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
+
+
+def merge_cost(total: CostInfo, delta: CostInfo | None) -> CostInfo:
+    """Add a batch's cost to a thread's; differing currencies give ``mixed``."""
+    return _add_cost(total, delta)
+
+
+def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int
+           ) -> list[Message]:
+    """Give the new messages their thread id, seq (from ``count_before + 1``) and turn."""
+    seq, turn = count_before, turns_before
+    out = []
+    for msg in new:
+        seq += 1
+        if msg.role is Role.USER:
+            turn += 1
+        out.append(msg.model_copy(update={
+            "thread_id": thread_id, "seq": seq, "turn": turn,
+            "updated_at": None, "deleted_at": None,
+        }))
+    return out
+
+
 def apply_append(
     thread: Thread, new: list[Message], now: dt.datetime
 ) -> tuple[Thread, list[Message]]:
@@ -284,32 +338,15 @@ def apply_append(
     ``message_count`` is also the last seq handed out, so seq stays gap-free; the
     counters count every message appended, soft-deleted ones included.
     """
-    count = thread.message_count
-    turns = thread.turn_count
-    tool_calls = thread.tool_call_count
-    tokens = thread.token_count
-    usage = thread.usage
-    cost = thread.cost
-    stored = []
-    for msg in new:
-        count += 1
-        if msg.role is Role.USER:
-            turns += 1
-        c = contribution(msg)
-        tool_calls += c.tool_calls
-        tokens += c.tokens
-        if c.usage.total_tokens or c.usage.prompt_tokens or c.usage.completion_tokens:
-            usage = usage + c.usage
-        cost = _add_cost(cost, c.cost)
-        stored.append(
-            msg.model_copy(update={
-                "thread_id": thread.id, "seq": count, "turn": turns,
-                "updated_at": None, "deleted_at": None,
-            })
-        )
+    d = batch_delta(new)
+    stored = assign(new, thread.id, thread.message_count, thread.turn_count)
     updated = thread.model_copy(update={
-        "message_count": count, "turn_count": turns, "tool_call_count": tool_calls,
-        "token_count": tokens, "usage": usage, "cost": cost,
+        "message_count": thread.message_count + d.count,
+        "turn_count": thread.turn_count + d.turns,
+        "tool_call_count": thread.tool_call_count + d.tool_calls,
+        "token_count": thread.token_count + d.tokens,
+        "usage": thread.usage + d.usage,
+        "cost": merge_cost(thread.cost, d.cost),
         "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
     })
     return updated, stored

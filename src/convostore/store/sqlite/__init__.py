@@ -18,6 +18,7 @@ Options (keyword arguments or URL query parameters):
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -49,13 +50,15 @@ from convostore.store import _ops as ops
 from convostore.store._logic import (
     DEFAULT_LIMITS,
     Limits,
-    apply_append,
     apply_message_patch,
     apply_thread_patch,
+    assign,
+    batch_delta,
     check_revision,
     check_writable,
     encode_message,
     encode_thread,
+    from_us,
     normalize_import,
     plan_append,
     to_us,
@@ -81,11 +84,38 @@ def _translate(exc: sqlite3.Error) -> ConvostoreError:
     return BackendUnavailableError(f"SQLite error: {text}")
 
 
-def _thread_row(thread: Thread, body: str) -> tuple[Any, ...]:
+#: Thread fields kept in columns of their own rather than in the JSON body.
+_COLUMN_FIELDS = frozenset({
+    "revision", "message_count", "turn_count", "tool_call_count", "token_count", "usage",
+    "cost", "updated_at", "deleted_at",
+})
+
+
+def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
+    """The values of ``_sql.THREAD_COLUMNS`` for ``thread``."""
+    body = encode_thread(thread, limits, _COLUMN_FIELDS)
+    u, c = thread.usage, thread.cost
     return (
         thread.user_id, thread.agent_name, to_us(thread.updated_at),
-        to_us(thread.deleted_at) if thread.deleted_at else None, thread.revision, body,
+        to_us(thread.deleted_at) if thread.deleted_at else None, thread.revision,
+        thread.message_count, thread.turn_count, thread.tool_call_count, thread.token_count,
+        u.prompt_tokens, u.completion_tokens, u.total_tokens,
+        c.input_cost, c.output_cost, c.total_cost, c.currency, body,
     )
+
+
+def _row_thread(row: Sequence[Any]) -> Thread:
+    """A thread from a row of ``_sql.THREAD_COLUMNS``."""
+    data = json.loads(row[16])
+    data.update(
+        updated_at=from_us(row[2]), deleted_at=from_us(row[3]) if row[3] is not None else None,
+        revision=row[4], message_count=row[5], turn_count=row[6], tool_call_count=row[7],
+        token_count=row[8],
+        usage={"prompt_tokens": row[9], "completion_tokens": row[10], "total_tokens": row[11]},
+        cost={"input_cost": row[12], "output_cost": row[13], "total_cost": row[14],
+              "currency": row[15]},
+    )
+    return Thread.model_validate(data)
 
 
 def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
@@ -93,6 +123,10 @@ def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
         tenant, m.thread_id, m.seq, m.id, m.role.value, m.execution_id, int(m.pinned),
         int(m.deleted_at is not None), int(m.archived_at is not None), body,
     )
+
+
+class _SlowPath(Exception):
+    """The fast append path declined; retry the batch on the checked path."""
 
 
 class SQLiteBackend(Backend):
@@ -270,11 +304,10 @@ class SQLiteBackend(Backend):
         row = conn.execute(sql.GET_THREAD, (tenant, thread_id)).fetchone()
         if row is None:
             raise ThreadNotFoundError(thread_id)
-        return Thread.model_validate_json(row[0])
+        return _row_thread(row)
 
     def _save_thread(self, conn: sqlite3.Connection, tenant: str, thread: Thread) -> None:
-        body = encode_thread(thread, self.limits)
-        conn.execute(sql.UPDATE_THREAD, (*_thread_row(thread, body), tenant, thread.id))
+        conn.execute(sql.UPDATE_THREAD, (*_thread_row(thread, self.limits), tenant, thread.id))
 
     @staticmethod
     def _require_thread(conn: sqlite3.Connection, tenant: str, thread_id: str) -> None:
@@ -309,12 +342,12 @@ class SQLiteBackend(Backend):
 
     def create_thread(self, op: ops.CreateThread) -> Thread:
         thread = op.thread
-        body = encode_thread(thread, self.limits)
+        row = _thread_row(thread, self.limits)
 
         def tx(conn: sqlite3.Connection) -> Thread:
             if conn.execute(sql.THREAD_EXISTS, (op.tenant, thread.id)).fetchone():
                 raise ThreadExistsError(thread.id)
-            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *_thread_row(thread, body)))
+            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *row))
             return thread
         return self._write(tx)
 
@@ -365,13 +398,14 @@ class SQLiteBackend(Backend):
         if after is not None:
             where += " AND (updated_us, id) < (?, ?)"
             params.extend(after)
-        query = f"SELECT body FROM threads WHERE {where} ORDER BY updated_us DESC, id DESC"
+        query = (f"SELECT {sql.THREAD_COLUMNS} FROM threads WHERE {where} "
+                 "ORDER BY updated_us DESC, id DESC")
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [Thread.model_validate_json(r[0]) for r in rows]
+        return [_row_thread(r) for r in rows]
 
     def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
         return thread_page(self._threads(op.tenant, op.filter, op.limit + 1, op.after), op.limit)
@@ -388,31 +422,79 @@ class SQLiteBackend(Backend):
     # messages ---------------------------------------------------------------
 
     def append(self, op: ops.Append) -> list[Message]:
-        def tx(conn: sqlite3.Connection) -> list[Message]:
-            thread = self._load_thread(conn, op.tenant, op.thread_id)
-            existing: dict[str, Message] = {}
-            ids = list({m.id for m in op.messages})
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
-                for (body,) in conn.execute(
-                        f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
-                        (op.tenant, *chunk)):
-                    m = Message.model_validate_json(body)
-                    existing[m.id] = m
-            new, slots = plan_append(op.thread_id, op.messages, existing)
-            if not new:
-                return [s for s in slots if s is not None]
-            check_revision(thread, op.expected_revision)
-            check_writable(thread)
-            updated, stored = apply_append(thread, new, utcnow())
-            conn.executemany(sql.INSERT_MESSAGE, [
-                _message_row(op.tenant, m, encode_message(m, self.limits)) for m in stored])
-            self._save_thread(conn, op.tenant, updated)
-            by_id = {m.id: m for m in stored}
-            return [s if s is not None else by_id[m.id]
-                    for s, m in zip(slots, op.messages, strict=True)]
-        return self._write(tx)
+        """Append a batch: the fast path first, the fully checked path on any doubt.
+
+        The fast path advances the thread's counters with one ``UPDATE ...
+        RETURNING`` (which also checks that the thread is live and at the
+        expected revision) and inserts the rows. If that update matches no row,
+        or an id is already taken, the transaction is rolled back and the batch
+        goes through :meth:`_append_checked`, which tells re-sends from conflicts
+        and names the exact error.
+        """
+        if len({m.id for m in op.messages}) == len(op.messages):
+            try:
+                return self._write(lambda conn: self._append_fast(conn, op))
+            except _SlowPath:
+                pass
+        return self._write(lambda conn: self._append_checked(conn, op))
+
+    def _advance(self, conn: sqlite3.Connection, op: ops.Append, new: list[Message],
+                 expected: int | None) -> list[Message] | None:
+        d = batch_delta(new)
+        cost = d.cost
+        row = conn.execute(sql.ADVANCE_THREAD, {
+            "n": d.count, "turns": d.turns, "tools": d.tool_calls, "tokens": d.tokens,
+            "prompt": d.usage.prompt_tokens, "completion": d.usage.completion_tokens,
+            "total": d.usage.total_tokens, "currency": cost.currency if cost else None,
+            "input_cost": cost.input_cost if cost else 0.0,
+            "output_cost": cost.output_cost if cost else 0.0,
+            "total_cost": cost.total_cost if cost else 0.0,
+            "now": to_us(utcnow()), "tenant": op.tenant, "id": op.thread_id, "rev": expected,
+        }).fetchone()
+        if row is None:
+            return None
+        stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns)
+        conn.executemany(sql.INSERT_MESSAGE, [
+            _message_row(op.tenant, m, encode_message(m, self.limits)) for m in stored])
+        return stored
+
+    def _append_fast(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
+        if not op.messages:
+            self._require_thread(conn, op.tenant, op.thread_id)
+            return []
+        for m in op.messages:
+            if m.thread_id is not None and m.thread_id != op.thread_id:
+                raise _SlowPath
+        try:
+            stored = self._advance(conn, op, list(op.messages), op.expected_revision)
+        except sqlite3.IntegrityError:
+            raise _SlowPath from None
+        if stored is None:
+            raise _SlowPath
+        return stored
+
+    def _append_checked(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
+        thread = self._load_thread(conn, op.tenant, op.thread_id)
+        existing: dict[str, Message] = {}
+        ids = list({m.id for m in op.messages})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (body,) in conn.execute(
+                    f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
+                    (op.tenant, *chunk)):
+                m = Message.model_validate_json(body)
+                existing[m.id] = m
+        new, slots = plan_append(op.thread_id, op.messages, existing)
+        if not new:
+            return [s for s in slots if s is not None]
+        check_revision(thread, op.expected_revision)
+        check_writable(thread)
+        stored = self._advance(conn, op, new, thread.revision)
+        assert stored is not None  # the thread row is locked by this transaction
+        by_id = {m.id: m for m in stored}
+        return [s if s is not None else by_id[m.id]
+                for s, m in zip(slots, op.messages, strict=True)]
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._read() as conn:
@@ -503,13 +585,13 @@ class SQLiteBackend(Backend):
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
         thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
-        body = encode_thread(thread, self.limits)
+        thread_row = _thread_row(thread, self.limits)
         rows = [_message_row(op.tenant, m, encode_message(m, self.limits)) for m in msgs]
 
         def tx(conn: sqlite3.Connection) -> Thread:
             if conn.execute(sql.THREAD_EXISTS, (op.tenant, thread.id)).fetchone():
                 raise ThreadExistsError(thread.id)
-            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *_thread_row(thread, body)))
+            conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *thread_row))
             try:
                 conn.executemany(sql.INSERT_MESSAGE, rows)
             except sqlite3.IntegrityError:

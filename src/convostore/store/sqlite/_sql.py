@@ -5,9 +5,11 @@ entry. Each runs in its own transaction and is recorded in
 ``convostore_migrations``; a database that records a version this code does not
 know was written by a newer convostore and is refused.
 
-Rows keep a few columns for indexing and filtering; the full object is the
-``body`` column, the JSON written by ``encode_message`` / ``encode_thread``, so a
-read is one index probe and one ``model_validate_json``.
+A message row keeps a few columns for indexing and filtering; the full message
+is the ``body`` column (the JSON written by ``encode_message``), so a read is an
+index range scan and one decode. A thread row keeps its counters as columns, so
+an append advances them with one ``UPDATE ... RETURNING`` and never rewrites the
+thread's JSON; ``body`` holds the rest of the thread.
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                 updated_us  INTEGER NOT NULL,
                 deleted_us  INTEGER,
                 revision    INTEGER NOT NULL,
+                message_count     INTEGER NOT NULL DEFAULT 0,
+                turn_count        INTEGER NOT NULL DEFAULT 0,
+                tool_call_count   INTEGER NOT NULL DEFAULT 0,
+                token_count       INTEGER NOT NULL DEFAULT 0,
+                prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+                completion_tokens INTEGER NOT NULL DEFAULT 0,
+                total_tokens      INTEGER NOT NULL DEFAULT 0,
+                input_cost        REAL    NOT NULL DEFAULT 0,
+                output_cost       REAL    NOT NULL DEFAULT 0,
+                total_cost        REAL    NOT NULL DEFAULT 0,
+                currency          TEXT    NOT NULL DEFAULT 'USD',
                 body        TEXT    NOT NULL,
                 PRIMARY KEY (tenant_id, id)
             )
@@ -83,16 +96,48 @@ CREATE TABLE IF NOT EXISTS convostore_migrations (
 
 # --- threads ---------------------------------------------------------------
 
-GET_THREAD = "SELECT body FROM threads WHERE tenant_id = ? AND id = ?"
+THREAD_COLUMNS = (
+    "user_id, agent_name, updated_us, deleted_us, revision, message_count, turn_count, "
+    "tool_call_count, token_count, prompt_tokens, completion_tokens, total_tokens, "
+    "input_cost, output_cost, total_cost, currency, body"
+)
+GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE tenant_id = ? AND id = ?"
 THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
-INSERT_THREAD = """
-INSERT INTO threads (tenant_id, id, user_id, agent_name, updated_us, deleted_us, revision, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT_THREAD = f"""
+INSERT INTO threads (tenant_id, id, {THREAD_COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 UPDATE_THREAD = """
 UPDATE threads SET user_id = ?, agent_name = ?, updated_us = ?, deleted_us = ?, revision = ?,
-                   body = ?
+    message_count = ?, turn_count = ?, tool_call_count = ?, token_count = ?,
+    prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
+    input_cost = ?, output_cost = ?, total_cost = ?, currency = ?, body = ?
 WHERE tenant_id = ? AND id = ?
+"""
+# The append fast path: advance the counters of a live thread (at the expected
+# revision, when one is given) and learn the new counts in the same statement.
+ADVANCE_THREAD = """
+UPDATE threads SET
+    message_count = message_count + :n,
+    turn_count = turn_count + :turns,
+    tool_call_count = tool_call_count + :tools,
+    token_count = token_count + :tokens,
+    prompt_tokens = prompt_tokens + :prompt,
+    completion_tokens = completion_tokens + :completion,
+    total_tokens = total_tokens + :total,
+    currency = CASE
+        WHEN :currency IS NULL THEN currency
+        WHEN input_cost = 0 AND output_cost = 0 AND total_cost = 0 THEN :currency
+        WHEN currency = :currency THEN currency
+        ELSE 'mixed' END,
+    input_cost = input_cost + :input_cost,
+    output_cost = output_cost + :output_cost,
+    total_cost = total_cost + :total_cost,
+    revision = revision + 1,
+    updated_us = max(updated_us, :now)
+WHERE tenant_id = :tenant AND id = :id AND deleted_us IS NULL
+      AND (:rev IS NULL OR revision = :rev)
+RETURNING message_count, turn_count
 """
 DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
 DELETE_THREAD_MESSAGES = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ?"
