@@ -1,0 +1,179 @@
+"""Building the app and running it.
+
+:func:`create_app` wires the routers, the two middlewares and the one error
+handler around a store that the app's lifespan opens and closes. Nothing is
+kept at module level: each app owns a :class:`~convostore.server.deps.Runtime`,
+so tests can run many apps side by side. :func:`serve` is what
+``convostore serve`` calls.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from convostore import __version__
+from convostore.keys import AsyncKeyManager
+from convostore.store import DEFAULT_URL, open_async_store, url_from_env
+from convostore.store.facade import AsyncStore
+
+from . import context, docs, messages, threads
+from .deps import ApiKeyDep, Runtime, runtime_of
+from .errors import HANDLED, PROBLEM_JSON, Problem, handle
+from .middleware import AuthMiddleware, BodyLimitMiddleware
+from .schemas import KeyInfo, Status
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app", "serve"]
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+"""Twice the default size limit of one message, so any single message fits."""
+
+_DESCRIPTION = """\
+Threads of LLM chat messages, per tenant. Every `/v1` request needs
+`Authorization: Bearer <API key>`; the key decides the tenant. Errors are RFC 9457
+problem documents. Writes accept `If-Match: "<thread revision>"` (the ETag) and
+answer 409 when it is stale.
+"""
+
+_PROBLEM = {"model": Problem, "content": {PROBLEM_JSON: {}}}
+_V1_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {**_PROBLEM, "description": "Missing, malformed or revoked API key."},
+    403: {**_PROBLEM, "description": "The API key is read-only."},
+    404: {**_PROBLEM, "description": "No such thread or message in this tenant."},
+    409: {**_PROBLEM, "description": "Stale If-Match, id taken, or thread deleted."},
+    413: {**_PROBLEM, "description": "The body is over the size limit."},
+    422: {**_PROBLEM, "description": "Invalid input; `field` names it."},
+    503: {**_PROBLEM, "description": "The store is unavailable."},
+}
+
+_meta = APIRouter(tags=["service"])
+_whoami = APIRouter(prefix="/v1", tags=["service"])
+
+
+@_meta.get("/healthz", operation_id="health", response_model=Status)
+async def healthz() -> Status:
+    """Liveness: the process answers. Reads nothing."""
+    return Status(status="ok")
+
+
+@_meta.get("/readyz", operation_id="ready", response_model=Status,
+           responses={503: {**_PROBLEM, "description": "The store cannot be used."}})
+async def readyz(request: Request) -> Response:
+    """Readiness: the store answers a health check."""
+    store, _ = runtime_of(request).require()
+    report = await store.health_check()
+    if not report.ok:
+        from .errors import problem_response
+
+        return problem_response(503, "not-ready", "the store reports it is not healthy",
+                                headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready"})
+
+
+@_whoami.get("/whoami", operation_id="getCurrentKey", response_model=KeyInfo)
+async def whoami(key: ApiKeyDep) -> KeyInfo:
+    """The API key this request was made with: its tenant and whether it is read-only."""
+    return KeyInfo(id=key.id, tenant=key.tenant, read_only=key.read_only, label=key.label,
+                   created_at=key.created_at)
+
+
+def create_app(store_or_url: AsyncStore | str | None = None, *,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The convostore HTTP API as an ASGI app.
+
+    Args:
+        store_or_url: an :class:`AsyncStore` (the caller keeps owning it: the app
+            opens it but does not close it), or a store URL that the app opens
+            when it starts and closes when it stops. ``None`` reads
+            ``CONVOSTORE_URL`` and falls back to the embedded SQLite file.
+        max_body_bytes: request bodies over this size get 413.
+
+    Returns:
+        A FastAPI app; run it with any ASGI server, or with :func:`serve`.
+    """
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
+            or max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be a positive integer")
+    runtime = Runtime()
+    url = url_from_env() if store_or_url is None else store_or_url
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        owned = not isinstance(url, AsyncStore)
+        store = open_async_store(url) if isinstance(url, str) else url
+        await store.open()
+        runtime.store, runtime.keys = store, AsyncKeyManager(store)
+        try:
+            yield
+        finally:
+            runtime.store = runtime.keys = None
+            if owned:
+                await store.close()
+
+    app = FastAPI(
+        title="convostore", version=__version__, description=_DESCRIPTION,
+        lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+    )
+    app.state.convostore = runtime
+    for cls in HANDLED:
+        app.add_exception_handler(cls, handle)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(AuthMiddleware, runtime=runtime)  # outermost: before the body
+    app.include_router(_meta)
+    app.include_router(docs.router)
+    routers = [threads.router, messages.router, _whoami]
+    if context.available():
+        routers.append(context.router)
+    for router in routers:
+        app.include_router(router, responses=_V1_ERRORS)
+    return app
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
+          max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, log_level: str = "info",
+          out: TextIO | None = None) -> None:
+    """Run the API with uvicorn until interrupted.
+
+    Prints where it listens, which store it uses and how to get an API key.
+
+    Args:
+        url: the store URL; ``None`` reads ``CONVOSTORE_URL``, else the
+            embedded SQLite file.
+        host: the interface to bind; the default accepts local clients only.
+        port: the TCP port.
+        max_body_bytes: request bodies over this size get 413.
+        log_level: uvicorn's log level.
+        out: where to print the banner (standard output by default).
+    """
+    import uvicorn
+
+    store_url = url or url_from_env()
+    app = create_app(store_url, max_body_bytes=max_body_bytes)
+    shown = f"[{host}]" if ":" in host else host
+    store_flag = "" if store_url == DEFAULT_URL else " --store URL"
+    print(
+        f"convostore {__version__} serving on http://{shown}:{port}\n"
+        f"  store:   {_redact(store_url)}\n"
+        f"  docs:    http://{shown}:{port}/docs\n"
+        f"  API key: convostore keys create{store_flag} --tenant NAME   "
+        f"(then send Authorization: Bearer <key>)",
+        file=out or sys.stdout, flush=True,
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

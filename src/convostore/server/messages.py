@@ -1,0 +1,118 @@
+"""Routes on messages: append in bulk, list both ways, get, change, delete.
+
+Appends are idempotent. The store already treats a re-sent message id as the
+same message, so a client that sends ids can retry freely. For messages sent
+without an id, an ``Idempotency-Key`` header makes the server derive each id
+from (tenant, thread, key, position in the batch): a retried request carries
+the same ids and adds nothing, across restarts and across server processes,
+without a table of remembered responses. The same key with a different body
+gets 409, because the derived ids then collide with other content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, status
+
+from convostore._ids import new_id
+from convostore.model import ID_PATTERN, Message, MessagePatch, Page
+
+from .deps import ApiKeyDep, ExpectedRevision, TenantStore
+from .schemas import AppendRequest, AppendResponse, MessageIn
+from .threads import ThreadId
+
+__all__ = ["derived_message_id", "router"]
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+MessageId = Annotated[str, Path(description="A message id of the caller's tenant.",
+                                min_length=1, max_length=255, pattern=ID_PATTERN)]
+
+
+def derived_message_id(tenant: str, thread_id: str, idempotency_key: str, index: int) -> str:
+    """The id given to message ``index`` of a request sent with ``idempotency_key``."""
+    digest = hashlib.sha256(
+        "\x1f".join((tenant, thread_id, idempotency_key, str(index))).encode()
+    ).hexdigest()
+    return f"msg_idem_{digest[:40]}"
+
+
+def _with_ids(messages: list[MessageIn], tenant: str, thread_id: str, key: str | None
+              ) -> list[Message]:
+    out = []
+    for i, m in enumerate(messages):
+        if m.id is not None:
+            mid = m.id
+        elif key is not None:
+            mid = derived_message_id(tenant, thread_id, key, i)
+        else:
+            mid = new_id("msg")
+        # Already validated as MessageIn, which differs from Message only in ``id``.
+        out.append(Message.model_construct(_fields_set=m.model_fields_set | {"id"},
+                                           **{**dict(m), "id": mid}))
+    return out
+
+
+@router.post("/threads/{thread_id}/messages", operation_id="appendMessages",
+             status_code=status.HTTP_201_CREATED, response_model=AppendResponse)
+async def append_messages(
+    store: TenantStore, key: ApiKeyDep, thread_id: ThreadId, body: AppendRequest,
+    expected: ExpectedRevision,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=255,
+        description="Makes a retried request add nothing; ids are derived from it.")] = None,
+) -> AppendResponse:
+    """Append a batch atomically; all messages are stored or none."""
+    batch = _with_ids(body.messages, key.tenant, thread_id, idempotency_key)
+    stored = await store.append(thread_id, batch, expected_revision=expected)
+    return AppendResponse(messages=stored)
+
+
+@router.get("/threads/{thread_id}/messages", operation_id="listMessages",
+            response_model=Page[Message])
+async def list_messages(
+    store: TenantStore, thread_id: ThreadId,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size (default 100).")
+                     ] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    from_end: Annotated[bool, Query(description="Start at the newest page.")] = False,
+    include_deleted: Annotated[bool, Query()] = False,
+) -> Page[Message]:
+    """Messages in seq order; ``next_cursor`` pages to newer, ``prev_cursor`` to older."""
+    return await store.list_messages(thread_id, limit=limit, cursor=cursor, from_end=from_end,
+                                     include_deleted=include_deleted)
+
+
+@router.get("/messages/{message_id}", operation_id="getMessage", response_model=Message)
+async def get_message(store: TenantStore, message_id: MessageId) -> Message:
+    """One message, soft-deleted or not."""
+    return await store.get_message(message_id)
+
+
+@router.patch("/messages/{message_id}", operation_id="updateMessage", response_model=Message)
+async def update_message(store: TenantStore, message_id: MessageId, patch: MessagePatch,
+                         expected: ExpectedRevision) -> Message:
+    """Change the fields sent. If-Match names the revision of the message's thread."""
+    fields = {k: getattr(patch, k) for k in patch.model_fields_set}
+    return await store.update_message(message_id, expected_revision=expected, **fields)
+
+
+@router.delete("/messages/{message_id}", operation_id="deleteMessage", response_model=Message)
+async def delete_message(store: TenantStore, message_id: MessageId,
+                         expected: ExpectedRevision) -> Message:
+    """Soft-delete a message: it keeps its seq and is listed only with include_deleted."""
+    return await store.delete_message(message_id, expected_revision=expected)
+
+
+@router.get("/executions/{execution_id}/messages", operation_id="listExecutionMessages",
+            response_model=list[Message])
+async def execution_messages(
+    store: TenantStore,
+    execution_id: Annotated[str, Path(min_length=1, max_length=255, pattern=ID_PATTERN)],
+    thread_id: Annotated[str | None, Query(min_length=1, max_length=255, pattern=ID_PATTERN)
+                         ] = None,
+) -> list[Message]:
+    """The messages of one agent execution, in order."""
+    return await store.messages_by_execution(execution_id, thread_id=thread_id)
