@@ -1,0 +1,330 @@
+"""The two faces of the PostgreSQL backend: :class:`PostgresBackend` (sync) and
+:class:`AsyncPostgresBackend` (natively async).
+
+They differ only in the pool they hold and the driver they call; options,
+statements, handlers, error translation and retries are shared. Opening a
+backend checks the schema version on one connection before the pool starts, so
+a wrong URL, a missing database or an old schema fails at once with a precise
+message instead of after a pool timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import psycopg
+import psycopg_pool
+
+from convostore.errors import BackendUnavailableError, ConvostoreError
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import DEFAULT_LIMITS, Limits
+from convostore.store.base import AsyncBackend, Backend, Capabilities
+from convostore.store.postgres import _handlers as h
+from convostore.store.postgres._config import Config, parse_config
+from convostore.store.postgres._driver import (
+    RetryPolicy,
+    drive_async,
+    drive_sync,
+    run_async,
+    run_sync,
+    translate,
+)
+from convostore.store.postgres._sql import Statements
+from convostore.store.postgres.migrations import render_ddl
+
+__all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
+
+T = TypeVar("T")
+
+_CAPABILITIES = Capabilities(multi_process=True, durable=True)
+
+
+def _connect_kwargs(config: Config) -> dict[str, Any]:
+    return {**config.connect_kwargs, "autocommit": True,
+            "prepare_threshold": config.prepare_threshold}
+
+
+def _unavailable(exc: psycopg.Error) -> ConvostoreError:
+    err = translate(exc)
+    return err if isinstance(err, ConvostoreError) else BackendUnavailableError(str(err))
+
+
+def _open_steps(config: Config, sq: Statements) -> Callable[[], h.Steps[Any]]:
+    if config.auto_migrate:
+        return lambda: h.migrate(sq)
+    if config.check_schema:
+        return lambda: h.check_schema(sq)
+    return lambda: h.schema_version(sq)
+
+
+class _Common:
+    """What both faces share: options, statements, retry policy, description."""
+
+    kind: ClassVar[str] = "postgres"
+    capabilities: ClassVar[Capabilities] = _CAPABILITIES
+
+    def _setup(self, url: str, options: dict[str, Any]) -> None:
+        self.config = parse_config(url, options)
+        self.statements = Statements(self.config.schema)
+        self.policy = RetryPolicy(self.config.retries, self.config.retry_delay)
+
+    @property
+    def schema(self) -> str:
+        return self.config.schema
+
+    def describe(self) -> str:
+        return self.config.describe()
+
+    def ddl(self) -> str:
+        """The SQL that creates this backend's schema, for a DBA to apply by hand."""
+        return render_ddl(self.config.schema)
+
+    def _pool_kwargs(self) -> dict[str, Any]:
+        c = self.config
+        return {"conninfo": c.conninfo, "kwargs": _connect_kwargs(c), "min_size": c.min_size,
+                "max_size": c.max_size, "timeout": c.pool_timeout, "open": False,
+                "name": f"convostore:{c.schema}"}
+
+
+class PostgresBackend(_Common, Backend):
+    """A blocking store on PostgreSQL through a psycopg connection pool.
+
+    Args:
+        url: ``postgresql://user:password@host:port/dbname?option=value``.
+        limits: size limits applied to every write.
+        **options: ``schema``, ``auto_migrate``, ``check_schema``, ``min_size``,
+            ``max_size``, ``pool_timeout``, ``retries``, ``retry_delay``,
+            ``prepare_threshold``, ``connect_kwargs`` (see ``docs/postgres.md``).
+
+    Raises:
+        BackendUnavailableError: the server cannot be reached.
+        SchemaTooOldError: the schema needs ``migrate()`` (and auto_migrate is off).
+        SchemaTooNewError: the database was written by a newer convostore.
+    """
+
+    def __init__(self, url: str, *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> None:
+        Backend.__init__(self, limits=limits)
+        self._setup(url, options)
+        try:
+            with psycopg.Connection.connect(self.config.conninfo,
+                                            **_connect_kwargs(self.config)) as conn:
+                drive_sync(conn, _open_steps(self.config, self.statements)())
+        except psycopg.Error as exc:
+            raise _unavailable(exc) from exc
+        self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+            **self._pool_kwargs())
+        self._pool.open(wait=False)
+
+    @property
+    def pool(self) -> psycopg_pool.ConnectionPool[Any]:
+        """The connection pool (for monitoring; do not use its connections for writes)."""
+        return self._pool
+
+    def _run(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        return run_sync(self._pool, mode, make, self.policy)
+
+    def execute(self, op: ops.Op[T]) -> T:
+        if op.name == "health_check":
+            return self._health()  # type: ignore[return-value]
+        handler = h.HANDLERS[op.name]
+        result: T = self._run(handler.mode,
+                              lambda: handler.fn(self.statements, self.limits, op))
+        return result
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # schema management -------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied (empty if none)."""
+        return self._run(h.Mode.WRITE, lambda: h.migrate(self.statements))
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database (0: not installed)."""
+        return self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
+
+    def _health(self) -> HealthReport:
+        op = ops.HealthCheck("default")
+        try:
+            report = self._run(h.Mode.AUTOCOMMIT,
+                               lambda: h.health_check(self.statements, self.limits, op))
+        except BackendUnavailableError as exc:
+            return HealthReport(ok=False, backend=self.kind, detail={"error": str(exc)})
+        report.detail["pool"] = self._pool.get_stats()
+        return report
+
+    # the contract: every handler is shared with the async face ------------------
+
+    def create_thread(self, op: ops.CreateThread) -> Thread:
+        return self.execute(op)
+
+    def get_thread(self, op: ops.GetThread) -> Thread:
+        return self.execute(op)
+
+    def update_thread(self, op: ops.UpdateThread) -> Thread:
+        return self.execute(op)
+
+    def delete_thread(self, op: ops.DeleteThread) -> Thread:
+        return self.execute(op)
+
+    def restore_thread(self, op: ops.RestoreThread) -> Thread:
+        return self.execute(op)
+
+    def purge_thread(self, op: ops.PurgeThread) -> None:
+        return self.execute(op)
+
+    def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
+        return self.execute(op)
+
+    def count_threads(self, op: ops.CountThreads) -> int:
+        return self.execute(op)
+
+    def summaries(self, op: ops.Summaries) -> list[ThreadSummary]:
+        return self.execute(op)
+
+    def append(self, op: ops.Append) -> list[Message]:
+        return self.execute(op)
+
+    def get_message(self, op: ops.GetMessage) -> Message:
+        return self.execute(op)
+
+    def update_message(self, op: ops.UpdateMessage) -> Message:
+        return self.execute(op)
+
+    def delete_message(self, op: ops.DeleteMessage) -> Message:
+        return self.execute(op)
+
+    def list_messages(self, op: ops.ListMessages) -> Page[Message]:
+        return self.execute(op)
+
+    def recent(self, op: ops.Recent) -> list[Message]:
+        return self.execute(op)
+
+    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
+        return self.execute(op)
+
+    def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
+        return self.execute(op)
+
+    def import_thread(self, op: ops.ImportThread) -> Thread:
+        return self.execute(op)
+
+    def health_check(self, op: ops.HealthCheck) -> HealthReport:
+        return self._health()
+
+
+class AsyncPostgresBackend(_Common, AsyncBackend):
+    """The natively async face: an ``AsyncConnectionPool`` running the same handlers.
+
+    Nothing connects in the constructor; :meth:`aopen` (called by
+    ``async with open_async_store(...)``, or by the first operation) checks or
+    migrates the schema and opens the pool.
+
+    A cancelled call never leaves its connection to the next caller mid-query or
+    mid-transaction: psycopg cancels the statement on the server, the
+    transaction rolls back, and a connection that is still busy is closed and
+    replaced by the pool.
+    """
+
+    def __init__(self, url: str, *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> None:
+        self.limits = limits
+        self._setup(url, options)
+        self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._closed = False
+
+    @property
+    def pool(self) -> psycopg_pool.AsyncConnectionPool[Any] | None:
+        """The connection pool once open (for monitoring)."""
+        return self._pool
+
+    async def aopen(self) -> None:
+        if self._pool is not None:
+            return
+        if self._closed:
+            raise BackendUnavailableError("the store is closed")
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._pool is not None:
+                return
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.config.conninfo, **_connect_kwargs(self.config)) as conn:
+                    await drive_async(conn, _open_steps(self.config, self.statements)())
+            except psycopg.Error as exc:
+                raise _unavailable(exc) from exc
+            pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+                **self._pool_kwargs())
+            await pool.open(wait=False)
+            self._pool = pool
+
+    async def aclose(self) -> None:
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _run(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        if self._pool is None:
+            await self.aopen()
+        assert self._pool is not None
+        return await run_async(self._pool, mode, make, self.policy)
+
+    async def execute(self, op: ops.Op[T]) -> T:
+        if op.name == "health_check":
+            return await self._health()  # type: ignore[return-value]
+        handler = h.HANDLERS[op.name]
+        result: T = await self._run(handler.mode,
+                                    lambda: handler.fn(self.statements, self.limits, op))
+        return result
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied (empty if none)."""
+        return await self._run(h.Mode.WRITE, lambda: h.migrate(self.statements))
+
+    async def schema_version(self) -> int:
+        """The schema version recorded in the database (0: not installed)."""
+        return await self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
+
+    async def _health(self) -> HealthReport:
+        op = ops.HealthCheck("default")
+        try:
+            report = await self._run(h.Mode.AUTOCOMMIT,
+                                     lambda: h.health_check(self.statements, self.limits, op))
+        except BackendUnavailableError as exc:
+            return HealthReport(ok=False, backend=self.kind, detail={"error": str(exc)})
+        if self._pool is not None:
+            report.detail["pool"] = self._pool.get_stats()
+        return report
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Remove convostore's objects from ``schema``: for tests and teardown.
+
+    A schema other than ``public`` is dropped whole (``CASCADE``); in ``public``
+    only convostore's tables are dropped. Missing objects are not an error.
+    """
+    config = parse_config(url, {"schema": schema})
+    sq = Statements(config.schema)
+    try:
+        with psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)) as conn:
+            if config.schema == "public":
+                for table in (sq.messages_table, sq.threads_table,
+                              sq.migrations_table_name):
+                    conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE".encode())
+            else:
+                conn.execute(f"DROP SCHEMA IF EXISTS {sq.quoted_schema} CASCADE".encode())
+    except psycopg.Error as exc:
+        raise _unavailable(exc) from exc

@@ -1,0 +1,160 @@
+"""Options of the PostgreSQL backend, from keyword arguments and the URL.
+
+Options may be given as keyword arguments or as query parameters of the URL
+(where they arrive as strings); keyword arguments win. Query parameters that
+are not convostore options are left in the URL for libpq (``sslmode``,
+``connect_timeout``, ...), so one URL can carry both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from convostore.errors import ValidationError
+
+__all__ = ["Config", "parse_config"]
+
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the backend needs to connect, validated.
+
+    Attributes:
+        conninfo: the URL handed to libpq, with convostore's options removed.
+        schema: the schema every object lives in.
+        auto_migrate: apply pending migrations on open.
+        check_schema: refuse to open when the schema version does not match.
+        min_size: connections the pool keeps open.
+        max_size: connections the pool may open at most.
+        pool_timeout: seconds a call waits for a free connection.
+        retries: times a transaction is retried after a serialization failure,
+            deadlock or key race before :class:`~convostore.errors.ConflictError`.
+        retry_delay: the first backoff delay in seconds; it doubles per retry
+            (capped at 50 times this), with full jitter.
+        prepare_threshold: executions before psycopg prepares a statement on a
+            connection; ``None`` disables it (needed behind PgBouncer in
+            transaction mode).
+        connect_kwargs: extra connection parameters for libpq.
+    """
+
+    conninfo: str
+    schema: str = "public"
+    auto_migrate: bool = False
+    check_schema: bool = True
+    min_size: int = 1
+    max_size: int = 10
+    pool_timeout: float = 30.0
+    retries: int = 8
+    retry_delay: float = 0.005
+    prepare_threshold: int | None = 5
+    connect_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The URL without password or query, plus the schema."""
+        parts = urlsplit(self.conninfo)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        user = f"{parts.username}@" if parts.username else ""
+        return f"postgresql://{user}{host}{parts.path}?schema={self.schema}"
+
+
+def _bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValidationError("must be true or false", field=name)
+
+
+def _int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValidationError("must be an integer", field=name) from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValidationError(f"must be an integer of at least {low}", field=name)
+    return value
+
+
+def _float(name: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValidationError("must be a number", field=name) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValidationError("must be a positive number", field=name)
+    return float(value)
+
+
+def _schema(value: Any) -> str:
+    if (not isinstance(value, str) or not value or "\x00" in value
+            or len(value.encode()) > 63):
+        raise ValidationError("must be a schema name of 1-63 bytes", field="schema")
+    return value
+
+
+_PARSERS: dict[str, Any] = {
+    "schema": _schema,
+    "auto_migrate": lambda v: _bool("auto_migrate", v),
+    "check_schema": lambda v: _bool("check_schema", v),
+    "min_size": lambda v: _int("min_size", v, 0),
+    "max_size": lambda v: _int("max_size", v, 1),
+    "pool_timeout": lambda v: _float("pool_timeout", v),
+    "retries": lambda v: _int("retries", v, 0),
+    "retry_delay": lambda v: _float("retry_delay", v),
+    "prepare_threshold": lambda v: (
+        None if v is None or (isinstance(v, str) and v.lower() == "none")
+        else _int("prepare_threshold", v, 0)),
+}
+
+
+def parse_config(url: str, options: Mapping[str, Any]) -> Config:
+    """Split ``url`` into libpq's part and convostore's options, and check them all.
+
+    Raises:
+        ValidationError: a malformed URL or an unknown or invalid option.
+    """
+    if not isinstance(url, str):
+        raise ValidationError("must be a string", field="url")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise ValidationError(f"not a PostgreSQL URL (scheme {scheme!r})", field="url")
+    ours: dict[str, Any] = {}
+    libpq: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in _PARSERS:
+            ours[key] = value
+        else:
+            libpq.append((key, value))
+    connect_kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in _PARSERS:
+            ours[key] = value
+        elif key == "connect_kwargs" and isinstance(value, Mapping):
+            connect_kwargs.update(value)
+        else:
+            raise ValidationError("is not an option of the postgres backend", field=key)
+    values = {key: _PARSERS[key](value) for key, value in ours.items()}
+    names = {k for k, _ in libpq} | set(connect_kwargs)
+    if "application_name" not in names:
+        connect_kwargs["application_name"] = "convostore"
+    if "connect_timeout" not in names:
+        connect_kwargs["connect_timeout"] = 10
+    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(libpq),
+                           parts.fragment))
+    config = Config(conninfo=conninfo, connect_kwargs=connect_kwargs, **values)
+    if config.min_size > config.max_size:
+        raise ValidationError(f"must be at most max_size ({config.max_size})",
+                              field="min_size")
+    return config

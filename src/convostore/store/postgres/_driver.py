@@ -1,0 +1,232 @@
+"""Running handlers on psycopg: the only part that differs between the faces.
+
+A driver takes a handler's generator, runs the queries it yields on one pooled
+connection (inside a transaction when the handler's mode asks for one) and sends
+back what each query fetched. Two tiny drivers exist, :func:`run_sync` and
+:func:`run_async`; everything else, including error translation and the retry
+policy, is shared.
+
+Errors are translated in one place, :func:`translate`: no psycopg exception
+leaves the backend. Serialization failures, deadlocks and unique-key races are
+retried with a fresh generator after a jittered exponential backoff; when the
+retries run out the caller gets a :class:`~convostore.errors.ConflictError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg.pq import TransactionStatus
+
+from convostore.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    ConvostoreError,
+    SchemaTooOldError,
+    ValidationError,
+)
+from convostore.store.postgres._handlers import Mode, Steps
+from convostore.store.postgres._sql import Fetch, Query
+from convostore.store.postgres.migrations import LATEST
+
+__all__ = ["RetryPolicy", "drive_async", "drive_sync", "run_async", "run_sync", "translate"]
+
+T = TypeVar("T")
+
+SNAPSHOT = b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+#: SQLSTATEs worth running the whole transaction again for.
+RETRYABLE = {
+    "40001": "serialization failure",
+    "40P01": "deadlock",
+    "23505": "unique key race",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a conflicted transaction is retried."""
+
+    retries: int = 8
+    base_delay: float = 0.005
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for retry number ``attempt`` (1-based)."""
+        cap = min(self.base_delay * 50, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(0, cap)
+
+
+class _Retry(Exception):
+    """A failure that running the transaction again may cure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _message(exc: psycopg.Error) -> str:
+    primary = exc.diag.message_primary if exc.diag else None
+    return primary or str(exc).strip() or type(exc).__name__
+
+
+def translate(exc: psycopg.Error) -> ConvostoreError | _Retry:
+    """The convostore error for a psycopg error, or a retry marker."""
+    state = exc.sqlstate or ""
+    if state in RETRYABLE:
+        return _Retry(f"{RETRYABLE[state]} ({state}): {_message(exc)}")
+    if isinstance(exc, psycopg_pool.PoolClosed):
+        return BackendUnavailableError("the store is closed")
+    if isinstance(exc, psycopg_pool.PoolTimeout | psycopg_pool.TooManyRequests):
+        return BackendUnavailableError(f"no database connection available: {exc}")
+    if state in ("42P01", "3F000"):  # undefined table / schema: dropped under us
+        return SchemaTooOldError(
+            f"convostore tables are missing ({_message(exc)}): run `convostore db upgrade`",
+            found=0, expected=LATEST)
+    if state.startswith("22"):
+        return ValidationError(f"rejected by the database: {_message(exc)}")
+    if state.startswith("23"):
+        return ConflictError(f"rejected by the database: {_message(exc)}")
+    if (isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+            or state[:2] in ("08", "53", "57", "58")):
+        return BackendUnavailableError(f"PostgreSQL is unavailable: {_message(exc)}")
+    return ConvostoreError(f"unexpected database error ({state or 'no SQLSTATE'}): "
+                           f"{_message(exc)}")
+
+
+def _give_up(policy: RetryPolicy, retry: _Retry) -> ConflictError:
+    return ConflictError(
+        f"the write conflicted with concurrent writes {policy.retries + 1} times "
+        f"(last: {retry.reason}); try again later")
+
+
+# --- sync ---------------------------------------------------------------------------
+
+
+def _fetch_sync(cur: psycopg.Cursor[Any], fetch: Fetch) -> Any:
+    if fetch is Fetch.ALL:
+        return cur.fetchall()
+    if fetch is Fetch.ONE:
+        return cur.fetchone()
+    if fetch is Fetch.ROWCOUNT:
+        return cur.rowcount
+    return None
+
+
+def drive_sync(conn: psycopg.Connection[Any], steps: Steps[T]) -> T:
+    """Run every query ``steps`` yields on ``conn``; return what it returns."""
+    with conn.cursor() as cur:
+        sent: Any = None
+        while True:
+            try:
+                query: Query = steps.send(sent)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            cur.execute(query.sql, query.params)
+            sent = _fetch_sync(cur, query.fetch)
+
+
+def _once_sync(conn: psycopg.Connection[Any], mode: Mode, steps: Steps[T]) -> T:
+    try:
+        if mode is Mode.AUTOCOMMIT:
+            return drive_sync(conn, steps)
+        with conn.transaction():
+            if mode is Mode.SNAPSHOT:
+                conn.execute(SNAPSHOT)
+            return drive_sync(conn, steps)
+    except BaseException:
+        # Interrupted mid-query (KeyboardInterrupt): a connection that is not
+        # idle must not go back to the pool for another caller to read from.
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.close()
+        raise
+    finally:
+        steps.close()
+
+
+def run_sync(pool: psycopg_pool.ConnectionPool[Any], mode: Mode,
+             make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+    """Run a handler on a pooled connection, retrying conflicts."""
+    attempt = 0
+    while True:
+        try:
+            with pool.connection() as conn:
+                return _once_sync(conn, mode, make())
+        except psycopg.Error as exc:
+            err = translate(exc)
+            if not isinstance(err, _Retry):
+                raise err from exc
+            attempt += 1
+            if attempt > policy.retries:
+                raise _give_up(policy, err) from None
+            time.sleep(policy.delay(attempt))
+
+
+# --- async --------------------------------------------------------------------------
+
+
+async def _fetch_async(cur: psycopg.AsyncCursor[Any], fetch: Fetch) -> Any:
+    if fetch is Fetch.ALL:
+        return await cur.fetchall()
+    if fetch is Fetch.ONE:
+        return await cur.fetchone()
+    if fetch is Fetch.ROWCOUNT:
+        return cur.rowcount
+    return None
+
+
+async def drive_async(conn: psycopg.AsyncConnection[Any], steps: Steps[T]) -> T:
+    """Run every query ``steps`` yields on ``conn``; return what it returns."""
+    async with conn.cursor() as cur:
+        sent: Any = None
+        while True:
+            try:
+                query: Query = steps.send(sent)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            await cur.execute(query.sql, query.params)
+            sent = await _fetch_async(cur, query.fetch)
+
+
+async def _once_async(conn: psycopg.AsyncConnection[Any], mode: Mode, steps: Steps[T]) -> T:
+    try:
+        if mode is Mode.AUTOCOMMIT:
+            return await drive_async(conn, steps)
+        async with conn.transaction():
+            if mode is Mode.SNAPSHOT:
+                await conn.execute(SNAPSHOT)
+            return await drive_async(conn, steps)
+    except BaseException:
+        # Cancelled mid-query: psycopg cancels the statement on the server and
+        # the transaction block rolls back; if the connection is still not idle
+        # (the cancel itself was interrupted), close it so the pool replaces it
+        # instead of handing a half-used session to the next caller.
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            await conn.close()
+        raise
+    finally:
+        steps.close()
+
+
+async def run_async(pool: psycopg_pool.AsyncConnectionPool[Any], mode: Mode,
+                    make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+    """Run a handler on a pooled connection, retrying conflicts."""
+    attempt = 0
+    while True:
+        try:
+            async with pool.connection() as conn:
+                return await _once_async(conn, mode, make())
+        except psycopg.Error as exc:
+            err = translate(exc)
+            if not isinstance(err, _Retry):
+                raise err from exc
+            attempt += 1
+            if attempt > policy.retries:
+                raise _give_up(policy, err) from None
+            await asyncio.sleep(policy.delay(attempt))

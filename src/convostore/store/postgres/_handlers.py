@@ -1,0 +1,454 @@
+"""The operations of the PostgreSQL backend, written once for both faces.
+
+Each handler is a generator: it yields :class:`~._sql.Query` records, receives
+what the driver fetched for each, and returns the operation's result. It does
+no I/O itself, so the sync driver and the async driver run the very same
+handlers, and a retry is simply a fresh generator. The rules (seq, counters,
+re-sends, revisions) come from :mod:`convostore.store._logic`, exactly as the
+memory backend applies them.
+
+Ordering within a thread comes from the thread row: every write to a thread or
+its messages first takes ``SELECT ... FOR UPDATE`` on that row, so appends to
+one thread are serialised, seq is assigned from the locked counter without
+gaps, and commits happen in seq order, which is why any snapshot sees a prefix.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from convostore.errors import (
+    DuplicateMessageError,
+    MessageNotFoundError,
+    SchemaTooNewError,
+    SchemaTooOldError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+)
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+    utcnow,
+)
+from convostore.store import _ops as ops
+from convostore.store._logic import (
+    Limits,
+    apply_append,
+    apply_message_patch,
+    apply_thread_patch,
+    check_revision,
+    check_writable,
+    encode_message,
+    encode_thread,
+    from_us,
+    normalize_import,
+    plan_append,
+    touch,
+)
+from convostore.store._pages import message_page, thread_page
+from convostore.store.postgres._sql import Fetch, Query, Statements
+from convostore.store.postgres.migrations import BOOTSTRAP, LATEST, MIGRATIONS
+
+__all__ = ["HANDLERS", "Handler", "Mode", "Steps", "check_schema", "migrate", "schema_version"]
+
+T = TypeVar("T")
+
+Steps = Generator[Query, Any, T]
+"""A handler's run: yields queries, is sent their results, returns the answer."""
+
+
+class Mode(enum.Enum):
+    """How the driver wraps a handler's queries."""
+
+    AUTOCOMMIT = "autocommit"  # each query on its own (reads that need no snapshot)
+    WRITE = "write"  # one read-write transaction
+    SNAPSHOT = "snapshot"  # one read-only repeatable-read transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A handler and the transaction mode it runs in."""
+
+    fn: Callable[[Statements, Limits, Any], Steps[Any]]
+    mode: Mode
+
+
+# --- row helpers --------------------------------------------------------------
+
+
+def _thread(text: str) -> Thread:
+    return Thread.model_validate_json(text)
+
+
+def _message(text: str) -> Message:
+    return Message.model_validate_json(text)
+
+
+def _thread_params(thread: Thread, body: str) -> dict[str, Any]:
+    return {
+        "tenant_id": thread.tenant_id, "id": thread.id, "user_id": thread.user_id,
+        "agent_name": thread.agent_name, "created_at": thread.created_at,
+        "updated_at": thread.updated_at, "deleted_at": thread.deleted_at,
+        "revision": thread.revision, "body": body,
+    }
+
+
+def _insert_messages(sq: Statements, tenant: str, thread_id: str, msgs: list[Message],
+                     bodies: list[str]) -> Query:
+    return Query(sq.messages_insert, (
+        tenant, thread_id,
+        [m.seq for m in msgs], [m.id for m in msgs], [m.role.value for m in msgs],
+        [m.execution_id for m in msgs], [m.created_at for m in msgs],
+        [m.deleted_at for m in msgs], bodies,
+    ), Fetch.NONE)
+
+
+def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
+    row = yield Query(sq.thread_lock, (tenant, thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(thread_id)
+    return _thread(row[0])
+
+
+def _save_thread(sq: Statements, thread: Thread, limits: Limits) -> Query:
+    return Query(sq.thread_update, _thread_params(thread, encode_thread(thread, limits)),
+                 Fetch.NONE)
+
+
+def _require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:
+    row = yield Query(sq.thread_exists, (tenant, thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(thread_id)
+
+
+# --- threads --------------------------------------------------------------------
+
+
+def create_thread(sq: Statements, limits: Limits, op: ops.CreateThread) -> Steps[Thread]:
+    thread = op.thread
+    body = encode_thread(thread, limits)
+    row = yield Query(sq.thread_insert, _thread_params(thread, body), Fetch.ONE)
+    if row is None:
+        raise ThreadExistsError(thread.id)
+    return thread
+
+
+def get_thread(sq: Statements, limits: Limits, op: ops.GetThread) -> Steps[Thread]:
+    row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    return _thread(row[0])
+
+
+def _modify(sq: Statements, limits: Limits, tenant: str, thread_id: str,
+            expected: int | None, change: Callable[[Thread], Thread], *,
+            writable: bool = True) -> Steps[Thread]:
+    thread = yield from _lock_thread(sq, tenant, thread_id)
+    check_revision(thread, expected)
+    if writable:
+        check_writable(thread)
+    new = change(thread)
+    body = encode_thread(new, limits)
+    if new is not thread:
+        yield Query(sq.thread_update, _thread_params(new, body), Fetch.NONE)
+    return new
+
+
+def update_thread(sq: Statements, limits: Limits, op: ops.UpdateThread) -> Steps[Thread]:
+    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
+                               lambda t: apply_thread_patch(t, op.patch, utcnow())))
+
+
+def delete_thread(sq: Statements, limits: Limits, op: ops.DeleteThread) -> Steps[Thread]:
+    def change(t: Thread) -> Thread:
+        return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
+    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
+                               change, writable=False))
+
+
+def restore_thread(sq: Statements, limits: Limits, op: ops.RestoreThread) -> Steps[Thread]:
+    def change(t: Thread) -> Thread:
+        return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
+    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
+                               change, writable=False))
+
+
+def purge_thread(sq: Statements, limits: Limits, op: ops.PurgeThread) -> Steps[None]:
+    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    check_revision(thread, op.expected_revision)
+    yield Query(sq.messages_delete, (op.tenant, op.thread_id), Fetch.NONE)
+    yield Query(sq.thread_delete, (op.tenant, op.thread_id), Fetch.NONE)
+
+
+def _listing_params(op: ops.ListThreads | ops.CountThreads | ops.Summaries,
+                    limit: int | None) -> tuple[dict[str, Any], dict[str, bool]]:
+    flt = op.filter
+    after = op.after if isinstance(op, ops.ListThreads) else None
+    params: dict[str, Any] = {"tenant": op.tenant, "limit": limit}
+    if flt.user_id is not None:
+        params["user_id"] = flt.user_id
+    if flt.agent_name is not None:
+        params["agent_name"] = flt.agent_name
+    if flt.updated_before_us is not None:
+        params["before_at"] = from_us(flt.updated_before_us)
+    if after is not None:
+        params["after_at"], params["after_id"] = from_us(after[0]), after[1]
+    shape = {
+        "user": flt.user_id is not None, "agent": flt.agent_name is not None,
+        "include_deleted": flt.include_deleted, "after": after is not None,
+        "before": flt.updated_before_us is not None,
+    }
+    return params, shape
+
+
+def list_threads(sq: Statements, limits: Limits, op: ops.ListThreads) -> Steps[Page[Thread]]:
+    params, shape = _listing_params(op, op.limit + 1)
+    rows = yield Query(sq.thread_listing(what="rows", **shape), params)
+    return thread_page([_thread(r[0]) for r in rows], op.limit)
+
+
+def count_threads(sq: Statements, limits: Limits, op: ops.CountThreads) -> Steps[int]:
+    params, shape = _listing_params(op, None)
+    row = yield Query(sq.thread_listing(what="count", **shape), params, Fetch.ONE)
+    return int(row[0])
+
+
+def summaries(sq: Statements, limits: Limits, op: ops.Summaries
+              ) -> Steps[list[ThreadSummary]]:
+    params, shape = _listing_params(op, op.limit)
+    rows = yield Query(sq.thread_listing(what="rows", **shape), params)
+    return [ThreadSummary.of(_thread(r[0])) for r in rows]
+
+
+# --- messages -------------------------------------------------------------------
+
+
+def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message]]:
+    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    ids = list(dict.fromkeys(m.id for m in op.messages))
+    rows = yield Query(sq.messages_by_ids, (op.tenant, ids))
+    existing = {m.id: m for m in (_message(r[0]) for r in rows)}
+    new, slots = plan_append(op.thread_id, op.messages, existing)
+    if not new:
+        return [s for s in slots if s is not None]
+    check_revision(thread, op.expected_revision)
+    check_writable(thread)
+    updated, stored = apply_append(thread, new, utcnow())
+    bodies = [encode_message(m, limits) for m in stored]
+    body = encode_thread(updated, limits)
+    yield _insert_messages(sq, op.tenant, op.thread_id, stored, bodies)
+    yield Query(sq.thread_update, _thread_params(updated, body), Fetch.NONE)
+    by_id = {m.id: m for m in stored}
+    return [s if s is not None else by_id[m.id] for s, m in zip(slots, op.messages, strict=True)]
+
+
+def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Message]:
+    row = yield Query(sq.message_get, (op.tenant, op.message_id), Fetch.ONE)
+    if row is None:
+        raise MessageNotFoundError(op.message_id)
+    return _message(row[0])
+
+
+def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: str,
+                     expected: int | None,
+                     change: Callable[[Thread, Message], tuple[Thread, Message]]
+                     ) -> Steps[Message]:
+    row = yield Query(sq.message_thread, (tenant, message_id), Fetch.ONE)
+    if row is None:
+        raise MessageNotFoundError(message_id)
+    thread_id: str = row[0]
+    locked = yield Query(sq.thread_lock, (tenant, thread_id), Fetch.ONE)
+    row = yield Query(sq.message_in_thread, (tenant, thread_id, message_id), Fetch.ONE)
+    if locked is None or row is None:  # purged meanwhile
+        raise MessageNotFoundError(message_id)
+    thread, old = _thread(locked[0]), _message(row[0])
+    check_revision(thread, expected)
+    check_writable(thread)
+    new_thread, new = change(thread, old)
+    body = encode_message(new, limits)
+    if new is not old:
+        yield Query(sq.message_update, (new.deleted_at, body, tenant, thread_id, new.seq),
+                    Fetch.NONE)
+    if new_thread is not thread:
+        yield _save_thread(sq, new_thread, limits)
+    return new
+
+
+def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Steps[Message]:
+    return (yield from _replace_message(
+        sq, limits, op.tenant, op.message_id, op.expected_revision,
+        lambda t, m: apply_message_patch(t, m, op.patch, utcnow())))
+
+
+def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:
+    def change(t: Thread, m: Message) -> tuple[Thread, Message]:
+        if m.deleted_at is not None:
+            return t, m
+        now = utcnow()
+        return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
+    return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
+                                        op.expected_revision, change))
+
+
+def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages
+                  ) -> Steps[Page[Message]]:
+    backward = op.before_seq is not None
+    bound = op.before_seq if op.before_seq is not None else op.after_seq
+    sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
+    rows = yield Query(sql, (op.tenant, op.thread_id, bound, op.limit + 1))
+    if not rows:  # a message row proves the thread exists; no row proves nothing
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return message_page([_message(r[0]) for r in rows], op)
+
+
+def recent(sq: Statements, limits: Limits, op: ops.Recent) -> Steps[list[Message]]:
+    sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
+    rows = yield Query(sql, (op.tenant, op.thread_id, 2**63 - 1, op.n))
+    if not rows:
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    out = [_message(r[0]) for r in rows]
+    out.reverse()
+    return out
+
+
+def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
+                          ) -> Steps[list[Message]]:
+    if op.thread_id is None:
+        query = Query(sq.messages_by_execution, (op.tenant, op.execution_id))
+    else:
+        query = Query(sq.messages_by_execution_in_thread,
+                      (op.tenant, op.execution_id, op.thread_id))
+    rows = yield query
+    return [_message(r[0]) for r in rows]
+
+
+# --- snapshots and health ---------------------------------------------------------
+
+
+def export_thread(sq: Statements, limits: Limits, op: ops.ExportThread
+                  ) -> Steps[ConversationSnapshot]:
+    row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    rows = yield Query(sq.messages_all, (op.tenant, op.thread_id))
+    msgs = [_message(r[0]) for r in rows]
+    return ConversationSnapshot(thread=_thread(row[0]), messages=msgs,
+                                pinned=[m.pinned for m in msgs])
+
+
+def import_thread(sq: Statements, limits: Limits, op: ops.ImportThread) -> Steps[Thread]:
+    thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
+    body = encode_thread(thread, limits)
+    bodies = [encode_message(m, limits) for m in msgs]
+    exists = yield Query(sq.thread_exists, (op.tenant, thread.id), Fetch.ONE)
+    if exists is not None:
+        raise ThreadExistsError(thread.id)
+    if msgs:
+        rows = yield Query(sq.message_ids_taken, (op.tenant, [m.id for m in msgs]))
+        taken = {r[0] for r in rows}
+        for m in msgs:
+            if m.id in taken:
+                raise DuplicateMessageError(m.id, "in another thread")
+    inserted = yield Query(sq.thread_insert, _thread_params(thread, body), Fetch.ONE)
+    if inserted is None:
+        raise ThreadExistsError(thread.id)
+    if msgs:
+        yield _insert_messages(sq, op.tenant, thread.id, msgs, bodies)
+    return thread
+
+
+def schema_version(sq: Statements) -> Steps[int]:
+    """The version recorded in the database; 0 when nothing is installed."""
+    row = yield Query(sq.migrations_table_exists, (sq.migrations_table_name,), Fetch.ONE)
+    if not row[0]:
+        return 0
+    row = yield Query(sq.schema_version, None, Fetch.ONE)
+    return int(row[0])
+
+
+def _too_new(sq: Statements, found: int) -> SchemaTooNewError:
+    return SchemaTooNewError(
+        f"the database schema {sq.schema!r} is at version {found}, written by a newer "
+        f"convostore; this version understands up to {LATEST}. Upgrade convostore.",
+        found=found, expected=LATEST)
+
+
+def check_schema(sq: Statements) -> Steps[int]:
+    """Refuse a schema that is older or newer than this code."""
+    found = yield from schema_version(sq)
+    if found > LATEST:
+        raise _too_new(sq, found)
+    if found < LATEST:
+        raise SchemaTooOldError(
+            f"the database schema {sq.schema!r} is at version {found}, this convostore "
+            f"needs {LATEST}: run `convostore db upgrade`, call store.backend.migrate(), "
+            "or open the store with auto_migrate=True",
+            found=found, expected=LATEST)
+    return found
+
+
+def migrate(sq: Statements) -> Steps[list[int]]:
+    """Apply the pending migrations, under a lock that serialises migrators.
+
+    Runs in one transaction: ``pg_advisory_xact_lock`` makes a second server
+    starting at the same moment wait, then find nothing left to do.
+    """
+    yield Query(sq.advisory_lock, (f"convostore.migrate:{sq.schema}",), Fetch.NONE)
+    exists = yield Query(sq.schema_exists, (sq.schema,), Fetch.ONE)
+    if exists is None:
+        yield Query(sq.create_schema, None, Fetch.NONE)
+    for stmt in BOOTSTRAP:
+        yield Query(sq.render(stmt), None, Fetch.NONE)
+    row = yield Query(sq.schema_version, None, Fetch.ONE)
+    found = int(row[0])
+    if found > LATEST:
+        raise _too_new(sq, found)
+    applied = []
+    for mig in MIGRATIONS:
+        if mig.version <= found:
+            continue
+        for stmt in mig.statements:
+            yield Query(sq.render(stmt), None, Fetch.NONE)
+        yield Query(sq.record_migration, (mig.version, mig.name), Fetch.NONE)
+        applied.append(mig.version)
+    return applied
+
+
+def health_check(sq: Statements, limits: Limits, op: ops.HealthCheck) -> Steps[HealthReport]:
+    found = yield from schema_version(sq)
+    return HealthReport(ok=found == LATEST, backend="postgres", detail={
+        "schema": sq.schema, "schema_version": found, "expected_schema_version": LATEST,
+    })
+
+
+_A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT
+
+HANDLERS: dict[str, Handler] = {
+    "create_thread": Handler(create_thread, _A),
+    "get_thread": Handler(get_thread, _A),
+    "update_thread": Handler(update_thread, _W),
+    "delete_thread": Handler(delete_thread, _W),
+    "restore_thread": Handler(restore_thread, _W),
+    "purge_thread": Handler(purge_thread, _W),
+    "list_threads": Handler(list_threads, _A),
+    "count_threads": Handler(count_threads, _A),
+    "summaries": Handler(summaries, _A),
+    "append": Handler(append, _W),
+    "get_message": Handler(get_message, _A),
+    "update_message": Handler(update_message, _W),
+    "delete_message": Handler(delete_message, _W),
+    "list_messages": Handler(list_messages, _A),
+    "recent": Handler(recent, _A),
+    "messages_by_execution": Handler(messages_by_execution, _A),
+    "export_thread": Handler(export_thread, _S),
+    "import_thread": Handler(import_thread, _W),
+    "health_check": Handler(health_check, _A),
+}
+"""The handler of every operation, by operation name."""

@@ -1,0 +1,164 @@
+"""The SQL text of the PostgreSQL backend, and the query records that carry it.
+
+Every statement either face runs is here, rendered once per schema into bytes
+(which psycopg accepts as a query as is). Handlers never write SQL inline: they
+yield :class:`Query` records naming a statement of :class:`Statements`, which
+is what lets the sync and async faces share them unchanged.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, render
+
+__all__ = ["Fetch", "Query", "Statements"]
+
+
+class Fetch(enum.Enum):
+    """What the driver hands back to a handler after running a query."""
+
+    NONE = "none"  # nothing
+    ONE = "one"  # the first row, or None
+    ALL = "all"  # every row, as a list
+    ROWCOUNT = "rowcount"  # the number of rows affected
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One statement to run: its text, parameters and what to fetch."""
+
+    sql: bytes
+    params: tuple[Any, ...] | dict[str, Any] | None = None
+    fetch: Fetch = Fetch.ALL
+
+
+_THREAD_COLS = (
+    "tenant_id, id, user_id, agent_name, created_at, updated_at, deleted_at, revision, body"
+)
+_THREAD_VALS = (
+    "%(tenant_id)s, %(id)s, %(user_id)s, %(agent_name)s, %(created_at)s, %(updated_at)s, "
+    "%(deleted_at)s, %(revision)s, %(body)s::json"
+)
+
+
+class Statements:
+    """Every statement of the backend, rendered for one schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.quoted_schema = quote_ident(schema)
+        t = f"{self.quoted_schema}.convostore_threads"
+        m = f"{self.quoted_schema}.convostore_messages"
+        self.threads_table = t
+        self.messages_table = m
+        mig = f"{self.quoted_schema}.{MIGRATIONS_TABLE}"
+
+        def b(text: str) -> bytes:
+            return text.encode()
+
+        # schema management
+        self.schema_exists = b("SELECT 1 FROM pg_namespace WHERE nspname = %s")
+        self.create_schema = b(f"CREATE SCHEMA {self.quoted_schema}")
+        self.migrations_table_exists = b("SELECT to_regclass(%s) IS NOT NULL")
+        self.migrations_table_name = mig
+        self.schema_version = b(f"SELECT coalesce(max(version), 0) FROM {mig}")
+        self.record_migration = b(f"INSERT INTO {mig} (version, name) VALUES (%s, %s)")
+        self.advisory_lock = b("SELECT pg_advisory_xact_lock(hashtext(%s))")
+        self.snapshot = b("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+        # threads
+        self.thread_get = b(f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_lock = b(
+            f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE")
+        self.thread_exists = b(f"SELECT 1 FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_insert = b(
+            f"INSERT INTO {t} ({_THREAD_COLS}) VALUES ({_THREAD_VALS}) "
+            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1")
+        self.thread_update = b(
+            f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
+            "updated_at = %(updated_at)s, deleted_at = %(deleted_at)s, "
+            "revision = %(revision)s, body = %(body)s::json "
+            "WHERE tenant_id = %(tenant_id)s AND id = %(id)s")
+        self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
+
+        # messages
+        self.messages_by_ids = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = ANY(%s::text[])")
+        self.message_ids_taken = b(
+            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%s::text[])")
+        self.messages_insert = b(
+            f"INSERT INTO {m} (tenant_id, thread_id, seq, id, role, execution_id, "
+            "created_at, deleted_at, body) "
+            "SELECT %s, %s, u.seq, u.id, u.role, u.execution_id, u.created_at, "
+            "u.deleted_at, u.body::json "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
+            "%s::timestamptz[], %s::timestamptz[], %s::text[]) "
+            "AS u(seq, id, role, execution_id, created_at, deleted_at, body)")
+        self.message_get = b(f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = %s")
+        self.message_thread = b(
+            f"SELECT thread_id FROM {m} WHERE tenant_id = %s AND id = %s")
+        self.message_in_thread = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s AND id = %s")
+        self.message_update = b(
+            f"UPDATE {m} SET deleted_at = %s, body = %s::json "
+            "WHERE tenant_id = %s AND thread_id = %s AND seq = %s")
+        self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
+        self.messages_all = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
+        self.messages_by_execution = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
+            "AND deleted_at IS NULL ORDER BY thread_id, seq")
+        self.messages_by_execution_in_thread = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
+            "AND thread_id = %s AND deleted_at IS NULL ORDER BY thread_id, seq")
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one Statements per backend, kept for life
+    def messages_page(self, *, backward: bool, include_deleted: bool) -> bytes:
+        """Up to ``limit`` messages after (or, backward, before) a seq.
+
+        Parameters: tenant, thread, seq bound, limit. Backward pages come newest
+        first; the caller reverses them.
+        """
+        live = "" if include_deleted else " AND deleted_at IS NULL"
+        op, order = ("<", "DESC") if backward else (">", "")
+        return (
+            f"SELECT body::text FROM {self.messages_table} "
+            f"WHERE tenant_id = %s AND thread_id = %s AND seq {op} %s{live} "
+            f"ORDER BY seq {order} LIMIT %s"
+        ).encode()
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one Statements per backend, kept for life
+    def thread_listing(self, *, what: str, user: bool, agent: bool, include_deleted: bool,
+                       after: bool, before: bool) -> bytes:
+        """Threads of a tenant, newest activity first, filtered as asked.
+
+        ``what`` is ``rows`` (bodies, with a ``%(limit)s``) or ``count``. Named
+        parameters: tenant, user_id, agent_name, after_at, after_id, before_at,
+        limit.
+        """
+        where = ["tenant_id = %(tenant)s"]
+        if user:
+            where.append("user_id = %(user_id)s")
+        if agent:
+            where.append("agent_name = %(agent_name)s")
+        if not include_deleted:
+            where.append("deleted_at IS NULL")
+        if before:
+            where.append("updated_at < %(before_at)s")
+        if after:
+            where.append("(updated_at, id) < (%(after_at)s, %(after_id)s)")
+        cond = " AND ".join(where)
+        if what == "count":
+            return f"SELECT count(*) FROM {self.threads_table} WHERE {cond}".encode()
+        return (
+            f"SELECT body::text FROM {self.threads_table} WHERE {cond} "
+            "ORDER BY updated_at DESC, id DESC LIMIT %(limit)s"
+        ).encode()
+
+    def render(self, template: str) -> bytes:
+        """A migration statement template rendered for this schema."""
+        return render(template, self.schema).encode()
