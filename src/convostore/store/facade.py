@@ -7,11 +7,13 @@ faces differ only in how they hand an operation to the backend.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+import re
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from convostore.errors import ValidationError
 from convostore.model import (
+    ID_PATTERN,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -23,6 +25,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import _ops as ops
+from convostore.store._context import plan_context
 from convostore.store._logic import (
     check_limit,
     check_snapshot_version,
@@ -30,6 +33,10 @@ from convostore.store._logic import (
     translate_validation,
 )
 from convostore.store.base import AsyncBackend, Backend
+
+if TYPE_CHECKING:
+    from convostore.context import ContextWindow
+    from convostore.tokens import TokenCounter
 
 __all__ = ["AsyncStore", "Store"]
 
@@ -39,14 +46,11 @@ MessageLike = Message | Mapping[str, Any]
 _DEFAULT_TENANT = "default"
 
 
+_ID = re.compile(ID_PATTERN)
+
+
 def _check_id(value: Any, field: str) -> str:
-    import re
-
-    from convostore.model import ID_PATTERN
-
-    if not isinstance(value, str) or not value or len(value) > 255 or not re.match(
-        ID_PATTERN, value
-    ):
+    if not isinstance(value, str) or len(value) > 255 or _ID.match(value) is None:
         raise ValidationError(
             "must be 1-255 characters of letters, digits and _ . : @ + = -", field=field
         )
@@ -212,6 +216,12 @@ class _Builder(Generic[B]):
                 check_snapshot_version(snapshot)
                 snapshot = ConversationSnapshot.model_validate(snapshot)
         return ops.ImportThread(self._tenant, snapshot, thread_id)
+
+    def _context(self, thread_id: str, max_tokens: int | None, max_messages: int | None,
+                 start_on_user: bool, counter: TokenCounter | None
+                 ) -> Generator[ops.Op[Any], Any, ContextWindow]:
+        return plan_context(self._tenant, _check_id(thread_id, "thread_id"), max_tokens,
+                            max_messages, bool(start_on_user), counter)
 
     def _view_args(self, name: str) -> tuple[B, str]:
         return self._backend, _check_id(name, "tenant")
@@ -386,6 +396,25 @@ class Store(_Builder[Backend]):
         """
         return self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
 
+    def context(self, thread_id: str, *, max_tokens: int | None = None,
+                max_messages: int | None = None, start_on_user: bool = False,
+                counter: TokenCounter | None = None) -> ContextWindow:
+        """The newest messages of a thread that fit a budget, ready for a model.
+
+        The system prompt and pinned messages are always in; a tool call and all
+        its results are in or out together. Costs O(window), not O(thread).
+
+        Raises:
+            ContextBudgetError: the mandatory messages alone exceed the budget.
+        """
+        plan = self._context(thread_id, max_tokens, max_messages, start_on_user, counter)
+        try:
+            op = next(plan)
+            while True:
+                op = plan.send(self._run(op))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
     def health_check(self) -> HealthReport:
         return self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]
 
@@ -519,6 +548,17 @@ class AsyncStore(_Builder[AsyncBackend]):
     async def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str
                             | bytes, *, thread_id: str | None = None) -> Thread:
         return await self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
+
+    async def context(self, thread_id: str, *, max_tokens: int | None = None,
+                      max_messages: int | None = None, start_on_user: bool = False,
+                      counter: TokenCounter | None = None) -> ContextWindow:
+        plan = self._context(thread_id, max_tokens, max_messages, start_on_user, counter)
+        try:
+            op = next(plan)
+            while True:
+                op = plan.send(await self._run(op))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def health_check(self) -> HealthReport:
         return await self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]
