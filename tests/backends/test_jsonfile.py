@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -175,11 +176,8 @@ class Boom:
         self.calls = 0
 
     def __call__(self, *args: Any) -> Any:
-        if self.directories_only:
-            import stat
-
-            if not stat.S_ISDIR(os.fstat(args[0]).st_mode):
-                return self.real(*args)
+        if self.directories_only and not stat.S_ISDIR(os.fstat(args[0]).st_mode):
+            return self.real(*args)
         self.calls += 1
         raise OSError(5, "Input/output error")
 
