@@ -9,6 +9,7 @@ refused rather than silently dropped.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -302,13 +303,17 @@ class Message(_Model):
     @model_validator(mode="before")
     @classmethod
     def _fill_content_or_parts(cls, data: Any) -> Any:
+        # Only a field that is absent is derived: a stored message carries both,
+        # and an explicitly empty one must read back empty.
         if isinstance(data, dict):
-            parts = data.get("parts")
-            content = data.get("content")
-            if not parts and isinstance(content, str) and content:
-                data = {**data, "parts": [{"type": "text", "text": content}]}
-            elif parts and not content and isinstance(parts, list):
-                data = {**data, "content": _text_of(parts)}
+            if "parts" not in data:
+                content = data.get("content")
+                if isinstance(content, str) and content:
+                    data = {**data, "parts": [{"type": "text", "text": content}]}
+            elif "content" not in data:
+                parts = data.get("parts")
+                if isinstance(parts, list) and parts:
+                    data = {**data, "content": _text_of(parts)}
         return data
 
     # builders ---------------------------------------------------------------
@@ -325,7 +330,7 @@ class Message(_Model):
     @classmethod
     def assistant(
         cls,
-        text: str = "",
+        text: str | None = None,
         *,
         execution_id: str | None = None,
         parent_id: str | None = None,
@@ -333,9 +338,10 @@ class Message(_Model):
     ) -> Message:
         if parent_id is not None:
             fields.setdefault("parent_type", ParentType.USER_MESSAGE)
+        if text is not None:
+            fields["content"] = text
         return cls(
             role=Role.ASSISTANT,
-            content=text,
             execution_id=execution_id,
             parent_id=parent_id,
             **fields,
@@ -581,7 +587,7 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
     prev_cursor: str | None = None
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[T]:  # type: ignore[override]
         return iter(self.items)
 
     def __len__(self) -> int:

@@ -53,14 +53,25 @@ def url_from_env(environ: Mapping[str, str] | None = None) -> str:
 def _path_of(url: str, scheme: str) -> tuple[str, dict[str, str]]:
     rest = url[len(scheme) + 3:]
     rest, _, query = rest.partition("?")
+    params = dict(parse_qsl(query))
+    if "limits" in params:
+        raise ValidationError("limits cannot be set in a URL; pass limits=Limits(...)",
+                              field="url")
     if rest.startswith("/"):
         rest = rest[1:]
     if not rest:
         raise ValidationError(f"{scheme} URL needs a path, e.g. {scheme}:///name", field="url")
-    return rest, dict(parse_qsl(query))
+    return rest, params
 
 
 def _sync_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
+    try:
+        return _make_backend(url, limits, options)
+    except TypeError as exc:  # an option the backend does not take
+        raise ValidationError(f"unsupported store option: {exc}", field="url") from None
+
+
+def _make_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
         from convostore.store.memory import MemoryBackend

@@ -57,7 +57,7 @@ __all__ = [
 
 #: Fields a client sets on a message; a re-sent id must match on these to count
 #: as the same message. Fields the store assigns or may fill in are left out.
-CLIENT_FIELDS = frozenset(
+CLIENT_FIELDS: set[str] = set(
     {
         "role", "name", "tool_call_id", "parts", "content", "execution_id",
         "parent_id", "parent_type", "pinned", "metadata", "native",
@@ -131,7 +131,7 @@ def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
 
 
 def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
-                    exclude: frozenset[str] | None = None) -> str:
+                    exclude: set[str] | None = None) -> str:
     """Serialise ``obj`` once, refusing text that no backend can store alike.
 
     PostgreSQL cannot store NUL in text or jsonb and no UTF-8 store can hold a
@@ -162,7 +162,7 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
 
 
 def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,
-                  exclude: frozenset[str] | None = None) -> str:
+                  exclude: set[str] | None = None) -> str:
     """The thread as checked JSON, optionally without ``exclude``d fields."""
     return _encode_checked(thread, "thread", limits.max_thread_bytes, exclude)
 

@@ -69,7 +69,7 @@ class _Builder(Generic[B]):
     """Argument checks and operation records shared by both faces."""
 
     def __init__(self, backend: B, tenant: str = _DEFAULT_TENANT, *, _owner: bool = True):
-        self._backend = backend
+        self._backend: B = backend
         self._tenant = _check_id(tenant, "tenant")
         self._owner = _owner
 

@@ -9,6 +9,7 @@ rolls memory back if persisting fails, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import ClassVar
@@ -50,6 +51,7 @@ from convostore.store.base import Backend, Capabilities
 __all__ = ["MemoryBackend"]
 
 Key = tuple[str, str]  # (tenant, thread_id)
+Undo = Callable[[], object]
 
 
 class MemoryBackend(Backend):
@@ -79,13 +81,14 @@ class MemoryBackend(Backend):
         """Make the current state of thread ``key`` durable. Memory: nothing to do."""
 
     @contextlib.contextmanager
-    def _writing(self, key: Key) -> Iterator[list[Callable[[], None]]]:
+    def _writing(self, key: Key) -> Iterator[list[Undo]]:
         """Run a write under the lock; undo it if it or its persistence fails."""
-        undo: list[Callable[[], None]] = []
+        undo: list[Undo] = []
         with self._lock:
             try:
                 yield undo
-                self._persist(key)
+                if undo:  # a write that changed nothing has nothing to persist
+                    self._persist(key)
             except BaseException:
                 for step in reversed(undo):
                     step()
@@ -106,7 +109,7 @@ class MemoryBackend(Backend):
         key = (tenant, loc[0])
         return key, loc[1] - 1, self._msgs[key][loc[1] - 1]
 
-    def _set_record(self, key: Key, thread: Thread, undo: list[Callable[[], None]]) -> None:
+    def _set_record(self, key: Key, thread: Thread, undo: list[Undo]) -> None:
         old = self._records.get(key)
         self._records[key] = thread
         if old is None:
@@ -141,8 +144,9 @@ class MemoryBackend(Backend):
             if writable:
                 check_writable(thread)
             new = change(thread)
-            encode_thread(new, self.limits)
-            self._set_record(key, new, undo)
+            if new is not thread:
+                encode_thread(new, self.limits)
+                self._set_record(key, new, undo)
         return new
 
     def update_thread(self, op: ops.UpdateThread) -> Thread:
@@ -173,7 +177,7 @@ class MemoryBackend(Backend):
             for m in msgs:
                 loc = self._by_id.pop((op.tenant, m.id), None)
                 if loc is not None:
-                    undo.append(lambda k=(op.tenant, m.id), v=loc: self._by_id.__setitem__(k, v))
+                    undo.append(functools.partial(self._by_id.__setitem__, (op.tenant, m.id), loc))
                 if m.execution_id:
                     self._unindex_exec(op.tenant, m, undo)
 
@@ -187,6 +191,8 @@ class MemoryBackend(Backend):
             if flt.agent_name is not None and rec.agent_name != flt.agent_name:
                 continue
             if not flt.include_deleted and rec.deleted_at is not None:
+                continue
+            if flt.updated_before_us is not None and to_us(rec.updated_at) >= flt.updated_before_us:
                 continue
             out.append(rec)
         out.sort(key=lambda r: (to_us(r.updated_at), r.id), reverse=True)
@@ -212,14 +218,14 @@ class MemoryBackend(Backend):
 
     # messages ---------------------------------------------------------------
 
-    def _index_exec(self, tenant: str, m: Message, undo: list[Callable[[], None]]) -> None:
+    def _index_exec(self, tenant: str, m: Message, undo: list[Undo]) -> None:
         assert m.execution_id is not None and m.thread_id is not None and m.seq is not None
         lst = self._by_exec.setdefault((tenant, m.execution_id), [])
         entry = (m.thread_id, m.seq)
         lst.append(entry)
         undo.append(lambda: lst.remove(entry))
 
-    def _unindex_exec(self, tenant: str, m: Message, undo: list[Callable[[], None]]) -> None:
+    def _unindex_exec(self, tenant: str, m: Message, undo: list[Undo]) -> None:
         assert m.execution_id is not None
         lst = self._by_exec.get((tenant, m.execution_id), [])
         entry = (m.thread_id or "", m.seq or 0)
@@ -253,7 +259,7 @@ class MemoryBackend(Backend):
             for m in stored:
                 mk = (op.tenant, m.id)
                 self._by_id[mk] = (op.thread_id, m.seq or 0)
-                undo.append(lambda mk=mk: self._by_id.pop(mk, None))
+                undo.append(functools.partial(self._by_id.pop, mk, None))
                 if m.execution_id:
                     self._index_exec(op.tenant, m, undo)
         by_id = {m.id: m for m in stored}
@@ -274,6 +280,8 @@ class MemoryBackend(Backend):
             check_revision(thread, expected)
             check_writable(thread)
             new_thread, new = change(thread, old)
+            if new is old:
+                return old
             encode_message(new, self.limits)
             msgs = self._msgs[key]
             self._set_record(key, new_thread, undo)
@@ -374,7 +382,7 @@ class MemoryBackend(Backend):
             for m in msgs:
                 mk = (op.tenant, m.id)
                 self._by_id[mk] = (thread.id, m.seq or 0)
-                undo.append(lambda mk=mk: self._by_id.pop(mk, None))
+                undo.append(functools.partial(self._by_id.pop, mk, None))
                 if m.execution_id:
                     self._index_exec(op.tenant, m, undo)
         return thread

@@ -85,7 +85,7 @@ def _translate(exc: sqlite3.Error) -> ConvostoreError:
 
 
 #: Thread fields kept in columns of their own rather than in the JSON body.
-_COLUMN_FIELDS = frozenset({
+_COLUMN_FIELDS = set({
     "revision", "message_count", "turn_count", "tool_call_count", "token_count", "usage",
     "cost", "updated_at", "deleted_at",
 })
@@ -381,7 +381,8 @@ class SQLiteBackend(Backend):
 
     @staticmethod
     def _where(tenant: str, flt: ops.ThreadFilter) -> tuple[str, list[Any]]:
-        clauses, params = ["tenant_id = ?"], [tenant]
+        clauses: list[str] = ["tenant_id = ?"]
+        params: list[Any] = [tenant]
         if flt.user_id is not None:
             clauses.append("user_id = ?")
             params.append(flt.user_id)
@@ -390,6 +391,9 @@ class SQLiteBackend(Backend):
             params.append(flt.agent_name)
         if not flt.include_deleted:
             clauses.append("deleted_us IS NULL")
+        if flt.updated_before_us is not None:
+            clauses.append("updated_us < ?")
+            params.append(flt.updated_before_us)
         return " AND ".join(clauses), params
 
     def _threads(self, tenant: str, flt: ops.ThreadFilter, limit: int | None,
