@@ -9,10 +9,11 @@ rolls memory back if persisting fails, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from convostore.errors import (
     DuplicateMessageError,
@@ -50,6 +51,7 @@ from convostore.store.base import Backend, Capabilities
 
 __all__ = ["MemoryBackend"]
 
+T = TypeVar("T")
 Key = tuple[str, str]  # (tenant, thread_id)
 Undo = Callable[[], object]
 
@@ -71,6 +73,11 @@ class MemoryBackend(Backend):
 
     def describe(self) -> str:
         return "memory://"
+
+    def execute(self, op: ops.Op[T]) -> T:
+        # Hand out copies and keep copies: a caller mutating a returned or a
+        # submitted object must not change the store behind its back.
+        return copy.deepcopy(super().execute(copy.deepcopy(op)))
 
     def close(self) -> None:
         self._closed = True
