@@ -1,18 +1,17 @@
-"""``python -m convostore``: the command line."""
+"""``python -m convostore`` and the ``convostore`` console script.
+
+The command line itself lives in :mod:`convostore.cli`; this entry point only
+runs it, so importing the package never pulls in click.
+"""
 
 from __future__ import annotations
 
-import sys
-
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["demo"]:
-        from convostore.demo import run
+    """Run the ``convostore`` CLI and return its exit code."""
+    from convostore.cli import main as run
 
-        return run(args[1:])
-    print("usage: convostore demo [STORE_URL]", file=sys.stderr)
-    return 2
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,204 @@
+"""Plumbing shared by every command: store and output options, opening the store,
+printing for people and for programs.
+
+Keeping these here keeps the commands uniform: each takes ``--store`` (or
+``CONVOSTORE_URL``) and ``--tenant`` the same way, and prints either for a person
+(a rich table on a terminal, tab-separated text in a pipe) or for a program
+(``--json`` documents, ``--jsonl`` lines), with datetimes in ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from convostore.store import DEFAULT_URL, Store, open_store, url_from_env
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_META = "convostore.json"
+"""``ctx.meta`` key set when machine output was asked for, so errors follow suit."""
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("convostore")
+    except PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+# --- options -----------------------------------------------------------------
+
+
+def store_option(f: F) -> F:
+    return click.option(
+        "--store", "store_url", metavar="URL", envvar="CONVOSTORE_URL", show_envvar=True,
+        help=f"Store URL: sqlite:///file.db, json:///dir, postgresql://..., memory://. "
+             f"[default: {DEFAULT_URL}]",
+    )(f)
+
+
+def tenant_option(f: F) -> F:
+    return click.option(
+        "--tenant", default="default", show_default=True, metavar="NAME",
+        help="Tenant whose data the command reads and writes.",
+    )(f)
+
+
+def store_options(f: F) -> F:
+    """``--store`` and ``--tenant``."""
+    return store_option(tenant_option(f))
+
+
+def _mark_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_META] = True
+    return value
+
+
+def json_option(f: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, callback=_mark_json, expose_value=True,
+        help="Print one JSON document (errors become a JSON object on stderr).",
+    )(f)
+
+
+def jsonl_option(f: F) -> F:
+    return click.option(
+        "--jsonl", "as_jsonl", is_flag=True, callback=_mark_json,
+        help="Print one JSON object per line.",
+    )(f)
+
+
+# --- the store ---------------------------------------------------------------
+
+
+def resolve_url(url: str | None) -> str:
+    """The store URL of ``--store``, else ``CONVOSTORE_URL``, else the default."""
+    return url or url_from_env()
+
+
+def _open(url: str) -> Store:
+    return open_store(url)
+
+
+@contextmanager
+def opened_store(url: str | None, tenant: str = "default") -> Iterator[Store]:
+    """The store at ``url`` bound to ``tenant``, closed on exit."""
+    base = _open(resolve_url(url))
+    try:
+        yield base if tenant == base.tenant_id else base.tenant(tenant)
+    finally:
+        base.close()
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+# --- output ------------------------------------------------------------------
+
+
+def jsonable(obj: Any) -> Any:
+    """A JSON-ready form of a model, dataclass, datetime or plain value."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(jsonable(obj), ensure_ascii=False, indent=2))
+
+
+def emit_jsonl(items: Iterable[Any]) -> None:
+    for item in items:
+        click.echo(json.dumps(jsonable(item), ensure_ascii=False))
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def when(value: dt.datetime | None) -> str:
+    """A datetime as ``YYYY-MM-DD HH:MM:SS`` UTC, or ``-``."""
+    if value is None:
+        return "-"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+          title: str | None = None) -> None:
+    """Rows as a rich table on a terminal, else as tab-separated lines with a header."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    if stdout_is_terminal():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*columns, title=title, title_justify="left")
+        for row in cells:
+            t.add_row(*row)
+        Console().print(t)
+        return
+    click.echo("\t".join(columns))
+    for row in cells:
+        click.echo("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row))
+
+
+def fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    """Name/value pairs: a two-column rich table on a terminal, ``name: value`` lines else."""
+    items = [(k, _cell(v)) for k, v in pairs]
+    if stdout_is_terminal():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(show_header=False, title=title, title_justify="left", box=None)
+        t.add_column(style="bold")
+        t.add_column()
+        for k, v in items:
+            t.add_row(k, v)
+        Console().print(t)
+        return
+    for k, v in items:
+        click.echo(f"{k}: {v}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return when(value)
+    return str(value)
+
+
+def note(message: str) -> None:
+    """A human-facing remark on stderr, so stdout stays clean for pipes."""
+    click.echo(message, err=True)

@@ -1,0 +1,141 @@
+"""``convostore doctor``: one report of everything that decides whether the store
+will work here, for bug reports and for "why is this slow / failing" questions.
+
+Each check is independent: a store that cannot be opened is reported as such, and
+the checks that do not need it (SQLite features, tokenizer, installed extras)
+still run. The exit code is 0 when nothing failed, 5 otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from convostore.cli._common import (
+    emit_json,
+    json_option,
+    package_version,
+    redact,
+    resolve_url,
+    stdout_is_terminal,
+    store_option,
+    table,
+)
+from convostore.cli.errors import ExitCode, classify
+from convostore.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str
+    """``ok``, ``info``, ``warn`` or ``fail``."""
+    detail: str
+
+
+def fts5_available() -> bool:
+    """Whether the sqlite3 library Python links against has FTS5 compiled in."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE probe USING fts5(body)")
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def tokenizer_in_use() -> tuple[str, str]:
+    """(status, description) of the token counter messages are counted with."""
+    try:
+        from convostore import tokens
+    except ImportError:
+        return "warn", "token counting module not available"
+    describe: Any = getattr(tokens, "describe", None)
+    if callable(describe):
+        return "ok", str(describe())
+    counter: Any = getattr(tokens, "default_counter", None)
+    if callable(counter):
+        counter = counter()
+    name = getattr(counter, "name", None)
+    return ("ok", str(name)) if name else ("info", "default")
+
+
+def _store_checks(url: str, store: Store) -> list[Check]:
+    from convostore.cli.db import NO_SCHEMA, status_of
+
+    backend = store.backend
+    out = [Check("backend", "ok", f"{backend.kind} ({backend.describe()})")]
+    health = store.health_check()
+    out.append(Check("health", "ok" if health.ok else "fail",
+                     ", ".join(f"{k}={v}" for k, v in health.detail.items()) or "ok"))
+    info = status_of(store)
+    if info["schema_version"] is None:
+        out.append(Check("schema", "info", NO_SCHEMA))
+    else:
+        out.append(Check("schema", "ok" if info["up_to_date"] else "fail",
+                         f"version {info['schema_version']} of {info['latest_version']}: "
+                         f"{info['detail']}"))
+    fts = backend.capabilities.full_text_search
+    out.append(Check("full-text search", "ok" if fts else "info",
+                     "supported by this backend" if fts else "not offered by this backend"))
+    return out
+
+
+def run_checks(url: str) -> list[Check]:
+    checks = [
+        Check("convostore", "info", package_version()),
+        Check("python", "info", f"{platform.python_implementation()} "
+                                f"{platform.python_version()}"),
+        Check("store", "info", redact(url)),
+    ]
+    from convostore.store import open_store
+
+    try:
+        with open_store(url) as store:
+            checks += _store_checks(url, store)
+    except Exception as exc:  # any failure to open is a finding, not a crash
+        failure = classify(exc)
+        checks.append(Check("backend", "fail", failure.message))
+    fts5 = fts5_available()
+    checks.append(Check("sqlite fts5", "ok" if fts5 else "warn",
+                        f"sqlite {sqlite3.sqlite_version}, FTS5 "
+                        f"{'compiled in' if fts5 else 'not compiled in'}"))
+    status, detail = tokenizer_in_use()
+    checks.append(Check("tokenizer", status, detail))
+    for extra, modules in (("postgres", ("psycopg", "psycopg_pool")),
+                           ("server", ("fastapi", "uvicorn")), ("tiktoken", ("tiktoken",))):
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        checks.append(Check(f"extra {extra}", "info",
+                            "installed" if not missing else
+                            f"not installed (pip install 'convostore[{extra}]')"))
+    return checks
+
+
+@click.command()
+@store_option
+@json_option
+def doctor(store_url: str | None, as_json: bool) -> None:
+    """Check the store, its schema, SQLite features and the tokenizer in use.
+
+    Exits with 0 when no check failed, else 5.
+    """
+    url = resolve_url(store_url)
+    checks = run_checks(url)
+    ok = all(c.status != "fail" for c in checks)
+    if as_json:
+        emit_json({"ok": ok, "checks": [{"name": c.name, "status": c.status,
+                                         "detail": c.detail} for c in checks]})
+    else:
+        styled = {"ok": "[green]ok[/]", "fail": "[red]FAIL[/]", "warn": "[yellow]warn[/]"}
+        term = stdout_is_terminal()
+        table(("check", "status", "detail"),
+              ((c.name, styled.get(c.status, c.status) if term else c.status, c.detail)
+               for c in checks))
+    if not ok:
+        raise click.exceptions.Exit(int(ExitCode.UNAVAILABLE))

@@ -1,0 +1,166 @@
+"""``convostore threads``: list, show, soft-delete, restore and purge threads.
+
+Deletion is two-step on purpose, as in the library: ``rm`` hides a thread and can
+be undone with ``restore``; ``purge`` removes it and its messages for good and
+asks first unless ``--yes`` is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+
+from convostore.cli._common import (
+    emit_json,
+    emit_jsonl,
+    fields,
+    json_option,
+    jsonl_option,
+    note,
+    opened_store,
+    store_options,
+    table,
+)
+from convostore.model import Thread
+
+COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "deleted")
+
+
+def _row(t: Thread) -> tuple[object, ...]:
+    return (t.id, t.user_id, t.agent_name, t.title, t.message_count, t.updated_at,
+            t.deleted_at)
+
+
+@click.group()
+def threads() -> None:
+    """List, inspect, delete, restore and purge threads."""
+
+
+@threads.command("list")
+@store_options
+@click.option("--user", "user_id", metavar="ID", help="Only threads of this user.")
+@click.option("--agent", "agent_name", metavar="NAME", help="Only threads of this agent.")
+@click.option("--deleted", "include_deleted", is_flag=True,
+              help="Include soft-deleted threads.")
+@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="Threads per page.")
+@click.option("--cursor", metavar="CURSOR",
+              help="Continue from the next_cursor of a previous page.")
+@click.option("--all", "all_pages", is_flag=True,
+              help="Follow the cursor through every page.")
+@json_option
+@jsonl_option
+def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: str | None,
+          include_deleted: bool, limit: int, cursor: str | None, all_pages: bool,
+          as_json: bool, as_jsonl: bool) -> None:
+    """List threads, newest activity first.
+
+    One page at a time: the cursor of the next page is printed on stderr (and as
+    next_cursor with --json). --all follows it to the end.
+    """
+    with opened_store(store_url, tenant) as store:
+        def pages() -> Iterator[tuple[list[Thread], str | None]]:
+            nxt = cursor
+            while True:
+                page = store.list_threads(user_id=user_id, agent_name=agent_name,
+                                          include_deleted=include_deleted, limit=limit,
+                                          cursor=nxt)
+                yield page.items, page.next_cursor
+                nxt = page.next_cursor
+                if not all_pages or nxt is None:
+                    return
+
+        if as_jsonl:
+            for items, _ in pages():
+                emit_jsonl(items)
+            return
+        collected: list[Thread] = []
+        next_cursor: str | None = None
+        for items, cursor_after in pages():
+            collected.extend(items)
+            next_cursor = cursor_after
+        if as_json:
+            emit_json({"items": collected, "next_cursor": next_cursor})
+            return
+        table(COLUMNS, (_row(t) for t in collected))
+        if next_cursor:
+            note(f"more threads: --cursor {next_cursor}")
+
+
+@threads.command("show")
+@store_options
+@click.argument("thread_id")
+@json_option
+def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> None:
+    """Show one thread: owner, labels, counters and times."""
+    with opened_store(store_url, tenant) as store:
+        thread = store.get_thread(thread_id)
+    if as_json:
+        emit_json(thread)
+        return
+    fields([
+        ("id", thread.id), ("tenant", thread.tenant_id), ("user", thread.user_id),
+        ("agent", thread.agent_name), ("model", thread.model), ("title", thread.title),
+        ("messages", thread.message_count), ("turns", thread.turn_count),
+        ("tool calls", thread.tool_call_count), ("tokens", thread.usage.total_tokens
+                                                 or thread.token_count),
+        ("cost", f"{thread.cost.total_cost:.6g} {thread.cost.currency}"),
+        ("created", thread.created_at), ("updated", thread.updated_at),
+        ("ended", thread.ended_at), ("deleted", thread.deleted_at),
+        ("revision", thread.revision),
+    ])
+
+
+def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: bool,
+          verb: str, action: str) -> None:
+    with opened_store(store_url, tenant) as store:
+        done = [getattr(store, action)(tid) for tid in ids]
+    if as_json:
+        emit_json(done[0] if len(done) == 1 else done)
+        return
+    for t in done:
+        note(f"{verb} {t.id}")
+
+
+@threads.command("rm")
+@store_options
+@click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
+@json_option
+def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
+       as_json: bool) -> None:
+    """Soft-delete threads: hidden from listings until restored or purged."""
+    _each(store_url, tenant, thread_ids, as_json, "deleted", "delete_thread")
+
+
+@threads.command("restore")
+@store_options
+@click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
+@json_option
+def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
+            as_json: bool) -> None:
+    """Undo rm: make soft-deleted threads visible and writable again."""
+    _each(store_url, tenant, thread_ids, as_json, "restored", "restore_thread")
+
+
+@threads.command("purge")
+@store_options
+@click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def purge(store_url: str | None, tenant: str, thread_ids: tuple[str, ...], yes: bool,
+          as_json: bool) -> None:
+    """Remove threads and all their messages for good. Cannot be undone."""
+    with opened_store(store_url, tenant) as store:
+        for tid in thread_ids:  # fail on a missing id before asking or deleting
+            store.get_thread(tid)
+        if not yes:
+            click.confirm(f"Purge {len(thread_ids)} thread(s) and all their messages?",
+                          abort=True, err=True)
+        for tid in thread_ids:
+            store.purge_thread(tid)
+    if as_json:
+        emit_json({"purged": list(thread_ids)})
+        return
+    for tid in thread_ids:
+        note(f"purged {tid}")

@@ -1,0 +1,434 @@
+"""``convostore export`` and ``convostore import``: move whole threads in and out.
+
+Two file formats, because they answer different needs:
+
+* **JSON** is the :class:`~convostore.model.ConversationSnapshot` document the
+  library itself exports and imports. Export streams it; import parses the whole
+  document and stores it atomically through ``import_thread`` (exact copy: times,
+  deletions and counters), so its memory grows with the thread.
+* **JSONL** is for threads of any size. Line 1 is a header
+  ``{"format": "convostore.thread+jsonl", "version": 1, "thread": {...}}``, then
+  one message per line in seq order. Import reads a line at a time and appends
+  batches to a freshly created thread, so memory stays bounded by the batch size,
+  however long the thread. Message ids are kept, so re-running an interrupted or
+  completed import resumes it (the messages already stored are checked, not added
+  again); a thread holding other messages is a conflict. The thread's
+  ``updated_at`` becomes the import time and deleted messages are marked deleted
+  at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from convostore.cli._common import (
+    emit_json,
+    json_option,
+    note,
+    opened_store,
+    store_options,
+)
+from convostore.errors import ConflictError, ThreadExistsError, ValidationError
+from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
+from convostore.store import Store
+from convostore.store._logic import check_snapshot_version, same_content, translate_validation
+
+__all__ = ["JSONL_FORMAT", "ImportResult", "export_stream", "import_stream"]
+
+JSONL_FORMAT = "convostore.thread+jsonl"
+DEFAULT_BATCH = 1000
+_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+F = TypeVar("F", bound=Callable[..., Any])
+Tick = Callable[[int, int], None]
+"""Progress callback: (bytes or messages done since the last call, messages done)."""
+
+
+def _no_tick(_advance: int, _messages: int) -> None:
+    pass
+
+
+# --- export ------------------------------------------------------------------
+
+
+def export_stream(store: Store, thread_id: str, out: IO[bytes], fmt: str,
+                  tick: Tick = _no_tick) -> int:
+    """Write thread ``thread_id`` to ``out`` in ``fmt`` (``json`` or ``jsonl``),
+    reading its messages a page at a time; return the number of messages."""
+    thread = store.get_thread(thread_id)
+    exported_at = json.dumps(utcnow().isoformat())
+    version = SNAPSHOT_VERSIONS[-1]
+    page = store.limits.max_list_limit
+    msgs = store.iter_messages(thread_id, include_deleted=True, batch=page)
+    count = 0
+    if fmt == "jsonl":
+        out.write(b'{"format":"' + JSONL_FORMAT.encode() + b'","version":%d,' % version
+                  + b'"exported_at":' + exported_at.encode() + b',"thread":'
+                  + thread.model_dump_json().encode() + b"}\n")
+        for m in msgs:
+            out.write(m.model_dump_json().encode() + b"\n")
+            count += 1
+            if count % page == 0:
+                tick(page, count)
+    else:
+        # "pinned" is left out: the snapshot takes each message's own flag.
+        out.write(b'{"version":%d,"exported_at":' % version + exported_at.encode()
+                  + b',"thread":' + thread.model_dump_json().encode() + b',"messages":[')
+        for m in msgs:
+            out.write((b",\n" if count else b"\n") + m.model_dump_json().encode())
+            count += 1
+            if count % page == 0:
+                tick(page, count)
+        out.write(b"\n]}\n")
+    tick(count % page, count)
+    return count
+
+
+# --- import ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    thread_id: str
+    format: str
+    messages: int
+    """Messages in the file."""
+    appended: int
+    """Messages this run stored; the others were already there."""
+
+
+def sniff_format(first_line: bytes, name: str | None) -> str:
+    """``jsonl`` for a ``.jsonl``/``.ndjson`` name or a JSONL header line, else ``json``."""
+    if name and name.lower().endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    try:
+        head = json.loads(first_line)
+    except ValueError:
+        return "json"
+    return "jsonl" if isinstance(head, dict) and head.get("format") == JSONL_FORMAT else "json"
+
+
+def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
+                  thread_id: str | None = None, batch: int = DEFAULT_BATCH,
+                  dry_run: bool = False, tick: Tick = _no_tick) -> ImportResult:
+    """Import one thread from the lines of a JSON or JSONL file.
+
+    Args:
+        store: the store (and tenant) to import into.
+        lines: the file's lines as bytes, e.g. a file opened in binary mode.
+        fmt: ``json`` or ``jsonl``.
+        thread_id: store the thread under this id instead of the file's.
+        batch: messages per append (JSONL); memory is bounded by it.
+        dry_run: read and validate everything, write nothing.
+        tick: progress callback, called once per batch.
+
+    Raises:
+        ValidationError: the file is not valid (the message names the line).
+        ThreadExistsError: JSON format, and the thread id is taken.
+        ConflictError: JSONL format, and the thread exists with other messages.
+    """
+    if fmt == "json":
+        return _import_json(store, lines, thread_id, dry_run, tick)
+    return _import_jsonl(store, lines, thread_id, batch, dry_run, tick)
+
+
+def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
+                 dry_run: bool, tick: Tick) -> ImportResult:
+    raw = b"".join(lines)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"not a JSON document: {exc}", field="file") from None
+    if not isinstance(data, dict):
+        raise ValidationError("must be a JSON object (a conversation snapshot)", field="file")
+    if data.get("format") == JSONL_FORMAT:
+        raise ValidationError("is a JSONL export; import it with --format jsonl", field="file")
+    if "version" not in data:
+        raise ValidationError("missing snapshot version; is this a convostore export?",
+                              field="file")
+    check_snapshot_version(data)
+    from convostore.model import ConversationSnapshot
+
+    with translate_validation("file"):
+        snapshot = ConversationSnapshot.model_validate(data)
+    target = thread_id or snapshot.thread.id
+    n = len(snapshot.messages)
+    if not dry_run:
+        store.import_thread(snapshot, thread_id=thread_id)
+    tick(len(raw), n)
+    return ImportResult(target, "json", n, 0 if dry_run else n)
+
+
+def _json_line(raw: bytes, lineno: int) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValidationError(f"not JSON: {exc}", field=f"line {lineno}") from None
+
+
+def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int]:
+    """The thread of the header line, and the header's size in bytes."""
+    first = next(lines, b"")
+    if not first.strip():
+        raise ValidationError("the file is empty; expected a JSONL header", field="line 1")
+    header = _json_line(first, 1)
+    if not isinstance(header, dict) or header.get("format") != JSONL_FORMAT:
+        raise ValidationError(f'is not a header with "format": "{JSONL_FORMAT}"',
+                              field="line 1")
+    if "version" not in header:
+        raise ValidationError("missing version", field="line 1")
+    check_snapshot_version(header)
+    if not isinstance(header.get("thread"), dict):
+        raise ValidationError("missing the thread object", field="line 1")
+    with translate_validation("line 1.thread"):
+        thread = Thread.model_validate(header["thread"])
+    return thread, len(first)
+
+
+def _read_messages(lines: Iterator[bytes], sizes: list[int]) -> Iterator[Message]:
+    """Messages of the lines after the header, checked for seq order, stripped of
+    the fields the store assigns; adds each line's size to ``sizes[0]``."""
+    position = 0
+    for lineno, raw in enumerate(lines, start=2):
+        sizes[0] += len(raw)
+        if not raw.strip():
+            continue
+        data = _json_line(raw, lineno)
+        if not isinstance(data, dict):
+            raise ValidationError("must be a JSON object (one message)", field=f"line {lineno}")
+        with translate_validation(f"line {lineno}"):
+            msg = Message.model_validate(data)
+        position += 1
+        if msg.seq is not None and msg.seq != position:
+            raise ValidationError(f"seq {msg.seq} is out of order: expected {position}",
+                                  field=f"line {lineno}")
+        yield msg.model_copy(update={"thread_id": None, "seq": None, "turn": None})
+
+
+def _chunks(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
+    chunk: list[Message] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
+                        msgs: Iterator[Message]) -> None:
+    """Consume the first ``stored_count`` messages of ``msgs``, checking that the
+    thread already holds exactly them, in order; nothing is written."""
+    stored = store.iter_messages(thread_id, include_deleted=True,
+                                 batch=store.limits.max_list_limit)
+    for position in range(1, stored_count + 1):
+        mine = next(msgs, None)
+        theirs = next(stored, None)
+        if mine is None:
+            raise ConflictError(f"thread {thread_id!r} already exists with more messages "
+                                f"({stored_count}) than the file ({position - 1})")
+        if theirs is None or theirs.id != mine.id or not same_content(theirs, mine):
+            raise ConflictError(f"thread {thread_id!r} already exists with other messages "
+                                f"(they differ at message {position})")
+
+
+def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None, batch: int,
+                  dry_run: bool, tick: Tick) -> ImportResult:
+    source, header_size = _read_header(lines)
+    target = thread_id or source.id
+    sizes = [header_size]
+    msgs = _read_messages(lines, sizes)
+    total = appended = 0
+
+    def advance() -> None:
+        tick(sizes[0], total)
+        sizes[0] = 0
+
+    if dry_run:
+        for _ in msgs:
+            total += 1
+            if total % batch == 0:
+                advance()
+        advance()
+        return ImportResult(target, "jsonl", total, 0)
+
+    created = False
+    try:
+        store.create_thread(source.model_copy(update={"id": target,
+                                                      "tenant_id": store.tenant_id}))
+        created = True
+    except ThreadExistsError:
+        already = store.get_thread(target).message_count
+        _skip_stored_prefix(store, target, already, msgs)
+        total = already
+    advance()
+    try:
+        for chunk in _chunks(msgs, batch):
+            stored = store.append(target, chunk)
+            for sent, kept in zip(chunk, stored, strict=True):
+                if sent.deleted_at is not None and kept.deleted_at is None:
+                    store.delete_message(kept.id)
+            total += len(chunk)
+            appended += len(chunk)
+            advance()
+    except BaseException:
+        # A thread this run made and could not fill is not left behind empty; a
+        # partly filled one is kept, and running the import again completes it.
+        if created and appended == 0:
+            with contextlib.suppress(Exception):
+                store.purge_thread(target)
+        raise
+    if source.deleted_at is not None and store.get_thread(target).deleted_at is None:
+        store.delete_thread(target)
+    return ImportResult(target, "jsonl", total, appended)
+
+
+# --- progress ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool | None, label: str, total: int | None, *, in_bytes: bool
+              ) -> Iterator[Tick]:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not (console.is_terminal if enabled is None else enabled):
+        yield _no_tick
+        return
+    from rich import progress as rp
+
+    columns: list[Any] = [rp.TextColumn("{task.description}"), rp.BarColumn()]
+    if in_bytes:
+        columns += [rp.DownloadColumn(), rp.TransferSpeedColumn()]
+    else:
+        columns += [rp.MofNCompleteColumn()]
+    columns += [rp.TextColumn("{task.fields[messages]} messages"), rp.TimeRemainingColumn()]
+    with rp.Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(label, total=total, messages=0)
+
+        def tick(advance: int, messages: int) -> None:
+            bar.update(task, advance=advance, messages=messages)
+
+        yield tick
+
+
+def progress_option(f: F) -> F:
+    return click.option(
+        "--progress/--no-progress", default=None,
+        help="Show a progress bar on stderr. [default: when stderr is a terminal]")(f)
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def _format_of(path: str | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    return "jsonl" if path and path.lower().endswith(_JSONL_SUFFIXES) else "json"
+
+
+@click.command("export")
+@store_options
+@click.argument("thread_id")
+@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
+              help="Where to write; - is stdout. A file appears only once complete.")
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]),
+              help="File format. [default: jsonl for a .jsonl/.ndjson FILE, else json]")
+@progress_option
+def export(store_url: str | None, tenant: str, thread_id: str, output: str,
+           fmt: str | None, progress: bool | None) -> None:
+    """Write a thread, messages included, to a JSON or JSONL file.
+
+    JSON is the snapshot document that the library's import_thread reads; JSONL
+    (a header line, then one message per line) suits threads of any size. Both are
+    written while the messages are read, a page at a time.
+    """
+    fmt = _format_of(None if output == "-" else output, fmt)
+    with opened_store(store_url, tenant) as store:
+        total = store.get_thread(thread_id).message_count
+        if output == "-":
+            sys.stdout.flush()
+            out = sys.stdout.buffer
+            with _progress(progress, f"export {thread_id}", total, in_bytes=False) as tick:
+                count = export_stream(store, thread_id, out, fmt, tick)
+            out.flush()
+            return
+        path = Path(output)
+        part = path.with_name(path.name + ".part")
+        try:
+            with part.open("wb") as fh, _progress(progress, f"export {thread_id}", total,
+                                                  in_bytes=False) as tick:
+                count = export_stream(store, thread_id, fh, fmt, tick)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(part, path)
+        finally:
+            part.unlink(missing_ok=True)
+    note(f"exported {count} messages of thread {thread_id} to {output} ({fmt})")
+
+
+@click.command("import")
+@store_options
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]),
+              help="File format. [default: jsonl for .jsonl/.ndjson or a JSONL header "
+                   "line, else json]")
+@click.option("--as", "thread_id", metavar="THREAD_ID",
+              help="Store the thread under this id instead of the one in the file.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH,
+              show_default=True, help="Messages per append when importing JSONL.")
+@click.option("--dry-run", is_flag=True, help="Validate the whole file; write nothing.")
+@progress_option
+@json_option
+def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
+            thread_id: str | None, batch: int, dry_run: bool, progress: bool | None,
+            as_json: bool) -> None:
+    """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin).
+
+    JSONL is read a line at a time and appended in batches, so memory stays
+    bounded for threads of any length; re-running the import of the same file
+    resumes or confirms it. JSON is parsed whole and stored in one transaction;
+    importing a thread id that exists is a conflict (exit code 4).
+    """
+    with contextlib.ExitStack() as stack:
+        if file == "-":
+            fh: IO[bytes] = sys.stdin.buffer
+            size = None
+        else:
+            fh = stack.enter_context(open(file, "rb"))
+            size = os.fstat(fh.fileno()).st_size
+        first = fh.readline()
+        fmt = fmt or sniff_format(first, None if file == "-" else file)
+        lines = _chain(first, fh)
+        store = stack.enter_context(opened_store(store_url, tenant))
+        tick = stack.enter_context(_progress(progress, f"import {Path(file).name}", size,
+                                             in_bytes=True))
+        result = import_stream(store, lines, fmt, thread_id=thread_id, batch=batch,
+                               dry_run=dry_run, tick=tick)
+    if as_json:
+        emit_json({"thread_id": result.thread_id, "format": result.format,
+                   "messages": result.messages, "appended": result.appended,
+                   "dry_run": dry_run})
+        return
+    if dry_run:
+        note(f"valid {result.format}: thread {result.thread_id}, {result.messages} messages "
+             "(nothing written)")
+    else:
+        note(f"imported thread {result.thread_id}: {result.messages} messages, "
+             f"{result.appended} newly stored")
+
+
+def _chain(first: bytes, rest: IO[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest

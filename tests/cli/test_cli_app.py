@@ -1,0 +1,182 @@
+"""The command tree as a whole: entry points, exit codes, error output, the docs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from convostore.__main__ import main
+from convostore.cli import cli, errors, threads
+from convostore.cli._docs import render
+from convostore.errors import (
+    BackendUnavailableError,
+    DuplicateMessageError,
+    MissingDependencyError,
+    RevisionConflictError,
+    SchemaTooNewError,
+    SchemaTooOldError,
+    StoreLockedError,
+    ThreadNotFoundError,
+    UnsupportedSnapshotVersionError,
+    ValidationError,
+)
+
+from ._helpers import Run, seed
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+COMMANDS = {"threads", "messages", "export", "import", "keys", "db", "prune", "doctor",
+            "serve", "demo"}
+
+
+def test_the_reference_in_docs_is_generated_from_help() -> None:
+    assert DOCS.read_text(encoding="utf-8") == render(cli), (
+        "docs/cli.md is out of date: run python scripts/gen_cli_docs.py")
+
+
+def test_the_reference_documents_every_command_and_exit_code() -> None:
+    text = render(cli)
+    for name in COMMANDS:
+        assert f"### convostore {name}\n" in text
+    for code, _ in errors.EXIT_CODES:
+        assert f"\n| {int(code)} | " in text
+
+
+def test_top_level_help_lists_every_command(run: Run) -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
+              if line.strip()}
+    assert listed == COMMANDS
+
+
+def _paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append((*prefix, name))
+        if isinstance(cmd, click.Group):
+            out += _paths(cmd, (*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("path", _paths(cli), ids=" ".join)
+def test_every_command_has_help(run: Run, path: tuple[str, ...]) -> None:
+    result = run(*path, "-h")
+    assert result.exit_code == 0
+    assert result.output.startswith(f"Usage: cli {' '.join(path)}")
+
+
+def test_main_returns_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert "convostore" in capsys.readouterr().out
+    assert main(["no-such-command"]) == 2
+
+
+def test_demo_passes_its_arguments_through(run: Run, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    import convostore.demo
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(convostore.demo, "run", lambda argv: seen.append(argv) or 3)
+    result = run("demo", "memory://", "--flag")
+    assert seen == [["memory://", "--flag"]]
+    assert result.exit_code == 3
+
+
+def test_store_defaults_to_sqlite_file_in_working_directory(
+        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("threads", "list").exit_code == 0
+    assert (tmp_path / "convostore.db").exists()
+
+
+def test_store_comes_from_the_environment(run: Run, sqlite_url: str) -> None:
+    thread = seed(sqlite_url)
+    result = run("threads", "show", thread.id, "--json", env={"CONVOSTORE_URL": sqlite_url})
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["id"] == thread.id
+
+
+# --- failures -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (ThreadNotFoundError("t"), 3),
+    (DuplicateMessageError("m"), 4),
+    (RevisionConflictError("t", 1, 2), 4),
+    (ValidationError("bad", field="cursor"), 2),
+    (UnsupportedSnapshotVersionError(9, (1,)), 2),
+    (SchemaTooOldError("old", found=1, expected=2), 5),
+    (SchemaTooNewError("new", found=3, expected=2), 5),
+    (BackendUnavailableError("down"), 5),
+    (StoreLockedError("locked"), 5),
+    (MissingDependencyError("psycopg", "postgres"), 5),
+    (FileNotFoundError(2, "No such file or directory", "x.json"), 1),
+    (KeyboardInterrupt(), 130),
+    (RuntimeError("boom"), 1),
+])
+def test_each_exception_has_a_documented_exit_code(exc: BaseException, code: int) -> None:
+    failure = errors.classify(exc)
+    assert failure.code == code
+    assert code in {int(c) for c, _ in errors.EXIT_CODES}
+
+
+@pytest.mark.parametrize(("exc", "code"), [(RuntimeError("boom"), 1),
+                                           (KeyboardInterrupt(), 130)])
+def test_unexpected_failures_print_one_line_and_no_traceback(
+        run: Run, monkeypatch: pytest.MonkeyPatch, sqlite_url: str,
+        exc: BaseException, code: int) -> None:
+    def explode(*_: Any, **__: Any) -> Any:
+        raise exc
+
+    monkeypatch.setattr(threads, "opened_store", explode)
+    result = run("threads", "list", "--store", sqlite_url)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: ")
+
+
+def test_unknown_url_scheme_is_a_usage_error(run: Run) -> None:
+    result = run("threads", "list", "--store", "ftp://example.org/x")
+    assert result.exit_code == 2
+    assert "unknown store URL scheme 'ftp'" in result.stderr
+
+
+def test_errors_are_json_when_json_was_asked_for(run: Run) -> None:
+    result = run("threads", "list", "--store", "ftp://example.org/x", "--json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    error = json.loads(result.stderr)["error"]
+    assert error["exit_code"] == 2
+    assert error["kind"] == "invalid"
+    assert "ftp" in error["message"]
+
+
+def test_unreachable_store_exits_5(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    result = run("threads", "list", "--store", f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+    assert result.exit_code == 5
+    assert result.stderr.startswith("Error: ")
+
+
+def test_store_written_by_a_newer_version_exits_5(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert run("threads", "list", "--store", url).exit_code == 0
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        conn.execute("INSERT INTO convostore_migrations (version, name, applied_at) "
+                     "VALUES (999, 'future', '2100-01-01')")
+    result = run("threads", "list", "--store", url)
+    assert result.exit_code == 5
+    assert "newer" in result.stderr
+
+
+def test_click_usage_errors_exit_2(run: Run) -> None:
+    assert run("threads", "list", "--no-such-option").exit_code == 2
+    assert run("threads", "show").exit_code == 2
+    assert run("threads", "list", "--limit", "0").exit_code == 2
