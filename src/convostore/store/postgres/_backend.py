@@ -11,13 +11,14 @@ message instead of after a pool timeout.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
 import psycopg_pool
 
-from convostore.errors import BackendUnavailableError, ConvostoreError
+from convostore.errors import BackendUnavailableError, ConflictError, ConvostoreError
 from convostore.model import (
     ConversationSnapshot,
     HealthReport,
@@ -33,8 +34,6 @@ from convostore.store.postgres import _handlers as h
 from convostore.store.postgres._config import Config, parse_config
 from convostore.store.postgres._driver import (
     RetryPolicy,
-    drive_async,
-    drive_sync,
     run_async,
     run_sync,
     translate,
@@ -54,17 +53,13 @@ def _connect_kwargs(config: Config) -> dict[str, Any]:
             "prepare_threshold": config.prepare_threshold}
 
 
-def _unavailable(exc: psycopg.Error) -> ConvostoreError:
-    err = translate(exc)
-    return err if isinstance(err, ConvostoreError) else BackendUnavailableError(str(err))
-
-
-def _open_steps(config: Config, sq: Statements) -> Callable[[], h.Steps[Any]]:
+def _open_steps(config: Config, sq: Statements) -> tuple[h.Mode, Callable[[], h.Steps[Any]]]:
+    """What opening a backend runs: migrate, check the version, or just read it."""
     if config.auto_migrate:
-        return lambda: h.migrate(sq)
+        return h.Mode.WRITE, lambda: h.migrate(sq)
     if config.check_schema:
-        return lambda: h.check_schema(sq)
-    return lambda: h.schema_version(sq)
+        return h.Mode.AUTOCOMMIT, lambda: h.check_schema(sq)
+    return h.Mode.AUTOCOMMIT, lambda: h.schema_version(sq)
 
 
 class _Common:
@@ -115,12 +110,9 @@ class PostgresBackend(_Common, Backend):
     def __init__(self, url: str, *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> None:
         Backend.__init__(self, limits=limits)
         self._setup(url, options)
-        try:
-            with psycopg.Connection.connect(self.config.conninfo,
-                                            **_connect_kwargs(self.config)) as conn:
-                drive_sync(conn, _open_steps(self.config, self.statements)())
-        except psycopg.Error as exc:
-            raise _unavailable(exc) from exc
+        config = self.config
+        run_sync(lambda: psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)),
+                 *_open_steps(config, self.statements), self.policy)
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             **self._pool_kwargs())
         self._pool.open(wait=False)
@@ -131,7 +123,7 @@ class PostgresBackend(_Common, Backend):
         return self._pool
 
     def _run(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
-        return run_sync(self._pool, mode, make, self.policy)
+        return run_sync(self._pool.connection, mode, make, self.policy)
 
     def execute(self, op: ops.Op[T]) -> T:
         if op.name == "health_check":
@@ -259,16 +251,19 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         async with self._lock:
             if self._pool is not None:
                 return
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                        self.config.conninfo, **_connect_kwargs(self.config)) as conn:
-                    await drive_async(conn, _open_steps(self.config, self.statements)())
-            except psycopg.Error as exc:
-                raise _unavailable(exc) from exc
+            await run_async(self._connect_once, *_open_steps(self.config, self.statements),
+                            self.policy)
             pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
                 **self._pool_kwargs())
             await pool.open(wait=False)
             self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def _connect_once(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        conn = await psycopg.AsyncConnection.connect(self.config.conninfo,
+                                                     **_connect_kwargs(self.config))
+        async with conn:
+            yield conn
 
     async def aclose(self) -> None:
         self._closed = True
@@ -280,7 +275,7 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         if self._pool is None:
             await self.aopen()
         assert self._pool is not None
-        return await run_async(self._pool, mode, make, self.policy)
+        return await run_async(self._pool.connection, mode, make, self.policy)
 
     async def execute(self, op: ops.Op[T]) -> T:
         if op.name == "health_check":
@@ -327,4 +322,5 @@ def drop_schema(url: str, schema: str) -> None:
             else:
                 conn.execute(f"DROP SCHEMA IF EXISTS {sq.quoted_schema} CASCADE".encode())
     except psycopg.Error as exc:
-        raise _unavailable(exc) from exc
+        err = translate(exc)
+        raise (err if isinstance(err, ConvostoreError) else ConflictError(str(err))) from exc

@@ -18,6 +18,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -150,13 +151,13 @@ def _once_sync(conn: psycopg.Connection[Any], mode: Mode, steps: Steps[T]) -> T:
         steps.close()
 
 
-def run_sync(pool: psycopg_pool.ConnectionPool[Any], mode: Mode,
-             make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
-    """Run a handler on a pooled connection, retrying conflicts."""
+def run_sync(connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+             mode: Mode, make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+    """Run a handler on a connection from ``connect`` (a pool's), retrying conflicts."""
     attempt = 0
     while True:
         try:
-            with pool.connection() as conn:
+            with connect() as conn:
                 return _once_sync(conn, mode, make())
         except psycopg.Error as exc:
             err = translate(exc)
@@ -214,13 +215,14 @@ async def _once_async(conn: psycopg.AsyncConnection[Any], mode: Mode, steps: Ste
         steps.close()
 
 
-async def run_async(pool: psycopg_pool.AsyncConnectionPool[Any], mode: Mode,
-                    make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
-    """Run a handler on a pooled connection, retrying conflicts."""
+async def run_async(
+        connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
+        mode: Mode, make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+    """Run a handler on a connection from ``connect`` (a pool's), retrying conflicts."""
     attempt = 0
     while True:
         try:
-            async with pool.connection() as conn:
+            async with connect() as conn:
                 return await _once_async(conn, mode, make())
         except psycopg.Error as exc:
             err = translate(exc)
