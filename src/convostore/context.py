@@ -1,0 +1,578 @@
+"""Context windows: the newest messages of a thread that fit a model's budget.
+
+The seeds trimmed context by dropping the oldest messages one at a time, which
+routinely cut a tool call away from its results (every provider rejects that)
+and counted tokens by string length. This module is the pure, I/O-free rule
+that every store and the conversation layer share:
+
+* the system prompt and pinned messages are always in; if they alone exceed
+  the budget, :class:`~convostore.errors.ContextBudgetError` says by how much;
+* the rest of the window is a contiguous run of the newest messages;
+* a tool call and all of its results are in or out together, parallel calls
+  included, and a reasoning-only message stays with the message it precedes;
+* a tool exchange that cannot be completed (a result whose call is gone, a
+  call still waiting for its results) is left out rather than sent broken;
+* optionally the window starts on a user message.
+
+:func:`select_window` pulls messages newest-first from a lazy iterable and stops
+as soon as the budget is spent, so a store feeding it page by page reads
+O(window) messages. It reads the token counts stored on each message and only
+counts a message that has none.
+
+:func:`validate_context` checks a list of messages against the tool-pairing
+rules of OpenAI Chat Completions, OpenAI Responses and Anthropic Messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from convostore.errors import ContextBudgetError, ValidationError
+from convostore.model import Message, ReasoningPart, Role, ToolCallPart, ToolResultPart
+from convostore.tokens import TokenCounter, token_count_for
+
+__all__ = [
+    "DIALECTS",
+    "ContextIssue",
+    "ContextWindow",
+    "Dialect",
+    "call_ids",
+    "is_mandatory",
+    "is_reasoning_only",
+    "result_ids",
+    "select_messages",
+    "select_window",
+    "validate_context",
+]
+
+
+# --- message shapes -----------------------------------------------------------
+
+
+def call_ids(message: Message) -> list[str]:
+    """Ids of the tool calls a message makes."""
+    return [p.tool_call_id for p in message.parts if isinstance(p, ToolCallPart)]
+
+
+def result_ids(message: Message) -> list[str]:
+    """Ids of the tool calls a message answers (its tool-result parts, or the
+    ``tool_call_id`` of a tool message without such parts)."""
+    ids = [p.tool_call_id for p in message.parts if isinstance(p, ToolResultPart)]
+    if not ids and message.role is Role.TOOL and message.tool_call_id:
+        ids.append(message.tool_call_id)
+    return ids
+
+
+def is_reasoning_only(message: Message) -> bool:
+    """An assistant message holding nothing but reasoning (a Responses-style
+    reasoning item), which belongs with the assistant message after it."""
+    return (message.role is Role.ASSISTANT and bool(message.parts)
+            and all(isinstance(p, ReasoningPart) for p in message.parts))
+
+
+def is_mandatory(message: Message) -> bool:
+    """Whether a live message must be in every window: system prompts and pinned."""
+    return message.role is Role.SYSTEM or message.pinned
+
+
+# --- the result ---------------------------------------------------------------
+
+
+class ContextWindow(BaseModel):
+    """A model-ready selection of a thread's messages.
+
+    Attributes:
+        messages: the window, oldest first (seq order).
+        tokens: the sum of the messages' token counts.
+        estimated: whether any of those counts is a heuristic estimate.
+        counters: the names of the counters behind the counts, sorted.
+        max_tokens: the token budget it was built for, if any.
+        max_messages: the message budget it was built for, if any.
+        truncated: older messages exist that did not fit.
+        omitted: ids of messages left out because their tool exchange is
+            incomplete (a result without its call, a call without its results).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: list[Message] = Field(default_factory=list)
+    tokens: int = 0
+    estimated: bool = False
+    counters: list[str] = Field(default_factory=list)
+    max_tokens: int | None = None
+    max_messages: int | None = None
+    truncated: bool = False
+    omitted: list[str] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __iter__(self) -> Iterator[Message]:  # type: ignore[override]
+        return iter(self.messages)
+
+    def __getitem__(self, index: int) -> Message:
+        return self.messages[index]
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.id for m in self.messages]
+
+
+# --- selection ----------------------------------------------------------------
+
+
+def _check_budget(value: int | None, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError("must be a non-negative integer or None", field=field)
+    return value
+
+
+@dataclass(slots=True)
+class _Comp:
+    """A group of messages that must be in or out together."""
+
+    members: list[int]
+    open_ids: set[str] = field(default_factory=set)
+    bad: bool = False
+    mandatory: bool = False
+
+
+class _Scanner:
+    """Union-find over pulled messages (newest first) linked by tool ids and
+    reasoning adjacency."""
+
+    def __init__(self, mandatory_ids: set[str]) -> None:
+        self.mandatory_ids = mandatory_ids
+        self.pulled: list[Message] = []
+        self.parent: list[int] = []
+        self.comps: dict[int, _Comp] = {}
+        self.waiting: dict[str, list[int]] = {}  # result id -> pulled indexes
+        self.claimed: set[str] = set()
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        ca, cb = self.comps[ra], self.comps[rb]
+        if len(ca.members) < len(cb.members):
+            ra, rb, ca, cb = rb, ra, cb, ca
+        self.parent[rb] = ra
+        ca.members.extend(cb.members)
+        ca.open_ids |= cb.open_ids
+        ca.bad = ca.bad or cb.bad
+        ca.mandatory = ca.mandatory or cb.mandatory
+        del self.comps[rb]
+        return ra
+
+    def comp(self, i: int) -> _Comp:
+        return self.comps[self.find(i)]
+
+    def add(self, m: Message) -> None:
+        i = len(self.pulled)
+        self.pulled.append(m)
+        self.parent.append(i)
+        comp = _Comp([i], mandatory=m.id in self.mandatory_ids)
+        self.comps[i] = comp
+        for rid in result_ids(m):
+            if rid in self.claimed:
+                comp.bad = True  # its call is newer than the result
+            elif rid in self.waiting:
+                self.waiting[rid].append(i)
+                self.union(i, self.waiting[rid][0])
+            else:
+                self.waiting[rid] = [i]
+                comp.open_ids.add(rid)
+        for cid in call_ids(m):
+            waiting = self.waiting.pop(cid, None)
+            if waiting is None or cid in self.claimed:
+                self.comp(i).bad = True  # a call with no result after it
+                continue
+            self.claimed.add(cid)
+            root = self.find(i)
+            for j in waiting:
+                root = self.union(root, j)
+            self.comps[root].open_ids.discard(cid)
+        if i > 0 and is_reasoning_only(m) and self.pulled[i - 1].role is Role.ASSISTANT:
+            self.union(i, i - 1)
+
+    def needs_more_for_mandatory(self) -> bool:
+        """A component holding a mandatory message is still incomplete, or the
+        last pulled message of one might have its reasoning just before it."""
+        for c in self.comps.values():
+            if c.mandatory and c.open_ids:
+                return True
+        if self.pulled:
+            last = len(self.pulled) - 1
+            c = self.comp(last)
+            m = self.pulled[last]
+            if c.mandatory and m.role is Role.ASSISTANT and (call_ids(m) or is_reasoning_only(m)):
+                return True
+        return False
+
+
+def _dangling(mandatory: Sequence[Message]) -> set[str]:
+    """Ids of mandatory messages whose tool partners are not all mandatory."""
+    calls = {c for m in mandatory for c in call_ids(m)}
+    results = {r for m in mandatory for r in result_ids(m)}
+    out = set()
+    for m in mandatory:
+        if (any(c not in results for c in call_ids(m))
+                or any(r not in calls for r in result_ids(m))
+                or is_reasoning_only(m)
+                or (m.role is Role.ASSISTANT and call_ids(m))):
+            out.add(m.id)
+    return out
+
+
+def select_window(
+    mandatory: Sequence[Message],
+    newest_first: Iterable[Message],
+    *,
+    max_tokens: int | None,
+    max_messages: int | None,
+    start_on_user: bool = False,
+    counter: TokenCounter | None = None,
+) -> ContextWindow:
+    """Choose the context window from a lazily read history.
+
+    Args:
+        mandatory: the thread's live system and pinned messages, in seq order.
+        newest_first: the thread's live (not deleted, not archived) messages
+            from the newest backwards; it may repeat mandatory ones. Pulled
+            only as far as the budget needs.
+        max_tokens: token budget for the whole window, or ``None``.
+        max_messages: message budget for the whole window, or ``None``.
+        start_on_user: make the non-mandatory part start on a user message.
+        counter: counts a message that carries no stored ``token_count``
+            (default: :func:`convostore.tokens.default_counter`).
+
+    Returns:
+        The window, oldest first.
+
+    Raises:
+        ContextBudgetError: the mandatory messages (with the tool exchanges
+            they belong to) alone exceed a budget.
+        ValidationError: a budget is negative or not an integer.
+    """
+    return _select(mandatory, newest_first, max_tokens=max_tokens,
+                   max_messages=max_messages, start_on_user=start_on_user,
+                   counter=counter, position=None)
+
+
+def select_messages(
+    messages: Sequence[Message],
+    *,
+    max_tokens: int | None = None,
+    max_messages: int | None = None,
+    start_on_user: bool = False,
+    counter: TokenCounter | None = None,
+) -> ContextWindow:
+    """:func:`select_window` over a list already in memory (oldest first).
+
+    Deleted and archived messages are skipped; the system prompt and pinned
+    messages are the mandatory part.
+    """
+    live = [m for m in messages if m.deleted_at is None and m.archived_at is None]
+    pos = {m.id: i for i, m in enumerate(live)}
+    return _select([m for m in live if is_mandatory(m)], reversed(live),
+                   max_tokens=max_tokens, max_messages=max_messages,
+                   start_on_user=start_on_user, counter=counter,
+                   position=lambda m: pos.get(m.id, -1))
+
+
+def _select(
+    mandatory: Sequence[Message],
+    newest_first: Iterable[Message],
+    *,
+    max_tokens: int | None,
+    max_messages: int | None,
+    start_on_user: bool,
+    counter: TokenCounter | None,
+    position: Callable[[Message], int] | None,
+) -> ContextWindow:
+    max_tokens = _check_budget(max_tokens, "max_tokens")
+    max_messages = _check_budget(max_messages, "max_messages")
+
+    costs: dict[str, tuple[int, str, bool]] = {}
+
+    def cost(m: Message) -> int:
+        c = costs.get(m.id)
+        if c is None:
+            tc = token_count_for(m, counter)
+            c = costs[m.id] = (tc.tokens, tc.counter, tc.estimated)
+        return c[0]
+
+    mand: list[Message] = []
+    seen_mand: set[str] = set()
+    for m in mandatory:
+        if m.id not in seen_mand:
+            seen_mand.add(m.id)
+            mand.append(m)
+    mand_ids = {m.id for m in mand}
+    mand_tokens = sum(cost(m) for m in mand)
+    if max_tokens is not None and mand_tokens > max_tokens:
+        raise ContextBudgetError(mand_tokens, max_tokens)
+    if max_messages is not None and len(mand) > max_messages:
+        raise ContextBudgetError(len(mand), max_messages, "messages")
+    tok_room = None if max_tokens is None else max_tokens - mand_tokens
+    msg_room = None if max_messages is None else max_messages - len(mand)
+
+    # Position of a message in thread order: seq, or the caller's position.
+    def pos_of(m: Message) -> int | None:
+        return position(m) if position is not None else m.seq
+
+    merge_mand = all(pos_of(m) is not None for m in mand)
+    pending_mand = sorted(mand, key=lambda m: pos_of(m) or 0, reverse=True) if merge_mand else []
+    dangling = _dangling(mand)
+    scan = _Scanner(mand_ids)
+    seen: set[str] = set()
+    cum_tokens = cum_msgs = 0
+    stream = iter(newest_first)
+    lookahead: list[Message] = []
+    done = False
+
+    def take(m: Message) -> None:
+        nonlocal cum_tokens, cum_msgs
+        seen.add(m.id)
+        dangling.discard(m.id)
+        scan.add(m)
+        if m.id not in mand_ids:
+            cum_tokens += cost(m)
+            cum_msgs += 1
+
+    def pull() -> bool:
+        """Take the next message in newest-first order; False at the start of history."""
+        nonlocal done
+        while True:
+            m = lookahead.pop() if lookahead else next(stream, None)
+            if m is None:
+                while pending_mand:
+                    mm = pending_mand.pop(0)
+                    if mm.id not in seen:
+                        take(mm)
+                        return True
+                done = True
+                return False
+            if m.id in seen:
+                continue
+            p = pos_of(m)
+            if p is not None:
+                while pending_mand and (pos_of(pending_mand[0]) or 0) > p:
+                    mm = pending_mand.pop(0)
+                    if mm.id not in seen:
+                        lookahead.append(m)  # a mandatory message is newer: it goes first
+                        take(mm)
+                        return True
+            take(m)
+            return True
+
+    def over() -> bool:
+        return ((tok_room is not None and cum_tokens > tok_room)
+                or (msg_room is not None and cum_msgs > msg_room))
+
+    while not over() and pull():
+        pass
+    # Complete the tool exchanges that mandatory messages belong to.
+    while not done and (dangling or scan.needs_more_for_mandatory()) and pull():
+        pass
+    if done:
+        for c in scan.comps.values():
+            if c.open_ids:
+                c.bad = True  # results whose call is not in the thread
+
+    pulled = scan.pulled
+    n = len(pulled)
+    comp_of = [scan.comps[scan.find(i)] for i in range(n)]
+    fixed = {i for i in range(n) if comp_of[i].mandatory and not comp_of[i].bad}
+    bad = {i for i in range(n) if comp_of[i].bad}
+    unpulled = [m for m in mand if m.id not in seen]
+    fixed_msgs = unpulled + [pulled[i] for i in sorted(fixed)]
+    fixed_tokens = sum(cost(m) for m in fixed_msgs)
+    if max_tokens is not None and fixed_tokens > max_tokens:
+        raise ContextBudgetError(fixed_tokens, max_tokens)
+    if max_messages is not None and len(fixed_msgs) > max_messages:
+        raise ContextBudgetError(len(fixed_msgs), max_messages, "messages")
+
+    # Cutting between pulled[k] and pulled[k+1] is allowed when no group that
+    # is not already fixed spans the cut. cover[] is a difference array over
+    # the groups' [newest, oldest) index ranges; an unresolved group reaches
+    # past everything pulled.
+    cover = [0] * (n + 1)
+    for c in scan.comps.values():
+        if c.bad or c.mandatory or (len(c.members) < 2 and not c.open_ids):
+            continue
+        cover[min(c.members)] += 1
+        cover[n if c.open_ids else max(c.members)] -= 1
+    best = -1
+    tokens = count = spanning = 0
+    oldest: Message | None = None
+    for k in range(n):
+        spanning += cover[k]
+        if k not in fixed and k not in bad:
+            tokens += cost(pulled[k])
+            count += 1
+            oldest = pulled[k]
+        if ((max_tokens is not None and fixed_tokens + tokens > max_tokens)
+                or (max_messages is not None and len(fixed_msgs) + count > max_messages)):
+            break
+        if spanning or (k == n - 1 and not done):
+            continue
+        if start_on_user and oldest is not None and oldest.role is not Role.USER:
+            continue
+        best = k
+
+    chosen = [i for i in range(best + 1) if i not in fixed and i not in bad]
+    omitted = [pulled[i].id for i in sorted(bad) if i <= best or comp_of[i].mandatory]
+    ordered = [pulled[i] for i in sorted(set(chosen) | fixed, reverse=True)]
+    window = unpulled + ordered
+    if merge_mand and all(pos_of(m) is not None for m in window):
+        window.sort(key=lambda m: pos_of(m) or 0)
+    for m in window:
+        cost(m)
+    return ContextWindow(
+        messages=window,
+        tokens=sum(costs[m.id][0] for m in window),
+        estimated=any(costs[m.id][2] for m in window),
+        counters=sorted({costs[m.id][1] for m in window}),
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        truncated=not done or any(i not in fixed and i not in bad for i in range(best + 1, n)),
+        omitted=omitted,
+    )
+
+
+# --- validation ----------------------------------------------------------------
+
+Dialect = Literal["openai-chat", "openai-responses", "anthropic-messages"]
+DIALECTS: tuple[Dialect, ...] = ("openai-chat", "openai-responses", "anthropic-messages")
+
+IssueCode = Literal[
+    "result_without_call",
+    "call_without_result",
+    "result_before_call",
+    "results_not_adjacent",
+    "duplicate_call_id",
+    "duplicate_result",
+    "reasoning_not_followed",
+    "first_not_user",
+]
+
+
+class ContextIssue(BaseModel):
+    """One way a list of messages breaks a provider's rules.
+
+    Attributes:
+        code: what is wrong (``result_without_call``, ``call_without_result``,
+            ``result_before_call``, ``results_not_adjacent``, ``duplicate_call_id``,
+            ``duplicate_result``, ``reasoning_not_followed``, ``first_not_user``).
+        index: position of the offending message in the list.
+        message_id: its id.
+        tool_call_id: the tool call concerned, if any.
+        detail: a sentence for people.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    code: IssueCode
+    index: int
+    message_id: str
+    tool_call_id: str | None = None
+    detail: str
+
+
+def validate_context(
+    messages: Sequence[Message],
+    dialect: Dialect = "openai-chat",
+    *,
+    require_user_first: bool | None = None,
+) -> list[ContextIssue]:
+    """Check tool-call pairing as a provider would, before sending.
+
+    Rules for every dialect: each tool result answers a call made earlier in
+    the list; each call gets exactly one result; a call id is used once.
+
+    ``openai-chat``: the results of an assistant message's calls follow it
+    directly, before any other message (Chat Completions rejects anything in
+    between). ``anthropic-messages``: the same, since all ``tool_result``
+    blocks must be in the message right after the ``tool_use``; and the first
+    message after the system prompt must be the user's (``require_user_first``,
+    on by default for this dialect). ``openai-responses``: outputs may come
+    anywhere after their call, but a reasoning item must be followed by the
+    assistant item it belongs to.
+
+    Returns:
+        The issues found, in list order; empty when the list is valid.
+    """
+    if dialect not in DIALECTS:
+        raise ValidationError(f"unknown dialect {dialect!r}; use one of {list(DIALECTS)}",
+                              field="dialect")
+    if require_user_first is None:
+        require_user_first = dialect == "anthropic-messages"
+    adjacent = dialect in ("openai-chat", "anthropic-messages")
+    issues: list[ContextIssue] = []
+
+    def issue(code: IssueCode, i: int, detail: str, call_id: str | None = None) -> None:
+        issues.append(ContextIssue(code=code, index=i, message_id=messages[i].id,
+                                   tool_call_id=call_id, detail=detail))
+
+    calls: dict[str, int] = {}  # call id -> index of the calling message
+    answered: dict[str, int] = {}
+    later_calls = {c: i for i, m in enumerate(messages) for c in call_ids(m)}
+    open_block: set[str] = set()  # calls of the last assistant message still unanswered
+    block_closed_for: set[str] = set()
+    for i, m in enumerate(messages):
+        results = result_ids(m)
+        mcalls = call_ids(m)
+        if open_block and not results:
+            block_closed_for |= open_block
+            open_block = set()
+        for rid in results:
+            if rid in answered:
+                issue("duplicate_result", i, f"call {rid!r} is answered twice", rid)
+            elif rid not in calls:
+                if later_calls.get(rid, -1) > i:
+                    issue("result_before_call", i, f"result for {rid!r} precedes its call", rid)
+                else:
+                    issue("result_without_call", i,
+                          f"result for {rid!r} has no call in the context", rid)
+            else:
+                answered[rid] = i
+                if adjacent and rid in block_closed_for:
+                    issue("results_not_adjacent", i,
+                          f"result for {rid!r} does not directly follow its call", rid)
+                open_block.discard(rid)
+        if mcalls:
+            block_closed_for |= open_block
+            open_block = set()
+            for cid in mcalls:
+                if cid in calls:
+                    issue("duplicate_call_id", i, f"call id {cid!r} is used twice", cid)
+                    continue
+                calls[cid] = i
+                open_block.add(cid)
+        if dialect == "openai-responses" and is_reasoning_only(m):
+            nxt = messages[i + 1] if i + 1 < len(messages) else None
+            if nxt is None or nxt.role is not Role.ASSISTANT:
+                issue("reasoning_not_followed", i,
+                      "a reasoning item must be followed by the assistant item it precedes")
+    for cid, i in calls.items():
+        if cid not in answered:
+            issue("call_without_result", i, f"call {cid!r} has no result in the context", cid)
+    if require_user_first:
+        first = next((i for i, m in enumerate(messages) if m.role is not Role.SYSTEM), None)
+        if first is not None and messages[first].role is not Role.USER:
+            issue("first_not_user", first, "the first non-system message must be the user's")
+    issues.sort(key=lambda x: x.index)
+    return issues
