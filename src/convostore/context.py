@@ -40,6 +40,7 @@ __all__ = [
     "ContextIssue",
     "ContextWindow",
     "Dialect",
+    "WindowSelector",
     "call_ids",
     "is_mandatory",
     "is_reasoning_only",
@@ -250,8 +251,8 @@ def select_window(
     Args:
         mandatory: the thread's live system and pinned messages, in seq order.
         newest_first: the thread's live (not deleted, not archived) messages
-            from the newest backwards; it may repeat mandatory ones. Pulled
-            only as far as the budget needs.
+            from the newest backwards, down to the start of the thread; it may
+            repeat mandatory ones. Pulled only as far as the budget needs.
         max_tokens: token budget for the whole window, or ``None``.
         max_messages: message budget for the whole window, or ``None``.
         start_on_user: make the non-mandatory part start on a user message.
@@ -266,9 +267,13 @@ def select_window(
             they belong to) alone exceed a budget.
         ValidationError: a budget is negative or not an integer.
     """
-    return _select(mandatory, newest_first, max_tokens=max_tokens,
-                   max_messages=max_messages, start_on_user=start_on_user,
-                   counter=counter, position=None)
+    selector = WindowSelector(mandatory, max_tokens=max_tokens, max_messages=max_messages,
+                              start_on_user=start_on_user, counter=counter)
+    for m in newest_first:
+        if not selector.wants_more:
+            return selector.finish(reached_start=False)
+        selector.feed([m])
+    return selector.finish(reached_start=True)
 
 
 def select_messages(
@@ -279,178 +284,199 @@ def select_messages(
     start_on_user: bool = False,
     counter: TokenCounter | None = None,
 ) -> ContextWindow:
-    """:func:`select_window` over a list already in memory (oldest first).
+    """:func:`select_window` over a whole thread already in memory (oldest first).
 
     Deleted and archived messages are skipped; the system prompt and pinned
-    messages are the mandatory part.
+    messages are the mandatory part. Messages need not carry ``seq``.
     """
     live = [m for m in messages if m.deleted_at is None and m.archived_at is None]
     pos = {m.id: i for i, m in enumerate(live)}
-    return _select([m for m in live if is_mandatory(m)], reversed(live),
-                   max_tokens=max_tokens, max_messages=max_messages,
-                   start_on_user=start_on_user, counter=counter,
-                   position=lambda m: pos.get(m.id, -1))
+    selector = WindowSelector([m for m in live if is_mandatory(m)], max_tokens=max_tokens,
+                              max_messages=max_messages, start_on_user=start_on_user,
+                              counter=counter, position=lambda m: pos.get(m.id))
+    for m in reversed(live):
+        if not selector.wants_more:
+            return selector.finish(reached_start=False)
+        selector.feed([m])
+    return selector.finish(reached_start=True)
 
 
-def _select(
-    mandatory: Sequence[Message],
-    newest_first: Iterable[Message],
-    *,
-    max_tokens: int | None,
-    max_messages: int | None,
-    start_on_user: bool,
-    counter: TokenCounter | None,
-    position: Callable[[Message], int] | None,
-) -> ContextWindow:
-    max_tokens = _check_budget(max_tokens, "max_tokens")
-    max_messages = _check_budget(max_messages, "max_messages")
+class WindowSelector:
+    """The push-driven form of :func:`select_window`, for readers that fetch pages.
 
-    costs: dict[str, tuple[int, str, bool]] = {}
+    Feed it the thread's live messages newest-first, a page at a time, while
+    :attr:`wants_more` is true; then call :meth:`finish`, saying whether the
+    pages reached the start of the thread. Feeding more than it wanted is
+    harmless; stopping early is what keeps a read O(window)::
 
-    def cost(m: Message) -> int:
-        c = costs.get(m.id)
+        sel = WindowSelector(mandatory, max_tokens=4000, max_messages=None)
+        while sel.wants_more and (page := read_older_page()):
+            sel.feed(reversed(page))
+        window = sel.finish(reached_start=page_was_the_first)
+
+    Raises:
+        ContextBudgetError: from the constructor or :meth:`finish`, when the
+            mandatory part alone exceeds a budget.
+        ValidationError: a budget is negative or not an integer.
+    """
+
+    def __init__(
+        self,
+        mandatory: Sequence[Message],
+        *,
+        max_tokens: int | None,
+        max_messages: int | None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+        position: Callable[[Message], int | None] | None = None,
+    ) -> None:
+        self.max_tokens = _check_budget(max_tokens, "max_tokens")
+        self.max_messages = _check_budget(max_messages, "max_messages")
+        self.start_on_user = bool(start_on_user)
+        self._counter = counter
+        self._position = position
+        self._costs: dict[str, tuple[int, str, bool]] = {}
+        mand: list[Message] = []
+        for m in mandatory:
+            if all(m.id != x.id for x in mand):
+                mand.append(m)
+        self._mand = mand
+        self._mand_ids = {m.id for m in mand}
+        mand_tokens = sum(self._cost(m) for m in mand)
+        if self.max_tokens is not None and mand_tokens > self.max_tokens:
+            raise ContextBudgetError(mand_tokens, self.max_tokens)
+        if self.max_messages is not None and len(mand) > self.max_messages:
+            raise ContextBudgetError(len(mand), self.max_messages, "messages")
+        self._tok_room = None if self.max_tokens is None else self.max_tokens - mand_tokens
+        self._msg_room = None if self.max_messages is None else self.max_messages - len(mand)
+        self._merge = all(self._pos(m) is not None for m in mand)
+        self._pending = (sorted(mand, key=lambda m: self._pos(m) or 0, reverse=True)
+                         if self._merge else [])
+        self._dangling = _dangling(mand)
+        self._scan = _Scanner(self._mand_ids)
+        self._seen: set[str] = set()
+        self._cum_tokens = 0
+        self._cum_msgs = 0
+        self._finished = False
+
+    def _pos(self, m: Message) -> int | None:
+        return self._position(m) if self._position is not None else m.seq
+
+    def _cost(self, m: Message) -> int:
+        c = self._costs.get(m.id)
         if c is None:
-            tc = token_count_for(m, counter)
-            c = costs[m.id] = (tc.tokens, tc.counter, tc.estimated)
+            tc = token_count_for(m, self._counter)
+            c = self._costs[m.id] = (tc.tokens, tc.counter, tc.estimated)
         return c[0]
 
-    mand: list[Message] = []
-    seen_mand: set[str] = set()
-    for m in mandatory:
-        if m.id not in seen_mand:
-            seen_mand.add(m.id)
-            mand.append(m)
-    mand_ids = {m.id for m in mand}
-    mand_tokens = sum(cost(m) for m in mand)
-    if max_tokens is not None and mand_tokens > max_tokens:
-        raise ContextBudgetError(mand_tokens, max_tokens)
-    if max_messages is not None and len(mand) > max_messages:
-        raise ContextBudgetError(len(mand), max_messages, "messages")
-    tok_room = None if max_tokens is None else max_tokens - mand_tokens
-    msg_room = None if max_messages is None else max_messages - len(mand)
+    def _take(self, m: Message) -> None:
+        self._seen.add(m.id)
+        self._dangling.discard(m.id)
+        self._scan.add(m)
+        if m.id not in self._mand_ids:
+            self._cum_tokens += self._cost(m)
+            self._cum_msgs += 1
 
-    # Position of a message in thread order: seq, or the caller's position.
-    def pos_of(m: Message) -> int | None:
-        return position(m) if position is not None else m.seq
+    @property
+    def wants_more(self) -> bool:
+        """Whether older messages could still change the window."""
+        if self._finished:
+            return False
+        over = ((self._tok_room is not None and self._cum_tokens > self._tok_room)
+                or (self._msg_room is not None and self._cum_msgs > self._msg_room))
+        return not over or bool(self._dangling) or self._scan.needs_more_for_mandatory()
 
-    merge_mand = all(pos_of(m) is not None for m in mand)
-    pending_mand = sorted(mand, key=lambda m: pos_of(m) or 0, reverse=True) if merge_mand else []
-    dangling = _dangling(mand)
-    scan = _Scanner(mand_ids)
-    seen: set[str] = set()
-    cum_tokens = cum_msgs = 0
-    stream = iter(newest_first)
-    lookahead: list[Message] = []
-    done = False
-
-    def take(m: Message) -> None:
-        nonlocal cum_tokens, cum_msgs
-        seen.add(m.id)
-        dangling.discard(m.id)
-        scan.add(m)
-        if m.id not in mand_ids:
-            cum_tokens += cost(m)
-            cum_msgs += 1
-
-    def pull() -> bool:
-        """Take the next message in newest-first order; False at the start of history."""
-        nonlocal done
-        while True:
-            m = lookahead.pop() if lookahead else next(stream, None)
-            if m is None:
-                while pending_mand:
-                    mm = pending_mand.pop(0)
-                    if mm.id not in seen:
-                        take(mm)
-                        return True
-                done = True
-                return False
-            if m.id in seen:
+    def feed(self, newest_first: Iterable[Message]) -> None:
+        """Take the next older messages (newest first); repeats are ignored."""
+        for m in newest_first:
+            if m.id in self._seen:
                 continue
-            p = pos_of(m)
+            p = self._pos(m)
             if p is not None:
-                while pending_mand and (pos_of(pending_mand[0]) or 0) > p:
-                    mm = pending_mand.pop(0)
-                    if mm.id not in seen:
-                        lookahead.append(m)  # a mandatory message is newer: it goes first
-                        take(mm)
-                        return True
-            take(m)
-            return True
+                while self._pending and (self._pos(self._pending[0]) or 0) > p:
+                    mm = self._pending.pop(0)
+                    if mm.id not in self._seen:
+                        self._take(mm)  # a mandatory message newer than m goes first
+            self._take(m)
 
-    def over() -> bool:
-        return ((tok_room is not None and cum_tokens > tok_room)
-                or (msg_room is not None and cum_msgs > msg_room))
+    def finish(self, *, reached_start: bool) -> ContextWindow:
+        """Choose the window from what was fed.
 
-    while not over() and pull():
-        pass
-    # Complete the tool exchanges that mandatory messages belong to.
-    while not done and (dangling or scan.needs_more_for_mandatory()) and pull():
-        pass
-    if done:
+        Args:
+            reached_start: the messages fed go back to the start of the thread.
+        """
+        self._finished = True
+        scan = self._scan
+        if reached_start:
+            for mm in self._pending:
+                if mm.id not in self._seen:
+                    self._take(mm)
+            self._pending = []
+            for c in scan.comps.values():
+                if c.open_ids:
+                    c.bad = True  # results whose call is not in the thread
+        max_tokens, max_messages = self.max_tokens, self.max_messages
+        cost = self._cost
+        pulled = scan.pulled
+        n = len(pulled)
+        comp_of = [scan.comps[scan.find(i)] for i in range(n)]
+        fixed = {i for i in range(n) if comp_of[i].mandatory and not comp_of[i].bad}
+        bad = {i for i in range(n) if comp_of[i].bad}
+        unpulled = [m for m in self._mand if m.id not in self._seen]
+        fixed_msgs = unpulled + [pulled[i] for i in sorted(fixed)]
+        fixed_tokens = sum(cost(m) for m in fixed_msgs)
+        if max_tokens is not None and fixed_tokens > max_tokens:
+            raise ContextBudgetError(fixed_tokens, max_tokens)
+        if max_messages is not None and len(fixed_msgs) > max_messages:
+            raise ContextBudgetError(len(fixed_msgs), max_messages, "messages")
+
+        # Cutting between pulled[k] and pulled[k+1] is allowed when no group that
+        # is not already fixed spans the cut. cover[] is a difference array over
+        # the groups' [newest, oldest) index ranges; an unresolved group reaches
+        # past everything pulled.
+        cover = [0] * (n + 1)
         for c in scan.comps.values():
-            if c.open_ids:
-                c.bad = True  # results whose call is not in the thread
+            if c.bad or c.mandatory or (len(c.members) < 2 and not c.open_ids):
+                continue
+            cover[min(c.members)] += 1
+            cover[n if c.open_ids else max(c.members)] -= 1
+        best = -1
+        tokens = count = spanning = 0
+        oldest: Message | None = None
+        for k in range(n):
+            spanning += cover[k]
+            if k not in fixed and k not in bad:
+                tokens += cost(pulled[k])
+                count += 1
+                oldest = pulled[k]
+            if ((max_tokens is not None and fixed_tokens + tokens > max_tokens)
+                    or (max_messages is not None and len(fixed_msgs) + count > max_messages)):
+                break
+            if spanning or (k == n - 1 and not reached_start):
+                continue
+            if self.start_on_user and oldest is not None and oldest.role is not Role.USER:
+                continue
+            best = k
 
-    pulled = scan.pulled
-    n = len(pulled)
-    comp_of = [scan.comps[scan.find(i)] for i in range(n)]
-    fixed = {i for i in range(n) if comp_of[i].mandatory and not comp_of[i].bad}
-    bad = {i for i in range(n) if comp_of[i].bad}
-    unpulled = [m for m in mand if m.id not in seen]
-    fixed_msgs = unpulled + [pulled[i] for i in sorted(fixed)]
-    fixed_tokens = sum(cost(m) for m in fixed_msgs)
-    if max_tokens is not None and fixed_tokens > max_tokens:
-        raise ContextBudgetError(fixed_tokens, max_tokens)
-    if max_messages is not None and len(fixed_msgs) > max_messages:
-        raise ContextBudgetError(len(fixed_msgs), max_messages, "messages")
-
-    # Cutting between pulled[k] and pulled[k+1] is allowed when no group that
-    # is not already fixed spans the cut. cover[] is a difference array over
-    # the groups' [newest, oldest) index ranges; an unresolved group reaches
-    # past everything pulled.
-    cover = [0] * (n + 1)
-    for c in scan.comps.values():
-        if c.bad or c.mandatory or (len(c.members) < 2 and not c.open_ids):
-            continue
-        cover[min(c.members)] += 1
-        cover[n if c.open_ids else max(c.members)] -= 1
-    best = -1
-    tokens = count = spanning = 0
-    oldest: Message | None = None
-    for k in range(n):
-        spanning += cover[k]
-        if k not in fixed and k not in bad:
-            tokens += cost(pulled[k])
-            count += 1
-            oldest = pulled[k]
-        if ((max_tokens is not None and fixed_tokens + tokens > max_tokens)
-                or (max_messages is not None and len(fixed_msgs) + count > max_messages)):
-            break
-        if spanning or (k == n - 1 and not done):
-            continue
-        if start_on_user and oldest is not None and oldest.role is not Role.USER:
-            continue
-        best = k
-
-    chosen = [i for i in range(best + 1) if i not in fixed and i not in bad]
-    omitted = [pulled[i].id for i in sorted(bad) if i <= best or comp_of[i].mandatory]
-    ordered = [pulled[i] for i in sorted(set(chosen) | fixed, reverse=True)]
-    window = unpulled + ordered
-    if merge_mand and all(pos_of(m) is not None for m in window):
-        window.sort(key=lambda m: pos_of(m) or 0)
-    for m in window:
-        cost(m)
-    return ContextWindow(
-        messages=window,
-        tokens=sum(costs[m.id][0] for m in window),
-        estimated=any(costs[m.id][2] for m in window),
-        counters=sorted({costs[m.id][1] for m in window}),
-        max_tokens=max_tokens,
-        max_messages=max_messages,
-        truncated=not done or any(i not in fixed and i not in bad for i in range(best + 1, n)),
-        omitted=omitted,
-    )
+        chosen = [i for i in range(best + 1) if i not in fixed and i not in bad]
+        omitted = [pulled[i].id for i in sorted(bad) if i <= best or comp_of[i].mandatory]
+        window = unpulled + [pulled[i] for i in sorted(set(chosen) | fixed, reverse=True)]
+        if self._merge and all(self._pos(m) is not None for m in window):
+            window.sort(key=lambda m: self._pos(m) or 0)
+        costs = self._costs
+        for m in window:
+            cost(m)
+        return ContextWindow(
+            messages=window,
+            tokens=sum(costs[m.id][0] for m in window),
+            estimated=any(costs[m.id][2] for m in window),
+            counters=sorted({costs[m.id][1] for m in window}),
+            max_tokens=max_tokens,
+            max_messages=max_messages,
+            truncated=not reached_start or any(
+                i not in fixed and i not in bad for i in range(best + 1, n)),
+            omitted=omitted,
+        )
 
 
 # --- validation ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from convostore.context import (
     DIALECTS,
     ContextWindow,
+    WindowSelector,
     is_mandatory,
     is_reasoning_only,
     select_messages,
@@ -243,10 +244,10 @@ message_budgets = st.one_of(st.none(), st.integers(0, 30))
 
 
 @PROPS
-@given(conversations(), budgets, message_budgets, st.booleans())
+@given(conversations(), budgets, message_budgets, st.booleans(), st.integers(1, 7))
 def test_windows_match_the_brute_force_reference(
-        g: Generated, max_tokens: int | None, max_messages: int | None, start_on_user: bool
-) -> None:
+        g: Generated, max_tokens: int | None, max_messages: int | None, start_on_user: bool,
+        page: int) -> None:
     try:
         expected = reference(g.messages, max_tokens=max_tokens, max_messages=max_messages,
                              start_on_user=start_on_user)
@@ -278,6 +279,15 @@ def test_windows_match_the_brute_force_reference(
                           max_tokens=max_tokens, max_messages=max_messages,
                           start_on_user=start_on_user)
     assert again == w
+    # fed a page at a time, stopping when it wants no more: the same window
+    sel = WindowSelector([m for m in g.messages if is_mandatory(m)], max_tokens=max_tokens,
+                         max_messages=max_messages, start_on_user=start_on_user)
+    newest_first = list(reversed(g.messages))
+    i = 0
+    while sel.wants_more and i < len(newest_first):
+        sel.feed(newest_first[i:i + page])
+        i += page
+    assert sel.finish(reached_start=i >= len(newest_first)) == w
 
 
 @PROPS
