@@ -92,3 +92,32 @@ class Adapter:
     def bulk_import(self, thread_id: str, user_id: str, batch: list[Any]) -> Any:
         """A new thread holding ``batch``, with as few calls as the library allows."""
         raise NotImplementedError
+
+
+def trim_to_budget(messages: list[Any], max_tokens: int, text_of: Any) -> list[Any]:
+    """The newest messages whose chars/4 estimate fits ``max_tokens`` (oldest
+    first): what a user of a library without a context-window call writes."""
+    from common import estimate_tokens
+
+    out: list[Any] = []
+    used = 0
+    for m in reversed(messages):
+        cost = estimate_tokens(text_of(m))
+        if used + cost > max_tokens and out:
+            break
+        out.append(m)
+        used += cost
+    out.reverse()
+    return out
+
+
+async def widening_window(recent: Any, max_tokens: int, text_of: Any) -> list[Any]:
+    """Context window through a ``recent(n)`` call: ask for 32, then 64, ...
+    newest messages until the budget is filled or the thread is exhausted."""
+    n = 32
+    while True:
+        got = await maybe(recent(n))
+        window = trim_to_budget(got, max_tokens, text_of)
+        if len(window) < len(got) or len(got) < n:
+            return window
+        n *= 2
