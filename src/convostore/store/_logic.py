@@ -145,7 +145,9 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
         if found:
             raise ValidationError(found[1], field=f"{what}.{found[0]}") from None
         raise ValidationError(f"cannot be encoded as JSON: {exc}", field=what) from None
-    if "\\u0000" in text:
+    # NUL shows as an escape; a lone surrogate in a dict key is silently written
+    # as U+FFFD by the serialiser, so either mark sends us to the exact check.
+    if "\\u0000" in text or "\ufffd" in text:
         found = _find_bad_text(obj, "")
         if found:
             raise ValidationError(found[1], field=f"{what}.{found[0]}")

@@ -93,7 +93,8 @@ _COLUMN_FIELDS = set({
 
 def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
     """The values of ``_sql.THREAD_COLUMNS`` for ``thread``."""
-    body = encode_thread(thread, limits, _COLUMN_FIELDS)
+    encode_thread(thread, limits)  # the checks and size limit, alike on every backend
+    body = thread.model_dump_json(exclude=_COLUMN_FIELDS)
     u, c = thread.usage, thread.cost
     return (
         thread.user_id, thread.agent_name, to_us(thread.updated_at),
