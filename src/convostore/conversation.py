@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter
 
-from convostore.context import ContextWindow, call_ids, is_mandatory, select_window
+from convostore.context import (
+    ContextWindow,
+    call_ids,
+    is_mandatory,
+    result_ids,
+    select_window,
+)
 from convostore.errors import (
     ConvostoreError,
     NotFoundError,
@@ -78,8 +84,9 @@ class SessionConfig:
 
     Attributes:
         max_messages: the active history keeps at most this many messages
-            besides the system prompt and pinned messages; older ones leave it.
-            ``None`` for no limit.
+            besides the system prompt and pinned messages; older ones leave it
+            (the results of a tool call that leaves go with it, so a few more
+            may leave). ``None`` for no limit.
         max_tokens: the default token budget of :meth:`Conversation.context`.
         idle_timeout: a session idle for longer is expired (``None``: never).
             Seconds or a ``timedelta``.
@@ -400,6 +407,8 @@ class _ConversationCore:
         size = min(limit + 2, self._store.limits.max_list_limit)
         kept = 0
         excess: list[Message] = []
+        survivors: list[Message] = []  # newest first
+        protected_calls: set[str] = set()
         cursor: str | None = None
         while True:
             page = yield _Call("list_messages", (self.id,),
@@ -407,6 +416,7 @@ class _ConversationCore:
             boundary = False
             for m in reversed(page.items):
                 if self._protected(m):
+                    protected_calls.update(call_ids(m))
                     continue
                 if m.archived_at is not None:
                     boundary = True
@@ -414,10 +424,22 @@ class _ConversationCore:
                 kept += 1
                 if kept > limit:
                     excess.append(m)
+                else:
+                    survivors.append(m)
             if boundary or page.prev_cursor is None:
                 break
             cursor = page.prev_cursor
         excess.reverse()
+        # Never leave a tool result behind whose call left: the results of a
+        # retired call go with it, so the active history starts at a clean point.
+        live_calls = {c for m in survivors for c in call_ids(m)} | protected_calls
+        while survivors:
+            answers = result_ids(survivors[-1])
+            if not answers or all(a in live_calls for a in answers):
+                break
+            oldest = survivors.pop()
+            excess.append(oldest)
+            live_calls.difference_update(call_ids(oldest))
         return (yield from self._p_retire(excess))
 
     def _p_pages(self, *, include_archived: bool) -> _Plan[list[Message]]:
