@@ -323,6 +323,21 @@ class SQLiteBackend(Backend):
         return Message.model_validate_json(row[0])
 
     @staticmethod
+    def _taken_ids(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> dict[str, Message]:
+        """The stored messages of this tenant among ``ids``."""
+        found: dict[str, Message] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (body,) in conn.execute(
+                    f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
+                    (tenant, *chunk)):
+                m = Message.model_validate_json(body)
+                found[m.id] = m
+        return found
+
+    @staticmethod
     def _decode(rows: Sequence[tuple[str]]) -> list[Message]:
         return [Message.model_validate_json(r[0]) for r in rows]
 
@@ -480,16 +495,7 @@ class SQLiteBackend(Backend):
 
     def _append_checked(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
         thread = self._load_thread(conn, op.tenant, op.thread_id)
-        existing: dict[str, Message] = {}
-        ids = list({m.id for m in op.messages})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for (body,) in conn.execute(
-                    f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
-                    (op.tenant, *chunk)):
-                m = Message.model_validate_json(body)
-                existing[m.id] = m
+        existing = self._taken_ids(conn, op.tenant, [m.id for m in op.messages])
         new, slots = plan_append(op.thread_id, op.messages, existing)
         if not new:
             return [s for s in slots if s is not None]
@@ -596,13 +602,12 @@ class SQLiteBackend(Backend):
         def tx(conn: sqlite3.Connection) -> Thread:
             if conn.execute(sql.THREAD_EXISTS, (op.tenant, thread.id)).fetchone():
                 raise ThreadExistsError(thread.id)
+            taken = self._taken_ids(conn, op.tenant, [m.id for m in msgs])
+            if taken:
+                first = next(m.id for m in msgs if m.id in taken)
+                raise DuplicateMessageError(first, "in another thread")
             conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *thread_row))
-            try:
-                conn.executemany(sql.INSERT_MESSAGE, rows)
-            except sqlite3.IntegrityError:
-                taken = next(m.id for m in msgs if conn.execute(
-                    sql.GET_MESSAGE, (op.tenant, m.id)).fetchone())
-                raise DuplicateMessageError(taken, "in another thread") from None
+            conn.executemany(sql.INSERT_MESSAGE, rows)
             return thread
         return self._write(tx)
 
