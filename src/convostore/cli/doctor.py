@@ -12,7 +12,6 @@ import importlib.util
 import platform
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 import click
 
@@ -52,18 +51,15 @@ def fts5_available() -> bool:
 
 def tokenizer_in_use() -> tuple[str, str]:
     """(status, description) of the token counter messages are counted with."""
-    try:
-        from convostore import tokens
-    except ImportError:
-        return "warn", "token counting module not available"
-    describe: Any = getattr(tokens, "describe", None)
-    if callable(describe):
-        return "ok", str(describe())
-    counter: Any = getattr(tokens, "default_counter", None)
-    if callable(counter):
-        counter = counter()
-    name = getattr(counter, "name", None)
-    return ("ok", str(name)) if name else ("info", "default")
+    from convostore.tokens import default_counter
+
+    counter = default_counter()
+    if counter.estimate:
+        fix = ("tiktoken is installed but has no cached encoding on this machine"
+               if importlib.util.find_spec("tiktoken") else
+               "pip install 'convostore[tiktoken]' for exact counts")
+        return "warn", f"{counter.name}: estimates ({fix})"
+    return "ok", counter.name
 
 
 def _store_checks(url: str, store: Store) -> list[Check]:

@@ -1,20 +1,24 @@
-"""``convostore prune``: apply the retention rules of the conversation layer.
+"""``convostore prune``: retention for a tenant, from cron or by hand.
 
-Two rules, as in the conversation layer that owns them: sessions idle for longer
-than a timeout expire, and each user keeps at most N sessions (the oldest go
-first). The CLI only parses durations and reports counts, so a cron job and the
-library apply exactly the same rules.
+Two rules: sessions idle for longer than a timeout expire (the conversation
+layer's own rule, applied through :class:`~convostore.conversation.ConversationManager`
+so the CLI and the library agree on what "expired" means), and each user keeps at
+most N sessions, the most recently active ones. The manager's retention counts
+sessions per tenant, so the per-user rule is applied here with the same care: a
+thread written to between listing and removal is kept (``expected_revision``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from collections import Counter
 
 import click
 
 from convostore.cli._common import emit_json, json_option, note, opened_store, store_options
+from convostore.errors import NotFoundError, RevisionConflictError
+from convostore.model import Thread
 from convostore.store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -33,23 +37,38 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
     return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
 
 
-def _count(result: Any) -> int:
-    if isinstance(result, int):
-        return result
-    try:
-        return len(result)
-    except TypeError:
-        return 0
+def expire_idle(store: Store, idle: dt.timedelta, *, purge: bool) -> int:
+    """Remove the sessions idle for longer than ``idle``; return how many."""
+    from convostore.conversation import ConversationManager, SessionConfig
+
+    manager = ConversationManager(store, SessionConfig(idle_timeout=idle))
+    return manager.cleanup_expired(purge=purge)
 
 
-def run_prune(store: Store, idle: dt.timedelta | None, keep: int | None) -> dict[str, int]:
-    from convostore.conversation import ConversationConfig, ConversationManager
-
-    config = ConversationConfig() if idle is None else ConversationConfig(idle_timeout=idle)
-    manager = ConversationManager(store, config)
-    expired = _count(manager.cleanup_expired()) if idle is not None else 0
-    trimmed = _count(manager.enforce_max_sessions(keep)) if keep is not None else 0
-    return {"expired": expired, "over_limit": trimmed}
+def keep_per_user(store: Store, keep: int, *, purge: bool) -> int:
+    """Keep each user's ``keep`` most recently active threads, remove the rest;
+    threads without a user count as one more user. Returns how many went."""
+    per_user: Counter[str | None] = Counter()
+    doomed: list[Thread] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_threads(limit=store.limits.max_list_limit, cursor=cursor)
+        for thread in page.items:  # newest activity first
+            per_user[thread.user_id] += 1
+            if per_user[thread.user_id] > keep:
+                doomed.append(thread)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    removed = 0
+    remove = store.purge_thread if purge else store.delete_thread
+    for thread in doomed:
+        try:
+            remove(thread.id, expected_revision=thread.revision)
+        except (NotFoundError, RevisionConflictError):
+            continue  # gone already, or active again since it was listed: keep it
+        removed += 1
+    return removed
 
 
 @click.command()
@@ -57,19 +76,24 @@ def run_prune(store: Store, idle: dt.timedelta | None, keep: int | None) -> dict
 @click.option("--idle", callback=parse_duration, metavar="DURATION",
               help="Remove sessions idle for longer than this, e.g. 30m, 12h, 7d.")
 @click.option("--keep", type=click.IntRange(1), metavar="N",
-              help="Keep at most N sessions per user; the least recently active go.")
+              help="Keep each user's N most recently active sessions; remove the rest.")
+@click.option("--soft", is_flag=True,
+              help="Soft-delete instead of purging, so threads restore can undo it.")
 @json_option
 def prune(store_url: str | None, tenant: str, idle: dt.timedelta | None, keep: int | None,
-          as_json: bool) -> None:
-    """Remove expired sessions and sessions over the per-user limit.
+          soft: bool, as_json: bool) -> None:
+    """Remove expired sessions and sessions over the per-user limit of a tenant.
 
-    Give --idle, --keep or both; the counts of removed sessions are printed.
+    Give --idle, --keep or both. Removed threads are purged (gone for good) unless
+    --soft is given. A session written to while prune runs is kept.
     """
     if idle is None and keep is None:
         raise click.UsageError("give --idle DURATION, --keep N or both")
     with opened_store(store_url, tenant) as store:
-        counts = run_prune(store, idle, keep)
+        expired = 0 if idle is None else expire_idle(store, idle, purge=not soft)
+        over = 0 if keep is None else keep_per_user(store, keep, purge=not soft)
     if as_json:
-        emit_json(counts)
+        emit_json({"expired": expired, "over_limit": over, "purged": not soft})
         return
-    note(f"expired: {counts['expired']}, over the per-user limit: {counts['over_limit']}")
+    verb = "soft-deleted" if soft else "purged"
+    note(f"{verb} {expired} idle and {over} over-the-limit session(s)")

@@ -1,0 +1,182 @@
+"""``threads`` and ``messages``: listings, paging, deletion, tails, tenants."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from convostore.cli import _common
+from convostore.model import Message
+from convostore.store import open_store
+from convostore.store._logic import Limits
+
+from ._helpers import Run, seed, with_store
+
+
+def _ids(result: Any) -> list[str]:
+    return [t["id"] for t in json.loads(result.stdout)["items"]]
+
+
+def test_list_shows_threads_newest_activity_first(run: Run, store_url: str) -> None:
+    first = seed(store_url, title="first")
+    second = seed(store_url, title="second")
+    result = run("threads", "list", "--store", store_url, "--json")
+    assert result.exit_code == 0
+    assert _ids(result) == [second.id, first.id]
+    assert json.loads(result.stdout)["next_cursor"] is None
+
+
+def test_list_prints_a_header_and_one_line_per_thread_in_a_pipe(run: Run, store_url: str
+                                                                ) -> None:
+    thread = seed(store_url, title="hello", user_id="u1")
+    lines = run("threads", "list", "--store", store_url).stdout.splitlines()
+    assert lines[0].split("\t")[:4] == ["id", "user", "agent", "title"]
+    assert lines[1].split("\t")[:4] == [thread.id, "u1", "-", "hello"]
+    assert len(lines) == 2
+
+
+def test_list_pages_with_the_cursor(run: Run, store_url: str) -> None:
+    made = [seed(store_url, messages=0).id for _ in range(3)]
+    page1 = json.loads(run("threads", "list", "--store", store_url, "-n", "2", "--json").stdout)
+    assert len(page1["items"]) == 2
+    page2 = run("threads", "list", "--store", store_url, "-n", "2", "--cursor",
+                page1["next_cursor"], "--json")
+    seen = [t["id"] for t in page1["items"]] + _ids(page2)
+    assert sorted(seen) == sorted(made)
+    every = run("threads", "list", "--store", store_url, "-n", "1", "--all", "--jsonl")
+    assert sorted(json.loads(line)["id"] for line in every.stdout.splitlines()) == sorted(made)
+
+
+def test_the_next_cursor_is_shown_on_stderr(run: Run, store_url: str) -> None:
+    seed(store_url, messages=0)
+    seed(store_url, messages=0)
+    result = run("threads", "list", "--store", store_url, "-n", "1")
+    assert result.stderr.startswith("more threads: --cursor ")
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_list_filters_by_user_and_agent(run: Run, store_url: str) -> None:
+    mine = seed(store_url, user_id="alice", agent_name="a")
+    seed(store_url, user_id="bob", agent_name="a")
+    assert _ids(run("threads", "list", "--store", store_url, "--user", "alice", "--json")
+                ) == [mine.id]
+    assert len(_ids(run("threads", "list", "--store", store_url, "--agent", "a", "--json"))
+               ) == 2
+
+
+def test_tenants_do_not_see_each_other(run: Run, store_url: str) -> None:
+    theirs = seed(store_url, tenant="acme")
+    assert _ids(run("threads", "list", "--store", store_url, "--json")) == []
+    assert _ids(run("threads", "list", "--store", store_url, "--tenant", "acme", "--json")
+                ) == [theirs.id]
+    result = run("threads", "show", theirs.id, "--store", store_url)
+    assert result.exit_code == 3
+
+
+def test_bad_cursor_is_a_usage_error(run: Run, store_url: str) -> None:
+    result = run("threads", "list", "--store", store_url, "--cursor", "not-a-cursor")
+    assert result.exit_code == 2
+    assert "cursor" in result.stderr
+
+
+def test_show_prints_the_thread(run: Run, store_url: str) -> None:
+    thread = seed(store_url, title="hello", messages=4)
+    data = json.loads(run("threads", "show", thread.id, "--store", store_url, "--json").stdout)
+    assert (data["id"], data["title"], data["message_count"]) == (thread.id, "hello", 4)
+    text = run("threads", "show", thread.id, "--store", store_url).stdout
+    assert "title: hello" in text.splitlines()
+    assert "messages: 4" in text.splitlines()
+
+
+def test_unknown_and_malformed_ids(run: Run, store_url: str) -> None:
+    missing = run("threads", "show", "th_missing", "--store", store_url)
+    assert missing.exit_code == 3
+    assert missing.stderr == "Error: thread 'th_missing' not found\n"
+    malformed = run("threads", "show", "not an id!", "--store", store_url)
+    assert malformed.exit_code == 2
+    assert "thread_id" in malformed.stderr
+
+
+def test_rm_hides_and_restore_brings_back(run: Run, store_url: str) -> None:
+    thread = seed(store_url)
+    assert run("threads", "rm", thread.id, "--store", store_url).exit_code == 0
+    assert _ids(run("threads", "list", "--store", store_url, "--json")) == []
+    assert _ids(run("threads", "list", "--store", store_url, "--deleted", "--json")
+                ) == [thread.id]
+    restored = run("threads", "restore", thread.id, "--store", store_url, "--json")
+    assert json.loads(restored.stdout)["deleted_at"] is None
+    assert _ids(run("threads", "list", "--store", store_url, "--json")) == [thread.id]
+
+
+def test_purge_asks_first_and_removes_for_good(run: Run, store_url: str) -> None:
+    thread = seed(store_url)
+    declined = run("threads", "purge", thread.id, "--store", store_url, input="n\n")
+    assert declined.exit_code == 1
+    assert run("threads", "show", thread.id, "--store", store_url).exit_code == 0
+    assert run("threads", "purge", thread.id, "--store", store_url, "--yes").exit_code == 0
+    assert run("threads", "show", thread.id, "--store", store_url).exit_code == 3
+
+
+def test_purge_of_a_missing_thread_deletes_nothing(run: Run, store_url: str) -> None:
+    thread = seed(store_url)
+    result = run("threads", "purge", thread.id, "th_missing", "--store", store_url, "--yes")
+    assert result.exit_code == 3
+    assert run("threads", "show", thread.id, "--store", store_url).exit_code == 0
+
+
+# --- messages tail ------------------------------------------------------------------
+
+
+def _seqs(result: Any) -> list[int]:
+    return [m["seq"] for m in json.loads(result.stdout)["items"]]
+
+
+def test_tail_prints_the_newest_messages_oldest_first(run: Run, store_url: str) -> None:
+    thread = seed(store_url, messages=7)
+    result = run("messages", "tail", thread.id, "-n", "3", "--store", store_url, "--json")
+    assert _seqs(result) == [5, 6, 7]
+    lines = run("messages", "tail", thread.id, "-n", "2", "--store", store_url
+                ).stdout.splitlines()
+    assert lines[0].split("\t") == ["seq", "turn", "role", "created", "id", "content"]
+    assert [line.split("\t")[-1] for line in lines[1:]] == ["answer 5", "question 6"]
+
+
+def test_tail_zero_prints_the_whole_thread(run: Run, store_url: str) -> None:
+    thread = seed(store_url, messages=5)
+    result = run("messages", "tail", thread.id, "-n", "0", "--store", store_url, "--jsonl")
+    assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 4, 5]
+
+
+def test_tail_hides_deleted_messages_unless_asked(run: Run, store_url: str) -> None:
+    thread = seed(store_url, messages=3)
+    with_store(store_url, lambda s: s.delete_message(s.recent(thread.id, 1)[0].id))
+    assert _seqs(run("messages", "tail", thread.id, "--store", store_url, "--json")) == [1, 2]
+    assert _seqs(run("messages", "tail", thread.id, "--deleted", "--store", store_url,
+                     "--json")) == [1, 2, 3]
+
+
+def test_tail_reads_past_the_per_call_list_limit(run: Run, sqlite_url: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    thread = seed(sqlite_url, messages=12)
+    monkeypatch.setattr(_common, "_open",
+                        lambda url: open_store(url, limits=Limits(max_list_limit=5)))
+    result = run("messages", "tail", thread.id, "-n", "11", "--store", sqlite_url, "--json")
+    assert _seqs(result) == list(range(2, 13))
+
+
+def test_tail_of_an_unknown_thread_is_not_found(run: Run, store_url: str) -> None:
+    result = run("messages", "tail", "th_missing", "--store", store_url, "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stderr)["error"]["kind"] == "not_found"
+
+
+def test_tail_shows_tool_calls_without_text(run: Run, store_url: str) -> None:
+    from convostore.model import ToolCallPart
+
+    thread = seed(store_url, messages=0)
+    with_store(store_url, lambda s: s.append(thread.id, Message.assistant("").with_parts(
+        ToolCallPart(tool_call_id="c1", tool_name="get_weather", args={"city": "Oslo"}))))
+    out = run("messages", "tail", thread.id, "--store", store_url).stdout
+    assert "[tool-call get_weather({'city': 'Oslo'})]" in out

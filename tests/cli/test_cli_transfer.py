@@ -1,0 +1,326 @@
+"""``export`` and ``import``: round trips, resumable JSONL imports, corrupt files,
+and memory that stays bounded however long the imported thread is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convostore.cli import _common
+from convostore.cli.transfer import JSONL_FORMAT
+from convostore.model import ConversationSnapshot, Message, Thread, ToolCallPart
+from convostore.store._logic import DEFAULT_LIMITS
+
+from ._helpers import Run, seed, with_store
+
+
+def _rich_thread(url: str) -> Thread:
+    """A thread with a tool call, metadata, a pinned and a deleted message."""
+    thread = seed(url, messages=4, title="round trip", user_id="u1", agent_name="bot",
+                  metadata={"k": [1, 2]})
+
+    def more(store: Any) -> None:
+        stored = store.append(thread.id, [
+            Message.assistant("").with_parts(ToolCallPart(
+                tool_call_id="c1", tool_name="lookup", args={"q": "héllo"})),
+            Message.tool("42", "c1", tool_name="lookup"),
+            Message.system("pinned note", pinned=True),
+        ])
+        store.delete_message(stored[1].id)
+
+    with_store(url, more)
+    return with_store(url, lambda s: s.get_thread(thread.id))  # type: ignore[no-any-return]
+
+
+def _messages(url: str, thread_id: str, tenant: str = "default") -> list[dict[str, Any]]:
+    keep = {"id", "seq", "turn", "role", "content", "parts", "pinned", "metadata",
+            "tool_call_id", "created_at"}
+    msgs = with_store(url, lambda s: list(s.iter_messages(thread_id, include_deleted=True)),
+                      tenant)
+    return [{**m.model_dump(mode="json", include=keep), "deleted": m.deleted_at is not None}
+            for m in msgs]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_round_trip_into_another_tenant(run: Run, store_url: str, tmp_path: Path,
+                                        fmt: str) -> None:
+    thread = _rich_thread(store_url)
+    path = tmp_path / f"t.{fmt}"
+    exported = run("export", thread.id, "-o", path, "--store", store_url)
+    assert exported.exit_code == 0, exported.output
+    assert f"exported 7 messages of thread {thread.id}" in exported.stderr
+    result = run("import", path, "--store", store_url, "--tenant", "copy", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"thread_id": thread.id, "format": fmt,
+                                         "messages": 7, "appended": 7, "dry_run": False}
+    assert _messages(store_url, thread.id, "copy") == _messages(store_url, thread.id)
+    copy = with_store(store_url, lambda s: s.get_thread(thread.id), "copy")
+    assert (copy.title, copy.user_id, copy.metadata, copy.message_count,
+            copy.tool_call_count) == (thread.title, thread.user_id, thread.metadata, 7, 1)
+
+
+def test_json_export_is_the_library_snapshot(run: Run, store_url: str) -> None:
+    thread = _rich_thread(store_url)
+    result = run("export", thread.id, "--store", store_url)
+    snapshot = ConversationSnapshot.model_validate_json(result.stdout_bytes)
+    expected = with_store(store_url, lambda s: s.export_thread(thread.id))
+    assert snapshot.thread == expected.thread
+    assert snapshot.messages == expected.messages
+    assert snapshot.pinned == expected.pinned == [False] * 6 + [True]
+
+
+def test_jsonl_export_is_a_header_then_one_message_per_line(run: Run, store_url: str
+                                                            ) -> None:
+    thread = seed(store_url, messages=3)
+    lines = run("export", thread.id, "--format", "jsonl", "--store", store_url
+                ).stdout.splitlines()
+    header = json.loads(lines[0])
+    assert (header["format"], header["version"], header["thread"]["id"]) == (
+        JSONL_FORMAT, 1, thread.id)
+    assert [json.loads(line)["seq"] for line in lines[1:]] == [1, 2, 3]
+
+
+def test_export_of_unknown_thread_leaves_no_file(run: Run, store_url: str, tmp_path: Path
+                                                 ) -> None:
+    result = run("export", "th_missing", "-o", tmp_path / "x.json", "--store", store_url)
+    assert result.exit_code == 3
+    assert list(tmp_path.glob("x.json*")) == []
+
+
+def test_import_reads_stdin_and_sniffs_the_format(run: Run, store_url: str) -> None:
+    thread = seed(store_url, messages=2)
+    data = run("export", thread.id, "--format", "jsonl", "--store", store_url).stdout_bytes
+    result = run("import", "-", "--tenant", "other", "--store", store_url, "--json",
+                 input=data)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format"] == "jsonl"
+
+
+def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_path: Path
+                                                  ) -> None:
+    thread = seed(store_url, messages=9)
+    full = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", full, "--store", store_url)
+    partial = tmp_path / "partial.jsonl"
+    partial.write_bytes(b"".join(full.read_bytes().splitlines(keepends=True)[:5]))
+
+    def imported(path: Path) -> dict[str, Any]:
+        result = run("import", path, "--tenant", "b", "--batch", "2", "--store", store_url,
+                     "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    assert imported(partial)["appended"] == 4  # as if an import died after 4 messages
+    assert imported(full)["appended"] == 5
+    assert imported(full)["appended"] == 0
+    assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)
+
+
+def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str,
+                                                        tmp_path: Path) -> None:
+    thread = seed(store_url, messages=3)
+    path = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    seed(store_url, tenant="b", id=thread.id, messages=2)
+    before = _messages(store_url, thread.id, "b")
+    result = run("import", path, "--tenant", "b", "--store", store_url)
+    assert result.exit_code == 4
+    assert "already exists with other messages" in result.stderr
+    assert _messages(store_url, thread.id, "b") == before
+
+
+def test_json_reimport_is_a_conflict(run: Run, store_url: str, tmp_path: Path) -> None:
+    thread = seed(store_url)
+    path = tmp_path / "t.json"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    result = run("import", path, "--store", store_url)
+    assert result.exit_code == 4
+    assert "already exists" in result.stderr
+
+
+def test_import_under_a_new_id_in_another_tenant(run: Run, store_url: str, tmp_path: Path
+                                                 ) -> None:
+    thread = seed(store_url, messages=2)
+    path = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    assert run("import", path, "--as", "th_copy", "--tenant", "b", "--store", store_url
+               ).exit_code == 0
+    assert len(_messages(store_url, "th_copy", "b")) == 2
+
+
+def test_a_failed_import_leaves_no_empty_thread(run: Run, store_url: str, tmp_path: Path
+                                                ) -> None:
+    thread = seed(store_url, messages=2)
+    path = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    # same tenant, new thread id: the message ids are already taken
+    result = run("import", path, "--as", "th_copy", "--store", store_url)
+    assert result.exit_code == 4
+    assert run("threads", "show", "th_copy", "--store", store_url).exit_code == 3
+
+
+def test_dry_run_validates_and_writes_nothing(run: Run, store_url: str, tmp_path: Path
+                                             ) -> None:
+    thread = seed(store_url, messages=3)
+    path = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    result = run("import", path, "--dry-run", "--tenant", "b", "--store", store_url)
+    assert result.exit_code == 0
+    assert "3 messages (nothing written)" in result.stderr
+    assert run("threads", "show", thread.id, "--tenant", "b", "--store", store_url
+               ).exit_code == 3
+
+
+HEADER = json.dumps({"format": JSONL_FORMAT, "version": 1,
+                     "thread": {"id": "th_file"}}) + "\n"
+MSG = json.dumps({"id": "m1", "role": "user", "content": "hi"}) + "\n"
+
+
+@pytest.mark.parametrize(("name", "content", "needle"), [
+    ("empty.jsonl", "", "line 1: the file is empty"),
+    ("header.jsonl", '{"format": "other"}\n' + MSG, "line 1: is not a header"),
+    ("version.jsonl", HEADER.replace('"version": 1', '"version": 99'), "version 99"),
+    ("garbage.jsonl", HEADER + MSG + "{not json\n", "line 3"),
+    ("array.jsonl", HEADER + "[1, 2]\n", "line 2"),
+    ("role.jsonl", HEADER + MSG.replace("user", "robot"), "line 2.role"),
+    ("seq.jsonl", HEADER + json.dumps({"id": "m1", "role": "user", "seq": 7}) + "\n",
+     "line 2: seq 7 is out of order"),
+    ("garbage.json", "{\"version\": 1, \"thread\": ", "file: not a JSON document"),
+    ("noversion.json", '{"thread": {"id": "t"}}', "missing snapshot version"),
+    ("future.json", '{"version": 2, "thread": {"id": "t"}}', "version 2"),
+    ("list.json", "[]", "file: must be a JSON object"),
+    ("badmsg.json", '{"version": 1, "thread": {"id": "t"}, "messages": [{"role": 1}]}',
+     "file.messages.0"),
+])
+def test_corrupt_files_are_refused_with_the_place_named(
+        run: Run, store_url: str, tmp_path: Path, name: str, content: str, needle: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    result = run("import", path, "--store", store_url)
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    listed = run("threads", "list", "--store", store_url, "--deleted", "--json")
+    assert json.loads(listed.stdout)["items"] == []
+
+
+def test_missing_import_file_is_a_usage_error(run: Run, store_url: str, tmp_path: Path
+                                              ) -> None:
+    result = run("import", tmp_path / "nope.json", "--store", store_url)
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+# --- bounded memory -------------------------------------------------------------------
+
+
+def _write_big_jsonl(path: Path, n: int, body: int) -> int:
+    text = "x" * body
+    with path.open("w") as fh:
+        fh.write(json.dumps({"format": JSONL_FORMAT, "version": 1,
+                             "thread": {"id": "th_big"}}) + "\n")
+        for i in range(n):
+            fh.write(json.dumps({"id": f"m{i:08d}", "role": "user" if i % 2 == 0
+                                 else "assistant", "content": text, "seq": i + 1}) + "\n")
+    return path.stat().st_size
+
+
+class SinkStore:
+    """Just enough of a store for an import: counts what it is sent, keeps nothing,
+    so the measured memory is the import's own."""
+
+    tenant_id = "default"
+    limits = DEFAULT_LIMITS
+
+    def __init__(self) -> None:
+        self.appended = 0
+        self.batches: list[int] = []
+
+    def create_thread(self, thread: Thread) -> Thread:
+        return thread
+
+    def append(self, thread_id: str, messages: list[Message]) -> list[Message]:
+        self.appended += len(messages)
+        self.batches.append(len(messages))
+        return messages
+
+    def get_thread(self, thread_id: str) -> Thread:
+        return Thread(id=thread_id, message_count=self.appended)
+
+    def iter_messages(self, *_: Any, **__: Any) -> Iterator[Message]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+def test_jsonl_import_memory_is_bounded_by_the_batch(
+        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """10^5 messages (~110 MB) go through the import command while tracemalloc
+    watches: the peak, about one batch of parsed messages, stays a small fraction
+    of the file."""
+    n = 100_000
+    path = tmp_path / "big.jsonl"
+    size = _write_big_jsonl(path, n, body=1000)
+    sink = SinkStore()
+    monkeypatch.setattr(_common, "_open", lambda url: sink)
+    import rich.progress  # noqa: F401  # one-time import cost, not the import's memory
+
+    tracemalloc.start()
+    try:
+        result = run("import", path, "--store", "sink://", "--json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        path.unlink()
+    assert result.exit_code == 0, result.output
+    assert sink.appended == n
+    assert max(sink.batches) == 1000
+    assert peak < size / 10, f"peak {peak} bytes for a file of {size} bytes"
+
+
+def test_jsonl_import_into_sqlite_appends_in_batches(run: Run, sqlite_url: str,
+                                                     tmp_path: Path) -> None:
+    n = 5_000
+    path = tmp_path / "big.jsonl"
+    _write_big_jsonl(path, n, body=50)
+    result = run("import", path, "--store", sqlite_url, "--json")
+    assert result.exit_code == 0, result.output
+    thread = with_store(sqlite_url, lambda s: s.get_thread("th_big"))
+    assert (thread.message_count, thread.turn_count) == (n, n // 2)
+    last = with_store(sqlite_url, lambda s: s.recent("th_big", 1))[0]
+    assert (last.id, last.seq) == (f"m{n - 1:08d}", n)
+
+
+def _peak_rss_of(args: list[str]) -> tuple[int, int]:
+    """(exit code, peak resident set size in bytes) of a child process."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    factor = 1 if sys.platform == "darwin" else 1024
+    return proc.returncode, usage.ru_maxrss * factor
+
+
+@pytest.mark.stress
+def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) -> None:
+    """The real command in its own process: 10^6 messages (~450 MB) into SQLite
+    while the process's peak memory stays far below the size of the file."""
+    n = 1_000_000
+    path = tmp_path / "huge.jsonl"
+    size = _write_big_jsonl(path, n, body=400)
+    db = tmp_path / "huge.db"
+    code, rss = _peak_rss_of([sys.executable, "-m", "convostore", "import", str(path),
+                              "--store", f"sqlite:///{db}", "--no-progress"])
+    assert code == 0
+    assert rss < size / 3, f"peak RSS {rss} bytes for a file of {size} bytes"
+    with _common.opened_store(f"sqlite:///{db}") as store:
+        assert store.get_thread("th_big").message_count == n
