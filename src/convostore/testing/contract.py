@@ -1,0 +1,1168 @@
+"""The store contract as a pytest test-class base.
+
+Subclass :class:`StoreContract` in a ``Test*`` class and override the ``store``
+fixture to yield a fresh, empty store of your backend (a ``Store``, or a
+``SyncStoreAdapter`` around an ``AsyncStore`` to test the async face). Override
+``reopen`` too when the backend is durable: it must close the stores handed
+out so far and open a new one on the same data. See ``docs/testing.md``.
+
+Every test here states one promise of the contract (DESIGN.md, "The store
+contract"); the reference semantics are those of the in-memory backend, and
+bad input is checked against that reference so that every backend rejects it
+the same way (same exception type, field and message).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import pydantic
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convostore._ids import new_id
+from convostore.errors import (
+    ConvostoreError,
+    DuplicateMessageError,
+    MessageNotFoundError,
+    NotFoundError,
+    RevisionConflictError,
+    ThreadDeletedError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+    UnsupportedSnapshotVersionError,
+    ValidationError,
+)
+from convostore.model import (
+    CodePart,
+    ConversationSnapshot,
+    CostInfo,
+    ExecutionStats,
+    FinishReason,
+    Message,
+    MessageMetadata,
+    NativePayload,
+    ParentType,
+    ReasoningPart,
+    Role,
+    TextPart,
+    Thread,
+    ThreadSummary,
+    TokenUsage,
+    ToolCallPart,
+)
+from convostore.store import open_store
+from convostore.store._logic import encode_cursor
+from convostore.testing import strategies as cst
+
+__all__ = ["StoreContract", "fingerprint"]
+
+StoreLike = Any  # a Store, or a SyncStoreAdapter over an AsyncStore
+
+PROPERTY_SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large],
+)
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def fingerprint(store: StoreLike, *thread_ids: str) -> tuple[Any, ...]:
+    """Everything a rejected write must leave untouched: the threads (revision,
+    counters, fields), all their messages, and the thread listing of the tenant."""
+    threads = []
+    for tid in thread_ids:
+        try:
+            snap = store.export_thread(tid)
+        except ThreadNotFoundError:
+            threads.append(None)
+        else:
+            threads.append((snap.thread, snap.messages, snap.pinned))
+    listing = [t.id for t in store.list_threads(include_deleted=True, limit=1000)]
+    return (tuple(threads), listing, store.count_threads(include_deleted=True))
+
+
+def all_messages(store: StoreLike, thread_id: str) -> list[Message]:
+    return list(store.iter_messages(thread_id, include_deleted=True))
+
+
+def seqs(messages: list[Message]) -> list[int | None]:
+    return [m.seq for m in messages]
+
+
+def _raised(action: Callable[[], object]) -> ConvostoreError:
+    try:
+        action()
+    except ConvostoreError as exc:
+        return exc
+    except Exception as exc:  # pragma: no cover - reported as a contract failure
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        pytest.fail(f"a non-convostore exception escaped: {kind}: {exc}")
+    pytest.fail("the call was accepted but must be rejected")
+
+
+def _assert_typed(exc: BaseException) -> None:
+    assert isinstance(exc, ConvostoreError)
+    assert type(exc).__module__ == "convostore.errors", type(exc)
+    assert not isinstance(exc, pydantic.ValidationError)
+
+
+def _thread_ids(page: Any) -> list[str]:
+    return [t.id for t in page]
+
+
+# Bad-input cases: (name, setup, action). setup(store) prepares a thread "t1"
+# with two messages; action(store) must be refused without writing anything.
+
+def _setup_basic(store: StoreLike) -> None:
+    store.create_thread(id="t1", user_id="u1", agent_name="agent", title="first")
+    store.append("t1", [Message.user("hello", id="m1"),
+                        Message.assistant("hi", id="m2", execution_id="e1")])
+
+
+def _nul_message(**fields: Any) -> Message:
+    return Message.model_construct(**{
+        "id": "bad1", "role": Role.USER, "parts": [], "content": "",
+        "metadata": MessageMetadata(), "pinned": False, "created_at": dt.datetime.now(dt.UTC),
+        **fields})
+
+
+def _big_metadata(store: StoreLike) -> dict[str, str]:
+    return {"blob": "x" * (store.limits.max_thread_bytes + 1)}
+
+
+BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
+    ("append-unknown-thread", lambda s: s.append("nope", Message.user("x", id="bad1"))),
+    ("append-invalid-role", lambda s: s.append("t1", {"role": "robot", "content": "x"})),
+    ("append-unknown-part-type",
+     lambda s: s.append("t1", {"role": "user", "parts": [{"type": "video", "url": "u"}]})),
+    ("append-part-missing-field",
+     lambda s: s.append("t1", {"role": "assistant",
+                               "parts": [{"type": "tool-call", "tool_name": "f"}]})),
+    ("append-empty-tool-call-id",
+     lambda s: s.append("t1", {"role": "assistant", "parts": [
+         {"type": "tool-call", "tool_call_id": "", "tool_name": "f"}]})),
+    ("append-unknown-field",
+     lambda s: s.append("t1", {"role": "user", "content": "x", "colour": "red"})),
+    ("append-bad-message-id",
+     lambda s: s.append("t1", {"id": "bad id!", "role": "user", "content": "x"})),
+    ("append-overlong-message-id",
+     lambda s: s.append("t1", {"id": "a" * 256, "role": "user", "content": "x"})),
+    ("append-bad-thread-id", lambda s: s.append("bad/thread", Message.user("x"))),
+    ("append-other-thread-id",
+     lambda s: s.append("t1", Message.user("x", id="bad1", thread_id="t2"))),
+    ("append-nan-cost",
+     lambda s: s.append("t1", {"role": "assistant", "content": "x",
+                               "metadata": {"cost": {"input_cost": float("nan")}}})),
+    ("append-infinite-arg",
+     lambda s: s.append("t1", {"role": "assistant", "parts": [
+         {"type": "tool-call", "tool_call_id": "c", "tool_name": "f",
+          "args": {"x": float("inf")}}]})),
+    ("append-non-json-args",
+     lambda s: s.append("t1", {"role": "assistant", "parts": [
+         {"type": "tool-call", "tool_call_id": "c", "tool_name": "f", "args": {1, 2}}]})),
+    ("append-negative-token-count",
+     lambda s: s.append("t1", {"role": "user", "content": "x", "token_count": -1})),
+    ("append-not-a-message", lambda s: s.append("t1", ["hello"])),
+    ("append-a-string", lambda s: s.append("t1", "hello")),
+    ("append-nul-content", lambda s: s.append("t1", Message.user("a\x00b", id="bad1"))),
+    ("append-nul-in-part",
+     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
+         TextPart(text="ok"), ReasoningPart(text="\x00")))),
+    ("append-nul-in-args-key",
+     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
+         ToolCallPart(tool_call_id="c1", tool_name="f", args={"k\x00": 1})))),
+    ("append-nul-in-metadata",
+     lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata(note="a\x00"))),
+    ("append-nul-in-native",
+     lambda s: s.append("t1", Message.user("ok", id="bad1", native=NativePayload(
+         format="openai.chat", data={"content": ["\x00"]})))),
+    ("append-surrogate-content", lambda s: s.append("t1", Message.user("a\ud800b", id="bad1"))),
+    ("append-surrogate-in-args",
+     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
+         ToolCallPart(tool_call_id="c1", tool_name="f", args={"x": ["\udfff"]})))),
+    ("append-surrogate-metadata-key",
+     lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata("\udc80", "v"))),
+    ("append-surrogate-unconstructed",
+     lambda s: s.append("t1", _nul_message(content="\ud83d", parts=[TextPart(text="\ud83d")]))),
+    ("append-oversized-message",
+     lambda s: s.append("t1", Message.user("x" * (s.limits.max_message_bytes + 1), id="bad1"))),
+    ("append-batch-with-bad-last",
+     lambda s: s.append("t1", [Message.user("ok", id="ok1"), Message.user("ok", id="ok2"),
+                               Message.user("\x00", id="bad1")])),
+    ("append-batch-too-large",
+     lambda s: s.append("t1", [Message.user("x") for _ in range(s.limits.max_batch + 1)])),
+    ("append-bad-expected-revision",
+     lambda s: s.append("t1", Message.user("x"), expected_revision=-1)),
+    ("append-bool-expected-revision",
+     lambda s: s.append("t1", Message.user("x"), expected_revision=True)),
+    ("create-thread-bad-id", lambda s: s.create_thread(id="has space")),
+    ("create-thread-nul-title", lambda s: s.create_thread(id="t9", title="a\x00")),
+    ("create-thread-surrogate-metadata",
+     lambda s: s.create_thread(id="t9", metadata={"k": "\ud800"})),
+    ("create-thread-oversized", lambda s: s.create_thread(id="t9", metadata=_big_metadata(s))),
+    ("create-thread-other-tenant", lambda s: s.create_thread(Thread(id="t9", tenant_id="x"))),
+    ("create-thread-exists", lambda s: s.create_thread(id="t1")),
+    ("update-thread-unknown-field", lambda s: s.update_thread("t1", colour="red")),
+    ("update-thread-nul-title", lambda s: s.update_thread("t1", title="\x00")),
+    ("update-thread-surrogate-state",
+     lambda s: s.update_thread("t1", state={"variables": {"k": "\udfff"}})),
+    ("update-thread-oversized", lambda s: s.update_thread("t1", metadata=_big_metadata(s))),
+    ("update-thread-surrogate-metadata-key",
+     lambda s: s.update_thread("t1", metadata={"\ud800": 1})),
+    ("update-thread-bad-user", lambda s: s.update_thread("t1", user_id="")),
+    ("update-thread-unknown", lambda s: s.update_thread("nope", title="x")),
+    ("update-message-nul", lambda s: s.update_message("m1", content="\x00")),
+    ("update-message-surrogate-part",
+     lambda s: s.update_message("m1", parts=[CodePart(code="\ud800")])),
+    ("update-message-unknown-field", lambda s: s.update_message("m1", role="system")),
+    ("update-message-unknown", lambda s: s.update_message("nope", pinned=True)),
+    ("update-message-oversized",
+     lambda s: s.update_message("m1", content="x" * (s.limits.max_message_bytes + 1))),
+    ("delete-message-unknown", lambda s: s.delete_message("nope")),
+    ("delete-thread-unknown", lambda s: s.delete_thread("nope")),
+    ("purge-thread-unknown", lambda s: s.purge_thread("nope")),
+    ("import-garbage", lambda s: s.import_thread("{not json")),
+    ("import-unknown-version",
+     lambda s: s.import_thread({"version": 99, "thread": {"id": "t9"}, "messages": []})),
+    ("import-bad-seq",
+     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
+         Message.user("a", id="i1", seq=2), Message.user("b", id="i2", seq=3)]))),
+    ("import-nul-message",
+     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
+         Message.user("ok", id="i1"), Message.user("\x00", id="i2")]))),
+    ("import-existing-thread",
+     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t1"), messages=[]))),
+    ("import-existing-message-id",
+     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
+         Message.user("new", id="i1"), Message.user("hello", id="m1")]))),
+    ("list-messages-bad-limit", lambda s: s.list_messages("t1", limit=0)),
+    ("list-messages-huge-limit",
+     lambda s: s.list_messages("t1", limit=s.limits.max_list_limit + 1)),
+    ("list-messages-garbage-cursor", lambda s: s.list_messages("t1", cursor="%%%")),
+    ("list-messages-threads-cursor",
+     lambda s: s.list_messages("t1", cursor=encode_cursor("threads", [0, "t1"]))),
+    ("list-threads-string-limit", lambda s: s.list_threads(limit="3")),
+    ("list-threads-bad-cursor", lambda s: s.list_threads(cursor="bm90IGEgY3Vyc29y")),
+    ("recent-negative", lambda s: s.recent("t1", -1)),
+    ("get-thread-not-a-string", lambda s: s.get_thread(42)),
+]
+
+
+#: Cases refused by the contract that the shared logic still accepts; each is an
+#: ``xfail(strict=True)`` so the suite notices the day the bug is fixed.
+KNOWN_BUGS: dict[str, str] = {}
+
+
+def _bad_input_params() -> list[Any]:
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
+        if name in KNOWN_BUGS else name
+        for name, _ in BAD_INPUT
+    ]
+
+
+def _reference_store() -> Any:
+    return open_store("memory://")
+
+
+# --- the contract --------------------------------------------------------------
+
+
+class StoreContract:
+    """Conformance tests every convostore backend passes, in both faces.
+
+    Override the ``store`` fixture (and ``reopen`` for durable backends).
+    Class attributes tune the heavier tests.
+    """
+
+    #: writers and appends per writer of :meth:`test_concurrent_appends_from_threads`
+    concurrent_writers: ClassVar[int] = 8
+    appends_per_writer: ClassVar[int] = 250
+
+    @pytest.fixture
+    def store(self) -> Iterator[StoreLike]:
+        raise NotImplementedError("override the `store` fixture to yield a fresh, empty store")
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[], StoreLike] | None:
+        """A callable closing the stores handed out so far and opening the same data
+        again; ``None`` for a backend that keeps nothing across opens."""
+        return None
+
+    # === seed 000: MessageStore ================================================
+
+    def test_seed000_create_thread(self, store: StoreLike) -> None:
+        thread = Thread(tenant_id="default", user_id="user_test")
+        created = store.create_thread(thread)
+        loaded = store.get_thread(thread.id)
+        assert created.id == loaded.id == thread.id
+        assert loaded.user_id == "user_test"
+        assert loaded.tenant_id == store.tenant_id
+
+    def test_seed000_soft_delete_thread(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        store.delete_thread(tid)
+        loaded = store.get_thread(tid)
+        assert loaded.is_deleted
+        assert loaded.deleted_at is not None
+
+    def test_seed000_list_threads_excludes_deleted(self, store: StoreLike) -> None:
+        t1 = store.create_thread(user_id="user_test").id
+        t2 = store.create_thread(user_id="user_test").id
+        store.delete_thread(t2)
+        listed = _thread_ids(store.list_threads(user_id="user_test", limit=100))
+        assert listed == [t1]
+        assert set(_thread_ids(store.list_threads(user_id="user_test",
+                                                  include_deleted=True))) == {t1, t2}
+
+    def test_seed000_create_message(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        msg = Message.user("Hello!")
+        store.append(tid, msg)
+        loaded = store.get_message(msg.id)
+        assert loaded.content == "Hello!"
+        assert loaded.parts == [TextPart(text="Hello!")]
+        assert loaded.thread_id == tid
+
+    def test_seed000_message_parent_chain(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        user_msg = Message.user("What's the weather?")
+        store.append(tid, user_msg)
+        reply = Message.assistant("The weather is sunny.", execution_id=new_id("exec"),
+                                  parent_id=user_msg.id)
+        store.append(tid, reply)
+        messages = store.list_messages(tid).items
+        assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT]
+        assert messages[1].parent_id == user_msg.id
+        assert messages[1].parent_type is ParentType.USER_MESSAGE
+
+    def test_seed000_soft_delete_message(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        msg = Message.user("Delete me")
+        store.append(tid, msg)
+        store.delete_message(msg.id)
+        assert store.list_messages(tid).items == []
+        everything = store.list_messages(tid, include_deleted=True).items
+        assert [m.id for m in everything] == [msg.id]
+        assert everything[0].is_deleted
+
+    def test_seed000_get_messages_by_execution(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        exec_id = new_id("exec")
+        store.append(tid, Message.assistant("Response", execution_id=exec_id))
+        found = store.messages_by_execution(exec_id)
+        assert len(found) == 1
+        assert found[0].execution_id == exec_id
+
+    def test_seed000_message_with_parts(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        parts = [
+            ReasoningPart(text="Let me think..."),
+            ToolCallPart(tool_call_id="tc_123", tool_name="get_weather", args={"city": "NYC"}),
+            TextPart(text="The weather is sunny."),
+        ]
+        msg = Message.assistant("The weather is sunny.",
+                                execution_id=new_id("exec")).with_parts(parts)
+        store.append(tid, msg)
+        loaded = store.get_message(msg.id)
+        assert loaded.parts == parts
+        assert loaded.content == "The weather is sunny."
+
+    def test_seed000_message_metadata(self, store: StoreLike) -> None:
+        tid = store.create_thread(user_id="user_test").id
+        metadata = MessageMetadata(
+            model="gpt-4o", provider="azure", duration_ms=1500,
+            token_usage=TokenUsage.of(100, 200),
+            stats=ExecutionStats(llm_calls=2, tool_calls=1, steps=3, decisions=1),
+            finish_reason=FinishReason.STOP,
+        )
+        msg = Message.assistant("Response", execution_id=new_id("exec")).with_metadata(metadata)
+        store.append(tid, msg)
+        loaded = store.get_message(msg.id)
+        assert loaded.metadata == metadata
+        assert loaded.metadata.model == "gpt-4o"
+        assert loaded.metadata.stats is not None and loaded.metadata.stats.llm_calls == 2
+
+    def test_seed000_thread_updated_on_message(self, store: StoreLike) -> None:
+        thread = store.create_thread(user_id="user_test")
+        time.sleep(0.01)
+        store.append(thread.id, Message.user("Hello!"))
+        assert store.get_thread(thread.id).updated_at > thread.updated_at
+
+    # === seed 002: HistoryStore (snapshots) ====================================
+
+    def test_seed002_in_memory_store_round_trip(self, store: StoreLike) -> None:
+        with pytest.raises(ThreadNotFoundError):
+            store.export_thread("conversation")
+        snap = ConversationSnapshot(
+            thread=Thread(id="conversation"),
+            messages=[Message.user("hi"), Message.assistant("hello")],
+            pinned=[True, False],
+        )
+        store.import_thread(snap)
+        restored = store.export_thread("conversation")
+        assert restored.pinned == [True, False]
+        assert [(m.id, m.role, m.content, m.pinned) for m in restored.messages] == [
+            (snap.messages[0].id, Role.USER, "hi", True),
+            (snap.messages[1].id, Role.ASSISTANT, "hello", False),
+        ]
+
+    def test_seed002_returns_none_when_missing(self, store: StoreLike) -> None:
+        """A store at a location never written to is empty, not an error."""
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("missing")
+        assert store.list_threads().items == []
+        assert store.count_threads(include_deleted=True) == 0
+
+    def test_seed002_file_store_round_trip(self, store: StoreLike,
+                                           reopen: Callable[[], StoreLike] | None) -> None:
+        if reopen is None:
+            pytest.skip("backend is not durable")
+        snap = ConversationSnapshot(
+            thread=Thread(id="conversation", title="kept"),
+            messages=[Message.user("hi"), Message.assistant("hello")],
+            pinned=[True, False],
+        )
+        store.import_thread(snap)
+        before = store.export_thread("conversation")
+        again = reopen()
+        after = again.export_thread("conversation")
+        assert after.thread == before.thread
+        assert after.messages == before.messages
+        assert after.pinned == [True, False]
+
+    # === seed 003: SessionHistory summaries ====================================
+
+    def test_seed003_history_disabled(self, store: StoreLike) -> None:
+        """Nothing recorded yet: zero sessions, no summaries."""
+        assert store.count_threads() == 0
+        assert store.summaries() == []
+
+    def test_seed003_history_enabled(self, store: StoreLike) -> None:
+        report = store.health_check()
+        assert report.ok
+        assert report.backend
+
+    def test_seed003_create_and_load_session(self, store: StoreLike) -> None:
+        store.create_thread(id="test-123", agent_name="test-agent", model="gpt-5")
+        store.append("test-123", Message.user("Hello"))
+        loaded = store.get_thread("test-123")
+        assert (loaded.id, loaded.agent_name, loaded.model) == ("test-123", "test-agent",
+                                                                "gpt-5")
+        assert [m.content for m in store.list_messages("test-123")] == ["Hello"]
+
+    def test_seed003_list_sessions(self, store: StoreLike) -> None:
+        for i in range(3):
+            store.create_thread(id=f"test-{i}", agent_name="test-agent", model="gpt-5")
+        store.create_thread(id="other", agent_name="other-agent")
+        assert store.count_threads() == 4
+        sessions = store.summaries(agent_name="test-agent")
+        assert sorted(s.id for s in sessions) == ["test-0", "test-1", "test-2"]
+        assert all(s.message_count == 0 and s.model == "gpt-5" for s in sessions)
+        assert store.count_threads(agent_name="test-agent") == 3
+
+    # === threads ===============================================================
+
+    def test_thread_fields_round_trip(self, store: StoreLike) -> None:
+        created = store.create_thread(
+            id="t1", user_id="u1", agent_name="agent", model="m", title="Title",
+            metadata={"k": [1, 2.5, None, {"x": "y"}]},
+            state={"variables": {"lang": "fr"}, "data": {"n": 1, "l": [True]}},
+        )
+        loaded = store.get_thread("t1")
+        assert loaded == created
+        assert loaded.state.variables == {"lang": "fr"}
+        assert loaded.metadata == {"k": [1, 2.5, None, {"x": "y"}]}
+        assert (loaded.revision, loaded.message_count, loaded.deleted_at) == (0, 0, None)
+
+    def test_create_thread_ignores_client_counters(self, store: StoreLike) -> None:
+        thread = Thread(id="t1", revision=7, message_count=3, turn_count=2,
+                        usage=TokenUsage.of(5, 5))
+        created = store.create_thread(thread)
+        assert (created.revision, created.message_count, created.turn_count) == (0, 0, 0)
+        assert store.get_thread("t1").usage == TokenUsage()
+
+    def test_create_existing_thread_conflicts(self, store: StoreLike) -> None:
+        store.create_thread(id="t1", title="original")
+        with pytest.raises(ThreadExistsError):
+            store.create_thread(id="t1", title="imposter")
+        assert store.get_thread("t1").title == "original"
+
+    def test_update_thread_sets_and_clears(self, store: StoreLike) -> None:
+        store.create_thread(id="t1", title="a", model="m1")
+        updated = store.update_thread("t1", title="b", metadata={"x": 1},
+                                      state={"variables": {"v": "1"}})
+        assert (updated.title, updated.metadata, updated.state.variables) == (
+            "b", {"x": 1}, {"v": "1"})
+        assert updated.revision == 1
+        cleared = store.update_thread("t1", title=None)
+        assert cleared.title is None and cleared.model == "m1"
+        assert store.get_thread("t1") == cleared
+
+    def test_deleted_thread_refuses_writes_until_restored(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        store.delete_thread("t1")
+        before = fingerprint(store, "t1")
+        for action in (
+            lambda: store.append("t1", Message.user("x")),
+            lambda: store.update_thread("t1", title="x"),
+            lambda: store.update_message("m1", pinned=True),
+            lambda: store.delete_message("m1"),
+        ):
+            with pytest.raises(ThreadDeletedError):
+                action()
+        assert fingerprint(store, "t1") == before
+        again = store.delete_thread("t1")
+        assert again.deleted_at == before[0][0][0].deleted_at
+        restored = store.restore_thread("t1")
+        assert restored.deleted_at is None
+        assert _thread_ids(store.list_threads()) == ["t1"]
+        assert store.append("t1", Message.user("back"))[0].seq == 3
+
+    def test_purge_thread_removes_everything(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        store.create_thread(id="t2")
+        store.purge_thread("t1")
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("t1")
+        with pytest.raises(MessageNotFoundError):
+            store.get_message("m1")
+        assert store.messages_by_execution("e1") == []
+        assert _thread_ids(store.list_threads(include_deleted=True)) == ["t2"]
+        # the ids are free again
+        store.create_thread(id="t1")
+        assert store.append("t1", Message.user("hello", id="m1"))[0].seq == 1
+
+    def test_list_threads_newest_activity_first(self, store: StoreLike) -> None:
+        for tid in ("a", "b", "c"):
+            store.create_thread(id=tid)
+            time.sleep(0.002)
+        assert _thread_ids(store.list_threads()) == ["c", "b", "a"]
+        store.append("a", Message.user("bump"))
+        assert _thread_ids(store.list_threads()) == ["a", "c", "b"]
+        time.sleep(0.002)
+        store.update_thread("b", title="bump")
+        assert _thread_ids(store.list_threads()) == ["b", "a", "c"]
+
+    def test_list_threads_pages_cover_everything_once(self, store: StoreLike) -> None:
+        ids = [f"t{i}" for i in range(7)]
+        for tid in ids:
+            store.create_thread(id=tid)
+        full = store.list_threads(limit=100)
+        assert full.next_cursor is None
+        order = _thread_ids(full)
+        assert sorted(order) == sorted(ids)
+        times = [t.updated_at for t in full]
+        assert times == sorted(times, reverse=True)
+        pages, cursor = [], None
+        while True:
+            page = store.list_threads(limit=3, cursor=cursor)
+            pages.append(_thread_ids(page))
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert [len(p) for p in pages] == [3, 3, 1]
+        assert [tid for p in pages for tid in p] == order
+
+    def test_thread_filters_counts_and_summaries(self, store: StoreLike) -> None:
+        store.create_thread(id="a1", user_id="ann", agent_name="x")
+        store.create_thread(id="a2", user_id="ann", agent_name="y")
+        store.create_thread(id="b1", user_id="bob", agent_name="x")
+        store.delete_thread("a2")
+        assert _thread_ids(store.list_threads(user_id="ann")) == ["a1"]
+        assert sorted(_thread_ids(store.list_threads(agent_name="x"))) == ["a1", "b1"]
+        assert _thread_ids(store.list_threads(user_id="ann", agent_name="y",
+                                              include_deleted=True)) == ["a2"]
+        assert store.count_threads() == 2
+        assert store.count_threads(user_id="ann", include_deleted=True) == 2
+        assert store.count_threads(user_id="nobody") == 0
+        summaries = store.summaries(include_deleted=True)
+        assert {s.id for s in summaries} == {"a1", "a2", "b1"}
+        assert [s.id for s in store.summaries(limit=1)] == [store.list_threads().items[0].id]
+        for s in summaries:
+            assert s == ThreadSummary.of(store.get_thread(s.id))
+
+    # === messages ==============================================================
+
+    def test_append_assigns_seq_turn_and_thread(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        batch = [Message.system("be brief"), Message.user("q1"), Message.assistant("a1"),
+                 Message.user("q2")]
+        stored = store.append("t1", batch)
+        assert [m.id for m in stored] == [m.id for m in batch]
+        assert seqs(stored) == [1, 2, 3, 4]
+        assert [m.turn for m in stored] == [0, 1, 1, 2]
+        assert {m.thread_id for m in stored} == {"t1"}
+        more = store.append("t1", Message.assistant("a2"))
+        assert seqs(more) == [5]
+        assert all_messages(store, "t1") == stored + more
+
+    def test_counters_count_every_appended_message(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        call = Message.assistant("", id="call", token_count=7).with_parts(
+            ToolCallPart(tool_call_id="c1", tool_name="f", args={}),
+            ToolCallPart(tool_call_id="c2", tool_name="g", args=[1]),
+        ).with_metadata(MessageMetadata(token_usage=TokenUsage.of(10, 5),
+                                        cost=CostInfo(input_cost=0.25, output_cost=0.5,
+                                                      total_cost=0.75)))
+        store.append("t1", [Message.system("sys"), Message.user("q", id="q1"), call,
+                            Message.tool("r1", "c1"), Message.tool("r2", "c2"),
+                            Message.user("again", token_count=3)])
+        t = store.get_thread("t1")
+        assert (t.message_count, t.turn_count, t.tool_call_count, t.token_count) == (6, 2, 2, 10)
+        assert t.usage == TokenUsage.of(10, 5)
+        assert math.isclose(t.cost.total_cost, 0.75)
+        store.delete_message("call")
+        store.delete_message("q1")
+        t2 = store.get_thread("t1")
+        assert (t2.message_count, t2.turn_count, t2.tool_call_count) == (6, 2, 2)
+        assert [s for s in store.summaries() if s.id == "t1"] == [ThreadSummary.of(t2)]
+
+    def test_update_message_patches_and_moves_counters(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user("q", id="m1"), Message.assistant("a", id="m2")])
+        rev = store.get_thread("t1").revision
+        patched = store.update_message("m2", parts=[
+            TextPart(text="new answer"), ToolCallPart(tool_call_id="c", tool_name="f")],
+            pinned=True)
+        assert patched.content == "new answer"
+        assert patched.pinned and patched.updated_at is not None
+        assert (patched.seq, patched.role, patched.thread_id) == (2, Role.ASSISTANT, "t1")
+        assert store.get_message("m2") == patched
+        t = store.get_thread("t1")
+        assert t.tool_call_count == 1 and t.revision > rev
+        store.update_message("m2", parts=[TextPart(text="plain")])
+        assert store.get_thread("t1").tool_call_count == 0
+
+    def test_delete_message_keeps_seq(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 5)])
+        deleted = store.delete_message("m2")
+        assert deleted.is_deleted and deleted.seq == 2
+        assert seqs(store.list_messages("t1").items) == [1, 3, 4]
+        assert seqs(store.list_messages("t1", include_deleted=True).items) == [1, 2, 3, 4]
+        assert store.get_message("m2").is_deleted
+        assert seqs(store.append("t1", Message.user("5"))) == [5]
+
+    def test_unknown_ids_raise_not_found(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        with pytest.raises(ThreadNotFoundError) as thread_exc:
+            store.get_thread("nope")
+        assert thread_exc.value.thread_id == "nope"
+        with pytest.raises(MessageNotFoundError) as msg_exc:
+            store.get_message("nope")
+        assert msg_exc.value.message_id == "nope"
+        for action in (lambda: store.list_messages("nope"), lambda: store.recent("nope"),
+                       lambda: store.export_thread("nope"), lambda: store.restore_thread("nope")):
+            with pytest.raises(ThreadNotFoundError):
+                action()
+        assert store.messages_by_execution("nope") == []
+
+    def test_list_messages_pages_forward(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 11)])
+        store.delete_message("m5")
+        pages, cursor = [], None
+        while True:
+            page = store.list_messages("t1", limit=3, cursor=cursor)
+            pages.append(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert [seqs(p.items) for p in pages] == [[1, 2, 3], [4, 6, 7], [8, 9, 10]]
+        assert pages[0].prev_cursor is None
+        assert pages[1].prev_cursor is not None
+        back = store.list_messages("t1", limit=3, cursor=pages[1].prev_cursor)
+        assert seqs(back.items) == [1, 2, 3]
+
+    def test_list_messages_pages_backward_from_end(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 11)])
+        store.delete_message("m5")
+        page = store.list_messages("t1", limit=3, from_end=True)
+        assert seqs(page.items) == [8, 9, 10] and page.next_cursor is None
+        got = [seqs(page.items)]
+        while page.prev_cursor is not None:
+            page = store.list_messages("t1", limit=3, cursor=page.prev_cursor)
+            got.append(seqs(page.items))
+        assert got == [[8, 9, 10], [4, 6, 7], [1, 2, 3]]
+        middle = store.list_messages("t1", limit=3, cursor=store.list_messages(
+            "t1", limit=3, from_end=True).prev_cursor)
+        assert middle.next_cursor is not None
+        assert seqs(store.list_messages("t1", limit=3, cursor=middle.next_cursor).items) == [
+            8, 9, 10]
+        with_deleted = store.list_messages("t1", limit=3, from_end=True, include_deleted=True)
+        prev = store.list_messages("t1", limit=3, cursor=with_deleted.prev_cursor,
+                                   include_deleted=True)
+        assert seqs(prev.items) == [5, 6, 7]
+
+    def test_message_cursor_is_bound_to_its_thread(self, store: StoreLike) -> None:
+        for tid in ("t1", "t2"):
+            store.create_thread(id=tid)
+            store.append(tid, [Message.user(str(i)) for i in range(3)])
+        cursor = store.list_messages("t1", limit=1).next_cursor
+        assert cursor is not None
+        with pytest.raises(ValidationError):
+            store.list_messages("t2", cursor=cursor)
+
+    def test_iter_messages_reads_every_page(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i)) for i in range(25)])
+        assert seqs(list(store.iter_messages("t1", batch=4))) == list(range(1, 26))
+
+    def test_recent_returns_newest_oldest_first(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 11)])
+        assert seqs(store.recent("t1", 3)) == [8, 9, 10]
+        store.delete_message("m10")
+        assert seqs(store.recent("t1", 3)) == [7, 8, 9]
+        assert seqs(store.recent("t1", 3, include_deleted=True)) == [8, 9, 10]
+        assert store.recent("t1", 0) == []
+        assert seqs(store.recent("t1", 50)) == list(range(1, 10))
+
+    def test_messages_by_execution(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.create_thread(id="t2")
+        store.append("t1", [Message.user("q"), Message.assistant("a", id="a1", execution_id="e1"),
+                            Message.assistant("b", id="a2", execution_id="e1"),
+                            Message.assistant("c", id="a3", execution_id="e2")])
+        store.append("t2", Message.assistant("d", id="a4", execution_id="e1"))
+        store.delete_message("a2")
+        assert sorted(m.id for m in store.messages_by_execution("e1")) == ["a1", "a4"]
+        assert [m.id for m in store.messages_by_execution("e1", thread_id="t2")] == ["a4"]
+        assert [m.id for m in store.messages_by_execution("e2")] == ["a3"]
+
+    def test_native_payload_kept_untouched(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        data = {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "f", "arguments": "{\"a\": 1}"}}],
+            "refusal": None, "annotations": [], "x": {"nested": [1, 1.5, "\\u0000"]}}
+        msg = Message.assistant("", native=NativePayload(format="openai.chat", data=data))
+        store.append("t1", msg)
+        loaded = store.get_message(msg.id)
+        assert loaded.native is not None
+        assert loaded.native.format == "openai.chat"
+        assert loaded.native.data == data
+
+    def test_text_that_looks_like_an_escape_is_stored(self, store: StoreLike) -> None:
+        store.create_thread(id="t1", title="\\u0000")
+        text = "literal \\u0000 and \\x00, emoji \U0001f600, rtl \u05d0, zero-width \u200b"
+        store.append("t1", Message.user(text, id="m1"))
+        assert store.get_message("m1").content == text
+        assert store.get_thread("t1").title == "\\u0000"
+
+    # === idempotent re-sends =====================================================
+
+    def test_resending_a_message_adds_nothing(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        msg = Message.user("hello", id="m1")
+        first = store.append("t1", msg)
+        rev = store.get_thread("t1").revision
+        again = store.append("t1", msg)
+        assert again == first
+        as_dict = store.append("t1", {"id": "m1", "role": "user", "content": "hello"})
+        assert as_dict == first
+        t = store.get_thread("t1")
+        assert (t.message_count, t.revision) == (1, rev)
+        mixed = store.append("t1", [msg, Message.user("next", id="m2")])
+        assert [m.id for m in mixed] == ["m1", "m2"] and seqs(mixed) == [1, 2]
+        assert seqs(all_messages(store, "t1")) == [1, 2]
+
+    def test_retry_with_original_expected_revision_is_idempotent(self, store: StoreLike
+                                                                 ) -> None:
+        store.create_thread(id="t1")
+        msg = Message.user("hello", id="m1")
+        first = store.append("t1", msg, expected_revision=0)
+        assert store.append("t1", msg, expected_revision=0) == first
+        assert store.get_thread("t1").message_count == 1
+
+    def test_twin_in_one_batch_is_stored_once(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        msg = Message.user("hello", id="m1")
+        out = store.append("t1", [msg, msg])
+        assert [m.id for m in out] == ["m1", "m1"]
+        assert seqs(all_messages(store, "t1")) == [1]
+
+    def test_resend_with_other_content_conflicts(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.create_thread(id="t2")
+        store.append("t1", Message.user("hello", id="m1"))
+        before = fingerprint(store, "t1", "t2")
+        with pytest.raises(DuplicateMessageError) as exc:
+            store.append("t1", [Message.user("fresh", id="m2"), Message.user("changed", id="m1")])
+        assert exc.value.message_id == "m1"
+        with pytest.raises(DuplicateMessageError):
+            store.append("t2", Message.user("hello", id="m1"))
+        with pytest.raises(DuplicateMessageError):
+            store.append("t1", [Message.user("a", id="m3"), Message.user("b", id="m3")])
+        assert fingerprint(store, "t1", "t2") == before
+
+    # === expected_revision ========================================================
+
+    def test_expected_revision_on_append(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        ok = store.append("t1", Message.user("a"), expected_revision=0)
+        rev = store.get_thread("t1").revision
+        assert rev > 0
+        before = fingerprint(store, "t1")
+        with pytest.raises(RevisionConflictError) as exc:
+            store.append("t1", Message.user("stale"), expected_revision=0)
+        assert (exc.value.expected, exc.value.actual, exc.value.thread_id) == (0, rev, "t1")
+        assert fingerprint(store, "t1") == before
+        more = store.append("t1", Message.user("b"), expected_revision=rev)
+        assert seqs(ok + more) == [1, 2]
+
+    def test_expected_revision_on_every_write(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        stale = store.get_thread("t1").revision
+        store.update_thread("t1", title="moved on", expected_revision=stale)
+        before = fingerprint(store, "t1")
+        for action in (
+            lambda: store.append("t1", Message.user("x"), expected_revision=stale),
+            lambda: store.update_thread("t1", title="x", expected_revision=stale),
+            lambda: store.update_message("m1", pinned=True, expected_revision=stale),
+            lambda: store.delete_message("m1", expected_revision=stale),
+            lambda: store.delete_thread("t1", expected_revision=stale),
+            lambda: store.restore_thread("t1", expected_revision=stale),
+            lambda: store.purge_thread("t1", expected_revision=stale),
+        ):
+            with pytest.raises(RevisionConflictError):
+                action()
+        assert fingerprint(store, "t1") == before
+        current = store.get_thread("t1").revision
+        deleted = store.delete_message("m1", expected_revision=current)
+        assert deleted.is_deleted
+        store.purge_thread("t1", expected_revision=store.get_thread("t1").revision)
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("t1")
+
+    def test_two_writers_from_one_revision_one_wins(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        seen = store.get_thread("t1").revision
+        store.update_thread("t1", title="writer A", expected_revision=seen)
+        with pytest.raises(RevisionConflictError):
+            store.update_thread("t1", title="writer B", expected_revision=seen)
+        assert store.get_thread("t1").title == "writer A"
+
+    def test_compare_and_set_from_threads_loses_no_update(self, store: StoreLike) -> None:
+        store.create_thread(id="t1", state={"data": {"n": 0}})
+        workers, increments = 4, 15
+
+        def work() -> int:
+            conflicts = 0
+            for _ in range(increments):
+                while True:
+                    t = store.get_thread("t1")
+                    n = t.state.data["n"]
+                    assert isinstance(n, int)
+                    try:
+                        store.update_thread("t1", state={"data": {"n": n + 1}},
+                                            expected_revision=t.revision)
+                        break
+                    except RevisionConflictError:
+                        conflicts += 1
+            return conflicts
+
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda _: work(), range(workers)))
+        assert store.get_thread("t1").state.data["n"] == workers * increments
+
+    # === tenants ===================================================================
+
+    def test_other_tenants_ids_behave_like_missing_ones(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        other = store.tenant("other")
+        assert other.tenant_id == "other"
+        before = fingerprint(store, "t1")
+
+        def same_as_missing(call: Callable[[StoreLike, str], object], real: str,
+                            missing: str) -> None:
+            leaked = _raised(lambda: call(other, real))
+            absent = _raised(lambda: call(other, missing))
+            assert type(leaked) is type(absent)
+            assert isinstance(leaked, NotFoundError)
+            assert str(leaked).replace(real, "?") == str(absent).replace(missing, "?")
+
+        for thread_call in (
+            lambda s, i: s.get_thread(i),
+            lambda s, i: s.update_thread(i, title="x"),
+            lambda s, i: s.delete_thread(i),
+            lambda s, i: s.restore_thread(i),
+            lambda s, i: s.purge_thread(i),
+            lambda s, i: s.append(i, Message.user("x")),
+            lambda s, i: s.list_messages(i),
+            lambda s, i: s.recent(i),
+            lambda s, i: s.export_thread(i),
+        ):
+            same_as_missing(thread_call, "t1", "t404")
+        for message_call in (
+            lambda s, i: s.get_message(i),
+            lambda s, i: s.update_message(i, pinned=True),
+            lambda s, i: s.delete_message(i),
+        ):
+            same_as_missing(message_call, "m1", "m404")
+        assert other.messages_by_execution("e1") == []
+        assert other.list_threads(include_deleted=True).items == []
+        assert other.count_threads(include_deleted=True) == 0
+        assert other.summaries(include_deleted=True) == []
+        assert fingerprint(store, "t1") == before
+
+    def test_tenants_reuse_ids_independently(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        other = store.tenant("other")
+        other.create_thread(id="t1", title="theirs")
+        stored = other.append("t1", Message.user("different", id="m1"))
+        assert stored[0].seq == 1 and stored[0].content == "different"
+        assert other.get_message("m1").content == "different"
+        assert store.get_message("m1").content == "hello"
+        assert store.get_thread("t1").title == "first"
+        other.delete_thread("t1")
+        assert store.get_thread("t1").deleted_at is None
+        assert _thread_ids(store.list_threads()) == ["t1"]
+        assert store.tenant(store.tenant_id).get_thread("t1") == store.get_thread("t1")
+
+    def test_snapshot_moves_between_tenants(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        snap = store.export_thread("t1")
+        other = store.tenant("other")
+        imported = other.import_thread(snap)
+        assert imported.tenant_id == "other" and imported.id == "t1"
+        assert other.export_thread("t1").messages == snap.messages
+        store.purge_thread("t1")
+        assert other.get_message("m1").content == "hello"
+
+    # === export / import ==========================================================
+
+    def test_export_import_round_trip(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        store.append("t1", Message.tool("42", "c1", tool_name="calc"))
+        store.update_message("m2", pinned=True)
+        store.delete_message("m1")
+        snap = store.export_thread("t1")
+        assert [m.id for m in snap.messages] == ["m1", "m2", next(
+            m.id for m in snap.messages if m.role is Role.TOOL)]
+        assert snap.pinned == [False, True, False]
+        payload = snap.model_dump_json()
+        copy = store.tenant("copy")
+        copy.import_thread(payload)
+        again = copy.export_thread("t1")
+        assert again.messages == snap.messages
+        assert again.pinned == snap.pinned
+        for field in ("title", "user_id", "agent_name", "message_count", "turn_count",
+                      "tool_call_count", "created_at"):
+            assert getattr(again.thread, field) == getattr(snap.thread, field), field
+
+    def test_import_under_new_id_and_pinned_flags(self, store: StoreLike) -> None:
+        snap = ConversationSnapshot(
+            thread=Thread(id="src", message_count=99, turn_count=99),
+            messages=[Message.user("q", id="i1"), Message.assistant("a", id="i2"),
+                      Message.user("q2", id="i3")],
+            pinned=[False, True, False],
+        )
+        imported = store.import_thread(snap, thread_id="dst")
+        assert imported.id == "dst"
+        assert (imported.message_count, imported.turn_count) == (3, 2)
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("src")
+        got = all_messages(store, "dst")
+        assert seqs(got) == [1, 2, 3]
+        assert [m.pinned for m in got] == [False, True, False]
+        assert {m.thread_id for m in got} == {"dst"}
+        assert store.append("dst", Message.user("more"))[0].seq == 4
+
+    def test_import_refusals_write_nothing(self, store: StoreLike) -> None:
+        _setup_basic(store)
+        before = fingerprint(store, "t1", "t9")
+        with pytest.raises(UnsupportedSnapshotVersionError):
+            store.import_thread({"version": 2, "thread": {"id": "t9"}, "messages": []})
+        with pytest.raises(ThreadExistsError):
+            store.import_thread(ConversationSnapshot(thread=Thread(id="t1")))
+        with pytest.raises(DuplicateMessageError):
+            store.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
+                Message.user("x", id="fresh"), Message.user("hello", id="m1")]))
+        assert fingerprint(store, "t1", "t9") == before
+
+    # === bad input ==================================================================
+
+    @pytest.mark.parametrize("case", _bad_input_params())
+    def test_bad_input_is_refused_alike_and_writes_nothing(self, store: StoreLike,
+                                                           case: str) -> None:
+        action = dict(BAD_INPUT)[case]
+        reference = _reference_store()
+        try:
+            _setup_basic(reference)
+            expected = _raised(lambda: action(reference))
+        finally:
+            reference.close()
+        _setup_basic(store)
+        before = fingerprint(store, "t1", "t9")
+        got = _raised(lambda: action(store))
+        _assert_typed(got)
+        assert type(got) is type(expected), (got, expected)
+        # sizes in the text depend on each backend's encoding; the rest must match
+        assert re.sub(r"\d{3,}", "#", str(got)) == re.sub(r"\d{3,}", "#", str(expected))
+        assert getattr(got, "field", None) == getattr(expected, "field", None)
+        assert fingerprint(store, "t1", "t9") == before
+
+    @PROPERTY_SETTINGS
+    @given(bad=cst.bad_texts(), where=st.sampled_from(
+        ["content", "part", "args", "metadata", "native", "name", "title", "state"]))
+    def test_unstorable_text_is_refused_everywhere(self, store: StoreLike, bad: str,
+                                                   where: str) -> None:
+        tid = new_id("th")
+        store.create_thread(id=tid)
+        store.append(tid, Message.user("ok"))
+        before = fingerprint(store, tid)
+        msg = Message.user("fine")
+        action: Callable[[], object]
+        if where == "content":
+            action = lambda: store.append(tid, Message.user(bad))
+        elif where == "part":
+            action = lambda: store.append(tid, msg.with_parts(TextPart(text="a"),
+                                                              ReasoningPart(text=bad)))
+        elif where == "args":
+            action = lambda: store.append(tid, msg.with_parts(ToolCallPart(
+                tool_call_id="c", tool_name="f", args={"a": [{"k": bad}]})))
+        elif where == "metadata":
+            action = lambda: store.append(tid, msg.with_metadata(k=bad))
+        elif where == "native":
+            action = lambda: store.append(tid, msg.model_copy(update={
+                "native": NativePayload(format="f", data=[bad])}))
+        elif where == "name":
+            action = lambda: store.append(tid, msg.with_name(bad))
+        elif where == "title":
+            action = lambda: store.update_thread(tid, title=bad)
+        else:
+            action = lambda: store.update_thread(tid, state={"data": {"x": bad}})
+        exc = _raised(action)
+        _assert_typed(exc)
+        assert isinstance(exc, ValidationError) and exc.field
+        assert fingerprint(store, tid) == before
+
+    # === property-based round trips =================================================
+
+    @PROPERTY_SETTINGS
+    @given(batch=cst.message_batches())
+    def test_any_accepted_message_round_trips(self, store: StoreLike,
+                                              batch: list[Message]) -> None:
+        tid = new_id("th")
+        store.create_thread(id=tid)
+        batch = [m.model_copy(update={"id": f"x{i}{tid}-{m.id}"}) for i, m in enumerate(batch)]
+        expected, turns = [], 0
+        for seq, m in enumerate(batch, start=1):
+            turns += m.role is Role.USER
+            expected.append(m.model_copy(update={"thread_id": tid, "seq": seq, "turn": turns,
+                                                 "updated_at": None, "deleted_at": None}))
+        assert store.append(tid, batch) == expected
+        assert [store.get_message(m.id) for m in batch] == expected
+        assert all_messages(store, tid) == expected
+        thread = store.get_thread(tid)
+        assert thread.message_count == len(batch)
+        assert thread.turn_count == turns
+        assert thread.tool_call_count == sum(len(m.tool_calls) for m in batch)
+        assert thread.token_count == sum(m.token_count or 0 for m in batch)
+        assert thread.usage.total_tokens == sum(
+            m.metadata.token_usage.total_tokens for m in batch if m.metadata.token_usage)
+
+    @PROPERTY_SETTINGS
+    @given(batch=cst.message_batches(max_size=4), thread=cst.threads())
+    def test_any_thread_round_trips_through_export_and_import(
+            self, store: StoreLike, batch: list[Message], thread: Thread) -> None:
+        tid = new_id("th")
+        created = store.create_thread(thread.model_copy(update={"id": tid}))
+        assert store.get_thread(tid) == created
+        batch = [m.model_copy(update={"id": f"x{i}{tid}-{m.id}"}) for i, m in enumerate(batch)]
+        store.append(tid, batch)
+        store.update_message(batch[0].id, pinned=not batch[0].pinned)
+        snap = store.export_thread(tid)
+        assert snap.messages == all_messages(store, tid)
+        copy = store.tenant(f"copy{tid}")
+        copy.import_thread(ConversationSnapshot.model_validate_json(snap.model_dump_json()))
+        again = copy.export_thread(tid)
+        assert again.messages == snap.messages
+        assert again.pinned == snap.pinned == [m.pinned for m in snap.messages]
+        for field in ("title", "user_id", "agent_name", "model", "metadata", "state",
+                      "created_at", "ended_at", "message_count", "turn_count",
+                      "tool_call_count", "token_count", "usage"):
+            assert getattr(again.thread, field) == getattr(snap.thread, field), field
+
+    # === durability =================================================================
+
+    def test_reopen_keeps_everything(self, store: StoreLike,
+                                     reopen: Callable[[], StoreLike] | None) -> None:
+        if reopen is None:
+            pytest.skip("backend is not durable")
+        _setup_basic(store)
+        store.create_thread(id="gone")
+        store.delete_thread("gone")
+        store.delete_message("m1")
+        store.update_thread("t1", state={"variables": {"a": "b"}, "data": {"n": [1]}})
+        other = store.tenant("other")
+        other.create_thread(id="t1")
+        before = fingerprint(store, "t1", "gone")
+        before_other = fingerprint(other, "t1")
+        again = reopen()
+        assert fingerprint(again, "t1", "gone") == before
+        assert fingerprint(again.tenant("other"), "t1") == before_other
+        assert seqs(again.append("t1", Message.user("after reopen"))) == [3]
+
+    # === concurrency ================================================================
+
+    def test_concurrent_appends_from_threads(self, store: StoreLike) -> None:
+        """N writer threads share one store object and append to one thread; a reader
+        checks it only ever sees a gap-free prefix. Nothing is lost or duplicated."""
+        store.create_thread(id="t1")
+        writers, per = self.concurrent_writers, self.appends_per_writer
+        start = threading.Barrier(writers + 1)
+        done = threading.Event()
+        reader_views: list[list[int | None]] = []
+
+        def write(k: int) -> list[int | None]:
+            start.wait()
+            got: list[int | None] = []
+            for i in range(per):
+                got.extend(seqs(store.append("t1", Message.user(f"{k}/{i}", id=f"w{k}-{i}"))))
+            return got
+
+        def read() -> None:
+            start.wait()
+            while not done.is_set():
+                reader_views.append(seqs(store.recent("t1", 50, include_deleted=True)))
+                time.sleep(0.005)
+
+        with concurrent.futures.ThreadPoolExecutor(writers + 1) as pool:
+            reader = pool.submit(read)
+            futures = [pool.submit(write, k) for k in range(writers)]
+            try:
+                acked = [f.result() for f in futures]
+            finally:
+                done.set()
+            reader.result()
+        total = writers * per
+        stored = all_messages(store, "t1")
+        assert seqs(stored) == list(range(1, total + 1))
+        ids = [m.id for m in stored]
+        assert len(set(ids)) == total
+        assert set(ids) == {f"w{k}-{i}" for k in range(writers) for i in range(per)}
+        by_id = {m.id: m.seq for m in stored}
+        for k, got in enumerate(acked):
+            assert got == [by_id[f"w{k}-{i}"] for i in range(per)]
+            assert got == sorted(got)
+        for view in reader_views:
+            if view:
+                assert view == list(range(view[0] or 0, (view[0] or 0) + len(view)))
+        t = store.get_thread("t1")
+        assert (t.message_count, t.turn_count) == (total, total)

@@ -1,0 +1,223 @@
+"""Hypothesis strategies for the convostore data model.
+
+Everything drawn from :func:`messages`, :func:`threads` and friends is *accepted*
+by the model and by every backend: text has no NUL character and no lone
+surrogate, floats are finite, and numbers stay within what the model allows.
+The ``bad_*`` strategies draw values that every backend must refuse alike.
+
+Numbers that feed the thread counters (token counts, usage) are kept small
+enough that the sum over a thread cannot overflow a 64-bit column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from hypothesis import strategies as st
+
+from convostore.model import (
+    CodePart,
+    CostInfo,
+    ExecutionStats,
+    FilePart,
+    FinishReason,
+    ImagePart,
+    Message,
+    MessageMetadata,
+    NativePayload,
+    ParentType,
+    ReasoningPart,
+    Role,
+    SourcePart,
+    TextPart,
+    Thread,
+    ThreadState,
+    TokenUsage,
+    ToolCallPart,
+    ToolResultPart,
+)
+
+__all__ = [
+    "bad_texts",
+    "cost_infos",
+    "datetimes",
+    "identifiers",
+    "json_values",
+    "message_batches",
+    "message_metadata",
+    "messages",
+    "native_payloads",
+    "parts",
+    "texts",
+    "thread_states",
+    "threads",
+    "token_usages",
+]
+
+I64 = 2**63 - 1
+SMALL = 2**31 - 1
+
+_chars = st.characters(codec="utf-8", exclude_characters="\x00")
+
+
+def texts(*, min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[str]:
+    """Unicode text every backend stores: no NUL, no lone surrogates."""
+    return st.text(_chars, min_size=min_size, max_size=max_size)
+
+
+def identifiers(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Valid ids: letters, digits and ``_ . : @ + = -``, not starting with punctuation."""
+    return st.from_regex(
+        rf"\A[A-Za-z0-9_][A-Za-z0-9._:@+=-]{{0,{max(0, max_size - 1)}}}\Z", fullmatch=True
+    )
+
+
+def datetimes() -> st.SearchStrategy[dt.datetime]:
+    """Aware datetimes at microsecond precision over most of the representable range."""
+    zones = st.sampled_from([
+        dt.UTC,
+        dt.timezone(dt.timedelta(hours=5, minutes=30)),
+        dt.timezone(-dt.timedelta(hours=8)),
+    ])
+    return st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=zones
+    )
+
+
+def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
+    """Arbitrary JSON: objects, arrays, strings, finite floats, 64-bit ints, bools, null."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-I64 - 1, max_value=I64)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | texts()
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts(max_size=12), inner,
+                                                                    max_size=4),
+        max_leaves=max_leaves,
+    )
+
+
+def _opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+def parts() -> st.SearchStrategy[Any]:
+    """One part of any of the eight kinds."""
+    return st.one_of(
+        st.builds(TextPart, text=texts()),
+        st.builds(ReasoningPart, text=texts()),
+        st.builds(ToolCallPart, tool_call_id=texts(min_size=1, max_size=20),
+                  tool_name=texts(max_size=20), args=json_values()),
+        st.builds(ToolResultPart, tool_call_id=texts(min_size=1, max_size=20),
+                  tool_name=texts(max_size=20), result=json_values(),
+                  is_error=st.booleans()),
+        st.builds(SourcePart, source_id=texts(max_size=20), url=_opt(texts()),
+                  title=_opt(texts())),
+        st.builds(FilePart, file_id=texts(max_size=20), filename=texts(max_size=20),
+                  mime_type=texts(max_size=20),
+                  size_bytes=st.integers(min_value=0, max_value=I64)),
+        st.builds(ImagePart, image_id=texts(max_size=20), url=_opt(texts()),
+                  alt_text=_opt(texts())),
+        st.builds(CodePart, language=_opt(texts(max_size=10)), code=texts()),
+    )
+
+
+def token_usages() -> st.SearchStrategy[TokenUsage]:
+    n = st.integers(min_value=0, max_value=SMALL)
+    return st.builds(TokenUsage, prompt_tokens=n, completion_tokens=n, total_tokens=n)
+
+
+def cost_infos() -> st.SearchStrategy[CostInfo]:
+    f = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
+    return st.builds(CostInfo, input_cost=f, output_cost=f, total_cost=f,
+                     currency=st.sampled_from(["USD", "EUR", "JPY"]))
+
+
+def message_metadata() -> st.SearchStrategy[MessageMetadata]:
+    n = st.integers(min_value=0, max_value=SMALL)
+    return st.builds(
+        MessageMetadata,
+        completed_at=_opt(st.integers(min_value=-I64 - 1, max_value=I64)),
+        duration_ms=_opt(st.integers(min_value=0, max_value=I64)),
+        model=_opt(texts(max_size=20)),
+        provider=_opt(texts(max_size=20)),
+        token_usage=_opt(token_usages()),
+        stats=_opt(st.builds(ExecutionStats, llm_calls=n, tool_calls=n, sub_agents=n,
+                             steps=n, decisions=n, artifacts=n)),
+        finish_reason=_opt(st.sampled_from(FinishReason)),
+        cost=_opt(cost_infos()),
+        extra=st.dictionaries(texts(max_size=10), texts(max_size=20), max_size=3),
+    )
+
+
+def native_payloads() -> st.SearchStrategy[NativePayload]:
+    return st.builds(
+        NativePayload,
+        format=st.sampled_from(["openai.chat", "openai.responses", "anthropic.messages"])
+        | texts(min_size=1, max_size=30),
+        data=json_values(),
+    )
+
+
+def messages(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Message]:
+    """Messages as a client builds them: no thread id, seq or turn yet."""
+    return st.builds(
+        Message,
+        id=ids if ids is not None else identifiers(),
+        role=st.sampled_from(Role),
+        name=_opt(texts(max_size=20)),
+        tool_call_id=_opt(texts(max_size=20)),
+        parts=st.lists(parts(), max_size=4),
+        content=texts(max_size=80),
+        execution_id=_opt(identifiers()),
+        parent_id=_opt(identifiers()),
+        parent_type=_opt(st.sampled_from(ParentType)),
+        pinned=st.booleans(),
+        metadata=message_metadata(),
+        native=_opt(native_payloads()),
+        token_count=_opt(st.integers(min_value=0, max_value=SMALL)),
+        token_counter=_opt(texts(max_size=20)),
+        created_at=datetimes(),
+        archived_at=_opt(datetimes()),
+    )
+
+
+def message_batches(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[Message]]:
+    """Batches of messages with distinct ids."""
+    return st.lists(messages(), min_size=min_size, max_size=max_size,
+                    unique_by=lambda m: m.id)
+
+
+def thread_states() -> st.SearchStrategy[ThreadState]:
+    return st.builds(
+        ThreadState,
+        variables=st.dictionaries(texts(max_size=10), texts(max_size=20), max_size=3),
+        data=st.dictionaries(texts(max_size=10), json_values(), max_size=3),
+    )
+
+
+def threads(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Thread]:
+    """Threads as a client creates them (tenant and counters are the store's)."""
+    return st.builds(
+        Thread,
+        id=ids if ids is not None else identifiers(),
+        user_id=_opt(identifiers()),
+        agent_name=_opt(texts(max_size=30)),
+        model=_opt(texts(max_size=30)),
+        title=_opt(texts()),
+        metadata=st.dictionaries(texts(max_size=10), json_values(), max_size=3),
+        state=thread_states(),
+        created_at=datetimes(),
+        ended_at=_opt(datetimes()),
+    )
+
+
+def bad_texts() -> st.SearchStrategy[str]:
+    """Text no backend may store: it holds a NUL character or a lone surrogate."""
+    bad = st.sampled_from(["\x00", "\ud800", "\udfff", "\udc80"])
+    return st.tuples(texts(max_size=10), bad, texts(max_size=10)).map("".join)

@@ -1,0 +1,73 @@
+"""The conformance suite's fixtures: every built-in backend x both faces.
+
+``harness`` is parametrized over (memory, json, sqlite, postgres) x (sync,
+async); each test gets a fresh location (``tmp_path``, or a fresh PostgreSQL
+schema that is dropped afterwards). A backend whose module does not import yet
+is skipped with the reason, except under ``CI=true`` where that fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from convostore.testing.backends import FACES, BackendSpec, Harness, require, standard_backends
+
+
+def _params() -> list[object]:
+    params: list[object] = []
+    for spec in standard_backends():
+        marks = [pytest.mark.postgres] if spec.needs_server else []
+        for face in FACES:
+            params.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
+    return params
+
+
+def _spec_params(*, multi_process: bool = False, durable: bool = False) -> list[object]:
+    out: list[object] = []
+    for spec in standard_backends():
+        if (multi_process and not spec.multi_process) or (durable and not spec.durable):
+            continue
+        marks = [pytest.mark.postgres] if spec.needs_server else []
+        out.append(pytest.param(spec, id=spec.name, marks=marks))
+    return out
+
+
+@pytest.fixture(params=_params())
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    spec, face = request.param
+    require(spec)
+    h = Harness(spec, face, tmp_path)
+    try:
+        yield h
+    finally:
+        h.cleanup()
+
+
+@pytest.fixture(params=_spec_params())
+def backend_spec(request: pytest.FixtureRequest) -> BackendSpec:
+    spec: BackendSpec = request.param
+    require(spec)
+    return spec
+
+
+#: Known bugs of one backend, found by this suite: (backend id, test id part) ->
+#: reason. Each becomes ``xfail(strict=True)``, so a fix makes the suite say so.
+BACKEND_BUGS: dict[tuple[str, str], str] = {
+    ("sqlite", "import-existing-message-id"): (
+        "SQLiteBackend.import_thread: after executemany() hits the IntegrityError it looks "
+        "for the taken id among the snapshot's messages inside the same transaction, finds "
+        "a row it has just inserted itself and names that id instead of the one that "
+        "collided"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/contract/" not in item.nodeid.replace("\\", "/"):
+            continue
+        for (backend, part), reason in BACKEND_BUGS.items():
+            if f"[{backend}-" in item.nodeid and part in item.nodeid:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
