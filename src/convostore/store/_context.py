@@ -3,9 +3,10 @@
 The plan is a generator that yields operations and receives their results, so
 the sync and async faces drive the very same logic. It reads the thread's
 mandatory messages (system prompt and pinned) with one indexed query, then pages
-backwards from the newest message only until the budget is exceeded: a window is
-a contiguous run of the newest messages, so nothing older could fit. Token
-counts stored on the messages are used as they are, never recounted.
+backwards from the newest message, feeding a
+:class:`~convostore.context.WindowSelector`, only while older messages could
+still change the window. Token counts stored on the messages are used as they
+are, never recounted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from convostore.errors import ValidationError
 from convostore.model import Message
 from convostore.store import _ops as ops
 
@@ -30,14 +30,6 @@ _FIRST_PAGE = 64
 _MAX_PAGE = 1000
 
 
-def _check_budget(value: int | None, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("must be a positive integer", field=field)
-    return value
-
-
 def plan_context(
     tenant: str,
     thread_id: str,
@@ -47,36 +39,22 @@ def plan_context(
     counter: TokenCounter | None = None,
 ) -> Generator[ops.Op[Any], Any, ContextWindow]:
     """Yield the reads a window needs and return the window."""
-    from convostore.context import select_window
-    from convostore.tokens import token_count_for
+    from convostore.context import WindowSelector
 
-    max_tokens = _check_budget(max_tokens, "max_tokens")
-    max_messages = _check_budget(max_messages, "max_messages")
     if max_tokens is None and max_messages is None:
         max_tokens = DEFAULT_CONTEXT_TOKENS
-
     mandatory: list[Message] = yield ops.Mandatory(tenant, thread_id)
-    pinned_ids = {m.id for m in mandatory}
-    tokens = 0
-    count = 0
-    newest_first: list[Message] = []
+    selector = WindowSelector(mandatory, max_tokens=max_tokens, max_messages=max_messages,
+                              start_on_user=start_on_user, counter=counter)
     before = 2**63 - 1
     size = _FIRST_PAGE if max_messages is None else min(max_messages + 1, _MAX_PAGE)
-    while True:
+    reached_start = False
+    while selector.wants_more:
         page = yield ops.ListMessages(tenant, thread_id, size, 0, before, False)
-        for msg in reversed(page.items):
-            if msg.archived_at is not None:
-                continue
-            newest_first.append(msg)
-            if msg.id not in pinned_ids:
-                tokens += token_count_for(msg, counter)[0]
-                count += 1
-        enough = (max_tokens is not None and tokens > max_tokens) or (
-            max_messages is not None and count > max_messages)
-        if enough or page.prev_cursor is None or not page.items:
+        selector.feed(m for m in reversed(page.items) if m.archived_at is None)
+        if page.prev_cursor is None or not page.items:
+            reached_start = True
             break
         before = page.items[0].seq or 0
         size = min(size * 2, _MAX_PAGE)
-    return select_window(mandatory, newest_first, max_tokens=max_tokens,
-                         max_messages=max_messages, start_on_user=start_on_user,
-                         counter=counter)
+    return selector.finish(reached_start=reached_start)
