@@ -110,12 +110,32 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _clip(text: str, size: int = 200) -> str:
+    return text if len(text) <= size else text[: size - 1] + "\u2026"
+
+
+def _describe(err: Mapping[str, Any]) -> dict[str, str]:
+    loc = tuple(err.get("loc", ()))
+    kind = str(err.get("type", "invalid"))
+    if kind == "json_invalid":  # FastAPI reports the byte offset as the location
+        reason = (err.get("ctx") or {}).get("error", "invalid JSON")
+        pos = loc[1] if len(loc) > 1 else "?"
+        return {"field": "body", "message": f"invalid JSON at character {pos}: {reason}",
+                "type": kind}
+    return {"field": _clip(_field_of(loc)), "message": _clip(str(err.get("msg", "invalid"))),
+            "type": kind}
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeError):
+        return "the body is not valid UTF-8 JSON"
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply"
+    return "the body is not valid JSON"
+
+
 def _validation(exc: RequestValidationError) -> Response:
-    errors = [
-        {"field": _field_of(err.get("loc", ())), "message": str(err.get("msg", "invalid")),
-         "type": str(err.get("type", "invalid"))}
-        for err in exc.errors()
-    ]
+    errors = [_describe(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return problem_response(422, "validation", f"{first['field']}: {first['message']}{more}",
@@ -131,6 +151,8 @@ async def handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         slug = "-".join(_title(exc.status_code).lower().split())
         detail = exc.detail if isinstance(exc.detail, str) else _title(exc.status_code)
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's body parse
+            slug, detail = "invalid-body", _unparsable(exc.__cause__)
         return problem_response(exc.status_code, slug, detail, headers=exc.headers)
     for cls, status, slug, fixed in _TABLE:
         if isinstance(exc, cls):

@@ -1,0 +1,180 @@
+"""Tenant isolation over every route of the app's route table.
+
+For each route: a fresh app with two tenants holding data, then every caller
+({own key, other tenant's key, no key, bad key, revoked key, read-only key})
+against every target ({the caller's own id, the other tenant's id, an id that
+does not exist}). A leak is any of:
+
+* a response to a foreign id that differs in any byte (status, headers, body)
+  from the response to a missing id;
+* a response that carries a marker of the tenant the caller does not belong to;
+* a change to stored data by a request that should not be able to write it.
+
+The route list is read from the app's route table (through its OpenAPI
+document), so a new route fails this test until a request body for it is
+added below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from convostore.server import create_app
+
+from ._helpers import STORES, issue_keys, running, runtime, store_url
+
+pytestmark = pytest.mark.anyio
+
+TENANT_OF = {"own": "acme", "other": "globex", "read_only": "acme"}
+IDS = {  # per tenant: thread, message, execution, plus a marker in its content
+    "acme": {"thread_id": "t-acme", "message_id": "m-acme", "execution_id": "x-acme",
+             "marker": "secret-of-acme"},
+    "globex": {"thread_id": "t-globex", "message_id": "m-globex", "execution_id": "x-globex",
+               "marker": "secret-of-globex"},
+    "missing": {"thread_id": "t-nowhere", "message_id": "m-nowhere",
+                "execution_id": "x-nowhere"},
+}
+BODIES: dict[str, Any] = {
+    "createThread": {"title": "new"},
+    "updateThread": {"title": "changed"},
+    "appendMessages": {"messages": [{"role": "user", "content": "appended"}]},
+    "updateMessage": {"pinned": True},
+    "replaceThreadState": {"variables": {"a": "b"}},
+    "patchThreadState": {"data": {"k": 1}},
+    "importThread": {"thread": {"id": "imported"}, "messages": []},
+}
+BODILESS = {
+    "listThreads", "getThread", "deleteThread", "restoreThread", "purgeThread",
+    "listSummaries", "getThreadSummary", "exportThread", "getThreadState",
+    "listMessages", "getMessage", "deleteMessage", "listExecutionMessages",
+    "getCurrentKey", "getContext",
+}
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def v1_routes() -> list[tuple[str, str, str]]:
+    """(operation id, method, path) of every /v1 route of the app.
+
+    Read from the app's OpenAPI document, which is generated from its route
+    table and hides no /v1 route (only the docs page is left out of it).
+    """
+    spec = create_app("memory://").openapi()
+    return sorted(
+        (op["operationId"], method.upper(), path)
+        for path, item in spec["paths"].items() if path.startswith("/v1")
+        for method, op in item.items()
+    )
+
+
+ROUTES = v1_routes()
+
+
+def test_every_route_has_a_request_body_decided() -> None:
+    undecided = {op for op, _, _ in ROUTES} - set(BODIES) - BODILESS
+    assert not undecided, f"add these operations to the isolation matrix: {undecided}"
+    assert len(ROUTES) >= 21
+
+
+async def seed(app: Any) -> None:
+    store = runtime(app).store
+    assert store is not None
+    for tenant in ("acme", "globex"):
+        ids = IDS[tenant]
+        view = store.tenant(tenant)
+        await view.create_thread(id=ids["thread_id"], title=ids["marker"],
+                                 state={"variables": {"who": ids["marker"]}})
+        await view.append(ids["thread_id"], [
+            {"id": ids["message_id"], "role": "user", "content": ids["marker"],
+             "execution_id": ids["execution_id"]},
+        ])
+
+
+async def dump(app: Any) -> dict[str, Any]:
+    """Everything stored for both tenants, to detect any write."""
+    store = runtime(app).store
+    assert store is not None
+    out: dict[str, Any] = {}
+    for tenant in ("acme", "globex"):
+        view = store.tenant(tenant)
+        threads = (await view.list_threads(include_deleted=True, limit=1000)).items
+        out[tenant] = {t.id: (await view.export_thread(t.id)).model_dump(
+            mode="json", exclude={"exported_at"}) for t in threads}
+    return out
+
+
+def fill(path: str, target: dict[str, str]) -> str:
+    for name in ("thread_id", "message_id", "execution_id"):
+        path = path.replace("{" + name + "}", target[name])
+    return path
+
+
+def fingerprint(r: httpx.Response) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+    return r.status_code, tuple(sorted(r.headers.multi_items())), r.content
+
+
+@pytest.mark.parametrize("kind", STORES)
+@pytest.mark.parametrize(("op", "method", "path"), ROUTES, ids=[f"{o}" for o, _, _ in ROUTES])
+async def test_no_leak(kind: str, op: str, method: str, path: str, tmp_path: Path) -> None:
+    app = create_app(store_url(kind, tmp_path))
+    async with running(app) as client:
+        tokens = await issue_keys(app)
+        tokens["bad"] = "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "b" * 43
+        await seed(app)
+        before = await dump(app)
+        has_target = "{" in path
+
+        async def send(caller: str, target: str) -> httpx.Response:
+            headers = {} if caller == "none" else {"Authorization": f"Bearer {tokens[caller]}"}
+            kwargs: dict[str, Any] = {"headers": headers}
+            if op in BODIES:
+                kwargs["json"] = BODIES[op]
+            return await client.request(method, fill(path, IDS[target]), **kwargs)
+
+        owning: list[tuple[str, str]] = []
+        for caller in ("none", "bad", "revoked", "read_only", "own", "other"):
+            tenant = TENANT_OF.get(caller)
+            foreign = "globex" if tenant == "acme" else "acme"
+            targets = ("acme", "globex", "missing") if has_target else (tenant or "missing",)
+            responses = {}
+            for target in targets:
+                may_write = (tenant is not None and target == tenant and method not in SAFE
+                             and caller != "read_only")
+                if may_write:
+                    owning.append((caller, target))  # sent last, below
+                    continue
+                r = await send(caller, target)
+                assert r.status_code < 500, r.text
+                responses[target] = r
+                if tenant is not None:
+                    assert IDS[foreign]["marker"] not in r.text, (caller, target, r.text)
+                    assert foreign not in r.text, (caller, target, r.text)
+            if caller in ("none", "bad", "revoked"):
+                assert {r.status_code for r in responses.values()} == {401}
+                assert len({fingerprint(r) for r in responses.values()}) == 1
+            elif caller == "read_only" and method not in SAFE:
+                assert {r.status_code for r in responses.values()} == {403}
+                assert len({fingerprint(r) for r in responses.values()}) == 1
+            else:
+                if has_target:
+                    assert fingerprint(responses[foreign]) == fingerprint(
+                        responses["missing"]), (caller, op)
+                if tenant in responses:  # a read of the caller's own data works
+                    assert responses[tenant].status_code < 400, responses[tenant].text
+
+        # Nothing above was allowed to write anything.
+        assert await dump(app) == before
+
+        for caller, target in owning:
+            r = await send(caller, target)
+            assert r.status_code < 400, (caller, op, r.text)
+            foreign = "globex" if TENANT_OF[caller] == "acme" else "acme"
+            assert IDS[foreign]["marker"] not in r.text and foreign not in r.text
+        after = await dump(app)
+        # The owners' writes touched their own tenant only.
+        for tenant in ("acme", "globex"):
+            if not any(TENANT_OF[c] == tenant for c, _ in owning):
+                assert after[tenant] == before[tenant]
