@@ -1,0 +1,229 @@
+"""The data model: defaults, the eight part kinds, builders, and lossless JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pydantic
+import pytest
+from hypothesis import given, settings
+
+from convostore import (
+    CodePart,
+    ConversationSnapshot,
+    CostInfo,
+    FilePart,
+    ImagePart,
+    Message,
+    MessageMetadata,
+    NativePayload,
+    Page,
+    ParentType,
+    ReasoningPart,
+    Role,
+    SourcePart,
+    TextPart,
+    Thread,
+    ThreadSummary,
+    TokenUsage,
+    ToolCallPart,
+    ToolResultPart,
+)
+from convostore.testing import strategies as cst
+
+ALL_PARTS: list[dict[str, Any]] = [
+    {"type": "text", "text": "hello"},
+    {"type": "reasoning", "text": "thinking"},
+    {"type": "tool-call", "tool_call_id": "c1", "tool_name": "weather",
+     "args": {"city": "NYC", "days": [1, 2], "deep": {"x": None}}},
+    {"type": "tool-result", "tool_call_id": "c1", "tool_name": "weather",
+     "result": {"temp": 21.5}, "is_error": False},
+    {"type": "source", "source_id": "s1", "url": "https://example.org", "title": "Ex"},
+    {"type": "file", "file_id": "f1", "filename": "a.pdf", "mime_type": "application/pdf",
+     "size_bytes": 1234},
+    {"type": "image", "image_id": "i1", "url": "https://example.org/a.png", "alt_text": "a"},
+    {"type": "code", "language": "python", "code": "print(1)"},
+]
+PART_CLASSES = [TextPart, ReasoningPart, ToolCallPart, ToolResultPart, SourcePart, FilePart,
+                ImagePart, CodePart]
+
+
+def test_minimal_assistant_message_defaults_everything_else() -> None:
+    msg = Message.model_validate({"role": "assistant", "parts": ALL_PARTS})
+    assert msg.role is Role.ASSISTANT
+    assert [type(p) for p in msg.parts] == PART_CLASSES
+    assert msg.content == "hello"  # the text projection of the text parts
+    assert msg.id.startswith("msg_")
+    assert (msg.thread_id, msg.seq, msg.turn, msg.execution_id, msg.parent_id) == (
+        None, None, None, None, None)
+    assert msg.metadata == MessageMetadata() and msg.native is None and not msg.pinned
+    assert msg.created_at.tzinfo is not None and msg.deleted_at is None
+
+
+def test_content_alone_becomes_one_text_part() -> None:
+    msg = Message.model_validate({"role": "user", "content": "hi there"})
+    assert msg.parts == [TextPart(text="hi there")]
+
+
+def test_part_type_tags_are_kebab_case() -> None:
+    tags = [p.model_dump()["type"] for p in Message.model_validate(
+        {"role": "assistant", "parts": ALL_PARTS}).parts]
+    assert tags == ["text", "reasoning", "tool-call", "tool-result", "source", "file",
+                    "image", "code"]
+
+
+@pytest.mark.parametrize("part", ALL_PARTS, ids=[p["type"] for p in ALL_PARTS])
+def test_every_part_kind_round_trips_through_json(part: dict[str, Any]) -> None:
+    msg = Message.model_validate({"role": "assistant", "parts": [part]})
+    dumped = json.loads(msg.model_dump_json())
+    assert dumped["parts"] == [part]
+    assert Message.model_validate_json(msg.model_dump_json()) == msg
+
+
+@pytest.mark.parametrize("bad", [
+    {"type": "video", "url": "x"},
+    {"type": "tool_call", "tool_call_id": "c", "tool_name": "f"},
+    {"type": "tool-call", "tool_name": "f"},
+    {"type": "tool-call", "tool_call_id": "", "tool_name": "f"},
+    {"type": "file", "file_id": "f", "filename": "a", "mime_type": "m", "size_bytes": -1},
+    {"type": "text", "text": "x", "extra": 1},
+    {"text": "no type"},
+])
+def test_invalid_parts_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Message.model_validate({"role": "assistant", "parts": [bad]})
+
+
+@pytest.mark.parametrize("fields", [
+    {"role": "robot"},
+    {"role": "user", "colour": "red"},
+    {"role": "user", "id": "has space"},
+    {"role": "user", "id": ""},
+    {"role": "user", "id": "x" * 256},
+    {"role": "user", "token_count": -1},
+    {"role": "user", "metadata": {"cost": {"input_cost": float("nan")}}},
+    {"role": "user", "metadata": {"finish_reason": "tired"}},
+    {"role": "user", "parent_type": "grandparent"},
+])
+def test_invalid_messages_are_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Message.model_validate(fields)
+
+
+def test_builders() -> None:
+    user = Message.user("q")
+    assert (user.role, user.content, user.parts) == (Role.USER, "q", [TextPart(text="q")])
+    system = Message.system("rules")
+    assert (system.role, system.parent_type) == (Role.SYSTEM, ParentType.SYSTEM)
+    reply = Message.assistant("a", execution_id="e1", parent_id=user.id)
+    assert (reply.role, reply.execution_id, reply.parent_id, reply.parent_type) == (
+        Role.ASSISTANT, "e1", user.id, ParentType.USER_MESSAGE)
+    assert Message.assistant("a").parent_type is None
+    tool = Message.tool("42", "c1", tool_name="calc", is_error=True)
+    assert (tool.role, tool.tool_call_id, tool.name) == (Role.TOOL, "c1", "calc")
+    assert tool.parts == [ToolResultPart(tool_call_id="c1", tool_name="calc", result="42",
+                                         is_error=True)]
+    assert tool.tool_results == tool.parts and tool.tool_calls == []
+    assert Message.user("x", id="fixed").id == "fixed"
+    assert Message.user("a").id != Message.user("a").id
+
+
+def test_with_parts_replaces_parts_and_derives_empty_content() -> None:
+    base = Message.assistant("kept")
+    call = ToolCallPart(tool_call_id="c", tool_name="f", args={"a": 1})
+    changed = base.with_parts(ReasoningPart(text="hmm"), [call, TextPart(text="t")])
+    assert changed.parts == [ReasoningPart(text="hmm"), call, TextPart(text="t")]
+    assert changed.content == "kept"
+    assert changed.tool_calls == [call]
+    assert base.parts == [TextPart(text="kept")]  # a copy, the original is untouched
+    empty = Message.assistant().with_parts(TextPart(text="x"), TextPart(text="y"))
+    assert empty.content == "x\ny"
+
+
+def test_with_metadata_replaces_or_adds_extra() -> None:
+    meta = MessageMetadata(model="gpt-4o", token_usage=TokenUsage.of(1, 2))
+    msg = Message.user("q").with_metadata(meta)
+    assert msg.metadata == meta and msg.metadata is not meta
+    tagged = msg.with_metadata("source", "web").with_metadata(lang="fr")
+    assert tagged.metadata.extra == {"source": "web", "lang": "fr"}
+    assert tagged.metadata.model == "gpt-4o"
+    assert msg.metadata.extra == {}
+    with pytest.raises(TypeError):
+        msg.with_metadata("key-without-value")
+
+
+def test_native_payload_is_kept_untouched() -> None:
+    data = {"z": 1, "a": [{"type": "output_text", "text": "hi", "annotations": []}],
+            "nested": {"b": None, "a": 1.5}}
+    msg = Message.assistant("hi", native=NativePayload(format="openai.responses", data=data))
+    back = Message.model_validate_json(msg.model_dump_json())
+    assert back.native is not None and back.native.data == data
+    assert list(back.native.data) == ["z", "a", "nested"]  # key order too
+    assert json.loads(msg.model_dump_json())["native"] == {"format": "openai.responses",
+                                                           "data": data}
+    with pytest.raises(pydantic.ValidationError):
+        NativePayload(format="", data={})
+
+
+def test_naive_datetimes_are_taken_as_utc() -> None:
+    msg = Message.user("x", created_at=dt.datetime(2024, 5, 1, 12, 0))
+    assert msg.created_at == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    shifted = Message.user("x", created_at=dt.datetime(
+        2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    assert shifted.created_at.utcoffset() == dt.timedelta(0)
+    assert shifted.created_at == msg.created_at
+
+
+def test_token_usage_arithmetic() -> None:
+    a, b = TokenUsage.of(10, 5), TokenUsage.of(1, 2)
+    assert a.total_tokens == 15
+    assert a + b == TokenUsage.of(11, 7)
+    assert b - a == TokenUsage()
+    assert a - b == TokenUsage.of(9, 3)
+
+
+def test_thread_defaults_and_summary() -> None:
+    t = Thread(user_id="u", agent_name="agent", title="T")
+    assert t.id.startswith("th_") and t.tenant_id == "default"
+    assert (t.revision, t.message_count, t.turn_count, t.tool_call_count) == (0, 0, 0, 0)
+    assert t.cost == CostInfo() and t.cost.currency == "USD" and not t.is_deleted
+    s = ThreadSummary.of(t)
+    assert (s.id, s.agent_name, s.started_at, s.message_count) == (t.id, "agent",
+                                                                   t.created_at, 0)
+    with pytest.raises(pydantic.ValidationError):
+        Thread(agent_name="x" * 256)
+
+
+def test_snapshot_versions_and_pinned_flags() -> None:
+    msgs = [Message.user("hi", pinned=True), Message.assistant("hello")]
+    snap = ConversationSnapshot(thread=Thread(), messages=msgs)
+    assert snap.pinned == [True, False]
+    assert ConversationSnapshot.model_validate_json(snap.model_dump_json()) == snap
+    with pytest.raises(pydantic.ValidationError, match="pinned has 1 flags for 2 messages"):
+        ConversationSnapshot(thread=Thread(), messages=msgs, pinned=[True])
+    with pytest.raises(pydantic.ValidationError, match="not supported"):
+        ConversationSnapshot.model_validate({"version": 99, "thread": {}})
+
+
+def test_page_iterates_its_items() -> None:
+    page = Page[int](items=[1, 2, 3], next_cursor="n")
+    assert list(page) == [1, 2, 3] and len(page) == 3 and page.prev_cursor is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(msg=cst.messages())
+def test_any_message_round_trips_through_json(msg: Message) -> None:
+    text = msg.model_dump_json()
+    back = Message.model_validate_json(text)
+    assert back == msg
+    assert back.model_dump_json() == text
+    assert Message.model_validate(json.loads(text)) == msg
+
+
+@settings(max_examples=30, deadline=None)
+@given(thread=cst.threads(), msgs=cst.message_batches(max_size=3))
+def test_any_snapshot_round_trips_through_json(thread: Thread, msgs: list[Message]) -> None:
+    snap = ConversationSnapshot(thread=thread, messages=msgs)
+    assert ConversationSnapshot.model_validate_json(snap.model_dump_json()) == snap
