@@ -118,6 +118,7 @@ def test_store_comes_from_the_environment(run: Run, sqlite_url: str) -> None:
     (MissingDependencyError("psycopg", "postgres"), 5),
     (FileNotFoundError(2, "No such file or directory", "x.json"), 1),
     (KeyboardInterrupt(), 130),
+    (BrokenPipeError(32, "Broken pipe"), 141),
     (RuntimeError("boom"), 1),
 ])
 def test_each_exception_has_a_documented_exit_code(exc: BaseException, code: int) -> None:
@@ -180,3 +181,26 @@ def test_click_usage_errors_exit_2(run: Run) -> None:
     assert run("threads", "list", "--no-such-option").exit_code == 2
     assert run("threads", "show").exit_code == 2
     assert run("threads", "list", "--limit", "0").exit_code == 2
+
+
+def test_a_closed_pipe_ends_quietly(run: Run, monkeypatch: pytest.MonkeyPatch,
+                                    sqlite_url: str) -> None:
+    def closed(*_: Any, **__: Any) -> Any:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(threads, "opened_store", closed)
+    result = run("threads", "list", "--store", sqlite_url)
+    assert (result.exit_code, result.output) == (141, "")
+
+
+def test_tables_are_drawn_with_rich_on_a_terminal(run: Run, sqlite_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from convostore.cli import _common
+
+    thread = seed(sqlite_url, title="hello")
+    monkeypatch.setattr(_common, "stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    out = run("threads", "list", "--store", sqlite_url).stdout
+    assert "\t" not in out
+    assert thread.id in out and "hello" in out
+    assert "┃" in out or "|" in out

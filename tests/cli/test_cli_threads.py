@@ -106,7 +106,7 @@ def test_rm_hides_and_restore_brings_back(run: Run, store_url: str) -> None:
     assert _ids(run("threads", "list", "--store", store_url, "--deleted", "--json")
                 ) == [thread.id]
     restored = run("threads", "restore", thread.id, "--store", store_url, "--json")
-    assert json.loads(restored.stdout)["deleted_at"] is None
+    assert [t["deleted_at"] for t in json.loads(restored.stdout)["items"]] == [None]
     assert _ids(run("threads", "list", "--store", store_url, "--json")) == [thread.id]
 
 
@@ -124,6 +124,13 @@ def test_purge_of_a_missing_thread_deletes_nothing(run: Run, store_url: str) -> 
     result = run("threads", "purge", thread.id, "th_missing", "--store", store_url, "--yes")
     assert result.exit_code == 3
     assert run("threads", "show", thread.id, "--store", store_url).exit_code == 0
+
+
+def test_rm_with_a_missing_id_changes_nothing(run: Run, store_url: str) -> None:
+    thread = seed(store_url)
+    result = run("threads", "rm", thread.id, "th_missing", "--store", store_url)
+    assert result.exit_code == 3
+    assert _ids(run("threads", "list", "--store", store_url, "--json")) == [thread.id]
 
 
 # --- messages tail ------------------------------------------------------------------
@@ -180,3 +187,4 @@ def test_tail_shows_tool_calls_without_text(run: Run, store_url: str) -> None:
         ToolCallPart(tool_call_id="c1", tool_name="get_weather", args={"city": "Oslo"}))))
     out = run("messages", "tail", thread.id, "--store", store_url).stdout
     assert "[tool-call get_weather({'city': 'Oslo'})]" in out
+

@@ -95,6 +95,16 @@ def test_export_of_unknown_thread_leaves_no_file(run: Run, store_url: str, tmp_p
     assert list(tmp_path.glob("x.json*")) == []
 
 
+def test_progress_bars_can_be_forced_on(run: Run, store_url: str, tmp_path: Path) -> None:
+    thread = seed(store_url, messages=3)
+    path = tmp_path / "t.jsonl"
+    assert run("export", thread.id, "-o", path, "--progress", "--store", store_url
+               ).exit_code == 0
+    result = run("import", path, "--progress", "--tenant", "b", "--store", store_url)
+    assert result.exit_code == 0, result.output
+    assert "3 messages" in result.stderr
+
+
 def test_import_reads_stdin_and_sniffs_the_format(run: Run, store_url: str) -> None:
     thread = seed(store_url, messages=2)
     data = run("export", thread.id, "--format", "jsonl", "--store", store_url).stdout_bytes
@@ -301,13 +311,15 @@ def test_jsonl_import_into_sqlite_appends_in_batches(run: Run, sqlite_url: str,
     assert (last.id, last.seq) == (f"m{n - 1:08d}", n)
 
 
-def _peak_rss_of(args: list[str]) -> tuple[int, int]:
-    """(exit code, peak resident set size in bytes) of a child process."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+def _peak_rss_of(args: list[str]) -> tuple[int, int, str]:
+    """(exit code, peak resident set size in bytes, stderr) of a child process."""
+    with subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     factor = 1 if sys.platform == "darwin" else 1024
-    return proc.returncode, usage.ru_maxrss * factor
+    return proc.returncode, usage.ru_maxrss * factor, err
 
 
 @pytest.mark.stress
@@ -318,9 +330,9 @@ def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) ->
     path = tmp_path / "huge.jsonl"
     size = _write_big_jsonl(path, n, body=400)
     db = tmp_path / "huge.db"
-    code, rss = _peak_rss_of([sys.executable, "-m", "convostore", "import", str(path),
-                              "--store", f"sqlite:///{db}", "--no-progress"])
-    assert code == 0
+    code, rss, err = _peak_rss_of([sys.executable, "-m", "convostore", "import", str(path),
+                                   "--store", f"sqlite:///{db}", "--no-progress"])
+    assert code == 0, err
     assert rss < size / 3, f"peak RSS {rss} bytes for a file of {size} bytes"
     with _common.opened_store(f"sqlite:///{db}") as store:
         assert store.get_thread("th_big").message_count == n

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from dataclasses import dataclass
 from enum import IntEnum
@@ -38,6 +39,7 @@ class ExitCode(IntEnum):
     CONFLICT = 4
     UNAVAILABLE = 5
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
 
 
 EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
@@ -52,6 +54,8 @@ EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
                            "too old or too new (see `db upgrade`), optional extra not "
                            "installed"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+    (ExitCode.BROKEN_PIPE, "the reader of the output went away, e.g. `| head`; nothing is "
+                           "printed, as for any tool stopped by SIGPIPE"),
 )
 """Every exit code the CLI returns, with its meaning, for the generated docs."""
 
@@ -73,6 +77,7 @@ _RULES: tuple[tuple[type[BaseException], ExitCode, str], ...] = (
     (MissingDependencyError, ExitCode.UNAVAILABLE, "missing_dependency"),
     (ConvostoreError, ExitCode.ERROR, "error"),
     (KeyboardInterrupt, ExitCode.INTERRUPTED, "interrupted"),
+    (BrokenPipeError, ExitCode.BROKEN_PIPE, "broken_pipe"),
     (OSError, ExitCode.ERROR, "os_error"),
 )
 
@@ -98,6 +103,9 @@ def _message(exc: BaseException, kind: str) -> str:
 def report(exc: BaseException, *, as_json: bool = False) -> int:
     """Print ``exc`` on stderr as one line and return the exit code for it."""
     failure = classify(exc)
+    if failure.code == ExitCode.BROKEN_PIPE:
+        _silence_stdout()
+        return int(failure.code)
     if as_json:
         line = json.dumps({"error": {"kind": failure.kind, "message": failure.message,
                                      "exit_code": int(failure.code)}})
@@ -107,3 +115,11 @@ def report(exc: BaseException, *, as_json: bool = False) -> int:
         click.echo(line, err=True)
         sys.stderr.flush()
     return int(failure.code)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush into the closed
+    pipe does not print an error of its own."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

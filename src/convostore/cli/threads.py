@@ -7,7 +7,7 @@ asks first unless ``--yes`` is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 
@@ -23,6 +23,7 @@ from convostore.cli._common import (
     table,
 )
 from convostore.model import Thread
+from convostore.store import Store
 
 COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "deleted")
 
@@ -103,8 +104,10 @@ def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> N
         ("id", thread.id), ("tenant", thread.tenant_id), ("user", thread.user_id),
         ("agent", thread.agent_name), ("model", thread.model), ("title", thread.title),
         ("messages", thread.message_count), ("turns", thread.turn_count),
-        ("tool calls", thread.tool_call_count), ("tokens", thread.usage.total_tokens
-                                                 or thread.token_count),
+        ("tool calls", thread.tool_call_count), ("tokens", thread.token_count),
+        ("usage", f"{thread.usage.prompt_tokens} prompt + "
+                  f"{thread.usage.completion_tokens} completion = "
+                  f"{thread.usage.total_tokens} tokens"),
         ("cost", f"{thread.cost.total_cost:.6g} {thread.cost.currency}"),
         ("created", thread.created_at), ("updated", thread.updated_at),
         ("ended", thread.ended_at), ("deleted", thread.deleted_at),
@@ -113,11 +116,13 @@ def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> N
 
 
 def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: bool,
-          verb: str, action: str) -> None:
+          verb: str, action: Callable[[Store, str], Thread]) -> None:
     with opened_store(store_url, tenant) as store:
-        done = [getattr(store, action)(tid) for tid in ids]
+        for tid in ids:  # fail on a missing id before changing anything
+            store.get_thread(tid)
+        done = [action(store, tid) for tid in ids]
     if as_json:
-        emit_json(done[0] if len(done) == 1 else done)
+        emit_json({"items": done})
         return
     for t in done:
         note(f"{verb} {t.id}")
@@ -130,7 +135,7 @@ def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: boo
 def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
        as_json: bool) -> None:
     """Soft-delete threads: hidden from listings until restored or purged."""
-    _each(store_url, tenant, thread_ids, as_json, "deleted", "delete_thread")
+    _each(store_url, tenant, thread_ids, as_json, "deleted", Store.delete_thread)
 
 
 @threads.command("restore")
@@ -140,7 +145,7 @@ def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
 def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
             as_json: bool) -> None:
     """Undo rm: make soft-deleted threads visible and writable again."""
-    _each(store_url, tenant, thread_ids, as_json, "restored", "restore_thread")
+    _each(store_url, tenant, thread_ids, as_json, "restored", Store.restore_thread)
 
 
 @threads.command("purge")
