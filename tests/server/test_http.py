@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from convostore import open_async_store
+from convostore import BackendUnavailableError, SchemaTooNewError, open_async_store
 from convostore.keys import KEYS_TENANT
 from convostore.server import create_app, serve
+from convostore.store.facade import AsyncStore
 
 from ._helpers import Api, running, runtime
 
@@ -125,6 +126,17 @@ async def test_unknown_routes_and_methods_are_problems(mem_api: Api) -> None:
     assert_problem(await mem_api.client.get("/nothing-here"), 404)
     r = await mem_api.call("PUT", "/v1/threads")
     assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, POST"  # every method of the path, not one route's
+    r = await mem_api.call("POST", "/v1/threads/t/state")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, PATCH, PUT"
+
+
+async def test_openapi_documents_errors_as_problem_json(mem_api: Api) -> None:
+    spec = (await mem_api.client.get("/openapi.json")).json()
+    responses = spec["paths"]["/v1/threads/{thread_id}"]["patch"]["responses"]
+    for code in ("400", "401", "403", "404", "409", "413", "422", "503"):
+        assert set(responses[code]["content"]) == {"application/problem+json"}, code
 
 
 async def test_not_ready_before_the_lifespan(tmp_path: Path) -> None:
@@ -191,7 +203,9 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
         "getCurrentKey": ("GET", "/v1/whoami"),
     }
-    assert {k: v for k, v in ops.items() if k != "getContext"} == expected
+    if hasattr(AsyncStore, "context"):
+        expected["getContext"] = ("GET", "/v1/threads/{thread_id}/context")
+    assert ops == expected
     assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     for path, item in spec["paths"].items():
         for op in item.values():
@@ -228,3 +242,51 @@ def test_serve_prints_url_store_and_key_hint(monkeypatch: pytest.MonkeyPatch) ->
     serve("sqlite:///convostore.db", "::1", 9000, out=out)
     assert "http://[::1]:9000" in out.getvalue()
     assert "convostore keys create --tenant NAME" in out.getvalue()
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (RuntimeError("boom at SELECT secret FROM threads"), 500),
+    (KeyError("thread_id"), 500),
+    (BackendUnavailableError("sqlite3.OperationalError: disk I/O error in /var/db"), 503),
+    (SchemaTooNewError("schema 9 at /srv/x.db", found=9, expected=2), 503),
+])
+async def test_server_side_failures_leak_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                 error: Exception, status: int) -> None:
+    app = create_app("memory://")
+    async with app.router.lifespan_context(app):
+        keys = runtime(app).keys
+        assert keys is not None
+        _, token = await keys.create("acme")
+
+        async def broken(self: AsyncStore, *args: object, **kwargs: object) -> None:
+            raise error
+
+        monkeypatch.setattr(AsyncStore, "list_messages", broken)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            auth = {"Authorization": f"Bearer {token}"}
+            r = await c.get("/v1/threads/t/messages", headers=auth)
+            body = assert_problem(r, status)
+            for word in ("SELECT", "sqlite3", "/var/db", "/srv", "Traceback", "boom",
+                         "thread_id"):
+                assert word not in r.text, word
+            assert body["detail"]
+            monkeypatch.undo()
+            # The next request is served normally.
+            assert (await c.get("/v1/threads", headers=auth)).status_code == 200
+
+
+async def test_store_failure_while_checking_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app("memory://")
+    async with running(app) as c:
+        keys = runtime(app).keys
+        assert keys is not None
+        _, token = await keys.create("acme")
+
+        async def down(self: AsyncStore, *args: object, **kwargs: object) -> None:
+            raise BackendUnavailableError("could not connect to 10.0.0.5:5432")
+
+        monkeypatch.setattr(AsyncStore, "get_thread", down)
+        r = await c.get("/v1/threads", headers={"Authorization": f"Bearer {token}"})
+        assert_problem(r, 503)
+        assert "10.0.0.5" not in r.text and r.headers["retry-after"] == "1"

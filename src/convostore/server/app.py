@@ -43,6 +43,7 @@ answer 409 when it is stale.
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_JSON: {}}}
 _V1_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_PROBLEM, "description": "The body is not JSON (or not UTF-8)."},
     401: {**_PROBLEM, "description": "Missing, malformed or revoked API key."},
     403: {**_PROBLEM, "description": "The API key is read-only."},
     404: {**_PROBLEM, "description": "No such thread or message in this tenant."},
@@ -132,7 +133,30 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
         routers.append(context.router)
     for router in routers:
         app.include_router(router, responses=_V1_ERRORS)
+    _problems_as_problem_json(app)
     return app
+
+
+def _problems_as_problem_json(app: FastAPI) -> None:
+    """Document error bodies under ``application/problem+json`` only.
+
+    FastAPI files a response ``model`` under ``application/json``; the errors
+    are sent as ``application/problem+json``, so the schema is moved there.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = generate()
+            for item in spec.get("paths", {}).values():
+                for op in item.values():
+                    for response in op.get("responses", {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _redact(url: str) -> str:

@@ -44,5 +44,8 @@ async def get_context(
     """The context window, oldest first. 422 if the mandatory part exceeds the budget."""
     window = await cast(Any, store).context(
         thread_id, max_tokens=max_tokens, max_messages=max_messages, start_on_user=start_on_user)
-    return ContextResponse(messages=list(window.messages), tokens=int(window.tokens),
-                           estimated=bool(window.estimated))
+    return ContextResponse(
+        messages=list(window.messages), tokens=int(window.tokens),
+        estimated=bool(window.estimated), truncated=bool(getattr(window, "truncated", False)),
+        omitted=list(getattr(window, "omitted", [])),
+        counters=list(getattr(window, "counters", [])))

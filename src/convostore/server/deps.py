@@ -90,8 +90,9 @@ _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 async def expected_revision(
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", description='The thread revision the write expects, '
-               'as sent in the ETag header (`"3"`); a stale one gets 409. `*` matches any.'),
+        Header(alias="If-Match", pattern=r'^\s*(\*|(W/)?"?\d{1,18}"?)\s*$',
+               description='The thread revision the write expects, as sent in the ETag '
+               'header (`"3"`); a stale one gets 409. `*` matches any.'),
     ] = None,
 ) -> int | None:
     """The thread revision named by ``If-Match``; ``None`` when absent or ``*``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -142,6 +143,25 @@ def _validation(exc: RequestValidationError) -> Response:
                             field=first["field"], errors=errors[:20])
 
 
+def _allowed(request: Request) -> str:
+    """Every method the app serves at the request's path, for a 405's ``Allow``.
+
+    The router names only the methods of the first route whose path matched;
+    the OpenAPI document knows them all.
+    """
+    spec = request.app.openapi()
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in spec.get("paths", {}).items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods.update(m.upper() for m in item if m in _METHODS)
+    return ", ".join(sorted(methods))
+
+
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
 async def handle(request: Request, exc: Exception) -> Response:
     """The one exception handler: any exception in, a problem response out."""
     if isinstance(exc, ApiError):
@@ -149,18 +169,21 @@ async def handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         return _validation(exc)
     if isinstance(exc, HTTPException):
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request)
         slug = "-".join(_title(exc.status_code).lower().split())
         detail = exc.detail if isinstance(exc.detail, str) else _title(exc.status_code)
         if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's body parse
             slug, detail = "invalid-body", _unparsable(exc.__cause__)
-        return problem_response(exc.status_code, slug, detail, headers=exc.headers)
+        return problem_response(exc.status_code, slug, detail, headers=headers)
     for cls, status, slug, fixed in _TABLE:
         if isinstance(exc, cls):
             if status >= 500:
                 log.error("store error on %s %s: %r", request.method, request.url.path, exc)
-            headers = {"Retry-After": "1"} if status == 503 else None
+            retry = {"Retry-After": "1"} if status == 503 else None
             field = exc.field if isinstance(exc, e.ValidationError) else None
-            return problem_response(status, slug, fixed or str(exc), headers=headers,
+            return problem_response(status, slug, fixed or str(exc), headers=retry,
                                     field=field)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "internal", "internal server error")

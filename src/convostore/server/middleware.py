@@ -9,12 +9,13 @@ headers alone, and a body is read only up to the configured limit.
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convostore.keys import KEYS_TENANT
 
 from .deps import API_KEY_SCOPE, Runtime
-from .errors import problem_response
+from .errors import handle, problem_response
 
 __all__ = ["AuthMiddleware", "BodyLimitMiddleware"]
 
@@ -62,7 +63,12 @@ class AuthMiddleware:
             await response(scope, receive, send)
             return
         scheme, _, token = raw.decode("latin-1").strip().partition(" ")
-        key = await keys.verify(token.strip()) if scheme.lower() == "bearer" else None
+        try:
+            key = await keys.verify(token.strip()) if scheme.lower() == "bearer" else None
+        except Exception as exc:  # the store failed: answer as the app would
+            response = await handle(Request(scope), exc)
+            await response(scope, receive, send)
+            return
         if key is None or key.tenant == KEYS_TENANT:
             response = problem_response(
                 401, "unauthorized", "invalid API key",

@@ -74,6 +74,11 @@ class ContextResponse(BaseModel):
     messages: list[Message]
     tokens: int = Field(description="Tokens the window holds.")
     estimated: bool = Field(description="True when some counts came from a heuristic.")
+    truncated: bool = Field(default=False, description="Older messages did not fit.")
+    omitted: list[str] = Field(default_factory=list, description=(
+        "Ids of messages left out because their tool exchange is incomplete."))
+    counters: list[str] = Field(default_factory=list, description=(
+        "Names of the token counters behind the counts."))
 
 
 class KeyInfo(BaseModel):
