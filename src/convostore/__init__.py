@@ -4,6 +4,15 @@ Open a store with :func:`open_store` (sync) or :func:`open_async_store` (async);
 both default to an embedded SQLite file. See the README for a tour.
 """
 
+from convostore.context import ContextWindow, select_messages, select_window, validate_context
+from convostore.conversation import (
+    AsyncConversation,
+    AsyncConversationManager,
+    Conversation,
+    ConversationManager,
+    SessionConfig,
+    Turn,
+)
 from convostore.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -61,16 +70,22 @@ from convostore.store import (
     url_from_env,
 )
 from convostore.store._logic import Limits
+from convostore.tokens import HeuristicCounter, TiktokenCounter, TokenCounter
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_URL",
+    "AsyncConversation",
+    "AsyncConversationManager",
     "AsyncStore",
     "BackendUnavailableError",
     "CodePart",
     "ConflictError",
     "ContextBudgetError",
+    "ContextWindow",
+    "Conversation",
+    "ConversationManager",
     "ConversationSnapshot",
     "ConvostoreError",
     "CostInfo",
@@ -79,6 +94,7 @@ __all__ = [
     "FilePart",
     "FinishReason",
     "HealthReport",
+    "HeuristicCounter",
     "ImagePart",
     "Limits",
     "Message",
@@ -97,6 +113,7 @@ __all__ = [
     "SchemaTooNewError",
     "SchemaTooOldError",
     "SchemaVersionError",
+    "SessionConfig",
     "SourcePart",
     "Store",
     "StoreLockedError",
@@ -108,13 +125,19 @@ __all__ = [
     "ThreadPatch",
     "ThreadState",
     "ThreadSummary",
+    "TiktokenCounter",
+    "TokenCounter",
     "TokenUsage",
     "ToolCallPart",
     "ToolResultPart",
+    "Turn",
     "UnsupportedSnapshotVersionError",
     "ValidationError",
     "__version__",
     "open_async_store",
     "open_store",
+    "select_messages",
+    "select_window",
     "url_from_env",
+    "validate_context",
 ]
