@@ -372,7 +372,10 @@ def apply_message_patch(
 
         changes["metadata"] = MessageMetadata()
     changes["updated_at"] = now
-    new = old.model_copy(update=changes)
+    if changes.get("pinned", False) is None:
+        raise ValidationError("must be true or false", field="message.pinned")
+    with translate_validation("message"):
+        new = Message.model_validate({**old.model_dump(), **changes})
     before, after = contribution(old), contribution(new)
     updated = thread.model_copy(update={
         "tool_call_count": max(0, thread.tool_call_count + after.tool_calls - before.tool_calls),
