@@ -22,7 +22,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "stress or not stress"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
