@@ -178,3 +178,31 @@ async def test_no_leak(kind: str, op: str, method: str, path: str, tmp_path: Pat
         for tenant in ("acme", "globex"):
             if not any(TENANT_OF[c] == tenant for c, _ in owning):
                 assert after[tenant] == before[tenant]
+
+
+@pytest.mark.parametrize("kind", STORES)
+async def test_ids_taken_in_another_tenant_are_free_here(kind: str, tmp_path: Path) -> None:
+    """Creating with another tenant's ids works, so ids are no existence oracle."""
+    app = create_app(store_url(kind, tmp_path))
+    async with running(app) as client:
+        tokens = await issue_keys(app)
+        await seed(app)
+        before = await dump(app)
+        auth = {"Authorization": f"Bearer {tokens['own']}"}
+        theirs = IDS["globex"]
+        r = await client.post("/v1/threads", json={"id": theirs["thread_id"]}, headers=auth)
+        assert r.status_code == 201, r.text
+        r = await client.post(f"/v1/threads/{theirs['thread_id']}/messages", headers=auth,
+                              json={"messages": [{"id": theirs["message_id"], "role": "user",
+                                                  "content": "mine"}]})
+        assert r.status_code == 201, r.text
+        assert r.json()["messages"][0]["content"] == "mine"
+        snapshot = {"thread": {"id": "copy"},
+                    "messages": [{"id": theirs["message_id"] + "-2", "role": "user",
+                                  "content": "x"}]}
+        assert (await client.post("/v1/threads/import", json=snapshot,
+                                  headers=auth)).status_code == 201
+        after = await dump(app)
+        assert after["globex"] == before["globex"]
+        r = await client.get(f"/v1/messages/{theirs['message_id']}", headers=auth)
+        assert r.json()["content"] == "mine"
