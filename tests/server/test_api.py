@@ -156,6 +156,21 @@ async def test_idempotency_key_makes_retries_add_nothing(api: Api) -> None:
     assert (await api.call("GET", "/v1/threads/t")).json()["message_count"] == 5
 
 
+async def test_a_retried_conditional_append_is_a_replay_not_a_conflict(api: Api) -> None:
+    """The response to an append with If-Match was lost; the client sends it again."""
+    await new_thread(api, id="t")
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    headers = {"If-Match": '"0"', "Idempotency-Key": "once"}
+    first = await api.call("POST", "/v1/threads/t/messages", json=body, headers=headers)
+    again = await api.call("POST", "/v1/threads/t/messages", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    other = {"messages": [{"role": "user", "content": "new"}]}
+    r = await api.call("POST", "/v1/threads/t/messages", json=other,
+                       headers={"If-Match": '"0"', "Idempotency-Key": "twice"})
+    assert r.status_code == 409
+
+
 async def test_append_is_atomic_and_checks_if_match(api: Api) -> None:
     await new_thread(api, id="t")
     bad = {"messages": [{"role": "user", "content": "ok"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from convostore import BackendUnavailableError, SchemaTooNewError, open_async_store
 from convostore.keys import KEYS_TENANT
@@ -290,3 +292,23 @@ async def test_store_failure_while_checking_the_key(monkeypatch: pytest.MonkeyPa
         r = await c.get("/v1/threads", headers={"Authorization": f"Bearer {token}"})
         assert_problem(r, 503)
         assert "10.0.0.5" not in r.text and r.headers["retry-after"] == "1"
+
+
+def test_serve_on_a_memory_store_issues_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    apps: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: apps.append(app))
+    out = io.StringIO()
+    serve("memory://", "127.0.0.1", 8000, out=out)
+    token = re.search(r"API key: (cs_\S+)", out.getvalue())
+    assert token is not None, out.getvalue()
+
+    async def whoami() -> tuple[int, str]:
+        app = apps[0]
+        assert isinstance(app, FastAPI)
+        async with running(app) as c:
+            r = await c.get("/v1/whoami", headers={"Authorization": f"Bearer {token[1]}"})
+            return r.status_code, r.json()["tenant"]
+
+    assert asyncio.run(whoami()) == (200, "default")

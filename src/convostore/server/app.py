@@ -9,6 +9,7 @@ so tests can run many apps side by side. :func:`serve` is what
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from convostore import __version__
-from convostore.keys import AsyncKeyManager
+from convostore.keys import ApiKey, AsyncKeyManager
 from convostore.store import DEFAULT_URL, open_async_store, url_from_env
 from convostore.store.facade import AsyncStore
 
@@ -189,15 +190,28 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
     import uvicorn
 
     store_url = url or url_from_env()
-    app = create_app(store_url, max_body_bytes=max_body_bytes)
     shown = f"[{host}]" if ":" in host else host
     store_flag = "" if store_url == DEFAULT_URL else " --store URL"
+    key_hint = (f"convostore keys create{store_flag} --tenant NAME   "
+                "(then send Authorization: Bearer <key>)")
+    target: AsyncStore | str = store_url
+    if urlsplit(store_url).scheme.lower() == "memory":
+        # No other process can reach this store, so the CLI cannot issue a key
+        # for it: issue one here, for the tenant "default".
+        target = open_async_store(store_url)
+        _, token = asyncio.run(_first_key(target))
+        key_hint = f"{token}   (tenant default; this store lives in this process only)"
+    app = create_app(target, max_body_bytes=max_body_bytes)
     print(
         f"convostore {__version__} serving on http://{shown}:{port}\n"
         f"  store:   {_redact(store_url)}\n"
         f"  docs:    http://{shown}:{port}/docs\n"
-        f"  API key: convostore keys create{store_flag} --tenant NAME   "
-        f"(then send Authorization: Bearer <key>)",
+        f"  API key: {key_hint}",
         file=out or sys.stdout, flush=True,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+async def _first_key(store: AsyncStore) -> tuple[ApiKey, str]:
+    await store.open()
+    return await AsyncKeyManager(store).create("default", label="serve")
