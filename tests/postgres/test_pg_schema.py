@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -118,6 +119,7 @@ def test_database_from_a_newer_version_is_refused(pg_url: str, schema: str) -> N
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'INSERT INTO "{schema}".convostore_migrations (version, name) '
                      "VALUES (999, 'from the future')")
+    options: dict[str, Any]
     for options in ({}, {"auto_migrate": True}):
         with pytest.raises(SchemaTooNewError) as info:
             open_store(pg_url, schema=schema, **options)

@@ -231,10 +231,13 @@ def summaries(sq: Statements, limits: Limits, op: ops.Summaries
 
 
 def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message]]:
-    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    # The re-send lookup runs before the lock to keep the lock short. A message
+    # committed in between (a concurrent re-send) makes the insert hit the
+    # unique key; the driver then retries and this lookup finds it.
     ids = list(dict.fromkeys(m.id for m in op.messages))
     rows = yield Query(sq.messages_by_ids, (op.tenant, ids))
     existing = {m.id: m for m in (_message(r[0]) for r in rows)}
+    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
     new, slots = plan_append(op.thread_id, op.messages, existing)
     if not new:
         return [s for s in slots if s is not None]
@@ -242,9 +245,13 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message
     check_writable(thread)
     updated, stored = apply_append(thread, new, utcnow())
     bodies = [encode_message(m, limits) for m in stored]
-    body = encode_thread(updated, limits)
-    yield _insert_messages(sq, op.tenant, op.thread_id, stored, bodies)
-    yield Query(sq.thread_update, _thread_params(updated, body), Fetch.NONE)
+    params = _thread_params(updated, encode_thread(updated, limits))
+    params.update(m_seq=[m.seq for m in stored], m_id=[m.id for m in stored],
+                  m_role=[m.role.value for m in stored],
+                  m_execution_id=[m.execution_id for m in stored],
+                  m_created_at=[m.created_at for m in stored],
+                  m_deleted_at=[m.deleted_at for m in stored], m_body=bodies)
+    yield Query(sq.append_write, params, Fetch.NONE)
     by_id = {m.id: m for m in stored}
     return [s if s is not None else by_id[m.id] for s, m in zip(slots, op.messages, strict=True)]
 

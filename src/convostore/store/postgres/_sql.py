@@ -98,6 +98,21 @@ class Statements:
             "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
             "%s::timestamptz[], %s::timestamptz[], %s::text[]) "
             "AS u(seq, id, role, execution_id, created_at, deleted_at, body)")
+        # One statement for the writes of an append, so the thread row lock is
+        # held for a single round trip plus the commit.
+        self.append_write = b(
+            f"WITH added AS (INSERT INTO {m} (tenant_id, thread_id, seq, id, role, "
+            "execution_id, created_at, deleted_at, body) "
+            "SELECT %(tenant_id)s, %(id)s, u.seq, u.id, u.role, u.execution_id, "
+            "u.created_at, u.deleted_at, u.body::json "
+            "FROM unnest(%(m_seq)s::bigint[], %(m_id)s::text[], %(m_role)s::text[], "
+            "%(m_execution_id)s::text[], %(m_created_at)s::timestamptz[], "
+            "%(m_deleted_at)s::timestamptz[], %(m_body)s::text[]) "
+            "AS u(seq, id, role, execution_id, created_at, deleted_at, body)) "
+            f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
+            "updated_at = %(updated_at)s, deleted_at = %(deleted_at)s, "
+            "revision = %(revision)s, body = %(body)s::json "
+            "WHERE tenant_id = %(tenant_id)s AND id = %(id)s")
         self.message_get = b(f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = %s")
         self.message_thread = b(
             f"SELECT thread_id FROM {m} WHERE tenant_id = %s AND id = %s")
