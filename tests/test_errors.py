@@ -174,10 +174,6 @@ def test_only_convostore_errors_escape(hostile_store: Any, call: str, a: Any, b:
                     f"{type(exc).__qualname__}: {exc}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "store._logic.apply_message_patch copies pinned=None into the message unvalidated: "
-    "memory then stores a Message with pinned=None, SQLite raises a bare TypeError from "
-    "int(None) in SQLiteBackend._replace_message"))
 def test_update_message_with_pinned_none_is_refused_or_ignored(hostile_store: Any) -> None:
     with contextlib.suppress(ValidationError):
         hostile_store.update_message("m1", pinned=None)

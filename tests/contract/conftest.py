@@ -55,13 +55,7 @@ def backend_spec(request: pytest.FixtureRequest) -> BackendSpec:
 
 #: Known bugs of one backend, found by this suite: (backend id, test id part) ->
 #: reason. Each becomes ``xfail(strict=True)``, so a fix makes the suite say so.
-BACKEND_BUGS: dict[tuple[str, str], str] = {
-    ("sqlite", "import-existing-message-id"): (
-        "SQLiteBackend.import_thread: after executemany() hits the IntegrityError it looks "
-        "for the taken id among the snapshot's messages inside the same transaction, finds "
-        "a row it has just inserted itself and names that id instead of the one that "
-        "collided"),
-}
+BACKEND_BUGS: dict[tuple[str, str], str] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

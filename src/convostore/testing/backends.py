@@ -193,4 +193,4 @@ class Harness:
             if self.spec.name == "postgres":
                 from convostore.store import postgres
 
-                postgres.drop_schema(self.url, self.schema)  # type: ignore[attr-defined]
+                postgres.drop_schema(self.url, self.schema)

@@ -51,6 +51,7 @@ from convostore.model import (
     MessageMetadata,
     NativePayload,
     ParentType,
+    Part,
     ReasoningPart,
     Role,
     TextPart,
@@ -81,7 +82,7 @@ PROPERTY_SETTINGS = settings(
 def fingerprint(store: StoreLike, *thread_ids: str) -> tuple[Any, ...]:
     """Everything a rejected write must leave untouched: the threads (revision,
     counters, fields), all their messages, and the thread listing of the tenant."""
-    threads = []
+    threads: list[tuple[Any, ...] | None] = []
     for tid in thread_ids:
         try:
             snap = store.export_thread(tid)
@@ -368,7 +369,7 @@ class StoreContract:
 
     def test_seed000_message_with_parts(self, store: StoreLike) -> None:
         tid = store.create_thread(user_id="user_test").id
-        parts = [
+        parts: list[Part] = [
             ReasoningPart(text="Let me think..."),
             ToolCallPart(tool_call_id="tc_123", tool_name="get_weather", args={"city": "NYC"}),
             TextPart(text="The weather is sunny."),
@@ -515,6 +516,7 @@ class StoreContract:
         _setup_basic(store)
         store.delete_thread("t1")
         before = fingerprint(store, "t1")
+        action: Callable[[], object]
         for action in (
             lambda: store.append("t1", Message.user("x")),
             lambda: store.update_thread("t1", title="x"),
@@ -664,6 +666,7 @@ class StoreContract:
         with pytest.raises(MessageNotFoundError) as msg_exc:
             store.get_message("nope")
         assert msg_exc.value.message_id == "nope"
+        action: Callable[[], object]
         for action in (lambda: store.list_messages("nope"), lambda: store.recent("nope"),
                        lambda: store.export_thread("nope"), lambda: store.restore_thread("nope")):
             with pytest.raises(ThreadNotFoundError):
@@ -830,6 +833,7 @@ class StoreContract:
         stale = store.get_thread("t1").revision
         store.update_thread("t1", title="moved on", expected_revision=stale)
         before = fingerprint(store, "t1")
+        action: Callable[[], object]
         for action in (
             lambda: store.append("t1", Message.user("x"), expected_revision=stale),
             lambda: store.update_thread("t1", title="x", expected_revision=stale),
@@ -1160,7 +1164,7 @@ class StoreContract:
         by_id = {m.id: m.seq for m in stored}
         for k, got in enumerate(acked):
             assert got == [by_id[f"w{k}-{i}"] for i in range(per)]
-            assert got == sorted(got)
+            assert got == sorted(s or 0 for s in got)
         for view in reader_views:
             if view:
                 assert view == list(range(view[0] or 0, (view[0] or 0) + len(view)))

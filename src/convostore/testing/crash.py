@@ -125,9 +125,9 @@ def _verify(url: str, options: dict[str, Any], thread_id: str, tag: str,
         assert thread.message_count == len(msgs), (thread.message_count, len(msgs))
         batches: dict[int, set[int]] = {}
         for m in msgs:
-            t, i, j = m.id.rsplit("-", 2)
-            assert t == tag, m.id
-            batches.setdefault(int(i), set()).add(int(j))
+            prefix, batch_no, part_no = m.id.rsplit("-", 2)
+            assert prefix == tag, m.id
+            batches.setdefault(int(batch_no), set()).add(int(part_no))
         stored = sorted(batches)
         assert stored == list(range(len(stored))), f"stored batches not a prefix: {stored}"
         for i, parts in batches.items():
