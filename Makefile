@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m convostore demo
+	$(BIN)/convostore serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
