@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from typing import Any
 
 import psycopg
 import pytest
@@ -119,10 +118,9 @@ def test_database_from_a_newer_version_is_refused(pg_url: str, schema: str) -> N
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f'INSERT INTO "{schema}".convostore_migrations (version, name) '
                      "VALUES (999, 'from the future')")
-    options: dict[str, Any]
-    for options in ({}, {"auto_migrate": True}):
+    for auto in (False, True):
         with pytest.raises(SchemaTooNewError) as info:
-            open_store(pg_url, schema=schema, **options)
+            open_store(pg_url, schema=schema, auto_migrate=auto)
         assert info.value.found == 999
         assert "newer convostore" in str(info.value)
     with open_store(pg_url, schema=schema, check_schema=False) as s:
