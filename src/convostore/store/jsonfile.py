@@ -38,7 +38,7 @@ import stat
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -54,7 +54,7 @@ from convostore.model import HealthReport, Message, Thread
 from convostore.store import _ops as ops
 from convostore.store._logic import DEFAULT_LIMITS, Limits
 from convostore.store.base import Capabilities
-from convostore.store.memory import MemoryBackend
+from convostore.store.memory import MemoryBackend, Undo
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "JsonFileBackend"]
 
@@ -367,7 +367,7 @@ class JsonFileBackend(MemoryBackend):
                 raise bad(f"message {m.id!r} is also stored in thread {other[0]!r}")
         self._records[key] = thread
         self._msgs[key] = msgs
-        discard: list[Callable[[], None]] = []
+        discard: list[Undo] = []
         for n, m in enumerate(msgs, 1):
             self._by_id[(tenant, m.id)] = (thread.id, n)
             if m.execution_id:
@@ -381,7 +381,7 @@ class JsonFileBackend(MemoryBackend):
                 / (_file_stem(thread_id, "thread_id") + _JSON_SUFFIX))
 
     @contextlib.contextmanager
-    def _writing(self, key: Key) -> Iterator[list[Callable[[], None]]]:
+    def _writing(self, key: Key) -> Iterator[list[Undo]]:
         """The memory backend's write bracket, refusing writes once closed.
 
         If persisting failed after the file had already been replaced (the
