@@ -995,14 +995,18 @@ class _ManagerCore(Generic[C]):
                 n += 1
         return n
 
-    def _p_enforce(self, max_sessions: int, purge: bool) -> _Plan[int]:
+    def _p_enforce(self, max_sessions: int, purge: bool, per_user: bool = False
+                   ) -> _Plan[int]:
         if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or (
                 max_sessions < 0):
             raise ValidationError("must be a non-negative integer", field="max_sessions")
-        threads = yield from self._p_threads(None)
+        threads = yield from self._p_threads(None)  # newest activity first
+        seen: dict[str | None, int] = {}
         n = 0
-        for t in threads[max_sessions:]:
-            if (yield from self._p_remove(t, purge, True)):
+        for t in threads:
+            owner = t.user_id if per_user else None
+            seen[owner] = seen.get(owner, 0) + 1
+            if seen[owner] > max_sessions and (yield from self._p_remove(t, purge, True)):
                 n += 1
         return n
 
@@ -1133,12 +1137,18 @@ class ConversationManager(_ManagerCore[Conversation]):
             return 0
         return self._run(self._p_cleanup(now, purge))
 
-    def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True) -> int:
+    def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True,
+                             per_user: bool = False) -> int:
         """Keep the ``max_sessions`` most recently active conversations, remove the
-        rest (seed 003's retention); returns how many were removed."""
+        rest (seed 003's retention); returns how many were removed.
+
+        With ``per_user=True`` the limit applies to each user's conversations
+        (those without a user count as one more user). A conversation written to
+        since it was listed is kept.
+        """
         if not self._enabled:
             return 0
-        return self._run(self._p_enforce(max_sessions, purge))
+        return self._run(self._p_enforce(max_sessions, purge, per_user))
 
 
 class AsyncConversationManager(_ManagerCore[AsyncConversation]):
@@ -1227,7 +1237,8 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
             return 0
         return await self._arun(self._p_cleanup(now, purge))
 
-    async def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True) -> int:
+    async def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True,
+                                   per_user: bool = False) -> int:
         if not self._enabled:
             return 0
-        return await self._arun(self._p_enforce(max_sessions, purge))
+        return await self._arun(self._p_enforce(max_sessions, purge, per_user))

@@ -150,6 +150,19 @@ def test_enforce_max_sessions_keeps_the_most_recently_updated(store: Store) -> N
         manager.enforce_max_sessions(-1)
 
 
+def test_enforce_max_sessions_per_user_keeps_n_for_each_user(store: Store) -> None:
+    manager = ConversationManager(store)
+    for user in ("alice", "bob"):
+        for i in range(3):
+            manager.create(f"{user}{i}", user_id=user)
+    manager.create("anon0")
+    manager.create("anon1")
+    manager.get("alice0").add(Role.USER, "active again")  # type: ignore[union-attr]
+    assert manager.enforce_max_sessions(1, per_user=True) == 4
+    assert set(manager.list()) == {"alice0", "bob2", "anon1"}
+    assert manager.enforce_max_sessions(1, per_user=True) == 0
+
+
 def test_disabled_manager_is_a_cheap_no_op(store: Store) -> None:
     manager = ConversationManager(store, enabled=False)
     assert not manager.is_enabled

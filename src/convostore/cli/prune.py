@@ -3,22 +3,19 @@
 Two rules: sessions idle for longer than a timeout expire (the conversation
 layer's own rule, applied through :class:`~convostore.conversation.ConversationManager`
 so the CLI and the library agree on what "expired" means), and each user keeps at
-most N sessions, the most recently active ones. The manager's retention counts
-sessions per tenant, so the per-user rule is applied here with the same care: a
-thread written to between listing and removal is kept (``expected_revision``).
+most N sessions, the most recently active ones (the manager's per-user retention).
+Either way a thread written to between listing and removal is kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
 
 import click
 
 from convostore.cli._common import emit_json, json_option, note, opened_store, store_options
-from convostore.errors import NotFoundError, RevisionConflictError
-from convostore.model import Thread
+from convostore.conversation import ConversationManager, SessionConfig
 from convostore.store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -39,36 +36,8 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
 
 def expire_idle(store: Store, idle: dt.timedelta, *, purge: bool) -> int:
     """Remove the sessions idle for longer than ``idle``; return how many."""
-    from convostore.conversation import ConversationManager, SessionConfig
-
     manager = ConversationManager(store, SessionConfig(idle_timeout=idle))
     return manager.cleanup_expired(purge=purge)
-
-
-def keep_per_user(store: Store, keep: int, *, purge: bool) -> int:
-    """Keep each user's ``keep`` most recently active threads, remove the rest;
-    threads without a user count as one more user. Returns how many went."""
-    per_user: Counter[str | None] = Counter()
-    doomed: list[Thread] = []
-    cursor: str | None = None
-    while True:
-        page = store.list_threads(limit=store.limits.max_list_limit, cursor=cursor)
-        for thread in page.items:  # newest activity first
-            per_user[thread.user_id] += 1
-            if per_user[thread.user_id] > keep:
-                doomed.append(thread)
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
-    removed = 0
-    remove = store.purge_thread if purge else store.delete_thread
-    for thread in doomed:
-        try:
-            remove(thread.id, expected_revision=thread.revision)
-        except (NotFoundError, RevisionConflictError):
-            continue  # gone already, or active again since it was listed: keep it
-        removed += 1
-    return removed
 
 
 @click.command()
@@ -91,7 +60,8 @@ def prune(store_url: str | None, tenant: str, idle: dt.timedelta | None, keep: i
         raise click.UsageError("give --idle DURATION, --keep N or both")
     with opened_store(store_url, tenant) as store:
         expired = 0 if idle is None else expire_idle(store, idle, purge=not soft)
-        over = 0 if keep is None else keep_per_user(store, keep, purge=not soft)
+        over = 0 if keep is None else ConversationManager(store).enforce_max_sessions(
+            keep, purge=not soft, per_user=True)
     if as_json:
         emit_json({"expired": expired, "over_limit": over, "purged": not soft})
         return
