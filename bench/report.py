@@ -102,7 +102,8 @@ class Report:
 
     def table(self, header: list[str], rows: list[list[str]]) -> list[str]:
         out = ["| " + " | ".join(header) + " |",
-               "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+               "|" + "|".join("---" if h in ("library", "durability") else "---:"
+                              for h in header) + "|"]
         out += ["| " + " | ".join(row) + " |" for row in rows]
         return out
 

@@ -260,7 +260,15 @@ class Runner:
                 if adapter_class(lib).backend == "memory":
                     built[lib] = list(cfg["sizes"])  # built inside each worker
                     continue
+                prev: tuple[int, float] | None = None
                 for n in cfg["sizes"]:
+                    if prev and prev[1] * n / prev[0] > build_budget * 1.5:
+                        why = (f"{n:,}-message thread not built: about "
+                               f"{prev[1] * n / prev[0]:,.0f} s expected from the "
+                               f"{prev[0]:,}-message build, budget {build_budget:.0f} s")
+                        self.skipped.setdefault("build", {})[lib] = why
+                        self.say(f"  {lib}: {why}")
+                        break
                     res = self.worker(lib, "build_size", {"n": n}, self.workdir(lib, "sized"),
                                       build_budget)
                     self.results["built"].setdefault(lib, {})[str(n)] = res
@@ -271,6 +279,7 @@ class Runner:
                         self.say(f"  {lib}: {n:,} messages not built: {why}")
                         break
                     built[lib].append(n)
+                    prev = (n, float(res["seconds"]))
                 self.say(f"  {lib}: built {built[lib]}")
             self.say("w3/w4/w7: load, recent(20), context(4000), append into built threads")
             ready = [x for x in libs if built.get(x)]

@@ -39,12 +39,6 @@ async def _open(spec: dict[str, Any]) -> Adapter:
     return ad
 
 
-async def _timed(coro_or_value: Any) -> float:
-    t0 = time.perf_counter()
-    await maybe(coro_or_value)
-    return time.perf_counter() - t0
-
-
 async def _time_call(fn: Any) -> float:
     t0 = time.perf_counter()
     await maybe(fn())
@@ -84,7 +78,7 @@ async def appends(spec: dict[str, Any]) -> dict[str, Any]:
         tid = f"{spec['task']}-{spec['run']}"
         await maybe(ad.create_thread(tid, "user-w"))
         batches = [ad.convert(items(per_call, start=i * per_call)) for i in range(calls)]
-        times = [await _timed(ad.append(tid, b)) for b in batches]
+        times = [await _time_call(lambda: ad.append(tid, b)) for b in batches]
         return {"times": times, "messages": per_call * calls}
     finally:
         await maybe(ad.close())
@@ -98,8 +92,8 @@ async def bulk(spec: dict[str, Any]) -> dict[str, Any]:
         times = []
         for r in range(p["repeat"]):
             batch = ad.convert(items(p["n"], start=r * 4))
-            times.append(await _timed(ad.bulk_import(f"bulk-{spec['run']}-{r}", "user-b",
-                                                     batch)))
+            tid = f"bulk-{spec['run']}-{r}"
+            times.append(await _time_call(lambda: ad.bulk_import(tid, "user-b", batch)))
         return {"times": times}
     finally:
         await maybe(ad.close())
@@ -200,7 +194,7 @@ async def sized(spec: dict[str, Any]) -> dict[str, Any]:
                                   for _ in range(max(3, p["calls"] // 2))]
             batches = [ad.convert(items(1, start=n + i)) for i in range(p["calls"] + 1)]
             await maybe(ad.append(tid, batches[0]))
-            res["append"] = [await _timed(ad.append(tid, b)) for b in batches[1:]]
+            res["append"] = [await _time_call(lambda: ad.append(tid, b)) for b in batches[1:]]
             out[str(n)] = res
         return {"sizes": out}
     finally:
@@ -267,7 +261,7 @@ async def _writer_async(spec: dict[str, Any], idx: int, start: Any, phase2: Any
         i = 0
         while time.perf_counter() < deadline:
             batch = pool[i] if i < len(pool) else ad.convert(items(1, start=i))
-            lat_a.append(await _timed(ad.append(tid, batch)))
+            lat_a.append(await _time_call(lambda: ad.append(tid, batch)))
             i += 1
         phase2.wait()
         lat_r: list[float] = []
