@@ -45,6 +45,20 @@ async def _time_call(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
+async def _sample(fn: Any, calls: int, budget: float, min_calls: int = 3) -> list[float]:
+    """Up to ``calls`` timings of ``fn()``, stopping early (after ``min_calls``) once
+    ``budget`` seconds are spent: a call that loads 100,000 messages is not
+    repeated thirty times."""
+    out: list[float] = []
+    spent = 0.0
+    for _ in range(calls):
+        out.append(await _time_call(fn))
+        spent += out[-1]
+        if len(out) >= min_calls and spent > budget:
+            break
+    return out
+
+
 def _state(ad: Adapter) -> dict[str, Any]:
     return {"supports": sorted(ad.supports), "notes": ad.notes, "durability": ad.durability}
 
@@ -182,19 +196,20 @@ async def sized(spec: dict[str, Any]) -> dict[str, Any]:
             loaded = await maybe(ad.load(tid))
             res["loaded_count"] = len(loaded)
             del loaded
-            res["load"] = [await _time_call(lambda: ad.load(tid))
-                           for _ in range(_load_reps(n, p["quick"]))]
+            op_budget = p.get("op_budget", 20.0)
+            res["load"] = await _sample(lambda: ad.load(tid), _load_reps(n, p["quick"]),
+                                        op_budget, min_calls=1)
             await maybe(ad.recent(tid, 20))
-            res["recent"] = [await _time_call(lambda: ad.recent(tid, 20))
-                             for _ in range(p["calls"])]
+            res["recent"] = await _sample(lambda: ad.recent(tid, 20), p["calls"], op_budget)
             if "context" in ad.supports:
                 win = await maybe(ad.context(tid, 4000))
                 res["context_count"] = len(win.messages if hasattr(win, "messages") else win)
-                res["context"] = [await _time_call(lambda: ad.context(tid, 4000))
-                                  for _ in range(max(3, p["calls"] // 2))]
-            batches = [ad.convert(items(1, start=n + i)) for i in range(p["calls"] + 1)]
-            await maybe(ad.append(tid, batches[0]))
-            res["append"] = [await _time_call(lambda: ad.append(tid, b)) for b in batches[1:]]
+                res["context"] = await _sample(lambda: ad.context(tid, 4000),
+                                               max(3, p["calls"] // 2), op_budget)
+            batches = iter([ad.convert(items(1, start=n + i)) for i in range(p["calls"] + 1)])
+            await maybe(ad.append(tid, next(batches)))
+            res["append"] = await _sample(lambda: ad.append(tid, next(batches)), p["calls"],
+                                          op_budget)
             out[str(n)] = res
         return {"sizes": out}
     finally:
