@@ -18,7 +18,7 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _url() -> str:
-    return os.environ.get("CONVOSTORE_TEST_POSTGRES_URL", DEFAULT_URL)
+    return os.environ.get("CONVOSTORE_TEST_PG_URL", DEFAULT_URL)
 
 
 @pytest.fixture(scope="session")
