@@ -98,6 +98,7 @@ def test_fresh_database_is_refused_until_migrated(pg_url: str, schema: str) -> N
         backend = s.backend
         assert isinstance(backend, PostgresBackend)
         assert backend.schema_version() == 0
+        assert backend.latest_version == SCHEMA_VERSION  # what `convostore db` reads
         assert backend.migrate() == list(range(1, SCHEMA_VERSION + 1))
         assert backend.migrate() == []
         assert backend.schema_version() == SCHEMA_VERSION

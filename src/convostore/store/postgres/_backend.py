@@ -39,7 +39,7 @@ from convostore.store.postgres._driver import (
     translate,
 )
 from convostore.store.postgres._sql import Statements
-from convostore.store.postgres.migrations import render_ddl
+from convostore.store.postgres.migrations import LATEST, render_ddl
 
 __all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
 
@@ -67,6 +67,8 @@ class _Common:
 
     kind: ClassVar[str] = "postgres"
     capabilities: ClassVar[Capabilities] = _CAPABILITIES
+    latest_version: ClassVar[int] = LATEST
+    """The schema version this code reads and writes."""
 
     def _setup(self, url: str, options: dict[str, Any]) -> None:
         self.config = parse_config(url, options)
