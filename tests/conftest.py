@@ -1,18 +1,6 @@
 """Project-wide test configuration.
 
-Tests marked ``stress`` are long runs kept out of the default run; select them
-with ``-m stress`` (or ``-m "stress or not stress"`` for everything).
+Markers (``postgres``, ``stress``, ``crash``) are declared in ``pyproject.toml``,
+whose default options leave the ``stress`` runs out (``-m stress`` selects them).
+The conformance suite's backend fixtures live in ``tests/contract/conftest.py``.
 """
-
-from __future__ import annotations
-
-import pytest
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("markexpr", ""):
-        return  # an explicit -m decides
-    skip = pytest.mark.skip(reason="stress test: run with -m stress")
-    for item in items:
-        if item.get_closest_marker("stress") is not None:
-            item.add_marker(skip)
