@@ -325,6 +325,13 @@ def recent(sq: Statements, limits: Limits, op: ops.Recent) -> Steps[list[Message
     return out
 
 
+def mandatory(sq: Statements, limits: Limits, op: ops.Mandatory) -> Steps[list[Message]]:
+    rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
+    if not rows:
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return [_message(r[0]) for r in rows]
+
+
 def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
                           ) -> Steps[list[Message]]:
     if op.thread_id is None:
@@ -454,6 +461,7 @@ HANDLERS: dict[str, Handler] = {
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
+    "mandatory": Handler(mandatory, _A),
     "export_thread": Handler(export_thread, _S),
     "import_thread": Handler(import_thread, _W),
     "health_check": Handler(health_check, _A),

@@ -124,6 +124,10 @@ class Statements:
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
         self.messages_all = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
+        self.messages_mandatory = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
+            "AND deleted_at IS NULL AND (role = 'system' OR (body->>'pinned')::boolean) "
+            "AND body->>'archived_at' IS NULL ORDER BY seq")
         self.messages_by_execution = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
             "AND deleted_at IS NULL ORDER BY thread_id, seq")

@@ -88,6 +88,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE INDEX convostore_messages_by_execution
     ON {s}.convostore_messages (tenant_id, execution_id, thread_id, seq)
     WHERE execution_id IS NOT NULL""",
+        # The system prompt and pinned messages every context window starts from.
+        """CREATE INDEX convostore_messages_mandatory
+    ON {s}.convostore_messages (tenant_id, thread_id, seq)
+    WHERE role = 'system' OR (body->>'pinned')::boolean""",
     )),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
