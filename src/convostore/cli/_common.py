@@ -88,14 +88,25 @@ def resolve_url(url: str | None) -> str:
     return url or url_from_env()
 
 
-def _open(url: str) -> Store:
+_EXPLICIT_MIGRATIONS = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def _open(url: str, *, admin: bool = False) -> Store:
+    # A PostgreSQL store refuses to open below the latest schema, which is right
+    # for applications but would keep `db upgrade` from ever running.
+    if admin and urlsplit(url).scheme.lower() in _EXPLICIT_MIGRATIONS:
+        return open_store(url, check_schema=False)
     return open_store(url)
 
 
 @contextmanager
-def opened_store(url: str | None, tenant: str = "default") -> Iterator[Store]:
-    """The store at ``url`` bound to ``tenant``, closed on exit."""
-    base = _open(resolve_url(url))
+def opened_store(url: str | None, tenant: str = "default", *, admin: bool = False
+                 ) -> Iterator[Store]:
+    """The store at ``url`` bound to ``tenant``, closed on exit.
+
+    ``admin`` opens a store whose schema may be behind, for schema commands.
+    """
+    base = _open(resolve_url(url), admin=admin)
     try:
         yield base if tenant == base.tenant_id else base.tenant(tenant)
     finally:

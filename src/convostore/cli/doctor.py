@@ -18,6 +18,7 @@ import click
 from convostore.cli._common import (
     emit_json,
     json_option,
+    opened_store,
     package_version,
     redact,
     resolve_url,
@@ -90,10 +91,8 @@ def run_checks(url: str) -> list[Check]:
                                 f"{platform.python_version()}"),
         Check("store", "info", redact(url)),
     ]
-    from convostore.store import open_store
-
     try:
-        with open_store(url) as store:
+        with opened_store(url, admin=True) as store:
             checks += _store_checks(url, store)
     except Exception as exc:  # any failure to open is a finding, not a crash
         failure = classify(exc)
