@@ -35,8 +35,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Any,
     else:
         shared = open_store("memory://")
         real = _common._open
-        monkeypatch.setattr(_common, "_open", lambda url: shared.tenant(shared.tenant_id)
-                            if url == "memory://shared" else real(url))
+        monkeypatch.setattr(_common, "_open", lambda url, **kw: shared.tenant(shared.tenant_id)
+                            if url == "memory://shared" else real(url, **kw))
         yield "memory://shared"
         shared.close()
 
