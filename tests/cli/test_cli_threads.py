@@ -168,7 +168,7 @@ def test_tail_reads_past_the_per_call_list_limit(run: Run, sqlite_url: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     thread = seed(sqlite_url, messages=12)
     monkeypatch.setattr(_common, "_open",
-                        lambda url: open_store(url, limits=Limits(max_list_limit=5)))
+                        lambda url, **kw: open_store(url, limits=Limits(max_list_limit=5)))
     result = run("messages", "tail", thread.id, "-n", "11", "--store", sqlite_url, "--json")
     assert _seqs(result) == list(range(2, 13))
 

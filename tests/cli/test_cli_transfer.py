@@ -282,7 +282,7 @@ def test_jsonl_import_memory_is_bounded_by_the_batch(
     path = tmp_path / "big.jsonl"
     size = _write_big_jsonl(path, n, body=1000)
     sink = SinkStore()
-    monkeypatch.setattr(_common, "_open", lambda url: sink)
+    monkeypatch.setattr(_common, "_open", lambda url, **kw: sink)
     import rich.progress  # noqa: F401  # one-time import cost, not the import's memory
 
     tracemalloc.start()
