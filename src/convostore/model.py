@@ -235,7 +235,7 @@ class MessageMetadata(_Model):
     annotations.
     """
 
-    completed_at: int | None = None
+    completed_at: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | None = None
     duration_ms: NonNegInt | None = None
     model: str | None = None
     provider: str | None = None

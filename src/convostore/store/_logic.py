@@ -118,7 +118,11 @@ def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
         return None
     if isinstance(value, Mapping):
         for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
+            # The path names the key, escaped: a bad key must not make the error
+            # message itself unencodable.
+            name = str(k).encode("utf-8", "backslashreplace").decode("utf-8").replace(
+                "\x00", "\\x00")
+            sub = f"{path}.{name}" if path else name
             found = _find_bad_text(k, sub) or _find_bad_text(v, sub)
             if found:
                 return found

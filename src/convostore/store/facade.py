@@ -150,8 +150,9 @@ class _Builder(Generic[B]):
         _check_id(thread_id, "thread_id")
         if isinstance(messages, Message | Mapping):
             messages = [messages]
-        if isinstance(messages, str | bytes):
-            raise ValidationError("must be messages, not a string", field="messages")
+        if isinstance(messages, str | bytes) or not isinstance(messages, Iterable):
+            raise ValidationError("must be a message or an iterable of messages",
+                                  field="messages")
         batch: list[Message] = []
         for i, m in enumerate(messages):
             if isinstance(m, Message):
