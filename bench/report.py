@@ -49,9 +49,19 @@ class Report:
 
     # --- medians ------------------------------------------------------------------
 
+    @staticmethod
+    def _median(times: Any) -> float:
+        if isinstance(times, dict):  # long runs are stored as a summary
+            return float(times["median"])
+        return statistics.median(times)
+
+    @staticmethod
+    def _total(times: Any) -> float:
+        return float(times["total"]) if isinstance(times, dict) else sum(times)
+
     def per_call(self, workload: str, lib: str) -> float | None:
         """Median over runs of each run's median call time."""
-        return med([statistics.median(r["times"]) for r in self.ok_runs(workload, lib)
+        return med([self._median(r["times"]) for r in self.ok_runs(workload, lib)
                     if r.get("times")])
 
     def rate(self, workload: str, lib: str) -> float | None:
@@ -59,7 +69,7 @@ class Report:
         vals = []
         for r in self.ok_runs(workload, lib):
             if r.get("times") and r.get("messages"):
-                vals.append(r["messages"] / sum(r["times"]))
+                vals.append(r["messages"] / self._total(r["times"]))
         return med(vals)
 
     def sized(self, lib: str, n: int, op: str) -> float | None:
@@ -331,6 +341,7 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
                                                ("context", "W4 context window (4,000 tokens)"),
                                                ("append", "W7 append one message")],
                                    strict=True):
+            ax.set_prop_cycle(color=plt.cm.tab20.colors)
             for lib in libs:
                 xs, ys = [], []
                 for n in sizes:
@@ -350,8 +361,8 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
             ax.grid(True, which="both", alpha=0.3)
         handles, labels = axes.flat[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
-        fig.savefig(out_dir / "latency_vs_length.png", dpi=90)
+        fig.tight_layout(rect=(0, 0.13, 1, 1))
+        fig.savefig(out_dir / "latency_vs_length.png", dpi=60)
         plt.close(fig)
         made.append("latency_vs_length.png")
     tl = rep.measured_libs("w1", "w2")
@@ -369,7 +380,7 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
             ax.grid(True, axis="x", which="both", alpha=0.3)
         axes[1].set_yticklabels([])
         fig.tight_layout()
-        fig.savefig(out_dir / "throughput.png", dpi=90)
+        fig.savefig(out_dir / "throughput.png", dpi=60)
         plt.close(fig)
         made.append("throughput.png")
     writers = rep.r.get("config", {}).get("writers", [])
@@ -391,7 +402,7 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out_dir / "concurrency.png", dpi=90)
+        fig.savefig(out_dir / "concurrency.png", dpi=60)
         plt.close(fig)
         made.append("concurrency.png")
     return made

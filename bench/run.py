@@ -185,6 +185,10 @@ class Runner:
         runs = self.results["runs"].setdefault(workload, {}).setdefault(lib, [])
         clean = {k: v for k, v in res.items() if k not in ("ok", "trace")}
         clean["rep"] = rep
+        times = clean.get("times")
+        if isinstance(times, list) and len(times) > 60:  # keep results.json small
+            clean["times"] = summarize(times)
+        clean = shrink(clean)
         runs.append(clean)
         if not res.get("ok"):
             reason = res.get("error") or res.get("unavailable") or "failed"
@@ -344,6 +348,31 @@ class Runner:
             self.drop_postgres()
         if not self.args.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def summarize(times: list[float]) -> dict[str, Any]:
+    """Distribution of a long list of call times (seconds)."""
+    import statistics
+
+    ordered = sorted(times)
+
+    def q(f: float) -> float:
+        return ordered[min(len(ordered) - 1, int(f * len(ordered)))]
+
+    return {"n": len(times), "total": sum(times), "median": statistics.median(times),
+            "mean": statistics.fmean(times), "min": ordered[0], "p10": q(0.10),
+            "p90": q(0.90), "p99": q(0.99), "max": ordered[-1]}
+
+
+def shrink(value: Any) -> Any:
+    """Floats rounded to 0.1 µs / 7 significant digits, recursively."""
+    if isinstance(value, float):
+        return float(f"{value:.7g}")
+    if isinstance(value, list):
+        return [shrink(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shrink(v) for k, v in value.items()}
+    return value
 
 
 def versions(packages: tuple[str, ...]) -> dict[str, str | None]:
