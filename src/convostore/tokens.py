@@ -139,6 +139,8 @@ class _PartCounter:
 
 
 _WORD = re.compile(r"\w+|[^\w\s]|\s*\n\s*|\s{2,}", re.UNICODE)
+_ASCII_WORD = re.compile(r"\w+")
+_ASCII_OTHER = re.compile(r"[^\w\s]|\s*\n\s*|\s{2,}")
 
 
 class HeuristicCounter(_PartCounter):
@@ -158,6 +160,18 @@ class HeuristicCounter(_PartCounter):
 
     def count_text(self, text: str) -> int:
         """Estimated tokens of ``text``."""
+        if text.isascii():
+            # Same pieces as below: word, punctuation and whitespace characters
+            # are disjoint classes, so two scans find them with less work.
+            total = len(_ASCII_OTHER.findall(text))
+            for word in _ASCII_WORD.findall(text):
+                total += (len(word) + 2) // 3 if word.isdigit() else 1 + (len(word) - 1) // 6
+            return total
+        return self._count_scanned(text)
+
+    @staticmethod
+    def _count_scanned(text: str) -> int:
+        """The general path: one scan over every piece of ``text``."""
         total = 0
         for match in _WORD.finditer(text):
             piece = match.group()
@@ -171,7 +185,7 @@ class HeuristicCounter(_PartCounter):
                 else:
                     total += 1
             else:
-                total += max(1, math.ceil(len(piece.encode("utf-8")) / 3))
+                total += max(1, math.ceil(len(piece.encode("utf-8", "surrogatepass")) / 3))
         return total
 
 

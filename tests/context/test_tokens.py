@@ -157,3 +157,11 @@ def test_tiktoken_rejects_bad_files(tmp_path: Path) -> None:
         TiktokenCounter.from_file(f, expected_sha256="0" * 64)
     with pytest.raises(ValidationError, match="pat_str"):
         TiktokenCounter.from_file(f, "custom")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_heuristic_ascii_fast_path_counts_like_the_general_scan(text: str) -> None:
+    from convostore.tokens import HeuristicCounter
+
+    assert HeuristicCounter().count_text(text) == HeuristicCounter._count_scanned(text)

@@ -320,6 +320,23 @@ def merge_cost(total: CostInfo, delta: CostInfo | None) -> CostInfo:
     return _add_cost(total, delta)
 
 
+def with_token_counts(new: list[Message]) -> list[Message]:
+    """``new`` with ``token_count`` and ``token_counter`` filled in where missing.
+
+    Counts are stored once, at append, so reading a context window never
+    recounts: provider-reported usage first, else the default counter.
+    """
+    from convostore.tokens import token_count_for
+
+    out = []
+    for msg in new:
+        if msg.token_count is None:
+            tc = token_count_for(msg)
+            msg = msg.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
+        out.append(msg)
+    return out
+
+
 def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int
            ) -> list[Message]:
     """Give the new messages their thread id, seq (from ``count_before + 1``) and turn."""
@@ -344,6 +361,7 @@ def apply_append(
     ``message_count`` is also the last seq handed out, so seq stays gap-free; the
     counters count every message appended, soft-deleted ones included.
     """
+    new = with_token_counts(new)
     d = batch_delta(new)
     stored = assign(new, thread.id, thread.message_count, thread.turn_count)
     updated = thread.model_copy(update={

@@ -63,6 +63,7 @@ from convostore.model import (
 from convostore.store import open_store
 from convostore.store._logic import encode_cursor
 from convostore.testing import strategies as cst
+from convostore.tokens import with_token_count
 
 __all__ = ["StoreContract", "fingerprint"]
 
@@ -619,11 +620,16 @@ class StoreContract:
         ).with_metadata(MessageMetadata(token_usage=TokenUsage.of(10, 5),
                                         cost=CostInfo(input_cost=0.25, output_cost=0.5,
                                                       total_cost=0.75)))
-        store.append("t1", [Message.system("sys"), Message.user("q", id="q1"), call,
-                            Message.tool("r1", "c1"), Message.tool("r2", "c2"),
-                            Message.user("again", token_count=3)])
+        stored = store.append("t1", [Message.system("sys"), Message.user("q", id="q1"), call,
+                                     Message.tool("r1", "c1"), Message.tool("r2", "c2"),
+                                     Message.user("again", token_count=3)])
+        # Counts given by the caller are kept; the others are counted once, at append.
+        assert (stored[2].token_count, stored[5].token_count) == (7, 3)
+        assert all(m.token_count is not None for m in stored)
+        tokens = sum(m.token_count or 0 for m in stored)
         t = store.get_thread("t1")
-        assert (t.message_count, t.turn_count, t.tool_call_count, t.token_count) == (6, 2, 2, 10)
+        assert (t.message_count, t.turn_count, t.tool_call_count, t.token_count) == (
+            6, 2, 2, tokens)
         assert t.usage == TokenUsage.of(10, 5)
         assert math.isclose(t.cost.total_cost, 0.75)
         store.delete_message("call")
@@ -1068,6 +1074,8 @@ class StoreContract:
         expected, turns = [], 0
         for seq, m in enumerate(batch, start=1):
             turns += m.role is Role.USER
+            if m.token_count is None:  # counted once, at append
+                m = with_token_count(m)
             expected.append(m.model_copy(update={"thread_id": tid, "seq": seq, "turn": turns,
                                                  "updated_at": None, "deleted_at": None}))
         assert store.append(tid, batch) == expected
@@ -1077,7 +1085,7 @@ class StoreContract:
         assert thread.message_count == len(batch)
         assert thread.turn_count == turns
         assert thread.tool_call_count == sum(len(m.tool_calls) for m in batch)
-        assert thread.token_count == sum(m.token_count or 0 for m in batch)
+        assert thread.token_count == sum(m.token_count or 0 for m in expected)
         assert thread.usage.total_tokens == sum(
             m.metadata.token_usage.total_tokens for m in batch if m.metadata.token_usage)
 

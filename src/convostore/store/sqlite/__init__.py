@@ -63,6 +63,7 @@ from convostore.store._logic import (
     plan_append,
     to_us,
     touch,
+    with_token_counts,
 )
 from convostore.store._pages import message_page, thread_page
 from convostore.store.base import Backend, Capabilities
@@ -460,6 +461,7 @@ class SQLiteBackend(Backend):
 
     def _advance(self, conn: sqlite3.Connection, op: ops.Append, new: list[Message],
                  expected: int | None) -> list[Message] | None:
+        new = with_token_counts(new)
         d = batch_delta(new)
         cost = d.cost
         row = conn.execute(sql.ADVANCE_THREAD, {
