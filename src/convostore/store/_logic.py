@@ -31,6 +31,7 @@ from convostore.model import (
     SNAPSHOT_VERSIONS,
     CostInfo,
     Message,
+    MessageMetadata,
     MessagePatch,
     Role,
     Thread,
@@ -163,8 +164,31 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
     return text
 
 
+#: Message fields left out of the stored JSON while they are ``None``.
+_OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent_type",
+                    "native", "token_count", "token_counter", "updated_at", "deleted_at",
+                    "archived_at")
+_EMPTY_METADATA = MessageMetadata()
+
+
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
-    return _encode_checked(message, "message", limits.max_message_bytes)
+    """The message as checked JSON, in its lean stored form.
+
+    Fields at their defaults (``None``, empty metadata, ``pinned`` false) are
+    left out: validating the JSON gives back the same message, and a body half
+    the size is parsed in half the time on every read.
+    """
+    exclude = {f for f in _OPTIONAL_FIELDS if getattr(message, f) is None}
+    if not message.pinned:
+        exclude.add("pinned")
+    if message.metadata == _EMPTY_METADATA:
+        exclude.add("metadata")
+    return _encode_checked(message, "message", limits.max_message_bytes, exclude)
+
+
+def as_stored_dicts(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """Messages as plain dicts in their stored JSON form (defaults left out)."""
+    return [json.loads(encode_message(m)) for m in messages]
 
 
 def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,
@@ -390,8 +414,6 @@ def apply_message_patch(
     if changes.get("content") is None and "content" in changes:
         changes["content"] = ""
     if "metadata" in changes and changes["metadata"] is None:
-        from convostore.model import MessageMetadata
-
         changes["metadata"] = MessageMetadata()
     changes["updated_at"] = now
     if changes.get("pinned", False) is None:

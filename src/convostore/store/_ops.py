@@ -194,3 +194,13 @@ class Mandatory(Op[list[Message]]):
 
     name: ClassVar[str] = "mandatory"
     thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadMessages(Op[list[Any]]):
+    """Every message of a thread in seq order, typed or in their stored JSON form."""
+
+    name: ClassVar[str] = "load_messages"
+    thread_id: str
+    include_deleted: bool = False
+    as_dicts: bool = False

@@ -24,7 +24,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import _ops as ops
-from convostore.store._logic import DEFAULT_LIMITS, Limits
+from convostore.store._logic import DEFAULT_LIMITS, Limits, as_stored_dicts
 
 T = TypeVar("T")
 
@@ -102,6 +102,18 @@ class Backend(ABC):
     def import_thread(self, op: ops.ImportThread) -> Thread: ...
     @abstractmethod
     def health_check(self, op: ops.HealthCheck) -> HealthReport: ...
+
+    def load_messages(self, op: ops.LoadMessages) -> list[Any]:
+        """A whole thread; backends override this with a single read."""
+        out: list[Any] = []
+        after = 0
+        while True:
+            page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, 1000, after,
+                                                       None, op.include_deleted))
+            out.extend(page.items)
+            if page.next_cursor is None or not page.items:
+                return as_stored_dicts(out) if op.as_dicts else out
+            after = page.items[-1].seq or 0
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         """System and pinned messages; backends override this with an indexed read."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from convostore.errors import ValidationError
 from convostore.model import (
@@ -369,6 +369,27 @@ class Store(_Builder[Backend]):
                 return
             cursor = page.next_cursor
 
+    @overload
+    def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
+                      as_dicts: Literal[False] = ...) -> list[Message]: ...
+    @overload
+    def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
+                      as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+
+    def load_messages(self, thread_id: str, *, include_deleted: bool = False,
+                      as_dicts: bool = False) -> list[Message] | list[dict[str, Any]]:
+        """Every message of a thread, in seq order, read at once.
+
+        With ``as_dicts=True`` the fast path skips building models and returns
+        each message in its stored JSON form: plain dicts in which fields at
+        their defaults are left out; ``Message.model_validate(d)`` gives the
+        message back. Use :meth:`iter_messages` to read a long thread in pages
+        instead of holding it whole.
+        """
+        return self._run(ops.LoadMessages(  # type: ignore[no-any-return]
+            self._tenant, _check_id(thread_id, "thread_id"), bool(include_deleted),
+            bool(as_dicts)))
+
     def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
                ) -> list[Message]:
         """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
@@ -531,6 +552,19 @@ class AsyncStore(_Builder[AsyncBackend]):
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    @overload
+    async def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
+                            as_dicts: Literal[False] = ...) -> list[Message]: ...
+    @overload
+    async def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
+                            as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+
+    async def load_messages(self, thread_id: str, *, include_deleted: bool = False,
+                            as_dicts: bool = False) -> list[Message] | list[dict[str, Any]]:
+        return await self._run(ops.LoadMessages(  # type: ignore[no-any-return]
+            self._tenant, _check_id(thread_id, "thread_id"), bool(include_deleted),
+            bool(as_dicts)))
 
     async def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
                      ) -> list[Message]:

@@ -13,7 +13,7 @@ import copy
 import functools
 import threading
 from collections.abc import Callable, Iterator
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from convostore.errors import (
     DuplicateMessageError,
@@ -37,6 +37,7 @@ from convostore.store._logic import (
     apply_append,
     apply_message_patch,
     apply_thread_patch,
+    as_stored_dicts,
     check_revision,
     check_writable,
     encode_message,
@@ -343,6 +344,12 @@ class MemoryBackend(Backend):
                 i -= 1
         out.reverse()
         return out
+
+    def load_messages(self, op: ops.LoadMessages) -> list[Any]:
+        with self._lock:
+            msgs = [m for m in self._live(op.tenant, op.thread_id)
+                    if op.include_deleted or m.deleted_at is None]
+        return as_stored_dicts(msgs) if op.as_dicts else msgs
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._lock:

@@ -731,6 +731,26 @@ class StoreContract:
         store.append("t1", [Message.user(str(i)) for i in range(25)])
         assert seqs(list(store.iter_messages("t1", batch=4))) == list(range(1, 26))
 
+    def test_load_messages_reads_a_whole_thread_typed_or_as_dicts(self, store: StoreLike
+                                                                    ) -> None:
+        store.create_thread(id="t1")
+        stored = store.append("t1", [Message.user(f"q{i}") for i in range(5)] + [
+            Message.assistant("a", pinned=True, execution_id="ex")])
+        store.delete_message(stored[1].id)
+        live = [m for m in all_messages(store, "t1")
+                if m.deleted_at is None]
+        assert store.load_messages("t1") == live
+        every = all_messages(store, "t1")
+        assert store.load_messages("t1", include_deleted=True) == every
+        dicts = store.load_messages("t1", include_deleted=True, as_dicts=True)
+        assert all(type(d) is dict for d in dicts)
+        assert [Message.model_validate(d) for d in dicts] == every
+        assert store.load_messages("t1", as_dicts=True)[0]["content"] == "q0"
+        with pytest.raises(ThreadNotFoundError):
+            store.load_messages("missing")
+        with pytest.raises(ThreadNotFoundError):
+            store.tenant("other").load_messages("t1")
+
     def test_recent_returns_newest_oldest_first(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
         store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 11)])

@@ -16,9 +16,12 @@ gaps, and commits happen in seq order, which is why any snapshot sees a prefix.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
 
 from convostore.errors import (
     DuplicateMessageError,
@@ -81,6 +84,8 @@ class Handler:
 
 
 # --- row helpers --------------------------------------------------------------
+
+_MESSAGE_LIST = TypeAdapter(list[Message])
 
 
 def _thread(text: str) -> Thread:
@@ -325,6 +330,15 @@ def recent(sq: Statements, limits: Limits, op: ops.Recent) -> Steps[list[Message
     return out
 
 
+def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps[list[Any]]:
+    yield from _require_thread(sq, op.tenant, op.thread_id)
+    query = sq.messages_all if op.include_deleted else sq.messages_all_live
+    rows = yield Query(query, (op.tenant, op.thread_id))
+    if op.as_dicts:
+        return [json.loads(r[0]) for r in rows]
+    return _MESSAGE_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
+
+
 def mandatory(sq: Statements, limits: Limits, op: ops.Mandatory) -> Steps[list[Message]]:
     rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
     if not rows:
@@ -462,6 +476,7 @@ HANDLERS: dict[str, Handler] = {
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
     "mandatory": Handler(mandatory, _A),
+    "load_messages": Handler(load_messages, _S),
     "export_thread": Handler(export_thread, _S),
     "import_thread": Handler(import_thread, _W),
     "health_check": Handler(health_check, _A),

@@ -128,6 +128,9 @@ class Statements:
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             "AND deleted_at IS NULL AND (role = 'system' OR (body->>'pinned')::boolean) "
             "AND body->>'archived_at' IS NULL ORDER BY seq")
+        self.messages_all_live = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
+            "AND deleted_at IS NULL ORDER BY seq")
         self.messages_by_execution = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
             "AND deleted_at IS NULL ORDER BY thread_id, seq")

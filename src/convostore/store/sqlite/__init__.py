@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from pydantic import TypeAdapter
+
 from convostore.errors import (
     BackendUnavailableError,
     ConflictError,
@@ -125,6 +127,9 @@ def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
         tenant, m.thread_id, m.seq, m.id, m.role.value, m.execution_id, int(m.pinned),
         int(m.deleted_at is not None), int(m.archived_at is not None), body,
     )
+
+
+_MESSAGE_LIST = TypeAdapter(list[Message])
 
 
 class _SlowPath(Exception):
@@ -565,6 +570,20 @@ class SQLiteBackend(Backend):
         out = self._decode(rows)
         out.reverse()
         return out
+
+    def load_messages(self, op: ops.LoadMessages) -> list[Any]:
+        query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
+        with self._read() as conn:
+            conn.execute("BEGIN")  # the thread check and the rows from one snapshot
+            try:
+                self._require_thread(conn, op.tenant, op.thread_id)
+                bodies = [r[0] for r in conn.execute(query, (op.tenant, op.thread_id))]
+            finally:
+                conn.execute("COMMIT")
+        if op.as_dicts:
+            loads = json.loads
+            return [loads(b) for b in bodies]
+        return _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._read() as conn:

@@ -7,9 +7,11 @@ know was written by a newer convostore and is refused.
 
 A message row keeps a few columns for indexing and filtering; the full message
 is the ``body`` column (the JSON written by ``encode_message``), so a read is an
-index range scan and one decode. A thread row keeps its counters as columns, so
-an append advances them with one ``UPDATE ... RETURNING`` and never rewrites the
-thread's JSON; ``body`` holds the rest of the thread.
+index range scan and one decode. Messages are clustered by (tenant, thread, seq)
+in a ``WITHOUT ROWID`` table: an append inserts into that tree and the id index,
+and the newest messages of a thread sit together on disk. A thread row keeps its
+counters as columns, so an append advances them with one ``UPDATE ... RETURNING``
+and never rewrites the thread's JSON; ``body`` holds the rest of the thread.
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (tenant_id, id)
             )
             """,
+            # Every append moves updated_us, so each index on it costs every append:
+            # two (per tenant, per user); an agent filter rides on the first.
             "CREATE INDEX threads_by_activity ON threads (tenant_id, updated_us DESC, id DESC)",
             """CREATE INDEX threads_by_user
                ON threads (tenant_id, user_id, updated_us DESC, id DESC)""",
-            """CREATE INDEX threads_by_agent
-               ON threads (tenant_id, agent_name, updated_us DESC, id DESC)""",
             """
             CREATE TABLE messages (
                 tenant_id    TEXT    NOT NULL,
@@ -72,8 +74,8 @@ MIGRATIONS: tuple[Migration, ...] = (
                 deleted      INTEGER NOT NULL DEFAULT 0,
                 archived     INTEGER NOT NULL DEFAULT 0,
                 body         TEXT    NOT NULL,
-                UNIQUE (tenant_id, thread_id, seq)
-            )
+                PRIMARY KEY (tenant_id, thread_id, seq)
+            ) WITHOUT ROWID
             """,
             "CREATE UNIQUE INDEX messages_by_id ON messages (tenant_id, id)",
             """CREATE INDEX messages_by_execution ON messages (tenant_id, execution_id, thread_id)
@@ -165,6 +167,9 @@ WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
 ORDER BY seq DESC LIMIT ?
 """
 MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
+MESSAGES_ALL_LIVE = """
+SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
+"""
 MESSAGES_BY_EXECUTION = """
 SELECT body FROM messages
 WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
