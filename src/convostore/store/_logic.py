@@ -322,20 +322,28 @@ class BatchDelta:
     cost: CostInfo | None
 
 
-def batch_delta(new: Iterable[Message]) -> BatchDelta:
-    count = turns = tool_calls = tokens = 0
-    usage = TokenUsage()
+def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None = None
+                ) -> BatchDelta:
+    """The counter changes ``new`` makes; ``counts`` fills in missing token counts."""
+    count = turns = tool_calls = tokens = prompt = completion = total = 0
     cost: CostInfo | None = None
-    for msg in new:
+    for i, msg in enumerate(new):
         count += 1
         if msg.role is Role.USER:
             turns += 1
-        c = contribution(msg)
-        tool_calls += c.tool_calls
-        tokens += c.tokens
-        usage = usage + c.usage
-        if c.cost is not None:
-            cost = c.cost if cost is None else _add_cost(cost, c.cost)
+        for part in msg.parts:
+            if part.type == "tool-call":
+                tool_calls += 1
+        counted = counts[i] if counts is not None else None
+        tokens += counted[0] if counted is not None else (msg.token_count or 0)
+        meta = msg.metadata
+        if meta.token_usage is not None:
+            prompt += meta.token_usage.prompt_tokens
+            completion += meta.token_usage.completion_tokens
+            total += meta.token_usage.total_tokens
+        if meta.cost is not None:
+            cost = meta.cost if cost is None else _add_cost(cost, meta.cost)
+    usage = TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
     return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
 
 
@@ -344,36 +352,40 @@ def merge_cost(total: CostInfo, delta: CostInfo | None) -> CostInfo:
     return _add_cost(total, delta)
 
 
-def with_token_counts(new: list[Message]) -> list[Message]:
-    """``new`` with ``token_count`` and ``token_counter`` filled in where missing.
+def token_counts(new: list[Message]) -> list[tuple[int, str] | None]:
+    """For each message without a ``token_count``, its count and the counter used.
 
     Counts are stored once, at append, so reading a context window never
     recounts: provider-reported usage first, else the default counter.
     """
     from convostore.tokens import token_count_for
 
-    out = []
+    out: list[tuple[int, str] | None] = []
     for msg in new:
         if msg.token_count is None:
             tc = token_count_for(msg)
-            msg = msg.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
-        out.append(msg)
+            out.append((tc.tokens, tc.counter))
+        else:
+            out.append(None)
     return out
 
 
-def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int
-           ) -> list[Message]:
-    """Give the new messages their thread id, seq (from ``count_before + 1``) and turn."""
+def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int,
+           counts: list[tuple[int, str] | None] | None = None) -> list[Message]:
+    """Give the new messages their thread id, seq (from ``count_before + 1``), turn
+    and, from ``counts``, the token counts they were missing."""
     seq, turn = count_before, turns_before
     out = []
-    for msg in new:
+    for i, msg in enumerate(new):
         seq += 1
         if msg.role is Role.USER:
             turn += 1
-        out.append(msg.model_copy(update={
-            "thread_id": thread_id, "seq": seq, "turn": turn,
-            "updated_at": None, "deleted_at": None,
-        }))
+        update: dict[str, Any] = {"thread_id": thread_id, "seq": seq, "turn": turn,
+                                  "updated_at": None, "deleted_at": None}
+        counted = counts[i] if counts is not None else None
+        if counted is not None:
+            update["token_count"], update["token_counter"] = counted
+        out.append(msg.model_copy(update=update))
     return out
 
 
@@ -385,9 +397,9 @@ def apply_append(
     ``message_count`` is also the last seq handed out, so seq stays gap-free; the
     counters count every message appended, soft-deleted ones included.
     """
-    new = with_token_counts(new)
-    d = batch_delta(new)
-    stored = assign(new, thread.id, thread.message_count, thread.turn_count)
+    counts = token_counts(new)
+    d = batch_delta(new, counts)
+    stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts)
     updated = thread.model_copy(update={
         "message_count": thread.message_count + d.count,
         "turn_count": thread.turn_count + d.turns,

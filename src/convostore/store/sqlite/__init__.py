@@ -64,8 +64,8 @@ from convostore.store._logic import (
     normalize_import,
     plan_append,
     to_us,
+    token_counts,
     touch,
-    with_token_counts,
 )
 from convostore.store._pages import message_page, thread_page
 from convostore.store.base import Backend, Capabilities
@@ -466,23 +466,32 @@ class SQLiteBackend(Backend):
 
     def _advance(self, conn: sqlite3.Connection, op: ops.Append, new: list[Message],
                  expected: int | None) -> list[Message] | None:
-        new = with_token_counts(new)
-        d = batch_delta(new)
-        cost = d.cost
-        row = conn.execute(sql.ADVANCE_THREAD, {
-            "n": d.count, "turns": d.turns, "tools": d.tool_calls, "tokens": d.tokens,
-            "prompt": d.usage.prompt_tokens, "completion": d.usage.completion_tokens,
-            "total": d.usage.total_tokens, "currency": cost.currency if cost else None,
-            "input_cost": cost.input_cost if cost else 0.0,
-            "output_cost": cost.output_cost if cost else 0.0,
-            "total_cost": cost.total_cost if cost else 0.0,
-            "now": to_us(utcnow()), "tenant": op.tenant, "id": op.thread_id, "rev": expected,
-        }).fetchone()
+        counts = token_counts(new)
+        d = batch_delta(new, counts)
+        cost, u = d.cost, d.usage
+        now = to_us(utcnow())
+        if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
+            row = conn.execute(sql.ADVANCE_THREAD_COUNTS, (
+                d.count, d.turns, d.tool_calls, d.tokens, now, op.tenant, op.thread_id,
+                expected)).fetchone()
+        else:
+            row = conn.execute(sql.ADVANCE_THREAD, {
+                "n": d.count, "turns": d.turns, "tools": d.tool_calls, "tokens": d.tokens,
+                "prompt": u.prompt_tokens, "completion": u.completion_tokens,
+                "total": u.total_tokens, "currency": cost.currency if cost else None,
+                "input_cost": cost.input_cost if cost else 0.0,
+                "output_cost": cost.output_cost if cost else 0.0,
+                "total_cost": cost.total_cost if cost else 0.0,
+                "now": now, "tenant": op.tenant, "id": op.thread_id, "rev": expected,
+            }).fetchone()
         if row is None:
             return None
-        stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns)
-        conn.executemany(sql.INSERT_MESSAGE, [
-            _message_row(op.tenant, m, encode_message(m, self.limits)) for m in stored])
+        stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns, counts)
+        rows = [_message_row(op.tenant, m, encode_message(m, self.limits)) for m in stored]
+        if len(rows) == 1:
+            conn.execute(sql.INSERT_MESSAGE, rows[0])
+        else:
+            conn.executemany(sql.INSERT_MESSAGE, rows)
         return stored
 
     def _append_fast(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:

@@ -141,6 +141,15 @@ WHERE tenant_id = :tenant AND id = :id AND deleted_us IS NULL
       AND (:rev IS NULL OR revision = :rev)
 RETURNING message_count, turn_count
 """
+# The same for the common batch that reports no usage or cost.
+ADVANCE_THREAD_COUNTS = """
+UPDATE threads SET
+    message_count = message_count + ?1, turn_count = turn_count + ?2,
+    tool_call_count = tool_call_count + ?3, token_count = token_count + ?4,
+    revision = revision + 1, updated_us = max(updated_us, ?5)
+WHERE tenant_id = ?6 AND id = ?7 AND deleted_us IS NULL AND (?8 IS NULL OR revision = ?8)
+RETURNING message_count, turn_count
+"""
 DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
 DELETE_THREAD_MESSAGES = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ?"
 
