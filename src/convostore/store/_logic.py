@@ -464,6 +464,18 @@ def touch(thread: Thread, now: dt.datetime, **changes: Any) -> Thread:
     })
 
 
+def soft_deleted(thread: Thread, now: dt.datetime) -> Thread:
+    """The thread marked deleted at ``now``, or itself when it already is."""
+    if thread.deleted_at is not None:
+        return thread
+    return touch(thread, now, deleted_at=now)
+
+
+def restored(thread: Thread, now: dt.datetime) -> Thread:
+    """The thread with its deletion mark removed, or itself when it has none."""
+    return touch(thread, now, deleted_at=None) if thread.deleted_at is not None else thread
+
+
 # --- time and cursors -------------------------------------------------------
 
 

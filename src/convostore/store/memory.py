@@ -44,6 +44,8 @@ from convostore.store._logic import (
     encode_thread,
     normalize_import,
     plan_append,
+    restored,
+    soft_deleted,
     to_us,
     touch,
 )
@@ -162,16 +164,12 @@ class MemoryBackend(Backend):
                             lambda t: apply_thread_patch(t, op.patch, utcnow()))
 
     def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        def change(t: Thread) -> Thread:
-            return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
-        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
-                            writable=False)
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: soft_deleted(t, utcnow()), writable=False)
 
     def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        def change(t: Thread) -> Thread:
-            return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
-        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
-                            writable=False)
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: restored(t, utcnow()), writable=False)
 
     def purge_thread(self, op: ops.PurgeThread) -> None:
         key = (op.tenant, op.thread_id)

@@ -53,6 +53,8 @@ from convostore.store._logic import (
     from_us,
     normalize_import,
     plan_append,
+    restored,
+    soft_deleted,
     touch,
 )
 from convostore.store._pages import message_page, thread_page
@@ -173,14 +175,14 @@ def update_thread(sq: Statements, limits: Limits, op: ops.UpdateThread) -> Steps
 
 def delete_thread(sq: Statements, limits: Limits, op: ops.DeleteThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
-        return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
+        return soft_deleted(t, utcnow())
     return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
                                change, writable=False))
 
 
 def restore_thread(sq: Statements, limits: Limits, op: ops.RestoreThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
-        return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
+        return restored(t, utcnow())
     return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
                                change, writable=False))
 

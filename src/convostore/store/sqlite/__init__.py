@@ -63,6 +63,8 @@ from convostore.store._logic import (
     from_us,
     normalize_import,
     plan_append,
+    restored,
+    soft_deleted,
     to_us,
     token_counts,
     touch,
@@ -108,18 +110,42 @@ def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
     )
 
 
-def _row_thread(row: Sequence[Any]) -> Thread:
-    """A thread from a row of ``_sql.THREAD_COLUMNS``."""
-    data = json.loads(row[16])
-    data.update(
-        updated_at=from_us(row[2]), deleted_at=from_us(row[3]) if row[3] is not None else None,
-        revision=row[4], message_count=row[5], turn_count=row[6], tool_call_count=row[7],
-        token_count=row[8],
-        usage={"prompt_tokens": row[9], "completion_tokens": row[10], "total_tokens": row[11]},
-        cost={"input_cost": row[12], "output_cost": row[13], "total_cost": row[14],
-              "currency": row[15]},
+def _iso(us: int | None, formatted: str | None) -> str:
+    if us is None:
+        return "null"
+    return f'"{formatted}"' if formatted is not None else f'"{from_us(us).isoformat()}"'
+
+
+def _row_json(row: Sequence[Any]) -> str:
+    """A thread's full JSON from a row of ``_sql.THREAD_READ_COLUMNS``.
+
+    The body holds the fields that change rarely; the counters come from their
+    columns and are spliced in as JSON (``repr`` of a float round-trips exactly,
+    which SQLite's own JSON rendering does not guarantee).
+    """
+    body = row[16]
+    return (
+        f'{body[:-1]},"updated_at":{_iso(row[2], row[17])},'
+        f'"deleted_at":{_iso(row[3], row[18])},'
+        f'"revision":{row[4]},"message_count":{row[5]},"turn_count":{row[6]},'
+        f'"tool_call_count":{row[7]},"token_count":{row[8]},'
+        f'"usage":{{"prompt_tokens":{row[9]},"completion_tokens":{row[10]},'
+        f'"total_tokens":{row[11]}}},"cost":{{"input_cost":{row[12]!r},'
+        f'"output_cost":{row[13]!r},"total_cost":{row[14]!r},'
+        f'"currency":{json.dumps(row[15])}}}}}'
     )
-    return Thread.model_validate(data)
+
+
+def _row_thread(row: Sequence[Any]) -> Thread:
+    """A thread from a row of ``_sql.THREAD_READ_COLUMNS``."""
+    return Thread.model_validate_json(_row_json(row))
+
+
+def _row_threads(rows: Sequence[Sequence[Any]]) -> list[Thread]:
+    """Threads from rows of ``_sql.THREAD_READ_COLUMNS``, validated in one call."""
+    if not rows:
+        return []
+    return _THREAD_LIST.validate_json("[" + ",".join(_row_json(r) for r in rows) + "]")
 
 
 def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
@@ -130,6 +156,7 @@ def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
 
 
 _MESSAGE_LIST = TypeAdapter(list[Message])
+_THREAD_LIST = TypeAdapter(list[Thread])
 
 
 class _SlowPath(Exception):
@@ -382,16 +409,12 @@ class SQLiteBackend(Backend):
                             lambda t: apply_thread_patch(t, op.patch, utcnow()))
 
     def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        def change(t: Thread) -> Thread:
-            return t if t.deleted_at else touch(t, utcnow(), deleted_at=utcnow())
-        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
-                            writable=False)
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: soft_deleted(t, utcnow()), writable=False)
 
     def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        def change(t: Thread) -> Thread:
-            return touch(t, utcnow(), deleted_at=None) if t.deleted_at else t
-        return self._modify(op.tenant, op.thread_id, op.expected_revision, change,
-                            writable=False)
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: restored(t, utcnow()), writable=False)
 
     def purge_thread(self, op: ops.PurgeThread) -> None:
         def tx(conn: sqlite3.Connection) -> None:
@@ -424,14 +447,14 @@ class SQLiteBackend(Backend):
         if after is not None:
             where += " AND (updated_us, id) < (?, ?)"
             params.extend(after)
-        query = (f"SELECT {sql.THREAD_COLUMNS} FROM threads WHERE {where} "
+        query = (f"SELECT {sql.THREAD_READ_COLUMNS} FROM threads WHERE {where} "
                  "ORDER BY updated_us DESC, id DESC")
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [_row_thread(r) for r in rows]
+        return _row_threads(rows)
 
     def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
         return thread_page(self._threads(op.tenant, op.filter, op.limit + 1, op.after), op.limit)

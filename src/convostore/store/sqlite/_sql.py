@@ -103,7 +103,18 @@ THREAD_COLUMNS = (
     "tool_call_count, token_count, prompt_tokens, completion_tokens, total_tokens, "
     "input_cost, output_cost, total_cost, currency, body"
 )
-GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE tenant_id = ? AND id = ?"
+
+
+def _iso(column: str) -> str:
+    # An exact ISO-8601 UTC time for a non-negative microsecond count, else NULL
+    # (then the caller formats it).
+    return (f"CASE WHEN {column} >= 0 THEN strftime('%Y-%m-%dT%H:%M:%S', {column} / 1000000, "
+            f"'unixepoch') || printf('.%06dZ', {column} % 1000000) END")
+
+
+#: THREAD_COLUMNS plus the two times already formatted, for reads.
+THREAD_READ_COLUMNS = f"{THREAD_COLUMNS}, {_iso('updated_us')}, {_iso('deleted_us')}"
+GET_THREAD = f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND id = ?"
 THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
 INSERT_THREAD = f"""
 INSERT INTO threads (tenant_id, id, {THREAD_COLUMNS})
