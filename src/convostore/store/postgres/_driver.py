@@ -137,7 +137,9 @@ def _once_sync(conn: psycopg.Connection[Any], mode: Mode, steps: Steps[T]) -> T:
     try:
         if mode is Mode.AUTOCOMMIT:
             return drive_sync(conn, steps)
-        with conn.transaction():
+        # Pipeline mode: BEGIN travels with the first query and a last write
+        # that returns nothing with COMMIT, saving round trips per transaction.
+        with conn.pipeline(), conn.transaction():
             if mode is Mode.SNAPSHOT:
                 conn.execute(SNAPSHOT)
             return drive_sync(conn, steps)
@@ -199,7 +201,7 @@ async def _once_async(conn: psycopg.AsyncConnection[Any], mode: Mode, steps: Ste
     try:
         if mode is Mode.AUTOCOMMIT:
             return await drive_async(conn, steps)
-        async with conn.transaction():
+        async with conn.pipeline(), conn.transaction():
             if mode is Mode.SNAPSHOT:
                 await conn.execute(SNAPSHOT)
             return await drive_async(conn, steps)

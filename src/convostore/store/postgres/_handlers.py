@@ -238,13 +238,17 @@ def summaries(sq: Statements, limits: Limits, op: ops.Summaries
 
 
 def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message]]:
-    # The re-send lookup runs before the lock to keep the lock short. A message
-    # committed in between (a concurrent re-send) makes the insert hit the
-    # unique key; the driver then retries and this lookup finds it.
+    # One trip locks the thread and looks up the batch's ids. The lookup reads
+    # the statement's snapshot, so a concurrent re-send committed while this
+    # waited for the lock makes the insert hit the unique key; the driver then
+    # retries and the lookup finds it.
     ids = list(dict.fromkeys(m.id for m in op.messages))
-    rows = yield Query(sq.messages_by_ids, (op.tenant, ids))
-    existing = {m.id: m for m in (_message(r[0]) for r in rows)}
-    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    row = yield Query(sq.thread_lock_lookup, (op.tenant, ids, op.tenant, op.thread_id),
+                      Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    thread = _thread(row[0])
+    existing = {m.id: m for m in _MESSAGE_LIST.validate_json(row[1])}
     new, slots = plan_append(op.thread_id, op.messages, existing)
     if not new:
         return [s for s in slots if s is not None]

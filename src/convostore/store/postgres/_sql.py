@@ -74,6 +74,11 @@ class Statements:
         self.thread_get = b(f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s")
         self.thread_lock = b(
             f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE")
+        # Lock the thread and look up the batch's ids already stored, in one trip.
+        self.thread_lock_lookup = b(
+            f"SELECT t.body::text, (SELECT coalesce(json_agg(m.body), '[]')::text "
+            f"FROM {m} m WHERE m.tenant_id = %s AND m.id = ANY(%s::text[])) "
+            f"FROM {t} t WHERE t.tenant_id = %s AND t.id = %s FOR UPDATE OF t")
         self.thread_exists = b(f"SELECT 1 FROM {t} WHERE tenant_id = %s AND id = %s")
         self.thread_insert = b(
             f"INSERT INTO {t} ({_THREAD_COLS}) VALUES ({_THREAD_VALS}) "
