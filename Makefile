@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
+	$(BIN)/python bench/flat_history.py
 	$(BIN)/python bench/run.py
 
 clean:

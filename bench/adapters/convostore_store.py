@@ -69,7 +69,7 @@ class ConvostoreSQLite(Adapter):
         return self.store.append(thread_id, batch)
 
     def load(self, thread_id: str) -> Any:
-        return list(self.store.iter_messages(thread_id, batch=1000))
+        return self.store.load_messages(thread_id)
 
     def recent(self, thread_id: str, n: int) -> Any:
         return self.store.recent(thread_id, n)
@@ -86,6 +86,15 @@ class ConvostoreSQLite(Adapter):
         snap = ConversationSnapshot(thread=Thread(id=thread_id, user_id=user_id),
                                     messages=batch)
         return self.store.import_thread(snap)
+
+
+class ConvostoreSQLiteDicts(ConvostoreSQLite):
+    """The documented fast path for whole-thread reads: plain dicts, no models."""
+
+    label = "convostore sqlite (normal, dicts)"
+
+    def load(self, thread_id: str) -> Any:
+        return self.store.load_messages(thread_id, as_dicts=True)
 
 
 class ConvostoreSQLiteFull(ConvostoreSQLite):
