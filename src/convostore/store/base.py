@@ -22,13 +22,22 @@ from convostore.model import (
     Page,
     Thread,
     ThreadSummary,
+    utcnow,
 )
 from convostore.store import _ops as ops
-from convostore.store._logic import DEFAULT_LIMITS, Limits, as_stored_dicts
+from convostore.store._logic import (
+    DEFAULT_LIMITS,
+    Limits,
+    apply_thread_patch,
+    as_stored_dicts,
+    restored,
+    soft_deleted,
+)
 
 T = TypeVar("T")
 
-__all__ = ["AsyncBackend", "Backend", "Capabilities", "ThreadedAsyncBackend"]
+__all__ = ["AsyncBackend", "Backend", "Capabilities", "ThreadChangeBackend",
+           "ThreadedAsyncBackend"]
 
 
 class Capabilities:
@@ -126,6 +135,33 @@ class Backend(ABC):
             if page.next_cursor is None or not page.items:
                 return out
             after = page.items[-1].seq or 0
+
+
+class ThreadChangeBackend(Backend):
+    """A backend whose thread writes go through one read-check-write primitive.
+
+    ``_modify`` loads the thread under the backend's write lock or transaction,
+    checks the expected revision (and, with ``writable``, that it is not
+    deleted), applies ``change`` and stores the result unless ``change``
+    returned the thread unchanged. The friendly thread writes are defined here
+    once in terms of it.
+    """
+
+    @abstractmethod
+    def _modify(self, tenant: str, thread_id: str, expected: int | None,
+                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread: ...
+
+    def update_thread(self, op: ops.UpdateThread) -> Thread:
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
+
+    def delete_thread(self, op: ops.DeleteThread) -> Thread:
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: soft_deleted(t, utcnow()), writable=False)
+
+    def restore_thread(self, op: ops.RestoreThread) -> Thread:
+        return self._modify(op.tenant, op.thread_id, op.expected_revision,
+                            lambda t: restored(t, utcnow()), writable=False)
 
 
 class AsyncBackend(ABC):

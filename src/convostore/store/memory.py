@@ -36,7 +36,6 @@ from convostore.store._logic import (
     Limits,
     apply_append,
     apply_message_patch,
-    apply_thread_patch,
     as_stored_dicts,
     check_revision,
     check_writable,
@@ -44,13 +43,11 @@ from convostore.store._logic import (
     encode_thread,
     normalize_import,
     plan_append,
-    restored,
-    soft_deleted,
     to_us,
     touch,
 )
 from convostore.store._pages import message_page, thread_page
-from convostore.store.base import Backend, Capabilities
+from convostore.store.base import Capabilities, ThreadChangeBackend
 
 __all__ = ["MemoryBackend"]
 
@@ -59,7 +56,7 @@ Key = tuple[str, str]  # (tenant, thread_id)
 Undo = Callable[[], object]
 
 
-class MemoryBackend(Backend):
+class MemoryBackend(ThreadChangeBackend):
     """Everything in process memory; lost when the process ends."""
 
     kind: ClassVar[str] = "memory"
@@ -158,18 +155,6 @@ class MemoryBackend(Backend):
                 encode_thread(new, self.limits)
                 self._set_record(key, new, undo)
         return new
-
-    def update_thread(self, op: ops.UpdateThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
-
-    def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: soft_deleted(t, utcnow()), writable=False)
-
-    def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: restored(t, utcnow()), writable=False)
 
     def purge_thread(self, op: ops.PurgeThread) -> None:
         key = (op.tenant, op.thread_id)

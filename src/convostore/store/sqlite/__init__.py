@@ -53,7 +53,6 @@ from convostore.store._logic import (
     DEFAULT_LIMITS,
     Limits,
     apply_message_patch,
-    apply_thread_patch,
     assign,
     batch_delta,
     check_revision,
@@ -63,14 +62,12 @@ from convostore.store._logic import (
     from_us,
     normalize_import,
     plan_append,
-    restored,
-    soft_deleted,
     to_us,
     token_counts,
     touch,
 )
 from convostore.store._pages import message_page, thread_page
-from convostore.store.base import Backend, Capabilities
+from convostore.store.base import Capabilities, ThreadChangeBackend
 from convostore.store.sqlite import _sql as sql
 
 __all__ = ["SQLiteBackend"]
@@ -163,7 +160,7 @@ class _SlowPath(Exception):
     """The fast append path declined; retry the batch on the checked path."""
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(ThreadChangeBackend):
     """A SQLite database file (or ``:memory:``)."""
 
     kind: ClassVar[str] = "sqlite"
@@ -403,18 +400,6 @@ class SQLiteBackend(Backend):
     def get_thread(self, op: ops.GetThread) -> Thread:
         with self._read() as conn:
             return self._load_thread(conn, op.tenant, op.thread_id)
-
-    def update_thread(self, op: ops.UpdateThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
-
-    def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: soft_deleted(t, utcnow()), writable=False)
-
-    def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: restored(t, utcnow()), writable=False)
 
     def purge_thread(self, op: ops.PurgeThread) -> None:
         def tx(conn: sqlite3.Connection) -> None:
