@@ -191,12 +191,14 @@ MESSAGES_ALL_LIVE = """
 SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
 """
 MESSAGES_BY_EXECUTION = """
-SELECT body FROM messages
+SELECT body FROM messages INDEXED BY messages_by_execution
 WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
 ORDER BY thread_id, seq
 """
+# Without table statistics the planner prefers the clustered key, which scans the
+# whole thread; the partial index reads only the system and pinned messages.
 MESSAGES_MANDATORY = """
-SELECT body FROM messages
+SELECT body FROM messages INDEXED BY messages_mandatory
 WHERE tenant_id = ? AND thread_id = ? AND (pinned = 1 OR role = 'system')
       AND deleted = 0 AND archived = 0
 ORDER BY seq

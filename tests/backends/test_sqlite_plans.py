@@ -1,0 +1,57 @@
+"""Every hot SQLite query reads through the index meant for it.
+
+Costs that do not grow with a thread's history depend on the query planner
+choosing the right index; without table statistics it once preferred the
+clustered key and read a whole thread for the system prompt. The plans are
+checked here, deterministically, instead of with timings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convostore import Message, open_store
+from convostore.store.sqlite import _sql as sql
+
+THREAD_COLS = sql.THREAD_READ_COLUMNS
+CASES = {
+    "get message by id": (sql.GET_MESSAGE, ("default", "m"), "INDEX messages_by_id"),
+    "messages of an execution": (
+        sql.MESSAGES_BY_EXECUTION.format(thread=""), ("default", "e"),
+        "INDEX messages_by_execution"),
+    "system and pinned messages": (
+        sql.MESSAGES_MANDATORY, ("default", "t"), "INDEX messages_mandatory"),
+    "newest page": (
+        sql.MESSAGES_BACKWARD.format(deleted="AND deleted = 0"), ("default", "t", 9, 20),
+        "PRIMARY KEY (tenant_id=? AND thread_id=? AND seq<?)"),
+    "oldest page": (
+        sql.MESSAGES_FORWARD.format(deleted=""), ("default", "t", 0, 20),
+        "PRIMARY KEY (tenant_id=? AND thread_id=? AND seq>?)"),
+    "whole thread": (sql.MESSAGES_ALL_LIVE, ("default", "t"),
+                     "PRIMARY KEY (tenant_id=? AND thread_id=?)"),
+    "a user's threads": (
+        f"SELECT {THREAD_COLS} FROM threads WHERE tenant_id = ? AND user_id = ? "
+        "AND deleted_us IS NULL ORDER BY updated_us DESC, id DESC LIMIT ?",
+        ("default", "u", 100), "INDEX threads_by_user"),
+    "a tenant's threads": (
+        f"SELECT {THREAD_COLS} FROM threads WHERE tenant_id = ? "
+        "AND deleted_us IS NULL ORDER BY updated_us DESC, id DESC LIMIT ?",
+        ("default", 100), "INDEX threads_by_activity"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hot_query_uses_its_index(name: str, tmp_path: Path) -> None:
+    query, params, expected = CASES[name]
+    with open_store(f"sqlite:///{tmp_path / 'plans.db'}") as store:
+        thread = store.create_thread(id="t", user_id="u")
+        store.append(thread.id, [Message.system("s")] + [
+            Message.user(f"m{i}", execution_id="e" if i % 7 == 0 else None)
+            for i in range(200)])
+        conn = store.backend._conn()
+        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}",
+                                                        params))
+    assert expected in plan, plan
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
