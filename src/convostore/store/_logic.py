@@ -347,11 +347,6 @@ def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None 
     return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
 
 
-def merge_cost(total: CostInfo, delta: CostInfo | None) -> CostInfo:
-    """Add a batch's cost to a thread's; differing currencies give ``mixed``."""
-    return _add_cost(total, delta)
-
-
 def token_counts(new: list[Message]) -> list[tuple[int, str] | None]:
     """For each message without a ``token_count``, its count and the counter used.
 
@@ -406,7 +401,7 @@ def apply_append(
         "tool_call_count": thread.tool_call_count + d.tool_calls,
         "token_count": thread.token_count + d.tokens,
         "usage": thread.usage + d.usage,
-        "cost": merge_cost(thread.cost, d.cost),
+        "cost": _add_cost(thread.cost, d.cost),
         "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
     })
     return updated, stored

@@ -82,7 +82,6 @@ class ThreadFilter:
     user_id: str | None = None
     agent_name: str | None = None
     include_deleted: bool = False
-    updated_before_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,8 +183,6 @@ class MemoryBackend(ThreadChangeBackend):
                 continue
             if not flt.include_deleted and rec.deleted_at is not None:
                 continue
-            if flt.updated_before_us is not None and to_us(rec.updated_at) >= flt.updated_before_us:
-                continue
             out.append(rec)
         out.sort(key=lambda r: (to_us(r.updated_at), r.id), reverse=True)
         return out

@@ -203,14 +203,11 @@ def _listing_params(op: ops.ListThreads | ops.CountThreads | ops.Summaries,
         params["user_id"] = flt.user_id
     if flt.agent_name is not None:
         params["agent_name"] = flt.agent_name
-    if flt.updated_before_us is not None:
-        params["before_at"] = from_us(flt.updated_before_us)
     if after is not None:
         params["after_at"], params["after_id"] = from_us(after[0]), after[1]
     shape = {
         "user": flt.user_id is not None, "agent": flt.agent_name is not None,
         "include_deleted": flt.include_deleted, "after": after is not None,
-        "before": flt.updated_before_us is not None,
     }
     return params, shape
 

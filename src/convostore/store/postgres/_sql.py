@@ -91,8 +91,6 @@ class Statements:
         self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
 
         # messages
-        self.messages_by_ids = b(
-            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = ANY(%s::text[])")
         self.message_ids_taken = b(
             f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%s::text[])")
         self.messages_insert = b(
@@ -160,12 +158,11 @@ class Statements:
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Statements per backend, kept for life
     def thread_listing(self, *, what: str, user: bool, agent: bool, include_deleted: bool,
-                       after: bool, before: bool) -> bytes:
+                       after: bool) -> bytes:
         """Threads of a tenant, newest activity first, filtered as asked.
 
         ``what`` is ``rows`` (bodies, with a ``%(limit)s``) or ``count``. Named
-        parameters: tenant, user_id, agent_name, after_at, after_id, before_at,
-        limit.
+        parameters: tenant, user_id, agent_name, after_at, after_id, limit.
         """
         where = ["tenant_id = %(tenant)s"]
         if user:
@@ -174,8 +171,6 @@ class Statements:
             where.append("agent_name = %(agent_name)s")
         if not include_deleted:
             where.append("deleted_at IS NULL")
-        if before:
-            where.append("updated_at < %(before_at)s")
         if after:
             where.append("(updated_at, id) < (%(after_at)s, %(after_id)s)")
         cond = " AND ".join(where)

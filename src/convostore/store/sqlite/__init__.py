@@ -421,9 +421,6 @@ class SQLiteBackend(ThreadChangeBackend):
             params.append(flt.agent_name)
         if not flt.include_deleted:
             clauses.append("deleted_us IS NULL")
-        if flt.updated_before_us is not None:
-            clauses.append("updated_us < ?")
-            params.append(flt.updated_before_us)
         return " AND ".join(clauses), params
 
     def _threads(self, tenant: str, flt: ops.ThreadFilter, limit: int | None,
