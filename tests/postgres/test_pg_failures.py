@@ -111,6 +111,60 @@ def test_cancelled_call_leaves_the_connection_clean(pg_url: str, schema: str, op
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_failed_transactions_roll_back_and_keep_the_connection(
+        pg_url: str, schema: str, face: str) -> None:
+    """Write transactions are driven by hand in pipeline mode (BEGIN and COMMIT
+    travel with the queries): a failure raised by the database or by the
+    handler between two queries rolls back, and the pool's only connection,
+    with its prepared statements, serves the next call."""
+    from convostore import DuplicateMessageError, RevisionConflictError, ThreadNotFoundError
+
+    def scenario(call: Any) -> None:
+        a, b = call("create_thread"), call("create_thread")
+        call("append", a.id, Message.user("x", id="taken"))
+        # more than psycopg's prepare threshold, so failures hit prepared statements
+        for i in range(8):
+            with pytest.raises(DuplicateMessageError):  # found by the lock query
+                call("append", b.id, [Message.user("y", id=f"fresh-{i}"),
+                                      Message.user("x", id="taken")])
+            with pytest.raises(ThreadNotFoundError):
+                call("append", "missing", Message.user("z"))
+            with pytest.raises(RevisionConflictError):
+                call("update_thread", a.id, title="t", expected_revision=99)
+        assert call("get_thread", b.id).message_count == 0
+        assert call("get_thread", a.id).title is None
+        stored = call("append", b.id, Message.user("ok"))
+        assert [m.seq for m in stored] == [1]
+
+    if face == "sync":
+        with open_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
+                        max_size=1) as store:
+            scenario(lambda name, *args, **kw: getattr(store, name)(*args, **kw))
+            pool = store.backend.pool
+            assert pool is not None and pool.get_stats()["pool_available"] == 1
+            with pool.connection() as conn:
+                assert conn.info.transaction_status == TransactionStatus.IDLE
+        return
+
+    async def run() -> None:
+        async with open_async_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
+                                    max_size=1) as store:
+            loop = asyncio.get_running_loop()
+
+            def call(name: str, *args: Any, **kw: Any) -> Any:
+                return asyncio.run_coroutine_threadsafe(
+                    getattr(store, name)(*args, **kw), loop).result()
+
+            await asyncio.to_thread(scenario, call)
+            pool = _pool(store)
+            assert pool.get_stats()["pool_available"] == 1
+            async with pool.connection() as conn:
+                assert conn.info.transaction_status == TransactionStatus.IDLE
+
+    asyncio.run(run())
+
+
 def test_cancelled_wait_for_a_connection_is_harmless(pg_url: str, schema: str) -> None:
     async def run() -> None:
         async with open_async_store(pg_url, schema=schema, auto_migrate=True, min_size=1,

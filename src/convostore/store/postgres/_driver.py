@@ -41,7 +41,15 @@ __all__ = ["RetryPolicy", "drive_async", "drive_sync", "run_async", "run_sync", 
 
 T = TypeVar("T")
 
-SNAPSHOT = b"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+#: The statement opening each transaction mode's transaction.
+BEGIN = {
+    Mode.WRITE: b"BEGIN",
+    Mode.SNAPSHOT: b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+}
+COMMIT = b"COMMIT"
+ROLLBACK = b"ROLLBACK"
+#: Transaction states in which a connection holds an open transaction.
+_IN_TRANSACTION = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 #: SQLSTATEs worth running the whole transaction again for.
 RETRYABLE = {
@@ -120,14 +128,27 @@ def _fetch_sync(cur: psycopg.Cursor[Any], fetch: Fetch) -> Any:
     return None
 
 
-def drive_sync(conn: psycopg.Connection[Any], steps: Steps[T]) -> T:
-    """Run every query ``steps`` yields on ``conn``; return what it returns."""
+def drive_sync(conn: psycopg.Connection[Any], steps: Steps[T],
+               begin: bytes | None = None) -> T:
+    """Run every query ``steps`` yields on ``conn``; return what it returns.
+
+    With ``begin``, that statement is sent ahead of the first query and
+    ``COMMIT`` after the last one, in pipeline mode, without waiting for
+    either: a transaction costs one round trip per query that fetches, plus
+    the one that commits. BEGIN, COMMIT and ROLLBACK are never prepared: a
+    statement queued behind a failure in the pipeline is skipped by the server,
+    and psycopg could otherwise be left believing it prepared one.
+    """
     with conn.cursor() as cur:
+        if begin is not None:
+            cur.execute(begin, prepare=False)
         sent: Any = None
         while True:
             try:
                 query: Query = steps.send(sent)
             except StopIteration as stop:
+                if begin is not None:
+                    cur.execute(COMMIT, prepare=False)
                 return stop.value  # type: ignore[no-any-return]
             cur.execute(query.sql, query.params)
             sent = _fetch_sync(cur, query.fetch)
@@ -137,16 +158,22 @@ def _once_sync(conn: psycopg.Connection[Any], mode: Mode, steps: Steps[T]) -> T:
     try:
         if mode is Mode.AUTOCOMMIT:
             return drive_sync(conn, steps)
-        # Pipeline mode: BEGIN travels with the first query and a last write
-        # that returns nothing with COMMIT, saving round trips per transaction.
-        with conn.pipeline(), conn.transaction():
-            if mode is Mode.SNAPSHOT:
-                conn.execute(SNAPSHOT)
-            return drive_sync(conn, steps)
+        # The transaction is driven by hand rather than by conn.transaction(),
+        # which syncs the pipeline on entry and before committing: two extra
+        # round trips per transaction. Leaving the pipeline sends the COMMIT
+        # and raises whatever failed in it.
+        with conn.pipeline():
+            return drive_sync(conn, steps, BEGIN[mode])
     except BaseException:
-        # Interrupted mid-query (KeyboardInterrupt): a connection that is not
-        # idle must not go back to the pool for another caller to read from.
-        if conn.info.transaction_status != TransactionStatus.IDLE:
+        if conn.info.transaction_status in _IN_TRANSACTION:
+            try:
+                conn.execute(ROLLBACK, prepare=False)
+            except psycopg.Error:
+                conn.close()
+        # Interrupted mid-query (KeyboardInterrupt), or the rollback failed:
+        # a connection that is not idle must not go back to the pool for
+        # another caller to read from.
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
             conn.close()
         raise
     finally:
@@ -184,14 +211,22 @@ async def _fetch_async(cur: psycopg.AsyncCursor[Any], fetch: Fetch) -> Any:
     return None
 
 
-async def drive_async(conn: psycopg.AsyncConnection[Any], steps: Steps[T]) -> T:
-    """Run every query ``steps`` yields on ``conn``; return what it returns."""
+async def drive_async(conn: psycopg.AsyncConnection[Any], steps: Steps[T],
+                      begin: bytes | None = None) -> T:
+    """Run every query ``steps`` yields on ``conn``; return what it returns.
+
+    ``begin`` works as in :func:`drive_sync`.
+    """
     async with conn.cursor() as cur:
+        if begin is not None:
+            await cur.execute(begin, prepare=False)
         sent: Any = None
         while True:
             try:
                 query: Query = steps.send(sent)
             except StopIteration as stop:
+                if begin is not None:
+                    await cur.execute(COMMIT, prepare=False)
                 return stop.value  # type: ignore[no-any-return]
             await cur.execute(query.sql, query.params)
             sent = await _fetch_async(cur, query.fetch)
@@ -201,16 +236,19 @@ async def _once_async(conn: psycopg.AsyncConnection[Any], mode: Mode, steps: Ste
     try:
         if mode is Mode.AUTOCOMMIT:
             return await drive_async(conn, steps)
-        async with conn.pipeline(), conn.transaction():
-            if mode is Mode.SNAPSHOT:
-                await conn.execute(SNAPSHOT)
-            return await drive_async(conn, steps)
+        async with conn.pipeline():
+            return await drive_async(conn, steps, BEGIN[mode])
     except BaseException:
-        # Cancelled mid-query: psycopg cancels the statement on the server and
-        # the transaction block rolls back; if the connection is still not idle
+        # Cancelled mid-query: psycopg cancels the statement on the server; the
+        # transaction is rolled back here. If the connection is still not idle
         # (the cancel itself was interrupted), close it so the pool replaces it
         # instead of handing a half-used session to the next caller.
-        if conn.info.transaction_status != TransactionStatus.IDLE:
+        if conn.info.transaction_status in _IN_TRANSACTION:
+            try:
+                await conn.execute(ROLLBACK, prepare=False)
+            except psycopg.Error:
+                await conn.close()
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
             await conn.close()
         raise
     finally:

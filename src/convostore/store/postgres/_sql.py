@@ -108,9 +108,9 @@ class Statements:
             "execution_id, created_at, deleted_at, body) "
             "SELECT %(tenant_id)s, %(id)s, u.seq, u.id, u.role, u.execution_id, "
             "u.created_at, u.deleted_at, u.body::json "
-            "FROM unnest(%(m_seq)s::bigint[], %(m_id)s::text[], %(m_role)s::text[], "
-            "%(m_execution_id)s::text[], %(m_created_at)s::timestamptz[], "
-            "%(m_deleted_at)s::timestamptz[], %(m_body)s::text[]) "
+            "FROM unnest(%(m_seq)b::bigint[], %(m_id)b::text[], %(m_role)b::text[], "
+            "%(m_execution_id)b::text[], %(m_created_at)b::timestamptz[], "
+            "%(m_deleted_at)b::timestamptz[], %(m_body)b::text[]) "
             "AS u(seq, id, role, execution_id, created_at, deleted_at, body)) "
             f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
             "updated_at = %(updated_at)s, deleted_at = %(deleted_at)s, "
@@ -131,6 +131,20 @@ class Statements:
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             "AND deleted_at IS NULL AND (role = 'system' OR (body->>'pinned')::boolean) "
             "AND body->>'archived_at' IS NULL ORDER BY seq")
+        # A context window's first read: mandatory messages (0) and the newest
+        # live page (1) in one statement, so from one snapshot.
+        self.context_start = b(
+            f"(SELECT 0, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            "AND thread_id = %(thread)s AND deleted_at IS NULL "
+            "AND (role = 'system' OR (body->>'pinned')::boolean) "
+            "AND body->>'archived_at' IS NULL) UNION ALL "
+            f"(SELECT 1, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
+            "ORDER BY seq DESC LIMIT %(limit)s)")
+        self.context_page = b(
+            f"SELECT seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
+            "ORDER BY seq DESC LIMIT %(limit)s")
         self.messages_all_live = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             "AND deleted_at IS NULL ORDER BY seq")
