@@ -28,6 +28,7 @@ __all__ = ["DEFAULT_CONTEXT_TOKENS", "plan_context"]
 DEFAULT_CONTEXT_TOKENS = 8192
 _FIRST_PAGE = 64
 _MAX_PAGE = 1000
+_decode = Message.model_validate_json
 
 
 def plan_context(
@@ -43,18 +44,26 @@ def plan_context(
 
     if max_tokens is None and max_messages is None:
         max_tokens = DEFAULT_CONTEXT_TOKENS
-    mandatory: list[Message] = yield ops.Mandatory(tenant, thread_id)
-    selector = WindowSelector(mandatory, max_tokens=max_tokens, max_messages=max_messages,
-                              start_on_user=start_on_user, counter=counter)
-    before = 2**63 - 1
     size = _FIRST_PAGE if max_messages is None else min(max_messages + 1, _MAX_PAGE)
-    reached_start = False
-    while selector.wants_more:
-        page = yield ops.ListMessages(tenant, thread_id, size, 0, before, False)
-        selector.feed(m for m in reversed(page.items) if m.archived_at is None)
-        if page.prev_cursor is None or not page.items:
-            reached_start = True
-            break
-        before = page.items[0].seq or 0
+    read: ops.ContextRows = yield ops.ContextPage(tenant, thread_id, size, 2**63 - 1,
+                                                  with_mandatory=True)
+    selector = WindowSelector(read.mandatory or [], max_tokens=max_tokens,
+                              max_messages=max_messages, start_on_user=start_on_user,
+                              counter=counter)
+    while True:
+        # Decode a stored body only when the selector still wants it: a window
+        # usually ends part-way through a page.
+        for _, item in read.rows:
+            if not selector.wants_more:
+                break
+            m = item if isinstance(item, Message) else _decode(item)
+            if m.archived_at is None:
+                selector.feed((m,))
+        else:
+            if len(read.rows) < size:
+                return selector.finish(reached_start=True)
+        if not selector.wants_more:
+            return selector.finish(reached_start=False)
+        before = read.rows[-1][0]
         size = min(size * 2, _MAX_PAGE)
-    return selector.finish(reached_start=reached_start)
+        read = yield ops.ContextPage(tenant, thread_id, size, before)

@@ -196,6 +196,29 @@ class Mandatory(Op[list[Message]]):
 
 
 @dataclass(frozen=True, slots=True)
+class ContextRows:
+    """What :class:`ContextPage` reads: optionally the mandatory messages, and a
+    page of live messages newest first as ``(seq, message)`` pairs where the
+    message may still be its stored JSON text, decoded only if it is used."""
+
+    mandatory: list[Message] | None
+    rows: list[tuple[int, Message | str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextPage(Op[ContextRows]):
+    """Up to ``limit`` live messages below ``before_seq``, newest first, for a
+    context window; with ``with_mandatory`` the thread's mandatory messages
+    (as :class:`Mandatory` returns them) come from the same read."""
+
+    name: ClassVar[str] = "context_page"
+    thread_id: str
+    limit: int
+    before_seq: int
+    with_mandatory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class LoadMessages(Op[list[Any]]):
     """Every message of a thread in seq order, typed or in their stored JSON form."""
 

@@ -124,6 +124,15 @@ class Backend(ABC):
                 return as_stored_dicts(out) if op.as_dicts else out
             after = page.items[-1].seq or 0
 
+    def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
+        """A page for a context window; backends override this with one read
+        that leaves the bodies undecoded until the window uses them."""
+        mandatory = (self.mandatory(ops.Mandatory(op.tenant, op.thread_id))
+                     if op.with_mandatory else None)
+        page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, op.limit, 0,
+                                                   op.before_seq))
+        return ops.ContextRows(mandatory, [(m.seq or 0, m) for m in reversed(page.items)])
+
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         """System and pinned messages; backends override this with an indexed read."""
         out: list[Message] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -88,6 +89,7 @@ class Handler:
 # --- row helpers --------------------------------------------------------------
 
 _MESSAGE_LIST = TypeAdapter(list[Message])
+_first = operator.itemgetter(0)
 
 
 def _thread(text: str) -> Thread:
@@ -349,6 +351,25 @@ def mandatory(sq: Statements, limits: Limits, op: ops.Mandatory) -> Steps[list[M
     return [_message(r[0]) for r in rows]
 
 
+def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
+                 ) -> Steps[ops.ContextRows]:
+    params = {"tenant": op.tenant, "thread": op.thread_id, "before": op.before_seq,
+              "limit": op.limit}
+    mandatory: list[Message] | None = None
+    if op.with_mandatory:
+        found = yield Query(sq.context_start, params)
+        # the order of a UNION's rows is not promised: sort
+        rows: list[tuple[int, Message | str]] = sorted(
+            ((r[1], r[2]) for r in found if r[0]), key=_first, reverse=True)
+        mandatory = [_message(b) for _, b in sorted(
+            ((r[1], r[2]) for r in found if not r[0]), key=_first)]
+    else:
+        rows = yield Query(sq.context_page, params)
+    if not rows and not mandatory:  # no row proves nothing about the thread
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return ops.ContextRows(mandatory, rows)
+
+
 def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
                           ) -> Steps[list[Message]]:
     if op.thread_id is None:
@@ -479,6 +500,7 @@ HANDLERS: dict[str, Handler] = {
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
     "mandatory": Handler(mandatory, _A),
+    "context_page": Handler(context_page, _A),
     "load_messages": Handler(load_messages, _S),
     "export_thread": Handler(export_thread, _S),
     "import_thread": Handler(import_thread, _W),

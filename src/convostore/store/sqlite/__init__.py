@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -158,6 +159,9 @@ _THREAD_LIST = TypeAdapter(list[Thread])
 
 class _SlowPath(Exception):
     """The fast append path declined; retry the batch on the checked path."""
+
+
+_first = operator.itemgetter(0)
 
 
 class SQLiteBackend(ThreadChangeBackend):
@@ -571,16 +575,18 @@ class SQLiteBackend(ThreadChangeBackend):
         else:
             query, bound = sql.MESSAGES_BACKWARD.format(deleted=deleted), op.before_seq
         with self._read() as conn:
-            self._require_thread(conn, op.tenant, op.thread_id)
             rows = conn.execute(query, (op.tenant, op.thread_id, bound, op.limit + 1)).fetchall()
+            if not rows:  # a message row proves the thread exists; no row proves nothing
+                self._require_thread(conn, op.tenant, op.thread_id)
         return message_page(self._decode(rows), op)
 
     def recent(self, op: ops.Recent) -> list[Message]:
         deleted = "" if op.include_deleted else "AND deleted = 0"
         with self._read() as conn:
-            self._require_thread(conn, op.tenant, op.thread_id)
             rows = conn.execute(sql.MESSAGES_BACKWARD.format(deleted=deleted),
                                 (op.tenant, op.thread_id, 2**63 - 1, op.n)).fetchall()
+            if not rows:
+                self._require_thread(conn, op.tenant, op.thread_id)
         out = self._decode(rows)
         out.reverse()
         return out
@@ -598,6 +604,24 @@ class SQLiteBackend(ThreadChangeBackend):
             loads = json.loads
             return [loads(b) for b in bodies]
         return _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
+
+    def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
+        params = (op.tenant, op.thread_id, op.before_seq, op.limit)
+        with self._read() as conn:
+            if op.with_mandatory:
+                found = conn.execute(sql.CONTEXT_START, params).fetchall()
+                # the order of a compound select's rows is not promised: sort
+                rows: list[tuple[int, Message | str]] = sorted(
+                    ((r[1], r[2]) for r in found if r[0]), key=_first, reverse=True)
+                bodies = sorted(((r[1], r[2]) for r in found if not r[0]), key=_first)
+                mandatory: list[Message] | None = [
+                    Message.model_validate_json(b) for _, b in bodies]
+            else:
+                rows = conn.execute(sql.CONTEXT_PAGE, params).fetchall()
+                mandatory = None
+            if not rows and not mandatory:  # no row proves nothing about the thread
+                self._require_thread(conn, op.tenant, op.thread_id)
+        return ops.ContextRows(mandatory, rows)
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._read() as conn:

@@ -186,6 +186,23 @@ SELECT body FROM messages
 WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
 ORDER BY seq DESC LIMIT ?
 """
+#: A context window's first read: the mandatory messages (``0``) and the newest
+#: live page (``1``), from one snapshot.
+CONTEXT_START = """
+SELECT 0, seq, body FROM messages INDEXED BY messages_mandatory
+WHERE tenant_id = ?1 AND thread_id = ?2 AND (pinned = 1 OR role = 'system')
+      AND deleted = 0 AND archived = 0
+UNION ALL
+SELECT * FROM (
+    SELECT 1, seq, body FROM messages
+    WHERE tenant_id = ?1 AND thread_id = ?2 AND seq < ?3 AND deleted = 0
+    ORDER BY seq DESC LIMIT ?4)
+"""
+CONTEXT_PAGE = """
+SELECT seq, body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND seq < ? AND deleted = 0
+ORDER BY seq DESC LIMIT ?
+"""
 MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
 MESSAGES_ALL_LIVE = """
 SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
