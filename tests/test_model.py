@@ -227,3 +227,28 @@ def test_any_message_round_trips_through_json(msg: Message) -> None:
 def test_any_snapshot_round_trips_through_json(thread: Thread, msgs: list[Message]) -> None:
     snap = ConversationSnapshot(thread=thread, messages=msgs)
     assert ConversationSnapshot.model_validate_json(snap.model_dump_json()) == snap
+
+
+@given(msg=cst.messages())
+def test_the_lean_stored_form_round_trips(msg: Message) -> None:
+    from convostore.store._logic import encode_message
+
+    stored = encode_message(msg)
+    assert Message.model_validate_json(stored) == msg
+    assert Message.model_validate(json.loads(stored)) == msg
+
+
+def test_the_lean_stored_form_keeps_a_text_once() -> None:
+    from convostore.store._logic import encode_message
+
+    plain = json.loads(encode_message(Message.user("hello there")))
+    assert plain["content"] == "hello there" and "parts" not in plain
+    call = Message.assistant("").with_parts(
+        ToolCallPart(tool_call_id="c1", tool_name="f", args={"a": 1}))
+    body = json.loads(encode_message(call))
+    assert "content" not in body and body["parts"][0]["tool_call_id"] == "c1"
+    # a content that is not what the parts derive to is kept, as given
+    odd = Message(role=Role.ASSISTANT, content="summary",
+                  parts=[TextPart(text="long"), TextPart(text="text")])
+    assert json.loads(encode_message(odd))["content"] == "summary"
+    assert Message.model_validate_json(encode_message(odd)) == odd

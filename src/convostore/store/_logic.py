@@ -34,9 +34,11 @@ from convostore.model import (
     MessageMetadata,
     MessagePatch,
     Role,
+    TextPart,
     Thread,
     ThreadPatch,
     TokenUsage,
+    _text_of,
 )
 
 __all__ = [
@@ -183,6 +185,13 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
         exclude.add("pinned")
     if message.metadata == _EMPTY_METADATA:
         exclude.add("metadata")
+    # ``content`` and ``parts`` derive from each other when one is absent:
+    # store a text only once.
+    parts, content = message.parts, message.content
+    if content and len(parts) == 1 and parts[0] == TextPart(text=content):
+        exclude.add("parts")
+    elif parts and content == _text_of(parts):
+        exclude.add("content")
     return _encode_checked(message, "message", limits.max_message_bytes, exclude)
 
 
@@ -413,8 +422,6 @@ def apply_message_patch(
     """Apply ``patch`` to ``old`` and move the thread's counters by the difference."""
     changes = {k: getattr(patch, k) for k in patch.model_fields_set}
     if "parts" in changes and "content" not in changes:
-        from convostore.model import _text_of
-
         changes["content"] = _text_of(changes["parts"] or [])
     if changes.get("parts") is None and "parts" in changes:
         changes["parts"] = []
