@@ -382,9 +382,11 @@ class Store(_Builder[Backend]):
 
         With ``as_dicts=True`` the fast path skips building models and returns
         each message in its stored JSON form: plain dicts in which fields at
-        their defaults are left out; ``Message.model_validate(d)`` gives the
-        message back. Use :meth:`iter_messages` to read a long thread in pages
-        instead of holding it whole.
+        their defaults are left out, and so is ``parts`` when it is the one
+        text part of ``content`` (or ``content`` when it is the text of
+        ``parts``); ``Message.model_validate(d)`` gives the message back.
+        Use :meth:`iter_messages` to read a long thread in pages instead of
+        holding it whole.
         """
         return self._run(ops.LoadMessages(  # type: ignore[no-any-return]
             self._tenant, _check_id(thread_id, "thread_id"), bool(include_deleted),
