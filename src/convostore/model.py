@@ -300,21 +300,21 @@ class Message(_Model):
     deleted_at: UTCDateTime | None = None
     archived_at: UTCDateTime | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_content_or_parts(cls, data: Any) -> Any:
-        # Only a field that is absent is derived: a stored message carries both,
-        # and an explicitly empty one must read back empty.
-        if isinstance(data, dict):
-            if "parts" not in data:
-                content = data.get("content")
-                if isinstance(content, str) and content:
-                    data = {**data, "parts": [{"type": "text", "text": content}]}
-            elif "content" not in data:
-                parts = data.get("parts")
-                if isinstance(parts, list) and parts:
-                    data = {**data, "content": _text_of(parts)}
-        return data
+    @model_validator(mode="after")
+    def _fill_content_or_parts(self) -> Message:
+        # Only a field that was not given is derived: a stored message may carry
+        # both, and an explicitly empty one must read back empty. (An "after"
+        # validator keeps JSON input on pydantic's native path: a "before" one
+        # would make it build the whole message as Python objects first.)
+        given = self.__pydantic_fields_set__
+        if "parts" not in given:
+            if self.content:
+                object.__setattr__(self, "parts", [TextPart.model_construct(text=self.content)])
+                given.add("parts")
+        elif "content" not in given and self.parts:
+            object.__setattr__(self, "content", _text_of(self.parts))
+            given.add("content")
+        return self
 
     # builders ---------------------------------------------------------------
 
