@@ -21,8 +21,6 @@ CASES = {
     "messages of an execution": (
         sql.MESSAGES_BY_EXECUTION.format(thread=""), ("default", "e"),
         "INDEX messages_by_execution"),
-    "system and pinned messages": (
-        sql.MESSAGES_MANDATORY, ("default", "t"), "INDEX messages_mandatory"),
     "newest page": (
         sql.MESSAGES_BACKWARD.format(deleted="AND deleted = 0"), ("default", "t", 9, 20),
         "PRIMARY KEY (tenant_id=? AND thread_id=? AND seq<?)"),

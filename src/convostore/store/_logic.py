@@ -188,7 +188,7 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     # ``content`` and ``parts`` derive from each other when one is absent:
     # store a text only once.
     parts, content = message.parts, message.content
-    if content and len(parts) == 1 and parts[0] == TextPart(text=content):
+    if content and len(parts) == 1 and isinstance(parts[0], TextPart) and parts[0].text == content:
         exclude.add("parts")
     elif parts and content == _text_of(parts):
         exclude.add("content")

@@ -9,6 +9,8 @@ everything (tenant included), the async face of a blocking backend is a single
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -24,6 +26,7 @@ from convostore.model import (
 )
 
 T = TypeVar("T")
+_SEQ = operator.itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +206,19 @@ class ContextRows:
 
     mandatory: list[Message] | None
     rows: list[tuple[int, Message | str]]
+
+    @classmethod
+    def from_first_read(cls, found: Iterable[Sequence[Any]]) -> ContextRows:
+        """From a first read's ``(tag, seq, body)`` rows in any order (the order
+        of a UNION's rows is not promised): tag 0 for a mandatory message, 1
+        for one of the newest page."""
+        mandatory: list[tuple[int, str]] = []
+        page: list[tuple[int, Message | str]] = []
+        for tag, seq, body in found:
+            (page if tag else mandatory).append((seq, body))
+        mandatory.sort(key=_SEQ)
+        page.sort(key=_SEQ, reverse=True)
+        return cls([Message.model_validate_json(b) for _, b in mandatory], page)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import json
-import operator
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -89,7 +88,6 @@ class Handler:
 # --- row helpers --------------------------------------------------------------
 
 _MESSAGE_LIST = TypeAdapter(list[Message])
-_first = operator.itemgetter(0)
 
 
 def _thread(text: str) -> Thread:
@@ -344,30 +342,17 @@ def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps
     return _MESSAGE_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
 
 
-def mandatory(sq: Statements, limits: Limits, op: ops.Mandatory) -> Steps[list[Message]]:
-    rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
-    if not rows:
-        yield from _require_thread(sq, op.tenant, op.thread_id)
-    return [_message(r[0]) for r in rows]
-
-
 def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
                  ) -> Steps[ops.ContextRows]:
     params = {"tenant": op.tenant, "thread": op.thread_id, "before": op.before_seq,
               "limit": op.limit}
-    mandatory: list[Message] | None = None
     if op.with_mandatory:
-        found = yield Query(sq.context_start, params)
-        # the order of a UNION's rows is not promised: sort
-        rows: list[tuple[int, Message | str]] = sorted(
-            ((r[1], r[2]) for r in found if r[0]), key=_first, reverse=True)
-        mandatory = [_message(b) for _, b in sorted(
-            ((r[1], r[2]) for r in found if not r[0]), key=_first)]
+        read = ops.ContextRows.from_first_read((yield Query(sq.context_start, params)))
     else:
-        rows = yield Query(sq.context_page, params)
-    if not rows and not mandatory:  # no row proves nothing about the thread
+        read = ops.ContextRows(None, (yield Query(sq.context_page, params)))
+    if not read.rows and not read.mandatory:  # no row proves nothing about the thread
         yield from _require_thread(sq, op.tenant, op.thread_id)
-    return ops.ContextRows(mandatory, rows)
+    return read
 
 
 def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
@@ -499,7 +484,6 @@ HANDLERS: dict[str, Handler] = {
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
-    "mandatory": Handler(mandatory, _A),
     "context_page": Handler(context_page, _A),
     "load_messages": Handler(load_messages, _S),
     "export_thread": Handler(export_thread, _S),

@@ -127,10 +127,6 @@ class Statements:
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
         self.messages_all = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
-        self.messages_mandatory = b(
-            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
-            "AND deleted_at IS NULL AND (role = 'system' OR (body->>'pinned')::boolean) "
-            "AND body->>'archived_at' IS NULL ORDER BY seq")
         # A context window's first read: mandatory messages (0) and the newest
         # live page (1) in one statement, so from one snapshot.
         self.context_start = b(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import operator
 import os
 import sqlite3
 import threading
@@ -159,9 +158,6 @@ _THREAD_LIST = TypeAdapter(list[Thread])
 
 class _SlowPath(Exception):
     """The fast append path declined; retry the batch on the checked path."""
-
-
-_first = operator.itemgetter(0)
 
 
 class SQLiteBackend(ThreadChangeBackend):
@@ -609,25 +605,13 @@ class SQLiteBackend(ThreadChangeBackend):
         params = (op.tenant, op.thread_id, op.before_seq, op.limit)
         with self._read() as conn:
             if op.with_mandatory:
-                found = conn.execute(sql.CONTEXT_START, params).fetchall()
-                # the order of a compound select's rows is not promised: sort
-                rows: list[tuple[int, Message | str]] = sorted(
-                    ((r[1], r[2]) for r in found if r[0]), key=_first, reverse=True)
-                bodies = sorted(((r[1], r[2]) for r in found if not r[0]), key=_first)
-                mandatory: list[Message] | None = [
-                    Message.model_validate_json(b) for _, b in bodies]
+                read = ops.ContextRows.from_first_read(
+                    conn.execute(sql.CONTEXT_START, params).fetchall())
             else:
-                rows = conn.execute(sql.CONTEXT_PAGE, params).fetchall()
-                mandatory = None
-            if not rows and not mandatory:  # no row proves nothing about the thread
+                read = ops.ContextRows(None, conn.execute(sql.CONTEXT_PAGE, params).fetchall())
+            if not read.rows and not read.mandatory:  # no row proves nothing
                 self._require_thread(conn, op.tenant, op.thread_id)
-        return ops.ContextRows(mandatory, rows)
-
-    def mandatory(self, op: ops.Mandatory) -> list[Message]:
-        with self._read() as conn:
-            self._require_thread(conn, op.tenant, op.thread_id)
-            rows = conn.execute(sql.MESSAGES_MANDATORY, (op.tenant, op.thread_id)).fetchall()
-        return self._decode(rows)
+        return read
 
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
         params: list[Any] = [op.tenant, op.execution_id]

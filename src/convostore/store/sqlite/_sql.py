@@ -214,9 +214,3 @@ ORDER BY thread_id, seq
 """
 # Without table statistics the planner prefers the clustered key, which scans the
 # whole thread; the partial index reads only the system and pinned messages.
-MESSAGES_MANDATORY = """
-SELECT body FROM messages INDEXED BY messages_mandatory
-WHERE tenant_id = ? AND thread_id = ? AND (pinned = 1 OR role = 'system')
-      AND deleted = 0 AND archived = 0
-ORDER BY seq
-"""
