@@ -115,9 +115,11 @@ def test_cancelled_call_leaves_the_connection_clean(pg_url: str, schema: str, op
 def test_failed_transactions_roll_back_and_keep_the_connection(
         pg_url: str, schema: str, face: str) -> None:
     """Write transactions are driven by hand in pipeline mode (BEGIN and COMMIT
-    travel with the queries): a failure raised by the database or by the
-    handler between two queries rolls back, and the pool's only connection,
-    with its prepared statements, serves the next call."""
+    travel with the queries): a failure raised by the handler's checks after
+    the lock query rolls back, and the pool's only connection, with its
+    prepared statements, serves the next call. (A failure raised by the server
+    inside the pipeline, a unique-key race, is covered by the id-race tests in
+    test_pg_concurrency.py.)"""
     from convostore import DuplicateMessageError, RevisionConflictError, ThreadNotFoundError
 
     def scenario(call: Any) -> None:
