@@ -142,6 +142,28 @@ _WORD = re.compile(r"\w+|[^\w\s]|\s*\n\s*|\s{2,}", re.UNICODE)
 _ASCII_WORD = re.compile(r"\w+")
 _ASCII_OTHER = re.compile(r"[^\w\s]|\s*\n\s*|\s{2,}")
 
+# Longer ASCII text is counted with C-level bytes methods instead of a regex
+# scan. ``[^\w\s]`` in ASCII is punctuation and control characters. The str
+# ``\s`` also covers the information separators \x1c-\x1f, which bytes methods
+# do not treat as whitespace: text holding one takes the regex path.
+_ASCII_MARKS = bytes(i for i in range(128)
+                     if not (chr(i).isalnum() or chr(i) == "_" or chr(i).isspace()))
+_SEPARATORS = bytes(range(0x1C, 0x20))
+_ODD_WS = b"\t\r\x0b\x0c"
+_MARKS_TO_SPACE = bytes.maketrans(_ASCII_MARKS, b" " * len(_ASCII_MARKS))
+# A whitespace run is a token when it holds a line break or is two or more
+# characters long; a lone space or tab is part of the next word.
+_WS_TOKEN = re.compile(rb"\s\s+|\n")
+_SHORT = 32  # below this many characters the regex scan is the quicker one
+
+
+def _word_tokens(words: list[str] | list[bytes]) -> int:
+    """ASCII words: digits in groups of three, anything else every six characters."""
+    total = 0
+    for word in words:
+        total += (len(word) + 2) // 3 if word.isdigit() else (len(word) + 5) // 6
+    return total
+
 
 class HeuristicCounter(_PartCounter):
     """An offline estimate that needs no tokenizer.
@@ -160,14 +182,22 @@ class HeuristicCounter(_PartCounter):
 
     def count_text(self, text: str) -> int:
         """Estimated tokens of ``text``."""
-        if text.isascii():
-            # Same pieces as below: word, punctuation and whitespace characters
-            # are disjoint classes, so two scans find them with less work.
-            total = len(_ASCII_OTHER.findall(text))
-            for word in _ASCII_WORD.findall(text):
-                total += (len(word) + 2) // 3 if word.isdigit() else 1 + (len(word) - 1) // 6
-            return total
-        return self._count_scanned(text)
+        if not text.isascii():
+            return self._count_scanned(text)
+        if len(text) >= _SHORT:
+            raw = text.encode("ascii")
+            n = len(raw)
+            if len(raw.translate(None, _SEPARATORS)) == n:
+                # Every mark is a token, whitespace runs are looked for only
+                # when there can be one, and the words are what lies between.
+                total = n - len(raw.translate(None, _ASCII_MARKS))
+                if b"\n" in raw or b"  " in raw or len(raw.translate(None, _ODD_WS)) != n:
+                    total += len(_WS_TOKEN.findall(raw))
+                return total + _word_tokens(raw.translate(_MARKS_TO_SPACE).split())
+        # Same pieces as the general scan: word, punctuation and whitespace
+        # characters are disjoint classes, so two scans find them.
+        total = len(_ASCII_OTHER.findall(text))
+        return total + _word_tokens(_ASCII_WORD.findall(text))
 
     @staticmethod
     def _count_scanned(text: str) -> int:

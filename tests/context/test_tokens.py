@@ -165,3 +165,14 @@ def test_heuristic_ascii_fast_path_counts_like_the_general_scan(text: str) -> No
     from convostore.tokens import HeuristicCounter
 
     assert HeuristicCounter().count_text(text) == HeuristicCounter._count_scanned(text)
+
+
+@given(st.text(alphabet="aZ09_ .,{}\"\n\t\r\x0b\x1c\x00\x7f", min_size=32, max_size=400))
+@settings(max_examples=400, deadline=None)
+def test_heuristic_long_ascii_path_counts_like_the_general_scan(text: str) -> None:
+    """Text of 32+ characters takes the translate-and-split path: digit runs,
+    long words, marks, control characters and every kind of whitespace run
+    must come out exactly as the general scan counts them."""
+    from convostore.tokens import HeuristicCounter
+
+    assert HeuristicCounter().count_text(text) == HeuristicCounter._count_scanned(text)
