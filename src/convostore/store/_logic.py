@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, from_json
 
 from convostore.errors import (
     DuplicateMessageError,
@@ -195,9 +195,19 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     return _encode_checked(message, "message", limits.max_message_bytes, exclude)
 
 
+def bodies_as_dicts(bodies: Iterable[str]) -> list[dict[str, Any]]:
+    """Stored message bodies as plain dicts: the fast path of a whole-thread read.
+
+    pydantic-core's JSON parser reads these bodies in about half the time the
+    standard library's ``json.loads`` takes, and shares the repeated short
+    strings (keys, roles, counter names) between the dicts.
+    """
+    return list(map(from_json, bodies))
+
+
 def as_stored_dicts(messages: Iterable[Message]) -> list[dict[str, Any]]:
     """Messages as plain dicts in their stored JSON form (defaults left out)."""
-    return [json.loads(encode_message(m)) for m in messages]
+    return bodies_as_dicts(encode_message(m) for m in messages)
 
 
 def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,

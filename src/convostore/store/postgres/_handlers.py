@@ -16,7 +16,6 @@ gaps, and commits happen in seq order, which is why any snapshot sees a prefix.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from convostore.store._logic import (
     apply_append,
     apply_message_patch,
     apply_thread_patch,
+    bodies_as_dicts,
     check_revision,
     check_writable,
     encode_message,
@@ -338,7 +338,7 @@ def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps
     query = sq.messages_all if op.include_deleted else sq.messages_all_live
     rows = yield Query(query, (op.tenant, op.thread_id))
     if op.as_dicts:
-        return [json.loads(r[0]) for r in rows]
+        return bodies_as_dicts(r[0] for r in rows)
     return _MESSAGE_LIST.validate_json("[" + ",".join(r[0] for r in rows) + "]")
 
 

@@ -55,6 +55,7 @@ from convostore.store._logic import (
     apply_message_patch,
     assign,
     batch_delta,
+    bodies_as_dicts,
     check_revision,
     check_writable,
     encode_message,
@@ -597,8 +598,7 @@ class SQLiteBackend(ThreadChangeBackend):
             finally:
                 conn.execute("COMMIT")
         if op.as_dicts:
-            loads = json.loads
-            return [loads(b) for b in bodies]
+            return bodies_as_dicts(bodies)
         return _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
