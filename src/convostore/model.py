@@ -309,7 +309,7 @@ class Message(_Model):
         given = self.__pydantic_fields_set__
         if "parts" not in given:
             if self.content:
-                object.__setattr__(self, "parts", [TextPart.model_construct(text=self.content)])
+                object.__setattr__(self, "parts", [TextPart(text=self.content)])
                 given.add("parts")
         elif "content" not in given and self.parts:
             object.__setattr__(self, "content", _text_of(self.parts))

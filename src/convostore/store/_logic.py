@@ -171,6 +171,7 @@ _OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent
                     "native", "token_count", "token_counter", "updated_at", "deleted_at",
                     "archived_at")
 _EMPTY_METADATA = MessageMetadata()
+_NO_USAGE = TokenUsage()
 
 
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -362,7 +363,8 @@ def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None 
             total += meta.token_usage.total_tokens
         if meta.cost is not None:
             cost = meta.cost if cost is None else _add_cost(cost, meta.cost)
-    usage = TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    usage = (TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+             if prompt or completion or total else _NO_USAGE)
     return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
 
 
