@@ -387,17 +387,25 @@ def token_counts(new: list[Message]) -> list[tuple[int, str] | None]:
 
 
 def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int,
-           counts: list[tuple[int, str] | None] | None = None) -> list[Message]:
+           counts: list[tuple[int, str] | None] | None = None,
+           imported_pins: list[bool] | None = None) -> list[Message]:
     """Give the new messages their thread id, seq (from ``count_before + 1``), turn
-    and, from ``counts``, the token counts they were missing."""
+    and, from ``counts``, the token counts they were missing.
+
+    An appended message starts unedited and live. An imported one keeps its own
+    times and deletion mark and takes its pinned flag from ``imported_pins``.
+    """
     seq, turn = count_before, turns_before
     out = []
     for i, msg in enumerate(new):
         seq += 1
         if msg.role is Role.USER:
             turn += 1
-        update: dict[str, Any] = {"thread_id": thread_id, "seq": seq, "turn": turn,
-                                  "updated_at": None, "deleted_at": None}
+        update: dict[str, Any] = {"thread_id": thread_id, "seq": seq, "turn": turn}
+        if imported_pins is None:
+            update["updated_at"] = update["deleted_at"] = None
+        else:
+            update["pinned"] = imported_pins[i]
         counted = counts[i] if counts is not None else None
         if counted is not None:
             update["token_count"], update["token_counter"] = counted
@@ -406,16 +414,19 @@ def assign(new: list[Message], thread_id: str, count_before: int, turns_before: 
 
 
 def apply_append(
-    thread: Thread, new: list[Message], now: dt.datetime
+    thread: Thread, new: list[Message], now: dt.datetime,
+    imported_pins: list[bool] | None = None,
 ) -> tuple[Thread, list[Message]]:
     """Assign seq, turn and thread id to ``new`` and advance the counters.
 
     ``message_count`` is also the last seq handed out, so seq stays gap-free; the
     counters count every message appended, soft-deleted ones included.
+    ``imported_pins`` marks an import (see :func:`assign`).
     """
     counts = token_counts(new)
     d = batch_delta(new, counts)
-    stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts)
+    stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts,
+                    imported_pins)
     updated = thread.model_copy(update={
         "message_count": thread.message_count + d.count,
         "turn_count": thread.turn_count + d.turns,
@@ -555,13 +566,5 @@ def normalize_import(
         "turn_count": 0, "tool_call_count": 0, "token_count": 0,
         "usage": TokenUsage(), "cost": CostInfo(),
     })
-    thread, stored = apply_append(blank, msgs, now)
-    thread = thread.model_copy(update={"updated_at": src.updated_at})
-    out = [
-        s.model_copy(update={
-            "pinned": pin, "deleted_at": m.deleted_at, "updated_at": m.updated_at,
-            "archived_at": m.archived_at,
-        })
-        for s, m, pin in zip(stored, msgs, snapshot.pinned, strict=True)
-    ]
-    return thread, out
+    thread, stored = apply_append(blank, msgs, now, list(snapshot.pinned))
+    return thread.model_copy(update={"updated_at": src.updated_at}), stored
