@@ -92,14 +92,15 @@ class Statements:
 
         # messages
         self.message_ids_taken = b(
-            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%s::text[])")
+            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%b::text[])")
+        # Arrays go in binary: in text form psycopg escapes every JSON body.
         self.messages_insert = b(
             f"INSERT INTO {m} (tenant_id, thread_id, seq, id, role, execution_id, "
             "created_at, deleted_at, body) "
             "SELECT %s, %s, u.seq, u.id, u.role, u.execution_id, u.created_at, "
             "u.deleted_at, u.body::json "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
-            "%s::timestamptz[], %s::timestamptz[], %s::text[]) "
+            "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
+            "%b::timestamptz[], %b::timestamptz[], %b::text[]) "
             "AS u(seq, id, role, execution_id, created_at, deleted_at, body)")
         # One statement for the writes of an append, so the thread row lock is
         # held for a single round trip plus the commit.
