@@ -128,20 +128,19 @@ class Statements:
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
         self.messages_all = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
-        # A context window's first read: mandatory messages (0) and the newest
-        # live page (1) in one statement, so from one snapshot.
+        # A context window's pages: live messages below a seq, newest first.
+        newest_live = (
+            f"seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
+            "ORDER BY seq DESC LIMIT %(limit)s")
+        # Its first read: mandatory messages (0) and the newest live page (1) in
+        # one statement, so from one snapshot.
         self.context_start = b(
             f"(SELECT 0, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
             "AND thread_id = %(thread)s AND deleted_at IS NULL "
             "AND (role = 'system' OR (body->>'pinned')::boolean) "
-            "AND body->>'archived_at' IS NULL) UNION ALL "
-            f"(SELECT 1, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
-            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
-            "ORDER BY seq DESC LIMIT %(limit)s)")
-        self.context_page = b(
-            f"SELECT seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
-            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
-            "ORDER BY seq DESC LIMIT %(limit)s")
+            f"AND body->>'archived_at' IS NULL) UNION ALL (SELECT 1, {newest_live})")
+        self.context_page = b(f"SELECT {newest_live}")
         self.messages_all_live = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             "AND deleted_at IS NULL ORDER BY seq")

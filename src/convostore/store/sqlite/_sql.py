@@ -186,23 +186,23 @@ SELECT body FROM messages
 WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
 ORDER BY seq DESC LIMIT ?
 """
+# A context window's pages: live messages below a seq, newest first. Parameters
+# are numbered so the first read can name them twice.
+_NEWEST_LIVE = """FROM messages
+WHERE tenant_id = ?1 AND thread_id = ?2 AND seq < ?3 AND deleted = 0
+ORDER BY seq DESC LIMIT ?4"""
 #: A context window's first read: the mandatory messages (``0``) and the newest
-#: live page (``1``), from one snapshot.
-CONTEXT_START = """
+#: live page (``1``), from one snapshot. Without table statistics the planner
+#: prefers the clustered key, which scans the whole thread; the partial index
+#: reads only the system and pinned messages.
+CONTEXT_START = f"""
 SELECT 0, seq, body FROM messages INDEXED BY messages_mandatory
 WHERE tenant_id = ?1 AND thread_id = ?2 AND (pinned = 1 OR role = 'system')
       AND deleted = 0 AND archived = 0
 UNION ALL
-SELECT * FROM (
-    SELECT 1, seq, body FROM messages
-    WHERE tenant_id = ?1 AND thread_id = ?2 AND seq < ?3 AND deleted = 0
-    ORDER BY seq DESC LIMIT ?4)
+SELECT * FROM (SELECT 1, seq, body {_NEWEST_LIVE})
 """
-CONTEXT_PAGE = """
-SELECT seq, body FROM messages
-WHERE tenant_id = ? AND thread_id = ? AND seq < ? AND deleted = 0
-ORDER BY seq DESC LIMIT ?
-"""
+CONTEXT_PAGE = f"SELECT seq, body {_NEWEST_LIVE}"
 MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
 MESSAGES_ALL_LIVE = """
 SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
@@ -212,5 +212,3 @@ SELECT body FROM messages INDEXED BY messages_by_execution
 WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
 ORDER BY thread_id, seq
 """
-# Without table statistics the planner prefers the clustered key, which scans the
-# whole thread; the partial index reads only the system and pinned messages.
