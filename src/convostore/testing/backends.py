@@ -135,6 +135,22 @@ def require(spec: BackendSpec) -> None:
             _unavailable(problem)
 
 
+def _fill_pool(store: AnyStore) -> None:
+    """Wait until a PostgreSQL store's pool holds its connections.
+
+    The pool opens them in the background, and each connect draws on the global
+    ``random`` (psycopg_pool jitters connection lifetimes); that must not happen
+    while hypothesis generates an example, or it reports the strategy flaky.
+    """
+    pool: Any = getattr(store.backend, "pool", None)
+    if pool is None:
+        return
+    if isinstance(store, SyncStoreAdapter):
+        store.run(pool.wait(timeout=30))
+    else:
+        pool.wait(timeout=30)
+
+
 class Harness:
     """Opens stores of one backend and face at one fresh location.
 
@@ -171,6 +187,8 @@ class Harness:
             store = SyncStoreAdapter.open(self.async_factory(),
                                           name=f"convostore-{self.spec.name}")
         self._open.append(store)
+        if self.spec.name == "postgres":
+            _fill_pool(store)
         return store
 
     def async_factory(self) -> Callable[[], AsyncStore]:
