@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import BaseModel
@@ -221,6 +221,26 @@ def test_same_results_as_memory(pg_url: str, schema: str, seed: int) -> None:
         _script(twin, random.Random(seed), 250)
     assert twin.calls > 300
     assert twin.errors > 20  # the script exercises the error paths too
+
+
+class _Alternating:
+    """Two stores on one schema, each call made on either at random: two
+    processes, each remembering thread rows the other changes under it."""
+
+    def __init__(self, rng: random.Random, *stores: Store) -> None:
+        self.rng, self.stores = rng, stores
+
+    def tenant(self, name: str) -> Store:
+        return self.rng.choice(self.stores).tenant(name)
+
+
+def test_same_results_as_memory_from_two_processes(pg_url: str, schema: str) -> None:
+    with open_store("memory://") as ref, \
+            open_store(pg_url, schema=schema, auto_migrate=True) as a, \
+            open_store(pg_url, schema=schema) as b:
+        twin = Twin(ref, cast(Store, _Alternating(random.Random(9), a, b)))
+        _script(twin, random.Random(4), 300)
+    assert twin.calls > 300
 
 
 def test_validation_and_limits_match(pg_url: str, schema: str) -> None:

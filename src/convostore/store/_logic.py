@@ -52,8 +52,10 @@ __all__ = [
     "encode_cursor",
     "encode_message",
     "encode_thread",
+    "fill_slots",
     "from_us",
     "plan_append",
+    "plan_checked",
     "to_us",
     "translate_validation",
 ]
@@ -291,6 +293,29 @@ def plan_append(
         new.append(msg)
         slots.append(None)
     return new, slots
+
+
+def plan_checked(
+    thread: Thread,
+    batch: Iterable[Message],
+    existing: Mapping[str, Message],
+    expected_revision: int | None,
+) -> tuple[list[Message], list[Message | None]]:
+    """:func:`plan_append` on ``thread``, then, if anything is new, the checks a
+    write must pass: the expected revision and a thread that is not deleted."""
+    new, slots = plan_append(thread.id, batch, existing)
+    if new:
+        check_revision(thread, expected_revision)
+        check_writable(thread)
+    return new, slots
+
+
+def fill_slots(slots: list[Message | None], batch: Iterable[Message],
+               stored: list[Message]) -> list[Message]:
+    """An append's answer: for each message sent, the stored copy, whether it was
+    stored before (its slot) or now (in ``stored``)."""
+    by_id = {m.id: m for m in stored}
+    return [s if s is not None else by_id[m.id] for s, m in zip(slots, batch, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

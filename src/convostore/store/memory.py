@@ -41,8 +41,9 @@ from convostore.store._logic import (
     check_writable,
     encode_message,
     encode_thread,
+    fill_slots,
     normalize_import,
-    plan_append,
+    plan_checked,
     to_us,
     touch,
 )
@@ -231,11 +232,9 @@ class MemoryBackend(ThreadChangeBackend):
                 loc = self._by_id.get((op.tenant, m.id))
                 if loc is not None:
                     existing[m.id] = self._msgs[(op.tenant, loc[0])][loc[1] - 1]
-            new, slots = plan_append(op.thread_id, op.messages, existing)
+            new, slots = plan_checked(thread, op.messages, existing, op.expected_revision)
             if not new:
                 return [s for s in slots if s is not None]
-            check_revision(thread, op.expected_revision)
-            check_writable(thread)
             updated, stored = apply_append(thread, new, utcnow())
             for m in stored:
                 encode_message(m, self.limits)
@@ -251,9 +250,7 @@ class MemoryBackend(ThreadChangeBackend):
                 undo.append(functools.partial(self._by_id.pop, mk, None))
                 if m.execution_id:
                     self._index_exec(op.tenant, m, undo)
-        by_id = {m.id: m for m in stored}
-        return [s if s is not None else by_id[m.id]
-                for s, m in zip(slots, op.messages, strict=True)]
+        return fill_slots(slots, op.messages, stored)
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._lock:

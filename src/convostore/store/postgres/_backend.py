@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -28,7 +29,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import _ops as ops
-from convostore.store._logic import DEFAULT_LIMITS, Limits
+from convostore.store._logic import DEFAULT_LIMITS, Limits, encode_thread
 from convostore.store.base import AsyncBackend, Backend, Capabilities
 from convostore.store.postgres import _handlers as h
 from convostore.store.postgres._config import Config, parse_config
@@ -62,6 +63,39 @@ def _open_steps(config: Config, sq: Statements) -> tuple[h.Mode, Callable[[], h.
     return h.Mode.AUTOCOMMIT, lambda: h.schema_version(sq)
 
 
+class _KnownRows:
+    """The thread rows this process last created, read or wrote, for one-trip appends.
+
+    Bounded: the oldest entry goes when ``size`` are kept, and a row whose
+    body is over ``max_body`` characters is not kept. An entry that went stale
+    (another process wrote the thread) costs one round trip that writes
+    nothing, then the locked path refreshes it.
+    """
+
+    def __init__(self, size: int = 1024, max_body: int = 64 * 1024) -> None:
+        self._rows: dict[tuple[str, str], h.Known] = {}
+        self._size = size
+        self._max_body = max_body
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> h.Known | None:
+        return self._rows.get(key)
+
+    def keep(self, key: tuple[str, str], known: h.Known) -> None:
+        with self._lock:
+            rows = self._rows
+            rows.pop(key, None)
+            if len(known.body) > self._max_body:
+                return
+            rows[key] = known
+            if len(rows) > self._size:
+                del rows[next(iter(rows))]
+
+    def forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._rows.pop(key, None)
+
+
 class _Common:
     """What both faces share: options, statements, retry policy, description."""
 
@@ -69,15 +103,28 @@ class _Common:
     capabilities: ClassVar[Capabilities] = _CAPABILITIES
     latest_version: ClassVar[int] = LATEST
     """The schema version this code reads and writes."""
+    limits: Limits
 
     def _setup(self, url: str, options: dict[str, Any]) -> None:
         self.config = parse_config(url, options)
         self.statements = Statements(self.config.schema)
         self.policy = RetryPolicy(self.config.retries, self.config.retry_delay)
+        self._known = _KnownRows()
 
     @property
     def schema(self) -> str:
         return self.config.schema
+
+    def _track(self, op: ops.Op[Any], mode: h.Mode, result: Any) -> None:
+        """Keep the remembered thread rows in step with a write other than an
+        append: a created thread is remembered, a changed one forgotten."""
+        if isinstance(op, ops.CreateThread):
+            body = encode_thread(result, self.limits)  # what the insert stored
+            self._known.keep((op.tenant, result.id), h.Known(result, body))
+        elif mode is h.Mode.WRITE:
+            thread_id = getattr(op, "thread_id", None) or getattr(result, "thread_id", None)
+            if isinstance(thread_id, str):
+                self._known.forget((op.tenant, thread_id))
 
     def describe(self) -> str:
         return self.config.describe()
@@ -130,10 +177,28 @@ class PostgresBackend(_Common, Backend):
     def execute(self, op: ops.Op[T]) -> T:
         if op.name == "health_check":
             return self._health()  # type: ignore[return-value]
+        if isinstance(op, ops.Append):
+            return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
         result: T = self._run(handler.mode,
                               lambda: handler.fn(self.statements, self.limits, op))
+        self._track(op, handler.mode, result)
         return result
+
+    def _append(self, op: ops.Append) -> list[Message]:
+        sq, limits, key = self.statements, self.limits, (op.tenant, op.thread_id)
+        known = self._known.get(key)
+        done = None
+        if known is not None:
+            done = self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, limits, op, known))
+        if done is None:
+            try:
+                done = self._run(h.Mode.WRITE, lambda: h.append(sq, limits, op))
+            except BaseException:
+                self._known.forget(key)
+                raise
+        self._known.keep(key, done.known)
+        return done.messages
 
     def close(self) -> None:
         self._pool.close()
@@ -282,10 +347,29 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
     async def execute(self, op: ops.Op[T]) -> T:
         if op.name == "health_check":
             return await self._health()  # type: ignore[return-value]
+        if isinstance(op, ops.Append):
+            return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
         result: T = await self._run(handler.mode,
                                     lambda: handler.fn(self.statements, self.limits, op))
+        self._track(op, handler.mode, result)
         return result
+
+    async def _append(self, op: ops.Append) -> list[Message]:
+        sq, limits, key = self.statements, self.limits, (op.tenant, op.thread_id)
+        known = self._known.get(key)
+        done = None
+        if known is not None:
+            done = await self._run(h.Mode.AUTOCOMMIT,
+                                   lambda: h.append_known(sq, limits, op, known))
+        if done is None:
+            try:
+                done = await self._run(h.Mode.WRITE, lambda: h.append(sq, limits, op))
+            except BaseException:
+                self._known.forget(key)
+                raise
+        self._known.keep(key, done.known)
+        return done.messages
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""

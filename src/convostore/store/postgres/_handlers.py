@@ -8,9 +8,14 @@ re-sends, revisions) come from :mod:`convostore.store._logic`, exactly as the
 memory backend applies them.
 
 Ordering within a thread comes from the thread row: every write to a thread or
-its messages first takes ``SELECT ... FOR UPDATE`` on that row, so appends to
-one thread are serialised, seq is assigned from the locked counter without
+its messages first locks that row (``SELECT ... FOR UPDATE``, or, for an
+append on a row this process knows, the guarded ``UPDATE`` itself), so appends
+to one thread are serialised, seq is assigned from the locked counter without
 gaps, and commits happen in seq order, which is why any snapshot sees a prefix.
+
+Appends are not in :data:`HANDLERS`: the backend first tries
+:func:`append_known` on the thread row it last saw, and falls back to the
+locked :func:`append`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from convostore.errors import (
+    ConvostoreError,
     DuplicateMessageError,
     MessageNotFoundError,
     SchemaTooNewError,
@@ -50,18 +56,22 @@ from convostore.store._logic import (
     check_writable,
     encode_message,
     encode_thread,
+    fill_slots,
     from_us,
     normalize_import,
-    plan_append,
+    plan_checked,
     restored,
     soft_deleted,
     touch,
 )
 from convostore.store._pages import message_page, thread_page
-from convostore.store.postgres._sql import Fetch, Query, Statements
+from convostore.store.postgres._sql import SMALL_BATCH, Fetch, Query, Statements
 from convostore.store.postgres.migrations import BOOTSTRAP, LATEST, MIGRATIONS
 
-__all__ = ["HANDLERS", "Handler", "Mode", "Steps", "check_schema", "migrate", "schema_version"]
+__all__ = [
+    "HANDLERS", "Appended", "Handler", "Known", "Mode", "Steps", "append", "append_known",
+    "check_schema", "migrate", "schema_version",
+]
 
 T = TypeVar("T")
 
@@ -107,14 +117,26 @@ def _thread_params(thread: Thread, body: str) -> dict[str, Any]:
     }
 
 
-def _insert_messages(sq: Statements, tenant: str, thread_id: str, msgs: list[Message],
-                     bodies: list[str]) -> Query:
-    return Query(sq.messages_insert, (
-        tenant, thread_id,
-        [m.seq for m in msgs], [m.id for m in msgs], [m.role.value for m in msgs],
-        [m.execution_id for m in msgs], [m.created_at for m in msgs],
-        [m.deleted_at for m in msgs], bodies,
-    ), Fetch.NONE)
+def _batch_params(tenant: str, thread_id: str, msgs: list[Message],
+                  bodies: list[str]) -> dict[str, Any]:
+    """The parameters of inserting ``msgs``, for :meth:`Statements.messages_insert`
+    and the append statements: one per value for a small batch, else one
+    array per column."""
+    params: dict[str, Any] = {"tenant_id": tenant, "id": thread_id}
+    if len(msgs) > SMALL_BATCH:
+        params.update(
+            m_seq=[m.seq for m in msgs], m_id=[m.id for m in msgs],
+            m_role=[m.role.value for m in msgs],
+            m_execution_id=[m.execution_id for m in msgs],
+            m_created_at=[m.created_at for m in msgs],
+            m_deleted_at=[m.deleted_at for m in msgs], m_body=bodies)
+        return params
+    for k, (m, body) in enumerate(zip(msgs, bodies, strict=True)):
+        params[f"m_seq{k}"], params[f"m_id{k}"] = m.seq, m.id
+        params[f"m_role{k}"], params[f"m_execution_id{k}"] = m.role.value, m.execution_id
+        params[f"m_created_at{k}"], params[f"m_deleted_at{k}"] = m.created_at, m.deleted_at
+        params[f"m_body{k}"] = body
+    return params
 
 
 def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
@@ -234,7 +256,47 @@ def summaries(sq: Statements, limits: Limits, op: ops.Summaries
 # --- messages -------------------------------------------------------------------
 
 
-def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message]]:
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A thread row as this process last created, read or wrote it: the model and the
+    exact text stored, which :func:`append_known` checks the row still holds."""
+
+    thread: Thread
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append returns, and the thread row it left behind."""
+
+    messages: list[Message]
+    known: Known
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    n: int  # rows inserted
+    params: dict[str, Any]
+    appended: Appended
+
+
+def _append_write(op: ops.Append, known: Known, existing: dict[str, Message],
+                  limits: Limits) -> _Write | list[Message]:
+    """The rows and thread state an append writes on top of ``known``, or,
+    when every message is already stored, the stored messages."""
+    new, slots = plan_checked(known.thread, op.messages, existing, op.expected_revision)
+    if not new:
+        return [s for s in slots if s is not None]
+    updated, stored = apply_append(known.thread, new, utcnow())
+    bodies = [encode_message(m, limits) for m in stored]
+    body = encode_thread(updated, limits)
+    params = _thread_params(updated, body)
+    params.update(_batch_params(op.tenant, op.thread_id, stored, bodies))
+    result = fill_slots(slots, op.messages, stored)
+    return _Write(len(stored), params, Appended(result, Known(updated, body)))
+
+
+def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
     # One trip locks the thread and looks up the batch's ids. The lookup reads
     # the statement's snapshot, so a concurrent re-send committed while this
     # waited for the lock makes the insert hit the unique key; the driver then
@@ -244,24 +306,35 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[list[Message
                       Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
-    thread = _thread(row[0])
+    known = Known(_thread(row[0]), row[0])
     existing = {m.id: m for m in _MESSAGE_LIST.validate_json(row[1])}
-    new, slots = plan_append(op.thread_id, op.messages, existing)
-    if not new:
-        return [s for s in slots if s is not None]
-    check_revision(thread, op.expected_revision)
-    check_writable(thread)
-    updated, stored = apply_append(thread, new, utcnow())
-    bodies = [encode_message(m, limits) for m in stored]
-    params = _thread_params(updated, encode_thread(updated, limits))
-    params.update(m_seq=[m.seq for m in stored], m_id=[m.id for m in stored],
-                  m_role=[m.role.value for m in stored],
-                  m_execution_id=[m.execution_id for m in stored],
-                  m_created_at=[m.created_at for m in stored],
-                  m_deleted_at=[m.deleted_at for m in stored], m_body=bodies)
-    yield Query(sq.append_write, params, Fetch.NONE)
-    by_id = {m.id: m for m in stored}
-    return [s if s is not None else by_id[m.id] for s, m in zip(slots, op.messages, strict=True)]
+    write = _append_write(op, known, existing, limits)
+    if isinstance(write, list):
+        return Appended(write, known)
+    yield Query(sq.append_write(write.n), write.params, Fetch.NONE)
+    return write.appended
+
+
+def append_known(sq: Statements, limits: Limits, op: ops.Append, known: Known
+                 ) -> Steps[Appended | None]:
+    """An append in one statement (run in autocommit), computed on ``known``.
+
+    It writes only if the thread row still holds ``known.body`` exactly and no
+    id of the batch is stored: then the locked path would have read that very
+    row, found no stored ids, and written the same. Otherwise it writes nothing
+    and returns None, and so does a batch ``known`` would refuse (a revision
+    or state check): the locked path then decides, on the row as it is now.
+    """
+    try:
+        write = _append_write(op, known, {}, limits)
+    except ConvostoreError:
+        return None
+    if isinstance(write, list):
+        return None
+    write.params["known"] = known.body
+    inserted = yield Query(sq.append_if_unchanged(write.n), write.params,
+                           Fetch.ROWCOUNT)
+    return write.appended if inserted else None
 
 
 def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Message]:
@@ -397,7 +470,8 @@ def import_thread(sq: Statements, limits: Limits, op: ops.ImportThread) -> Steps
     if inserted is None:
         raise ThreadExistsError(thread.id)
     if msgs:
-        yield _insert_messages(sq, op.tenant, thread.id, msgs, bodies)
+        yield Query(sq.messages_insert(len(msgs)),
+                    _batch_params(op.tenant, thread.id, msgs, bodies), Fetch.NONE)
     return thread
 
 
@@ -477,7 +551,6 @@ HANDLERS: dict[str, Handler] = {
     "list_threads": Handler(list_threads, _A),
     "count_threads": Handler(count_threads, _A),
     "summaries": Handler(summaries, _A),
-    "append": Handler(append, _W),
     "get_message": Handler(get_message, _A),
     "update_message": Handler(update_message, _W),
     "delete_message": Handler(delete_message, _W),

@@ -60,9 +60,10 @@ from convostore.store._logic import (
     check_writable,
     encode_message,
     encode_thread,
+    fill_slots,
     from_us,
     normalize_import,
-    plan_append,
+    plan_checked,
     to_us,
     token_counts,
     touch,
@@ -518,16 +519,12 @@ class SQLiteBackend(ThreadChangeBackend):
     def _append_checked(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
         thread = self._load_thread(conn, op.tenant, op.thread_id)
         existing = self._taken_ids(conn, op.tenant, [m.id for m in op.messages])
-        new, slots = plan_append(op.thread_id, op.messages, existing)
+        new, slots = plan_checked(thread, op.messages, existing, op.expected_revision)
         if not new:
             return [s for s in slots if s is not None]
-        check_revision(thread, op.expected_revision)
-        check_writable(thread)
         stored = self._advance(conn, op, new, thread.revision)
         assert stored is not None  # the thread row is locked by this transaction
-        by_id = {m.id: m for m in stored}
-        return [s if s is not None else by_id[m.id]
-                for s, m in zip(slots, op.messages, strict=True)]
+        return fill_slots(slots, op.messages, stored)
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._read() as conn:
