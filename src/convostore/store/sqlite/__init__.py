@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -154,7 +154,7 @@ def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
     )
 
 
-_MESSAGE_LIST = TypeAdapter(list[Message])
+_decode_message = Message.model_validate_json
 _THREAD_LIST = TypeAdapter(list[Thread])
 
 
@@ -370,8 +370,8 @@ class SQLiteBackend(ThreadChangeBackend):
         return found
 
     @staticmethod
-    def _decode(rows: Sequence[tuple[str]]) -> list[Message]:
-        return [Message.model_validate_json(r[0]) for r in rows]
+    def _decode(rows: Iterable[tuple[str]]) -> list[Message]:
+        return [_decode_message(body) for (body,) in rows]
 
     def _modify(self, tenant: str, thread_id: str, expected: int | None,
                 change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
@@ -587,16 +587,19 @@ class SQLiteBackend(ThreadChangeBackend):
 
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
+        # Each body is decoded as its row arrives, so the stored text of the
+        # whole thread is never held beside its decoded form: the peak is the
+        # result (as quick as validating one joined array).
         with self._read() as conn:
             conn.execute("BEGIN")  # the thread check and the rows from one snapshot
             try:
                 self._require_thread(conn, op.tenant, op.thread_id)
-                bodies = [r[0] for r in conn.execute(query, (op.tenant, op.thread_id))]
+                rows = conn.execute(query, (op.tenant, op.thread_id))
+                if op.as_dicts:
+                    return bodies_as_dicts(body for (body,) in rows)
+                return self._decode(rows)
             finally:
                 conn.execute("COMMIT")
-        if op.as_dicts:
-            return bodies_as_dicts(bodies)
-        return _MESSAGE_LIST.validate_json("[" + ",".join(bodies) + "]")
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         params = (op.tenant, op.thread_id, op.before_seq, op.limit)
@@ -628,8 +631,7 @@ class SQLiteBackend(ThreadChangeBackend):
             conn.execute("BEGIN")  # one snapshot for the thread row and its messages
             try:
                 thread = self._load_thread(conn, op.tenant, op.thread_id)
-                msgs = self._decode(conn.execute(sql.MESSAGES_ALL,
-                                                 (op.tenant, op.thread_id)).fetchall())
+                msgs = self._decode(conn.execute(sql.MESSAGES_ALL, (op.tenant, op.thread_id)))
             finally:
                 conn.execute("COMMIT")
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
