@@ -254,3 +254,27 @@ def test_the_lean_stored_form_keeps_a_text_once() -> None:
                   parts=[TextPart(text="long"), TextPart(text="text")])
     assert json.loads(encode_message(odd))["content"] == "summary"
     assert Message.model_validate_json(encode_message(odd)) == odd
+    # a tool's result text is the tool message's content: stored once, in the part
+    result = "{\"rows\": [1, 2, 3]}" * 20
+    tool = Message.tool(result, "c1", tool_name="search")
+    stored = encode_message(tool)
+    assert stored.count("rows") == 20 and "content" not in json.loads(stored)
+    assert Message.model_validate_json(stored) == tool
+    # an explicitly empty content beside a result is kept empty
+    quiet = Message(role=Role.TOOL, content="",
+                    parts=[ToolResultPart(tool_call_id="c1", result="42")])
+    assert json.loads(encode_message(quiet))["content"] == ""
+    assert Message.model_validate_json(encode_message(quiet)).content == ""
+
+
+def test_content_derives_from_text_parts_and_string_tool_results() -> None:
+    grouped = Message(role=Role.TOOL, parts=[
+        ToolResultPart(tool_call_id="a", result="first"),
+        ToolResultPart(tool_call_id="b", result={"not": "text"}),
+        ToolResultPart(tool_call_id="c", result="third")])
+    assert grouped.content == "first\nthird"
+    mixed = Message.model_validate({"role": "assistant", "parts": [
+        {"type": "text", "text": "see"},
+        {"type": "tool-call", "tool_call_id": "a", "tool_name": "f", "args": {"q": 1}}]})
+    assert mixed.content == "see"  # tool calls and their arguments are not text
+    assert Message(role=Role.TOOL, parts=[ToolResultPart(tool_call_id="a")]).content == ""

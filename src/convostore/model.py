@@ -261,12 +261,21 @@ class NativePayload(_Model):
 
 
 def _text_of(parts: list[Any]) -> str:
+    """The plain text of ``parts``: each text part's text and each string result
+    of a tool-result part, one per line."""
     texts = []
     for part in parts:
         if isinstance(part, TextPart):
             texts.append(part.text)
-        elif isinstance(part, dict) and part.get("type") == "text":
-            texts.append(str(part.get("text", "")))
+        elif isinstance(part, ToolResultPart):
+            if isinstance(part.result, str):
+                texts.append(part.result)
+        elif isinstance(part, dict):
+            kind = part.get("type")
+            if kind == "text":
+                texts.append(str(part.get("text", "")))
+            elif kind == "tool-result" and isinstance(part.get("result"), str):
+                texts.append(part["result"])
     return "\n".join(texts)
 
 
@@ -275,7 +284,8 @@ class Message(_Model):
 
     ``seq``, ``thread_id`` and ``turn`` are assigned by the store on append; a
     message built by the caller leaves them unset. ``content`` is the plain-text
-    projection of ``parts``: give either and the other is derived.
+    projection of ``parts`` (the text parts, and the string results of
+    tool-result parts): give either and the other is derived.
     """
 
     id: Identifier = Field(default_factory=lambda: new_id("msg"))
