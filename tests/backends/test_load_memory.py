@@ -55,3 +55,20 @@ def test_whole_thread_read_peaks_at_about_its_result(tmp_path: Path, as_dicts: b
         store.load_messages("t", as_dicts=as_dicts)  # warm caches and statements
         ratio = _peak_over_result(lambda: store.load_messages("t", as_dicts=as_dicts))
     assert ratio < 1.2, f"peak is {ratio:.2f}x the loaded thread"
+
+
+@pytest.mark.parametrize("as_dicts", [False, True], ids=["typed", "dicts"])
+def test_an_in_memory_database_reads_the_same_thread(tmp_path: Path, as_dicts: bool) -> None:
+    # It fetches its rows before decoding them (one connection, shared under a lock).
+    messages = _messages()
+    loaded = []
+    for url in (f"sqlite:///{tmp_path}/m.db", "sqlite:///:memory:"):
+        with open_store(url) as store:
+            store.create_thread(id="t")
+            store.append("t", messages)
+            loaded.append(store.load_messages("t", as_dicts=as_dicts))
+    on_disk, in_memory = loaded
+    assert len(in_memory) == N
+    assert in_memory == on_disk
+    first = in_memory[0]
+    assert (first["content"] if as_dicts else first.content) == messages[0].content

@@ -373,6 +373,10 @@ class SQLiteBackend(ThreadChangeBackend):
     def _decode(rows: Iterable[tuple[str]]) -> list[Message]:
         return [_decode_message(body) for (body,) in rows]
 
+    @staticmethod
+    def _decode_dicts(rows: Iterable[tuple[str]]) -> list[Any]:
+        return bodies_as_dicts(body for (body,) in rows)
+
     def _modify(self, tenant: str, thread_id: str, expected: int | None,
                 change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
         def tx(conn: sqlite3.Connection) -> Thread:
@@ -589,17 +593,21 @@ class SQLiteBackend(ThreadChangeBackend):
         query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
         # Each body is decoded as its row arrives, so the stored text of the
         # whole thread is never held beside its decoded form: the peak is the
-        # result (as quick as validating one joined array).
+        # result (as quick as validating one joined array). An in-memory
+        # database has one connection shared under the write lock: its rows are
+        # fetched first, so writers do not wait for the decoding.
+        decode = self._decode_dicts if op.as_dicts else self._decode
         with self._read() as conn:
             conn.execute("BEGIN")  # the thread check and the rows from one snapshot
             try:
                 self._require_thread(conn, op.tenant, op.thread_id)
-                rows = conn.execute(query, (op.tenant, op.thread_id))
-                if op.as_dicts:
-                    return bodies_as_dicts(body for (body,) in rows)
-                return self._decode(rows)
+                cursor = conn.execute(query, (op.tenant, op.thread_id))
+                if not self._memory:
+                    return decode(cursor)
+                rows = cursor.fetchall()
             finally:
                 conn.execute("COMMIT")
+        return decode(rows)
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         params = (op.tenant, op.thread_id, op.before_seq, op.limit)
