@@ -136,7 +136,8 @@ def require(spec: BackendSpec) -> None:
 
 
 def _fill_pool(store: AnyStore) -> None:
-    """Wait until a PostgreSQL store's pool holds its connections.
+    """Wait until a PostgreSQL store's pool holds its connections (other
+    backends have no pool).
 
     The pool opens them in the background, and each connect draws on the global
     ``random`` (psycopg_pool jitters connection lifetimes); that must not happen
@@ -187,8 +188,7 @@ class Harness:
             store = SyncStoreAdapter.open(self.async_factory(),
                                           name=f"convostore-{self.spec.name}")
         self._open.append(store)
-        if self.spec.name == "postgres":
-            _fill_pool(store)
+        _fill_pool(store)
         return store
 
     def async_factory(self) -> Callable[[], AsyncStore]:
