@@ -18,6 +18,9 @@ from convostore.store.sqlite import _sql as sql
 THREAD_COLS = sql.THREAD_READ_COLUMNS
 CASES = {
     "get message by id": (sql.GET_MESSAGE, ("default", "m"), "INDEX messages_by_id"),
+    "a batch of ids": (
+        sql.MESSAGES_BY_IDS.format(marks=",".join("?" * 50)),
+        ("default", *(f"m{i}" for i in range(50))), "INDEX messages_by_id"),
     "messages of an execution": (
         sql.MESSAGES_BY_EXECUTION.format(thread=""), ("default", "e"),
         "INDEX messages_by_execution"),

@@ -362,9 +362,8 @@ class SQLiteBackend(ThreadChangeBackend):
         for start in range(0, len(unique), 500):
             chunk = unique[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for (body,) in conn.execute(
-                    f"SELECT body FROM messages WHERE tenant_id = ? AND id IN ({marks})",
-                    (tenant, *chunk)):
+            for (body,) in conn.execute(sql.MESSAGES_BY_IDS.format(marks=marks),
+                                        (tenant, *chunk)):
                 m = Message.model_validate_json(body)
                 found[m.id] = m
         return found

@@ -176,6 +176,13 @@ UPDATE messages SET pinned = ?, deleted = ?, archived = ?, body = ?
 WHERE tenant_id = ? AND id = ?
 """
 GET_MESSAGE = "SELECT body FROM messages WHERE tenant_id = ? AND id = ?"
+#: Stored messages among a batch of ids (``{marks}``: one ``?`` per id). With more
+#: than a few ids and no table statistics the planner prefers the clustered key
+#: and reads every message of the tenant, so an import or a re-sent batch would
+#: slow down as the store grows; the id index reads only the ids asked for.
+MESSAGES_BY_IDS = """
+SELECT body FROM messages INDEXED BY messages_by_id WHERE tenant_id = ? AND id IN ({marks})
+"""
 MESSAGES_FORWARD = """
 SELECT body FROM messages
 WHERE tenant_id = ? AND thread_id = ? AND seq > ? {deleted}
