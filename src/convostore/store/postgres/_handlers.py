@@ -54,6 +54,7 @@ from convostore.store._logic import (
     bodies_as_dicts,
     check_revision,
     check_writable,
+    collector_paused,
     encode_message,
     encode_thread,
     fill_slots,
@@ -410,9 +411,10 @@ def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps
     yield from _require_thread(sq, op.tenant, op.thread_id)
     query = sq.messages_all if op.include_deleted else sq.messages_all_live
     rows = yield Query(query, (op.tenant, op.thread_id))
-    if op.as_dicts:
-        return bodies_as_dicts(r[0] for r in rows)
-    return [_message(r[0]) for r in rows]  # no joined copy of every body
+    with collector_paused():
+        if op.as_dicts:
+            return bodies_as_dicts(r[0] for r in rows)
+        return [_message(r[0]) for r in rows]  # no joined copy of every body
 
 
 def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
@@ -448,7 +450,8 @@ def export_thread(sq: Statements, limits: Limits, op: ops.ExportThread
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
     rows = yield Query(sq.messages_all, (op.tenant, op.thread_id))
-    msgs = [_message(r[0]) for r in rows]
+    with collector_paused():
+        msgs = [_message(r[0]) for r in rows]
     return ConversationSnapshot(thread=_thread(row[0]), messages=msgs,
                                 pinned=[m.pinned for m in msgs])
 

@@ -58,6 +58,7 @@ from convostore.store._logic import (
     bodies_as_dicts,
     check_revision,
     check_writable,
+    collector_paused,
     encode_message,
     encode_thread,
     fill_slots,
@@ -602,11 +603,13 @@ class SQLiteBackend(ThreadChangeBackend):
                 self._require_thread(conn, op.tenant, op.thread_id)
                 cursor = conn.execute(query, (op.tenant, op.thread_id))
                 if not self._memory:
-                    return decode(cursor)
+                    with collector_paused():
+                        return decode(cursor)
                 rows = cursor.fetchall()
             finally:
                 conn.execute("COMMIT")
-        return decode(rows)
+        with collector_paused():
+            return decode(rows)
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         params = (op.tenant, op.thread_id, op.before_seq, op.limit)
@@ -638,7 +641,9 @@ class SQLiteBackend(ThreadChangeBackend):
             conn.execute("BEGIN")  # one snapshot for the thread row and its messages
             try:
                 thread = self._load_thread(conn, op.tenant, op.thread_id)
-                msgs = self._decode(conn.execute(sql.MESSAGES_ALL, (op.tenant, op.thread_id)))
+                with collector_paused():
+                    msgs = self._decode(conn.execute(sql.MESSAGES_ALL,
+                                                     (op.tenant, op.thread_id)))
             finally:
                 conn.execute("COMMIT")
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
