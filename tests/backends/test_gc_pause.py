@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,23 @@ def test_memory_dict_load(collector_log: Record) -> None:
         seen = collector_log(logic, "from_json")
         assert len(store.load_messages("t", as_dicts=True)) == 30
     assert seen == [False] * 30
+    assert gc.isenabled()
+
+
+def test_memory_backend_copies_a_whole_thread_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The memory backend hands out deep copies; a whole thread's is built paused.
+    seen: list[bool] = []
+    original = Message.__deepcopy__
+
+    def copying(self: Message, memo: dict[int, Any] | None = None) -> Message:
+        seen.append(gc.isenabled())
+        return original(self, memo)
+
+    with _filled("memory://") as store:
+        monkeypatch.setattr(Message, "__deepcopy__", copying)
+        assert len(store.load_messages("t")) == 30
+        assert len(store.export_thread("t").messages) == 30
+    assert seen == [False] * 60
     assert gc.isenabled()
 
 

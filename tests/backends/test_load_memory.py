@@ -72,3 +72,39 @@ def test_an_in_memory_database_reads_the_same_thread(tmp_path: Path, as_dicts: b
     assert in_memory == on_disk
     first = in_memory[0]
     assert (first["content"] if as_dicts else first.content) == messages[0].content
+
+
+@pytest.mark.parametrize("read", ["load", "export"])
+def test_an_in_memory_database_decodes_outside_the_write_lock(
+        read: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While a body is decoded, another thread must be able to take the lock
+    # writers wait on; a store that decoded under it would make them wait.
+    import threading
+
+    import convostore.store.sqlite as sqlite_backend
+
+    free: list[bool] = []
+    original = sqlite_backend._decode_message
+    with open_store("sqlite:///:memory:") as store:
+        store.create_thread(id="t")
+        store.append("t", _messages()[:5])
+        lock = store.backend._write_lock
+
+        def probe(body: str) -> Message:
+            def try_lock() -> None:
+                got = lock.acquire(blocking=False)
+                free.append(got)
+                if got:
+                    lock.release()
+
+            other = threading.Thread(target=try_lock)
+            other.start()
+            other.join()
+            return original(body)
+
+        monkeypatch.setattr(sqlite_backend, "_decode_message", probe)
+        if read == "load":
+            assert len(store.load_messages("t")) == 5
+        else:
+            assert len(store.export_thread("t").messages) == 5
+    assert free == [True] * 5

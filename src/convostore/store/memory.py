@@ -39,6 +39,7 @@ from convostore.store._logic import (
     as_stored_dicts,
     check_revision,
     check_writable,
+    collector_paused,
     encode_message,
     encode_thread,
     fill_slots,
@@ -77,8 +78,14 @@ class MemoryBackend(ThreadChangeBackend):
 
     def execute(self, op: ops.Op[T]) -> T:
         # Hand out copies and keep copies: a caller mutating a returned or a
-        # submitted object must not change the store behind its back.
-        return copy.deepcopy(super().execute(copy.deepcopy(op)))
+        # submitted object must not change the store behind its back. A whole
+        # thread's copy is built with the collector paused, as other backends
+        # decode one.
+        result = super().execute(copy.deepcopy(op))
+        if isinstance(op, ops.LoadMessages | ops.ExportThread):
+            with collector_paused():
+                return copy.deepcopy(result)
+        return copy.deepcopy(result)
 
     def close(self) -> None:
         self._closed = True

@@ -589,27 +589,39 @@ class SQLiteBackend(ThreadChangeBackend):
         out.reverse()
         return out
 
-    def load_messages(self, op: ops.LoadMessages) -> list[Any]:
-        query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
-        # Each body is decoded as its row arrives, so the stored text of the
-        # whole thread is never held beside its decoded form: the peak is the
-        # result (as quick as validating one joined array). An in-memory
-        # database has one connection shared under the write lock: its rows are
-        # fetched first, so writers do not wait for the decoding.
-        decode = self._decode_dicts if op.as_dicts else self._decode
+    def _whole_thread(self, tenant: str, thread_id: str, query: str,
+                      decode: Callable[[Iterable[tuple[str]]], list[Any]],
+                      head: Callable[[sqlite3.Connection], T]) -> tuple[T, list[Any]]:
+        """``head(conn)`` and every row of ``query`` decoded, from one snapshot.
+
+        Each body is decoded as its row arrives, so the stored text of the whole
+        thread is never held beside its decoded form: the peak is the result (as
+        quick as validating one joined array). An in-memory database has one
+        connection shared under the write lock: its rows are fetched first, so
+        writers do not wait for the decoding. Decoding runs with the cyclic
+        garbage collector paused.
+        """
         with self._read() as conn:
-            conn.execute("BEGIN")  # the thread check and the rows from one snapshot
+            conn.execute("BEGIN")  # the head and the rows from one snapshot
             try:
-                self._require_thread(conn, op.tenant, op.thread_id)
-                cursor = conn.execute(query, (op.tenant, op.thread_id))
+                first = head(conn)
+                cursor = conn.execute(query, (tenant, thread_id))
                 if not self._memory:
                     with collector_paused():
-                        return decode(cursor)
+                        return first, decode(cursor)
                 rows = cursor.fetchall()
             finally:
                 conn.execute("COMMIT")
         with collector_paused():
-            return decode(rows)
+            return first, decode(rows)
+
+    def load_messages(self, op: ops.LoadMessages) -> list[Any]:
+        query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
+        decode = self._decode_dicts if op.as_dicts else self._decode
+        _, out = self._whole_thread(
+            op.tenant, op.thread_id, query, decode,
+            lambda conn: self._require_thread(conn, op.tenant, op.thread_id))
+        return out
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         params = (op.tenant, op.thread_id, op.before_seq, op.limit)
@@ -637,15 +649,9 @@ class SQLiteBackend(ThreadChangeBackend):
     # snapshots --------------------------------------------------------------
 
     def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
-        with self._read() as conn:
-            conn.execute("BEGIN")  # one snapshot for the thread row and its messages
-            try:
-                thread = self._load_thread(conn, op.tenant, op.thread_id)
-                with collector_paused():
-                    msgs = self._decode(conn.execute(sql.MESSAGES_ALL,
-                                                     (op.tenant, op.thread_id)))
-            finally:
-                conn.execute("COMMIT")
+        thread, msgs = self._whole_thread(
+            op.tenant, op.thread_id, sql.MESSAGES_ALL, self._decode,
+            lambda conn: self._load_thread(conn, op.tenant, op.thread_id))
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
