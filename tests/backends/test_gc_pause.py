@@ -2,7 +2,7 @@
 
 Decoding a long thread keeps every new object alive, and each full collection
 the allocations set off walks the growing result again: at 100,000 typed
-messages the collections took about half the load. The checks here record
+messages the collector took about three fifths of the load. The checks here record
 whether the collector was on at each decoded body, so they do not depend on
 timings, and that it is on again afterwards, also after an error.
 """

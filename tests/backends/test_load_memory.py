@@ -11,6 +11,7 @@ check is deterministic.
 from __future__ import annotations
 
 import gc
+import threading
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import convostore.store.sqlite as sqlite_backend
 from convostore import Message, ToolResultPart, open_store
 
 N = 600
@@ -79,10 +81,6 @@ def test_an_in_memory_database_decodes_outside_the_write_lock(
         read: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # While a body is decoded, another thread must be able to take the lock
     # writers wait on; a store that decoded under it would make them wait.
-    import threading
-
-    import convostore.store.sqlite as sqlite_backend
-
     free: list[bool] = []
     original = sqlite_backend._decode_message
     with open_store("sqlite:///:memory:") as store:

@@ -221,8 +221,9 @@ def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a whole thread is decoded.
 
     Building tens of thousands of objects that all stay alive sets off full
-    collections that walk the growing result again and again: without the pause
-    a typed load of 100,000 messages spent about two thirds of its time in them.
+    collections that walk the growing result again and again: the collector took
+    about three fifths of a typed load of 100,000 messages, and pausing it saves
+    about half (the new objects are still walked once when it comes back on).
     Reference counting frees memory as usual meanwhile; only cycles wait. The
     collector is switched back on when the block ends, error or not, unless it
     was already off when the block began (then it is left off). Overlapping
