@@ -15,11 +15,19 @@ import pytest
 
 
 @pytest.fixture
-def collector_log(monkeypatch: pytest.MonkeyPatch
-                  ) -> Iterator[Callable[[object, str], list[bool]]]:
+def collector_on() -> Iterator[None]:
+    """Python's cyclic garbage collector is on when the test starts and switched
+    back on when it ends, whatever the test did to it."""
+    gc.enable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture
+def collector_log(monkeypatch: pytest.MonkeyPatch, collector_on: None
+                  ) -> Callable[[object, str], list[bool]]:
     """``record(owner, name)`` wraps ``owner.name`` so that every call appends
-    whether Python's cyclic garbage collector was on. The collector is on when
-    the test starts and switched back on when it ends."""
+    whether the cyclic garbage collector was on (see ``collector_on``)."""
 
     def record(owner: object, name: str) -> list[bool]:
         seen: list[bool] = []
@@ -32,6 +40,4 @@ def collector_log(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(owner, name, wrapped)
         return seen
 
-    gc.enable()
-    yield record
-    gc.enable()
+    return record

@@ -10,7 +10,7 @@ timings, and that it is on again afterwards, also after an error.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,7 @@ from convostore import Message, Store, open_store
 from convostore.store._logic import collector_paused
 
 Record = Callable[[object, str], list[bool]]
-
-
-@pytest.fixture(autouse=True)
-def _collector_on() -> Iterator[None]:
-    gc.enable()
-    yield
-    gc.enable()
+pytestmark = pytest.mark.usefixtures("collector_on")
 
 
 def test_paused_inside_and_back_on_after() -> None:
