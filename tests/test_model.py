@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convostore import (
     CodePart,
@@ -174,6 +175,41 @@ def test_naive_datetimes_are_taken_as_utc() -> None:
         2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))))
     assert shifted.created_at.utcoffset() == dt.timedelta(0)
     assert shifted.created_at == msg.created_at
+
+
+_OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(moment=st.datetimes(min_value=dt.datetime(1971, 1, 1),
+                           max_value=dt.datetime(9998, 12, 30), timezones=_OFFSETS))
+def test_every_offset_becomes_utc_from_python_and_json(moment: dt.datetime) -> None:
+    # Offset zero stays in pydantic's core; any other offset is converted. Both
+    # ways must give the same instant at offset zero, for objects and for text.
+    for value in (moment, moment.isoformat()):
+        msg = Message.model_validate({"role": "user", "content": "x", "created_at": value})
+        assert msg.created_at.utcoffset() == dt.timedelta(0)
+        assert msg.created_at == moment
+    back = Message.model_validate_json(msg.model_dump_json())
+    assert back.created_at == moment and back.created_at.utcoffset() == dt.timedelta(0)
+    assert back.model_dump_json() == msg.model_dump_json()
+
+
+def test_a_bad_time_is_one_error_at_its_field() -> None:
+    for bad in ("yesterday", "2024-13-01T00:00:00Z", 3j):
+        with pytest.raises(pydantic.ValidationError) as info:
+            Message.model_validate({"role": "user", "content": "x", "created_at": bad})
+        errors = info.value.errors()
+        assert [e["loc"] for e in errors] == [("created_at",)], errors
+        assert errors[0]["type"].startswith("datetime"), errors
+
+
+def test_time_fields_are_plain_date_times_in_the_json_schema() -> None:
+    props = Thread.model_json_schema()["properties"]
+    assert props["created_at"] == {"format": "date-time", "title": "Created At",
+                                   "type": "string"}
+    assert {"format": "date-time", "type": "string"} in props["ended_at"]["anyOf"]
 
 
 def test_token_usage_arithmetic() -> None:
