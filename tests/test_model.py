@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
@@ -185,15 +186,28 @@ _OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
 @given(moment=st.datetimes(min_value=dt.datetime(1971, 1, 1),
                            max_value=dt.datetime(9998, 12, 30), timezones=_OFFSETS))
 def test_every_offset_becomes_utc_from_python_and_json(moment: dt.datetime) -> None:
-    # Offset zero stays in pydantic's core; any other offset is converted. Both
-    # ways must give the same instant at offset zero, for objects and for text.
-    for value in (moment, moment.isoformat()):
-        msg = Message.model_validate({"role": "user", "content": "x", "created_at": value})
+    # From JSON, offset zero stays in pydantic's core and any other offset is
+    # converted; Python values are always converted. Every way must give the same
+    # instant at offset zero.
+    doc = {"role": "user", "content": "x", "created_at": moment.isoformat()}
+    for msg in (Message.model_validate({**doc, "created_at": moment}),
+                Message.model_validate(doc), Message.model_validate_json(json.dumps(doc))):
         assert msg.created_at.utcoffset() == dt.timedelta(0)
         assert msg.created_at == moment
     back = Message.model_validate_json(msg.model_dump_json())
     assert back.created_at == moment and back.created_at.utcoffset() == dt.timedelta(0)
     assert back.model_dump_json() == msg.model_dump_json()
+
+
+def test_a_zone_at_offset_zero_today_is_still_converted() -> None:
+    # London is at offset zero in winter; kept as is, the time would move to
+    # +01:00 once arithmetic carried it into summer.
+    winter = dt.datetime(2024, 1, 15, 12, 0, tzinfo=ZoneInfo("Europe/London"))
+    for msg in (Message.user("x", created_at=winter),
+                Message.model_validate({"role": "user", "content": "x",
+                                        "created_at": winter})):
+        assert msg.created_at == winter
+        assert (msg.created_at + dt.timedelta(days=180)).utcoffset() == dt.timedelta(0)
 
 
 def test_a_bad_time_is_one_error_at_its_field() -> None:
@@ -203,6 +217,12 @@ def test_a_bad_time_is_one_error_at_its_field() -> None:
         errors = info.value.errors()
         assert [e["loc"] for e in errors] == [("created_at",)], errors
         assert errors[0]["type"].startswith("datetime"), errors
+    for text in ("yesterday", "2024-13-01T00:00:00Z", "2024-13-01T00:00:00+02:00"):
+        with pytest.raises(pydantic.ValidationError) as info:
+            Message.model_validate_json(
+                json.dumps({"role": "user", "content": "x", "created_at": text}))
+        errors = info.value.errors()
+        assert [e["loc"] for e in errors] == [("created_at",)], errors
 
 
 def test_time_fields_are_plain_date_times_in_the_json_schema() -> None:
