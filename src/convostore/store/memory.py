@@ -82,10 +82,9 @@ class MemoryBackend(ThreadChangeBackend):
         # thread's copy is built with the collector paused, as other backends
         # decode one.
         result = super().execute(copy.deepcopy(op))
-        if isinstance(op, ops.LoadMessages | ops.ExportThread):
-            with collector_paused():
-                return copy.deepcopy(result)
-        return copy.deepcopy(result)
+        whole = isinstance(op, ops.LoadMessages | ops.ExportThread)
+        with collector_paused() if whole else contextlib.nullcontext():
+            return copy.deepcopy(result)
 
     def close(self) -> None:
         self._closed = True
