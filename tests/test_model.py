@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import pickle
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -154,6 +157,59 @@ def test_with_metadata_replaces_or_adds_extra() -> None:
     assert msg.metadata.extra == {}
     with pytest.raises(TypeError):
         msg.with_metadata("key-without-value")
+
+
+def test_messages_without_metadata_share_one_empty_instance() -> None:
+    built = Message.user("a")
+    read = Message.model_validate_json('{"role": "user", "content": "b"}')
+    assert built.metadata is read.metadata
+    assert built.metadata == MessageMetadata() and "metadata" not in read.model_fields_set
+    given_meta = Message.user("c", metadata=MessageMetadata())
+    assert given_meta.metadata is not built.metadata  # given metadata stays its own
+
+
+def test_metadata_is_a_value() -> None:
+    meta = MessageMetadata(model="m", extra={"k": "v"})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        meta.model = "other"  # type: ignore[misc]
+    assert meta.model_copy(update={"model": "other"}).model == "other"
+    assert meta.model == "m"
+
+
+def test_the_shared_empty_metadata_refuses_changes_in_place() -> None:
+    msg, other = Message.user("a"), Message.assistant("b")
+    extra = msg.metadata.extra
+    changes: list[Callable[[], object]] = [
+        lambda: extra.__setitem__("k", "v"), lambda: extra.update(k="v"),
+        lambda: extra.setdefault("k", "v"), lambda: extra.pop("k"), extra.popitem,
+        extra.clear, lambda: extra.__delitem__("k"),
+    ]
+    for change in changes:
+        with pytest.raises(TypeError, match="with_metadata"):
+            change()
+    with pytest.raises(TypeError, match="with_metadata"):
+        extra |= {"k": "v"}
+    assert other.metadata.extra == {} and msg.metadata == MessageMetadata()
+    # Copies are ordinary metadata whose map can change; the shared one stays empty.
+    tagged = msg.with_metadata(k="v")
+    copies = [tagged.metadata.extra, copy.copy(extra), copy.deepcopy(extra),
+              msg.model_copy(deep=True).metadata.extra,
+              pickle.loads(pickle.dumps(msg)).metadata.extra]
+    for c in copies:
+        assert type(c) is dict
+    copies[1]["x"] = "y"
+    copies[3]["x"] = "y"
+    assert tagged.metadata.extra == {"k": "v"} and other.metadata.extra == {}
+    assert pickle.loads(pickle.dumps(msg)) == msg
+
+
+@settings(max_examples=200)
+@given(cst.message_metadata(), cst.message_metadata())
+def test_metadata_hash_agrees_with_equality(a: MessageMetadata, b: MessageMetadata) -> None:
+    twin = MessageMetadata.model_validate_json(a.model_dump_json())
+    assert twin == a and hash(twin) == hash(a)
+    if a == b:
+        assert hash(a) == hash(b)
 
 
 def test_native_payload_is_kept_untouched() -> None:

@@ -267,7 +267,14 @@ class MessageMetadata(_Model):
 
     ``extra`` is a free map of string keys to string values for the caller's own
     annotations.
+
+    Metadata is a value: its fields cannot be assigned. Change it with
+    :meth:`Message.with_metadata` or ``model_copy(update=...)``. Every message
+    built or read without metadata shares one empty instance, whose ``extra``
+    refuses changes in place, so a message costs no metadata object of its own.
     """
+
+    model_config = ConfigDict(frozen=True)
 
     completed_at: Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | None = None
     duration_ms: NonNegInt | None = None
@@ -278,6 +285,41 @@ class MessageMetadata(_Model):
     finish_reason: FinishReason | None = None
     cost: CostInfo | None = None
     extra: dict[str, str] = Field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # Consistent with ``==`` (equal metadata have equal scalar fields), and
+        # defined at all so that pydantic shares the default instance below
+        # instead of copying it into every message.
+        return hash((self.completed_at, self.duration_ms, self.model, self.provider,
+                     self.finish_reason))
+
+
+class _EmptyExtra(dict[str, str]):
+    """The ``extra`` map of the shared empty metadata: refuses changes in place.
+
+    A copy of it (``copy``, ``deepcopy``, pickling, ``dict(...)``) is an ordinary
+    empty dict, so copies of the shared metadata can be changed as usual.
+    """
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this message has no metadata of its own: add entries with "
+                        "Message.with_metadata(key=value)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __copy__(self) -> dict[str, str]:
+        return {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, str]:
+        return {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, ())
+
+
+_NO_METADATA = MessageMetadata.model_construct(set(), extra=_EmptyExtra())
+"""The empty metadata every message without metadata of its own shares."""
 
 
 class NativePayload(_Model):
@@ -335,7 +377,7 @@ class Message(_Model):
     parent_type: ParentType | None = None
     turn: NonNegInt | None = None
     pinned: bool = False
-    metadata: MessageMetadata = Field(default_factory=MessageMetadata)
+    metadata: MessageMetadata = _NO_METADATA
     native: NativePayload | None = None
     token_count: NonNegInt | None = None
     token_counter: str | None = None

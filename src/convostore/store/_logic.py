@@ -29,6 +29,7 @@ from convostore.errors import (
     ValidationError,
 )
 from convostore.model import (
+    _NO_METADATA,
     SNAPSHOT_VERSIONS,
     CostInfo,
     Message,
@@ -188,7 +189,7 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     exclude = {f for f in _OPTIONAL_FIELDS if getattr(message, f) is None}
     if not message.pinned:
         exclude.add("pinned")
-    if message.metadata == _EMPTY_METADATA:
+    if message.metadata is _NO_METADATA or message.metadata == _EMPTY_METADATA:
         exclude.add("metadata")
     # ``content`` and ``parts`` derive from each other when one is absent:
     # store a text only once.
