@@ -32,7 +32,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from convostore.errors import ContextBudgetError, ValidationError
-from convostore.model import Message, ReasoningPart, Role, ToolCallPart, ToolResultPart
+from convostore.model import (
+    Message,
+    ReasoningPart,
+    Role,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
 from convostore.tokens import TokenCounter, token_count_for
 
 __all__ = [
@@ -73,6 +80,29 @@ def is_reasoning_only(message: Message) -> bool:
     reasoning item), which belongs with the assistant message after it."""
     return (message.role is Role.ASSISTANT and bool(message.parts)
             and all(isinstance(p, ReasoningPart) for p in message.parts))
+
+
+def _shape(message: Message) -> tuple[list[str], list[str], bool]:
+    """``call_ids``, ``result_ids`` and ``is_reasoning_only`` of a message, from
+    one pass over its parts (the selector asks all three of every message)."""
+    calls: list[str] = []
+    results: list[str] = []
+    reasoning_only = bool(message.parts) and message.role is Role.ASSISTANT
+    for p in message.parts:
+        kind = type(p)
+        if kind is ReasoningPart:
+            continue
+        reasoning_only = False
+        if kind is ToolCallPart:
+            calls.append(p.tool_call_id)  # type: ignore[union-attr]
+        elif kind is ToolResultPart:
+            results.append(p.tool_call_id)  # type: ignore[union-attr]
+        elif kind is not TextPart and isinstance(p, ReasoningPart | ToolCallPart | ToolResultPart):
+            # a subclass of one of the three: the general functions decide
+            return call_ids(message), result_ids(message), is_reasoning_only(message)
+    if not results and message.role is Role.TOOL and message.tool_call_id:
+        results.append(message.tool_call_id)
+    return calls, results, reasoning_only
 
 
 def is_mandatory(message: Message) -> bool:
@@ -186,7 +216,8 @@ class _Scanner:
         self.parent.append(i)
         comp = _Comp([i], mandatory=m.id in self.mandatory_ids)
         self.comps[i] = comp
-        for rid in result_ids(m):
+        calls, results, reasoning_only = _shape(m)
+        for rid in results:
             if rid in self.claimed:
                 comp.bad = True  # its call is newer than the result
             elif rid in self.waiting:
@@ -195,7 +226,7 @@ class _Scanner:
             else:
                 self.waiting[rid] = [i]
                 comp.open_ids.add(rid)
-        for cid in call_ids(m):
+        for cid in calls:
             waiting = self.waiting.pop(cid, None)
             if waiting is None or cid in self.claimed:
                 self.comp(i).bad = True  # a call with no result after it
@@ -205,7 +236,7 @@ class _Scanner:
             for j in waiting:
                 root = self.union(root, j)
             self.comps[root].open_ids.discard(cid)
-        if i > 0 and is_reasoning_only(m) and self.pulled[i - 1].role is Role.ASSISTANT:
+        if i > 0 and reasoning_only and self.pulled[i - 1].role is Role.ASSISTANT:
             self.union(i, i - 1)
 
     def needs_more_for_mandatory(self) -> bool:
@@ -365,8 +396,7 @@ class WindowSelector:
     def _cost(self, m: Message) -> int:
         c = self._costs.get(m.id)
         if c is None:
-            tc = token_count_for(m, self._counter)
-            c = self._costs[m.id] = (tc.tokens, tc.counter, tc.estimated)
+            c = self._costs[m.id] = token_count_for(m, self._counter)
         return c[0]
 
     def _take(self, m: Message) -> None:
@@ -416,7 +446,9 @@ class WindowSelector:
                 if c.open_ids:
                     c.bad = True  # results whose call is not in the thread
         max_tokens, max_messages = self.max_tokens, self.max_messages
-        cost = self._cost
+        # Every message here was counted when it was taken (mandatory ones in
+        # the constructor), so the counts are read, never made, from here on.
+        costs = self._costs
         pulled = scan.pulled
         n = len(pulled)
         comp_of = [scan.comps[scan.find(i)] for i in range(n)]
@@ -424,7 +456,7 @@ class WindowSelector:
         bad = {i for i in range(n) if comp_of[i].bad}
         unpulled = [m for m in self._mand if m.id not in self._seen]
         fixed_msgs = unpulled + [pulled[i] for i in sorted(fixed)]
-        fixed_tokens = sum(cost(m) for m in fixed_msgs)
+        fixed_tokens = sum(costs[m.id][0] for m in fixed_msgs)
         if max_tokens is not None and fixed_tokens > max_tokens:
             raise ContextBudgetError(fixed_tokens, max_tokens)
         if max_messages is not None and len(fixed_msgs) > max_messages:
@@ -446,7 +478,7 @@ class WindowSelector:
         for k in range(n):
             spanning += cover[k]
             if k not in fixed and k not in bad:
-                tokens += cost(pulled[k])
+                tokens += costs[pulled[k].id][0]
                 count += 1
                 oldest = pulled[k]
             if ((max_tokens is not None and fixed_tokens + tokens > max_tokens)
@@ -463,9 +495,6 @@ class WindowSelector:
         window = unpulled + [pulled[i] for i in sorted(set(chosen) | fixed, reverse=True)]
         if self._merge and all(self._pos(m) is not None for m in window):
             window.sort(key=lambda m: self._pos(m) or 0)
-        costs = self._costs
-        for m in window:
-            cost(m)
         return ContextWindow(
             messages=window,
             tokens=sum(costs[m.id][0] for m in window),

@@ -10,14 +10,18 @@ from convostore.context import (
     DIALECTS,
     ContextWindow,
     WindowSelector,
+    _shape,
+    call_ids,
     is_mandatory,
     is_reasoning_only,
+    result_ids,
     select_messages,
     select_window,
     validate_context,
 )
 from convostore.errors import ContextBudgetError, ValidationError
-from convostore.model import Message, Role
+from convostore.model import Message, Part, Role, ToolCallPart
+from convostore.testing import strategies as cst
 from convostore.tokens import HEURISTIC
 
 from .gen import (
@@ -310,3 +314,17 @@ def test_messy_threads_still_give_valid_windows(g: Generated, data: st.DataObjec
                               "result_before_call", "duplicate_result")]
         assert core == [], core
     assert set(w.omitted).isdisjoint(window_ids(w))
+
+
+class _OwnCall(ToolCallPart):
+    """A caller's subclass of a part kind: the shape reads it like its base."""
+
+
+@PROPS
+@given(cst.messages(), st.lists(cst.parts(), max_size=4), st.sampled_from(list(Role)))
+def test_one_pass_shape_matches_the_three_questions(m: Message, parts: list[Part],
+                                                    role: Role) -> None:
+    for msg in (m, m.model_copy(update={"parts": parts, "role": role}),
+                m.model_copy(update={"parts": [_OwnCall(tool_call_id="c", tool_name="t"),
+                                               *parts], "role": role})):
+        assert _shape(msg) == (call_ids(msg), result_ids(msg), is_reasoning_only(msg))
