@@ -176,6 +176,21 @@ def test_metadata_is_a_value() -> None:
     assert meta.model == "m"
 
 
+@pytest.mark.parametrize("value, field", [(TokenUsage.of(1, 2), "prompt_tokens"),
+                                          (CostInfo(input_cost=1.0), "input_cost")])
+def test_usage_and_cost_are_values(value: TokenUsage | CostInfo, field: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        setattr(value, field, 5)
+    assert hash(value) == hash(value.model_copy()) and value == value.model_copy()
+    assert TokenUsage.of(1, 2) + TokenUsage.of(3, 4) == TokenUsage.of(4, 6)
+
+
+def test_threads_share_the_zero_usage_and_cost() -> None:
+    built, read = Thread(), Thread.model_validate_json("{}")
+    assert built.usage is read.usage and built.cost is read.cost
+    assert built.usage == TokenUsage() and built.cost == CostInfo()
+
+
 def test_the_shared_empty_metadata_refuses_changes_in_place() -> None:
     msg, other = Message.user("a"), Message.assistant("b")
     extra = msg.metadata.extra

@@ -213,6 +213,10 @@ Part = Annotated[
 
 
 class TokenUsage(_Model):
+    """Tokens a model run reported (a value: add and subtract them, never assign)."""
+
+    model_config = ConfigDict(frozen=True)
+
     prompt_tokens: NonNegInt = 0
     completion_tokens: NonNegInt = 0
     total_tokens: NonNegInt = 0
@@ -248,10 +252,18 @@ class ExecutionStats(_Model):
 
 
 class CostInfo(_Model):
+    """What a model run cost (a value: build a new one, never assign)."""
+
+    model_config = ConfigDict(frozen=True)
+
     input_cost: float = 0.0
     output_cost: float = 0.0
     total_cost: float = 0.0
     currency: str = "USD"
+
+
+_NO_USAGE = TokenUsage()
+_NO_COST = CostInfo()
 
 
 class FinishReason(StrEnum):
@@ -545,8 +557,10 @@ class Thread(_Model):
     turn_count: NonNegInt = 0
     tool_call_count: NonNegInt = 0
     token_count: NonNegInt = 0
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-    cost: CostInfo = Field(default_factory=CostInfo)
+    # Shared zero values (frozen, so pydantic does not copy them): a thread read
+    # without usage or cost builds no object for either.
+    usage: TokenUsage = _NO_USAGE
+    cost: CostInfo = _NO_COST
 
     @property
     def is_deleted(self) -> bool:

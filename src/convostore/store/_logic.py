@@ -29,7 +29,9 @@ from convostore.errors import (
     ValidationError,
 )
 from convostore.model import (
+    _NO_COST,
     _NO_METADATA,
+    _NO_USAGE,
     SNAPSHOT_VERSIONS,
     CostInfo,
     Message,
@@ -176,7 +178,6 @@ _OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent
                     "native", "token_count", "token_counter", "updated_at", "deleted_at",
                     "archived_at")
 _EMPTY_METADATA = MessageMetadata()
-_NO_USAGE = TokenUsage()
 
 
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -243,8 +244,17 @@ def collector_paused() -> Iterator[None]:
 
 def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,
                   exclude: set[str] | None = None) -> str:
-    """The thread as checked JSON, optionally without ``exclude``d fields."""
-    return _encode_checked(thread, "thread", limits.max_thread_bytes, exclude)
+    """The thread as checked JSON, optionally without ``exclude``d fields.
+
+    Usage and cost at zero are left out: validating the JSON gives back the
+    model's shared zero values, and skips building two objects per thread read.
+    """
+    lean = set(exclude) if exclude else set()
+    if thread.usage is _NO_USAGE or thread.usage == _NO_USAGE:
+        lean.add("usage")
+    if thread.cost is _NO_COST or thread.cost == _NO_COST:
+        lean.add("cost")
+    return _encode_checked(thread, "thread", limits.max_thread_bytes, lean or None)
 
 
 def check_limit(limit: int | None, default: int, limits: Limits = DEFAULT_LIMITS) -> int:

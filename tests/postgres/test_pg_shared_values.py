@@ -1,5 +1,6 @@
-"""PostgreSQL reads share the one empty metadata instance, like SQLite's (see
-tests/backends/test_shared_metadata.py)."""
+"""PostgreSQL reads share the one empty metadata instance and a thread's zero
+usage and cost, like SQLite's (see tests/backends/test_shared_metadata.py and
+test_thread_rows.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import asyncio
 
 import pytest
 
-from convostore import Message, MessageMetadata
-from convostore.model import _NO_METADATA
+from convostore import CostInfo, Message, MessageMetadata, TokenUsage
+from convostore.model import _NO_COST, _NO_METADATA, _NO_USAGE
 from convostore.store import Store, open_async_store
 
 pytestmark = pytest.mark.postgres
@@ -40,3 +41,17 @@ def test_async_reads(pg_url: str, schema: str) -> None:
             return [await s.load_messages("t"), await s.recent("t", 3)]
     for read in asyncio.run(main()):
         _check(read)
+
+
+def test_threads_share_zero_usage_and_cost(store: Store) -> None:
+    store.create_thread(id="zero", user_id="u")
+    store.append("zero", Message.user("hi"))
+    store.create_thread(id="paid", user_id="u")
+    cost = CostInfo(input_cost=0.5, total_cost=0.5, currency="EUR")
+    store.append("paid", Message.assistant("x").with_metadata(
+        MessageMetadata(token_usage=TokenUsage.of(3, 4), cost=cost)))
+    listed = {t.id: t for t in store.list_threads(user_id="u").items}
+    for t in (store.get_thread("zero"), listed["zero"]):
+        assert t.usage is _NO_USAGE and t.cost is _NO_COST
+    for t in (store.get_thread("paid"), listed["paid"]):
+        assert t.usage == TokenUsage.of(3, 4) and t.cost == cost
