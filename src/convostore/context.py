@@ -32,14 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from convostore.errors import ContextBudgetError, ValidationError
-from convostore.model import (
-    Message,
-    ReasoningPart,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-)
+from convostore.model import Message, ReasoningPart, Role, ToolCallPart, ToolResultPart
 from convostore.tokens import TokenCounter, token_count_for
 
 __all__ = [
@@ -89,17 +82,13 @@ def _shape(message: Message) -> tuple[list[str], list[str], bool]:
     results: list[str] = []
     reasoning_only = bool(message.parts) and message.role is Role.ASSISTANT
     for p in message.parts:
-        kind = type(p)
-        if kind is ReasoningPart:
+        if isinstance(p, ReasoningPart):
             continue
         reasoning_only = False
-        if kind is ToolCallPart:
-            calls.append(p.tool_call_id)  # type: ignore[union-attr]
-        elif kind is ToolResultPart:
-            results.append(p.tool_call_id)  # type: ignore[union-attr]
-        elif kind is not TextPart and isinstance(p, ReasoningPart | ToolCallPart | ToolResultPart):
-            # a subclass of one of the three: the general functions decide
-            return call_ids(message), result_ids(message), is_reasoning_only(message)
+        if isinstance(p, ToolCallPart):
+            calls.append(p.tool_call_id)
+        elif isinstance(p, ToolResultPart):
+            results.append(p.tool_call_id)
     if not results and message.role is Role.TOOL and message.tool_call_id:
         results.append(message.tool_call_id)
     return calls, results, reasoning_only

@@ -3,24 +3,33 @@ JSON the model validates (the model's shared zero values stand in for them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from convostore import CostInfo, Message, MessageMetadata, Thread, TokenUsage, open_store
 from convostore.model import _NO_COST, _NO_USAGE
-from convostore.store.sqlite import _row_json
+from convostore.store import Store
+from convostore.store.sqlite import _THREAD_LIST, DEFAULT_LIMITS, _row_json, _thread_row
 from convostore.testing import strategies as cst
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(f"sqlite:///{tmp_path}/t.db") as s:
         yield s
 
 
-def test_zero_usage_and_cost_are_the_shared_values(store) -> None:  # type: ignore[no-untyped-def]
+def _read_back(thread: Thread) -> list[Thread]:
+    """``thread`` through its SQLite row and the row JSON a read validates. The two
+    times are left for Python to format (as for a time before 1970)."""
+    read = (*_thread_row(thread, DEFAULT_LIMITS), None, None)
+    return _THREAD_LIST.validate_json(f"[{_row_json(read)}]")
+
+
+def test_zero_usage_and_cost_are_the_shared_values(store: Store) -> None:
     store.create_thread(id="a", user_id="u")
     store.append("a", Message.user("hi"))
     for t in (store.get_thread("a"), store.list_threads(user_id="u").items[0]):
@@ -32,7 +41,7 @@ def test_zero_usage_and_cost_are_the_shared_values(store) -> None:  # type: igno
     CostInfo(currency="EUR"),  # zero, but not the default currency
     CostInfo(input_cost=1e-9, total_cost=1e-9, currency="JPY"),
 ])
-def test_usage_and_cost_read_back_exactly(store, cost: CostInfo) -> None:  # type: ignore[no-untyped-def]
+def test_usage_and_cost_read_back_exactly(store: Store, cost: CostInfo) -> None:
     store.create_thread(id="a", user_id="u")
     meta = MessageMetadata(token_usage=TokenUsage.of(7, 5), cost=cost)
     store.append("a", Message.assistant("x").with_metadata(meta))
@@ -41,16 +50,10 @@ def test_usage_and_cost_read_back_exactly(store, cost: CostInfo) -> None:  # typ
         assert t.cost == cost and t.cost.currency == cost.currency
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150)
 @given(cst.threads())
 def test_row_json_validates_to_the_thread(thread: Thread) -> None:
-    from convostore.store.sqlite import _THREAD_LIST, DEFAULT_LIMITS, _thread_row
-
-    row = _thread_row(thread, DEFAULT_LIMITS)
-    # The read columns: the stored ones plus the two times as SQLite would format
-    # them (None: formatted in Python, as for a time before 1970).
-    read = (*row, None, None)
-    assert _THREAD_LIST.validate_json(f"[{_row_json(read)}]") == [thread]
+    assert _read_back(thread) == [thread]
 
 
 @pytest.mark.parametrize("change", [
@@ -60,8 +63,5 @@ def test_row_json_validates_to_the_thread(thread: Thread) -> None:
     {"cost": CostInfo(currency="mixed")},
 ])
 def test_any_one_nonzero_counter_is_kept(change: dict[str, object]) -> None:
-    from convostore.store.sqlite import _THREAD_LIST, DEFAULT_LIMITS, _thread_row
-
     thread = Thread(**change)  # type: ignore[arg-type]
-    read = (*_thread_row(thread, DEFAULT_LIMITS), None, None)
-    assert _THREAD_LIST.validate_json(f"[{_row_json(read)}]") == [thread]
+    assert _read_back(thread) == [thread]

@@ -177,7 +177,6 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
 _OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent_type",
                     "native", "token_count", "token_counter", "updated_at", "deleted_at",
                     "archived_at")
-_EMPTY_METADATA = MessageMetadata()
 
 
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -190,7 +189,7 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     exclude = {f for f in _OPTIONAL_FIELDS if getattr(message, f) is None}
     if not message.pinned:
         exclude.add("pinned")
-    if message.metadata is _NO_METADATA or message.metadata == _EMPTY_METADATA:
+    if message.metadata is _NO_METADATA or message.metadata == _NO_METADATA:
         exclude.add("metadata")
     # ``content`` and ``parts`` derive from each other when one is absent:
     # store a text only once.
