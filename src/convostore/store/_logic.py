@@ -33,6 +33,7 @@ from convostore.model import (
     _NO_METADATA,
     _NO_USAGE,
     SNAPSHOT_VERSIONS,
+    ConversationSnapshot,
     CostInfo,
     Message,
     MessageMetadata,
@@ -61,6 +62,7 @@ __all__ = [
     "from_us",
     "plan_append",
     "plan_checked",
+    "rekey_snapshot",
     "to_us",
     "translate_validation",
 ]
@@ -602,6 +604,29 @@ def check_snapshot_version(data: Any) -> None:
         version = data["version"]
         if version not in SNAPSHOT_VERSIONS or isinstance(version, bool):
             raise UnsupportedSnapshotVersionError(version, SNAPSHOT_VERSIONS)
+
+
+def rekey_snapshot(snapshot: ConversationSnapshot, thread_id: str | None
+                   ) -> ConversationSnapshot:
+    """A copy of ``snapshot`` under fresh ids, so it can be imported beside the
+    thread it came from.
+
+    The thread takes ``thread_id`` (a fresh id when ``None``) and every message a
+    fresh time-ordered id, in the snapshot's order; a ``parent_id`` that points at
+    a message of the snapshot is re-pointed at that message's new id. Ids that
+    refer outside the snapshot (executions, provider tool-call ids) are kept.
+    """
+    from convostore._ids import new_id
+
+    mapping = {m.id: new_id("msg") for m in snapshot.messages}
+    messages = []
+    for m in snapshot.messages:
+        update: dict[str, Any] = {"id": mapping[m.id], "thread_id": None}
+        if m.parent_id is not None and m.parent_id in mapping:
+            update["parent_id"] = mapping[m.parent_id]
+        messages.append(m.model_copy(update=update))
+    thread = snapshot.thread.model_copy(update={"id": thread_id or new_id("th")})
+    return snapshot.model_copy(update={"thread": thread, "messages": messages})
 
 
 def normalize_import(

@@ -30,6 +30,7 @@ from convostore.store._logic import (
     check_limit,
     check_snapshot_version,
     decode_cursor,
+    rekey_snapshot,
     translate_validation,
 )
 from convostore.store.base import AsyncBackend, Backend
@@ -202,7 +203,7 @@ class _Builder(Generic[B]):
                           bool(include_deleted))
 
     def _import(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
-                thread_id: str | None) -> ops.ImportThread:
+                thread_id: str | None, new_ids: bool = False) -> ops.ImportThread:
         if thread_id is not None:
             _check_id(thread_id, "thread_id")
         if not isinstance(snapshot, ConversationSnapshot):
@@ -216,6 +217,11 @@ class _Builder(Generic[B]):
                         raise ValidationError(f"not JSON: {exc}", field="snapshot") from None
                 check_snapshot_version(snapshot)
                 snapshot = ConversationSnapshot.model_validate(snapshot)
+        if not isinstance(new_ids, bool):
+            raise ValidationError("must be true or false", field="new_ids")
+        if new_ids:
+            snapshot = rekey_snapshot(snapshot, thread_id)
+            thread_id = snapshot.thread.id
         return ops.ImportThread(self._tenant, snapshot, thread_id)
 
     def _context(self, thread_id: str, max_tokens: int | None, max_messages: int | None,
@@ -411,14 +417,21 @@ class Store(_Builder[Backend]):
         return self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
     def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
-                      *, thread_id: str | None = None) -> Thread:
+                      *, thread_id: str | None = None, new_ids: bool = False) -> Thread:
         """Create a thread in this tenant from a snapshot (optionally under a new id).
+
+        By default the import is an exact copy: message ids, times and deletion
+        marks are kept, so importing a thread beside the one it was exported
+        from fails on the message ids. With ``new_ids=True`` the messages get
+        fresh ids (their parent links re-pointed to match) and the thread gets
+        ``thread_id`` or a fresh id: a copy of a thread within one tenant.
 
         Raises:
             UnsupportedSnapshotVersionError: the snapshot's version is unknown.
             ThreadExistsError: the thread id is taken.
+            DuplicateMessageError: a message id is taken (import with ``new_ids``).
         """
-        return self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
+        return self._run(self._import(snapshot, thread_id, new_ids))  # type: ignore[no-any-return]
 
     def context(self, thread_id: str, *, max_tokens: int | None = None,
                 max_messages: int | None = None, start_on_user: bool = False,
@@ -583,8 +596,10 @@ class AsyncStore(_Builder[AsyncBackend]):
         return await self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
     async def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str
-                            | bytes, *, thread_id: str | None = None) -> Thread:
-        return await self._run(self._import(snapshot, thread_id))  # type: ignore[no-any-return]
+                            | bytes, *, thread_id: str | None = None, new_ids: bool = False
+                            ) -> Thread:
+        """See :meth:`Store.import_thread`."""
+        return await self._run(self._import(snapshot, thread_id, new_ids))  # type: ignore[no-any-return]
 
     async def context(self, thread_id: str, *, max_tokens: int | None = None,
                       max_messages: int | None = None, start_on_user: bool = False,

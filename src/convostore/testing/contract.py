@@ -1025,6 +1025,41 @@ class StoreContract:
                 Message.user("x", id="fresh"), Message.user("hello", id="m1")]))
         assert fingerprint(store, "t1", "t9") == before
 
+    def test_import_with_new_ids_copies_a_thread_beside_its_source(self, store: StoreLike
+                                                                    ) -> None:
+        _setup_basic(store)
+        store.append("t1", [
+            Message.assistant("", id="call", parts=[ToolCallPart(
+                tool_call_id="c1", tool_name="calc", args={"x": 1})], parent_id="m1",
+                parent_type=ParentType.USER_MESSAGE),
+            Message.tool("42", "c1", id="res", tool_name="calc", parent_id="call",
+                         parent_type=ParentType.ASSISTANT_MESSAGE, execution_id="run-1"),
+        ])
+        store.update_message("m2", pinned=True)
+        store.delete_message("m2")
+        snap = store.export_thread("t1")
+        with pytest.raises(DuplicateMessageError):
+            store.import_thread(snap, thread_id="t1-copy")
+        copy = store.import_thread(snap, thread_id="t1-copy", new_ids=True)
+        assert copy.id == "t1-copy"
+        original = all_messages(store, "t1")
+        copied = all_messages(store, "t1-copy")
+        new_of = {o.id: c.id for o, c in zip(original, copied, strict=True)}
+        assert not set(new_of) & set(new_of.values())
+        for o, c in zip(original, copied, strict=True):
+            assert c.thread_id == "t1-copy"
+            assert (c.seq, c.role, c.content, c.parts, c.pinned, c.deleted_at,
+                    c.execution_id, c.created_at) == (
+                o.seq, o.role, o.content, o.parts, o.pinned, o.deleted_at,
+                o.execution_id, o.created_at)
+            assert c.parent_id == (new_of[o.parent_id] if o.parent_id else None)
+        assert store.get_message(new_of["res"]).parent_id == new_of["call"]
+        assert all_messages(store, "t1") == original
+        # Without a thread id the copy gets a fresh one, and it can be done again.
+        again = store.import_thread(snap, new_ids=True)
+        assert again.id not in ("t1", "t1-copy")
+        assert again.message_count == copy.message_count == len(original)
+
     # === bad input ==================================================================
 
     @pytest.mark.parametrize("case", _bad_input_params())
