@@ -186,5 +186,5 @@ def test_tail_shows_tool_calls_without_text(run: Run, store_url: str) -> None:
     with_store(store_url, lambda s: s.append(thread.id, Message.assistant("").with_parts(
         ToolCallPart(tool_call_id="c1", tool_name="get_weather", args={"city": "Oslo"}))))
     out = run("messages", "tail", thread.id, "--store", store_url).stdout
-    assert "[tool-call get_weather({'city': 'Oslo'})]" in out
+    assert 'tool call (c1) get_weather({"city": "Oslo"})' in out
 

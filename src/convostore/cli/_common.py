@@ -166,43 +166,87 @@ def when(value: dt.datetime | None) -> str:
 
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
           title: str | None = None) -> None:
-    """Rows as a rich table on a terminal, else as tab-separated lines with a header."""
+    """Rows as a rich table on a terminal, else as tab-separated lines with a header.
+
+    Every cell is printed as the text it holds: titles, message text and ids are
+    user data, and rich would read ``[red]``, ``[/x]`` or ``[link=...]`` in them as
+    markup (restyling them, dropping them, or failing the whole listing). A cell
+    that should be styled is passed as a :class:`Styled` value.
+    """
     cells = [[_cell(v) for v in row] for row in rows]
     if stdout_is_terminal():
-        from rich.console import Console
         from rich.table import Table
 
-        t = Table(*columns, title=title, title_justify="left")
+        t = Table(*columns, title=_text(title), title_justify="left")
         for row in cells:
-            t.add_row(*row)
-        Console().print(t)
+            t.add_row(*(_text(c) for c in row))
+        _print(t)
         return
     click.echo("\t".join(columns))
     for row in cells:
-        click.echo("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row))
+        click.echo("\t".join(_flat(c) for c in row))
 
 
 def fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
-    """Name/value pairs: a two-column rich table on a terminal, ``name: value`` lines else."""
+    """Name/value pairs: a two-column rich table on a terminal, ``name: value`` lines else.
+
+    Values are printed as the text they hold, never read as markup (see :func:`table`).
+    """
     items = [(k, _cell(v)) for k, v in pairs]
     if stdout_is_terminal():
-        from rich.console import Console
         from rich.table import Table
 
-        t = Table(show_header=False, title=title, title_justify="left", box=None)
+        t = Table(show_header=False, title=_text(title), title_justify="left", box=None)
         t.add_column(style="bold")
         t.add_column()
         for k, v in items:
-            t.add_row(k, v)
-        Console().print(t)
+            t.add_row(_text(k), _text(v))
+        _print(t)
         return
     for k, v in items:
         click.echo(f"{k}: {v}")
 
 
-def _cell(value: Any) -> str:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Styled:
+    """A cell printed in a rich style on a terminal (e.g. ``"red"``), plain elsewhere."""
+
+    text: str
+    style: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _print(renderable: Any) -> None:
+    from rich.console import Console
+
+    # markup and emoji codes are off for the console as a whole, so no string that
+    # reaches it (a title, a column name) is ever interpreted.
+    Console(markup=False, emoji=False, highlight=False).print(renderable)
+
+
+def _text(value: str | Styled | None) -> Any:
+    """``value`` as a rich ``Text``: literal characters, never markup."""
+    if value is None:
+        return None
+    from rich.text import Text
+
+    if isinstance(value, Styled):
+        return Text(value.text, style=value.style)
+    return Text(value)
+
+
+def _flat(value: str | Styled) -> str:
+    """A cell on one tab-separated line."""
+    return str(value).replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def _cell(value: Any) -> str | Styled:
     if value is None:
         return "-"
+    if isinstance(value, Styled):
+        return value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):

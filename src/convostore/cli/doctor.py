@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import click
 
 from convostore.cli._common import (
+    Styled,
     emit_json,
     json_option,
     opened_store,
@@ -127,7 +128,8 @@ def doctor(store_url: str | None, as_json: bool) -> None:
         emit_json({"ok": ok, "checks": [{"name": c.name, "status": c.status,
                                          "detail": c.detail} for c in checks]})
     else:
-        styled = {"ok": "[green]ok[/]", "fail": "[red]FAIL[/]", "warn": "[yellow]warn[/]"}
+        styled = {"ok": Styled("ok", "green"), "fail": Styled("FAIL", "red"),
+                  "warn": Styled("warn", "yellow")}
         term = stdout_is_terminal()
         table(("check", "status", "detail"),
               ((c.name, styled.get(c.status, c.status) if term else c.status, c.detail)

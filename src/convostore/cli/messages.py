@@ -7,7 +7,9 @@ only those N from the store, however long the thread is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -20,29 +22,77 @@ from convostore.cli._common import (
     store_options,
     table,
 )
-from convostore.model import Message
+from convostore.model import (
+    FilePart,
+    ImagePart,
+    Message,
+    Part,
+    ReasoningPart,
+    SourcePart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
 from convostore.store import Store
 
 COLUMNS = ("seq", "turn", "role", "created", "id", "content")
 
 
-def _body(m: Message) -> str:
-    if m.content:
-        return m.content
-    bits = []
-    for p in m.parts:
-        if p.type == "tool-call":
-            bits.append(f"[tool-call {p.tool_name}({p.args})]")
-        elif p.type == "tool-result":
-            bits.append(f"[tool-result {p.tool_name or p.tool_call_id}: {p.result}]")
-        else:
-            bits.append(f"[{p.type}]")
-    return " ".join(bits)
+PREVIEW = 200
+"""Characters of a tool result shown before it is cut with an ellipsis."""
+
+TRUNCATED = 100
+"""Characters of a whole message shown with ``--truncate``."""
 
 
-def _row(m: Message) -> tuple[object, ...]:
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "\u2026"
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _part(p: Part) -> str:
+    """One part as a line of text for people; tool payloads as JSON."""
+    if isinstance(p, TextPart):
+        return p.text
+    if isinstance(p, ReasoningPart):
+        return f"reasoning: {p.text}"
+    if isinstance(p, ToolCallPart):
+        args = "" if p.args is None else _json(p.args)
+        return f"tool call ({p.tool_call_id}) {p.tool_name}({args})"
+    if isinstance(p, ToolResultPart):
+        label = "tool error" if p.is_error else "tool result"
+        name = f" {p.tool_name}" if p.tool_name else ""
+        body = "" if p.result is None else _clip(_json(p.result), PREVIEW)
+        return f"{label} ({p.tool_call_id}){name}: {body}"
+    if isinstance(p, ImagePart):
+        return f"image: {p.alt_text or p.url or p.image_id}"
+    if isinstance(p, FilePart):
+        return f"file: {p.filename} ({p.mime_type}, {p.size_bytes} bytes)"
+    if isinstance(p, SourcePart):
+        return "source: " + " ".join(x for x in (p.title, p.url) if x) if (
+            p.title or p.url) else f"source: {p.source_id}"
+    return p.code  # CodePart
+
+
+def body(m: Message, *, truncate: bool = False) -> str:
+    """What a message says, every part of it: text, reasoning, tool calls with their
+    arguments, tool results (a preview), images and files by name.
+
+    ``content`` alone would leave a tool call or a reasoning-only message blank, so
+    the parts are shown when there are any.
+    """
+    text = "\n".join(_part(p) for p in m.parts) if m.parts else m.content
+    if truncate:
+        text = _clip(" ".join(text.split()), TRUNCATED)
+    return text
+
+
+def _row(m: Message, truncate: bool) -> tuple[object, ...]:
     role = m.role.value + (" (deleted)" if m.is_deleted else "")
-    return (m.seq, m.turn, role, m.created_at, m.id, _body(m))
+    return (m.seq, m.turn, role, m.created_at, m.id, body(m, truncate=truncate))
 
 
 def _newest(store: Store, thread_id: str, n: int, include_deleted: bool) -> list[Message]:
@@ -77,11 +127,18 @@ def messages() -> None:
               help="How many of the newest messages; 0 prints the whole thread.")
 @click.option("--deleted", "include_deleted", is_flag=True,
               help="Include soft-deleted messages.")
+@click.option("-t", "--truncate", is_flag=True,
+              help=f"Cut each message to {TRUNCATED} characters on one line.")
 @json_option
 @jsonl_option
 def tail(store_url: str | None, tenant: str, thread_id: str, count: int,
-         include_deleted: bool, as_json: bool, as_jsonl: bool) -> None:
-    """Print the newest messages of a thread, oldest first."""
+         include_deleted: bool, truncate: bool, as_json: bool, as_jsonl: bool) -> None:
+    """Print the newest messages of a thread, oldest first.
+
+    Each message shows all its parts: text, reasoning, tool calls (name and
+    arguments as JSON), tool results (a preview), images and files by name.
+    --json and --jsonl print the messages whole.
+    """
     with opened_store(store_url, tenant) as store:
         store.get_thread(thread_id)  # a missing thread is an error, not an empty tail
         items: Iterable[Message]
@@ -95,4 +152,4 @@ def tail(store_url: str | None, tenant: str, thread_id: str, count: int,
         elif as_json:
             emit_json({"thread_id": thread_id, "items": list(items)})
         else:
-            table(COLUMNS, (_row(m) for m in items))
+            table(COLUMNS, (_row(m, truncate) for m in items))

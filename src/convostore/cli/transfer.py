@@ -307,7 +307,8 @@ def _progress(enabled: bool | None, label: str, total: int | None, *, in_bytes: 
         return
     from rich import progress as rp
 
-    columns: list[Any] = [rp.TextColumn("{task.description}"), rp.BarColumn()]
+    # The label holds a file name or a thread id: shown as written, never as markup.
+    columns: list[Any] = [rp.TextColumn("{task.description}", markup=False), rp.BarColumn()]
     if in_bytes:
         columns += [rp.DownloadColumn(), rp.TransferSpeedColumn()]
     else:
