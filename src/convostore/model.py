@@ -28,6 +28,7 @@ from pydantic_core import core_schema
 from convostore._ids import new_id
 
 __all__ = [
+    "RESERVED_METADATA_PREFIX",
     "SNAPSHOT_VERSIONS",
     "CodePart",
     "ConversationSnapshot",
@@ -468,6 +469,17 @@ class Message(_Model):
             **fields,
         )
 
+    @property
+    def opens_turn(self) -> bool:
+        """Whether this message starts a new turn: a user message with user content.
+
+        A user-role message that holds nothing but tool results (how Anthropic's
+        Messages API returns them) is tool traffic of the current turn, not a
+        new question.
+        """
+        return self.role is Role.USER and not (
+            self.parts and all(isinstance(p, ToolResultPart) for p in self.parts))
+
     def with_parts(self, *parts: Part | list[Part]) -> Message:
         """A copy whose parts are replaced; ``content`` is kept unless it was empty."""
         flat: list[Any] = []
@@ -537,8 +549,20 @@ class ThreadState(_Model):
     data: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+#: Thread metadata keys starting with this prefix belong to convostore's own
+#: layers (the conversation layer keeps its system prompt and turn offset under
+#: ``convostore.conversation``). A metadata update replaces the caller's keys and
+#: keeps these unless it names them.
+RESERVED_METADATA_PREFIX = "convostore."
+
+
 class Thread(_Model):
-    """A conversation: its owner, labels, state and the counters summaries read."""
+    """A conversation: its owner, labels, state and the counters summaries read.
+
+    ``metadata`` is the caller's, except for keys starting with
+    :data:`RESERVED_METADATA_PREFIX`, which convostore's own layers keep there
+    and which an update of ``metadata`` leaves in place unless it names them.
+    """
 
     id: Identifier = Field(default_factory=lambda: new_id("th"))
     tenant_id: Identifier = "default"

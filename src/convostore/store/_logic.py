@@ -16,7 +16,7 @@ import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from pydantic_core import PydanticSerializationError, from_json
@@ -32,6 +32,7 @@ from convostore.model import (
     _NO_COST,
     _NO_METADATA,
     _NO_USAGE,
+    RESERVED_METADATA_PREFIX,
     SNAPSHOT_VERSIONS,
     ConversationSnapshot,
     CostInfo,
@@ -43,14 +44,19 @@ from convostore.model import (
     Thread,
     ThreadPatch,
     TokenUsage,
+    ToolResultPart,
     _text_of,
 )
+
+if TYPE_CHECKING:
+    from convostore.tokens import TokenCounter
 
 __all__ = [
     "Limits",
     "apply_append",
     "apply_message_patch",
     "apply_thread_patch",
+    "check_appendable",
     "check_revision",
     "check_writable",
     "collector_paused",
@@ -285,6 +291,20 @@ def same_content(a: Message, b: Message) -> bool:
     return a.model_dump(include=CLIENT_FIELDS) == b.model_dump(include=CLIENT_FIELDS)
 
 
+def check_appendable(message: Message, field: str) -> None:
+    """Refuse a message no model could be sent: a tool message that does not say
+    which call it answers (neither ``tool_call_id`` nor a tool-result part).
+
+    Checked on append only; stored messages and imported snapshots are read as
+    they are.
+    """
+    if message.role is Role.TOOL and not message.tool_call_id and not any(
+            isinstance(p, ToolResultPart) for p in message.parts):
+        raise ValidationError(
+            "a tool message must name the call it answers: set tool_call_id "
+            "(or give it tool-result parts)", field=f"{field}.tool_call_id")
+
+
 def plan_append(
     thread_id: str,
     batch: Iterable[Message],
@@ -413,7 +433,7 @@ def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None 
     cost: CostInfo | None = None
     for i, msg in enumerate(new):
         count += 1
-        if msg.role is Role.USER:
+        if msg.opens_turn:
             turns += 1
         for part in msg.parts:
             if part.type == "tool-call":
@@ -463,7 +483,7 @@ def assign(new: list[Message], thread_id: str, count_before: int, turns_before: 
     out = []
     for i, msg in enumerate(new):
         seq += 1
-        if msg.role is Role.USER:
+        if msg.opens_turn:
             turn += 1
         update: dict[str, Any] = {"thread_id": thread_id, "seq": seq, "turn": turn}
         if imported_pins is None:
@@ -503,24 +523,86 @@ def apply_append(
     return updated, stored
 
 
+#: Message fields a token count depends on: changing one recounts the message.
+_COUNTED_FIELDS = frozenset({"name", "parts", "content", "metadata"})
+
+
+def parts_with_text(parts: list[Any], text: str) -> list[Any]:
+    """``parts`` with their text replaced by ``text``: what an edit of a message's
+    ``content`` means for its parts.
+
+    The part that ``content`` is projected from (a text part, or a tool result
+    whose result is a string) takes the new text; other parts (tool calls,
+    images, reasoning, ...) stay as they are. A message without such a part gets
+    a text part in front; an empty text removes the text part.
+
+    Raises:
+        ValidationError: the text comes from several parts that are not all text
+            parts (e.g. several tool results), so no single edit of it is
+            meaningful; change ``parts`` instead.
+    """
+    sources = [i for i, p in enumerate(parts) if isinstance(p, TextPart) or (
+        isinstance(p, ToolResultPart) and isinstance(p.result, str))]
+    if len(sources) > 1 and not all(isinstance(parts[i], TextPart) for i in sources):
+        raise ValidationError(
+            "this message's text comes from several tool results; change parts instead",
+            field="message.content")
+    if not sources:
+        return [TextPart(text=text), *parts] if text else list(parts)
+    first = sources[0]
+    out: list[Any] = []
+    for i, part in enumerate(parts):
+        if i == first:
+            if isinstance(part, ToolResultPart):
+                out.append(part.model_copy(update={"result": text}))
+            elif text:
+                out.append(TextPart(text=text))
+        elif i not in sources:
+            out.append(part)
+    return out
+
+
 def apply_message_patch(
-    thread: Thread, old: Message, patch: MessagePatch, now: dt.datetime
+    thread: Thread, old: Message, patch: MessagePatch, now: dt.datetime,
+    counter: TokenCounter | None = None,
 ) -> tuple[Thread, Message]:
-    """Apply ``patch`` to ``old`` and move the thread's counters by the difference."""
+    """Apply ``patch`` to ``old`` and move the thread's counters by the difference.
+
+    The edited message is what appending it that way would have stored:
+    ``content`` and ``parts`` agree (an edit of one rewrites the other, see
+    :func:`parts_with_text`), and unless the patch sets ``token_count`` the
+    message is counted again (with ``counter``) whenever a field the count
+    depends on changed. Pinning a message brings an archived one back into the
+    active history; a pinned message cannot be archived.
+    """
     changes = {k: getattr(patch, k) for k in patch.model_fields_set}
-    if "parts" in changes and "content" not in changes:
-        changes["content"] = _text_of(changes["parts"] or [])
-    if changes.get("parts") is None and "parts" in changes:
+    if "parts" in changes and changes["parts"] is None:
         changes["parts"] = []
-    if changes.get("content") is None and "content" in changes:
+    if "content" in changes and changes["content"] is None:
         changes["content"] = ""
+    if "parts" in changes and "content" not in changes:
+        changes["content"] = _text_of(changes["parts"])
+    elif "content" in changes and "parts" not in changes:
+        changes["parts"] = parts_with_text(old.parts, changes["content"])
     if "metadata" in changes and changes["metadata"] is None:
         changes["metadata"] = MessageMetadata()
-    changes["updated_at"] = now
     if changes.get("pinned", False) is None:
         raise ValidationError("must be true or false", field="message.pinned")
+    pinned = changes.get("pinned", old.pinned)
+    if pinned and changes.get("archived_at") is not None:
+        raise ValidationError("a pinned message stays in the active history; unpin it first",
+                              field="message.archived_at")
+    if changes.get("pinned") is True:
+        changes["archived_at"] = None
+    changes["updated_at"] = now
     with translate_validation("message"):
         new = Message.model_validate({**old.model_dump(), **changes})
+    if "token_count" not in changes and not _COUNTED_FIELDS.isdisjoint(changes):
+        from convostore.tokens import token_count_for
+
+        tc = token_count_for(new.model_copy(update={"token_count": None,
+                                                    "token_counter": None}), counter)
+        new = new.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
     before, after = contribution(old), contribution(new)
     updated = thread.model_copy(update={
         "tool_call_count": max(0, thread.tool_call_count + after.tool_calls - before.tool_calls),
@@ -533,10 +615,18 @@ def apply_message_patch(
     return updated, new
 
 
+def with_reserved_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` as a thread's metadata, keeping the reserved keys of ``old`` that it
+    does not name (see :data:`~convostore.model.RESERVED_METADATA_PREFIX`)."""
+    kept = {k: v for k, v in old.items()
+            if k.startswith(RESERVED_METADATA_PREFIX) and k not in new}
+    return {**new, **kept} if kept else dict(new)
+
+
 def apply_thread_patch(thread: Thread, patch: ThreadPatch, now: dt.datetime) -> Thread:
     changes: dict[str, Any] = {k: getattr(patch, k) for k in patch.model_fields_set}
-    if "metadata" in changes and changes["metadata"] is None:
-        changes["metadata"] = {}
+    if "metadata" in changes:
+        changes["metadata"] = with_reserved_keys(thread.metadata, changes["metadata"] or {})
     if "state" in changes and changes["state"] is None:
         from convostore.model import ThreadState
 

@@ -27,6 +27,7 @@ from convostore.model import (
 from convostore.store import _ops as ops
 from convostore.store._context import plan_context
 from convostore.store._logic import (
+    check_appendable,
     check_limit,
     check_snapshot_version,
     decode_cursor,
@@ -163,6 +164,7 @@ class _Builder(Generic[B]):
                     batch.append(Message.model_validate(m))
             else:
                 raise ValidationError("must be a Message or a mapping", field=f"messages.{i}")
+            check_appendable(batch[-1], f"messages.{i}")
         if len(batch) > self.limits.max_batch:
             raise ValidationError(f"at most {self.limits.max_batch} messages per append",
                                   field="messages")
