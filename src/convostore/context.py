@@ -44,6 +44,7 @@ __all__ = [
     "call_ids",
     "is_mandatory",
     "is_reasoning_only",
+    "mandatory_messages",
     "result_ids",
     "select_messages",
     "select_window",
@@ -95,8 +96,32 @@ def _shape(message: Message) -> tuple[list[str], list[str], bool]:
 
 
 def is_mandatory(message: Message) -> bool:
-    """Whether a live message must be in every window: system prompts and pinned."""
+    """Whether a live message may be mandatory in a window: a system message or a
+    pinned one. These are the candidates a store reads up front; of the system
+    messages only the thread's first is mandatory (see :func:`mandatory_messages`)."""
     return message.role is Role.SYSTEM or message.pinned
+
+
+def mandatory_messages(candidates: Sequence[Message], *,
+                       position: Callable[[Message], int | None] | None = None
+                       ) -> list[Message]:
+    """The messages that must be in every window, from the candidates of
+    :func:`is_mandatory` (a thread's live system and pinned messages, in seq
+    order): the system prompt, which is the earliest live system message, and
+    the pinned messages. A later system message is ordinary history.
+
+    ``position`` gives a message's place in the thread (default: its ``seq``);
+    without one, the candidates' order is taken as the thread's.
+    """
+    pos = position or (lambda m: m.seq)
+    systems = [m for m in candidates if m.role is Role.SYSTEM]
+    system: Message | None = None
+    if systems:
+        if all(pos(m) is not None for m in systems):
+            system = min(systems, key=lambda m: pos(m) or 0)
+        else:
+            system = systems[0]
+    return [m for m in candidates if m.pinned or m is system]
 
 
 # --- the result ---------------------------------------------------------------
@@ -144,6 +169,8 @@ class ContextWindow(BaseModel):
 
 # --- selection ----------------------------------------------------------------
 
+_NEWEST = "the newest message (with its tool exchange and the system prompt)"
+
 
 def _check_budget(value: int | None, field: str) -> int | None:
     if value is None:
@@ -173,7 +200,6 @@ class _Scanner:
         self.parent: list[int] = []
         self.comps: dict[int, _Comp] = {}
         self.waiting: dict[str, list[int]] = {}  # result id -> pulled indexes
-        self.claimed: set[str] = set()
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -207,26 +233,33 @@ class _Scanner:
         self.comps[i] = comp
         calls, results, reasoning_only = _shape(m)
         for rid in results:
-            if rid in self.claimed:
-                comp.bad = True  # its call is newer than the result
-            elif rid in self.waiting:
+            # A result waits for the nearest call of its id before it (older);
+            # results of the same id met before that call answer it too.
+            if rid in self.waiting:
                 self.waiting[rid].append(i)
                 self.union(i, self.waiting[rid][0])
             else:
                 self.waiting[rid] = [i]
                 comp.open_ids.add(rid)
         for cid in calls:
+            # The nearest call of an id claims every result waiting for it; an
+            # older result of the same id then waits for an older call (ids
+            # reused from turn to turn pair up turn by turn).
             waiting = self.waiting.pop(cid, None)
-            if waiting is None or cid in self.claimed:
+            if waiting is None:
                 self.comp(i).bad = True  # a call with no result after it
                 continue
-            self.claimed.add(cid)
             root = self.find(i)
             for j in waiting:
                 root = self.union(root, j)
             self.comps[root].open_ids.discard(cid)
-        if i > 0 and reasoning_only and self.pulled[i - 1].role is Role.ASSISTANT:
-            self.union(i, i - 1)
+        if reasoning_only:
+            if i > 0 and self.pulled[i - 1].role is Role.ASSISTANT:
+                self.union(i, i - 1)
+            else:
+                # Reasoning that nothing follows (yet), or that a non-assistant
+                # message follows, belongs to no call or reply: providers refuse it.
+                self.comp(i).bad = True
 
     def needs_more_for_mandatory(self) -> bool:
         """A component holding a mandatory message is still incomplete, or the
@@ -244,15 +277,24 @@ class _Scanner:
 
 
 def _dangling(mandatory: Sequence[Message]) -> set[str]:
-    """Ids of mandatory messages whose tool partners are not all mandatory."""
-    calls = {c for m in mandatory for c in call_ids(m)}
+    """Ids of mandatory messages whose tool partners are not known to be
+    mandatory too, so the selector must read back to them.
+
+    A call pairs with the results after it up to the next call of the same id,
+    and any message may lie between them, so a partner counts as known only
+    when its id is called once among the mandatory messages.
+    """
+    call_count: dict[str, int] = {}
+    for m in mandatory:
+        for c in call_ids(m):
+            call_count[c] = call_count.get(c, 0) + 1
     results = {r for m in mandatory for r in result_ids(m)}
     out = set()
     for m in mandatory:
-        if (any(c not in results for c in call_ids(m))
-                or any(r not in calls for r in result_ids(m))
-                or is_reasoning_only(m)
-                or (m.role is Role.ASSISTANT and call_ids(m))):
+        calls, answers, reasoning_only = _shape(m)
+        if (reasoning_only or (m.role is Role.ASSISTANT and calls)
+                or any(c not in results or call_count[c] > 1 for c in calls)
+                or any(call_count.get(r, 0) != 1 for r in answers)):
             out.add(m.id)
     return out
 
@@ -356,10 +398,15 @@ class WindowSelector:
         self._counter = counter
         self._position = position
         self._costs: dict[str, tuple[int, str, bool]] = {}
-        mand: list[Message] = []
+        candidates: list[Message] = []
         for m in mandatory:
-            if all(m.id != x.id for x in mand):
-                mand.append(m)
+            if all(m.id != x.id for x in candidates):
+                candidates.append(m)
+        # Of the candidates (every live system and pinned message), the thread's
+        # system prompt and the pinned ones are mandatory; a later system
+        # message is ordinary history, merged into the stream where it belongs.
+        mand = mandatory_messages(candidates, position=self._pos)
+        self._system = next((m for m in mand if m.role is Role.SYSTEM), None)
         self._mand = mand
         self._mand_ids = {m.id for m in mand}
         mand_tokens = sum(self._cost(m) for m in mand)
@@ -369,14 +416,15 @@ class WindowSelector:
             raise ContextBudgetError(len(mand), self.max_messages, "messages")
         self._tok_room = None if self.max_tokens is None else self.max_tokens - mand_tokens
         self._msg_room = None if self.max_messages is None else self.max_messages - len(mand)
-        self._merge = all(self._pos(m) is not None for m in mand)
-        self._pending = (sorted(mand, key=lambda m: self._pos(m) or 0, reverse=True)
+        self._merge = all(self._pos(m) is not None for m in candidates)
+        self._pending = (sorted(candidates, key=lambda m: self._pos(m) or 0, reverse=True)
                          if self._merge else [])
         self._dangling = _dangling(mand)
         self._scan = _Scanner(self._mand_ids)
         self._seen: set[str] = set()
         self._cum_tokens = 0
         self._cum_msgs = 0
+        self._cut_known = False
         self._finished = False
 
     def _pos(self, m: Message) -> int | None:
@@ -403,7 +451,55 @@ class WindowSelector:
             return False
         over = ((self._tok_room is not None and self._cum_tokens > self._tok_room)
                 or (self._msg_room is not None and self._cum_msgs > self._msg_room))
-        return not over or bool(self._dangling) or self._scan.needs_more_for_mandatory()
+        if not over or self._dangling or self._scan.needs_more_for_mandatory():
+            return True
+        # Over budget: older messages cannot join the window, but read on until
+        # the newest unit of the conversation is known whole, so that a window
+        # it does not fit in is refused with what it needs (see finish).
+        return not self._has_cut()
+
+    def _has_cut(self) -> bool:
+        """Some pulled prefix holding a message that is neither mandatory nor
+        broken can be cut from the older rest (the answer never turns false)."""
+        if self._cut_known:
+            return True
+        scan = self._scan
+        n = len(scan.pulled)
+        cover = self._cover(reached_start=False)
+        spanning = 0
+        free = False
+        for k in range(n - 1):
+            spanning += cover[k]
+            c = scan.comp(k)
+            free = free or not (c.bad or c.mandatory)
+            if free and not spanning and self._user_start_ok(k):
+                self._cut_known = True
+                return True
+        return False
+
+    def _user_start_ok(self, k: int) -> bool:
+        if not self.start_on_user:
+            return True
+        scan = self._scan
+        for i in range(k, -1, -1):
+            c = scan.comp(i)
+            if not (c.bad or c.mandatory):
+                return scan.pulled[i].role is Role.USER
+        return True
+
+    def _cover(self, *, reached_start: bool) -> list[int]:
+        """A difference array over pulled indexes of the groups that are not
+        fixed: a cut between k and k+1 is allowed when the prefix sum at k is 0.
+        An unresolved group reaches past everything pulled."""
+        scan = self._scan
+        n = len(scan.pulled)
+        cover = [0] * (n + 1)
+        for c in scan.comps.values():
+            if c.bad or c.mandatory or (len(c.members) < 2 and not c.open_ids):
+                continue
+            cover[min(c.members)] += 1
+            cover[n if c.open_ids else max(c.members)] -= 1
+        return cover
 
     def feed(self, newest_first: Iterable[Message]) -> None:
         """Take the next older messages (newest first); repeats are ignored."""
@@ -452,17 +548,12 @@ class WindowSelector:
             raise ContextBudgetError(len(fixed_msgs), max_messages, "messages")
 
         # Cutting between pulled[k] and pulled[k+1] is allowed when no group that
-        # is not already fixed spans the cut. cover[] is a difference array over
-        # the groups' [newest, oldest) index ranges; an unresolved group reaches
-        # past everything pulled.
-        cover = [0] * (n + 1)
-        for c in scan.comps.values():
-            if c.bad or c.mandatory or (len(c.members) < 2 and not c.open_ids):
-                continue
-            cover[min(c.members)] += 1
-            cover[n if c.open_ids else max(c.members)] -= 1
+        # is not already fixed spans the cut.
+        cover = self._cover(reached_start=reached_start)
         best = -1
         tokens = count = spanning = 0
+        over = False
+        needed: tuple[int, int] | None = None  # the smallest window with a message
         oldest: Message | None = None
         for k in range(n):
             spanning += cover[k]
@@ -470,20 +561,39 @@ class WindowSelector:
                 tokens += costs[pulled[k].id][0]
                 count += 1
                 oldest = pulled[k]
-            if ((max_tokens is not None and fixed_tokens + tokens > max_tokens)
-                    or (max_messages is not None and len(fixed_msgs) + count > max_messages)):
+            over = over or (
+                (max_tokens is not None and fixed_tokens + tokens > max_tokens)
+                or (max_messages is not None and len(fixed_msgs) + count > max_messages))
+            if over and needed is not None:
                 break
             if spanning or (k == n - 1 and not reached_start):
                 continue
             if self.start_on_user and oldest is not None and oldest.role is not Role.USER:
                 continue
-            best = k
+            if needed is None and count:
+                needed = (fixed_tokens + tokens, len(fixed_msgs) + count)
+            if not over:
+                best = k
+        if needed is not None and all(m.role is Role.SYSTEM for m in fixed_msgs) and not any(
+                i not in fixed and i not in bad for i in range(best + 1)):
+            # Not even the newest message (with its tool exchange) fits beside
+            # the system prompt: refuse rather than send a window holding the
+            # system prompt alone, without the conversation.
+            need_tokens, need_msgs = needed
+            if max_tokens is not None and need_tokens > max_tokens:
+                raise ContextBudgetError(need_tokens, max_tokens, what=_NEWEST)
+            if max_messages is not None and need_msgs > max_messages:
+                raise ContextBudgetError(need_msgs, max_messages, "messages", what=_NEWEST)
 
         chosen = [i for i in range(best + 1) if i not in fixed and i not in bad]
         omitted = [pulled[i].id for i in sorted(bad) if i <= best or comp_of[i].mandatory]
         window = unpulled + [pulled[i] for i in sorted(set(chosen) | fixed, reverse=True)]
         if self._merge and all(self._pos(m) is not None for m in window):
             window.sort(key=lambda m: self._pos(m) or 0)
+        system = self._system
+        if system is not None and window and window[0].id != system.id:
+            # The system prompt leads the window whatever its place in the thread.
+            window = [system] + [m for m in window if m.id != system.id]
         return ContextWindow(
             messages=window,
             tokens=sum(costs[m.id][0] for m in window),
@@ -544,8 +654,13 @@ def validate_context(
 ) -> list[ContextIssue]:
     """Check tool-call pairing as a provider would, before sending.
 
-    Rules for every dialect: each tool result answers a call made earlier in
-    the list; each call gets exactly one result; a call id is used once.
+    Rules for every dialect: each tool result answers the nearest call of its
+    id made earlier in the list; each call gets exactly one result; a call id
+    is not used again while its call waits for its result. An id may be
+    reused once its call is answered (some OpenAI-compatible servers number
+    calls ``call_0``, ``call_1``... in every turn), except for
+    ``anthropic-messages``, which wants every ``tool_use`` id of a request to
+    be unique (``duplicate_call_id``).
 
     ``openai-chat``: the results of an assistant message's calls follow it
     directly, before any other message (Chat Completions rejects anything in
@@ -571,11 +686,15 @@ def validate_context(
         issues.append(ContextIssue(code=code, index=i, message_id=messages[i].id,
                                    tool_call_id=call_id, detail=detail))
 
-    calls: dict[str, int] = {}  # call id -> index of the calling message
-    answered: dict[str, int] = {}
+    # A result answers the nearest call of its id before it. An id may be used
+    # again once its call is answered (some servers number calls per turn);
+    # Anthropic wants every id of a request to be unique.
+    current: dict[str, int] = {}  # call id -> index of its nearest call so far
+    answered: set[tuple[str, int]] = set()  # (call id, index of the call)
+    made: list[tuple[str, int]] = []
     later_calls = {c: i for i, m in enumerate(messages) for c in call_ids(m)}
-    open_block: set[str] = set()  # calls of the last assistant message still unanswered
-    block_closed_for: set[str] = set()
+    open_block: set[tuple[str, int]] = set()  # calls of the last caller not yet answered
+    block_closed_for: set[tuple[str, int]] = set()
     for i, m in enumerate(messages):
         results = result_ids(m)
         mcalls = call_ids(m)
@@ -583,36 +702,46 @@ def validate_context(
             block_closed_for |= open_block
             open_block = set()
         for rid in results:
-            if rid in answered:
-                issue("duplicate_result", i, f"call {rid!r} is answered twice", rid)
-            elif rid not in calls:
+            at = current.get(rid)
+            if at is None:
                 if later_calls.get(rid, -1) > i:
                     issue("result_before_call", i, f"result for {rid!r} precedes its call", rid)
                 else:
                     issue("result_without_call", i,
                           f"result for {rid!r} has no call in the context", rid)
+            elif (rid, at) in answered:
+                issue("duplicate_result", i, f"call {rid!r} is answered twice", rid)
             else:
-                answered[rid] = i
-                if adjacent and rid in block_closed_for:
+                answered.add((rid, at))
+                if adjacent and (rid, at) in block_closed_for:
                     issue("results_not_adjacent", i,
                           f"result for {rid!r} does not directly follow its call", rid)
-                open_block.discard(rid)
+                open_block.discard((rid, at))
         if mcalls:
             block_closed_for |= open_block
             open_block = set()
             for cid in mcalls:
-                if cid in calls:
-                    issue("duplicate_call_id", i, f"call id {cid!r} is used twice", cid)
-                    continue
-                calls[cid] = i
-                open_block.add(cid)
+                before = current.get(cid)
+                if before is not None:
+                    if before == i or (cid, before) not in answered:
+                        issue("duplicate_call_id", i,
+                              f"call id {cid!r} is used again before its call is answered",
+                              cid)
+                        continue
+                    if dialect == "anthropic-messages":
+                        issue("duplicate_call_id", i,
+                              f"call id {cid!r} is used twice; Anthropic wants each "
+                              "tool_use id of a request to be unique", cid)
+                current[cid] = i
+                made.append((cid, i))
+                open_block.add((cid, i))
         if dialect == "openai-responses" and is_reasoning_only(m):
             nxt = messages[i + 1] if i + 1 < len(messages) else None
             if nxt is None or nxt.role is not Role.ASSISTANT:
                 issue("reasoning_not_followed", i,
                       "a reasoning item must be followed by the assistant item it precedes")
-    for cid, i in calls.items():
-        if cid not in answered:
+    for cid, i in made:
+        if (cid, i) not in answered:
             issue("call_without_result", i, f"call {cid!r} has no result in the context", cid)
     if require_user_first:
         first = next((i for i, m in enumerate(messages) if m.role is not Role.SYSTEM), None)

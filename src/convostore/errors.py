@@ -98,8 +98,8 @@ class ThreadExistsError(ConflictError):
 
 
 class ThreadDeletedError(ConflictError):
-    def __init__(self, thread_id: str) -> None:
-        super().__init__(f"thread {thread_id!r} is deleted; restore it before writing")
+    def __init__(self, thread_id: str, hint: str = "restore it before writing") -> None:
+        super().__init__(f"thread {thread_id!r} is deleted; {hint}")
         self.thread_id = thread_id
 
 
@@ -128,11 +128,9 @@ class UnsupportedSnapshotVersionError(ValidationError):
 class ContextBudgetError(ValidationError):
     """The messages that must be in a context window do not fit its budget."""
 
-    def __init__(self, required: int, budget: int, unit: str = "tokens") -> None:
-        super().__init__(
-            f"the mandatory part of the context needs {required} {unit}, "
-            f"over the budget of {budget}"
-        )
+    def __init__(self, required: int, budget: int, unit: str = "tokens", *,
+                 what: str = "the mandatory part of the context") -> None:
+        super().__init__(f"{what} needs {required} {unit}, over the budget of {budget}")
         self.required = required
         self.budget = budget
 

@@ -69,10 +69,15 @@ class Generated:
 
 
 @st.composite
-def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8) -> Generated:
+def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
+                  reuse_ids: bool = False, late_system: bool = False) -> Generated:
     """A valid thread: system prompt, turns with parallel tool calls whose results
     arrive in any order, separate or inline reasoning, long tool outputs, and
-    whole units pinned."""
+    whole units pinned.
+
+    ``reuse_ids``: call ids restart at ``call_0`` in every turn, as some
+    OpenAI-compatible servers number them. ``late_system``: a system message
+    may also come mid-thread (ordinary history, not the prompt)."""
     rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
     out: list[Message] = []
     units: list[list[str]] = []
@@ -96,6 +101,13 @@ def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8) -> 
         out += unit
         units.append([m.id for m in unit])
     for t in range(draw(st.integers(0, max_turns))):
+        if reuse_ids:
+            counter = iter(range(10_000))
+        if late_system and rnd.random() < 0.2:
+            unit = [Message.system(f"note {t}", token_count=rnd.choice([2, 20]),
+                                   token_counter="test")]
+            out += unit
+            units.append([m.id for m in unit])
         unit = pin_maybe([user(f"q{t}", tokens())])
         out += unit
         units.append([m.id for m in unit])

@@ -14,6 +14,7 @@ from convostore.context import (
     call_ids,
     is_mandatory,
     is_reasoning_only,
+    mandatory_messages,
     result_ids,
     select_messages,
     select_window,
@@ -56,32 +57,49 @@ def assert_valid(msgs: list[Message]) -> None:
 
 
 def reference(live: list[Message], *, max_tokens: int | None, max_messages: int | None,
-              start_on_user: bool) -> list[str]:
+              start_on_user: bool, dialects: tuple[str, ...] = DIALECTS) -> list[str]:
     """Brute force: the longest valid suffix that fits, checked against the rules."""
-    mand = [m for m in live if is_mandatory(m)]
-    free = [m for m in live if not is_mandatory(m)]
+    mand = mandatory_messages([m for m in live if is_mandatory(m)])
+    mand_ids = {m.id for m in mand}
+    free = [m for m in live if m.id not in mand_ids]
     mand_tokens = sum(tokens_of(m) for m in mand)
     if (max_tokens is not None and mand_tokens > max_tokens) or (
             max_messages is not None and len(mand) > max_messages):
         raise ContextBudgetError(mand_tokens, max_tokens or 0)
-    for s in range(len(free) + 1):
-        chosen = {m.id for m in mand} | {m.id for m in free[s:]}
+
+    def window_of(s: int) -> list[Message]:
+        chosen = mand_ids | {m.id for m in free[s:]}
         window = [m for m in live if m.id in chosen]
-        if max_tokens is not None and sum(tokens_of(m) for m in window) > max_tokens:
-            continue
-        if max_messages is not None and len(window) > max_messages:
-            continue
+        # the system prompt leads
+        return sorted(window, key=lambda m: not (m.role is Role.SYSTEM and m.id in mand_ids
+                                                 and not m.pinned))
+
+    def valid(s: int) -> bool:
+        chosen = mand_ids | {m.id for m in free[s:]}
         if start_on_user and s < len(free) and free[s].role is not Role.USER:
-            continue
-        if any(validate_context(window, d, require_user_first=False) for d in DIALECTS):
-            continue
+            return False
+        window = window_of(s)
+        if any(validate_context(window, d, require_user_first=False)  # type: ignore[arg-type]
+               for d in dialects):
+            return False
         # reasoning stays with the message it precedes
-        detached = any(
+        return not any(
             is_reasoning_only(m) and m.id not in chosen and i + 1 < len(live)
             and live[i + 1].id in chosen and live[i + 1].role is Role.ASSISTANT
             for i, m in enumerate(live))
-        if detached:
+
+    def fits(window: list[Message]) -> bool:
+        return not ((max_tokens is not None and sum(tokens_of(m) for m in window) > max_tokens)
+                    or (max_messages is not None and len(window) > max_messages))
+
+    for s in range(len(free) + 1):
+        window = window_of(s)
+        if not fits(window) or not valid(s):
             continue
+        # nothing of the conversation fits: refused if something could be in
+        if s == len(free) and all(m.role is Role.SYSTEM for m in mand) and any(
+                valid(k) for k in range(len(free) - 1, -1, -1)):
+            raise ContextBudgetError(0, 0)
         return [m.id for m in window]
     raise AssertionError("the empty suffix is always valid")
 
