@@ -7,7 +7,8 @@ shallow on purpose, so callers catch by meaning rather than by backend::
     ConvostoreError
     ├── NotFoundError
     │   ├── ThreadNotFoundError
-    │   └── MessageNotFoundError
+    │   ├── MessageNotFoundError
+    │   └── StoreNotFoundError         opened without creating, and nothing is there
     ├── ConflictError
     │   ├── RevisionConflictError      stale ``expected_revision``
     │   ├── DuplicateMessageError      message id re-sent with other content
@@ -20,7 +21,8 @@ shallow on purpose, so callers catch by meaning rather than by backend::
     │   ├── SchemaTooOldError          database needs ``migrate()``
     │   └── SchemaTooNewError          database written by a newer convostore
     ├── BackendUnavailableError        cannot reach or open the backend
-    │   └── StoreLockedError           another process holds the store
+    │   ├── StoreLockedError           another process holds the store
+    │   └── DamagedThreadError         one thread's stored data cannot be read
     └── MissingDependencyError (ImportError)  optional extra not installed
 
 A :class:`NotFoundError` carries no hint of *why* the object was not found: a
@@ -34,6 +36,7 @@ __all__ = [
     "ConflictError",
     "ContextBudgetError",
     "ConvostoreError",
+    "DamagedThreadError",
     "DuplicateMessageError",
     "MessageNotFoundError",
     "MissingDependencyError",
@@ -43,6 +46,7 @@ __all__ = [
     "SchemaTooOldError",
     "SchemaVersionError",
     "StoreLockedError",
+    "StoreNotFoundError",
     "ThreadDeletedError",
     "ThreadExistsError",
     "ThreadNotFoundError",
@@ -69,6 +73,16 @@ class MessageNotFoundError(NotFoundError):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"message {message_id!r} not found")
         self.message_id = message_id
+
+
+class StoreNotFoundError(NotFoundError):
+    """A store opened in a mode that must not create one does not exist yet."""
+
+    def __init__(self, url: str, path: str, hint: str = "") -> None:
+        super().__init__(f"store {url} does not exist (there is no {path})"
+                         + (f"; {hint}" if hint else ""))
+        self.url = url
+        self.path = path
 
 
 class ConflictError(ConvostoreError):
@@ -158,6 +172,25 @@ class BackendUnavailableError(ConvostoreError):
 
 class StoreLockedError(BackendUnavailableError):
     """Another process holds the store's write lock."""
+
+
+class DamagedThreadError(BackendUnavailableError):
+    """The stored data of one thread cannot be read: a damaged or unreadable file.
+
+    The rest of the store stays usable; reads and writes of this thread are
+    refused (a write never replaces the damaged data) until it is restored.
+    ``path`` names the file, ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str, *, thread_id: str | None = None) -> None:
+        which = "its thread" if thread_id is None else f"thread {thread_id!r}"
+        super().__init__(
+            f"the thread file {path} is damaged ({reason}); {which} cannot be read or "
+            "changed until the file is restored from a backup or moved out of the store "
+            "directory")
+        self.path = path
+        self.reason = reason
+        self.thread_id = thread_id
 
 
 class MissingDependencyError(ConvostoreError, ImportError):

@@ -9,6 +9,7 @@ refused rather than silently dropped.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -19,7 +20,6 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     JsonValue,
-    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -61,12 +61,48 @@ __all__ = [
 
 T = TypeVar("T")
 
-ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._:@+=-]*$"
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)
-]
-"""Ids of tenants, users, threads, messages and executions: 1-255 characters of
-letters, digits and ``_ . : @ + = -``, not starting with punctuation other than ``_``."""
+#: The longest id, in characters (Unicode code points; up to 1,020 bytes of UTF-8).
+ID_MAX_LENGTH = 255
+#: What an id is, as a regular expression both pydantic's engine and Python's
+#: ``re`` read: one or more characters, none of them a control character
+#: (category Cc: C0 U+0000-U+001F, DEL U+007F, C1 U+0080-U+009F) or a line or
+#: paragraph separator (U+2028, U+2029). Lone surrogates are refused too, by the
+#: string check itself; see :func:`is_identifier` for the whole rule in Python.
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
+#: The rule as said in every error about an id.
+ID_RULE = (f"must be a string of 1-{ID_MAX_LENGTH} characters with no control characters "
+           "(U+0000-U+001F, U+007F-U+009F), line or paragraph separators (U+2028, "
+           "U+2029) or lone surrogates")
+_ID_TEXT = re.compile(
+    r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,255}")
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` is a valid id (the rule of :data:`Identifier`)."""
+    return isinstance(value, str) and _ID_TEXT.fullmatch(value) is not None
+
+
+class _IdentifierSchema:
+    """The id rule as one pydantic-core string check with one error message.
+
+    Checked in pydantic's core, without a call into Python, since every message
+    read validates several ids.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        return core_schema.custom_error_schema(
+            core_schema.str_schema(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
+            custom_error_type="identifier", custom_error_message=ID_RULE)
+
+
+Identifier = Annotated[str, _IdentifierSchema()]
+"""Ids of tenants, users, threads, messages and executions: any Unicode text of
+1-255 characters without control characters, line or paragraph separators or lone
+surrogates (``auth0|64b7f0c2e1``, ``José``, ``slack/C123``). Format characters such
+as U+200F (right-to-left mark) or U+200D (the zero-width joiner of emoji sequences)
+are allowed. Ids are compared exactly, code point for code point: no case folding
+and no Unicode normalization."""
 
 NonNegInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 

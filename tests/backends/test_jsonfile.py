@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -20,6 +22,8 @@ import convostore
 from convostore import open_store
 from convostore.errors import (
     BackendUnavailableError,
+    DamagedThreadError,
+    MessageNotFoundError,
     SchemaTooNewError,
     StoreLockedError,
     ThreadNotFoundError,
@@ -286,45 +290,149 @@ def test_temporary_files_left_by_a_crash_are_removed(root: Path) -> None:
     assert (root / "default" / "notes.txt").exists()
 
 
-@pytest.mark.parametrize("content, match", [
-    (b'{"format": "convostore.thread", "version": 1, "ten', "invalid JSON"),
-    (b"", "invalid JSON"),
-    (b"[]", "format"),
-    (b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
-     b'"thread": {"id": "t1", "revision": -1}, "messages": []}', "revision"),
-])
-def test_a_damaged_file_refuses_to_open_and_names_the_file(
-        root: Path, content: bytes, match: str) -> None:
+def _damage(root: Path, content: bytes) -> Path:
+    """A store with threads t1 (with two messages) and t2, then t1's file replaced."""
     with open_store(url(root)) as s:
         s.create_thread(id="t1")
-        s.create_thread(id="t2")
+        s.append("t1", [Message.user("hi", id="m1"), Message.assistant("yo", id="m2")])
+        s.create_thread(id="t2", title="fine")
+        s.append("t2", Message.user("still here", id="m3"))
     bad = root / "default" / "t1.json"
-    good = bad.read_bytes()
     bad.write_bytes(content)
-    with pytest.raises(BackendUnavailableError, match=match) as info:
-        open_store(url(root, lock_timeout="0"))
-    assert str(bad) in str(info.value)
-    bad.write_bytes(good)  # the failed open released the lock; a fixed store opens
+    return bad
+
+
+DAMAGED = [
+    pytest.param(b'{"format": "convostore.thread", "version": 1, "ten', "invalid JSON",
+                 id="truncated"),
+    pytest.param(b"", "invalid JSON", id="empty"),
+    pytest.param(b"\xff\xfe\x00garbage", "invalid JSON", id="not-utf8"),
+    pytest.param(b"[]", "format", id="a-list"),
+    pytest.param(b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
+                 b'"thread": {"id": "t1", "revision": -1}, "messages": []}', "revision",
+                 id="wrong-shape"),
+    pytest.param(b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
+                 b'"thread": {"id": "t1"}, "messages": {}}', "messages", id="wrong-type"),
+]
+
+
+@pytest.mark.parametrize("content, match", DAMAGED)
+def test_a_damaged_file_costs_its_thread_only_and_is_never_overwritten(
+        root: Path, content: bytes, match: str) -> None:
+    bad = _damage(root, content)
     with open_store(url(root, lock_timeout="0")) as s:
-        assert s.count_threads() == 2
+        # the rest of the store opens, lists and serves
+        assert [t.id for t in s.list_threads(include_deleted=True)] == ["t2"]
+        assert s.count_threads() == 1 and [x.id for x in s.summaries()] == ["t2"]
+        assert [m.content for m in s.list_messages("t2")] == ["still here"]
+        s.append("t2", Message.user("more"))
+        s.create_thread(id="t3")
+        # every call on the damaged thread names the file, writes included
+        calls: list[Any] = [
+            lambda: s.get_thread("t1"), lambda: s.list_messages("t1"),
+            lambda: s.recent("t1", 5), lambda: s.export_thread("t1"),
+            lambda: s.load_messages("t1"),
+            lambda: s.append("t1", Message.user("lost?")),
+            lambda: s.create_thread(id="t1"),
+            lambda: s.update_thread("t1", title="x"), lambda: s.delete_thread("t1"),
+            lambda: s.restore_thread("t1"), lambda: s.purge_thread("t1"),
+            lambda: s.import_thread(s.export_thread("t2"), thread_id="t1", new_ids=True),
+        ]
+        for call in calls:
+            with pytest.raises(DamagedThreadError, match=match) as info:
+                call()
+            assert str(bad) in str(info.value) and info.value.path == str(bad)
+            assert isinstance(info.value, BackendUnavailableError)
+        assert bad.read_bytes() == content
+        report = s.health_check()
+        assert report.ok  # the store serves; the damaged file is reported
+        assert list(report.detail["damaged"]) == [str(bad)]
+        assert match in report.detail["damaged"][str(bad)]
+        # another tenant's thread of the same id is another file: unaffected
+        assert s.tenant("other").create_thread(id="t1").id == "t1"
+        # a message of the damaged thread is simply not found by its id
+        with pytest.raises(MessageNotFoundError):
+            s.get_message("m1")
+    assert bad.read_bytes() == content
+    assert temp_files(root) == []
 
 
-def test_files_that_disagree_with_their_place_or_each_other_are_refused(root: Path) -> None:
+def test_a_restored_file_is_read_again_on_the_next_open(root: Path) -> None:
+    with open_store(url(root)) as s:
+        s.create_thread(id="t1")
+        s.append("t1", Message.user("hi"))
+    path = root / "default" / "t1.json"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with open_store(url(root)) as s:
+        assert s.count_threads() == 0
+    path.write_bytes(good)
+    with open_store(url(root)) as s:
+        assert [m.content for m in s.list_messages("t1")] == ["hi"]
+        assert "damaged" not in s.health_check().detail
+
+
+def test_an_unreadable_file_costs_its_thread_only(root: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = _damage(root, b"")
+    with open_store(url(root)) as s:
+        s.create_thread(id="t9")
+    unreadable = root / "default" / "t9.json"
+    content = unreadable.read_bytes()
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:  # what a file without read permission does
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with open_store(url(root)) as s:
+        with pytest.raises(DamagedThreadError, match="Permission denied") as info:
+            s.get_thread("t9")
+        assert info.value.path == str(unreadable)
+        with pytest.raises(DamagedThreadError):
+            s.append("t9", Message.user("x"))
+        assert s.get_thread("t2").title == "fine"
+        assert sorted(s.health_check().detail["damaged"]) == sorted([str(bad), str(unreadable)])
+    monkeypatch.undo()
+    assert unreadable.read_bytes() == content
+
+
+def test_files_that_disagree_with_their_place_or_each_other_are_damaged(root: Path) -> None:
     with open_store(url(root)) as s:
         s.create_thread(id="t1")
         s.append("t1", Message.user("hi", id="m1"))
     src = root / "default" / "t1.json"
     moved = root / "default" / "t2.json"
     moved.write_bytes(src.read_bytes())
-    with pytest.raises(BackendUnavailableError, match="whose file is"):
-        open_store(url(root))
+    with open_store(url(root)) as s:
+        assert [m.id for m in s.list_messages("t1")] == ["m1"]
+        with pytest.raises(DamagedThreadError, match="whose file is"):
+            s.get_thread("t2")
     moved.unlink()
 
     doc = json.loads(src.read_bytes())
     doc["messages"][0]["seq"] = 2
     src.write_text(json.dumps(doc))
-    with pytest.raises(BackendUnavailableError, match="out of sequence"):
-        open_store(url(root))
+    with open_store(url(root)) as s, pytest.raises(DamagedThreadError, match="out of sequence"):
+        s.get_thread("t1")
+
+
+def test_a_file_that_appeared_under_a_new_threads_name_is_not_replaced(root: Path) -> None:
+    # What a case-insensitive file system does when "Alice" exists and "alice" is
+    # created: the new thread's name finds a file the store did not load as it.
+    with open_store(url(root)) as s:
+        s.create_thread(id="t1")
+        stranger = root / "default" / "t9.json"
+        stranger.write_bytes(b"someone else's data")
+        with pytest.raises(BackendUnavailableError, match="already exists") as info:
+            s.create_thread(id="t9")
+        assert str(stranger) in str(info.value)
+        with pytest.raises(ThreadNotFoundError):
+            s.get_thread("t9")
+        assert s.count_threads() == 1
+    assert stranger.read_bytes() == b"someone else's data"
 
 
 def test_a_file_from_a_newer_version_is_refused(root: Path) -> None:
@@ -361,19 +469,69 @@ def test_a_path_that_is_a_file_is_a_typed_error(tmp_path: Path) -> None:
 
 # --- names --------------------------------------------------------------------
 
+HOSTILE_NAMES = ["..", ".", "../escape", "a/b", "x/y/../../z", ".lock", ".t.json.x.tmp",
+                 "%2e%2e", "%2F", "José", "Jose\u0301", "auth0|64b7f0c2e1", "slack/C123",
+                 "CON", "nul", "a\\b", "~x", " ", "\u202eevil", "\u200fRTL", "👨\u200d👩\u200d👧",
+                 "Ω" * 255, "😀" * 255, "😀" * 254 + "😁", "-lead", "a" * 201]
+NAME_CHARS = re.compile(r"[A-Za-z0-9_%][A-Za-z0-9._:@+=%~-]*\.json")
+
+
+def test_any_id_gets_a_safe_unique_file_name_inside_its_tenant(root: Path) -> None:
+    with open_store(url(root)) as s:
+        for tenant in ["default", *HOSTILE_NAMES]:
+            view = s.tenant(tenant)
+            for tid in HOSTILE_NAMES:
+                view.create_thread(id=tid)
+                view.append(tid, Message.user(f"{tenant}/{tid}"))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".lock")
+    assert len(files) == (len(HOSTILE_NAMES) + 1) * len(HOSTILE_NAMES)
+    for path in files:
+        rel = path.relative_to(root)
+        assert len(rel.parts) == 2, rel
+        for part in rel.parts[:1]:
+            assert NAME_CHARS.fullmatch(part + ".json"), part
+        assert NAME_CHARS.fullmatch(rel.parts[1]), rel
+        assert all(len(part.encode()) <= 210 for part in rel.parts)
+    with open_store(url(root)) as s:
+        for tenant in ["default", *HOSTILE_NAMES]:
+            view = s.tenant(tenant)
+            assert sorted(t.id for t in view.list_threads(limit=1000)) == sorted(HOSTILE_NAMES)
+            for tid in HOSTILE_NAMES:
+                assert [m.content for m in view.list_messages(tid)] == [f"{tenant}/{tid}"]
+        assert "damaged" not in s.health_check().detail
+
+
+@pytest.mark.parametrize("thread_id, name", [
+    ("t1", "t1.json"),
+    ("x:y@z+1=2-3.4", "x:y@z+1=2-3.4.json"),
+    ("th_01JD3XKZ", "th_01JD3XKZ.json"),
+    ("a" * 255, "a" * 100 + "~" + hashlib.sha256(b"a" * 255).hexdigest()[:32] + ".json"),
+    ("José", "Jos%C3%A9.json"),
+    ("auth0|64b7", "auth0%7C64b7.json"),
+    ("../x", "%2E.%2Fx.json"),
+    ("..", "%2E..json"),
+    ("%2e%2e", "%252e%252e.json"),
+    ("-x", "%2Dx.json"),
+    ("a b", "a%20b.json"),
+])
+def test_file_names_old_ids_unchanged_others_percent_encoded(
+        root: Path, thread_id: str, name: str) -> None:
+    with open_store(url(root)) as s:
+        s.create_thread(id=thread_id)
+    assert [p.name for p in (root / "default").iterdir()] == [name]
+
 
 @pytest.mark.parametrize("tenant, thread_id", [
-    ("..", "t"), ("default", ".."), ("default", "../escape"), ("a/b", "t"), ("default", "x/y"),
-    ("default", ".lock"),
+    ("default", "a\x00b"), ("a\x00b", "t"), ("default", "line\nbreak"), ("default", ""),
+    ("default", "x" * 256), ("default", "lone\ud800"),
 ])
-def test_names_that_would_leave_the_directory_are_refused(
+def test_names_that_are_not_ids_are_refused_by_the_backend_itself(
         root: Path, tenant: str, thread_id: str) -> None:
     backend = JsonFileBackend(root)
     try:
         with pytest.raises(ValidationError):
             backend.execute(ops.CreateThread(tenant, Thread(id="ok").model_copy(
                 update={"id": thread_id, "tenant_id": "default"})))
-        assert backend.execute(ops.CountThreads(tenant, ops.ThreadFilter())) == 0
     finally:
         backend.close()
     assert sorted(p.name for p in root.iterdir()) == [".lock"]

@@ -26,7 +26,7 @@ def invoke(*args: object, input: str | bytes | None = None,
 
 def seed(url: str, *, tenant: str = "default", messages: int = 3, **fields: Any) -> Thread:
     """A thread with ``messages`` alternating user/assistant messages."""
-    with _common.opened_store(url, tenant) as store:
+    with _common.opened_store(url, tenant, create=True) as store:
         thread = store.create_thread(**fields)
         if messages:
             store.append(thread.id, [
@@ -36,5 +36,5 @@ def seed(url: str, *, tenant: str = "default", messages: int = 3, **fields: Any)
 
 
 def with_store(url: str, fn: Callable[[Store], Any], tenant: str = "default") -> Any:
-    with _common.opened_store(url, tenant) as store:
+    with _common.opened_store(url, tenant, create=True) as store:
         return fn(store)

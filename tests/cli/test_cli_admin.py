@@ -62,13 +62,13 @@ def test_keys_errors(run: Run, store_url: str) -> None:
 
 
 def test_db_status_and_upgrade_on_sqlite(run: Run, sqlite_url: str) -> None:
+    upgraded = json.loads(run("db", "upgrade", "--store", sqlite_url, "--json").stdout)
+    assert upgraded["applied"] == []  # SQLite migrates when opened (here: created)
     status = json.loads(run("db", "status", "--store", sqlite_url, "--json").stdout)
     assert status["backend"] == "sqlite"
     assert status["schema_version"] == status["latest_version"] >= 1
     assert status["up_to_date"] is True
     assert run("db", "status", "--check", "--store", sqlite_url).exit_code == 0
-    upgraded = json.loads(run("db", "upgrade", "--store", sqlite_url, "--json").stdout)
-    assert upgraded["applied"] == []  # SQLite migrates when opened
     assert "CREATE TABLE" in run("db", "ddl", "--store", sqlite_url).stdout
 
 
@@ -76,6 +76,7 @@ def test_db_status_check_fails_on_a_pending_migration(
         run: Run, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from convostore.store.sqlite import SQLiteBackend
 
+    assert run("db", "upgrade", "--store", sqlite_url).exit_code == 0
     monkeypatch.setattr(SQLiteBackend, "latest_version", SQLiteBackend.latest_version + 1)
     result = run("db", "status", "--check", "--store", sqlite_url)
     assert result.exit_code == 5
@@ -86,18 +87,19 @@ def test_db_status_check_fails_on_a_pending_migration(
 @pytest.mark.parametrize("url", ["memory://", "json"])
 def test_db_on_backends_without_schema(run: Run, tmp_path: Path, url: str) -> None:
     url = f"json:///{tmp_path / 'j'}" if url == "json" else url
-    status = run("db", "status", "--store", url)
-    assert status.exit_code == 0
-    assert "no schema (memory/json backend)" in status.stdout
     upgrade = run("db", "upgrade", "--store", url)
     assert upgrade.exit_code == 0
     assert "no schema (memory/json backend)" in upgrade.stderr
+    status = run("db", "status", "--store", url)
+    assert status.exit_code == 0
+    assert "no schema (memory/json backend)" in status.stdout
 
 
 # --- doctor -------------------------------------------------------------------------
 
 
 def test_doctor_reports_store_schema_fts_and_tokenizer(run: Run, sqlite_url: str) -> None:
+    seed(sqlite_url, messages=0)
     result = run("doctor", "--store", sqlite_url, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -128,18 +130,27 @@ def test_passwords_never_reach_the_output() -> None:
 # --- prune --------------------------------------------------------------------------
 
 
+def _live(run: Run, store_url: str, *extra: str) -> set[str]:
+    listed = run("threads", "list", *extra, "--store", store_url, "--json")
+    return {t["id"] for t in json.loads(listed.stdout)["items"]}
+
+
 def test_prune_keeps_n_sessions_per_user(run: Run, store_url: str) -> None:
     alice = [seed(store_url, user_id="alice", messages=0).id for _ in range(3)]
     bob = seed(store_url, user_id="bob", messages=0).id
-    result = run("prune", "--keep", "2", "--store", store_url, "--json")
+    result = run("prune", "--keep", "2", "--yes", "--store", store_url, "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"expired": 0, "over_limit": 1, "purged": True}
-    listed = run("threads", "list", "--deleted", "--store", store_url, "--json")
-    assert {t["id"] for t in json.loads(listed.stdout)["items"]} == {*alice[1:], bob}
+    report = json.loads(result.stdout)
+    assert (report["expired"], report["over_limit"], report["purged"], report["dry_run"]
+            ) == (0, 1, True, False)
+    assert [(t["id"], t["user_id"], t["reason"]) for t in report["threads"]] == [
+        (alice[0], "alice", "over-limit")]
+    assert _live(run, store_url, "--deleted") == {*alice[1:], bob}
 
 
 def test_prune_soft_deletes_when_asked(run: Run, store_url: str) -> None:
     old, new = (seed(store_url, user_id="u", messages=0).id for _ in range(2))
+    # soft deletion can be undone, so it needs no confirmation
     assert run("prune", "--keep", "1", "--soft", "--store", store_url).exit_code == 0
     assert run("threads", "restore", old, "--store", store_url).exit_code == 0
     assert new
@@ -149,10 +160,69 @@ def test_prune_removes_idle_sessions(run: Run, sqlite_url: str) -> None:
     idle = seed(sqlite_url, messages=0).id
     time.sleep(0.6)
     active = seed(sqlite_url, messages=0).id
-    result = run("prune", "--idle", "0.5s", "--store", sqlite_url, "--json")
+    result = run("prune", "--idle", "0.5s", "--yes", "--store", sqlite_url, "--json")
     assert json.loads(result.stdout)["expired"] == 1
     assert run("threads", "show", idle, "--store", sqlite_url).exit_code == 3
     assert run("threads", "show", active, "--store", sqlite_url).exit_code == 0
+
+
+def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_url: str
+                                                                ) -> None:
+    made = [seed(store_url, user_id="u", messages=0).id for _ in range(3)]
+    before = _live(run, store_url)
+    result = run("prune", "--keep", "1", "--dry-run", "--store", store_url, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True and report["over_limit"] == 2
+    assert sorted(t["id"] for t in report["threads"]) == sorted(made[:2])
+    assert _live(run, store_url) == before
+    human = run("prune", "--keep", "1", "--dry-run", "--store", store_url)
+    assert human.exit_code == 0
+    assert "would purge 2 thread(s)" in human.stderr
+    assert {line.split("\t")[0] for line in human.stdout.splitlines()[1:]} == set(made[:2])
+    assert _live(run, store_url) == before
+
+
+def test_prune_dry_run_counts_each_thread_once(run: Run, sqlite_url: str) -> None:
+    made = [seed(sqlite_url, user_id="u", messages=0).id for _ in range(3)]
+    time.sleep(0.6)
+    report = json.loads(run("prune", "--idle", "0.5s", "--keep", "1", "--dry-run",
+                            "--store", sqlite_url, "--json").stdout)
+    assert (report["expired"], report["over_limit"]) == (3, 0)
+    assert sorted(t["id"] for t in report["threads"]) == sorted(made)
+
+
+def test_prune_without_yes_off_a_terminal_refuses_and_changes_nothing(
+        run: Run, store_url: str) -> None:
+    made = {seed(store_url, user_id="u", messages=0).id for _ in range(2)}
+    result = run("prune", "--keep", "1", "--store", store_url, input="y\n")
+    assert result.exit_code == 2
+    assert "--yes" in result.stderr and "1 thread(s)" in result.stderr
+    assert _live(run, store_url) == made
+
+
+def test_prune_asks_on_a_terminal(run: Run, store_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from convostore.cli import prune
+
+    monkeypatch.setattr(prune, "stdin_is_terminal", lambda: True)
+    old, new = (seed(store_url, user_id="u", messages=0).id for _ in range(2))
+    declined = run("prune", "--keep", "1", "--store", store_url, input="n\n")
+    assert declined.exit_code == 1
+    assert "Purge 1 thread(s)" in declined.stderr
+    assert _live(run, store_url) == {old, new}
+    accepted = run("prune", "--keep", "1", "--store", store_url, input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "purged 1 thread(s)" in accepted.stderr
+    assert old in accepted.stdout
+    assert _live(run, store_url, "--deleted") == {new}
+
+
+def test_prune_with_nothing_to_remove_asks_nothing(run: Run, store_url: str) -> None:
+    seed(store_url, user_id="u", messages=0)
+    result = run("prune", "--keep", "1", "--store", store_url)
+    assert result.exit_code == 0
+    assert "nothing to prune" in result.stderr
 
 
 @pytest.mark.parametrize("args", [[], ["--idle", "soon"], ["--idle", "0"], ["--keep", "0"]])

@@ -21,6 +21,7 @@ from convostore.errors import (
     SchemaTooNewError,
     SchemaTooOldError,
     StoreLockedError,
+    StoreNotFoundError,
     ThreadNotFoundError,
     UnsupportedSnapshotVersionError,
     ValidationError,
@@ -91,8 +92,12 @@ def test_demo_passes_its_arguments_through(run: Run, monkeypatch: pytest.MonkeyP
 def test_store_defaults_to_sqlite_file_in_working_directory(
         run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run("threads", "list").exit_code == 0
+    missing = run("threads", "list")
+    assert missing.exit_code == 3
+    assert "convostore.db" in missing.stderr
+    assert run("db", "upgrade").exit_code == 0
     assert (tmp_path / "convostore.db").exists()
+    assert run("threads", "list").exit_code == 0
 
 
 def test_store_comes_from_the_environment(run: Run, sqlite_url: str) -> None:
@@ -107,6 +112,7 @@ def test_store_comes_from_the_environment(run: Run, sqlite_url: str) -> None:
 
 @pytest.mark.parametrize(("exc", "code"), [
     (ThreadNotFoundError("t"), 3),
+    (StoreNotFoundError("sqlite:///x.db", "x.db"), 3),
     (DuplicateMessageError("m"), 4),
     (RevisionConflictError("t", 1, 2), 4),
     (ValidationError("bad", field="cursor"), 2),
@@ -161,14 +167,15 @@ def test_errors_are_json_when_json_was_asked_for(run: Run) -> None:
 
 def test_unreachable_store_exits_5(run: Run, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    result = run("threads", "list", "--store", f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+    result = run("keys", "create", "--tenant", "a", "--store",
+                 f"sqlite:///{tmp_path / 'file' / 'x.db'}")
     assert result.exit_code == 5
     assert result.stderr.startswith("Error: ")
 
 
 def test_store_written_by_a_newer_version_exits_5(run: Run, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    assert run("threads", "list", "--store", url).exit_code == 0
+    assert run("db", "upgrade", "--store", url).exit_code == 0
     with sqlite3.connect(tmp_path / "new.db") as conn:
         conn.execute("INSERT INTO convostore_migrations (version, name, applied_at) "
                      "VALUES (999, 'future', '2100-01-01')")
@@ -204,3 +211,68 @@ def test_tables_are_drawn_with_rich_on_a_terminal(run: Run, sqlite_url: str,
     assert "\t" not in out
     assert thread.id in out and "hello" in out
     assert "┃" in out or "|" in out
+
+
+# --- a store that does not exist ------------------------------------------------------
+
+# Commands that only read or change what is already stored: none may create a store.
+EXISTING_ONLY = [
+    ("threads", "list"), ("threads", "show", "th_1"), ("threads", "rm", "th_1"),
+    ("threads", "restore", "th_1"), ("threads", "purge", "th_1", "--yes"),
+    ("messages", "tail", "th_1"), ("export", "th_1"), ("keys", "list"),
+    ("keys", "revoke", "01ARZ3NDEKTSV4RRFFQ69G5FAV"), ("db", "status"), ("db", "ddl"),
+    ("prune", "--keep", "1", "--yes"),
+]
+
+
+def _missing_stores(tmp_path: Path) -> list[tuple[str, Path]]:
+    return [(f"sqlite:///{tmp_path / 'nonexist' / 'dir' / 'x.db'}", tmp_path / "nonexist"),
+            (f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "x.db"),
+            (f"json:///{tmp_path / 'nonexist' / 'store'}", tmp_path / "nonexist")]
+
+
+@pytest.mark.parametrize("args", EXISTING_ONLY, ids=" ".join)
+def test_commands_on_existing_data_do_not_create_a_store(run: Run, tmp_path: Path,
+                                                         args: tuple[str, ...]) -> None:
+    for url, made in _missing_stores(tmp_path):
+        result = run(*args, "--store", url)
+        assert result.exit_code == 3, (url, result.output)
+        assert "does not exist" in result.stderr and "store" in result.stderr
+        assert not made.exists(), url
+        assert result.stdout == ""
+
+
+def test_a_missing_store_is_a_json_error_with_json(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = run("threads", "list", "--store", url, "--json")
+    assert json.loads(result.stderr)["error"]["kind"] == "not_found"
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_doctor_reports_a_missing_store_without_creating_it(run: Run, tmp_path: Path
+                                                            ) -> None:
+    result = run("doctor", "--store", f"json:///{tmp_path / 'nope'}", "--json")
+    assert result.exit_code == 5
+    backend = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "backend"]
+    assert backend[0]["status"] == "fail" and "does not exist" in backend[0]["detail"]
+    assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("args", [("keys", "create", "--tenant", "acme"), ("db", "upgrade")],
+                         ids=" ".join)
+def test_commands_that_make_data_create_the_store(run: Run, tmp_path: Path,
+                                                  args: tuple[str, ...]) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'x.db'}"
+    assert run(*args, "--store", url).exit_code == 0
+    assert (tmp_path / "new" / "x.db").exists()
+    assert run("threads", "list", "--store", url).exit_code == 0
+
+
+def test_import_creates_the_store(run: Run, tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    thread = seed(source)
+    path = tmp_path / "t.json"
+    assert run("export", thread.id, "-o", path, "--store", source).exit_code == 0
+    target = f"json:///{tmp_path / 'new' / 'store'}"
+    assert run("import", path, "--store", target).exit_code == 0
+    assert run("threads", "show", thread.id, "--store", target).exit_code == 0

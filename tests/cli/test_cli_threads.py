@@ -188,3 +188,33 @@ def test_tail_shows_tool_calls_without_text(run: Run, store_url: str) -> None:
     out = run("messages", "tail", thread.id, "--store", store_url).stdout
     assert 'tool call (c1) get_weather({"city": "Oslo"})' in out
 
+
+
+# --- which tenant -------------------------------------------------------------------
+
+
+def test_the_tenant_comes_from_the_environment(run: Run, store_url: str) -> None:
+    mine = seed(store_url, tenant="acme")
+    seed(store_url)
+    env = {"CONVOSTORE_TENANT": "acme"}
+    assert _ids(run("threads", "list", "--store", store_url, "--json", env=env)) == [mine.id]
+    assert run("threads", "show", mine.id, "--store", store_url, env=env).exit_code == 0
+    assert run("messages", "tail", mine.id, "--store", store_url, env=env).exit_code == 0
+    # --tenant still wins over the environment
+    assert mine.id not in _ids(run("threads", "list", "--tenant", "default", "--store",
+                                   store_url, "--json", env=env))
+
+
+def test_an_empty_listing_says_which_tenant_and_store_it_looked_in(run: Run,
+                                                                   store_url: str) -> None:
+    seed(store_url, tenant="acme")
+    result = run("threads", "list", "--store", store_url)
+    assert result.exit_code == 0
+    assert "no threads in tenant 'default'" in result.stderr
+    assert store_url in result.stderr
+    assert "CONVOSTORE_TENANT" in result.stderr
+    other = run("threads", "list", "--store", store_url, env={"CONVOSTORE_TENANT": "nobody"})
+    assert "no threads in tenant 'nobody'" in other.stderr
+    # programs get an empty document and no remark
+    quiet = run("threads", "list", "--store", store_url, "--json")
+    assert json.loads(quiet.stdout)["items"] == [] and quiet.stderr == ""

@@ -343,5 +343,5 @@ def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) ->
                                    "--store", f"sqlite:///{db}", "--no-progress"])
     assert code == 0, err
     assert rss < size / 3, f"peak RSS {rss} bytes for a file of {size} bytes"
-    with _common.opened_store(f"sqlite:///{db}") as store:
+    with _common.opened_store(f"sqlite:///{db}", create=True) as store:
         assert store.get_thread("th_big").message_count == n

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from convostore.store import DEFAULT_URL, Store, open_store, url_from_env
+from convostore.errors import StoreNotFoundError
+from convostore.store import DEFAULT_URL, Store, _path_of, open_store, url_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +53,9 @@ def store_option(f: F) -> F:
 def tenant_option(f: F) -> F:
     return click.option(
         "--tenant", default="default", show_default=True, metavar="NAME",
-        help="Tenant whose data the command reads and writes.",
+        envvar="CONVOSTORE_TENANT", show_envvar=True,
+        help="Tenant whose data the command reads and writes; an API key's threads "
+             "are in the key's tenant.",
     )(f)
 
 
@@ -89,6 +93,27 @@ def resolve_url(url: str | None) -> str:
 
 
 _EXPLICIT_MIGRATIONS = ("postgresql", "postgres", "postgresql+psycopg")
+_HINT = ("check --store or CONVOSTORE_URL; commands that write, such as import, keys "
+         "create or db upgrade, create it")
+
+
+def must_exist(url: str) -> None:
+    """Raise :class:`StoreNotFoundError` when ``url`` names a store on disk (a SQLite
+    file or a JSON directory) that is not there.
+
+    Opening a file store creates it, its directories included, which is right for
+    a command that stores something and wrong for one that only reads or changes
+    what is stored: a mistyped path would become an empty store that answers "no
+    threads". Memory and PostgreSQL stores are never created by opening them.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("sqlite", "json"):
+        return
+    path, _ = _path_of(url, scheme)
+    if scheme == "sqlite" and path == ":memory:":
+        return
+    if not os.path.exists(path):
+        raise StoreNotFoundError(redact(url), path, hint=_HINT)
 
 
 def _open(url: str, *, admin: bool = False) -> Store:
@@ -100,13 +125,19 @@ def _open(url: str, *, admin: bool = False) -> Store:
 
 
 @contextmanager
-def opened_store(url: str | None, tenant: str = "default", *, admin: bool = False
-                 ) -> Iterator[Store]:
+def opened_store(url: str | None, tenant: str = "default", *, create: bool,
+                 admin: bool = False) -> Iterator[Store]:
     """The store at ``url`` bound to ``tenant``, closed on exit.
 
-    ``admin`` opens a store whose schema may be behind, for schema commands.
+    ``create`` says whether the command may create the store: only commands that
+    store something new (import, keys create, db upgrade) pass ``True``; the
+    others fail with :class:`StoreNotFoundError` rather than leave an empty store
+    behind. ``admin`` opens a store whose schema may be behind, for schema commands.
     """
-    base = _open(resolve_url(url), admin=admin)
+    resolved = resolve_url(url)
+    if not create:
+        must_exist(resolved)
+    base = _open(resolved, admin=admin)
     try:
         yield base if tenant == base.tenant_id else base.tenant(tenant)
     finally:

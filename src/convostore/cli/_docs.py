@@ -26,7 +26,15 @@ The `convostore` command (also `python -m convostore`) needs the `cli` extra:
 
 Every command that touches data takes the store from `--store URL`, else from the
 environment variable `CONVOSTORE_URL`, else the SQLite file `convostore.db` in the
-working directory; and the tenant from `--tenant NAME` (default `default`).
+working directory; and the tenant from `--tenant NAME`, else from the environment
+variable `CONVOSTORE_TENANT`, else `default`. An API key's threads live in the
+key's tenant: give that tenant to see them here.
+
+Only the commands that store something new (`import`, `keys create`, `db upgrade`,
+and `demo` when given `--store`) create a store that does not exist yet. Every other
+command, reading or changing what is stored, refuses a SQLite file or JSON directory
+that is not there (exit code 3) rather than leave an empty store behind a mistyped
+path.
 
 Output is meant for people by default: a table on a terminal, tab-separated lines
 with a header row when piped. `--json` prints one JSON document instead, and

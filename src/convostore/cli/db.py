@@ -62,7 +62,7 @@ def db() -> None:
 @json_option
 def status(store_url: str | None, check: bool, as_json: bool) -> None:
     """Show the store's schema version and whether migrations are pending."""
-    with opened_store(store_url, admin=True) as store:
+    with opened_store(store_url, create=False, admin=True) as store:
         info = status_of(store)
     if as_json:
         emit_json(info)
@@ -82,7 +82,7 @@ def status(store_url: str | None, check: bool, as_json: bool) -> None:
 @json_option
 def upgrade(store_url: str | None, as_json: bool) -> None:
     """Apply pending schema migrations."""
-    with opened_store(store_url, admin=True) as store:
+    with opened_store(store_url, create=True, admin=True) as store:
         schema = schema_of(store)
         applied = [] if schema is None else schema.migrate()
         info = status_of(store)
@@ -102,7 +102,7 @@ def upgrade(store_url: str | None, as_json: bool) -> None:
 @store_option
 def ddl(store_url: str | None) -> None:
     """Print the full schema as SQL, for review or to apply by hand."""
-    with opened_store(store_url, admin=True) as store:
+    with opened_store(store_url, create=False, admin=True) as store:
         schema = schema_of(store)
         if schema is None:
             note(NO_SCHEMA)

@@ -93,7 +93,7 @@ def run_checks(url: str) -> list[Check]:
         Check("store", "info", redact(url)),
     ]
     try:
-        with opened_store(url, admin=True) as store:
+        with opened_store(url, create=False, admin=True) as store:
             checks += _store_checks(url, store)
     except Exception as exc:  # any failure to open is a finding, not a crash
         failure = classify(exc)

@@ -46,8 +46,11 @@ EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
     (ExitCode.OK, "success"),
     (ExitCode.ERROR, "unexpected error, or a command that was aborted"),
     (ExitCode.USAGE, "usage error or invalid input: unknown option, malformed id, cursor, "
-                     "store URL or import file"),
-    (ExitCode.NOT_FOUND, "the thread, message or key does not exist in this tenant"),
+                     "store URL or import file; or a purge by prune without --yes when "
+                     "there is no terminal to confirm on"),
+    (ExitCode.NOT_FOUND, "the thread, message or key does not exist in this tenant, or "
+                         "the store does not exist (only import, keys create, db upgrade "
+                         "and demo create one)"),
     (ExitCode.CONFLICT, "conflict: the thread already exists, is deleted, or holds other "
                         "messages under the same ids"),
     (ExitCode.UNAVAILABLE, "the store cannot be used: unreachable or locked backend, schema "

@@ -51,7 +51,7 @@ def create(store_url: str | None, tenant: str, read_only: bool, label: str | Non
     """
     from convostore.keys import KeyManager
 
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=True) as store:
         key, token = KeyManager(store).create(tenant, read_only=read_only, label=label)
     if as_json:
         emit_json({**key.model_dump(mode="json"), "key": token})
@@ -71,7 +71,7 @@ def list_(store_url: str | None, tenant: str | None, as_json: bool) -> None:
     """List keys, revoked ones included, oldest first. Tokens are never shown."""
     from convostore.keys import KeyManager
 
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=False) as store:
         found = KeyManager(store).list(tenant)
     if as_json:
         emit_json({"items": found})
@@ -87,7 +87,7 @@ def revoke(store_url: str | None, key_id: str, as_json: bool) -> None:
     """Revoke a key at once; revoking it again changes nothing."""
     from convostore.keys import KeyManager
 
-    with opened_store(store_url) as store:
+    with opened_store(store_url, create=False) as store:
         key = KeyManager(store).revoke(key_id)
     if as_json:
         emit_json(key)

@@ -139,7 +139,7 @@ def tail(store_url: str | None, tenant: str, thread_id: str, count: int,
     arguments as JSON), tool results (a preview), images and files by name.
     --json and --jsonl print the messages whole.
     """
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         store.get_thread(thread_id)  # a missing thread is an error, not an empty tail
         items: Iterable[Message]
         if count == 0:

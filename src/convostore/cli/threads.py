@@ -19,6 +19,8 @@ from convostore.cli._common import (
     jsonl_option,
     note,
     opened_store,
+    redact,
+    resolve_url,
     store_options,
     table,
 )
@@ -60,7 +62,7 @@ def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: s
     One page at a time: the cursor of the next page is printed on stderr (and as
     next_cursor with --json). --all follows it to the end.
     """
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         def pages() -> Iterator[tuple[list[Thread], str | None]]:
             nxt = cursor
             while True:
@@ -87,6 +89,12 @@ def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: s
         table(COLUMNS, (_row(t) for t in collected))
         if next_cursor:
             note(f"more threads: --cursor {next_cursor}")
+        elif not collected:
+            # An empty answer most often means "looked in the wrong place": say where.
+            note(f"no threads in tenant {tenant!r} of {redact(resolve_url(store_url))}"
+                 f"{' matching the filters' if user_id or agent_name or cursor else ''}; "
+                 "--tenant or CONVOSTORE_TENANT picks another tenant (an API key's "
+                 "threads are in its tenant)")
 
 
 @threads.command("show")
@@ -95,7 +103,7 @@ def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: s
 @json_option
 def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> None:
     """Show one thread: owner, labels, counters and times."""
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         thread = store.get_thread(thread_id)
     if as_json:
         emit_json(thread)
@@ -117,7 +125,7 @@ def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> N
 
 def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: bool,
           verb: str, action: Callable[[Store, str], Thread]) -> None:
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         for tid in ids:  # fail on a missing id before changing anything
             store.get_thread(tid)
         done = [action(store, tid) for tid in ids]
@@ -156,7 +164,7 @@ def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
 def purge(store_url: str | None, tenant: str, thread_ids: tuple[str, ...], yes: bool,
           as_json: bool) -> None:
     """Remove threads and all their messages for good. Cannot be undone."""
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         for tid in thread_ids:  # fail on a missing id before asking or deleting
             store.get_thread(tid)
         if not yes:

@@ -355,7 +355,7 @@ def export(store_url: str | None, tenant: str, thread_id: str, output: str,
     written while the messages are read, a page at a time.
     """
     fmt = _format_of(None if output == "-" else output, fmt)
-    with opened_store(store_url, tenant) as store:
+    with opened_store(store_url, tenant, create=False) as store:
         total = store.get_thread(thread_id).message_count
         if output == "-":
             sys.stdout.flush()
@@ -412,7 +412,8 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
         first = fh.readline()
         fmt = fmt or sniff_format(first, None if file == "-" else file)
         lines = _chain(first, fh)
-        store = stack.enter_context(opened_store(store_url, tenant))
+        store = stack.enter_context(opened_store(store_url, tenant,
+                                                       create=not dry_run))
         tick = stack.enter_context(_progress(progress, f"import {Path(file).name}", size,
                                              in_bytes=True))
         result = import_stream(store, lines, fmt, thread_id=thread_id, batch=batch,

@@ -7,13 +7,12 @@ faces differ only in how they hand an operation to the backend.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from convostore.errors import ValidationError
 from convostore.model import (
-    ID_PATTERN,
+    ID_RULE,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -23,6 +22,7 @@ from convostore.model import (
     ThreadPatch,
     ThreadState,
     ThreadSummary,
+    is_identifier,
 )
 from convostore.store import _ops as ops
 from convostore.store._context import plan_context
@@ -48,14 +48,9 @@ MessageLike = Message | Mapping[str, Any]
 _DEFAULT_TENANT = "default"
 
 
-_ID = re.compile(ID_PATTERN)
-
-
 def _check_id(value: Any, field: str) -> str:
-    if not isinstance(value, str) or len(value) > 255 or _ID.match(value) is None:
-        raise ValidationError(
-            "must be 1-255 characters of letters, digits and _ . : @ + = -", field=field
-        )
+    if not is_identifier(value):
+        raise ValidationError(ID_RULE, field=field)
     return value
 
 
@@ -139,7 +134,7 @@ class _Builder(Generic[B]):
         after = None
         if cursor is not None:
             us, tid = decode_cursor(cursor, "threads", 2)
-            if not isinstance(us, int) or not isinstance(tid, str):
+            if not isinstance(us, int) or not is_identifier(tid):
                 raise ValidationError("malformed cursor", field="cursor")
             after = (us, tid)
         return ops.ListThreads(self._tenant, self._filter(user_id, agent_name, include_deleted),

@@ -20,9 +20,24 @@ can read, diff and back up with ordinary tools. Why it looks like this:
 * Only one process may have a directory open: an exclusive ``flock`` on
   ``<dir>/.lock`` is taken at open and held until :meth:`close`. The OS drops it
   when the process dies, so a killed writer never leaves the store locked.
-* A file that cannot be read is never skipped: the store refuses to open and
-  names the file, because silently dropping a conversation is worse than not
-  starting.
+* A damaged thread file (unreadable, not JSON, the wrong shape, or holding a
+  thread that does not belong under its name) costs that one thread, not the
+  store: the store opens, lists and serves every other thread, and any call on
+  the damaged thread raises :class:`~convostore.errors.DamagedThreadError`
+  naming the file, writes included, so the file is never overwritten and can be
+  restored from a backup. ``health_check`` lists the damaged files. A file
+  written by a newer convostore still stops the store from opening.
+* Ids may hold any character but controls, so they are not used as file names
+  as they are. Ids made only of ASCII letters, digits and ``_ . : @ + = -`` (not
+  starting with punctuation other than ``_``), the only ids older versions
+  accepted, keep their names; any other id is percent-encoded (UTF-8, every byte
+  outside that set as ``%XX``, a leading ``.`` too), so a name never holds a
+  ``/``, never starts with a dot and is ASCII whatever the id. Names over 200
+  characters are cut to 100 and made unique again by a digest; the file itself
+  holds the exact id, so nothing depends on reading a name back.
+* A write never replaces a file the store did not load. On a file system that
+  treats two names as one (case- or normalization-insensitive), a thread whose
+  file name collides with another's is refused instead of overwriting it.
 """
 
 from __future__ import annotations
@@ -46,11 +61,13 @@ import pydantic
 
 from convostore.errors import (
     BackendUnavailableError,
+    DamagedThreadError,
     SchemaTooNewError,
     StoreLockedError,
+    ThreadNotFoundError,
     ValidationError,
 )
-from convostore.model import HealthReport, Message, Thread
+from convostore.model import ID_RULE, HealthReport, Message, Thread, is_identifier
 from convostore.store import _ops as ops
 from convostore.store._logic import DEFAULT_LIMITS, Limits
 from convostore.store.base import Capabilities
@@ -69,27 +86,45 @@ FORMAT_VERSION = 1
 LOCK_NAME = ".lock"
 _TMP_SUFFIX = ".tmp"
 _JSON_SUFFIX = ".json"
-# Ids and tenants as the model allows them. Starting with a letter, digit or "_"
-# rules out ".", ".." and the dot-files the store keeps for itself.
+# Ids used as file names as they are: the ids older versions accepted, so their
+# files keep their names. Starting with a letter, digit or "_" rules out ".",
+# ".." and the dot-files the store keeps for itself.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+=-]*\Z")
-# A file name may have at most 255 bytes and ids may have 255 characters, so
-# long ids are shortened and made unique again with a digest. "~" cannot occur in
-# an id, so a shortened name never equals a plain one.
+# Bytes an encoded name keeps as they are; "%" is not one of them, so every
+# encoded name holds a "%" and no plain name does.
+_KEEP_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_KEEP = _KEEP_FIRST | frozenset(b".:@+=-")
+# A file name may have at most 255 bytes, and an encoded id up to 3 x 1,020, so
+# long names are shortened and made unique again with a digest. "~" occurs in
+# neither a plain nor an encoded name, so a shortened name equals neither.
 _PLAIN_MAX = 200
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _file_stem(name: str, field: str) -> str:
-    """The file-system name for a thread id or tenant, refusing anything unsafe."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or len(name) > 255:
-        raise ValidationError(
-            "must be 1-255 characters of letters, digits and _ . : @ + = - "
-            "to be stored as a file name", field=field)
-    if len(name) <= _PLAIN_MAX:
+def _encode_name(name: str) -> str:
+    """``name`` as an ASCII file name: percent-encoded UTF-8 unless it is plain."""
+    if _SAFE_NAME.match(name):
         return name
-    digest = hashlib.sha256(name.encode("ascii")).hexdigest()[:32]
-    return f"{name[:100]}~{digest}"
+    out = []
+    for i, byte in enumerate(name.encode()):
+        out.append(chr(byte) if byte in (_KEEP if i else _KEEP_FIRST) else f"%{byte:02X}")
+    return "".join(out)
+
+
+def _file_stem(name: str, field: str) -> str:
+    """The file-system name for a thread id or tenant, refusing anything not an id."""
+    if not is_identifier(name):
+        raise ValidationError(ID_RULE, field=field)
+    stem = _encode_name(name)
+    if len(stem) <= _PLAIN_MAX:
+        return stem
+    head = stem[:100]
+    cut = head.rfind("%", 98)  # keep a %XX escape whole
+    if cut >= 0:
+        head = head[:cut]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:32]
+    return f"{head}~{digest}"
 
 
 def _seconds(value: object, field: str) -> float:
@@ -145,8 +180,9 @@ class JsonFileBackend(MemoryBackend):
 
     Raises:
         StoreLockedError: another open store holds the directory.
-        BackendUnavailableError: the directory or a thread file cannot be read,
-            or a file is not a valid thread file (the message names it).
+        BackendUnavailableError: the directory cannot be read (a damaged thread
+            file does not stop the store from opening: calls on that thread raise
+            :class:`~convostore.errors.DamagedThreadError`).
         SchemaTooNewError: a file was written by a newer convostore.
         ValidationError: an option has a bad value or is unknown.
     """
@@ -173,6 +209,7 @@ class JsonFileBackend(MemoryBackend):
         self._dirs: set[Path] = set()  # tenant directories known to exist durably
         self._disk_changed = False  # set once a write has replaced or removed a file
         self._broken: str | None = None
+        self._damaged: dict[Path, str] = {}  # thread files that could not be loaded: why
         self._make_root()
         self._lock_fd = self._acquire_lock()
         self._release = weakref.finalize(self, os.close, self._lock_fd)
@@ -213,6 +250,8 @@ class JsonFileBackend(MemoryBackend):
                 problem = "the directory is not writable"
         detail: dict[str, Any] = {"directory": str(self._root), "threads": threads,
                                   "fsync": self._fsync}
+        if self._damaged:
+            detail["damaged"] = {str(p): why for p, why in sorted(self._damaged.items())}
         if problem is not None:
             detail["error"] = problem
         return HealthReport(ok=problem is None, backend=self.kind, detail=detail)
@@ -297,7 +336,11 @@ class JsonFileBackend(MemoryBackend):
                 if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
                     self._remove_stray(Path(entry.path), cleaned)
                 elif entry.name.endswith(_JSON_SUFFIX) and entry.is_file():
-                    self._load_file(Path(entry.path))
+                    path = Path(entry.path)
+                    try:
+                        self._load_file(path)
+                    except DamagedThreadError as exc:
+                        self._damaged[path] = exc.reason
         for directory in cleaned:
             self._sync_dir(directory, strict=False)
 
@@ -313,15 +356,14 @@ class JsonFileBackend(MemoryBackend):
         cleaned.add(path.parent)
 
     def _load_file(self, path: Path) -> None:
-        def bad(why: str) -> BackendUnavailableError:
-            return BackendUnavailableError(
-                f"{path} is not a valid convostore thread file ({why}); the store will not "
-                "open without it: restore it from a backup or move it out of the directory")
+        """Load one thread file; :class:`DamagedThreadError` if it is not a valid one."""
+        def bad(why: str) -> DamagedThreadError:
+            return DamagedThreadError(str(path), f"not a valid thread file: {why}")
 
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise BackendUnavailableError(f"cannot read {path}: {_why(exc)}") from exc
+            raise DamagedThreadError(str(path), f"unreadable: {_why(exc)}") from exc
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError) as exc:
@@ -373,6 +415,38 @@ class JsonFileBackend(MemoryBackend):
             if m.execution_id:
                 self._index_exec(tenant, m, discard)
 
+    # damaged threads -----------------------------------------------------------
+
+    def _thread(self, tenant: str, thread_id: str) -> Thread:
+        try:
+            return super()._thread(tenant, thread_id)
+        except ThreadNotFoundError:
+            if self._damaged:
+                self._refuse_damaged((tenant, thread_id))
+            raise
+
+    def _refuse_damaged(self, key: Key) -> None:
+        """Raise :class:`DamagedThreadError` if the file of ``key`` failed to load."""
+        path = self._path(key)
+        why = self._damaged.get(path)
+        if why is not None:
+            raise DamagedThreadError(str(path), why, thread_id=key[1])
+
+    def _refuse_foreign_file(self, key: Key) -> None:
+        """Refuse a write to a thread not in memory whose file exists anyway.
+
+        The file is a damaged one, or one the file system reports under the name
+        of this thread although it belongs to another (a case- or
+        normalization-insensitive file system); either way it must not be replaced.
+        """
+        self._refuse_damaged(key)
+        path = self._path(key)
+        if os.path.lexists(path):
+            raise BackendUnavailableError(
+                f"cannot write thread {key[1]!r}: {path} already exists but was not loaded "
+                "as this thread (the file system may treat two thread names as one); "
+                "it is left untouched")
+
     # writing -------------------------------------------------------------------
 
     def _path(self, key: Key) -> Path:
@@ -393,6 +467,8 @@ class JsonFileBackend(MemoryBackend):
                 raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
             if self._broken is not None:
                 raise BackendUnavailableError(self._broken)
+            if key not in self._records:
+                self._refuse_foreign_file(key)
             self._disk_changed = False
             try:
                 with super()._writing(key) as undo:
