@@ -78,15 +78,35 @@ def test_main_returns_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["no-such-command"]) == 2
 
 
-def test_demo_passes_its_arguments_through(run: Run, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_demo_passes_the_store_through(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     import convostore.demo
 
     seen: list[list[str]] = []
     monkeypatch.setattr(convostore.demo, "run", lambda argv: seen.append(argv) or 3)
-    result = run("demo", "memory://", "--flag")
-    assert seen == [["memory://", "--flag"]]
+    result = run("demo", "--store", "memory://")
+    assert seen == [["memory://"]]
     assert result.exit_code == 3
+    run("demo", "sqlite:///x.db")
+    run("demo")
+    assert seen[1:] == [["sqlite:///x.db"], []]
+
+
+def test_demo_uses_a_temporary_store_by_default(run: Run, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    real = tmp_path / "real.db"
+    result = run("demo", env={"CONVOSTORE_URL": f"sqlite:///{real}"})
+    assert result.exit_code == 0, result.output
+    assert "What's the weather in Paris?" in result.output
+    assert "temporary" in result.output
+    assert list(tmp_path.iterdir()) == []  # neither convostore.db nor the URL's file
+
+
+def test_demo_keeps_its_thread_in_a_store_it_is_given(run: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert run("demo", "--store", url).exit_code == 0
+    listed = json.loads(run("threads", "list", "--store", url, "--json").stdout)
+    assert [t["title"] for t in listed["items"]] == ["What's the weather?"]
 
 
 def test_store_defaults_to_sqlite_file_in_working_directory(

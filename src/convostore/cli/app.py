@@ -52,16 +52,23 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def demo(args: tuple[str, ...]) -> None:
+@cli.command()
+@click.option("--store", "store_url", metavar="URL",
+              help="Store the demo thread in this store, and keep it there. [default: a "
+                   "temporary SQLite file, removed when the demo ends]")
+@click.argument("url", metavar="[STORE_URL]", required=False)
+def demo(store_url: str | None, url: str | None) -> None:
     """Run the guided demo: a short conversation stored and read back.
 
-    ARGS are passed to the demo unchanged, e.g. a store URL.
+    The demo writes to a temporary store unless --store URL (or STORE_URL) is
+    given; CONVOSTORE_URL is not read, so your own store is never touched.
     """
     from convostore.demo import run
 
-    code = run(list(args))
+    if store_url and url and store_url != url:
+        raise click.UsageError("give the store once: --store URL or STORE_URL")
+    target = store_url or url
+    code = run([target] if target else [])
     if code:
         raise click.exceptions.Exit(code)
 
