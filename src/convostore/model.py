@@ -613,7 +613,10 @@ class Thread(_Model):
     ended_at: UTCDateTime | None = None
     deleted_at: UTCDateTime | None = None
     revision: NonNegInt = 0
+    #: Every message ever appended, soft-deleted ones included: the last seq.
     message_count: NonNegInt = 0
+    #: The messages not soft-deleted (archived ones included), kept as a counter.
+    live_message_count: NonNegInt = 0
     turn_count: NonNegInt = 0
     tool_call_count: NonNegInt = 0
     token_count: NonNegInt = 0
@@ -636,6 +639,7 @@ class ThreadSummary(_Model):
     model: str | None
     title: str | None
     message_count: int
+    live_message_count: int
     turn_count: int
     tool_call_count: int
     token_count: int
@@ -654,6 +658,7 @@ class ThreadSummary(_Model):
             model=thread.model,
             title=thread.title,
             message_count=thread.message_count,
+            live_message_count=thread.live_message_count,
             turn_count=thread.turn_count,
             tool_call_count=thread.tool_call_count,
             token_count=thread.token_count,

@@ -66,6 +66,8 @@ __all__ = [
     "encode_thread",
     "fill_slots",
     "from_us",
+    "message_deleted",
+    "message_restored",
     "plan_append",
     "plan_checked",
     "rekey_snapshot",
@@ -504,7 +506,10 @@ def apply_append(
     """Assign seq, turn and thread id to ``new`` and advance the counters.
 
     ``message_count`` is also the last seq handed out, so seq stays gap-free; the
-    counters count every message appended, soft-deleted ones included.
+    counters count every message appended, soft-deleted ones included, except
+    ``live_message_count``, which counts the stored messages not soft-deleted
+    (every appended one; an imported one unless it carries a deletion mark) and
+    moves with :func:`message_deleted` and :func:`message_restored`.
     ``imported_pins`` marks an import (see :func:`assign`).
     """
     counts = token_counts(new)
@@ -513,6 +518,8 @@ def apply_append(
                     imported_pins)
     updated = thread.model_copy(update={
         "message_count": thread.message_count + d.count,
+        "live_message_count": thread.live_message_count
+        + sum(1 for m in stored if m.deleted_at is None),
         "turn_count": thread.turn_count + d.turns,
         "tool_call_count": thread.tool_call_count + d.tool_calls,
         "token_count": thread.token_count + d.tokens,
@@ -643,6 +650,27 @@ def touch(thread: Thread, now: dt.datetime, **changes: Any) -> Thread:
     })
 
 
+def message_deleted(thread: Thread, message: Message, now: dt.datetime
+                    ) -> tuple[Thread, Message]:
+    """``message`` soft-deleted at ``now`` and its thread one live message down;
+    both unchanged (the same objects) when it already is deleted."""
+    if message.deleted_at is not None:
+        return thread, message
+    live = max(0, thread.live_message_count - 1)
+    return (touch(thread, now, live_message_count=live),
+            message.model_copy(update={"deleted_at": now, "updated_at": now}))
+
+
+def message_restored(thread: Thread, message: Message, now: dt.datetime
+                     ) -> tuple[Thread, Message]:
+    """``message`` without its deletion mark and its thread one live message up;
+    both unchanged (the same objects) when it is not deleted."""
+    if message.deleted_at is None:
+        return thread, message
+    return (touch(thread, now, live_message_count=thread.live_message_count + 1),
+            message.model_copy(update={"deleted_at": None, "updated_at": now}))
+
+
 def soft_deleted(thread: Thread, now: dt.datetime) -> Thread:
     """The thread marked deleted at ``now``, or itself when it already is."""
     if thread.deleted_at is not None:
@@ -740,6 +768,7 @@ def normalize_import(
     src = snapshot.thread
     blank = src.model_copy(update={
         "id": thread_id or src.id, "tenant_id": tenant, "revision": 0, "message_count": 0,
+        "live_message_count": 0,
         "turn_count": 0, "tool_call_count": 0, "token_count": 0,
         "usage": TokenUsage(), "cost": CostInfo(),
     })

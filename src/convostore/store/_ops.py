@@ -140,6 +140,15 @@ class DeleteMessage(Op[Message]):
 
 
 @dataclass(frozen=True, slots=True)
+class RestoreMessage(Op[Message]):
+    """Take a soft-deleted message's deletion mark away; a live one is left as is."""
+
+    name: ClassVar[str] = "restore_message"
+    message_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ListMessages(Op[Page[Message]]):
     """Messages in seq order, ``limit`` of them after ``after_seq`` or before ``before_seq``.
 

@@ -105,7 +105,8 @@ class _Builder(Generic[B]):
                 field="thread.tenant_id",
             )
         fresh = thread.model_copy(update={
-            "tenant_id": self._tenant, "revision": 0, "message_count": 0, "turn_count": 0,
+            "tenant_id": self._tenant, "revision": 0, "message_count": 0,
+            "live_message_count": 0, "turn_count": 0,
             "tool_call_count": 0, "token_count": 0, "deleted_at": None,
         })
         fresh.usage = type(thread.usage)()
@@ -349,6 +350,13 @@ class Store(_Builder[Backend]):
         return self._run(ops.DeleteMessage(self._tenant, _check_id(message_id, "message_id"),  # type: ignore[no-any-return]
                                            _check_revision(expected_revision)))
 
+    def restore_message(self, message_id: str, *, expected_revision: int | None = None
+                        ) -> Message:
+        """Undo a soft delete: the message is live again, at its seq (a live one is
+        returned unchanged)."""
+        return self._run(ops.RestoreMessage(self._tenant, _check_id(message_id, "message_id"),  # type: ignore[no-any-return]
+                                            _check_revision(expected_revision)))
+
     def list_messages(self, thread_id: str, *, limit: int | None = None,
                       cursor: str | None = None, from_end: bool = False,
                       include_deleted: bool = False) -> Page[Message]:
@@ -545,6 +553,11 @@ class AsyncStore(_Builder[AsyncBackend]):
     async def delete_message(self, message_id: str, *, expected_revision: int | None = None
                              ) -> Message:
         return await self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
+            self._tenant, _check_id(message_id, "message_id"), _check_revision(expected_revision)))
+
+    async def restore_message(self, message_id: str, *, expected_revision: int | None = None
+                              ) -> Message:
+        return await self._run(ops.RestoreMessage(  # type: ignore[no-any-return]
             self._tenant, _check_id(message_id, "message_id"), _check_revision(expected_revision)))
 
     async def list_messages(self, thread_id: str, *, limit: int | None = None,

@@ -407,6 +407,10 @@ class JsonFileBackend(MemoryBackend):
             other = self._by_id.get((tenant, m.id))
             if other is not None:
                 raise bad(f"message {m.id!r} is also stored in thread {other[0]!r}")
+        if "live_message_count" not in doc["thread"]:
+            # Written before the live count existed: counted once, then kept.
+            live = sum(1 for m in msgs if m.deleted_at is None)
+            thread = thread.model_copy(update={"live_message_count": live})
         self._records[key] = thread
         self._msgs[key] = msgs
         discard: list[Undo] = []

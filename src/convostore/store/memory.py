@@ -4,15 +4,22 @@ It is the reference implementation of the store contract and the base of the
 JSON-file backend, which adds persistence through :meth:`MemoryBackend._persist`:
 every write first changes memory, then persists the thread it touched, and
 rolls memory back if persisting fails, so nothing is half-written.
+
+A context window reads through a per-thread index of the seqs a window may use
+(live, not archived) and of the mandatory ones among them (system and pinned),
+so its cost does not grow with the archived or deleted history. The index is
+built on a thread's first window read and kept up to date by every write.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import functools
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from convostore.errors import (
@@ -43,10 +50,11 @@ from convostore.store._logic import (
     encode_message,
     encode_thread,
     fill_slots,
+    message_deleted,
+    message_restored,
     normalize_import,
     plan_checked,
     to_us,
-    touch,
 )
 from convostore.store._pages import message_page, thread_page
 from convostore.store.base import Capabilities, ThreadChangeBackend
@@ -56,6 +64,37 @@ __all__ = ["MemoryBackend"]
 T = TypeVar("T")
 Key = tuple[str, str]  # (tenant, thread_id)
 Undo = Callable[[], object]
+
+
+@dataclass(slots=True)
+class _Windows:
+    """The seqs of one thread a context window may read, ascending."""
+
+    live: list[int] = field(default_factory=list)  # not deleted, not archived
+    mandatory: list[int] = field(default_factory=list)  # of those, system or pinned
+
+    @staticmethod
+    def flags(m: Message) -> tuple[bool, bool]:
+        """Whether ``m`` belongs in ``live`` and in ``mandatory``."""
+        live = m.deleted_at is None and m.archived_at is None
+        return live, live and (m.pinned or m.role == "system")
+
+    def add(self, m: Message) -> None:
+        """Index a message whose seq is above every seq indexed so far."""
+        live, mandatory = self.flags(m)
+        if live:
+            self.live.append(m.seq or 0)
+        if mandatory:
+            self.mandatory.append(m.seq or 0)
+
+    def replace(self, old: Message, new: Message) -> None:
+        seq = new.seq or 0
+        for before, after, seqs in zip(self.flags(old), self.flags(new),
+                                       (self.live, self.mandatory), strict=True):
+            if before and not after:
+                del seqs[bisect.bisect_left(seqs, seq)]
+            elif after and not before:
+                bisect.insort(seqs, seq)
 
 
 class MemoryBackend(ThreadChangeBackend):
@@ -71,6 +110,7 @@ class MemoryBackend(ThreadChangeBackend):
         self._msgs: dict[Key, list[Message]] = {}
         self._by_id: dict[Key, tuple[str, int]] = {}  # (tenant, msg id) -> (thread, seq)
         self._by_exec: dict[Key, list[tuple[str, int]]] = {}
+        self._windows: dict[Key, _Windows] = {}  # built on a thread's first window read
         self._closed = False
 
     def describe(self) -> str:
@@ -106,6 +146,7 @@ class MemoryBackend(ThreadChangeBackend):
             except BaseException:
                 for step in reversed(undo):
                     step()
+                self._windows.pop(key, None)  # rebuilt from the rolled back state
                 raise
 
     # lookups ----------------------------------------------------------------
@@ -170,6 +211,7 @@ class MemoryBackend(ThreadChangeBackend):
             check_revision(thread, op.expected_revision)
             msgs = self._msgs.pop(key, [])
             del self._records[key]
+            self._windows.pop(key, None)
             undo.append(lambda: self._records.__setitem__(key, thread))
             undo.append(lambda: self._msgs.__setitem__(key, msgs))
             for m in msgs:
@@ -250,6 +292,10 @@ class MemoryBackend(ThreadChangeBackend):
             self._set_record(key, updated, undo)
             msgs.extend(stored)
             undo.append(lambda: msgs.__delitem__(slice(size, None)))
+            windows = self._windows.get(key)
+            if windows is not None:
+                for m in stored:
+                    windows.add(m)
             for m in stored:
                 mk = (op.tenant, m.id)
                 self._by_id[mk] = (op.thread_id, m.seq or 0)
@@ -279,6 +325,9 @@ class MemoryBackend(ThreadChangeBackend):
             self._set_record(key, new_thread, undo)
             msgs[idx] = new
             undo.append(lambda: msgs.__setitem__(idx, old))
+            windows = self._windows.get(key)
+            if windows is not None:
+                windows.replace(old, new)
         return new
 
     def update_message(self, op: ops.UpdateMessage) -> Message:
@@ -287,12 +336,12 @@ class MemoryBackend(ThreadChangeBackend):
             lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
-        def change(t: Thread, m: Message) -> tuple[Thread, Message]:
-            if m.deleted_at is not None:
-                return t, m
-            now = utcnow()
-            return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision, change)
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
+                                     lambda t, m: message_deleted(t, m, utcnow()))
+
+    def restore_message(self, op: ops.RestoreMessage) -> Message:
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
+                                     lambda t, m: message_restored(t, m, utcnow()))
 
     def _live(self, op_tenant: str, thread_id: str) -> list[Message]:
         self._thread(op_tenant, thread_id)
@@ -335,11 +384,33 @@ class MemoryBackend(ThreadChangeBackend):
                     if op.include_deleted or m.deleted_at is None]
         return as_stored_dicts(msgs) if op.as_dicts else msgs
 
+    def _windows_of(self, key: Key) -> _Windows:
+        """The window index of a thread, built on first use (O(thread) once)."""
+        windows = self._windows.get(key)
+        if windows is None:
+            windows = _Windows()
+            for m in self._msgs[key]:
+                windows.add(m)
+            self._windows[key] = windows
+        return windows
+
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._lock:
-            return [m for m in self._live(op.tenant, op.thread_id)
-                    if (m.pinned or m.role == "system") and m.deleted_at is None
-                    and m.archived_at is None]
+            msgs = self._live(op.tenant, op.thread_id)
+            return [msgs[seq - 1]
+                    for seq in self._windows_of((op.tenant, op.thread_id)).mandatory]
+
+    def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
+        key = (op.tenant, op.thread_id)
+        with self._lock:
+            msgs = self._live(*key)
+            windows = self._windows_of(key)
+            end = bisect.bisect_left(windows.live, op.before_seq)
+            seqs = windows.live[max(0, end - op.limit):end]
+            rows: list[tuple[int, Message | str]] = [(s, msgs[s - 1]) for s in reversed(seqs)]
+            mandatory = ([msgs[s - 1] for s in windows.mandatory] if op.with_mandatory
+                         else None)
+        return ops.ContextRows(mandatory, rows)
 
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
         with self._lock:
@@ -376,6 +447,7 @@ class MemoryBackend(ThreadChangeBackend):
                     raise DuplicateMessageError(m.id, "in another thread")
             self._set_record(key, thread, undo)
             self._msgs[key] = msgs
+            self._windows.pop(key, None)
             undo.append(lambda: self._msgs.pop(key, None))
             for m in msgs:
                 mk = (op.tenant, m.id)

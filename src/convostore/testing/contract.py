@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import inspect
 import math
 import re
 import threading
@@ -61,6 +62,7 @@ from convostore.model import (
     ToolCallPart,
     ToolResultPart,
 )
+from convostore.store import _ops as ops
 from convostore.store import open_store
 from convostore.store._logic import encode_cursor
 from convostore.testing import strategies as cst
@@ -102,6 +104,14 @@ def all_messages(store: StoreLike, thread_id: str) -> list[Message]:
 
 def seqs(messages: list[Message]) -> list[int | None]:
     return [m.seq for m in messages]
+
+
+def execute_op(store: StoreLike, op: ops.Op[Any]) -> Any:
+    """Run an operation record on the store's backend, whichever face it has."""
+    result = store.backend.execute(op)
+    if inspect.isawaitable(result):
+        return store.run(result)
+    return result
 
 
 def _raised(action: Callable[[], object]) -> ConvostoreError:
@@ -796,6 +806,105 @@ class StoreContract(IdentifierContract):
         assert seqs(store.list_messages("t1", include_deleted=True).items) == [1, 2, 3, 4]
         assert store.get_message("m2").is_deleted
         assert seqs(store.append("t1", Message.user("5"))) == [5]
+
+    # === the live message count ===================================================
+
+    def test_live_message_count_follows_deletes_and_restores(self, store: StoreLike) -> None:
+        created = store.create_thread(Thread(id="t1", live_message_count=9))
+        assert created.live_message_count == 0
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 6)])
+        t = store.get_thread("t1")
+        assert (t.message_count, t.live_message_count) == (5, 5)
+        store.delete_message("m2")
+        store.delete_message("m4")
+        rev = store.get_thread("t1").revision
+        store.delete_message("m2")  # already deleted: nothing moves
+        t = store.get_thread("t1")
+        assert (t.message_count, t.live_message_count, t.revision) == (5, 3, rev)
+        restored = store.restore_message("m2")
+        assert (restored.deleted_at, restored.seq) == (None, 2)
+        assert restored.updated_at is not None
+        assert store.get_message("m2") == restored
+        rev = store.get_thread("t1").revision
+        assert store.restore_message("m2") == restored  # already live: nothing moves
+        t = store.get_thread("t1")
+        assert (t.message_count, t.live_message_count, t.revision) == (5, 4, rev)
+        assert seqs(store.list_messages("t1").items) == [1, 2, 3, 5]
+        store.delete_message("m2")  # deleted again after its restore
+        store.append("t1", Message.user("6", id="m6"))
+        store.append("t1", Message.user("6", id="m6"))  # a re-send adds nothing
+        t = store.get_thread("t1")
+        assert (t.message_count, t.live_message_count) == (6, 4)
+        assert t.live_message_count == len(store.list_messages("t1").items)
+        summary = next(s for s in store.summaries() if s.id == "t1")
+        assert (summary.message_count, summary.live_message_count) == (6, 4)
+        assert store.list_threads().items[0].live_message_count == 4
+
+    def test_restore_message_checks_like_every_message_write(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user("a", id="m1"), Message.user("b", id="m2")])
+        store.delete_message("m1")
+        rev = store.get_thread("t1").revision
+        with pytest.raises(RevisionConflictError):
+            store.restore_message("m1", expected_revision=rev - 1)
+        with pytest.raises(MessageNotFoundError):
+            store.restore_message("nope")
+        store.tenant("other").create_thread(id="t1")
+        with pytest.raises(MessageNotFoundError):
+            store.tenant("other").restore_message("m1")
+        store.delete_thread("t1")
+        with pytest.raises(ThreadDeletedError):
+            store.restore_message("m1")
+        store.restore_thread("t1")
+        assert store.get_thread("t1").live_message_count == 1
+        store.restore_message("m1", expected_revision=store.get_thread("t1").revision)
+        assert store.get_thread("t1").live_message_count == 2
+
+    def test_live_message_count_of_an_import(self, store: StoreLike) -> None:
+        gone = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+        snap = ConversationSnapshot(
+            thread=Thread(id="src", message_count=9, live_message_count=9),
+            messages=[Message.user("q", id="i1"), Message.user("x", id="i2", deleted_at=gone),
+                      Message.assistant("a", id="i3")])
+        imported = store.import_thread(snap, thread_id="dst")
+        assert (imported.message_count, imported.live_message_count) == (3, 2)
+        assert store.get_thread("dst").live_message_count == 2
+        store.restore_message("i2")
+        store.delete_message("i1")
+        store.delete_message("i3")
+        copy = store.tenant("copy").import_thread(store.export_thread("dst"))
+        assert (copy.message_count, copy.live_message_count) == (3, 1)
+        assert store.tenant("copy").get_thread("dst").live_message_count == 1
+
+    # === context windows read only what they may use ===============================
+
+    def test_context_reads_skip_archived_and_deleted_rows(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.system("sys", id="s")]
+                     + [Message.user(f"old {i}", id=f"o{i}") for i in range(40)]
+                     + [Message.user(f"new {i}", id=f"n{i}") for i in range(6)])
+        when = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+        for i in range(40):
+            store.update_message(f"o{i}", archived_at=when)
+        store.update_message("o7", pinned=True, archived_at=None)
+        store.delete_message("n2")
+        store.update_message("n1", pinned=True)
+        store.append("t1", Message.system("late", id="s2"))
+        store.delete_message("s2")
+        tenant = store.tenant_id
+        first = execute_op(store, ops.ContextPage(tenant, "t1", 1000, 2**63 - 1,
+                                                  with_mandatory=True))
+        assert [m.id for m in first.mandatory] == ["s", "o7", "n1"]
+        live = [47, 46, 45, 43, 42, 9, 1]  # n5 n4 n3 n1 n0 o7 s: no archived, no deleted
+        assert [seq for seq, _ in first.rows] == live
+        page = execute_op(store, ops.ContextPage(tenant, "t1", 3, 45))
+        assert page.mandatory is None
+        assert [seq for seq, _ in page.rows] == [43, 42, 9]
+        bodies = [b if isinstance(b, Message) else Message.model_validate_json(b)
+                  for _, b in page.rows]
+        assert [m.id for m in bodies] == ["n1", "n0", "o7"]
+        window = store.context("t1", max_messages=100)
+        assert [m.id for m in window.messages] == ["s", "o7", "n0", "n1", "n3", "n4", "n5"]
 
     def test_unknown_ids_raise_not_found(self, store: StoreLike) -> None:
         store.create_thread(id="t1")

@@ -264,6 +264,9 @@ class PostgresBackend(_Common, Backend):
     def delete_message(self, op: ops.DeleteMessage) -> Message:
         return self.execute(op)
 
+    def restore_message(self, op: ops.RestoreMessage) -> Message:
+        return self.execute(op)
+
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         return self.execute(op)
 

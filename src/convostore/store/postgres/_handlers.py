@@ -59,11 +59,12 @@ from convostore.store._logic import (
     encode_thread,
     fill_slots,
     from_us,
+    message_deleted,
+    message_restored,
     normalize_import,
     plan_checked,
     restored,
     soft_deleted,
-    touch,
 )
 from convostore.store._pages import message_page, thread_page
 from convostore.store.postgres._sql import SMALL_BATCH, Fetch, Query, Statements
@@ -377,13 +378,16 @@ def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Ste
 
 
 def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:
-    def change(t: Thread, m: Message) -> tuple[Thread, Message]:
-        if m.deleted_at is not None:
-            return t, m
-        now = utcnow()
-        return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
     return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
-                                        op.expected_revision, change))
+                                        op.expected_revision,
+                                        lambda t, m: message_deleted(t, m, utcnow())))
+
+
+def restore_message(sq: Statements, limits: Limits, op: ops.RestoreMessage
+                    ) -> Steps[Message]:
+    return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
+                                        op.expected_revision,
+                                        lambda t, m: message_restored(t, m, utcnow())))
 
 
 def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages
@@ -557,6 +561,7 @@ HANDLERS: dict[str, Handler] = {
     "get_message": Handler(get_message, _A),
     "update_message": Handler(update_message, _W),
     "delete_message": Handler(delete_message, _W),
+    "restore_message": Handler(restore_message, _W),
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),

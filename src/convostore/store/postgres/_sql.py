@@ -111,18 +111,22 @@ class Statements:
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
         self.messages_all = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
-        # A context window's pages: live messages below a seq, newest first.
+        # A context window's pages: live, unarchived messages below a seq, newest
+        # first. The conditions are those of the partial index holding exactly
+        # these rows (convostore_messages_live), so the read never steps over
+        # archived or deleted history.
+        window_rows = "deleted_at IS NULL AND (body->>'archived_at') IS NULL"
         newest_live = (
             f"seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
-            "AND thread_id = %(thread)s AND seq < %(before)s AND deleted_at IS NULL "
+            f"AND thread_id = %(thread)s AND seq < %(before)s AND {window_rows} "
             "ORDER BY seq DESC LIMIT %(limit)s")
         # Its first read: mandatory messages (0) and the newest live page (1) in
-        # one statement, so from one snapshot.
+        # one statement, so from one snapshot (convostore_messages_live_mandatory).
         self.context_start = b(
             f"(SELECT 0, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
-            "AND thread_id = %(thread)s AND deleted_at IS NULL "
-            "AND (role = 'system' OR (body->>'pinned')::boolean) "
-            f"AND body->>'archived_at' IS NULL) UNION ALL (SELECT 1, {newest_live})")
+            f"AND thread_id = %(thread)s AND {window_rows} "
+            "AND (role = 'system' OR (body->>'pinned')::boolean)) "
+            f"UNION ALL (SELECT 1, {newest_live})")
         self.context_page = b(f"SELECT {newest_live}")
         self.messages_all_live = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "

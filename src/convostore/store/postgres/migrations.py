@@ -93,6 +93,26 @@ MIGRATIONS: tuple[Migration, ...] = (
     ON {s}.convostore_messages (tenant_id, thread_id, seq)
     WHERE role = 'system' OR (body->>'pinned')::boolean""",
     )),
+    Migration(2, "live message count and live window indexes", (
+        # A thread's counters live in its body: the live count is added there,
+        # counted once; from now on it moves with every write.
+        """UPDATE {s}.convostore_threads AS t SET body = (t.body::jsonb || jsonb_build_object(
+    'live_message_count', (SELECT count(*) FROM {s}.convostore_messages AS m
+        WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id
+          AND m.deleted_at IS NULL)))::json""",
+        # The rows a context window may read (live, not archived), and the
+        # mandatory ones among them, so archived or deleted history costs a
+        # window nothing. A message body leaves out ``archived_at`` (and
+        # ``pinned``) at its default, so these test the body's fields.
+        """CREATE INDEX convostore_messages_live
+    ON {s}.convostore_messages (tenant_id, thread_id, seq)
+    WHERE deleted_at IS NULL AND (body->>'archived_at') IS NULL""",
+        """CREATE INDEX convostore_messages_live_mandatory
+    ON {s}.convostore_messages (tenant_id, thread_id, seq)
+    WHERE deleted_at IS NULL AND (body->>'archived_at') IS NULL
+      AND (role = 'system' OR (body->>'pinned')::boolean)""",
+        "DROP INDEX {s}.convostore_messages_mandatory",
+    )),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 

@@ -63,11 +63,12 @@ from convostore.store._logic import (
     encode_thread,
     fill_slots,
     from_us,
+    message_deleted,
+    message_restored,
     normalize_import,
     plan_checked,
     to_us,
     token_counts,
-    touch,
 )
 from convostore.store._pages import message_page, thread_page
 from convostore.store.base import Capabilities, ThreadChangeBackend
@@ -91,8 +92,8 @@ def _translate(exc: sqlite3.Error) -> ConvostoreError:
 
 #: Thread fields kept in columns of their own rather than in the JSON body.
 _COLUMN_FIELDS = set({
-    "revision", "message_count", "turn_count", "tool_call_count", "token_count", "usage",
-    "cost", "updated_at", "deleted_at",
+    "revision", "message_count", "live_message_count", "turn_count", "tool_call_count",
+    "token_count", "usage", "cost", "updated_at", "deleted_at",
 })
 
 
@@ -107,6 +108,7 @@ def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
         thread.message_count, thread.turn_count, thread.tool_call_count, thread.token_count,
         u.prompt_tokens, u.completion_tokens, u.total_tokens,
         c.input_cost, c.output_cost, c.total_cost, c.currency, body,
+        thread.live_message_count,
     )
 
 
@@ -134,9 +136,10 @@ def _row_json(row: Sequence[Any]) -> str:
         cost = (f',"cost":{{"input_cost":{row[12]!r},"output_cost":{row[13]!r},'
                 f'"total_cost":{row[14]!r},"currency":{json.dumps(row[15])}}}')
     return (
-        f'{body[:-1]},"updated_at":{_iso(row[2], row[17])},'
-        f'"deleted_at":{_iso(row[3], row[18])},'
-        f'"revision":{row[4]},"message_count":{row[5]},"turn_count":{row[6]},'
+        f'{body[:-1]},"updated_at":{_iso(row[2], row[18])},'
+        f'"deleted_at":{_iso(row[3], row[19])},'
+        f'"revision":{row[4]},"message_count":{row[5]},"live_message_count":{row[17]},'
+        f'"turn_count":{row[6]},'
         f'"tool_call_count":{row[7]},"token_count":{row[8]}{usage}{cost}}}'
     )
 
@@ -564,12 +567,12 @@ class SQLiteBackend(ThreadChangeBackend):
             lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
-        def change(t: Thread, m: Message) -> tuple[Thread, Message]:
-            if m.deleted_at is not None:
-                return t, m
-            now = utcnow()
-            return touch(t, now), m.model_copy(update={"deleted_at": now, "updated_at": now})
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision, change)
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
+                                     lambda t, m: message_deleted(t, m, utcnow()))
+
+    def restore_message(self, op: ops.RestoreMessage) -> Message:
+        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
+                                     lambda t, m: message_restored(t, m, utcnow()))
 
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         deleted = "" if op.include_deleted else "AND deleted = 0"

@@ -12,6 +12,11 @@ in a ``WITHOUT ROWID`` table: an append inserts into that tree and the id index,
 and the newest messages of a thread sit together on disk. A thread row keeps its
 counters as columns, so an append advances them with one ``UPDATE ... RETURNING``
 and never rewrites the thread's JSON; ``body`` holds the rest of the thread.
+
+A context window reads only the rows it may use: two partial indexes hold the
+(tenant, thread, seq) of the live, unarchived messages and of the mandatory ones
+among them (system and pinned), so archived and deleted history costs a window
+nothing however long it grows.
 """
 
 from __future__ import annotations
@@ -84,6 +89,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE pinned = 1 OR role = 'system'""",
         ),
     ),
+    Migration(
+        2,
+        "live message count and live window indexes",
+        (
+            # Counted once here; from now on the counter moves with every write.
+            """ALTER TABLE threads
+               ADD COLUMN live_message_count INTEGER NOT NULL DEFAULT 0""",
+            """UPDATE threads SET live_message_count = (
+                   SELECT count(*) FROM messages AS m
+                   WHERE m.tenant_id = threads.tenant_id AND m.thread_id = threads.id
+                         AND m.deleted = 0)""",
+            """CREATE INDEX messages_live ON messages (tenant_id, thread_id, seq)
+               WHERE deleted = 0 AND archived = 0""",
+            """CREATE INDEX messages_live_mandatory ON messages (tenant_id, thread_id, seq)
+               WHERE deleted = 0 AND archived = 0 AND (pinned = 1 OR role = 'system')""",
+            # Replaced by messages_live_mandatory, which leaves out deleted and
+            # archived rows a window would only drop.
+            "DROP INDEX messages_mandatory",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -101,7 +126,7 @@ CREATE TABLE IF NOT EXISTS convostore_migrations (
 THREAD_COLUMNS = (
     "user_id, agent_name, updated_us, deleted_us, revision, message_count, turn_count, "
     "tool_call_count, token_count, prompt_tokens, completion_tokens, total_tokens, "
-    "input_cost, output_cost, total_cost, currency, body"
+    "input_cost, output_cost, total_cost, currency, body, live_message_count"
 )
 
 
@@ -118,13 +143,14 @@ GET_THREAD = f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND
 THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
 INSERT_THREAD = f"""
 INSERT INTO threads (tenant_id, id, {THREAD_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 UPDATE_THREAD = """
 UPDATE threads SET user_id = ?, agent_name = ?, updated_us = ?, deleted_us = ?, revision = ?,
     message_count = ?, turn_count = ?, tool_call_count = ?, token_count = ?,
     prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,
-    input_cost = ?, output_cost = ?, total_cost = ?, currency = ?, body = ?
+    input_cost = ?, output_cost = ?, total_cost = ?, currency = ?, body = ?,
+    live_message_count = ?
 WHERE tenant_id = ? AND id = ?
 """
 # The append fast path: advance the counters of a live thread (at the expected
@@ -132,6 +158,7 @@ WHERE tenant_id = ? AND id = ?
 ADVANCE_THREAD = """
 UPDATE threads SET
     message_count = message_count + :n,
+    live_message_count = live_message_count + :n,
     turn_count = turn_count + :turns,
     tool_call_count = tool_call_count + :tools,
     token_count = token_count + :tokens,
@@ -155,7 +182,8 @@ RETURNING message_count, turn_count
 # The same for the common batch that reports no usage or cost.
 ADVANCE_THREAD_COUNTS = """
 UPDATE threads SET
-    message_count = message_count + ?1, turn_count = turn_count + ?2,
+    message_count = message_count + ?1, live_message_count = live_message_count + ?1,
+    turn_count = turn_count + ?2,
     tool_call_count = tool_call_count + ?3, token_count = token_count + ?4,
     revision = revision + 1, updated_us = max(updated_us, ?5)
 WHERE tenant_id = ?6 AND id = ?7 AND deleted_us IS NULL AND (?8 IS NULL OR revision = ?8)
@@ -193,19 +221,21 @@ SELECT body FROM messages
 WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
 ORDER BY seq DESC LIMIT ?
 """
-# A context window's pages: live messages below a seq, newest first. Parameters
-# are numbered so the first read can name them twice.
-_NEWEST_LIVE = """FROM messages
-WHERE tenant_id = ?1 AND thread_id = ?2 AND seq < ?3 AND deleted = 0
+# A context window's pages: live, unarchived messages below a seq, newest first,
+# through the partial index that holds exactly those (the clustered key would
+# step over every archived or deleted row on the way). Parameters are numbered
+# so the first read can name them twice.
+_NEWEST_LIVE = """FROM messages INDEXED BY messages_live
+WHERE tenant_id = ?1 AND thread_id = ?2 AND seq < ?3 AND deleted = 0 AND archived = 0
 ORDER BY seq DESC LIMIT ?4"""
 #: A context window's first read: the mandatory messages (``0``) and the newest
 #: live page (``1``), from one snapshot. Without table statistics the planner
 #: prefers the clustered key, which scans the whole thread; the partial index
-#: reads only the system and pinned messages.
+#: reads only the live, unarchived system and pinned messages.
 CONTEXT_START = f"""
-SELECT 0, seq, body FROM messages INDEXED BY messages_mandatory
-WHERE tenant_id = ?1 AND thread_id = ?2 AND (pinned = 1 OR role = 'system')
-      AND deleted = 0 AND archived = 0
+SELECT 0, seq, body FROM messages INDEXED BY messages_live_mandatory
+WHERE tenant_id = ?1 AND thread_id = ?2 AND deleted = 0 AND archived = 0
+      AND (pinned = 1 OR role = 'system')
 UNION ALL
 SELECT * FROM (SELECT 1, seq, body {_NEWEST_LIVE})
 """
