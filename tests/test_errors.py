@@ -22,6 +22,7 @@ from convostore.errors import (
     ConflictError,
     ContextBudgetError,
     ConvostoreError,
+    DamagedThreadError,
     DuplicateMessageError,
     MessageNotFoundError,
     MissingDependencyError,
@@ -55,6 +56,7 @@ TREE: dict[type[Exception], type[Exception]] = {
     SchemaTooNewError: SchemaVersionError,
     BackendUnavailableError: ConvostoreError,
     StoreLockedError: BackendUnavailableError,
+    DamagedThreadError: BackendUnavailableError,
     MissingDependencyError: ConvostoreError,
 }
 

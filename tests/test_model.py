@@ -104,7 +104,9 @@ def test_invalid_parts_are_refused(bad: dict[str, Any]) -> None:
 @pytest.mark.parametrize("fields", [
     {"role": "robot"},
     {"role": "user", "colour": "red"},
-    {"role": "user", "id": "has space"},
+    {"role": "user", "id": "has\nnewline"},
+    {"role": "user", "id": "nul\x00"},
+    {"role": "user", "parent_id": "c1\x85"},
     {"role": "user", "id": ""},
     {"role": "user", "id": "x" * 256},
     {"role": "user", "token_count": -1},

@@ -97,7 +97,7 @@ def test_parse_token() -> None:
     assert parse_token("cs_01ARZ3NDEKTSV4RRFFQ69G5FAV") is None
 
 
-@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad tenant", "-x", "a" * 256])
+@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad\ttenant", "nul\x00", "a" * 256])
 def test_create_refuses_reserved_and_invalid_tenants(tenant: str) -> None:
     with open_store("memory://") as store, pytest.raises(ValidationError) as info:
         KeyManager(store).create(tenant)
