@@ -127,13 +127,23 @@ class Backend(ABC):
             after = page.items[-1].seq or 0
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
-        """A page for a context window; backends override this with one read
-        that leaves the bodies undecoded until the window uses them."""
+        """A page for a context window: live, unarchived messages only. Backends
+        override this with one indexed read of exactly those rows that leaves
+        the bodies undecoded until the window uses them; this default steps
+        over archived messages, so its cost grows with them."""
         mandatory = (self.mandatory(ops.Mandatory(op.tenant, op.thread_id))
                      if op.with_mandatory else None)
-        page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, op.limit, 0,
-                                                   op.before_seq))
-        return ops.ContextRows(mandatory, [(m.seq or 0, m) for m in reversed(page.items)])
+        rows: list[tuple[int, Message | str]] = []
+        before = op.before_seq
+        while len(rows) < op.limit:
+            page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, op.limit, 0,
+                                                       before))
+            rows.extend((m.seq or 0, m) for m in reversed(page.items)
+                        if m.archived_at is None)
+            if page.prev_cursor is None or not page.items:
+                break
+            before = page.items[0].seq or 0
+        return ops.ContextRows(mandatory, rows[: op.limit])
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         """System and pinned messages; backends override this with an indexed read."""
