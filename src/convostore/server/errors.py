@@ -135,7 +135,38 @@ def _unparsable(cause: BaseException | None) -> str:
     return "the body is not valid JSON"
 
 
-def _validation(exc: RequestValidationError) -> Response:
+def _json_media_type(content_type: str) -> bool:
+    """``application/json`` or any ``+json`` type, parameters ignored."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> Response | None:
+    """The problem for a body sent under a content type other than JSON.
+
+    FastAPI reads a body as JSON only when it is labelled JSON; any other body
+    (a form, which is what ``curl -d`` sends by default, or text) reaches the
+    model as raw bytes and fails with a type error that never says why. Every
+    body of the API is JSON, so the answer names the content type to send.
+    """
+    content_type = request.headers.get("content-type")
+    if not content_type or _json_media_type(content_type):
+        return None
+    if not any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors()):
+        return None
+    media = _clip(content_type.split(";", 1)[0].strip(), 100)
+    detail = (f"the body must be JSON sent with Content-Type: application/json; this "
+              f"request sent {media}")
+    return problem_response(422, "validation", detail, field="body",
+                            errors=[{"field": "body", "message": detail,
+                                     "type": "content_type"}])
+
+
+def _validation(request: Request, exc: RequestValidationError) -> Response:
+    problem = _not_json(request, exc)
+    if problem is not None:
+        return problem
     errors = [_describe(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -167,7 +198,7 @@ async def handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ApiError):
         return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers)
     if isinstance(exc, RequestValidationError):
-        return _validation(exc)
+        return _validation(request, exc)
     if isinstance(exc, HTTPException):
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
