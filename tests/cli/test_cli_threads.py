@@ -94,7 +94,7 @@ def test_unknown_and_malformed_ids(run: Run, store_url: str) -> None:
     missing = run("threads", "show", "th_missing", "--store", store_url)
     assert missing.exit_code == 3
     assert missing.stderr == "Error: thread 'th_missing' not found\n"
-    malformed = run("threads", "show", "not an id!", "--store", store_url)
+    malformed = run("threads", "show", "bell\x07id", "--store", store_url)
     assert malformed.exit_code == 2
     assert "thread_id" in malformed.stderr
 
