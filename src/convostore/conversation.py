@@ -33,6 +33,7 @@ from convostore.context import (
     ContextWindow,
     call_ids,
     is_mandatory,
+    is_reasoning_only,
     result_ids,
     select_window,
 )
@@ -45,8 +46,9 @@ from convostore.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from convostore.model import Message, Role, TextPart, Thread, ThreadState, utcnow
-from convostore.store._logic import translate_validation
+from convostore.model import Message, Role, Thread, ThreadState, utcnow
+from convostore.store import _ops as ops
+from convostore.store._logic import encode_cursor, translate_validation
 from convostore.tokens import TokenCounter, token_count_for, with_token_count
 
 if TYPE_CHECKING:
@@ -72,6 +74,8 @@ T = TypeVar("T")
 RESERVED_METADATA_KEY = "convostore.conversation"
 
 _STATE_RETRIES = 16
+_DELETED_HINT = ("restore it (Store.restore_thread) to continue it, or purge it "
+                 "(delete(..., purge=True)) to start over under this id")
 _REPLACE_STALE_AFTER = dt.timedelta(seconds=30)
 
 
@@ -97,7 +101,7 @@ class SessionConfig:
             with ``archived_at`` set, but out of context windows) or
             ``"delete"`` (soft-deleted).
         counter: counts tokens of messages that arrive without a count
-            (default: :func:`convostore.tokens.default_counter`).
+            (default: the store's ``token_counter``).
     """
 
     max_messages: int | None = 100
@@ -138,8 +142,13 @@ class Turn(BaseModel):
     ``number`` counts from 1 within the conversation (restarting after
     :meth:`Conversation.clear_messages`). ``tool_calls`` holds the tool
     messages (results) of the turn, as in the seed; ``messages`` holds every
-    message of the turn in order. The turn is complete once an assistant
-    message without pending tool calls has answered.
+    message of the turn in order.
+
+    A turn is opened by a user message with user content (a user-role
+    message holding only tool results, as Anthropic returns them, is tool
+    traffic of the current turn and is listed in ``tool_calls``). The turn is
+    complete once an assistant message that is neither a tool call nor
+    reasoning alone has answered, whatever its parts (text, an image, a file).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -164,16 +173,17 @@ class Turn(BaseModel):
     @classmethod
     def of(cls, number: int, messages: list[Message]) -> Turn | None:
         """Assemble a turn from its messages (seq order); None without its user message."""
-        if not messages or messages[0].role is not Role.USER:
+        if not messages or not messages[0].opens_turn:
             return None
         assistants = [m for m in messages if m.role is Role.ASSISTANT]
-        last = assistants[-1] if assistants else None
-        reply = last if last is not None and not call_ids(last) and (
-            last.content or not last.parts) else None
+        answers = [m for m in assistants if not is_reasoning_only(m)]
+        last = answers[-1] if answers else None
+        reply = last if last is not None and not call_ids(last) else None
         return cls(
             number=number,
             user_message=messages[0],
-            tool_calls=[m for m in messages if m.role is Role.TOOL],
+            tool_calls=[m for m in messages[1:] if m.role is Role.TOOL
+                        or (m.role is Role.USER and not m.opens_turn)],
             assistant_messages=assistants,
             assistant_response=reply,
             messages=messages,
@@ -247,10 +257,48 @@ def _reserved(thread: Thread) -> dict[str, Any]:
 
 def _expired(thread: Thread, config: SessionConfig, now: dt.datetime) -> bool:
     timeout = config.timeout
-    return timeout is not None and now - thread.updated_at > timeout
+    if timeout is None:
+        return False
+    active = thread.updated_at
+    renewed = _reserved(thread).get("renewed_at")
+    if isinstance(renewed, int | float):
+        # Renewed by get_or_create, as of the manager's clock.
+        active = max(active, dt.datetime.fromtimestamp(renewed, dt.UTC))
+    return now - active > timeout
 
 
 # --- the conversation handle ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Tail:
+    """What a handle remembers of its thread's active history (the messages that
+    count against ``max_messages``: live, not archived, not pinned or system)."""
+
+    last_seq: int  # the newest seq the handle knows of
+    active: int  # how many active messages there are
+    oldest_seq: int | None  # the seq of the oldest, None when there is none
+    protected_calls: set[str]  # call ids of pinned and system messages seen
+
+
+def _to_retire(active: list[Message], excess: int, protected_calls: set[str]) -> int:
+    """How many of the oldest ``active`` messages (oldest first) leave so that
+    ``excess`` of them do and the history left starts at a clean point: not on
+    a tool result whose call left (a result answers the nearest call before
+    it, so none that stays can answer it, only a pinned one), and not on the
+    message a reasoning-only message that left was reasoning for."""
+    k = excess
+    while k < len(active):
+        head = active[k]
+        answers = result_ids(head)
+        if answers and not all(a in protected_calls for a in answers):
+            k += 1
+            continue
+        if k > 0 and is_reasoning_only(active[k - 1]) and head.role is Role.ASSISTANT:
+            k += 1
+            continue
+        break
+    return k
 
 
 class _ConversationCore:
@@ -263,6 +311,8 @@ class _ConversationCore:
         self._config = config or SessionConfig()
         self._clock = clock
         self._stale = False
+        #: What this handle knows of the active history (see _Tail), or None.
+        self._tail: _Tail | None = None
         #: Whether the call that returned this handle created the thread.
         self.created = created
 
@@ -369,12 +419,44 @@ class _ConversationCore:
             return {"metadata": meta}
         yield from self._p_update_thread(fields)
 
-    def _p_add_message(self, message: Message) -> _Plan[Message]:
-        msg = with_token_count(message, self._config.counter)
+    def _p_add_message(self, message: Message, *, replace_prompt: bool = True
+                       ) -> _Plan[Message]:
+        if message.role is Role.SYSTEM and replace_prompt:
+            # One system prompt per thread: a system message replaces it.
+            prompt = yield from self._p_prompt_message()
+            if prompt is not None:
+                updated = yield from self._p_rewrite(prompt, message)
+                yield from self._p_reserved(system_prompt=message.content)
+                return updated
+        msg = with_token_count(message, self._config.counter or self._store.token_counter)
         (stored,) = yield _Call("append", (self.id, msg))
         self._touched()
-        yield from self._p_enforce_limit()
+        yield from self._p_after_append(cast(Message, stored))
+        if message.role is Role.SYSTEM and replace_prompt:
+            yield from self._p_reserved(system_prompt=message.content)
         return cast(Message, stored)
+
+    def _p_prompt_message(self) -> _Plan[Message | None]:
+        """The thread's system prompt: its earliest live system message.
+
+        Read with the store's indexed read of a thread's mandatory messages
+        (live system and pinned ones), the read a context window starts with,
+        so finding it costs the same however long the thread is.
+        """
+        read = yield _Call("_run", (ops.ContextPage(self._store.tenant_id, self.id, 1,
+                                                    2**63 - 1, with_mandatory=True),))
+        mandatory = cast("ops.ContextRows", read).mandatory or []
+        return next((m for m in mandatory if m.role is Role.SYSTEM), None)
+
+    def _p_rewrite(self, prompt: Message, new: Message) -> _Plan[Message]:
+        """Replace the system prompt's text in place (same id and seq)."""
+        counted = with_token_count(new.model_copy(update={"token_count": None}),
+                                   self._config.counter or self._store.token_counter)
+        updated = yield _Call("update_message", (prompt.id,), {
+            "parts": list(new.parts), "content": new.content,
+            "token_count": counted.token_count, "token_counter": counted.token_counter})
+        self._touched()
+        return cast(Message, updated)
 
     def _protected(self, m: Message) -> bool:
         return m.pinned or m.role is Role.SYSTEM
@@ -395,52 +477,98 @@ class _ConversationCore:
             self._touched()
         return done
 
-    def _p_enforce_limit(self) -> _Plan[int]:
-        """Move the oldest messages beyond ``max_messages`` out of the active history.
+    def _p_after_append(self, stored: Message) -> _Plan[int]:
+        """Apply ``max_messages`` after this handle appended ``stored``.
 
-        Reads backwards from the newest message only until the first message
-        already out (archived) or the start: O(max_messages) per call.
+        When the store gave ``stored`` the seq right after the last one this
+        handle saw, nobody else appended in between, so what the handle
+        remembers of the active history still holds: it counts the message in
+        and, past the limit, retires the oldest message(s) by reading a few
+        messages forward from the remembered oldest one. O(1) per add. In any
+        other case it falls back to the scan of :meth:`_p_enforce_limit`.
         """
         limit = self._config.max_messages
         if limit is None:
             return 0
+        tail = self._tail
+        seq = stored.seq or 0
+        if tail is None or seq != tail.last_seq + 1:
+            return (yield from self._p_enforce_limit(seen_seq=seq))
+        tail.last_seq = seq
+        if self._protected(stored):
+            tail.protected_calls.update(call_ids(stored))
+            return 0
+        if tail.oldest_seq is None:
+            if _to_retire([stored], 0, tail.protected_calls):
+                # The result of a call that already left: it follows its call.
+                return (yield from self._p_retire([stored]))
+            tail.oldest_seq = seq
+        tail.active += 1
+        if tail.active <= limit:
+            return 0
+        excess = tail.active - limit
+        size = min(max(excess + 8, 16), self._store.limits.max_list_limit)
+        page = yield _Call("list_messages", (self.id,), {
+            "limit": size,
+            "cursor": encode_cursor("messages", [self.id, "after", tail.oldest_seq - 1])})
+        active: list[Message] = []
+        for m in page.items:
+            if m.archived_at is not None:
+                active = []  # someone else archived: what we remember is off
+                break
+            if self._protected(m):
+                tail.protected_calls.update(call_ids(m))
+                continue
+            active.append(m)
+        n = _to_retire(active, excess, tail.protected_calls)
+        if not active or active[0].seq != tail.oldest_seq or n > len(active) or (
+                n == len(active) and page.next_cursor is not None):
+            # Not what we remembered, or a group longer than the page: scan.
+            return (yield from self._p_enforce_limit(seen_seq=seq))
+        done = yield from self._p_retire(active[:n])
+        tail.active -= n
+        tail.oldest_seq = active[n].seq if n < len(active) else None
+        return done
+
+    def _p_enforce_limit(self, seen_seq: int = 0) -> _Plan[int]:
+        """Move the oldest messages beyond ``max_messages`` out of the active history.
+
+        Reads backwards from the newest message only until the first message
+        already out (archived) or the start: O(max_messages) per call. Leaves
+        the handle remembering the active history for the O(1) path.
+        """
+        self._tail = None
+        limit = self._config.max_messages
+        if limit is None:
+            return 0
         size = min(limit + 2, self._store.limits.max_list_limit)
-        kept = 0
-        excess: list[Message] = []
-        survivors: list[Message] = []  # newest first
+        active: list[Message] = []  # newest first
         protected_calls: set[str] = set()
+        newest = seen_seq
         cursor: str | None = None
         while True:
             page = yield _Call("list_messages", (self.id,),
                                {"limit": size, "cursor": cursor, "from_end": cursor is None})
             boundary = False
             for m in reversed(page.items):
+                newest = max(newest, m.seq or 0)
                 if self._protected(m):
                     protected_calls.update(call_ids(m))
                     continue
                 if m.archived_at is not None:
                     boundary = True
                     break
-                kept += 1
-                if kept > limit:
-                    excess.append(m)
-                else:
-                    survivors.append(m)
+                active.append(m)
             if boundary or page.prev_cursor is None:
                 break
             cursor = page.prev_cursor
-        excess.reverse()
-        # Never leave a tool result behind whose call left: the results of a
-        # retired call go with it, so the active history starts at a clean point.
-        live_calls = {c for m in survivors for c in call_ids(m)} | protected_calls
-        while survivors:
-            answers = result_ids(survivors[-1])
-            if not answers or all(a in live_calls for a in answers):
-                break
-            oldest = survivors.pop()
-            excess.append(oldest)
-            live_calls.difference_update(call_ids(oldest))
-        return (yield from self._p_retire(excess))
+        active.reverse()
+        n = _to_retire(active, max(0, len(active) - limit), protected_calls)
+        done = yield from self._p_retire(active[:n])
+        self._tail = _Tail(last_seq=newest, active=len(active) - n,
+                           oldest_seq=active[n].seq if n < len(active) else None,
+                           protected_calls=protected_calls)
+        return done
 
     def _p_pages(self, *, include_archived: bool) -> _Plan[list[Message]]:
         out: list[Message] = []
@@ -512,24 +640,53 @@ class _ConversationCore:
         gone = [m for m in messages
                 if not m.pinned and not (keep_system and m.role is Role.SYSTEM)]
         n = yield from self._p_retire(gone)
+        self._tail = None
         yield from self._p_reserved(turn_base=thread.turn_count)
         return n
 
+    def _p_renew(self, fields: dict[str, Any]) -> _Plan[None]:
+        """Turn this (expired, claimed) thread into a fresh session in place.
+
+        Its whole active history is archived, system prompt and pinned
+        messages included, so it stays in the store (exported, and listed
+        with the archived messages); state is emptied, turn numbering starts
+        again and the new session's fields and system prompt are applied.
+        """
+        old = yield from self._p_pages(include_archived=False)
+        now = self._clock()
+        for m in old:
+            try:
+                yield _Call("update_message", (m.id,), {"archived_at": now, "pinned": False})
+            except NotFoundError:
+                continue
+        self._tail = None
+        thread = yield from self._p_refresh()
+        prompt = fields.pop("system_prompt", None)
+        if prompt and self._config.persist_system_prompt:
+            yield from self._p_add_message(Message.system(prompt), replace_prompt=False)
+        user_meta = fields.pop("metadata", None)
+        changes = {k: v for k, v in fields.items() if v is not None}
+        turn_base = thread.turn_count
+        renewed_at = self._clock().timestamp()
+
+        def renewed(t: Thread) -> dict[str, Any]:
+            meta = dict(user_meta) if user_meta is not None else {
+                k: v for k, v in t.metadata.items() if k != RESERVED_METADATA_KEY}
+            meta[RESERVED_METADATA_KEY] = {"system_prompt": prompt, "turn_base": turn_base,
+                                           "renewed_at": renewed_at}
+            return {**changes, "metadata": meta, "state": ThreadState()}
+
+        yield from self._p_update_thread(renewed)
+
     def _p_set_system_prompt(self, text: str) -> _Plan[None]:
+        if not isinstance(text, str):
+            raise ValidationError("must be a string", field="text")
         if self._config.persist_system_prompt:
-            page = yield _Call("list_messages", (self.id,), {"limit": 20})
-            system = next((m for m in page.items if m.role is Role.SYSTEM
-                           and m.archived_at is None), None)
-            if system is None:
-                yield from self._p_add_message(Message.system(text))
-            else:
-                new = Message.system(text)
-                tc = token_count_for(new, self._config.counter)
-                yield _Call("update_message", (system.id,), {
-                    "parts": [TextPart(text=text)], "content": text,
-                    "token_count": tc.tokens, "token_counter": tc.counter})
-                self._touched()
-        yield from self._p_reserved(system_prompt=text)
+            # Replaced in place when there is one; otherwise appended, and a
+            # context window puts it first wherever it is in the thread.
+            yield from self._p_add_message(Message.system(text))
+        else:
+            yield from self._p_reserved(system_prompt=text)
 
     def _p_context(self, max_tokens: int | None, max_messages: int | None,
                    start_on_user: bool) -> _Plan[ContextWindow]:
@@ -547,11 +704,13 @@ class _ConversationCore:
 
     def _p_total_tokens(self) -> _Plan[int]:
         live = yield from self._p_pages(include_archived=False)
-        return sum(token_count_for(m, self._config.counter).tokens for m in live)
+        counter = self._config.counter or self._store.token_counter
+        return sum(token_count_for(m, counter).tokens for m in live)
 
     def _p_pin(self, message_id: str, pinned: bool) -> _Plan[Message]:
         msg = yield _Call("update_message", (message_id,), {"pinned": pinned})
         self._touched()
+        self._tail = None  # a pinned message stops counting against the limit
         return cast(Message, msg)
 
 
@@ -900,7 +1059,7 @@ class _ManagerCore(Generic[C]):
                                                    **fields})
         conv = self._wrap(store, thread, created=True)
         if system_prompt and self._config.persist_system_prompt:
-            yield from conv._p_add_message(Message.system(system_prompt))
+            yield from conv._p_add_message(Message.system(system_prompt), replace_prompt=False)
         return conv
 
     def _p_get(self, conversation_id: str) -> _Plan[C | None]:
@@ -922,29 +1081,30 @@ class _ManagerCore(Generic[C]):
                                                       dict(fields)))
                 except ThreadExistsError:
                     continue  # another caller created it first: use theirs
+            if thread.deleted_at is not None:
+                # Deleted is restorable: never purged, nor silently brought back.
+                raise ThreadDeletedError(conversation_id, _DELETED_HINT)
             now = self._clock()
             claim = _reserved(thread).get("replacing")
             if isinstance(claim, int | float) and now.timestamp() - claim < (
                     _REPLACE_STALE_AFTER.total_seconds()):
                 yield _backoff(attempt)  # someone is replacing it right now
                 continue
-            if thread.deleted_at is None and claim is None and not _expired(
-                    thread, self._config, now):
+            if claim is None and not _expired(thread, self._config, now):
                 return self._wrap(self._store, thread)
-            # Expired (or deleted): replace it with a fresh session. Claim it with a
-            # revision-checked write so that exactly one caller does the replacing.
+            # Expired: start a fresh session in its place. Claim it with a
+            # revision-checked write so that exactly one caller does the replacing
+            # (a claim left by a caller that died is taken over once stale).
+            meta = dict(thread.metadata)
+            meta[RESERVED_METADATA_KEY] = {**_reserved(thread), "replacing": now.timestamp()}
             try:
-                rev = thread.revision
-                if thread.deleted_at is None:
-                    meta = dict(thread.metadata)
-                    meta[RESERVED_METADATA_KEY] = {**_reserved(thread),
-                                                   "replacing": now.timestamp()}
-                    claimed = yield _Call("update_thread", (conversation_id,), {
-                        "metadata": meta, "expected_revision": rev})
-                    rev = claimed.revision
-                yield _Call("purge_thread", (conversation_id,), {"expected_revision": rev})
+                claimed = yield _Call("update_thread", (conversation_id,), {
+                    "metadata": meta, "expected_revision": thread.revision})
             except (RevisionConflictError, ThreadNotFoundError, ThreadDeletedError):
                 continue
+            conv = self._wrap(self._store, claimed, created=True)
+            yield from conv._p_renew(dict(fields))
+            return conv
         raise ConvostoreError(f"could not get or create conversation {conversation_id!r}")
 
     def _p_ids(self, user_id: str | None) -> _Plan[list[str]]:
@@ -1073,10 +1233,19 @@ class ConversationManager(_ManagerCore[Conversation]):
                       title: str | None = None) -> Conversation:
         """The conversation ``conversation_id``, created if missing.
 
-        An expired (or deleted) session is replaced by a fresh one. Safe under
-        concurrency: of many simultaneous calls for a new id, across threads,
-        tasks and processes, exactly one creates it (``created`` is True on the
-        handle it gets) and the others get that same conversation.
+        An expired session is replaced by a fresh one in place: its messages are
+        archived (kept in the store, exported and listed with the archived
+        ones, out of context windows), its state is emptied, turn numbering
+        restarts and the system prompt given here is applied. Safe under
+        concurrency: of many simultaneous calls for a new (or expired) id,
+        across threads, tasks and processes, exactly one creates (or renews)
+        it (``created`` is True on the handle it gets) and the others get that
+        same conversation.
+
+        Raises:
+            ThreadDeletedError: the conversation was deleted (soft, restorable);
+                it is never purged implicitly: restore it through the store, or
+                purge it with ``delete(id, purge=True)`` first.
         """
         fields = _fields(user_id, system_prompt, metadata, agent_name, model, title)
         if not self._enabled:
@@ -1128,19 +1297,24 @@ class ConversationManager(_ManagerCore[Conversation]):
         assert self._store is not None
         return cast(int, self._store.count_threads())
 
-    def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = True) -> int:
-        """Remove conversations idle past ``config.idle_timeout``; returns how many.
+    def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = False) -> int:
+        """Delete conversations idle past ``config.idle_timeout``; returns how many.
 
-        A conversation written to while this runs is kept.
+        They are soft-deleted (restorable through the store); ``purge=True``
+        removes them and their messages for good. A conversation written to
+        while this runs is kept.
         """
         if not self._enabled:
             return 0
         return self._run(self._p_cleanup(now, purge))
 
-    def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True,
+    def enforce_max_sessions(self, max_sessions: int, *, purge: bool = False,
                              per_user: bool = False) -> int:
-        """Keep the ``max_sessions`` most recently active conversations, remove the
-        rest (seed 003's retention); returns how many were removed.
+        """Keep the ``max_sessions`` most recently active conversations, delete the
+        rest (seed 003's retention); returns how many were deleted.
+
+        They are soft-deleted (restorable through the store); ``purge=True``
+        removes them for good.
 
         With ``per_user=True`` the limit applies to each user's conversations
         (those without a user count as one more user). A conversation written to
@@ -1231,13 +1405,13 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
         assert self._store is not None
         return cast(int, await self._store.count_threads())
 
-    async def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = True
+    async def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = False
                               ) -> int:
         if not self._enabled:
             return 0
         return await self._arun(self._p_cleanup(now, purge))
 
-    async def enforce_max_sessions(self, max_sessions: int, *, purge: bool = True,
+    async def enforce_max_sessions(self, max_sessions: int, *, purge: bool = False,
                                    per_user: bool = False) -> int:
         if not self._enabled:
             return 0

@@ -54,9 +54,10 @@ def test_each_add_is_one_append_and_never_a_rewrite(store: Store) -> None:
     for i in range(30):
         conv.add(Role.USER, f"m{i}")
     assert spy.calls.count("append") == 30
-    # the limit check reads one page from the end per add; nothing is rewritten
+    # the handle learns the active history once, then counts its own appends;
+    # nothing is rewritten
     assert set(spy.calls) <= {"append", "list_messages"}
-    assert spy.calls.count("list_messages") == 30
+    assert spy.calls.count("list_messages") == 1
 
 
 def test_changes_are_visible_to_another_handle_at_once(store: Store) -> None:
@@ -225,7 +226,14 @@ def test_context_is_pair_safe(store: Store, hide_store_context: bool) -> None:
         assert w[0].role is Role.SYSTEM
         for dialect in DIALECTS:
             assert validate_context(w.messages, dialect, require_user_first=False) == []
-        w2 = conv.context(budget, start_on_user=True)
+        try:
+            w2 = conv.context(budget, start_on_user=True)
+        except ContextBudgetError as err:
+            # the newest turn does not fit from its user message on: refused,
+            # not a window holding the system prompt alone
+            assert err.required > budget
+            continue
+        assert len(w2) > 1
         assert validate_context(w2.messages, "anthropic-messages") == []
 
 

@@ -18,6 +18,7 @@ from convostore import (
     Role,
     Store,
     Thread,
+    ThreadDeletedError,
     ToolCallPart,
     ValidationError,
     open_async_store,
@@ -118,13 +119,16 @@ def test_expired_replacement_races_end_with_one_session(store: Store) -> None:
     assert store.list_messages("s").items == []
 
 
-def test_deleted_session_is_replaced(store: Store) -> None:
+def test_deleted_session_is_never_purged_by_get_or_create(store: Store) -> None:
     manager = ConversationManager(store)
     manager.create("s").add(Role.USER, "x")
     assert manager.delete("s")
     assert manager.get("s") is None and not manager.delete("s")
-    assert manager.get_or_create("s").created
+    with pytest.raises(ThreadDeletedError, match="restore it"):
+        manager.get_or_create("s")
+    assert [m.content for m in store.list_messages("s").items] == ["x"]
     assert manager.delete("s", purge=True) and manager.list() == []
+    assert manager.get_or_create("s").created  # purged explicitly: a new one
 
 
 def test_cleanup_expired_returns_the_count(store: Store) -> None:
