@@ -170,8 +170,8 @@ def test_a_failed_import_leaves_no_empty_thread(run: Run, store_url: str, tmp_pa
     thread = seed(store_url, messages=2)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
-    # same tenant, new thread id: the message ids are already taken
-    result = run("import", path, "--as", "th_copy", "--store", store_url)
+    # same tenant, new thread id, message ids kept: they are already taken
+    result = run("import", path, "--as", "th_copy", "--keep-ids", "--store", store_url)
     assert result.exit_code == 4
     assert run("threads", "show", "th_copy", "--store", store_url).exit_code == 3
 
@@ -345,3 +345,66 @@ def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) ->
     assert rss < size / 3, f"peak RSS {rss} bytes for a file of {size} bytes"
     with _common.opened_store(f"sqlite:///{db}", create=True) as store:
         assert store.get_thread("th_big").message_count == n
+
+
+def _with_parent_link(url: str) -> Thread:
+    thread = seed(url, messages=0, title="copy me")
+    with_store(url, lambda s: s.append(thread.id, [
+        Message.user("q", id="m1"),
+        Message.assistant("a", id="m2", parent_id="m1", parent_type="user_message"),
+        Message.user("q2", id="m3"), Message.assistant("a2", id="m4", parent_id="m3",
+                                                       parent_type="user_message")]))
+    with_store(url, lambda s: s.delete_message("m3"))
+    return with_store(url, lambda s: s.get_thread(thread.id))  # type: ignore[no-any-return]
+
+
+def _shape(url: str, thread_id: str) -> list[tuple[Any, ...]]:
+    """Each message's role, text and deletion, and the position of its parent."""
+    msgs = _messages(url, thread_id)
+    at = {m["id"]: i for i, m in enumerate(msgs)}
+    full = with_store(url, lambda s: list(s.iter_messages(thread_id, include_deleted=True)))
+    return [(m["role"], m["content"], m["deleted"], at.get(f.parent_id))
+            for m, f in zip(msgs, full, strict=True)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_import_as_copies_a_thread_within_its_tenant(run: Run, store_url: str,
+                                                     tmp_path: Path, fmt: str) -> None:
+    thread = _with_parent_link(store_url)
+    path = tmp_path / f"t.{fmt}"
+    assert run("export", thread.id, "-o", path, "--store", store_url).exit_code == 0
+    result = run("import", path, "--as", "th_copy", "--store", store_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["thread_id"] == "th_copy"
+    copy_ids = {m["id"] for m in _messages(store_url, "th_copy")}
+    assert copy_ids.isdisjoint({"m1", "m2", "m3", "m4"}) and len(copy_ids) == 4
+    assert _shape(store_url, "th_copy") == _shape(store_url, thread.id)
+    assert [m["id"] for m in _messages(store_url, thread.id)] == ["m1", "m2", "m3", "m4"]
+
+
+def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(run: Run, store_url: str,
+                                                       tmp_path: Path) -> None:
+    thread = _with_parent_link(store_url)
+    full = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", full, "--store", store_url)
+    partial = tmp_path / "partial.jsonl"
+    partial.write_bytes(b"".join(full.read_bytes().splitlines(keepends=True)[:3]))
+
+    def appended(path: Path) -> int:
+        result = run("import", path, "--as", "th_copy", "--batch", "1", "--store", store_url,
+                     "--json")
+        assert result.exit_code == 0, result.output
+        return int(json.loads(result.stdout)["appended"])
+
+    assert [appended(partial), appended(full), appended(full)] == [2, 2, 0]
+    assert _shape(store_url, "th_copy") == _shape(store_url, thread.id)
+
+
+def test_import_as_with_keep_ids_keeps_the_message_ids(run: Run, store_url: str,
+                                                       tmp_path: Path) -> None:
+    thread = seed(store_url, messages=2)
+    path = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    assert run("import", path, "--as", "th_copy", "--keep-ids", "--tenant", "b", "--store",
+               store_url).exit_code == 0
+    assert _messages(store_url, "th_copy", "b") == _messages(store_url, thread.id)

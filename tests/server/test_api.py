@@ -296,3 +296,34 @@ async def test_whoami(api: Api) -> None:
 async def test_health_and_readiness_need_no_key(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     assert (await api.client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_import_with_new_ids_copies_a_thread_in_the_same_tenant(api: Api) -> None:
+    await new_thread(api, id="orig", title="trip")
+    r = await api.call("POST", "/v1/threads/orig/messages", json={"messages": [
+        {"id": "m1", "role": "user", "content": "q"},
+        {"id": "m2", "role": "assistant", "content": "a", "parent_id": "m1",
+         "parent_type": "user_message"}]})
+    assert r.status_code == 201, r.text
+    snap = (await api.call("GET", "/v1/threads/orig/export")).json()
+
+    r = await api.call("POST", "/v1/threads/import", json=snap,
+                       params={"thread_id": "copy"})
+    assert r.status_code == 409  # same tenant, same message ids
+    r = await api.call("POST", "/v1/threads/import", json=snap,
+                       params={"thread_id": "copy", "new_ids": "true"})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] == "copy" and r.json()["message_count"] == 2
+    copied = (await api.call("GET", "/v1/threads/copy/messages")).json()["items"]
+    assert [m["content"] for m in copied] == ["q", "a"]
+    assert {m["id"] for m in copied}.isdisjoint({"m1", "m2"})
+    assert copied[1]["parent_id"] == copied[0]["id"]
+    original = (await api.call("GET", "/v1/threads/orig/messages")).json()["items"]
+    assert [m["id"] for m in original] == ["m1", "m2"]
+
+    # without a thread id the copy gets a fresh one
+    r = await api.call("POST", "/v1/threads/import", json=snap, params={"new_ids": "true"})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] not in ("orig", "copy")
+    r = await api.call("POST", "/v1/threads/import", json=snap, params={"new_ids": "maybe"})
+    assert r.status_code == 422 and r.json()["field"] == "new_ids"

@@ -73,8 +73,12 @@ further line one message, in seq order.
 - Differences from JSON: the thread's `updated_at` becomes the import time, and
   deleted messages are marked deleted at the time of the import.
 
-Both keep message ids, which are unique within a tenant: to import a second copy
-of a thread, import it into another tenant or another store.
+Both keep message ids, which are unique within a tenant. To copy a thread within
+its tenant, import it with `--as NEW_ID`: the copy's messages get fresh ids and
+their parent links are re-pointed to match (`--keep-ids` keeps the file's ids, for
+a copy in another tenant or store). A JSONL copy resumes like any JSONL import: run
+it again with the same `--as` and the messages already stored are matched by
+position and content.
 """
 
 

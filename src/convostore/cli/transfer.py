@@ -30,6 +30,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from convostore._ids import new_id
 from convostore.cli._common import (
     emit_json,
     json_option,
@@ -118,8 +119,9 @@ def sniff_format(first_line: bytes, name: str | None) -> str:
 
 
 def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
-                  thread_id: str | None = None, batch: int = DEFAULT_BATCH,
-                  dry_run: bool = False, tick: Tick = _no_tick) -> ImportResult:
+                  thread_id: str | None = None, new_ids: bool = False,
+                  batch: int = DEFAULT_BATCH, dry_run: bool = False,
+                  tick: Tick = _no_tick) -> ImportResult:
     """Import one thread from the lines of a JSON or JSONL file.
 
     Args:
@@ -127,6 +129,9 @@ def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
         lines: the file's lines as bytes, e.g. a file opened in binary mode.
         fmt: ``json`` or ``jsonl``.
         thread_id: store the thread under this id instead of the file's.
+        new_ids: give the messages fresh ids, their parent links re-pointed to
+            match (and the thread a fresh id unless ``thread_id`` is given): a
+            copy that can sit beside the original in the same tenant.
         batch: messages per append (JSONL); memory is bounded by it.
         dry_run: read and validate everything, write nothing.
         tick: progress callback, called once per batch.
@@ -136,13 +141,15 @@ def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
         ThreadExistsError: JSON format, and the thread id is taken.
         ConflictError: JSONL format, and the thread exists with other messages.
     """
+    if new_ids and thread_id is None:
+        thread_id = new_id("th")
     if fmt == "json":
-        return _import_json(store, lines, thread_id, dry_run, tick)
-    return _import_jsonl(store, lines, thread_id, batch, dry_run, tick)
+        return _import_json(store, lines, thread_id, new_ids, dry_run, tick)
+    return _import_jsonl(store, lines, thread_id, new_ids, batch, dry_run, tick)
 
 
 def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
-                 dry_run: bool, tick: Tick) -> ImportResult:
+                 new_ids: bool, dry_run: bool, tick: Tick) -> ImportResult:
     raw = b"".join(lines)
     try:
         data = json.loads(raw)
@@ -163,7 +170,7 @@ def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
     target = thread_id or snapshot.thread.id
     n = len(snapshot.messages)
     if not dry_run:
-        store.import_thread(snapshot, thread_id=thread_id)
+        store.import_thread(snapshot, thread_id=thread_id, new_ids=new_ids)
     tick(len(raw), n)
     return ImportResult(target, "json", n, 0 if dry_run else n)
 
@@ -225,10 +232,38 @@ def _chunks(items: Iterable[Message], size: int) -> Iterator[list[Message]]:
         yield chunk
 
 
+class _NewIds:
+    """Fresh message ids for a copy, with parent links re-pointed to match.
+
+    Messages come in file order, so a parent (which precedes its replies) has its
+    new id by the time a reply names it; a ``parent_id`` naming no earlier message
+    of the file refers outside it and is kept.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def rename(self, msg: Message, new: str) -> Message:
+        if msg.parent_id is not None and msg.parent_id in self._ids:
+            msg.parent_id = self._ids[msg.parent_id]
+        if msg.id is not None:
+            self._ids[msg.id] = new
+        msg.id = new
+        return msg
+
+    def fresh(self, msgs: Iterable[Message]) -> Iterator[Message]:
+        for msg in msgs:
+            yield self.rename(msg, new_id("msg"))
+
+
 def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
-                        msgs: Iterator[Message]) -> None:
+                        msgs: Iterator[Message], renames: _NewIds | None) -> None:
     """Consume the first ``stored_count`` messages of ``msgs``, checking that the
-    thread already holds exactly them, in order; nothing is written."""
+    thread already holds exactly them, in order; nothing is written.
+
+    For a copy under new ids (``renames``), a stored message matches by position
+    and content, and its id becomes the new id of the file's message.
+    """
     stored = store.iter_messages(thread_id, include_deleted=True,
                                  batch=store.limits.max_list_limit)
     for position in range(1, stored_count + 1):
@@ -237,17 +272,20 @@ def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
         if mine is None:
             raise ConflictError(f"thread {thread_id!r} already exists with more messages "
                                 f"({stored_count}) than the file ({position - 1})")
+        if theirs is not None and renames is not None and theirs.id is not None:
+            renames.rename(mine, theirs.id)
         if theirs is None or theirs.id != mine.id or not same_content(theirs, mine):
             raise ConflictError(f"thread {thread_id!r} already exists with other messages "
                                 f"(they differ at message {position})")
 
 
-def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None, batch: int,
-                  dry_run: bool, tick: Tick) -> ImportResult:
+def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
+                  new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
     source, header_size = _read_header(lines)
     target = thread_id or source.id
     sizes = [header_size]
     msgs = _read_messages(lines, sizes)
+    renames = _NewIds() if new_ids else None
     total = appended = 0
 
     def advance() -> None:
@@ -269,9 +307,11 @@ def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None, b
         created = True
     except ThreadExistsError:
         already = store.get_thread(target).message_count
-        _skip_stored_prefix(store, target, already, msgs)
+        _skip_stored_prefix(store, target, already, msgs, renames)
         total = already
     advance()
+    if renames is not None:
+        msgs = renames.fresh(msgs)
     try:
         for chunk in _chunks(msgs, batch):
             stored = store.append(target, chunk)
@@ -386,22 +426,28 @@ def export(store_url: str | None, tenant: str, thread_id: str, output: str,
               help="File format. [default: jsonl for .jsonl/.ndjson or a JSONL header "
                    "line, else json]")
 @click.option("--as", "thread_id", metavar="THREAD_ID",
-              help="Store the thread under this id instead of the one in the file.")
+              help="Store a copy under this thread id: its messages get fresh ids "
+                   "(parent links re-pointed), so it can sit beside the original.")
+@click.option("--keep-ids", is_flag=True,
+              help="With --as, keep the file's message ids (for a copy in another "
+                   "tenant or store that must keep them).")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH,
               show_default=True, help="Messages per append when importing JSONL.")
 @click.option("--dry-run", is_flag=True, help="Validate the whole file; write nothing.")
 @progress_option
 @json_option
 def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
-            thread_id: str | None, batch: int, dry_run: bool, progress: bool | None,
-            as_json: bool) -> None:
+            thread_id: str | None, keep_ids: bool, batch: int, dry_run: bool,
+            progress: bool | None, as_json: bool) -> None:
     """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin).
 
     JSONL is read a line at a time and appended in batches, so memory stays
     bounded for threads of any length; re-running the import of the same file
-    resumes or confirms it. JSON is parsed whole and stored in one transaction;
-    importing a thread id that exists is a conflict (exit code 4).
+    resumes or confirms it (with --as too). JSON is parsed whole and stored in one
+    transaction; importing a thread id that exists is a conflict (exit code 4).
     """
+    if keep_ids and thread_id is None:
+        raise click.UsageError("--keep-ids goes with --as THREAD_ID")
     with contextlib.ExitStack() as stack:
         if file == "-":
             fh: IO[bytes] = sys.stdin.buffer
@@ -416,7 +462,8 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
                                                        create=not dry_run))
         tick = stack.enter_context(_progress(progress, f"import {Path(file).name}", size,
                                              in_bytes=True))
-        result = import_stream(store, lines, fmt, thread_id=thread_id, batch=batch,
+        result = import_stream(store, lines, fmt, thread_id=thread_id,
+                               new_ids=thread_id is not None and not keep_ids, batch=batch,
                                dry_run=dry_run, tick=tick)
     if as_json:
         emit_json({"thread_id": result.thread_id, "format": result.format,

@@ -86,9 +86,19 @@ async def import_thread(store: TenantStore, response: Response,
                         thread_id: Annotated[str | None, Query(
                             min_length=1, max_length=255, pattern=ID_PATTERN,
                             description="Store under this id instead of the snapshot's.")
-                        ] = None) -> Thread:
-    """Create a thread from an exported snapshot. 409 if the id is taken."""
-    thread = await store.import_thread(snapshot, thread_id=thread_id)
+                        ] = None,
+                        new_ids: Annotated[bool, Query(
+                            description="Give the messages fresh ids (parent links "
+                                        "re-pointed) and the thread a fresh id unless "
+                                        "thread_id is given: a copy that can sit beside "
+                                        "the original in the same tenant.")
+                        ] = False) -> Thread:
+    """Create a thread from an exported snapshot. 409 if the id is taken.
+
+    An exact copy keeps the snapshot's message ids, which are unique within a
+    tenant: to copy a thread within its tenant, send ``new_ids=true``.
+    """
+    thread = await store.import_thread(snapshot, thread_id=thread_id, new_ids=new_ids)
     response.headers["Location"] = f"/v1/threads/{thread.id}"
     return _with_etag(response, thread)
 
