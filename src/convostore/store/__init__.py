@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from convostore.errors import ValidationError
 from convostore.store._logic import DEFAULT_LIMITS, Limits
 from convostore.store.base import AsyncBackend, Backend, ThreadedAsyncBackend
 from convostore.store.facade import AsyncStore, Store
+from convostore.tokens import TokenCounter, counter_for
 
 __all__ = [
     "DEFAULT_URL",
@@ -96,23 +97,53 @@ def _make_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
         "postgresql://", field="url")
 
 
+def _token_counter(url: str, spec: TokenCounter | str | None
+                   ) -> tuple[str, TokenCounter]:
+    """The store's token counter (the keyword, or ``token_counter=`` in the URL's
+    query) and the URL without it."""
+    base, _, query = url.partition("?")
+    params = parse_qsl(query, keep_blank_values=True)
+    named = [v for k, v in params if k == "token_counter"]
+    if named:
+        if spec is not None or len(named) > 1:
+            raise ValidationError("token_counter is given more than once", field="url")
+        spec = named[0]
+        rest = [(k, v) for k, v in params if k != "token_counter"]
+        url = base + (f"?{urlencode(rest)}" if rest else "")
+    return url, counter_for(spec)
+
+
 def open_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
-               **options: Any) -> Store:
+               token_counter: TokenCounter | str | None = None, **options: Any) -> Store:
     """Open a sync store bound to the tenant ``default``.
 
     Args:
         url: where the store lives (see the module docs); ``None`` is the
             embedded SQLite file ``convostore.db`` in the working directory.
         limits: size limits applied to every write.
+        token_counter: what messages that arrive without a token count are
+            counted with: ``"heuristic"`` (the default: the same counts on
+            every machine), ``"o200k_base"`` or ``"cl100k_base"`` (exact, from
+            the ``tokens`` extra), or any :class:`~convostore.TokenCounter`.
+            Also accepted in the URL, e.g. ``sqlite:///app.db?token_counter=o200k_base``.
         **options: backend options, e.g. ``synchronous="normal"`` for SQLite.
+
+    Raises:
+        ValidationError: an unknown counter name.
+        MissingDependencyError: an encoding was named without its extra.
     """
-    return Store(_sync_backend(url or DEFAULT_URL, limits, options))
+    url, counter = _token_counter(url or DEFAULT_URL, token_counter)
+    return Store(_sync_backend(url, limits, options), token_counter=counter)
 
 
 def open_async_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
+                     token_counter: TokenCounter | str | None = None,
                      **options: Any) -> AsyncStore:
-    """Open an async store; use it as ``async with open_async_store(...) as store``."""
-    url = url or DEFAULT_URL
+    """Open an async store; use it as ``async with open_async_store(...) as store``.
+
+    Takes the same arguments as :func:`open_store`.
+    """
+    url, counter = _token_counter(url or DEFAULT_URL, token_counter)
     scheme = urlsplit(url).scheme.lower()
     backend: AsyncBackend
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -122,4 +153,4 @@ def open_async_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
     else:
         sync = _sync_backend(url, limits, options)
         backend = ThreadedAsyncBackend(sync, inline=scheme == "memory")
-    return AsyncStore(backend)
+    return AsyncStore(backend, token_counter=counter)

@@ -454,22 +454,19 @@ def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None 
     return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
 
 
-def token_counts(new: list[Message]) -> list[tuple[int, str] | None]:
+def token_counts(new: list[Message], counter: TokenCounter | None = None
+                 ) -> list[tuple[int, str] | None]:
     """For each message without a ``token_count``, its count and the counter used.
 
     Counts are stored once, at append, so reading a context window never
-    recounts: provider-reported usage first, else the default counter.
+    recounts: provider-reported usage where it measures the message itself,
+    else ``counter`` (the store's; the heuristic when ``None``). See
+    :func:`convostore.tokens.count_batch`.
     """
-    from convostore.tokens import token_count_for
+    from convostore.tokens import count_batch
 
-    out: list[tuple[int, str] | None] = []
-    for msg in new:
-        if msg.token_count is None:
-            tc = token_count_for(msg)
-            out.append((tc.tokens, tc.counter))
-        else:
-            out.append(None)
-    return out
+    return [None if tc is None else (tc.tokens, tc.counter)
+            for tc in count_batch(new, counter)]
 
 
 def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int,
@@ -501,7 +498,7 @@ def assign(new: list[Message], thread_id: str, count_before: int, turns_before: 
 
 def apply_append(
     thread: Thread, new: list[Message], now: dt.datetime,
-    imported_pins: list[bool] | None = None,
+    imported_pins: list[bool] | None = None, counter: TokenCounter | None = None,
 ) -> tuple[Thread, list[Message]]:
     """Assign seq, turn and thread id to ``new`` and advance the counters.
 
@@ -510,9 +507,10 @@ def apply_append(
     ``live_message_count``, which counts the stored messages not soft-deleted
     (every appended one; an imported one unless it carries a deletion mark) and
     moves with :func:`message_deleted` and :func:`message_restored`.
-    ``imported_pins`` marks an import (see :func:`assign`).
+    ``imported_pins`` marks an import (see :func:`assign`); ``counter`` counts
+    the messages that carry no count (see :func:`token_counts`).
     """
-    counts = token_counts(new)
+    counts = token_counts(new, counter)
     d = batch_delta(new, counts)
     stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts,
                     imported_pins)
@@ -700,7 +698,9 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
-    raw = json.dumps([kind, *key], separators=(",", ":")).encode()
+    # UTF-8, not \u escapes: a cursor holding a 255-character non-ASCII id stays
+    # under 1,400 characters (escaped, up to 12 bytes a character, it would not).
+    raw = json.dumps([kind, *key], separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from convostore.model import (
     ConversationSnapshot,
@@ -24,6 +24,9 @@ from convostore.model import (
     ThreadPatch,
     ThreadSummary,
 )
+
+if TYPE_CHECKING:
+    from convostore.tokens import TokenCounter
 
 T = TypeVar("T")
 _SEQ = operator.itemgetter(0)
@@ -116,6 +119,7 @@ class Append(Op[list[Message]]):
     thread_id: str
     messages: tuple[Message, ...]
     expected_revision: int | None = None
+    counter: TokenCounter | None = None  # counts messages that carry no count
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ class UpdateMessage(Op[Message]):
     message_id: str
     patch: MessagePatch
     expected_revision: int | None = None
+    counter: TokenCounter | None = None  # recounts an edited message
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,10 +65,21 @@ def _check_revision(value: Any) -> int | None:
 class _Builder(Generic[B]):
     """Argument checks and operation records shared by both faces."""
 
-    def __init__(self, backend: B, tenant: str = _DEFAULT_TENANT, *, _owner: bool = True):
+    def __init__(self, backend: B, tenant: str = _DEFAULT_TENANT, *,
+                 token_counter: TokenCounter | str | None = None, _owner: bool = True):
+        from convostore.tokens import counter_for
+
         self._backend: B = backend
         self._tenant = _check_id(tenant, "tenant")
         self._owner = _owner
+        self._counter = counter_for(token_counter)
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """What this store counts a message's tokens with when the message does
+        not carry a count (the ``token_counter`` option; the heuristic unless
+        told). Used by every append, edit and import, and by context windows."""
+        return self._counter
 
     @property
     def tenant_id(self) -> str:
@@ -164,14 +175,15 @@ class _Builder(Generic[B]):
         if len(batch) > self.limits.max_batch:
             raise ValidationError(f"at most {self.limits.max_batch} messages per append",
                                   field="messages")
-        return ops.Append(self._tenant, thread_id, tuple(batch), _check_revision(rev))
+        return ops.Append(self._tenant, thread_id, tuple(batch), _check_revision(rev),
+                          self._counter)
 
     def _update_message(self, message_id: str, rev: int | None, fields: dict[str, Any]
                         ) -> ops.UpdateMessage:
         with translate_validation("message"):
             patch = MessagePatch.model_validate(fields)
         return ops.UpdateMessage(self._tenant, _check_id(message_id, "message_id"), patch,
-                                 _check_revision(rev))
+                                 _check_revision(rev), self._counter)
 
     def _list_messages(self, thread_id: str, limit: int | None, cursor: str | None,
                        from_end: bool, include_deleted: bool) -> ops.ListMessages:
@@ -220,13 +232,25 @@ class _Builder(Generic[B]):
         if new_ids:
             snapshot = rekey_snapshot(snapshot, thread_id)
             thread_id = snapshot.thread.id
-        return ops.ImportThread(self._tenant, snapshot, thread_id)
+        return ops.ImportThread(self._tenant, self._counted(snapshot), thread_id)
+
+    def _counted(self, snapshot: ConversationSnapshot) -> ConversationSnapshot:
+        """The snapshot with this store's counts on the messages that carry none."""
+        from convostore.tokens import count_batch
+
+        counts = count_batch(list(snapshot.messages), self._counter)
+        if all(tc is None for tc in counts):
+            return snapshot
+        msgs = [m if tc is None else m.model_copy(update={
+            "token_count": tc.tokens, "token_counter": tc.counter})
+            for m, tc in zip(snapshot.messages, counts, strict=True)]
+        return snapshot.model_copy(update={"messages": msgs})
 
     def _context(self, thread_id: str, max_tokens: int | None, max_messages: int | None,
                  start_on_user: bool, counter: TokenCounter | None
                  ) -> Generator[ops.Op[Any], Any, ContextWindow]:
         return plan_context(self._tenant, _check_id(thread_id, "thread_id"), max_tokens,
-                            max_messages, bool(start_on_user), counter)
+                            max_messages, bool(start_on_user), counter or self._counter)
 
     def _view_args(self, name: str) -> tuple[B, str]:
         return self._backend, _check_id(name, "tenant")
@@ -247,7 +271,7 @@ class Store(_Builder[Backend]):
     def tenant(self, name: str) -> Store:
         """A view of this store bound to tenant ``name``; it shares the backend."""
         backend, tenant = self._view_args(name)
-        return Store(backend, tenant, _owner=False)
+        return Store(backend, tenant, token_counter=self._counter, _owner=False)
 
     def close(self) -> None:
         """Release the backend. Closing a tenant view does nothing."""
@@ -473,7 +497,7 @@ class AsyncStore(_Builder[AsyncBackend]):
 
     def tenant(self, name: str) -> AsyncStore:
         backend, tenant = self._view_args(name)
-        return AsyncStore(backend, tenant, _owner=False)
+        return AsyncStore(backend, tenant, token_counter=self._counter, _owner=False)
 
     async def open(self) -> AsyncStore:
         await self._backend.aopen()

@@ -283,7 +283,7 @@ class MemoryBackend(ThreadChangeBackend):
             new, slots = plan_checked(thread, op.messages, existing, op.expected_revision)
             if not new:
                 return [s for s in slots if s is not None]
-            updated, stored = apply_append(thread, new, utcnow())
+            updated, stored = apply_append(thread, new, utcnow(), counter=op.counter)
             for m in stored:
                 encode_message(m, self.limits)
             encode_thread(updated, self.limits)
@@ -333,7 +333,7 @@ class MemoryBackend(ThreadChangeBackend):
     def update_message(self, op: ops.UpdateMessage) -> Message:
         return self._replace_message(
             op.tenant, op.message_id, op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter))
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,

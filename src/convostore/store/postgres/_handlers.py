@@ -289,7 +289,7 @@ def _append_write(op: ops.Append, known: Known, existing: dict[str, Message],
     new, slots = plan_checked(known.thread, op.messages, existing, op.expected_revision)
     if not new:
         return [s for s in slots if s is not None]
-    updated, stored = apply_append(known.thread, new, utcnow())
+    updated, stored = apply_append(known.thread, new, utcnow(), counter=op.counter)
     bodies = [encode_message(m, limits) for m in stored]
     body = encode_thread(updated, limits)
     params = _thread_params(updated, body)
@@ -374,7 +374,7 @@ def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: st
 def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Steps[Message]:
     return (yield from _replace_message(
         sq, limits, op.tenant, op.message_id, op.expected_revision,
-        lambda t, m: apply_message_patch(t, m, op.patch, utcnow())))
+        lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter)))
 
 
 def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:

@@ -485,7 +485,7 @@ class SQLiteBackend(ThreadChangeBackend):
 
     def _advance(self, conn: sqlite3.Connection, op: ops.Append, new: list[Message],
                  expected: int | None) -> list[Message] | None:
-        counts = token_counts(new)
+        counts = token_counts(new, op.counter)
         d = batch_delta(new, counts)
         cost, u = d.cost, d.usage
         now = to_us(utcnow())
@@ -564,7 +564,7 @@ class SQLiteBackend(ThreadChangeBackend):
     def update_message(self, op: ops.UpdateMessage) -> Message:
         return self._replace_message(
             op.tenant, op.message_id, op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow()))
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter))
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,
