@@ -180,3 +180,13 @@ def test_one_usage_on_several_messages_of_a_batch_is_not_any_one_of_them(
     stored = store.append(t.id, [Message.user("weather?"), say, call])
     assert [m.token_counter for m in stored[1:]] == [HEURISTIC.name, HEURISTIC.name]
     assert stored[1].token_count == HEURISTIC.count_message(stored[1])
+
+
+def test_doctor_reports_the_counter_of_the_store_url(tmp_path: Path) -> None:
+    from convostore.cli.doctor import tokenizer_in_use
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert tokenizer_in_use(f"{url}?token_counter=o200k_base") == ("ok", "tiktoken:o200k_base")
+    status, detail = tokenizer_in_use(url)
+    assert status == "warn" and detail.startswith(HEURISTIC.name)
+    assert tokenizer_in_use(f"{url}?token_counter=nope")[0] == "fail"

