@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeGuard, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -77,7 +77,7 @@ _ID_TEXT = re.compile(
     r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,255}")
 
 
-def is_identifier(value: object) -> bool:
+def is_identifier(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a valid id (the rule of :data:`Identifier`)."""
     return isinstance(value, str) and _ID_TEXT.fullmatch(value) is not None
 

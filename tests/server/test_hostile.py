@@ -7,12 +7,15 @@ nothing half-written may remain, and the server must keep serving afterwards.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import pytest
 
 from convostore.server import create_app
+from convostore.testing.contract import REAL_WORLD_IDS
 
 from ._helpers import STORES, Api, issue_keys, running, store_url
 
@@ -196,3 +199,154 @@ async def test_unauthenticated_bodies_are_not_read(tmp_path: Path) -> None:
         assert r.status_code == 401  # not 400: the key is checked before the body
         r = await client.post("/v1/threads", content=b"x" * (LIMIT + 1))
         assert r.status_code == 401
+
+
+# --- real-world and hostile ids in paths, queries and bodies --------------------
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment: every reserved character percent-encoded,
+    and the dots of "." and "..", which a client would resolve away."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
+@pytest.fixture(params=["memory", "json", "sqlite"])
+async def idapi(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
+    url = {"memory": "memory://", "json": f"json:///{tmp_path}/store",
+           "sqlite": f"sqlite:///{tmp_path}/server.db"}[request.param]
+    app = create_app(url, max_body_bytes=LIMIT)
+    async with running(app) as client:
+        yield Api(app, client, await issue_keys(app))
+
+
+async def test_real_world_ids_work_in_every_route(idapi: Api) -> None:
+    api = idapi
+    for n, rid in enumerate((*REAL_WORLD_IDS, "t/messages", "x/restore", "q?a=1", "#frag")):
+        p = f"/v1/threads/{segment(rid)}"
+        r = await api.call("POST", "/v1/threads", json={"id": rid, "user_id": rid})
+        assert r.status_code == 201, (rid, r.text)
+        assert r.json()["id"] == rid and r.headers["location"] == p
+        r = await api.call("POST", f"{p}/messages", json={"messages": [
+            {"role": "user", "content": "q", "id": rid, "execution_id": rid},
+            {"role": "assistant", "content": "a", "id": f"r{n}", "parent_id": rid}]})
+        assert r.status_code == 201, (rid, r.text)
+        r = await api.call("GET", p)
+        assert (r.status_code, r.json()["id"], r.json()["user_id"]) == (200, rid, rid), rid
+        r = await api.call("GET", "/v1/threads", params={"user_id": rid})
+        assert [t["id"] for t in r.json()["items"]] == [rid]
+        r = await api.call("GET", "/v1/summaries", params={"user_id": rid})
+        assert [t["id"] for t in r.json()] == [rid]
+        r = await api.call("GET", f"{p}/messages", params={"limit": 1})
+        assert [m["id"] for m in r.json()["items"]] == [rid]
+        r = await api.call("GET", f"{p}/messages",
+                           params={"limit": 1, "cursor": r.json()["next_cursor"]})
+        assert [(m["id"], m["parent_id"]) for m in r.json()["items"]] == [(f"r{n}", rid)]
+        r = await api.call("GET", f"/v1/messages/{segment(rid)}")
+        assert (r.status_code, r.json()["id"], r.json()["thread_id"]) == (200, rid, rid)
+        r = await api.call("PATCH", f"/v1/messages/{segment(rid)}", json={"pinned": True})
+        assert (r.status_code, r.json()["pinned"]) == (200, True)
+        r = await api.call("GET", f"/v1/executions/{segment(rid)}/messages",
+                           params={"thread_id": rid})
+        assert [m["id"] for m in r.json()] == [rid]
+        for suffix in ("/summary", "/state", "/context"):
+            r = await api.call("GET", p + suffix)
+            assert r.status_code == 200, (rid, suffix, r.text)
+        r = await api.call("GET", f"{p}/export")
+        assert r.status_code == 200 and r.json()["thread"]["id"] == rid
+        disposition = r.headers["content-disposition"]
+        assert disposition.isascii() and "\n" not in disposition
+        extended = re.search(r"filename\*=UTF-8''(\S+)", disposition)
+        plain = re.search(r'filename="([^"]*)"', disposition)
+        assert plain is not None
+        assert (unquote(extended[1]) if extended else plain[1]) == f"{rid}.json"
+        r = await api.call("POST", "/v1/threads/import", who="other", json=r.json(),
+                           params={"thread_id": rid})
+        assert r.status_code == 201 and r.headers["location"] == p, (rid, r.text)
+        r = await api.call("DELETE", p)
+        assert (r.status_code, r.json()["id"]) == (200, rid)
+        assert (await api.call("POST", f"{p}/restore")).status_code == 200
+        assert (await api.call("POST", f"{p}/purge")).status_code == 204
+        assert (await api.call("GET", p)).status_code == 404
+        assert (await api.call("GET", p, who="other")).json()["id"] == rid
+
+
+async def test_an_encoded_slash_stays_inside_its_id(idapi: Api) -> None:
+    api = idapi
+    for tid in ("x", "x/messages", "x/restore"):
+        assert (await api.call("POST", "/v1/threads", json={"id": tid})).status_code == 201
+    await api.call("POST", "/v1/threads/x/messages",
+                   json={"messages": [{"role": "user", "content": "of x"}]})
+    r = await api.call("GET", "/v1/threads/x%2Fmessages")
+    assert r.json()["id"] == "x/messages"  # the thread, not the messages of "x"
+    r = await api.call("GET", "/v1/threads/x%2fmessages/messages")
+    assert r.status_code == 200 and r.json()["items"] == []
+    r = await api.call("POST", "/v1/threads/x%2Frestore")
+    assert r.status_code == 405  # a thread path: no POST there
+    assert (await api.call("GET", "/v1/threads/x")).json()["message_count"] == 1
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "line\nbreak", "\x1b[31mred", "c1\x85", "ls\u2028",
+                                 "x" * 256], ids=ascii)
+async def test_ids_with_control_characters_get_422_naming_the_field(hapi: Api,
+                                                                     bad: str) -> None:
+    msg = {"role": "user", "content": "x"}
+    cases = [
+        ("POST", "/v1/threads", {"json": {"id": bad}}, "id"),
+        ("POST", "/v1/threads", {"json": {"user_id": bad}}, "user_id"),
+        ("PATCH", "/v1/threads/t", {"json": {"user_id": bad}}, "user_id"),
+        ("GET", f"/v1/threads/{segment(bad)}", {}, "thread_id"),
+        ("GET", f"/v1/threads/{segment(bad)}/messages", {}, "thread_id"),
+        ("DELETE", f"/v1/threads/{segment(bad)}", {}, "thread_id"),
+        ("GET", f"/v1/messages/{segment(bad)}", {}, "message_id"),
+        ("GET", f"/v1/executions/{segment(bad)}/messages", {}, "execution_id"),
+        ("GET", "/v1/threads", {"params": {"user_id": bad}}, "user_id"),
+        ("POST", "/v1/threads/t/messages", {"json": {"messages": [{**msg, "id": bad}]}},
+         "messages.0.id"),
+        ("POST", "/v1/threads/t/messages",
+         {"json": {"messages": [{**msg, "execution_id": bad}]}}, "messages.0.execution_id"),
+    ]
+    for method, path, kw, field in cases:
+        r = await hapi.call(method, path, **kw)
+        assert r.status_code == 422, (method, path, r.status_code, r.text[:300])
+        body = r.json()
+        assert body["field"] == field, (method, path, body)
+        assert "control characters" in body["detail"], body
+    r = await hapi.call("GET", "/v1/threads/t")
+    assert r.json()["message_count"] == 0 and r.json()["user_id"] is None
+
+
+async def test_an_id_that_is_not_utf8_gets_422(hapi: Api) -> None:
+    for path, field in [("/v1/threads/%FF", "thread_id"), ("/v1/messages/a%C3", "message_id")]:
+        r = await hapi.call("GET", path)
+        assert r.status_code == 422 and r.json()["field"] == field, (path, r.text)
+
+
+async def test_a_damaged_thread_file_costs_that_thread_only(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    url = f"json:///{root}"
+    app = create_app(url, max_body_bytes=LIMIT)
+    async with running(app) as client:
+        tokens = await issue_keys(app)
+        api = Api(app, client, tokens)
+        for tid in ("good", "bad"):
+            assert (await api.call("POST", "/v1/threads", json={"id": tid})).status_code == 201
+    damaged = next(root.glob("acme/bad.json"))
+    damaged.write_bytes(b'{"format": "convostore.thread", "vers')
+    app = create_app(url, max_body_bytes=LIMIT)
+    async with running(app) as client:
+        api = Api(app, client, tokens)
+        assert (await api.call("GET", "/v1/threads/good")).status_code == 200
+        listed = (await api.call("GET", "/v1/threads")).json()["items"]
+        assert [t["id"] for t in listed] == ["good"]
+        for method, path in [("GET", "/v1/threads/bad"), ("GET", "/v1/threads/bad/messages"),
+                             ("POST", "/v1/threads/bad/messages"), ("DELETE", "/v1/threads/bad")]:
+            body = {"messages": [{"role": "user", "content": "x"}]}
+            r = await api.call(method, path, json=body if method == "POST" else None)
+            assert r.status_code == 500, (method, path, r.text)
+            assert r.json()["type"].endswith(":thread-damaged")
+            assert str(root) not in r.text  # the file's place is the operator's business
+        r = await api.call("POST", "/v1/threads", json={"id": "bad"})
+        assert r.status_code == 500
+        assert (await client.get("/readyz")).status_code == 200
+    assert damaged.read_bytes() == b'{"format": "convostore.thread", "vers'

@@ -117,7 +117,7 @@ async def test_validation_errors_name_the_field(mem_api: Api) -> None:
     r = await mem_api.call("PATCH", "/v1/threads/t", json={"title": "x"},
                            headers={"If-Match": "yesterday"})
     assert assert_problem(r, 422)["field"] == "If-Match"
-    r = await mem_api.call("GET", "/v1/threads/bad%20id")
+    r = await mem_api.call("GET", "/v1/threads/bad%0Aid")
     assert assert_problem(r, 422)["field"] == "thread_id"
     r = await mem_api.call("POST", "/v1/threads", json={"tenant_id": "globex"})
     assert assert_problem(r, 422)["field"] == "tenant_id"

@@ -25,7 +25,7 @@ from convostore.store import DEFAULT_URL, open_async_store, url_from_env
 from convostore.store.facade import AsyncStore
 
 from . import context, docs, messages, threads
-from .deps import ApiKeyDep, Runtime, runtime_of
+from .deps import ApiKeyDep, EncodedPathMiddleware, Runtime, runtime_of
 from .errors import HANDLED, PROBLEM_JSON, Problem, handle
 from .middleware import AuthMiddleware, BodyLimitMiddleware
 from .schemas import KeyInfo, Status
@@ -131,6 +131,7 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
     app.state.convostore = runtime
     for cls in HANDLED:
         app.add_exception_handler(cls, handle)
+    app.add_middleware(EncodedPathMiddleware)  # innermost: routing sees ids as sent
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(AuthMiddleware, runtime=runtime)  # outermost: before the body
     app.include_router(_meta)

@@ -78,6 +78,9 @@ _TABLE: Sequence[tuple[type[BaseException], int, str, str | None]] = (
     (e.SchemaVersionError, 503, "schema-version",
      "the store's schema does not match this server; see the server log"),
     (e.StoreLockedError, 503, "store-locked", "the store is busy; retry shortly"),
+    (e.DamagedThreadError, 500, "thread-damaged",
+     "this thread's stored data is damaged; it cannot be read or changed until the "
+     "operator restores it (see the server log)"),
     (e.BackendUnavailableError, 503, "backend-unavailable",
      "the store is unavailable; retry shortly"),
     (e.MissingDependencyError, 500, "missing-dependency", None),

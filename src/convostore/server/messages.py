@@ -17,9 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, status
 
 from convostore._ids import new_id
-from convostore.model import ID_PATTERN, Message, MessagePatch, Page
+from convostore.model import Identifier, Message, MessagePatch, Page
 
-from .deps import ApiKeyDep, ExpectedRevision, TenantStore
+from .deps import ApiKeyDep, ExpectedRevision, PathId, TenantStore
 from .schemas import AppendRequest, AppendResponse, MessageIn
 from .threads import ThreadId
 
@@ -27,8 +27,8 @@ __all__ = ["derived_message_id", "router"]
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
-MessageId = Annotated[str, Path(description="A message id of the caller's tenant.",
-                                min_length=1, max_length=255, pattern=ID_PATTERN)]
+MessageId = Annotated[PathId, Path(description="A message id of the caller's tenant, "
+                                   "percent-encoded as one path segment.")]
 
 
 def derived_message_id(tenant: str, thread_id: str, idempotency_key: str, index: int) -> str:
@@ -110,9 +110,8 @@ async def delete_message(store: TenantStore, message_id: MessageId,
             response_model=list[Message])
 async def execution_messages(
     store: TenantStore,
-    execution_id: Annotated[str, Path(min_length=1, max_length=255, pattern=ID_PATTERN)],
-    thread_id: Annotated[str | None, Query(min_length=1, max_length=255, pattern=ID_PATTERN)
-                         ] = None,
+    execution_id: Annotated[PathId, Path(description="An execution id, percent-encoded.")],
+    thread_id: Annotated[Identifier | None, Query()] = None,
 ) -> list[Message]:
     """The messages of one agent execution, in order."""
     return await store.messages_by_execution(execution_id, thread_id=thread_id)

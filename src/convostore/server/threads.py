@@ -10,14 +10,15 @@ checking. Writes take ``If-Match: "<revision>"`` and pass it on as
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from convostore.errors import RevisionConflictError
 from convostore.model import (
-    ID_PATTERN,
     ConversationSnapshot,
+    Identifier,
     Page,
     Thread,
     ThreadPatch,
@@ -25,21 +26,35 @@ from convostore.model import (
     ThreadSummary,
 )
 
-from .deps import ExpectedRevision, TenantStore, etag
+from .deps import ExpectedRevision, PathId, TenantStore, etag, id_segment
 from .schemas import StatePatch, ThreadCreate
 
 __all__ = ["ThreadId", "router"]
 
 router = APIRouter(prefix="/v1", tags=["threads"])
 
-ThreadId = Annotated[str, Path(description="A thread id of the caller's tenant.",
-                               min_length=1, max_length=255, pattern=ID_PATTERN)]
+ThreadId = Annotated[PathId, Path(description="A thread id of the caller's tenant, "
+                                  "percent-encoded as one path segment.")]
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="Page size (default 50).")]
-UserId = Annotated[str | None, Query(min_length=1, max_length=255, pattern=ID_PATTERN)]
+UserId = Annotated[Identifier | None, Query()]
 AgentName = Annotated[str | None, Query(max_length=255)]
 IncludeDeleted = Annotated[bool, Query(description="Include soft-deleted threads.")]
 
 _STATE_RETRIES = 5
+
+
+def _location(thread: Thread) -> str:
+    return f"/v1/threads/{id_segment(thread.id)}"
+
+
+def _attachment(thread_id: str) -> str:
+    """A Content-Disposition naming the file after the thread, in ASCII (RFC 6266)."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                       for c in thread_id)
+    plain = f'attachment; filename="{fallback}.json"'
+    if fallback == thread_id:
+        return plain
+    return f"{plain}; filename*=UTF-8''{quote(thread_id + '.json', safe='')}"
 
 
 def _with_etag(response: Response, thread: Thread) -> Thread:
@@ -54,7 +69,7 @@ async def create_thread(store: TenantStore, response: Response,
     """Create a thread in the caller's tenant. 409 if the id is taken."""
     fields = body.model_dump(exclude_none=True) if body is not None else {}
     thread = await store.create_thread(**fields)
-    response.headers["Location"] = f"/v1/threads/{thread.id}"
+    response.headers["Location"] = _location(thread)
     return _with_etag(response, thread)
 
 
@@ -83,8 +98,7 @@ async def list_summaries(store: TenantStore, user_id: UserId = None,
              status_code=status.HTTP_201_CREATED, response_model=Thread)
 async def import_thread(store: TenantStore, response: Response,
                         snapshot: Annotated[ConversationSnapshot, Body()],
-                        thread_id: Annotated[str | None, Query(
-                            min_length=1, max_length=255, pattern=ID_PATTERN,
+                        thread_id: Annotated[Identifier | None, Query(
                             description="Store under this id instead of the snapshot's.")
                         ] = None,
                         new_ids: Annotated[bool, Query(
@@ -99,7 +113,7 @@ async def import_thread(store: TenantStore, response: Response,
     tenant: to copy a thread within its tenant, send ``new_ids=true``.
     """
     thread = await store.import_thread(snapshot, thread_id=thread_id, new_ids=new_ids)
-    response.headers["Location"] = f"/v1/threads/{thread.id}"
+    response.headers["Location"] = _location(thread)
     return _with_etag(response, thread)
 
 
@@ -156,8 +170,8 @@ async def get_summary(store: TenantStore, thread_id: ThreadId) -> ThreadSummary:
 async def export_thread(store: TenantStore, thread_id: ThreadId) -> JSONResponse:
     """The whole thread, deleted messages included, as a versioned snapshot."""
     snapshot = await store.export_thread(thread_id)
-    return JSONResponse(snapshot.model_dump(mode="json"), headers={
-        "Content-Disposition": f'attachment; filename="{thread_id}.json"'})
+    return JSONResponse(snapshot.model_dump(mode="json"),
+                        headers={"Content-Disposition": _attachment(thread_id)})
 
 
 # --- conversation state -------------------------------------------------------

@@ -345,7 +345,7 @@ class IdentifierContract:
                 second = view.list_messages(rid, limit=1, cursor=first.next_cursor)
                 assert [m.id for m in [*first, *second]] == [rid, f"reply-{n}"]
                 assert [m.thread_id for m in [*first, *second]] == [rid, rid]
-                assert list(second)[0].parent_id == rid
+                assert [m.parent_id for m in second] == [rid]
                 assert view.get_message(rid).execution_id == rid
                 assert [m.id for m in view.messages_by_execution(rid, thread_id=rid)] == [
                     rid, f"reply-{n}"]
