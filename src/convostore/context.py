@@ -319,7 +319,7 @@ def select_window(
         max_messages: message budget for the whole window, or ``None``.
         start_on_user: make the non-mandatory part start on a user message.
         counter: counts a message that carries no stored ``token_count``
-            (default: :func:`convostore.tokens.default_counter`).
+            (default: the heuristic, :data:`convostore.tokens.HEURISTIC`).
 
     Returns:
         The window, oldest first.
