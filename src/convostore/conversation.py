@@ -23,7 +23,8 @@ import builtins
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections import deque
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
@@ -48,7 +49,7 @@ from convostore.errors import (
 )
 from convostore.model import Message, Role, Thread, ThreadState, utcnow
 from convostore.store import _ops as ops
-from convostore.store._logic import encode_cursor, translate_validation
+from convostore.store._logic import translate_validation
 from convostore.tokens import TokenCounter, token_count_for, with_token_count
 
 if TYPE_CHECKING:
@@ -270,18 +271,34 @@ def _expired(thread: Thread, config: SessionConfig, now: dt.datetime) -> bool:
 # --- the conversation handle ------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What the limit rule needs to know of an active message."""
+
+    id: str
+    seq: int
+    is_assistant: bool
+    results: tuple[str, ...]
+    reasoning_only: bool
+
+    @classmethod
+    def of(cls, m: Message) -> _Entry:
+        return cls(m.id, m.seq or 0, m.role is Role.ASSISTANT, tuple(result_ids(m)),
+                   is_reasoning_only(m))
+
+
 @dataclass(slots=True)
 class _Tail:
-    """What a handle remembers of its thread's active history (the messages that
-    count against ``max_messages``: live, not archived, not pinned or system)."""
+    """What a handle remembers of its thread's active history: the messages that
+    count against ``max_messages`` (live, not archived, neither pinned nor
+    system), oldest first, and the newest seq it knows of."""
 
-    last_seq: int  # the newest seq the handle knows of
-    active: int  # how many active messages there are
-    oldest_seq: int | None  # the seq of the oldest, None when there is none
-    protected_calls: set[str]  # call ids of pinned and system messages seen
+    last_seq: int
+    active: deque[_Entry]
+    protected_calls: set[str]  # call ids of the pinned and system messages seen
 
 
-def _to_retire(active: list[Message], excess: int, protected_calls: set[str]) -> int:
+def _to_retire(active: Sequence[_Entry], excess: int, protected_calls: set[str]) -> int:
     """How many of the oldest ``active`` messages (oldest first) leave so that
     ``excess`` of them do and the history left starts at a clean point: not on
     a tool result whose call left (a result answers the nearest call before
@@ -290,11 +307,10 @@ def _to_retire(active: list[Message], excess: int, protected_calls: set[str]) ->
     k = excess
     while k < len(active):
         head = active[k]
-        answers = result_ids(head)
-        if answers and not all(a in protected_calls for a in answers):
+        if head.results and not all(a in protected_calls for a in head.results):
             k += 1
             continue
-        if k > 0 and is_reasoning_only(active[k - 1]) and head.role is Role.ASSISTANT:
+        if k > 0 and active[k - 1].reasoning_only and head.is_assistant:
             k += 1
             continue
         break
@@ -461,16 +477,27 @@ class _ConversationCore:
     def _protected(self, m: Message) -> bool:
         return m.pinned or m.role is Role.SYSTEM
 
-    def _p_retire(self, messages: list[Message]) -> _Plan[int]:
+    def _p_retire(self, messages: Sequence[Message | _Entry]) -> _Plan[int]:
         now = self._clock()
         done = 0
         for m in messages:
             try:
                 if self._config.overflow == "delete":
-                    yield _Call("delete_message", (m.id,))
+                    gone = yield _Call("delete_message", (m.id,))
                 else:
-                    yield _Call("update_message", (m.id,), {"archived_at": now})
-            except NotFoundError:
+                    gone = yield _Call("update_message", (m.id,), {"archived_at": now})
+            except (NotFoundError, ValidationError):
+                # Gone, or pinned meanwhile through another handle (a store
+                # refuses to archive a pinned message): what we remember is off.
+                self._tail = None
+                continue
+            if cast(Message, gone).pinned:
+                # Pinned meanwhile through another handle: it stays in.
+                if self._config.overflow == "delete":
+                    yield _Call("restore_message", (m.id,))
+                else:
+                    yield _Call("update_message", (m.id,), {"archived_at": None})
+                self._tail = None
                 continue
             done += 1
         if done:
@@ -483,9 +510,9 @@ class _ConversationCore:
         When the store gave ``stored`` the seq right after the last one this
         handle saw, nobody else appended in between, so what the handle
         remembers of the active history still holds: it counts the message in
-        and, past the limit, retires the oldest message(s) by reading a few
-        messages forward from the remembered oldest one. O(1) per add. In any
-        other case it falls back to the scan of :meth:`_p_enforce_limit`.
+        and, past the limit, retires the oldest message(s) it remembers, with
+        no read. O(1) per add. In any other case it falls back to the scan of
+        :meth:`_p_enforce_limit`.
         """
         limit = self._config.max_messages
         if limit is None:
@@ -498,37 +525,16 @@ class _ConversationCore:
         if self._protected(stored):
             tail.protected_calls.update(call_ids(stored))
             return 0
-        if tail.oldest_seq is None:
-            if _to_retire([stored], 0, tail.protected_calls):
-                # The result of a call that already left: it follows its call.
-                return (yield from self._p_retire([stored]))
-            tail.oldest_seq = seq
-        tail.active += 1
-        if tail.active <= limit:
+        entry = _Entry.of(stored)
+        if not tail.active and _to_retire([entry], 0, tail.protected_calls):
+            # The result of a call that already left: it follows its call.
+            return (yield from self._p_retire([entry]))
+        tail.active.append(entry)
+        if len(tail.active) <= limit:
             return 0
-        excess = tail.active - limit
-        size = min(max(excess + 8, 16), self._store.limits.max_list_limit)
-        page = yield _Call("list_messages", (self.id,), {
-            "limit": size,
-            "cursor": encode_cursor("messages", [self.id, "after", tail.oldest_seq - 1])})
-        active: list[Message] = []
-        for m in page.items:
-            if m.archived_at is not None:
-                active = []  # someone else archived: what we remember is off
-                break
-            if self._protected(m):
-                tail.protected_calls.update(call_ids(m))
-                continue
-            active.append(m)
-        n = _to_retire(active, excess, tail.protected_calls)
-        if not active or active[0].seq != tail.oldest_seq or n > len(active) or (
-                n == len(active) and page.next_cursor is not None):
-            # Not what we remembered, or a group longer than the page: scan.
-            return (yield from self._p_enforce_limit(seen_seq=seq))
-        done = yield from self._p_retire(active[:n])
-        tail.active -= n
-        tail.oldest_seq = active[n].seq if n < len(active) else None
-        return done
+        n = _to_retire(tail.active, len(tail.active) - limit, tail.protected_calls)
+        gone = [tail.active.popleft() for _ in range(n)]
+        return (yield from self._p_retire(gone))
 
     def _p_enforce_limit(self, seen_seq: int = 0) -> _Plan[int]:
         """Move the oldest messages beyond ``max_messages`` out of the active history.
@@ -542,7 +548,7 @@ class _ConversationCore:
         if limit is None:
             return 0
         size = min(limit + 2, self._store.limits.max_list_limit)
-        active: list[Message] = []  # newest first
+        found: list[Message] = []  # newest first
         protected_calls: set[str] = set()
         newest = seen_seq
         cursor: str | None = None
@@ -558,17 +564,15 @@ class _ConversationCore:
                 if m.archived_at is not None:
                     boundary = True
                     break
-                active.append(m)
+                found.append(m)
             if boundary or page.prev_cursor is None:
                 break
             cursor = page.prev_cursor
-        active.reverse()
+        active = [_Entry.of(m) for m in reversed(found)]
         n = _to_retire(active, max(0, len(active) - limit), protected_calls)
-        done = yield from self._p_retire(active[:n])
-        self._tail = _Tail(last_seq=newest, active=len(active) - n,
-                           oldest_seq=active[n].seq if n < len(active) else None,
-                           protected_calls=protected_calls)
-        return done
+        # Remembered before retiring: a retire that meets a surprise forgets it.
+        self._tail = _Tail(newest, deque(active[n:]), protected_calls)
+        return (yield from self._p_retire(active[:n]))
 
     def _p_pages(self, *, include_archived: bool) -> _Plan[list[Message]]:
         out: list[Message] = []

@@ -168,3 +168,19 @@ def test_trimming_keeps_whole_exchanges(script: list[str], limit: int) -> None:
     # the O(1) path and a full scan agree on what stays
     fresh = ConversationManager(store, SessionConfig(max_messages=limit)).get("t")
     assert fresh is not None and fresh.enforce_limits() == 0
+
+
+def test_a_message_pinned_through_another_handle_is_not_archived(env: Env) -> None:
+    manager = env.manager(SessionConfig(max_messages=3))
+    a = manager.create("t")
+    first = a.add(Role.USER, "m0")
+    a.add(Role.USER, "m1")
+    a.add(Role.USER, "m2")
+    b = manager.get("t")
+    b.pin(first.id)  # a does not know: no append moved the thread on
+    a.add(Role.USER, "m3")
+    assert [m.content for m in a.messages()] == ["m0", "m1", "m2", "m3"]
+    assert env.store.get_message(first.id).archived_at is None
+    a.add(Role.USER, "m4")
+    assert [m.content for m in a.messages()] == ["m0", "m2", "m3", "m4"]
+    assert first.id in a.context().ids
