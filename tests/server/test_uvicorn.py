@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -108,3 +109,23 @@ def test_raw_malformed_http_is_refused(live: tuple[str, str]) -> None:
     assert reply.startswith(b"HTTP/1.1 4")
     with httpx.Client(base_url=base, timeout=10) as c:
         assert c.get("/healthz").status_code == 200
+
+
+def test_ids_with_reserved_characters_over_a_real_socket(live: tuple[str, str]) -> None:
+    base, token = live
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=10, headers=auth) as c:
+        for tid in ("a/b?c#d%e José", "x/messages", "..", "auth0|1"):
+            r = c.post("/v1/threads", json={"id": tid})
+            assert r.status_code == 201, r.text
+            segment = quote(tid, safe="")
+            if segment == "..":
+                segment = "%2E%2E"
+            assert r.headers["location"] == f"/v1/threads/{segment}"
+            r = c.post(f"/v1/threads/{segment}/messages",
+                       json={"messages": [{"role": "user", "content": tid}]})
+            assert r.status_code == 201, r.text
+            r = c.get(f"/v1/threads/{segment}")
+            assert (r.status_code, r.json()["id"], r.json()["message_count"]) == (200, tid, 1)
+        r = c.get("/v1/threads/%FF")
+        assert r.status_code == 422 and r.json()["field"] == "thread_id"
