@@ -93,7 +93,8 @@ def test_show_prints_the_thread(run: Run, store_url: str) -> None:
 def test_unknown_and_malformed_ids(run: Run, store_url: str) -> None:
     missing = run("threads", "show", "th_missing", "--store", store_url)
     assert missing.exit_code == 3
-    assert missing.stderr == "Error: thread 'th_missing' not found\n"
+    assert missing.stderr.startswith("Error: thread 'th_missing' not found in tenant "
+                                     "'default' of ")
     malformed = run("threads", "show", "bell\x07id", "--store", store_url)
     assert malformed.exit_code == 2
     assert "thread_id" in malformed.stderr
@@ -218,3 +219,18 @@ def test_an_empty_listing_says_which_tenant_and_store_it_looked_in(run: Run,
     # programs get an empty document and no remark
     quiet = run("threads", "list", "--store", store_url, "--json")
     assert json.loads(quiet.stdout)["items"] == [] and quiet.stderr == ""
+
+
+def test_a_missing_thread_names_the_tenant_it_was_looked_for_in(run: Run,
+                                                                store_url: str) -> None:
+    theirs = seed(store_url, tenant="acme")
+    for args in (("threads", "show", theirs.id), ("messages", "tail", theirs.id),
+                 ("export", theirs.id)):
+        result = run(*args, "--store", store_url)
+        assert result.exit_code == 3
+        assert len(result.stderr.splitlines()) == 1
+        assert f"thread '{theirs.id}' not found in tenant 'default'" in result.stderr
+        assert "CONVOSTORE_TENANT" in result.stderr
+    found = run("threads", "show", theirs.id, "--store", store_url,
+                env={"CONVOSTORE_TENANT": "acme"})
+    assert found.exit_code == 0

@@ -408,3 +408,17 @@ def test_import_as_with_keep_ids_keeps_the_message_ids(run: Run, store_url: str,
     assert run("import", path, "--as", "th_copy", "--keep-ids", "--tenant", "b", "--store",
                store_url).exit_code == 0
     assert _messages(store_url, "th_copy", "b") == _messages(store_url, thread.id)
+
+
+def test_a_dry_run_import_validates_without_creating_the_store(run: Run, store_url: str,
+                                                              tmp_path: Path) -> None:
+    thread = seed(store_url, messages=2)
+    for fmt in ("json", "jsonl"):
+        path = tmp_path / f"t.{fmt}"
+        run("export", thread.id, "-o", path, "--store", store_url)
+        target = tmp_path / "new" / "x.db"
+        result = run("import", path, "--dry-run", "--store", f"sqlite:///{target}",
+                     "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["messages"] == 2
+        assert not target.parent.exists()

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from convostore.errors import StoreNotFoundError
+from convostore.errors import MessageNotFoundError, StoreNotFoundError, ThreadNotFoundError
 from convostore.store import DEFAULT_URL, Store, _path_of, open_store, url_from_env
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -125,21 +125,31 @@ def _open(url: str, *, admin: bool = False) -> Store:
 
 
 @contextmanager
-def opened_store(url: str | None, tenant: str = "default", *, create: bool,
+def opened_store(url: str | None, tenant: str | None = None, *, create: bool,
                  admin: bool = False) -> Iterator[Store]:
-    """The store at ``url`` bound to ``tenant``, closed on exit.
+    """The store at ``url`` bound to ``tenant`` (the store's default when ``None``),
+    closed on exit.
 
     ``create`` says whether the command may create the store: only commands that
     store something new (import, keys create, db upgrade) pass ``True``; the
     others fail with :class:`StoreNotFoundError` rather than leave an empty store
     behind. ``admin`` opens a store whose schema may be behind, for schema commands.
+
+    A thread or message that is not found while the store is open is reported with
+    the tenant and store it was looked for in: the usual cause is looking in the
+    wrong tenant (an API key's threads are in the key's tenant).
     """
     resolved = resolve_url(url)
     if not create:
         must_exist(resolved)
     base = _open(resolved, admin=admin)
     try:
-        yield base if tenant == base.tenant_id else base.tenant(tenant)
+        yield base if tenant is None or tenant == base.tenant_id else base.tenant(tenant)
+    except (ThreadNotFoundError, MessageNotFoundError) as exc:
+        if tenant is not None:
+            exc.add_note(f"in tenant {tenant!r} of {redact(resolved)}; --tenant or "
+                         "CONVOSTORE_TENANT picks another tenant")
+        raise
     finally:
         base.close()
 

@@ -100,7 +100,9 @@ def _message(exc: BaseException, kind: str) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    notes = getattr(exc, "__notes__", None)  # context the CLI added on the way out
+    return " ".join([text, *notes]) if notes else text
 
 
 def report(exc: BaseException, *, as_json: bool = False) -> int:

@@ -34,11 +34,18 @@ from convostore._ids import new_id
 from convostore.cli._common import (
     emit_json,
     json_option,
+    must_exist,
     note,
     opened_store,
+    resolve_url,
     store_options,
 )
-from convostore.errors import ConflictError, ThreadExistsError, ValidationError
+from convostore.errors import (
+    ConflictError,
+    StoreNotFoundError,
+    ThreadExistsError,
+    ValidationError,
+)
 from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
 from convostore.store import Store
 from convostore.store._logic import check_snapshot_version, same_content, translate_validation
@@ -458,8 +465,8 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
         first = fh.readline()
         fmt = fmt or sniff_format(first, None if file == "-" else file)
         lines = _chain(first, fh)
-        store = stack.enter_context(opened_store(store_url, tenant,
-                                                       create=not dry_run))
+        store = stack.enter_context(opened_store(_dry_run_target(store_url, dry_run),
+                                                 tenant, create=not dry_run))
         tick = stack.enter_context(_progress(progress, f"import {Path(file).name}", size,
                                              in_bytes=True))
         result = import_stream(store, lines, fmt, thread_id=thread_id,
@@ -476,6 +483,19 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
     else:
         note(f"imported thread {result.thread_id}: {result.messages} messages, "
              f"{result.appended} newly stored")
+
+
+def _dry_run_target(store_url: str | None, dry_run: bool) -> str | None:
+    """The store to import into: for a dry run into a store that does not exist
+    yet (the real import would create it), an empty in-memory stand-in, since a
+    dry run only validates the file and must not create anything."""
+    if not dry_run:
+        return store_url
+    try:
+        must_exist(resolve_url(store_url))
+    except StoreNotFoundError:
+        return "memory://"
+    return store_url
 
 
 def _chain(first: bytes, rest: IO[bytes]) -> Iterator[bytes]:
