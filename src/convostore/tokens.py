@@ -154,18 +154,18 @@ class _PartCounter:
 # * digits go in groups of three, and a space before a number is a token of
 #   its own (``" 42"`` is two tokens);
 # * every punctuation mark is a token (runs of them often merge, so code and
-#   JSON come out a little high: the safe side);
-# * whitespace runs holding a line break, or two or more long, are a token;
-# * long runs of letters and digits in both cases (base64, keys) do not merge
-#   into words: about 0.7 tokens a character;
-# * text outside ASCII costs per character: about 5/6 of a token for two-byte
-#   scripts (accented Latin, Greek, Cyrillic, Arabic, Hebrew), one for CJK,
-#   kana and other three-byte scripts, 1.6 for Hangul syllables, two for
-#   arrows, dingbats and emoji modifiers, three for emoji and other four-byte
-#   characters.
+#   JSON come out a little high: the safe side), and so are a line break (or a
+#   run of them) and an indentation;
+# * long runs of base64-like characters in both cases do not merge into
+#   words: about 0.7 tokens a character;
+# * text outside ASCII costs per character: 5/6 of a token for two-byte
+#   scripts (accented Latin, Greek, Cyrillic, Arabic, Hebrew), 1.1 for Han
+#   characters, 1.25 for Hangul syllables, 1 for kana and other three-byte
+#   scripts, 2 for arrows, dingbats and emoji modifiers, 3 for emoji and
+#   other four-byte characters.
 #
-# Every step is a C-level scan (bytes.translate, re.findall); Python loops run
-# only over the rare long letter-and-digit runs.
+# Every step is a C-level bytes operation (translate, count, split) or regex
+# scan; Python loops run only over the rare long base64-like runs.
 
 def _classes() -> bytes:
     table = bytearray(b"." * 256)  # punctuation and control characters
@@ -226,7 +226,8 @@ def _pieces(cls: bytes, digits: int) -> int:
 def _ascii_tokens(raw: bytes) -> int:
     """Estimated tokens of ASCII text (see the notes above)."""
     total = 0
-    if len(raw) >= _BLOB_MIN and b"aA" in raw.translate(_CLASSES):
+    cls = raw.translate(_CLASSES)
+    if len(raw) >= _BLOB_MIN and b"aA" in cls:
         # Case changes: there may be base64. A blob is charged by its length
         # and taken out of the rest.
         runs = {r for r in raw.translate(_NOT_B64).split() if len(r) >= _BLOB_MIN}
@@ -236,8 +237,9 @@ def _ascii_tokens(raw: bytes) -> int:
                     and (size - len(run.translate(None, _LOWER))) * 5 >= size):
                 total += raw.count(run) * math.ceil(size * _BLOB_RATE)
                 raw = raw.replace(run, b"")
+        if total:
+            cls = raw.translate(_CLASSES)
     n = len(raw)
-    cls = raw.translate(_CLASSES)
     digits = n - len(raw.translate(None, _DIGITS))
     total += n - len(raw.translate(None, _ASCII_MARKS)) + _pieces(cls, digits)
     if digits:
