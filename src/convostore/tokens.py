@@ -1,18 +1,16 @@
 """Token counting: how many tokens a message costs in a model's context.
 
-The seeds counted every message as ``len(text) / 4 + 1``, which is wrong by a
-wide margin for code, numbers, non-Latin scripts and tool payloads, and was never
-labelled as a guess. Here a count always says where it came from, in order of
-preference:
+A count always says where it came from. In order of preference:
 
-1. **Provider-reported usage** stored on the message (``metadata.token_usage``
-   of an assistant reply): the model's own figure.
-2. **tiktoken**, the optional ``tiktoken`` extra, when its encoding file is
-   already on this machine. Nothing is ever downloaded implicitly: point
-   :meth:`TiktokenCounter.from_file` at a ``.tiktoken`` file, or let
-   :func:`default_counter` find one that tiktoken itself cached earlier.
-3. A **heuristic** that knows about words, digits, punctuation and multi-byte
-   scripts. Its counts are estimates and are labelled as such.
+1. **A count the message carries** (``token_count`` with ``token_counter``).
+2. **Provider-reported usage** (``metadata.token_usage.completion_tokens`` of
+   an assistant reply), only where it measures the message itself: not when
+   it is implausible for the text, nor when one usage is spread over several
+   messages of a batch (see :func:`token_count_for`).
+3. **The store's counter** (its ``token_counter`` option, see
+   :func:`counter_for`): the heuristic by default, the same on every machine;
+   or exact counts from a tiktoken encoding, offline, with the ``tokens``
+   extra (:meth:`TiktokenCounter.from_package`). Nothing is ever downloaded.
 
 The counter's name is stored next to the count (``Message.token_count`` and
 ``Message.token_counter``) when a message is written, so a context window is
@@ -52,13 +50,19 @@ from convostore.model import (
 )
 
 __all__ = [
+    "COUNTER_NAMES",
     "HEURISTIC",
+    "KNOWN_ENCODINGS",
+    "PACKAGED_ENCODINGS",
     "HeuristicCounter",
     "TiktokenCounter",
     "TokenCount",
     "TokenCounter",
+    "count_batch",
+    "counter_for",
     "default_counter",
     "is_estimate",
+    "text_floor",
     "token_count_for",
     "with_token_count",
 ]

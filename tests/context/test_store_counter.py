@@ -15,6 +15,7 @@ import pytest
 from convostore import Message, open_async_store, open_store
 from convostore.errors import ValidationError
 from convostore.model import MessageMetadata, TokenUsage, ToolCallPart
+from convostore.store import _token_counter
 from convostore.testing.backends import FACES, Harness, require, standard_backends
 from convostore.tokens import HEURISTIC, TokenCounter, text_floor
 
@@ -118,6 +119,13 @@ def test_the_counter_can_be_named_in_the_url(tmp_path: Path) -> None:
         assert store.token_counter.name == "tiktoken:cl100k_base"
     with pytest.raises(ValidationError):
         open_store("memory://?token_counter=heuristic", token_counter="heuristic")
+    # the option leaves the URL; the backend's own options stay as they were
+    url, counter = _token_counter(
+        "postgresql://u@h/db?token_counter=heuristic&options=-c%20search_path%3Dx", None)
+    assert (url, counter) == ("postgresql://u@h/db?options=-c%20search_path%3Dx", HEURISTIC)
+    with open_store(f"sqlite:///{tmp_path / 'y.db'}?synchronous=normal&token_counter=heuristic"
+                    ) as store:
+        assert store.token_counter is HEURISTIC
 
 
 def test_a_counter_is_anything_with_the_protocol() -> None:

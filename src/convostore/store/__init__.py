@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from convostore.errors import ValidationError
 from convostore.store._logic import DEFAULT_LIMITS, Limits
@@ -109,7 +109,7 @@ def _token_counter(url: str, spec: TokenCounter | str | None
             raise ValidationError("token_counter is given more than once", field="url")
         spec = named[0]
         rest = [(k, v) for k, v in params if k != "token_counter"]
-        url = base + (f"?{urlencode(rest)}" if rest else "")
+        url = base + (f"?{urlencode(rest, quote_via=quote)}" if rest else "")
     return url, counter_for(spec)
 
 
