@@ -3,7 +3,8 @@
 The plan is a generator that yields operations and receives their results, so
 the sync and async faces drive the very same logic. It reads the thread's
 mandatory messages (system prompt and pinned) with one indexed query, then pages
-backwards from the newest message, feeding a
+backwards from the newest message through the live, unarchived messages only
+(archived and deleted ones are never read), feeding a
 :class:`~convostore.context.WindowSelector`, only while older messages could
 still change the window. Token counts stored on the messages are used as they
 are, never recounted.

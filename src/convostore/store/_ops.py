@@ -215,8 +215,9 @@ class Mandatory(Op[list[Message]]):
 @dataclass(frozen=True, slots=True)
 class ContextRows:
     """What :class:`ContextPage` reads: optionally the mandatory messages, and a
-    page of live messages newest first as ``(seq, message)`` pairs where the
-    message may still be its stored JSON text, decoded only if it is used."""
+    page of live, unarchived messages newest first as ``(seq, message)`` pairs
+    where the message may still be its stored JSON text, decoded only if it is
+    used."""
 
     mandatory: list[Message] | None
     rows: list[tuple[int, Message | str]]
@@ -237,9 +238,13 @@ class ContextRows:
 
 @dataclass(frozen=True, slots=True)
 class ContextPage(Op[ContextRows]):
-    """Up to ``limit`` live messages below ``before_seq``, newest first, for a
-    context window; with ``with_mandatory`` the thread's mandatory messages
-    (as :class:`Mandatory` returns them) come from the same read."""
+    """Up to ``limit`` live, unarchived messages below ``before_seq``, newest
+    first, for a context window; with ``with_mandatory`` the thread's mandatory
+    messages (as :class:`Mandatory` returns them) come from the same read.
+
+    A backend reads exactly these rows through an index that holds only them,
+    never stepping over archived or deleted ones: a window then costs the same
+    whatever share of a long history is archived or deleted."""
 
     name: ClassVar[str] = "context_page"
     thread_id: str
