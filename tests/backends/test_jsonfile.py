@@ -13,10 +13,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import convostore
 from convostore import open_store
@@ -32,7 +36,8 @@ from convostore.errors import (
 from convostore.model import Message, Thread
 from convostore.store import _ops as ops
 from convostore.store.facade import Store
-from convostore.store.jsonfile import FORMAT, FORMAT_VERSION, JsonFileBackend
+from convostore.store.jsonfile import FORMAT, FORMAT_VERSION, JsonFileBackend, _file_stem
+from convostore.testing import strategies as cst
 
 
 def url(path: Path, **query: str) -> str:
@@ -690,3 +695,32 @@ def test_the_async_face_persists(root: Path) -> None:
             assert (await s.get_thread(t.id)).title == "async"
 
     asyncio.run(run())
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=cst.identifiers(max_size=255), b=cst.identifiers(max_size=255))
+def test_file_stems_are_safe_and_one_to_one(a: str, b: str) -> None:
+    stem = _file_stem(a, "thread_id")
+    assert NAME_CHARS.fullmatch(stem + ".json") and len(stem) <= 200
+    assert stem not in (".", "..") and "/" not in stem
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._:@+=-]*", a) and len(a) <= 200:
+        assert stem == a  # the names of ids older versions accepted
+    if "~" not in stem:  # not shortened: the name decodes back to the id
+        assert unquote(stem, errors="strict") == a
+    assert (stem == _file_stem(b, "thread_id")) == (a == b)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(cst.identifiers(), min_size=1, max_size=5, unique=True))
+def test_any_ids_survive_a_reopen(tmp_path: Path, ids: list[str]) -> None:
+    root = tmp_path / uuid.uuid4().hex
+    with open_store(url(root)) as s:
+        for tid in ids:
+            s.tenant(tid).create_thread(id=tid, user_id=tid)
+            s.tenant(tid).append(tid, Message.user(tid, id=tid))
+    with open_store(url(root)) as s:
+        for tid in ids:
+            assert s.tenant(tid).get_thread(tid).user_id == tid
+            assert [m.id for m in s.tenant(tid).list_messages(tid)] == [tid]
+        assert "damaged" not in s.health_check().detail

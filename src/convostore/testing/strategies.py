@@ -66,11 +66,16 @@ def texts(*, min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[str]:
     return st.text(_chars, min_size=min_size, max_size=max_size)
 
 
+_id_chars = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+
+
 def identifiers(max_size: int = 40) -> st.SearchStrategy[str]:
-    """Valid ids: letters, digits and ``_ . : @ + = -``, not starting with punctuation."""
-    return st.from_regex(
+    """Valid ids: any text without control characters (``auth0|x``, ``José``, ``a/b``,
+    ``..``), now and then one of the plain ASCII ids most systems make."""
+    plain = st.from_regex(
         rf"\A[A-Za-z0-9_][A-Za-z0-9._:@+=-]{{0,{max(0, max_size - 1)}}}\Z", fullmatch=True
     )
+    return plain | st.text(_id_chars, min_size=1, max_size=max(1, max_size))
 
 
 def datetimes() -> st.SearchStrategy[dt.datetime]:
