@@ -421,6 +421,27 @@ class IdentifierContract:
             assert exc.field is not None and field in exc.field, (field, exc.field, exc)
         assert fingerprint(store, "t1") == before
 
+    def test_listing_ties_order_ids_by_code_point(self, store: StoreLike) -> None:
+        # Copies of one snapshot keep its update time, so the listing orders them by
+        # id alone: by code point on every backend (UTF-8 byte order is the same),
+        # and the cursor, which compares ids, agrees with the order.
+        store.create_thread(id="source")
+        store.append("source", Message.user("q"))
+        snap = store.export_thread("source")
+        ids = [rid for rid in REAL_WORLD_IDS if rid != "source"]
+        for rid in ids:
+            store.import_thread(snap, thread_id=rid, new_ids=True)
+        store.purge_thread("source")
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = store.list_threads(limit=3, cursor=cursor)
+            seen.extend(t.id for t in page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == sorted(ids, reverse=True)
+
 
 # --- the contract --------------------------------------------------------------
 
