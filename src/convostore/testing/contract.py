@@ -66,7 +66,7 @@ from convostore.store import _ops as ops
 from convostore.store import open_store
 from convostore.store._logic import encode_cursor
 from convostore.testing import strategies as cst
-from convostore.tokens import with_token_count
+from convostore.tokens import count_batch
 
 __all__ = ["StoreContract", "fingerprint"]
 
@@ -1518,10 +1518,11 @@ class StoreContract(IdentifierContract):
         store.create_thread(id=tid)
         batch = [m.model_copy(update={"id": f"x{i}{tid}-{m.id}"}) for i, m in enumerate(batch)]
         expected, turns = [], 0
-        for seq, m in enumerate(batch, start=1):
+        counts = count_batch(batch)  # counted once, at append, as one batch
+        for seq, (m, tc) in enumerate(zip(batch, counts, strict=True), start=1):
             turns += m.role is Role.USER
-            if m.token_count is None:  # counted once, at append
-                m = with_token_count(m)
+            if tc is not None:
+                m = m.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
             expected.append(m.model_copy(update={"thread_id": tid, "seq": seq, "turn": turns,
                                                  "updated_at": None, "deleted_at": None}))
         assert store.append(tid, batch) == expected
