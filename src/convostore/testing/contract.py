@@ -1520,7 +1520,7 @@ class StoreContract(IdentifierContract):
         expected, turns = [], 0
         counts = count_batch(batch)  # counted once, at append, as one batch
         for seq, (m, tc) in enumerate(zip(batch, counts, strict=True), start=1):
-            turns += m.role is Role.USER
+            turns += m.opens_turn
             if tc is not None:
                 m = m.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
             expected.append(m.model_copy(update={"thread_id": tid, "seq": seq, "turn": turns,

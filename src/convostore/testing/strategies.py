@@ -189,7 +189,15 @@ def messages(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Mes
         token_counter=_opt(texts(max_size=20)),
         created_at=datetimes(),
         archived_at=_opt(datetimes()),
-    )
+    ).map(_names_its_call)
+
+
+def _names_its_call(message: Message) -> Message:
+    """A tool message the store accepts says which call it answers."""
+    if message.role is Role.TOOL and not message.tool_call_id and not any(
+            isinstance(p, ToolResultPart) for p in message.parts):
+        return message.model_copy(update={"tool_call_id": "call_0"})
+    return message
 
 
 def message_batches(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[Message]]:
