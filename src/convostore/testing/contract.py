@@ -1064,13 +1064,14 @@ class StoreContract(IdentifierContract):
         fresh = message.model_copy(update={
             "id": new_id("msg"), "thread_id": None, "seq": None, "turn": None,
             "token_count": None, "token_counter": None, "updated_at": None})
+        stored: Message
         (stored,) = store.append(scratch.id, Message.model_validate(fresh.model_dump(
             exclude={"content"} if fresh.parts else set())))
         store.purge_thread(scratch.id)
         return stored
 
     def _check_whole(self, store: StoreLike, message_id: str) -> Message:
-        got = store.get_message(message_id)
+        got: Message = store.get_message(message_id)
         fresh = self._as_appended(store, got.model_copy(update={"content": ""}))
         assert (got.content, got.parts) == (fresh.content, fresh.parts)
         assert (got.token_count, got.token_counter) == (fresh.token_count,
