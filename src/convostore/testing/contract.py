@@ -1076,8 +1076,10 @@ class StoreContract(IdentifierContract):
         assert (got.content, got.parts) == (fresh.content, fresh.parts)
         assert (got.token_count, got.token_counter) == (fresh.token_count,
                                                         fresh.token_counter)
-        live = all_messages(store, got.thread_id)
-        assert store.get_thread(got.thread_id).token_count == sum(
+        tid = got.thread_id
+        assert tid is not None
+        live = all_messages(store, tid)
+        assert store.get_thread(tid).token_count == sum(
             m.token_count or 0 for m in live)
         return got
 
