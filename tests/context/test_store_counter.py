@@ -16,20 +16,15 @@ from convostore import Message, open_async_store, open_store
 from convostore.errors import ValidationError
 from convostore.model import MessageMetadata, TokenUsage, ToolCallPart
 from convostore.store import _token_counter
-from convostore.testing.backends import FACES, Harness, require, standard_backends
+from convostore.testing.backends import (
+    Harness,
+    backend_face_params,
+    require,
+)
 from convostore.tokens import HEURISTIC, TokenCounter, text_floor
 
 
-def _params() -> list[Any]:
-    out = []
-    for spec in standard_backends():
-        marks = [pytest.mark.postgres] if spec.needs_server else []
-        for face in FACES:
-            out.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
-    return out
-
-
-@pytest.fixture(params=_params())
+@pytest.fixture(params=backend_face_params())
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     spec, face = request.param
     require(spec)

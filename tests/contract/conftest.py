@@ -13,16 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from convostore.testing.backends import FACES, BackendSpec, Harness, require, standard_backends
-
-
-def _params() -> list[object]:
-    params: list[object] = []
-    for spec in standard_backends():
-        marks = [pytest.mark.postgres] if spec.needs_server else []
-        for face in FACES:
-            params.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
-    return params
+from convostore.testing.backends import (
+    BackendSpec,
+    Harness,
+    backend_face_params,
+    require,
+    standard_backends,
+)
 
 
 def _spec_params(*, multi_process: bool = False, durable: bool = False) -> list[object]:
@@ -35,7 +32,7 @@ def _spec_params(*, multi_process: bool = False, durable: bool = False) -> list[
     return out
 
 
-@pytest.fixture(params=_params())
+@pytest.fixture(params=backend_face_params())
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     spec, face = request.param
     require(spec)

@@ -25,7 +25,11 @@ from convostore.conversation import (
     SessionConfig,
 )
 from convostore.model import utcnow
-from convostore.testing.backends import FACES, Harness, require, standard_backends
+from convostore.testing.backends import (
+    Harness,
+    backend_face_params,
+    require,
+)
 
 
 class Blocking:
@@ -81,16 +85,9 @@ class Env:
         return f"Env({self.backend}, {self.face})"
 
 
-def _params() -> list[object]:
-    params: list[object] = []
-    for spec in standard_backends():
-        marks = [pytest.mark.postgres] if spec.needs_server else []
-        for face in FACES:
-            params.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
-    return params
 
 
-@pytest.fixture(params=_params())
+@pytest.fixture(params=backend_face_params())
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     spec, face = request.param
     require(spec)

@@ -39,6 +39,7 @@ __all__ = [
     "BackendSpec",
     "Face",
     "Harness",
+    "backend_face_params",
     "in_ci",
     "pg_url",
     "require",
@@ -122,6 +123,17 @@ def standard_backends() -> tuple[BackendSpec, ...]:
     """memory, json, sqlite and postgres, in that order."""
     return (MEMORY, JSON, SQLITE, POSTGRES)
 
+
+
+def backend_face_params() -> list[Any]:
+    """``pytest.param((spec, face))`` for every standard backend in both faces, with
+    ids like ``sqlite-async`` and the ``postgres`` mark where a server is needed."""
+    params: list[Any] = []
+    for spec in standard_backends():
+        marks = [pytest.mark.postgres] if spec.needs_server else []
+        for face in FACES:
+            params.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
+    return params
 
 def require(spec: BackendSpec) -> None:
     """Skip (or fail under CI) unless ``spec`` can run here."""
