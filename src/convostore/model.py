@@ -419,7 +419,7 @@ class Message(_Model):
     role: Role
     name: str | None = None
     tool_call_id: str | None = None
-    parts: list[Part] = Field(default_factory=list)
+    parts: list[Part] = Field(default_factory=list, fail_fast=True)
     content: str = ""
     execution_id: Identifier | None = None
     parent_id: Identifier | None = None
@@ -686,7 +686,7 @@ class MessagePatch(_Model):
     """Fields of a stored message a caller may change; only the fields set apply."""
 
     name: str | None = None
-    parts: list[Part] | None = None
+    parts: Annotated[list[Part], Field(fail_fast=True)] | None = None
     content: str | None = None
     pinned: bool | None = None
     metadata: MessageMetadata | None = None
@@ -711,8 +711,8 @@ class ConversationSnapshot(_Model):
 
     version: int = SNAPSHOT_VERSIONS[-1]
     thread: Thread
-    messages: list[Message] = Field(default_factory=list)
-    pinned: list[bool] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list, fail_fast=True)
+    pinned: list[bool] = Field(default_factory=list, fail_fast=True)
     exported_at: UTCDateTime = Field(default_factory=utcnow)
 
     @field_validator("version")

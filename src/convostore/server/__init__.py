@@ -7,5 +7,6 @@ described in ``docs/server.md`` and in the app's own ``/openapi.json``.
 """
 
 from convostore.server.app import DEFAULT_MAX_BODY_BYTES, create_app, serve
+from convostore.server.limits import ServerLimits
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerLimits", "create_app", "serve"]

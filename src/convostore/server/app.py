@@ -10,6 +10,7 @@ so tests can run many apps side by side. :func:`serve` is what
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,12 +28,13 @@ from convostore.store.facade import AsyncStore
 from . import context, docs, messages, threads
 from .deps import ApiKeyDep, EncodedPathMiddleware, Runtime, runtime_of
 from .errors import HANDLED, PROBLEM_JSON, Problem, handle
+from .limits import ServerLimits
 from .middleware import AuthMiddleware, BodyLimitMiddleware
 from .schemas import KeyInfo, Status
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerLimits", "create_app", "serve"]
 
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = ServerLimits().max_body_bytes
 """Twice the default size limit of one message, so any single message fits."""
 
 _DESCRIPTION = """\
@@ -92,7 +94,8 @@ async def whoami(key: ApiKeyDep) -> KeyInfo:
 
 
 def create_app(store_or_url: AsyncStore | str | None = None, *,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+               max_body_bytes: int | None = None,
+               limits: ServerLimits | None = None) -> FastAPI:
     """The convostore HTTP API as an ASGI app.
 
     Args:
@@ -100,15 +103,17 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
             opens it but does not close it), or a store URL that the app opens
             when it starts and closes when it stops. ``None`` reads
             ``CONVOSTORE_URL`` and falls back to the embedded SQLite file.
-        max_body_bytes: request bodies over this size get 413.
+        max_body_bytes: request bodies over this size get 413 (a shorthand
+            for the field of ``limits``, which it overrides).
+        limits: what one request may send and ask for
+            (:class:`~convostore.server.limits.ServerLimits`; its defaults
+            when ``None``).
 
     Returns:
         A FastAPI app; run it with any ASGI server, or with :func:`serve`.
     """
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
-            or max_body_bytes < 1:
-        raise ValueError("max_body_bytes must be a positive integer")
-    runtime = Runtime()
+    limits = _limits(limits, max_body_bytes)
+    runtime = Runtime(limits=limits)
     url = url_from_env() if store_or_url is None else store_or_url
 
     @asynccontextmanager
@@ -132,7 +137,7 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
     for cls in HANDLED:
         app.add_exception_handler(cls, handle)
     app.add_middleware(EncodedPathMiddleware)  # innermost: routing sees ids as sent
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limits=limits, runtime=runtime)
     app.add_middleware(AuthMiddleware, runtime=runtime)  # outermost: before the body
     app.include_router(_meta)
     app.include_router(docs.router)
@@ -143,6 +148,18 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
         app.include_router(router, responses=_V1_ERRORS)
     _problems_as_problem_json(app)
     return app
+
+
+def _limits(limits: ServerLimits | None, max_body_bytes: int | None) -> ServerLimits:
+    limits = limits if limits is not None else ServerLimits()
+    if not isinstance(limits, ServerLimits):
+        raise TypeError("limits must be a ServerLimits")
+    if max_body_bytes is None:
+        return limits
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
+            or max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be a positive integer")
+    return dataclasses.replace(limits, max_body_bytes=max_body_bytes)
 
 
 def _problems_as_problem_json(app: FastAPI) -> None:
@@ -179,8 +196,8 @@ def _redact(url: str) -> str:
 
 
 def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
-          max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, log_level: str = "info",
-          out: TextIO | None = None) -> None:
+          max_body_bytes: int | None = None, log_level: str = "info",
+          out: TextIO | None = None, limits: ServerLimits | None = None) -> None:
     """Run the API with uvicorn until interrupted.
 
     Prints where it listens, which store it uses and how to get an API key.
@@ -193,6 +210,7 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
         max_body_bytes: request bodies over this size get 413.
         log_level: uvicorn's log level.
         out: where to print the banner (standard output by default).
+        limits: what one request may send and ask for (see :func:`create_app`).
     """
     import uvicorn
 
@@ -208,7 +226,7 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
         target = open_async_store(store_url)
         _, token = asyncio.run(_first_key(target))
         key_hint = f"{token}   (tenant default; this store lives in this process only)"
-    app = create_app(target, max_body_bytes=max_body_bytes)
+    app = create_app(target, max_body_bytes=max_body_bytes, limits=limits)
     print(
         f"convostore {__version__} serving on http://{shown}:{port}\n"
         f"  store:   {_redact(store_url)}\n"

@@ -18,7 +18,7 @@ instead, and :data:`PathId` decodes each id segment once, after routing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
@@ -33,11 +33,13 @@ from convostore.model import Identifier
 from convostore.store.facade import AsyncStore
 
 from .errors import ApiError
+from .limits import ServerLimits
 
 __all__ = [
     "ApiKeyDep",
     "EncodedPathMiddleware",
     "ExpectedRevision",
+    "LimitsDep",
     "PathId",
     "Runtime",
     "TenantStore",
@@ -62,6 +64,7 @@ class Runtime:
 
     store: AsyncStore | None = None
     keys: AsyncKeyManager | None = None
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
     def require(self) -> tuple[AsyncStore, AsyncKeyManager]:
         if self.store is None or self.keys is None:
@@ -97,6 +100,14 @@ async def tenant_store(request: Request, key: ApiKeyDep) -> AsyncStore:
 
 
 TenantStore = Annotated[AsyncStore, Depends(tenant_store)]
+
+
+def server_limits(request: Request) -> ServerLimits:
+    """The limits of the app serving the request."""
+    return runtime_of(request).limits
+
+
+LimitsDep = Annotated[ServerLimits, Depends(server_limits)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 

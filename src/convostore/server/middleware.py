@@ -14,11 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convostore.keys import KEYS_TENANT
 
+from .bodies import check_json, is_json_body
 from .deps import API_KEY_SCOPE, Runtime
 from .errors import handle, problem_response
+from .limits import ServerLimits
 
 __all__ = ["AuthMiddleware", "BodyLimitMiddleware"]
 
+_DEFAULT_MAX_ITEMS = 10_000
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PREFIX = "/v1"
 
@@ -85,16 +88,19 @@ class AuthMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_body_bytes`` with 413.
+    """Refuse bodies over the :class:`~convostore.server.limits.ServerLimits`.
 
-    ``Content-Length`` is checked first; the body is then read up to the limit
-    whatever the header said (it may be absent, as with chunked uploads, or
-    wrong), and handed to the app only once it is known to fit.
+    ``Content-Length`` is checked first; the body is then read up to the byte
+    limit whatever the header said (it may be absent, as with chunked uploads,
+    or wrong). A JSON body is then scanned for its shape (values, depth, items
+    of a top-level array) and handed to the app only once it is known to fit.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limits: ServerLimits, runtime: Runtime) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits
+        self.runtime = runtime
+        self.max_body_bytes = limits.max_body_bytes
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
@@ -129,6 +135,13 @@ class BodyLimitMiddleware:
                 return
             if not message.get("more_body", False):
                 break
+        if body and is_json_body(_header(scope, b"content-type")):
+            store = self.runtime.store
+            max_items = store.limits.max_batch if store is not None else _DEFAULT_MAX_ITEMS
+            refused = await check_json(bytes(body), self.limits, max_items)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
         sent = False
 
         async def replay() -> Message:

@@ -54,7 +54,8 @@ class MessageIn(Message):
 
 
 class AppendRequest(_In):
-    messages: list[MessageIn] = Field(min_length=1, description="Appended atomically, in order.")
+    messages: list[MessageIn] = Field(min_length=1, fail_fast=True,
+                                      description="Appended atomically, in order.")
 
 
 class AppendResponse(BaseModel):
