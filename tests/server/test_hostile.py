@@ -6,6 +6,7 @@ nothing half-written may remain, and the server must keep serving afterwards.
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from collections.abc import AsyncIterator
@@ -286,8 +287,8 @@ async def test_an_encoded_slash_stays_inside_its_id(idapi: Api) -> None:
     assert (await api.call("GET", "/v1/threads/x")).json()["message_count"] == 1
 
 
-@pytest.mark.parametrize("bad", ["a\x00b", "line\nbreak", "\x1b[31mred", "c1\x85", "ls\u2028",
-                                 "x" * 256], ids=ascii)
+@pytest.mark.parametrize("bad", ["a\x00b", "line\nbreak", "trailing\n", "\x1b[31mred", "c1\x85",
+                                 "ls\u2028", "x" * 256], ids=ascii)
 async def test_ids_with_control_characters_get_422_naming_the_field(hapi: Api,
                                                                      bad: str) -> None:
     msg = {"role": "user", "content": "x"}
@@ -314,6 +315,53 @@ async def test_ids_with_control_characters_get_422_naming_the_field(hapi: Api,
         assert "control characters" in body["detail"], body
     r = await hapi.call("GET", "/v1/threads/t")
     assert r.json()["message_count"] == 0 and r.json()["user_id"] is None
+
+
+def crafted_cursor(json_text: str) -> str:
+    """A cursor holding ``json_text``, base64-encoded as the server encodes its own."""
+    return base64.urlsafe_b64encode(json_text.encode()).decode().rstrip("=")
+
+
+CRAFTED_LISTINGS = [
+    pytest.param("/v1/threads", {"cursor": crafted_cursor(f'["threads",{2**64},"t"]')},
+                 "cursor", id="threads-time-over-64-bits"),
+    pytest.param("/v1/threads",
+                 {"cursor": crafted_cursor(f'["threads",{-(2**63 + 1)},"t"]')},
+                 "cursor", id="threads-time-below-int64"),
+    pytest.param("/v1/threads", {"cursor": crafted_cursor(f'["threads",{2**62},"t"]')},
+                 "cursor", id="threads-time-past-year-9999"),
+    pytest.param("/v1/threads", {"cursor": crafted_cursor('["threads",true,"t"]')},
+                 "cursor", id="threads-bool-time"),
+    pytest.param("/v1/threads", {"cursor": crafted_cursor('["threads",0,"t\\n"]')},
+                 "cursor", id="threads-trailing-newline-id"),
+    pytest.param("/v1/threads/t/messages",
+                 {"cursor": crafted_cursor(f'["messages","t","after",{2**64}]')},
+                 "cursor", id="messages-seq-over-64-bits"),
+    pytest.param("/v1/threads/t/messages",
+                 {"cursor": crafted_cursor(f'["messages","t","before",{2**63}]')},
+                 "cursor", id="messages-seq-past-int64"),
+    pytest.param("/v1/threads/t/messages",
+                 {"cursor": crafted_cursor('["messages","t","after",true]')},
+                 "cursor", id="messages-bool-seq"),
+    pytest.param("/v1/threads", {"agent_name": "agent\x00"}, "agent_name",
+                 id="threads-nul-agent-name"),
+    pytest.param("/v1/summaries", {"agent_name": "\x00"}, "agent_name",
+                 id="summaries-nul-agent-name"),
+    pytest.param("/v1/threads", {"user_id": "u1\n"}, "user_id",
+                 id="threads-trailing-newline-user-id"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "field"), CRAFTED_LISTINGS)
+async def test_crafted_cursors_and_filters_get_422(hapi: Api, path: str,
+                                                   params: dict[str, str], field: str) -> None:
+    r = await hapi.call("POST", "/v1/threads/t/messages",
+                        json={"messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 201
+    r = await hapi.call("GET", path, params=params)
+    assert r.status_code == 422, (path, params, r.status_code, r.text[:300])
+    assert r.json()["field"] == field, r.json()
+    assert (await hapi.call("GET", "/v1/threads/t/messages")).status_code == 200
 
 
 async def test_an_id_that_is_not_utf8_gets_422(hapi: Api) -> None:

@@ -14,9 +14,9 @@ import contextlib
 import datetime as dt
 import gc
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from pydantic_core import PydanticSerializationError, from_json
@@ -46,6 +46,7 @@ from convostore.model import (
     TokenUsage,
     ToolResultPart,
     _text_of,
+    is_identifier,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ __all__ = [
     "apply_message_patch",
     "apply_thread_patch",
     "check_appendable",
+    "check_filter_text",
     "check_revision",
     "check_writable",
     "collector_paused",
@@ -704,16 +706,87 @@ def encode_cursor(kind: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
-    """Decode a cursor made by :func:`encode_cursor` for a listing of ``kind``."""
+#: The largest signed 64-bit integer: the widest value SQLite and PostgreSQL
+#: store in an integer column (seq, revision, times in microseconds).
+INT64_MAX = 2**63 - 1
+#: The longest cursor accepted. The longest the store makes, a messages cursor
+#: of a 255-character id of 4-byte characters, is about 1,430 characters.
+MAX_CURSOR_LENGTH = 4096
+#: The times a cursor may hold, in microseconds: those of a ``datetime``.
+_US_RANGE = (to_us(dt.datetime.min.replace(tzinfo=dt.UTC)),
+             to_us(dt.datetime.max.replace(tzinfo=dt.UTC)))
+
+CursorField = Literal["id", "seq", "time", "direction"]
+"""What one value of a cursor is: an id (the id rule), a seq (an integer
+0..2**63-1), a time (an integer of microseconds within the range of a
+``datetime``) or a paging direction (``"after"`` or ``"before"``)."""
+
+
+def _is_int_in(value: Any, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high  # bool is not a seq or a time
+
+
+def _cursor_value_ok(value: Any, field: CursorField) -> bool:
+    if field == "id":
+        return is_identifier(value)
+    if field == "seq":
+        return _is_int_in(value, 0, INT64_MAX)
+    if field == "time":
+        return _is_int_in(value, *_US_RANGE)
+    return isinstance(value, str) and value in ("after", "before")
+
+
+def decode_cursor(cursor: str, kind: str, fields: Sequence[CursorField]) -> list[Any]:
+    """Decode a cursor made by :func:`encode_cursor` for a listing of ``kind``.
+
+    The values are checked against ``fields``, one per value, before any
+    backend sees them: a cursor is client input, and a crafted one (a seq past
+    64 bits, ``true`` for a number, an id with a NUL) must be refused the same
+    way on every backend rather than reach a driver.
+
+    Raises:
+        ValidationError: with ``field="cursor"``, for anything but a cursor of
+            this listing holding values of the right kinds.
+    """
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValidationError("malformed cursor", field="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeError, TypeError, AttributeError):
+    except (binascii.Error, ValueError, UnicodeError, RecursionError):
         raise ValidationError("malformed cursor", field="cursor") from None
-    if not isinstance(data, list) or len(data) != arity + 1 or data[0] != kind:
+    if not isinstance(data, list) or len(data) != len(fields) + 1 or data[0] != kind:
         raise ValidationError(f"not a cursor of this {kind} listing", field="cursor")
-    return data[1:]
+    values = data[1:]
+    if not all(_cursor_value_ok(v, f) for v, f in zip(values, fields, strict=True)):
+        raise ValidationError("malformed cursor", field="cursor")
+    return values
+
+
+#: The longest text filter: the longest label a thread can hold
+#: (``Thread.agent_name``), so a longer one could never match.
+MAX_FILTER_LENGTH = 255
+
+
+def check_filter_text(value: Any, field: str, max_length: int = MAX_FILTER_LENGTH
+                      ) -> str | None:
+    """A text filter of a listing (``agent_name``), refused with the rules of
+    stored text: a string of at most ``max_length`` characters without NUL
+    characters or lone surrogates. ``None`` (no filter) passes.
+
+    Raises:
+        ValidationError: with ``field`` set to the filter's name.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("must be a string", field=field)
+    if len(value) > max_length:
+        raise ValidationError(f"must be at most {max_length} characters", field=field)
+    found = _find_bad_text(value, field)
+    if found is not None:
+        raise ValidationError(found[1], field=field)
+    return value
 
 
 def check_snapshot_version(data: Any) -> None:

@@ -28,6 +28,7 @@ from convostore.store import _ops as ops
 from convostore.store._context import plan_context
 from convostore.store._logic import (
     check_appendable,
+    check_filter_text,
     check_limit,
     check_snapshot_version,
     decode_cursor,
@@ -135,8 +136,7 @@ class _Builder(Generic[B]):
                 ) -> ops.ThreadFilter:
         if user_id is not None:
             _check_id(user_id, "user_id")
-        if agent_name is not None and not isinstance(agent_name, str):
-            raise ValidationError("must be a string", field="agent_name")
+        check_filter_text(agent_name, "agent_name")
         return ops.ThreadFilter(user_id=user_id, agent_name=agent_name,
                                 include_deleted=bool(include_deleted))
 
@@ -145,9 +145,7 @@ class _Builder(Generic[B]):
                       ) -> ops.ListThreads:
         after = None
         if cursor is not None:
-            us, tid = decode_cursor(cursor, "threads", 2)
-            if not isinstance(us, int) or not is_identifier(tid):
-                raise ValidationError("malformed cursor", field="cursor")
+            us, tid = decode_cursor(cursor, "threads", ("time", "id"))
             after = (us, tid)
         return ops.ListThreads(self._tenant, self._filter(user_id, agent_name, include_deleted),
                                check_limit(limit, 50, self.limits), after)
@@ -191,11 +189,9 @@ class _Builder(Generic[B]):
         limit = check_limit(limit, 100, self.limits)
         after, before = 0, None
         if cursor is not None:
-            tid, direction, seq = decode_cursor(cursor, "messages", 3)
+            tid, direction, seq = decode_cursor(cursor, "messages", ("id", "direction", "seq"))
             if tid != thread_id:
                 raise ValidationError("belongs to another thread", field="cursor")
-            if direction not in ("after", "before") or not isinstance(seq, int) or seq < 0:
-                raise ValidationError("malformed cursor", field="cursor")
             if direction == "after":
                 after = seq
             else:

@@ -14,6 +14,7 @@ the same way (same exception type, field and message).
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import datetime as dt
 import inspect
@@ -155,6 +156,12 @@ def _big_metadata(store: StoreLike) -> dict[str, str]:
     return {"blob": "x" * (store.limits.max_thread_bytes + 1)}
 
 
+def _crafted_cursor(json_text: str) -> str:
+    """A cursor holding ``json_text``, base64-encoded the way ``encode_cursor``
+    encodes the JSON list it makes: what a client crafting a cursor sends."""
+    return base64.urlsafe_b64encode(json_text.encode()).decode().rstrip("=")
+
+
 BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
     ("append-unknown-thread", lambda s: s.append("nope", Message.user("x", id="bad1"))),
     ("append-invalid-role", lambda s: s.append("t1", {"role": "robot", "content": "x"})),
@@ -268,8 +275,56 @@ BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
     ("list-messages-garbage-cursor", lambda s: s.list_messages("t1", cursor="%%%")),
     ("list-messages-threads-cursor",
      lambda s: s.list_messages("t1", cursor=encode_cursor("threads", [0, "t1"]))),
+    ("list-messages-cursor-seq-over-64-bits",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
+         f'["messages","t1","after",{2**64}]'))),
+    ("list-messages-cursor-seq-past-int64",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
+         f'["messages","t1","before",{2**63}]'))),
+    ("list-messages-cursor-bool-seq",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",true]'))),
+    ("list-messages-cursor-float-seq",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",1.0]'))),
+    ("list-messages-cursor-surrogate-id",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
+         '["messages","t1\\ud800","after",1]'))),
+    ("list-messages-cursor-nul-id",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
+         '["messages","t1\\u0000","after",1]'))),
+    ("list-messages-cursor-deep-json",
+     lambda s: s.list_messages("t1", cursor=_crafted_cursor("[" * 1500 + "]" * 1500))),
+    ("list-messages-overlong-cursor", lambda s: s.list_messages("t1", cursor="A" * 5000)),
     ("list-threads-string-limit", lambda s: s.list_threads(limit="3")),
     ("list-threads-bad-cursor", lambda s: s.list_threads(cursor="bm90IGEgY3Vyc29y")),
+    ("list-threads-cursor-time-over-64-bits",
+     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**64},"t1"]'))),
+    ("list-threads-cursor-time-below-int64",
+     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{-(2**63 + 1)},"t1"]'))),
+    ("list-threads-cursor-time-past-year-9999",
+     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**62},"t1"]'))),
+    ("list-threads-cursor-bool-time",
+     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",true,"t1"]'))),
+    ("list-threads-cursor-nul-id",
+     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t\\u0000"]'))),
+    ("list-threads-cursor-surrogate-id",
+     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"\\udfff"]'))),
+    ("list-threads-cursor-trailing-newline-id",
+     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t1\\n"]'))),
+    ("list-threads-nul-agent-name", lambda s: s.list_threads(agent_name="agent\x00")),
+    ("list-threads-surrogate-agent-name", lambda s: s.list_threads(agent_name="agent\ud800")),
+    ("list-threads-overlong-agent-name", lambda s: s.list_threads(agent_name="a" * 256)),
+    ("list-threads-agent-name-not-a-string", lambda s: s.list_threads(agent_name=7)),
+    ("summaries-nul-agent-name", lambda s: s.summaries(agent_name="\x00")),
+    ("summaries-surrogate-agent-name", lambda s: s.summaries(agent_name="\udc80")),
+    ("count-threads-nul-agent-name", lambda s: s.count_threads(agent_name="a\x00b")),
+    ("count-threads-surrogate-agent-name", lambda s: s.count_threads(agent_name="\ud83d")),
+    ("get-thread-trailing-newline-id", lambda s: s.get_thread("t1\n")),
+    ("append-trailing-newline-thread-id", lambda s: s.append("t1\n", Message.user("x"))),
+    ("append-trailing-newline-message-id",
+     lambda s: s.append("t1", {"id": "m9\n", "role": "user", "content": "x"})),
+    ("create-thread-trailing-newline-id", lambda s: s.create_thread(id="t9\n")),
+    ("tenant-trailing-newline", lambda s: s.tenant("acme\n")),
+    ("list-threads-trailing-newline-user-id", lambda s: s.list_threads(user_id="u1\n")),
     ("recent-negative", lambda s: s.recent("t1", -1)),
     ("get-thread-not-a-string", lambda s: s.get_thread(42)),
 ]
