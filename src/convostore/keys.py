@@ -50,8 +50,9 @@ KEYS_TENANT = "_keys"
 
 TOKEN_PREFIX = "cs"
 _AGENT = "convostore.api-key"
-_KEY_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")  # a ULID: no "_", so tokens split cleanly
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, urlsafe base64
+# Used with fullmatch only: "$" would also match before a final newline.
+_KEY_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a ULID: no "_", so tokens split cleanly
+_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 random bytes, urlsafe base64
 # Compared against when a key id is unknown, so a miss costs what a hit costs.
 _DUMMY_HASH = hashlib.sha256(b"convostore: no such key").hexdigest()
 _PAGE = 500
@@ -91,7 +92,7 @@ def parse_token(token: str) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     key_id, secret = parts[1], parts[2]
-    if not _KEY_ID.match(key_id) or not _SECRET.match(secret):
+    if not _KEY_ID.fullmatch(key_id) or not _SECRET.fullmatch(secret):
         return None
     return key_id, secret
 
@@ -124,7 +125,7 @@ class _KeyLogic:
 
     @staticmethod
     def _check_key_id(key_id: str) -> str:
-        if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+        if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
             raise ValidationError("is not an API key id", field="key_id")
         return key_id
 

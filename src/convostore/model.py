@@ -68,6 +68,9 @@ ID_MAX_LENGTH = 255
 #: (category Cc: C0 U+0000-U+001F, DEL U+007F, C1 U+0080-U+009F) or a line or
 #: paragraph separator (U+2028, U+2029). Lone surrogates are refused too, by the
 #: string check itself; see :func:`is_identifier` for the whole rule in Python.
+#: With Python's ``re`` use ``re.fullmatch``, never ``re.match``: there ``$``
+#: also matches before a final newline (pydantic's engine and JSON Schema read
+#: ``$`` as the end of the text).
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
 #: The rule as said in every error about an id.
 ID_RULE = (f"must be a string of 1-{ID_MAX_LENGTH} characters with no control characters "

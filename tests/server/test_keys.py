@@ -97,7 +97,34 @@ def test_parse_token() -> None:
     assert parse_token("cs_01ARZ3NDEKTSV4RRFFQ69G5FAV") is None
 
 
-@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad\ttenant", "nul\x00", "a" * 256])
+def test_a_trailing_newline_never_passes_a_key_check() -> None:
+    # A "$" anchor matches before a final newline: such a key id must be no key
+    # id at all, not one the store's id check refuses later under another field.
+    with open_store("memory://") as store:
+        km = KeyManager(store)
+        key, token = km.create("acme")
+        secret = _secret(token)
+        assert parse_token(f"cs_{key.id}\n_{secret}") is None
+        assert parse_token(f"{token}\n") is None
+        assert km.verify(f"cs_{key.id}\n_{secret}") is None
+        with pytest.raises(ValidationError) as info:
+            km.revoke(f"{key.id}\n")
+        assert info.value.field == "key_id"
+        assert km.verify(token) == key
+
+
+async def test_a_trailing_newline_never_passes_a_key_check_async() -> None:
+    async with open_async_store("memory://") as store:
+        km = AsyncKeyManager(store)
+        key, token = await km.create("acme")
+        assert await km.verify(f"cs_{key.id}\n_{_secret(token)}") is None
+        with pytest.raises(ValidationError) as info:
+            await km.revoke(f"{key.id}\n")
+        assert info.value.field == "key_id"
+
+
+@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad\ttenant", "nul\x00", "a" * 256,
+                                    "acme\n"])
 def test_create_refuses_reserved_and_invalid_tenants(tenant: str) -> None:
     with open_store("memory://") as store, pytest.raises(ValidationError) as info:
         KeyManager(store).create(tenant)

@@ -30,7 +30,7 @@ from convostore.model import Page, Thread
 from convostore.store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
 
 
 def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
@@ -38,7 +38,7 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
     """``90``, ``90s``, ``30m``, ``12h``, ``7d`` or ``2w`` as a timedelta."""
     if value is None:
         return None
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not match or float(match.group(1)) <= 0:
         raise click.BadParameter(
             f"{value!r} is not a positive duration such as 30m, 12h or 7d", ctx, param)

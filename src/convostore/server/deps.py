@@ -109,7 +109,8 @@ def server_limits(request: Request) -> ServerLimits:
 
 LimitsDep = Annotated[ServerLimits, Depends(server_limits)]
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+# Used with fullmatch: a "$" anchor would also match before a final newline.
+_ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,18})"?\s*')
 
 
 async def expected_revision(
@@ -123,7 +124,7 @@ async def expected_revision(
     """The thread revision named by ``If-Match``; ``None`` when absent or ``*``."""
     if if_match is None or if_match.strip() == "*":
         return None
-    match = _ETAG.match(if_match)
+    match = _ETAG.fullmatch(if_match)
     if match is None:
         raise ValidationError('must be a thread revision such as "3"', field="If-Match")
     return int(match.group(1))
