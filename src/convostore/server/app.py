@@ -26,6 +26,7 @@ from convostore.store import DEFAULT_URL, open_async_store, url_from_env
 from convostore.store.facade import AsyncStore
 
 from . import context, docs, messages, threads
+from ._errors_asgi import UnhandledErrorMiddleware
 from .deps import ApiKeyDep, EncodedPathMiddleware, Runtime, runtime_of
 from .errors import HANDLED, PROBLEM_JSON, Problem, handle
 from .limits import ServerLimits
@@ -139,6 +140,7 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
     app.add_middleware(EncodedPathMiddleware)  # innermost: routing sees ids as sent
     app.add_middleware(BodyLimitMiddleware, limits=limits, runtime=runtime)
     app.add_middleware(AuthMiddleware, runtime=runtime)  # outermost: before the body
+    app.add_middleware(UnhandledErrorMiddleware)  # around all: a 500 keeps the connection
     app.include_router(_meta)
     app.include_router(docs.router)
     routers = [threads.router, messages.router, _whoami]
