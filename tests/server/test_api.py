@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from convostore.model import ConversationSnapshot
+
 from ._helpers import Api
 
 pytestmark = pytest.mark.anyio
@@ -263,7 +265,10 @@ async def test_export_import_round_trip(api: Api) -> None:
     assert r.status_code == 200
     assert r.headers["content-disposition"] == 'attachment; filename="t.json"'
     snap = r.json()
-    assert snap["version"] == 1 and snap["pinned"] == [True, False]
+    assert snap["version"] == 1 and [m["pinned"] for m in snap["messages"]] == [True, False]
+    # The streamed document is the library's snapshot of the thread.
+    parsed = ConversationSnapshot.model_validate(snap)
+    assert parsed.pinned == [True, False] and parsed.thread.message_count == 2
 
     # Message ids are unique within a tenant, so a copy goes to another tenant.
     r = await api.call("POST", "/v1/threads/import", json=snap, who="other")

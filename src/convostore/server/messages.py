@@ -27,6 +27,8 @@ __all__ = ["derived_message_id", "router"]
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
+_EXECUTION_LIMIT = 1000
+
 MessageId = Annotated[PathId, Path(description="A message id of the caller's tenant, "
                                    "percent-encoded as one path segment.")]
 
@@ -112,6 +114,11 @@ async def execution_messages(
     store: TenantStore,
     execution_id: Annotated[PathId, Path(description="An execution id, percent-encoded.")],
     thread_id: Annotated[Identifier | None, Query()] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description=(
+        "At most this many messages, the first in order (default and maximum 1000)."))
+    ] = None,
 ) -> list[Message]:
-    """The messages of one agent execution, in order."""
-    return await store.messages_by_execution(execution_id, thread_id=thread_id)
+    """The live messages of one agent execution, in (thread, seq) order: the first
+    ``limit`` of them, so one request costs bounded memory."""
+    return await store.messages_by_execution(execution_id, thread_id=thread_id,
+                                             limit=limit or _EXECUTION_LIMIT)

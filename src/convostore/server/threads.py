@@ -9,22 +9,25 @@ checking. Writes take ``If-Match: "<revision>"`` and pass it on as
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
 from convostore.errors import RevisionConflictError
 from convostore.model import (
     ConversationSnapshot,
     Identifier,
+    Message,
     Page,
     Thread,
     ThreadPatch,
     ThreadState,
     ThreadSummary,
 )
+from convostore.snapshot_stream import JSON_TAIL, json_head, json_messages, past_cut
 
 from .deps import ExpectedRevision, PathId, TenantStore, etag, id_segment
 from .schemas import StatePatch, ThreadCreate
@@ -167,11 +170,31 @@ async def get_summary(store: TenantStore, thread_id: ThreadId) -> ThreadSummary:
 
 @router.get("/threads/{thread_id}/export", operation_id="exportThread",
             response_model=ConversationSnapshot)
-async def export_thread(store: TenantStore, thread_id: ThreadId) -> JSONResponse:
-    """The whole thread, deleted messages included, as a versioned snapshot."""
-    snapshot = await store.export_thread(thread_id)
-    return JSONResponse(snapshot.model_dump(mode="json"),
-                        headers={"Content-Disposition": _attachment(thread_id)})
+async def export_thread(store: TenantStore, thread_id: ThreadId) -> StreamingResponse:
+    """The whole thread, deleted messages included, as a versioned snapshot.
+
+    The document is streamed as the messages are read, a page at a time, so
+    its memory does not depend on the thread's length. It holds the thread as
+    first read: messages appended while it streams are left out.
+    """
+    thread = await store.get_thread(thread_id)  # a missing thread is a 404, not a stream
+
+    async def document() -> AsyncIterator[bytes]:
+        yield json_head(thread)
+        page: list[Message] = []
+        first = True
+        async for m in store.iter_messages(thread_id, include_deleted=True,
+                                           batch=store.limits.max_list_limit):
+            if past_cut(m, thread):
+                break
+            page.append(m)
+            if len(page) == store.limits.max_list_limit:
+                yield json_messages(page, first=first)
+                page, first = [], False
+        yield json_messages(page, first=first) + JSON_TAIL
+
+    return StreamingResponse(document(), media_type="application/json",
+                             headers={"Content-Disposition": _attachment(thread_id)})
 
 
 # --- conversation state -------------------------------------------------------

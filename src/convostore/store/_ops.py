@@ -183,6 +183,8 @@ class ByExecution(Op[list[Message]]):
     name: ClassVar[str] = "messages_by_execution"
     execution_id: str
     thread_id: str | None = None
+    limit: int | None = None
+    """At most this many messages, the first in (thread, seq) order; all if ``None``."""
 
 
 @dataclass(frozen=True, slots=True)

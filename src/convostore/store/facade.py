@@ -201,6 +201,16 @@ class _Builder(Generic[B]):
         return ops.ListMessages(self._tenant, thread_id, limit, after, before,
                                 bool(include_deleted))
 
+    def _by_execution(self, execution_id: str, thread_id: str | None, limit: int | None
+                      ) -> ops.ByExecution:
+        if thread_id is not None:
+            _check_id(thread_id, "thread_id")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or not 1 <= limit <= 2**63 - 1):
+            raise ValidationError("must be a positive integer", field="limit")
+        return ops.ByExecution(self._tenant, _check_id(execution_id, "execution_id"),
+                               thread_id, limit)
+
     def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
         _check_id(thread_id, "thread_id")
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -428,12 +438,13 @@ class Store(_Builder[Backend]):
         """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
         return self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
 
-    def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None
-                              ) -> list[Message]:
-        if thread_id is not None:
-            _check_id(thread_id, "thread_id")
-        return self._run(ops.ByExecution(self._tenant, _check_id(execution_id, "execution_id"),  # type: ignore[no-any-return]
-                                         thread_id))
+    def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None,
+                              limit: int | None = None) -> list[Message]:
+        """The live messages of one agent execution, in (thread, seq) order.
+
+        ``limit`` keeps the first ``limit`` of them; ``None`` returns all.
+        """
+        return self._run(self._by_execution(execution_id, thread_id, limit))  # type: ignore[no-any-return]
 
     # snapshots and health -----------------------------------------------------
 
@@ -615,12 +626,12 @@ class AsyncStore(_Builder[AsyncBackend]):
                      ) -> list[Message]:
         return await self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
 
-    async def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None
+    async def messages_by_execution(self, execution_id: str, *,
+                                    thread_id: str | None = None, limit: int | None = None
                                     ) -> list[Message]:
-        if thread_id is not None:
-            _check_id(thread_id, "thread_id")
-        return await self._run(ops.ByExecution(  # type: ignore[no-any-return]
-            self._tenant, _check_id(execution_id, "execution_id"), thread_id))
+        """See :meth:`Store.messages_by_execution`."""
+        return await self._run(  # type: ignore[no-any-return]
+            self._by_execution(execution_id, thread_id, limit))
 
     async def export_thread(self, thread_id: str) -> ConversationSnapshot:
         return await self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]

@@ -415,12 +415,14 @@ class MemoryBackend(ThreadChangeBackend):
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
         with self._lock:
             locs = sorted(self._by_exec.get((op.tenant, op.execution_id), []))
-            out = []
+            out: list[Message] = []
             for thread_id, seq in locs:
                 if op.thread_id is not None and thread_id != op.thread_id:
                     continue
                 m = self._msgs[(op.tenant, thread_id)][seq - 1]
                 if m.deleted_at is None:
+                    if op.limit is not None and len(out) == op.limit:
+                        break
                     out.append(m)
         return out
 

@@ -436,11 +436,11 @@ def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
 
 def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
                           ) -> Steps[list[Message]]:
-    if op.thread_id is None:
-        query = Query(sq.messages_by_execution, (op.tenant, op.execution_id))
+    if op.thread_id is None:  # LIMIT NULL: no limit
+        query = Query(sq.messages_by_execution, (op.tenant, op.execution_id, op.limit))
     else:
         query = Query(sq.messages_by_execution_in_thread,
-                      (op.tenant, op.execution_id, op.thread_id))
+                      (op.tenant, op.execution_id, op.thread_id, op.limit))
     rows = yield query
     return [_message(r[0]) for r in rows]
 

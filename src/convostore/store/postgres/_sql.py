@@ -133,10 +133,10 @@ class Statements:
             "AND deleted_at IS NULL ORDER BY seq")
         self.messages_by_execution = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
-            "AND deleted_at IS NULL ORDER BY thread_id, seq")
+            "AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s")
         self.messages_by_execution_in_thread = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
-            "AND thread_id = %s AND deleted_at IS NULL ORDER BY thread_id, seq")
+            "AND thread_id = %s AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s")
 
     def _insert_batch(self, n: int) -> tuple[str, str]:
         """Inserting ``n`` rows, and the condition "one of their ids is stored".

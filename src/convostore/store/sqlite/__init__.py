@@ -649,6 +649,7 @@ class SQLiteBackend(ThreadChangeBackend):
         if op.thread_id is not None:
             thread = "AND thread_id = ?"
             params.append(op.thread_id)
+        params.append(-1 if op.limit is None else op.limit)  # LIMIT -1: no limit
         with self._read() as conn:
             rows = conn.execute(sql.MESSAGES_BY_EXECUTION.format(thread=thread), params
                                 ).fetchall()

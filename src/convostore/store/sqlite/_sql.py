@@ -247,5 +247,5 @@ SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 
 MESSAGES_BY_EXECUTION = """
 SELECT body FROM messages INDEXED BY messages_by_execution
 WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
-ORDER BY thread_id, seq
+ORDER BY thread_id, seq LIMIT ?
 """
