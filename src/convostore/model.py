@@ -431,6 +431,11 @@ class Message(_Model):
     pinned: bool = False
     metadata: MessageMetadata = _NO_METADATA
     native: NativePayload | None = None
+    #: The idempotent write that stored the message: the HTTP server sets it, for
+    #: a request sent with an ``Idempotency-Key``, to a digest of the key and the
+    #: whole request. Part of the message's content, so the same key reused for
+    #: another request collides with what the first one stored.
+    request_digest: str | None = Field(default=None, min_length=1, max_length=255)
     token_count: NonNegInt | None = None
     token_counter: str | None = None
     created_at: UTCDateTime = Field(default_factory=utcnow)

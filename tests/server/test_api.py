@@ -147,7 +147,7 @@ async def test_idempotency_key_makes_retries_add_nothing(api: Api) -> None:
     # The same key with another body is refused rather than silently ignored.
     other = {"messages": [{"role": "user", "content": "something else"}]}
     r = await api.call("POST", "/v1/threads/t/messages", json=other, headers=headers)
-    assert r.status_code == 409 and r.json()["type"].endswith("duplicate-message")
+    assert r.status_code == 409 and r.json()["type"].endswith("idempotency-key-reused")
 
     # Without a key every request appends; client-chosen ids are idempotent too.
     await api.call("POST", "/v1/threads/t/messages", json=other)
@@ -156,6 +156,46 @@ async def test_idempotency_key_makes_retries_add_nothing(api: Api) -> None:
     await api.call("POST", "/v1/threads/t/messages", json=with_id)
     await api.call("POST", "/v1/threads/t/messages", json=with_id)
     assert (await api.call("GET", "/v1/threads/t")).json()["message_count"] == 5
+
+
+@pytest.mark.parametrize("change", ["longer", "shorter", "other message"])
+async def test_an_idempotency_key_is_bound_to_the_whole_request(api: Api, change: str
+                                                               ) -> None:
+    """A key reused with a batch that shares a prefix with the first is refused
+    whole: nothing is appended, even at positions the first request never had."""
+    await new_thread(api, id="t")
+    sent = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    headers = {"Idempotency-Key": "req-7"}
+    first = await api.call("POST", "/v1/threads/t/messages", json={"messages": sent},
+                           headers=headers)
+    assert first.status_code == 201
+    other = {"longer": [*sent, {"role": "user", "content": "and more"}],
+             "shorter": sent[:1],
+             "other message": [sent[0], {"role": "assistant", "content": "bye"}]}[change]
+    r = await api.call("POST", "/v1/threads/t/messages", json={"messages": other},
+                       headers=headers)
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("idempotency-key-reused")
+    listed = (await api.call("GET", "/v1/threads/t/messages")).json()["items"]
+    assert [m["content"] for m in listed] == ["hi", "hello"]
+    # The first request's retry is still a replay, and says which request it was.
+    again = await api.call("POST", "/v1/threads/t/messages", json={"messages": sent},
+                           headers=headers)
+    assert again.status_code == 201
+    assert again.json()["messages"] == first.json()["messages"]
+    digests = {m["request_digest"] for m in first.json()["messages"]}
+    assert len(digests) == 1 and None not in digests
+
+
+async def test_a_retry_that_reorders_json_keys_is_the_same_request(api: Api) -> None:
+    await new_thread(api, id="t")
+    headers = {"Idempotency-Key": "req-8", "Content-Type": "application/json"}
+    one = b'{"messages":[{"role":"user","content":"hi","pinned":true}]}'
+    two = b'{"messages": [{"pinned": true, "content": "hi", "role": "user"}]}'
+    a = await api.call("POST", "/v1/threads/t/messages", content=one, headers=headers)
+    b = await api.call("POST", "/v1/threads/t/messages", content=two, headers=headers)
+    assert a.status_code == b.status_code == 201
+    assert (await api.call("GET", "/v1/threads/t")).json()["message_count"] == 1
 
 
 async def test_a_retried_conditional_append_is_a_replay_not_a_conflict(api: Api) -> None:

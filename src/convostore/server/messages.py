@@ -5,25 +5,36 @@ same message, so a client that sends ids can retry freely. For messages sent
 without an id, an ``Idempotency-Key`` header makes the server derive each id
 from (tenant, thread, key, position in the batch): a retried request carries
 the same ids and adds nothing, across restarts and across server processes,
-without a table of remembered responses. The same key with a different body
-gets 409, because the derived ids then collide with other content.
+without a table of remembered responses.
+
+The key is bound to the whole request, not to positions: every message of a
+keyed request carries ``request_digest``, a digest of the key and of the
+request's messages as sent, and that digest is part of what makes two
+messages the same. The same key sent with any other body (another message, or
+a batch one longer or one shorter that shares a prefix) collides at the first
+position with a message of another request and gets 409 ``idempotency-key-reused``;
+nothing of it is stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, status
 
 from convostore._ids import new_id
+from convostore.errors import DuplicateMessageError, NotFoundError
 from convostore.model import Identifier, Message, MessagePatch, Page
+from convostore.store.facade import AsyncStore
 
 from .deps import ApiKeyDep, ExpectedRevision, PathId, TenantStore
+from .errors import ApiError
 from .schemas import AppendRequest, AppendResponse, MessageIn
 from .threads import ThreadId
 
-__all__ = ["derived_message_id", "router"]
+__all__ = ["derived_message_id", "request_digest", "router"]
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
@@ -41,8 +52,26 @@ def derived_message_id(tenant: str, thread_id: str, idempotency_key: str, index:
     return f"msg_idem_{digest[:40]}"
 
 
+def request_digest(tenant: str, thread_id: str, idempotency_key: str,
+                   messages: list[MessageIn]) -> str:
+    """The ``request_digest`` of the messages of a request sent with ``idempotency_key``.
+
+    It covers the key and every message as the client sent it (the fields it
+    set, in a canonical JSON form), so it is the same for a retry of the
+    request and differs for any other request.
+    """
+    sent = [m.model_dump(mode="json", exclude_unset=True) for m in messages]
+    body = json.dumps(sent, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256()
+    for piece in (tenant, thread_id, idempotency_key):
+        digest.update(piece.encode("utf-8", "surrogatepass") + b"\x1f")
+    digest.update(body.encode("utf-8", "surrogatepass"))
+    return f"req_{digest.hexdigest()[:40]}"
+
+
 def _with_ids(messages: list[MessageIn], tenant: str, thread_id: str, key: str | None
               ) -> list[Message]:
+    digest = None if key is None else request_digest(tenant, thread_id, key, messages)
     out = []
     for i, m in enumerate(messages):
         if m.id is not None:
@@ -51,9 +80,13 @@ def _with_ids(messages: list[MessageIn], tenant: str, thread_id: str, key: str |
             mid = derived_message_id(tenant, thread_id, key, i)
         else:
             mid = new_id("msg")
+        fields = {**dict(m), "id": mid}
+        names = m.model_fields_set | {"id"}
+        if digest is not None:
+            fields["request_digest"] = digest
+            names = names | {"request_digest"}
         # Already validated as MessageIn, which differs from Message only in ``id``.
-        out.append(Message.model_construct(_fields_set=m.model_fields_set | {"id"},
-                                           **{**dict(m), "id": mid}))
+        out.append(Message.model_construct(_fields_set=names, **fields))
     return out
 
 
@@ -66,10 +99,32 @@ async def append_messages(
         alias="Idempotency-Key", min_length=1, max_length=255,
         description="Makes a retried request add nothing; ids are derived from it.")] = None,
 ) -> AppendResponse:
-    """Append a batch atomically; all messages are stored or none."""
+    """Append a batch atomically; all messages are stored or none.
+
+    With an ``Idempotency-Key``, a retry of the same request adds nothing and
+    answers as the first did; the key sent with another body gets 409.
+    """
     batch = _with_ids(body.messages, key.tenant, thread_id, idempotency_key)
-    stored = await store.append(thread_id, batch, expected_revision=expected)
+    try:
+        stored = await store.append(thread_id, batch, expected_revision=expected)
+    except DuplicateMessageError as exc:
+        if idempotency_key is not None and await _key_reused(store, exc.message_id, batch):
+            raise ApiError(409, "idempotency-key-reused",
+                           "this Idempotency-Key was sent before with a different request; "
+                           "send a new key for a new request") from None
+        raise
     return AppendResponse(messages=stored)
+
+
+async def _key_reused(store: AsyncStore, message_id: str, batch: list[Message]) -> bool:
+    """Whether the collision on ``message_id`` is with a message another keyed
+    request stored, rather than with a message id the client chose."""
+    ours = next((m.request_digest for m in batch if m.id == message_id), None)
+    try:
+        stored = await store.get_message(message_id)
+    except NotFoundError:
+        return False
+    return stored.request_digest is not None and stored.request_digest != ours
 
 
 @router.get("/threads/{thread_id}/messages", operation_id="listMessages",

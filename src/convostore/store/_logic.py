@@ -82,7 +82,7 @@ __all__ = [
 CLIENT_FIELDS: set[str] = set(
     {
         "role", "name", "tool_call_id", "parts", "content", "execution_id",
-        "parent_id", "parent_type", "pinned", "metadata", "native",
+        "parent_id", "parent_type", "pinned", "metadata", "native", "request_digest",
     }
 )
 
@@ -187,8 +187,8 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
 
 #: Message fields left out of the stored JSON while they are ``None``.
 _OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent_type",
-                    "native", "token_count", "token_counter", "updated_at", "deleted_at",
-                    "archived_at")
+                    "native", "request_digest", "token_count", "token_counter",
+                    "updated_at", "deleted_at", "archived_at")
 
 
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:

@@ -1288,6 +1288,21 @@ class StoreContract(IdentifierContract):
             store.append("t1", [Message.user("a", id="m3"), Message.user("b", id="m3")])
         assert fingerprint(store, "t1", "t2") == before
 
+    def test_the_request_digest_is_part_of_a_messages_content(self, store: StoreLike
+                                                              ) -> None:
+        """The same id re-sent by another idempotent request is another message."""
+        store.create_thread(id="t1")
+        first = Message.user("hello", id="m1").model_copy(update={"request_digest": "req_a"})
+        stored = store.append("t1", first)
+        assert stored[0].request_digest == "req_a"
+        assert store.get_message("m1").request_digest == "req_a"
+        assert store.append("t1", first) == stored
+        before = fingerprint(store, "t1")
+        for other in ("req_b", None):
+            with pytest.raises(DuplicateMessageError):
+                store.append("t1", first.model_copy(update={"request_digest": other}))
+        assert fingerprint(store, "t1") == before
+
     # === expected_revision ========================================================
 
     def test_expected_revision_on_append(self, store: StoreLike) -> None:
