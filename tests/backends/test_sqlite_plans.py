@@ -22,7 +22,7 @@ CASES = {
         sql.MESSAGES_BY_IDS.format(marks=",".join("?" * 50)),
         ("default", *(f"m{i}" for i in range(50))), "INDEX messages_by_id"),
     "messages of an execution": (
-        sql.MESSAGES_BY_EXECUTION.format(thread=""), ("default", "e"),
+        sql.MESSAGES_BY_EXECUTION.format(thread=""), ("default", "e", 1000),
         "INDEX messages_by_execution"),
     "newest page": (
         sql.MESSAGES_BACKWARD.format(deleted="AND deleted = 0"), ("default", "t", 9, 20),
