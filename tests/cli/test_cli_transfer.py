@@ -15,6 +15,7 @@ import pytest
 
 from convostore.cli import _common
 from convostore.cli.transfer import JSONL_FORMAT
+from convostore.errors import ThreadDeletedError
 from convostore.model import ConversationSnapshot, Message, Thread, ToolCallPart
 from convostore.store._logic import DEFAULT_LIMITS
 
@@ -127,10 +128,59 @@ def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
-    assert imported(partial)["appended"] == 4  # as if an import died after 4 messages
-    assert imported(full)["appended"] == 5
+    # A file cut at a line boundary is well-formed but short: it is refused, and
+    # what it stored stays hidden, as after an import that died after 4 messages.
+    cut = run("import", partial, "--tenant", "b", "--batch", "2", "--store", store_url)
+    assert cut.exit_code == 2 and "cut short" in cut.stderr, cut.output
+    assert with_store(store_url, lambda s: s.list_threads().items, "b") == []
+    listed = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url,
+                 "--json")
+    [row] = json.loads(listed.stdout)["items"]
+    assert row["metadata"]["convostore.import"] == "incomplete"
+    assert row["message_count"] == 4 and row["deleted_at"] is not None
+    table = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url)
+    assert "importing" in table.stdout
+    assert imported(full)["appended"] == 5  # resumes
     assert imported(full)["appended"] == 0
     assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)
+    shown = with_store(store_url, lambda s: s.get_thread(thread.id), "b")
+    assert shown.deleted_at is None and "convostore.import" not in shown.metadata
+
+
+def test_a_failed_jsonl_import_stays_hidden_until_resumed(run: Run, store_url: str,
+                                                          tmp_path: Path) -> None:
+    thread = seed(store_url, messages=6)
+    full = tmp_path / "t.jsonl"
+    run("export", thread.id, "-o", full, "--store", store_url)
+    lines = full.read_bytes().splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join([*lines[:5], b'{"role": "nobody"}\n', *lines[6:]]))
+    result = run("import", bad, "--tenant", "b", "--batch", "2", "--store", store_url)
+    assert result.exit_code == 2 and "line 6" in result.stderr, result.output
+    assert with_store(store_url, lambda s: s.list_threads().items, "b") == []
+    assert with_store(store_url, lambda s: s.summaries(), "b") == []
+    hidden = with_store(store_url, lambda s: s.get_thread(thread.id), "b")
+    assert hidden.deleted_at is not None and hidden.message_count == 4
+    with_store(store_url, lambda s: pytest.raises(ThreadDeletedError, s.append, thread.id,
+                                                  [Message.user("x")]), "b")
+    result = run("import", full, "--tenant", "b", "--store", store_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["appended"] == 2
+    assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)
+
+
+def test_a_json_file_whose_count_is_short_is_refused(run: Run, store_url: str,
+                                                     tmp_path: Path) -> None:
+    thread = seed(store_url, messages=3)
+    path = tmp_path / "t.json"
+    run("export", thread.id, "-o", path, "--store", store_url)
+    doc = json.loads(path.read_bytes())
+    doc["messages"] = doc["messages"][:2]
+    path.write_text(json.dumps(doc))
+    result = run("import", path, "--tenant", "b", "--store", store_url)
+    assert result.exit_code == 2 and "cut short" in result.stderr
+    assert with_store(store_url, lambda s: s.list_threads(include_deleted=True).items,
+                      "b") == []
 
 
 def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str,
@@ -254,13 +304,20 @@ class SinkStore:
         self.appended = 0
         self.batches: list[int] = []
 
-    def create_thread(self, thread: Thread) -> Thread:
+    def begin_import(self, thread: Thread) -> Thread:
         return thread
 
-    def append(self, thread_id: str, messages: list[Message]) -> list[Message]:
+    def import_append(self, thread_id: str, messages: list[Message]) -> list[Message]:
         self.appended += len(messages)
         self.batches.append(len(messages))
         return messages
+
+    def import_delete_message(self, message_id: str) -> Message:
+        raise AssertionError("the file has no deleted messages")
+
+    def finish_import(self, thread_id: str, *, expected_count: int | None = None) -> Thread:
+        assert expected_count == self.appended
+        return self.get_thread(thread_id)
 
     def get_thread(self, thread_id: str) -> Thread:
         return Thread(id=thread_id, message_count=self.appended)
@@ -396,7 +453,9 @@ def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(run: Run, store_url: str,
         assert result.exit_code == 0, result.output
         return int(json.loads(result.stdout)["appended"])
 
-    assert [appended(partial), appended(full), appended(full)] == [2, 2, 0]
+    cut = run("import", partial, "--as", "th_copy", "--batch", "1", "--store", store_url)
+    assert cut.exit_code == 2 and "cut short" in cut.stderr  # 2 stored, hidden
+    assert [appended(full), appended(full)] == [2, 0]
     assert _shape(store_url, "th_copy") == _shape(store_url, thread.id)
 
 

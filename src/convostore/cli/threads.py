@@ -26,13 +26,22 @@ from convostore.cli._common import (
 )
 from convostore.model import Thread
 from convostore.store import Store
+from convostore.store._logic import is_incomplete_import
 
-COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "deleted")
+COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "deleted", "status")
+
+
+def status(t: Thread) -> str:
+    """``live``, ``deleted``, or ``importing`` for an import not finished (hidden
+    like a deleted thread until the import completes)."""
+    if is_incomplete_import(t):
+        return "importing"
+    return "live" if t.deleted_at is None else "deleted"
 
 
 def _row(t: Thread) -> tuple[object, ...]:
     return (t.id, t.user_id, t.agent_name, t.title, t.message_count, t.updated_at,
-            t.deleted_at)
+            t.deleted_at, status(t))
 
 
 @click.group()

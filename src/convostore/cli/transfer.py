@@ -48,7 +48,12 @@ from convostore.errors import (
 )
 from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
 from convostore.store import Store
-from convostore.store._logic import check_snapshot_version, same_content, translate_validation
+from convostore.store._logic import (
+    check_snapshot_version,
+    is_incomplete_import,
+    same_content,
+    translate_validation,
+)
 
 __all__ = ["JSONL_FORMAT", "ImportResult", "export_stream", "import_stream"]
 
@@ -176,6 +181,7 @@ def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
         snapshot = ConversationSnapshot.model_validate(data)
     target = thread_id or snapshot.thread.id
     n = len(snapshot.messages)
+    _check_count(n, _declared_count(data.get("thread")))
     if not dry_run:
         store.import_thread(snapshot, thread_id=thread_id, new_ids=new_ids)
     tick(len(raw), n)
@@ -189,8 +195,25 @@ def _json_line(raw: bytes, lineno: int) -> Any:
         raise ValidationError(f"not JSON: {exc}", field=f"line {lineno}") from None
 
 
-def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int]:
-    """The thread of the header line, and the header's size in bytes."""
+def _declared_count(thread: Any) -> int | None:
+    """The message count a file's thread object declares, if it declares one."""
+    count = thread.get("message_count") if isinstance(thread, dict) else None
+    return count if type(count) is int and count >= 0 else None
+
+
+def _check_count(found: int, declared: int | None) -> None:
+    """Refuse a file whose messages are not the number its thread declares: a file
+    cut at a line boundary is otherwise well-formed, and would import short."""
+    if declared is not None and found != declared:
+        raise ValidationError(
+            f"holds {found} messages but its thread declares {declared}: the file is "
+            f"{'cut short' if found < declared else 'longer than it says'}; nothing was "
+            "made visible", field="file")
+
+
+def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None]:
+    """The thread of the header line, the header's size in bytes, and the message
+    count the header declares."""
     first = next(lines, b"")
     if not first.strip():
         raise ValidationError("the file is empty; expected a JSONL header", field="line 1")
@@ -205,7 +228,7 @@ def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int]:
         raise ValidationError("missing the thread object", field="line 1")
     with translate_validation("line 1.thread"):
         thread = Thread.model_validate(header["thread"])
-    return thread, len(first)
+    return thread, len(first), _declared_count(header["thread"])
 
 
 def _read_messages(lines: Iterator[bytes], sizes: list[int]) -> Iterator[Message]:
@@ -264,15 +287,18 @@ class _NewIds:
 
 
 def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
-                        msgs: Iterator[Message], renames: _NewIds | None) -> None:
+                        msgs: Iterator[Message], renames: _NewIds | None) -> list[str]:
     """Consume the first ``stored_count`` messages of ``msgs``, checking that the
-    thread already holds exactly them, in order; nothing is written.
+    thread already holds exactly them, in order; nothing is written. Returns the
+    ids of those the file marks deleted and the thread does not (a run stopped
+    between storing a batch and marking its deletions).
 
     For a copy under new ids (``renames``), a stored message matches by position
     and content, and its id becomes the new id of the file's message.
     """
     stored = store.iter_messages(thread_id, include_deleted=True,
                                  batch=store.limits.max_list_limit)
+    undeleted: list[str] = []
     for position in range(1, stored_count + 1):
         mine = next(msgs, None)
         theirs = next(stored, None)
@@ -284,11 +310,14 @@ def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
         if theirs is None or theirs.id != mine.id or not same_content(theirs, mine):
             raise ConflictError(f"thread {thread_id!r} already exists with other messages "
                                 f"(they differ at message {position})")
+        if mine.deleted_at is not None and theirs.deleted_at is None:
+            undeleted.append(theirs.id)
+    return undeleted
 
 
 def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
                   new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
-    source, header_size = _read_header(lines)
+    source, header_size, declared = _read_header(lines)
     target = thread_id or source.id
     sizes = [header_size]
     msgs = _read_messages(lines, sizes)
@@ -307,30 +336,44 @@ def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
         advance()
         return ImportResult(target, "jsonl", total, 0)
 
+    # The thread is made as an import in progress: hidden from every reader until
+    # the whole file is stored and its count checked, then made visible in one
+    # write. A run that fails or is interrupted leaves it hidden (listed by
+    # `threads list --deleted` and `doctor`); running the import again resumes it.
     created = False
     try:
-        store.create_thread(source.model_copy(update={"id": target,
-                                                      "tenant_id": store.tenant_id}))
-        created = True
+        store.begin_import(source.model_copy(update={"id": target,
+                                                     "tenant_id": store.tenant_id}))
+        created = importing = True
+        undeleted: list[str] = []
     except ThreadExistsError:
-        already = store.get_thread(target).message_count
-        _skip_stored_prefix(store, target, already, msgs, renames)
-        total = already
+        existing = store.get_thread(target)
+        importing = is_incomplete_import(existing)
+        undeleted = _skip_stored_prefix(store, target, existing.message_count, msgs,
+                                        renames)
+        total = existing.message_count
+    append = store.import_append if importing else store.append
+    delete = store.import_delete_message if importing else store.delete_message
+    for message_id in undeleted:
+        delete(message_id)
     advance()
     if renames is not None:
         msgs = renames.fresh(msgs)
     try:
         for chunk in _chunks(msgs, batch):
-            stored = store.append(target, chunk)
+            stored = append(target, chunk)
             for sent, kept in zip(chunk, stored, strict=True):
                 if sent.deleted_at is not None and kept.deleted_at is None:
-                    store.delete_message(kept.id)
+                    delete(kept.id)
             total += len(chunk)
             appended += len(chunk)
             advance()
+        _check_count(total, declared)
+        if importing:
+            store.finish_import(target, expected_count=total)
     except BaseException:
-        # A thread this run made and could not fill is not left behind empty; a
-        # partly filled one is kept, and running the import again completes it.
+        # A thread this run made and could not fill is not left behind; a partly
+        # filled one stays hidden, and running the import again completes it.
         if created and appended == 0:
             with contextlib.suppress(Exception):
                 store.purge_thread(target)

@@ -22,6 +22,7 @@ import pydantic
 from pydantic_core import PydanticSerializationError, from_json
 
 from convostore.errors import (
+    ConflictError,
     DuplicateMessageError,
     RevisionConflictError,
     ThreadDeletedError,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from convostore.tokens import TokenCounter
 
 __all__ = [
+    "IMPORT_KEY",
     "Limits",
     "apply_append",
     "apply_message_patch",
@@ -68,6 +70,8 @@ __all__ = [
     "encode_thread",
     "fill_slots",
     "from_us",
+    "incomplete_import_thread",
+    "is_incomplete_import",
     "message_deleted",
     "message_restored",
     "plan_append",
@@ -286,7 +290,32 @@ def check_revision(thread: Thread, expected: int | None) -> None:
         raise RevisionConflictError(thread.id, expected, thread.revision)
 
 
-def check_writable(thread: Thread) -> None:
+#: The reserved thread metadata key that marks an import still in progress.
+IMPORT_KEY = RESERVED_METADATA_PREFIX + "import"
+INCOMPLETE = "incomplete"
+
+
+def is_incomplete_import(thread: Thread) -> bool:
+    """Whether ``thread`` is an import begun and not finished: soft-deleted (so
+    hidden from every listing and refused to every ordinary write) and marked
+    with :data:`IMPORT_KEY`, until :func:`restored` with ``finish_import`` makes
+    it whole and visible in one write."""
+    return thread.deleted_at is not None and thread.metadata.get(IMPORT_KEY) == INCOMPLETE
+
+
+def incomplete_import_thread(thread: Thread, now: dt.datetime) -> Thread:
+    """``thread``, about to be created, as an import in progress."""
+    return thread.model_copy(update={
+        "deleted_at": now, "metadata": {**thread.metadata, IMPORT_KEY: INCOMPLETE}})
+
+
+def check_writable(thread: Thread, *, importing: bool = False) -> None:
+    """Refuse a write to a deleted thread; an importing write goes only to an
+    incomplete import."""
+    if importing:
+        if not is_incomplete_import(thread):
+            raise ConflictError(f"thread {thread.id!r} is not an import in progress")
+        return
     if thread.deleted_at is not None:
         raise ThreadDeletedError(thread.id)
 
@@ -363,13 +392,16 @@ def plan_checked(
     batch: Iterable[Message],
     existing: Mapping[str, Message],
     expected_revision: int | None,
+    *,
+    importing: bool = False,
 ) -> tuple[list[Message], list[Message | None]]:
     """:func:`plan_append` on ``thread``, then, if anything is new, the checks a
-    write must pass: the expected revision and a thread that is not deleted."""
+    write must pass: the expected revision and a thread that is not deleted (or,
+    ``importing``, one that is an import in progress)."""
     new, slots = plan_append(thread.id, batch, existing)
     if new:
         check_revision(thread, expected_revision)
-        check_writable(thread)
+        check_writable(thread, importing=importing)
     return new, slots
 
 
@@ -678,8 +710,23 @@ def soft_deleted(thread: Thread, now: dt.datetime) -> Thread:
     return touch(thread, now, deleted_at=now)
 
 
-def restored(thread: Thread, now: dt.datetime) -> Thread:
-    """The thread with its deletion mark removed, or itself when it has none."""
+def restored(thread: Thread, now: dt.datetime, *, finish_import: bool = False,
+             expected_count: int | None = None) -> Thread:
+    """The thread with its deletion mark removed, or itself when it has none.
+
+    With ``finish_import`` the thread must be an import in progress holding
+    ``expected_count`` messages (when given); its import mark goes in the same
+    write, so the thread turns visible and whole at once.
+    """
+    if finish_import:
+        if not is_incomplete_import(thread):
+            raise ConflictError(f"thread {thread.id!r} is not an import in progress")
+        if expected_count is not None and thread.message_count != expected_count:
+            raise ValidationError(
+                f"the import holds {thread.message_count} messages, not the "
+                f"{expected_count} expected; it stays incomplete", field="messages")
+        metadata = {k: v for k, v in thread.metadata.items() if k != IMPORT_KEY}
+        return touch(thread, now, deleted_at=None, metadata=metadata)
     return touch(thread, now, deleted_at=None) if thread.deleted_at is not None else thread
 
 

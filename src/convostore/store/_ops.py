@@ -72,6 +72,10 @@ class RestoreThread(Op[Thread]):
     name: ClassVar[str] = "restore_thread"
     thread_id: str
     expected_revision: int | None = None
+    finish_import: bool = False
+    """Finish an import in progress instead (see ``_logic.restored``)."""
+    expected_count: int | None = None
+    """With ``finish_import``: the messages the import must hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,8 @@ class Append(Op[list[Message]]):
     messages: tuple[Message, ...]
     expected_revision: int | None = None
     counter: TokenCounter | None = None  # counts messages that carry no count
+    importing: bool = False
+    """Append to an import in progress (a thread hidden until it is finished)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +148,8 @@ class DeleteMessage(Op[Message]):
     name: ClassVar[str] = "delete_message"
     message_id: str
     expected_revision: int | None = None
+    importing: bool = False
+    """The message belongs to an import in progress (see ``Append.importing``)."""
 
 
 @dataclass(frozen=True, slots=True)

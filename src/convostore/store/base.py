@@ -182,7 +182,9 @@ class ThreadChangeBackend(Backend):
 
     def restore_thread(self, op: ops.RestoreThread) -> Thread:
         return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: restored(t, utcnow()), writable=False)
+                            lambda t: restored(t, utcnow(), finish_import=op.finish_import,
+                                               expected_count=op.expected_count),
+                            writable=False)
 
 
 class AsyncBackend(ABC):

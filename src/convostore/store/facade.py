@@ -23,6 +23,7 @@ from convostore.model import (
     ThreadState,
     ThreadSummary,
     is_identifier,
+    utcnow,
 )
 from convostore.store import _ops as ops
 from convostore.store._context import plan_context
@@ -32,6 +33,7 @@ from convostore.store._logic import (
     check_limit,
     check_snapshot_version,
     decode_cursor,
+    incomplete_import_thread,
     rekey_snapshot,
     translate_validation,
 )
@@ -201,6 +203,24 @@ class _Builder(Generic[B]):
         return ops.ListMessages(self._tenant, thread_id, limit, after, before,
                                 bool(include_deleted))
 
+    def _begin_import(self, thread: Thread) -> ops.CreateThread:
+        op = self._create_thread(thread, {})
+        return ops.CreateThread(op.tenant, incomplete_import_thread(op.thread, utcnow()))
+
+    def _import_append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+                       ) -> ops.Append:
+        op = self._append(thread_id, messages, None)
+        return ops.Append(op.tenant, op.thread_id, op.messages, None, op.counter,
+                          importing=True)
+
+    def _finish_import(self, thread_id: str, expected_count: int | None
+                       ) -> ops.RestoreThread:
+        if expected_count is not None and (isinstance(expected_count, bool) or not isinstance(
+                expected_count, int) or expected_count < 0):
+            raise ValidationError("must be a non-negative integer", field="expected_count")
+        return ops.RestoreThread(self._tenant, _check_id(thread_id, "thread_id"), None,
+                                 finish_import=True, expected_count=expected_count)
+
     def _by_execution(self, execution_id: str, thread_id: str | None, limit: int | None
                       ) -> ops.ByExecution:
         if thread_id is not None:
@@ -329,6 +349,43 @@ class Store(_Builder[Backend]):
         """Remove the thread and all its messages for good."""
         self._run(ops.PurgeThread(self._tenant, _check_id(thread_id, "thread_id"),
                                   _check_revision(expected_revision)))
+
+    # imports in steps ----------------------------------------------------------
+
+    def begin_import(self, thread: Thread) -> Thread:
+        """Create ``thread`` as an import in progress: empty, soft-deleted and marked
+        (``metadata["convostore.import"] == "incomplete"``), so that no listing,
+        summary or ordinary write sees it until :meth:`finish_import`.
+
+        Fill it with :meth:`import_append` in batches of any size: an import of
+        any length costs the memory of one batch, and one that fails or is
+        interrupted stays hidden (``list_threads(include_deleted=True)`` shows
+        it, marked) until it is finished or purged.
+
+        Raises:
+            ThreadExistsError: the id is taken.
+        """
+        return self._run(self._begin_import(thread))  # type: ignore[no-any-return]
+
+    def import_append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+                      ) -> list[Message]:
+        """:meth:`append` to an import in progress (and only to one)."""
+        return self._run(self._import_append(thread_id, messages))  # type: ignore[no-any-return]
+
+    def import_delete_message(self, message_id: str) -> Message:
+        """:meth:`delete_message` of a message of an import in progress."""
+        return self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
+            self._tenant, _check_id(message_id, "message_id"), None, importing=True))
+
+    def finish_import(self, thread_id: str, *, expected_count: int | None = None) -> Thread:
+        """Make an import in progress a whole, visible thread, in one write.
+
+        Raises:
+            ValidationError: the thread does not hold ``expected_count`` messages
+                (it stays an import in progress).
+            ConflictError: the thread is not an import in progress.
+        """
+        return self._run(self._finish_import(thread_id, expected_count))  # type: ignore[no-any-return]
 
     def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
                      include_deleted: bool = False, limit: int | None = None,
@@ -550,6 +607,25 @@ class AsyncStore(_Builder[AsyncBackend]):
                            ) -> None:
         await self._run(ops.PurgeThread(
             self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+
+    async def begin_import(self, thread: Thread) -> Thread:
+        """See :meth:`Store.begin_import`."""
+        return await self._run(self._begin_import(thread))  # type: ignore[no-any-return]
+
+    async def import_append(self, thread_id: str,
+                            messages: MessageLike | Iterable[MessageLike]) -> list[Message]:
+        """See :meth:`Store.import_append`."""
+        return await self._run(self._import_append(thread_id, messages))  # type: ignore[no-any-return]
+
+    async def import_delete_message(self, message_id: str) -> Message:
+        """See :meth:`Store.import_delete_message`."""
+        return await self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
+            self._tenant, _check_id(message_id, "message_id"), None, importing=True))
+
+    async def finish_import(self, thread_id: str, *, expected_count: int | None = None
+                            ) -> Thread:
+        """See :meth:`Store.finish_import`."""
+        return await self._run(self._finish_import(thread_id, expected_count))  # type: ignore[no-any-return]
 
     async def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
                            include_deleted: bool = False, limit: int | None = None,

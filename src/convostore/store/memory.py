@@ -280,7 +280,8 @@ class MemoryBackend(ThreadChangeBackend):
                 loc = self._by_id.get((op.tenant, m.id))
                 if loc is not None:
                     existing[m.id] = self._msgs[(op.tenant, loc[0])][loc[1] - 1]
-            new, slots = plan_checked(thread, op.messages, existing, op.expected_revision)
+            new, slots = plan_checked(thread, op.messages, existing, op.expected_revision,
+                               importing=op.importing)
             if not new:
                 return [s for s in slots if s is not None]
             updated, stored = apply_append(thread, new, utcnow(), counter=op.counter)
@@ -309,14 +310,15 @@ class MemoryBackend(ThreadChangeBackend):
             return self._message(op.tenant, op.message_id)[2]
 
     def _replace_message(self, tenant: str, message_id: str, expected: int | None,
-                         change: Callable[[Thread, Message], tuple[Thread, Message]]) -> Message:
+                         change: Callable[[Thread, Message], tuple[Thread, Message]], *,
+                         importing: bool = False) -> Message:
         with self._lock:
             key, idx, old = self._message(tenant, message_id)
         with self._writing(key) as undo:
             key, idx, old = self._message(tenant, message_id)
             thread = self._thread(*key)
             check_revision(thread, expected)
-            check_writable(thread)
+            check_writable(thread, importing=importing)
             new_thread, new = change(thread, old)
             if new is old:
                 return old
@@ -337,7 +339,8 @@ class MemoryBackend(ThreadChangeBackend):
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_deleted(t, m, utcnow()))
+                                     lambda t, m: message_deleted(t, m, utcnow()),
+                                     importing=op.importing)
 
     def restore_message(self, op: ops.RestoreMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from convostore._ids import new_id
 from convostore.errors import (
+    ConflictError,
     ConvostoreError,
     DuplicateMessageError,
     MessageNotFoundError,
@@ -1302,6 +1303,37 @@ class StoreContract(IdentifierContract):
             with pytest.raises(DuplicateMessageError):
                 store.append("t1", first.model_copy(update={"request_digest": other}))
         assert fingerprint(store, "t1") == before
+
+    # === imports in steps ==========================================================
+
+    def test_an_import_in_progress_is_hidden_until_finished(self, store: StoreLike
+                                                            ) -> None:
+        started = store.begin_import(Thread(id="imp", title="copy"))
+        assert started.deleted_at is not None
+        assert started.metadata["convostore.import"] == "incomplete"
+        store.import_append("imp", [Message.user("a", id="a1"), Message.assistant("b", id="b1")])
+        store.import_delete_message("b1")
+        assert store.list_threads().items == [] and store.summaries() == []
+        assert [t.id for t in store.list_threads(include_deleted=True).items] == ["imp"]
+        with pytest.raises(ThreadDeletedError):  # no ordinary write reaches it
+            store.append("imp", Message.user("c"))
+        with pytest.raises(ValidationError):  # short: it stays hidden
+            store.finish_import("imp", expected_count=3)
+        assert store.list_threads().items == []
+        done = store.finish_import("imp", expected_count=2)
+        assert done.deleted_at is None and "convostore.import" not in done.metadata
+        assert (done.message_count, done.live_message_count) == (2, 1)
+        assert [t.id for t in store.list_threads().items] == ["imp"]
+        assert [m.id for m in store.list_messages("imp").items] == ["a1"]
+        with pytest.raises(ConflictError):  # finished: importing writes are refused
+            store.import_append("imp", Message.user("c"))
+        with pytest.raises(ConflictError):
+            store.finish_import("imp")
+        store.create_thread(id="live")
+        with pytest.raises(ConflictError):
+            store.import_append("live", Message.user("c"))
+        with pytest.raises(ThreadExistsError):
+            store.begin_import(Thread(id="live"))
 
     # === expected_revision ========================================================
 

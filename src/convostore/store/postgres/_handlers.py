@@ -206,7 +206,8 @@ def delete_thread(sq: Statements, limits: Limits, op: ops.DeleteThread) -> Steps
 
 def restore_thread(sq: Statements, limits: Limits, op: ops.RestoreThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
-        return restored(t, utcnow())
+        return restored(t, utcnow(), finish_import=op.finish_import,
+                        expected_count=op.expected_count)
     return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
                                change, writable=False))
 
@@ -286,7 +287,8 @@ def _append_write(op: ops.Append, known: Known, existing: dict[str, Message],
                   limits: Limits) -> _Write | list[Message]:
     """The rows and thread state an append writes on top of ``known``, or,
     when every message is already stored, the stored messages."""
-    new, slots = plan_checked(known.thread, op.messages, existing, op.expected_revision)
+    new, slots = plan_checked(known.thread, op.messages, existing, op.expected_revision,
+                               importing=op.importing)
     if not new:
         return [s for s in slots if s is not None]
     updated, stored = apply_append(known.thread, new, utcnow(), counter=op.counter)
@@ -348,8 +350,8 @@ def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Mes
 
 def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: str,
                      expected: int | None,
-                     change: Callable[[Thread, Message], tuple[Thread, Message]]
-                     ) -> Steps[Message]:
+                     change: Callable[[Thread, Message], tuple[Thread, Message]], *,
+                     importing: bool = False) -> Steps[Message]:
     row = yield Query(sq.message_thread, (tenant, message_id), Fetch.ONE)
     if row is None:
         raise MessageNotFoundError(message_id)
@@ -360,7 +362,7 @@ def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: st
         raise MessageNotFoundError(message_id)
     thread, old = _thread(locked[0]), _message(row[0])
     check_revision(thread, expected)
-    check_writable(thread)
+    check_writable(thread, importing=importing)
     new_thread, new = change(thread, old)
     body = encode_message(new, limits)
     if new is not old:
@@ -380,7 +382,8 @@ def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Ste
 def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:
     return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
                                         op.expected_revision,
-                                        lambda t, m: message_deleted(t, m, utcnow())))
+                                        lambda t, m: message_deleted(t, m, utcnow()),
+                                        importing=op.importing))
 
 
 def restore_message(sq: Statements, limits: Limits, op: ops.RestoreMessage

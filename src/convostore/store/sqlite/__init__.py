@@ -476,7 +476,7 @@ class SQLiteBackend(ThreadChangeBackend):
         goes through :meth:`_append_checked`, which tells re-sends from conflicts
         and names the exact error.
         """
-        if len({m.id for m in op.messages}) == len(op.messages):
+        if not op.importing and len({m.id for m in op.messages}) == len(op.messages):
             try:
                 return self._write(lambda conn: self._append_fast(conn, op))
             except _SlowPath:
@@ -492,7 +492,7 @@ class SQLiteBackend(ThreadChangeBackend):
         if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
             row = conn.execute(sql.ADVANCE_THREAD_COUNTS, (
                 d.count, d.turns, d.tool_calls, d.tokens, now, op.tenant, op.thread_id,
-                expected)).fetchone()
+                expected, op.importing)).fetchone()
         else:
             row = conn.execute(sql.ADVANCE_THREAD, {
                 "n": d.count, "turns": d.turns, "tools": d.tool_calls, "tokens": d.tokens,
@@ -502,6 +502,7 @@ class SQLiteBackend(ThreadChangeBackend):
                 "output_cost": cost.output_cost if cost else 0.0,
                 "total_cost": cost.total_cost if cost else 0.0,
                 "now": now, "tenant": op.tenant, "id": op.thread_id, "rev": expected,
+                "importing": op.importing,
             }).fetchone()
         if row is None:
             return None
@@ -531,7 +532,8 @@ class SQLiteBackend(ThreadChangeBackend):
     def _append_checked(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
         thread = self._load_thread(conn, op.tenant, op.thread_id)
         existing = self._taken_ids(conn, op.tenant, [m.id for m in op.messages])
-        new, slots = plan_checked(thread, op.messages, existing, op.expected_revision)
+        new, slots = plan_checked(thread, op.messages, existing, op.expected_revision,
+                               importing=op.importing)
         if not new:
             return [s for s in slots if s is not None]
         stored = self._advance(conn, op, new, thread.revision)
@@ -543,13 +545,13 @@ class SQLiteBackend(ThreadChangeBackend):
             return self._load_message(conn, op.tenant, op.message_id)
 
     def _replace_message(self, tenant: str, message_id: str, expected: int | None,
-                         change: Callable[[Thread, Message], tuple[Thread, Message]]
-                         ) -> Message:
+                         change: Callable[[Thread, Message], tuple[Thread, Message]], *,
+                         importing: bool = False) -> Message:
         def tx(conn: sqlite3.Connection) -> Message:
             old = self._load_message(conn, tenant, message_id)
             thread = self._load_thread(conn, tenant, old.thread_id or "")
             check_revision(thread, expected)
-            check_writable(thread)
+            check_writable(thread, importing=importing)
             new_thread, new = change(thread, old)
             if new is old:
                 return old
@@ -568,7 +570,8 @@ class SQLiteBackend(ThreadChangeBackend):
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_deleted(t, m, utcnow()))
+                                     lambda t, m: message_deleted(t, m, utcnow()),
+                                     importing=op.importing)
 
     def restore_message(self, op: ops.RestoreMessage) -> Message:
         return self._replace_message(op.tenant, op.message_id, op.expected_revision,

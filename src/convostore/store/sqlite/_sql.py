@@ -155,6 +155,7 @@ WHERE tenant_id = ? AND id = ?
 """
 # The append fast path: advance the counters of a live thread (at the expected
 # revision, when one is given) and learn the new counts in the same statement.
+# An import in progress is a deleted thread that its importer may fill.
 ADVANCE_THREAD = """
 UPDATE threads SET
     message_count = message_count + :n,
@@ -175,7 +176,7 @@ UPDATE threads SET
     total_cost = total_cost + :total_cost,
     revision = revision + 1,
     updated_us = max(updated_us, :now)
-WHERE tenant_id = :tenant AND id = :id AND deleted_us IS NULL
+WHERE tenant_id = :tenant AND id = :id AND (deleted_us IS NULL OR :importing)
       AND (:rev IS NULL OR revision = :rev)
 RETURNING message_count, turn_count
 """
@@ -186,7 +187,7 @@ UPDATE threads SET
     turn_count = turn_count + ?2,
     tool_call_count = tool_call_count + ?3, token_count = token_count + ?4,
     revision = revision + 1, updated_us = max(updated_us, ?5)
-WHERE tenant_id = ?6 AND id = ?7 AND deleted_us IS NULL AND (?8 IS NULL OR revision = ?8)
+WHERE tenant_id = ?6 AND id = ?7 AND (deleted_us IS NULL OR ?9) AND (?8 IS NULL OR revision = ?8)
 RETURNING message_count, turn_count
 """
 DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
