@@ -481,3 +481,34 @@ def test_a_dry_run_import_validates_without_creating_the_store(run: Run, store_u
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["messages"] == 2
         assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_an_export_is_cut_at_the_thread_as_first_read(store_url: str, fmt: str) -> None:
+    """Messages appended while an export runs are left out, so the file holds the
+    count its header declares and imports whole."""
+    import io
+
+    from convostore.cli.transfer import export_stream, import_stream
+
+    thread = seed(store_url, messages=3)
+
+    class AppendsDuringExport:
+        def __init__(self, store: Any) -> None:
+            self.store = store
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.store, name)
+
+        def get_thread(self, thread_id: str) -> Thread:
+            first = self.store.get_thread(thread_id)
+            self.store.append(thread_id, [Message.user("late")])  # lands after the read
+            return first  # type: ignore[no-any-return]
+
+    out = io.BytesIO()
+    n = with_store(store_url, lambda s: export_stream(AppendsDuringExport(s), thread.id, out,
+                                                      fmt))
+    assert n == 3
+    lines = iter(out.getvalue().splitlines(keepends=True))
+    done = with_store(store_url, lambda s: import_stream(s, lines, fmt), "b")
+    assert done.messages == 3

@@ -20,6 +20,7 @@ Two file formats, because they answer different needs:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -47,6 +48,7 @@ from convostore.errors import (
     ValidationError,
 )
 from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
+from convostore.snapshot_stream import JSON_TAIL, json_head, json_messages, past_cut
 from convostore.store import Store
 from convostore.store._logic import (
     check_snapshot_version,
@@ -78,31 +80,31 @@ def export_stream(store: Store, thread_id: str, out: IO[bytes], fmt: str,
     """Write thread ``thread_id`` to ``out`` in ``fmt`` (``json`` or ``jsonl``),
     reading its messages a page at a time; return the number of messages."""
     thread = store.get_thread(thread_id)
-    exported_at = json.dumps(utcnow().isoformat())
-    version = SNAPSHOT_VERSIONS[-1]
     page = store.limits.max_list_limit
-    msgs = store.iter_messages(thread_id, include_deleted=True, batch=page)
+    # Cut at the thread as read: the file holds the messages its header counts,
+    # which is what import checks.
+    msgs = itertools.takewhile(lambda m: not past_cut(m, thread),
+                               store.iter_messages(thread_id, include_deleted=True,
+                                                   batch=page))
     count = 0
     if fmt == "jsonl":
-        out.write(b'{"format":"' + JSONL_FORMAT.encode() + b'","version":%d,' % version
-                  + b'"exported_at":' + exported_at.encode() + b',"thread":'
-                  + thread.model_dump_json().encode() + b"}\n")
+        exported_at = json.dumps(utcnow().isoformat())
+        out.write(b'{"format":"' + JSONL_FORMAT.encode() + b'","version":%d,'
+                  % SNAPSHOT_VERSIONS[-1] + b'"exported_at":' + exported_at.encode()
+                  + b',"thread":' + thread.model_dump_json().encode() + b"}\n")
         for m in msgs:
             out.write(m.model_dump_json().encode() + b"\n")
             count += 1
             if count % page == 0:
                 tick(page, count)
     else:
-        # "pinned" is left out: the snapshot takes each message's own flag.
-        out.write(b'{"version":%d,"exported_at":' % version + exported_at.encode()
-                  + b',"thread":' + thread.model_dump_json().encode() + b',"messages":[')
-        for m in msgs:
-            out.write((b",\n" if count else b"\n") + m.model_dump_json().encode())
-            count += 1
-            if count % page == 0:
-                tick(page, count)
-        out.write(b"\n]}\n")
-    tick(count % page, count)
+        out.write(json_head(thread))
+        for chunk in _chunks(msgs, page):
+            out.write(json_messages(chunk, first=count == 0))
+            count += len(chunk)
+            tick(len(chunk), count)
+        out.write(JSON_TAIL)
+    tick(count % page if fmt == "jsonl" else 0, count)
     return count
 
 
