@@ -36,6 +36,7 @@ __all__ = [
     "ExecutionStats",
     "FilePart",
     "FinishReason",
+    "HealthCheckResult",
     "HealthReport",
     "ImagePart",
     "Message",
@@ -435,7 +436,9 @@ class Message(_Model):
     #: a request sent with an ``Idempotency-Key``, to a digest of the key and the
     #: whole request. Part of the message's content, so the same key reused for
     #: another request collides with what the first one stored.
-    request_digest: str | None = Field(default=None, min_length=1, max_length=255)
+    #: Left out of the JSON while unset, so messages without one serialise as before.
+    request_digest: str | None = Field(default=None, min_length=1, max_length=255,
+                                       exclude_if=lambda v: v is None)
     token_count: NonNegInt | None = None
     token_counter: str | None = None
     created_at: UTCDateTime = Field(default_factory=utcnow)
@@ -767,7 +770,48 @@ class Page(BaseModel, Generic[T]):
         return len(self.items)
 
 
+class HealthCheckResult(BaseModel):
+    """One finding of a health check: what was checked, and what was found.
+
+    The names are stable, for alerts to match on: ``open`` (the store
+    answers), ``schema`` (its version is the one this code writes),
+    ``writable`` (a write could be made now: files, directory, a write
+    transaction, a server that is not read-only), ``disk-space`` (room left
+    for writes) and ``integrity`` (the stored data is sound).
+    """
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
 class HealthReport(BaseModel):
+    """What a store's ``health_check`` found.
+
+    ``ok`` is true when every check passed; ``checks`` lists them all and
+    :attr:`problems` the failed ones. ``full`` tells whether the data was
+    checked in full (``health_check(full=True)``) or only cheaply. When not
+    ok, ``detail["error"]`` sums the problems up in one line.
+    """
+
     ok: bool
     backend: str
     detail: dict[str, Any] = Field(default_factory=dict)
+    checks: list[HealthCheckResult] = Field(default_factory=list)
+    full: bool = False
+
+    @property
+    def problems(self) -> list[HealthCheckResult]:
+        """The checks that failed."""
+        return [c for c in self.checks if not c.ok]
+
+    @classmethod
+    def of(cls, backend: str, checks: list[HealthCheckResult],
+           detail: dict[str, Any] | None = None, *, full: bool = False) -> HealthReport:
+        """The report of ``checks``: ok when all passed, ``detail["error"]`` naming
+        the failed ones otherwise."""
+        detail = dict(detail or {})
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            detail.setdefault("error", "; ".join(f"{c.name}: {c.detail}" for c in failed))
+        return cls(ok=not failed, backend=backend, detail=detail, checks=checks, full=full)
