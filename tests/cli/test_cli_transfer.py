@@ -179,8 +179,7 @@ def test_a_json_file_whose_count_is_short_is_refused(run: Run, store_url: str,
     path.write_text(json.dumps(doc))
     result = run("import", path, "--tenant", "b", "--store", store_url)
     assert result.exit_code == 2 and "cut short" in result.stderr
-    assert with_store(store_url, lambda s: s.list_threads(include_deleted=True).items,
-                      "b") == []
+    assert with_store(store_url, lambda s: s.list_threads().items, "b") == []
 
 
 def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str,
@@ -196,13 +195,18 @@ def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str
     assert _messages(store_url, thread.id, "b") == before
 
 
-def test_json_reimport_is_a_conflict(run: Run, store_url: str, tmp_path: Path) -> None:
+def test_json_reimport_confirms_and_over_other_messages_conflicts(
+        run: Run, store_url: str, tmp_path: Path) -> None:
+    """JSON imports like JSONL: re-running it confirms what is stored."""
     thread = seed(store_url)
     path = tmp_path / "t.json"
     run("export", thread.id, "-o", path, "--store", store_url)
-    result = run("import", path, "--store", store_url)
+    result = run("import", path, "--store", store_url, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["appended"] == 0
+    seed(store_url, tenant="b", id=thread.id, messages=2)
+    result = run("import", path, "--tenant", "b", "--store", store_url)
     assert result.exit_code == 4
-    assert "already exists" in result.stderr
+    assert "already exists with other messages" in result.stderr
 
 
 def test_import_under_a_new_id_in_another_tenant(run: Run, store_url: str, tmp_path: Path

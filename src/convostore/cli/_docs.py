@@ -55,23 +55,32 @@ _FORMATS = """
 **JSON** (`.json`, the default) is the `ConversationSnapshot` document of the
 library: `{"version": 1, "thread": {...}, "messages": [...]}`.
 
-- Export streams it, reading a page of messages at a time.
-- Import parses the whole document (memory grows with the thread) and stores it in
-  one transaction through `import_thread`: an exact copy, times and deletions
-  included. Importing a thread id that exists is a conflict (exit code 4).
-
-**JSONL** (`.jsonl`, `.ndjson`) is for threads of any size. Line 1 is a header,
+**JSONL** (`.jsonl`, `.ndjson`): line 1 is a header,
 `{"format": "convostore.thread+jsonl", "version": 1, "thread": {...}}`, and every
 further line one message, in seq order.
 
-- Export streams it, reading a page of messages at a time.
-- Import reads a line at a time and appends batches (`--batch`, default 1000) to a
-  new thread, so memory stays bounded however long the thread is.
+Export writes either while it reads the messages, a page at a time, and cuts at
+the thread as first read: messages appended meanwhile are left out, so the file
+holds exactly the `message_count` its thread declares. Import reads either as a
+stream (a JSON document with a streaming parser, the thread before the messages)
+and appends batches (`--batch`, default 1000), so memory stays bounded however
+long the thread is (`bench/results/import_memory.md`). An import is whole or
+nothing:
+
+- The thread is created as an *import in progress*: soft-deleted and marked
+  `convostore.import: incomplete`, so no listing, summary or ordinary write sees
+  it. Only once every message is stored, and their number is the
+  `message_count` the file's thread declares, is it made visible, in one write.
+- A file cut short (at a line boundary it is still well-formed), or with a bad
+  message, fails with exit code 2 and leaves nothing visible. The import in
+  progress is listed by `threads list --deleted` (status `importing`) and by
+  `doctor`; `threads purge` removes it.
 - Running the same import again resumes an interrupted one or confirms a finished
   one: the messages already stored are checked, not added again. A thread that
   holds other messages is a conflict (exit code 4).
-- Differences from JSON: the thread's `updated_at` becomes the import time, and
-  deleted messages are marked deleted at the time of the import.
+- The thread's `updated_at` becomes the import time, and deleted messages are
+  marked deleted at the time of the import. For an exact copy, times included,
+  use the library's `import_thread`, which stores a snapshot in one transaction.
 
 Both keep message ids, which are unique within a tenant. To copy a thread within
 its tenant, import it with `--as NEW_ID`: the copy's messages get fresh ids and

@@ -158,36 +158,139 @@ def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
     if new_ids and thread_id is None:
         thread_id = new_id("th")
     if fmt == "json":
-        return _import_json(store, lines, thread_id, new_ids, dry_run, tick)
+        return _import_json(store, lines, thread_id, new_ids, batch, dry_run, tick)
     return _import_jsonl(store, lines, thread_id, new_ids, batch, dry_run, tick)
 
 
-def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
-                 new_ids: bool, dry_run: bool, tick: Tick) -> ImportResult:
-    raw = b"".join(lines)
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ValidationError(f"not a JSON document: {exc}", field="file") from None
-    if not isinstance(data, dict):
-        raise ValidationError("must be a JSON object (a conversation snapshot)", field="file")
-    if data.get("format") == JSONL_FORMAT:
-        raise ValidationError("is a JSONL export; import it with --format jsonl", field="file")
-    if "version" not in data:
-        raise ValidationError("missing snapshot version; is this a convostore export?",
-                              field="file")
-    check_snapshot_version(data)
-    from convostore.model import ConversationSnapshot
+class _LinesReader:
+    """The lines of a file as a file object again, for a streaming parser."""
 
-    with translate_validation("file"):
-        snapshot = ConversationSnapshot.model_validate(data)
-    target = thread_id or snapshot.thread.id
-    n = len(snapshot.messages)
-    _check_count(n, _declared_count(data.get("thread")))
-    if not dry_run:
-        store.import_thread(snapshot, thread_id=thread_id, new_ids=new_ids)
-    tick(len(raw), n)
-    return ImportResult(target, "json", n, 0 if dry_run else n)
+    def __init__(self, lines: Iterator[bytes], sizes: list[int]) -> None:
+        self._lines, self._buffer, self._sizes = lines, b"", sizes
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            line = next(self._lines, None)
+            if line is None:
+                break
+            self._buffer += line
+        out, self._buffer = (self._buffer, b"") if n < 0 else (self._buffer[:n],
+                                                               self._buffer[n:])
+        self._sizes[0] += len(out)
+        return out
+
+
+_STARTS = frozenset({"start_map", "start_array"})
+_ENDS = frozenset({"end_map", "end_array"})
+
+
+def _json_members(fh: _LinesReader) -> Iterator[tuple[str, Any]]:
+    """The members of a snapshot document as it is read: ``(key, value)`` for each
+    top-level member but ``messages``, and ``("messages.item", value)`` for each
+    message, one at a time, so no more than one message is held."""
+    import ijson  # type: ignore[import-untyped]
+
+    try:
+        yield from _members_of(ijson, ijson.parse(fh, use_float=True))
+    except (ijson.JSONError, UnicodeError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValidationError(f"not a JSON document: {detail}", field="file") from None
+
+
+def _members_of(ijson: Any, events: Iterator[tuple[str, str, Any]]
+                ) -> Iterator[tuple[str, Any]]:
+    try:
+        _, event, _ = next(events)
+    except StopIteration:
+        raise ValidationError("the file is empty", field="file") from None
+    if event != "start_map":
+        raise ValidationError("must be a JSON object (a conversation snapshot)", field="file")
+    key: str | None = None
+    builder: Any = None
+    depth = 0
+    for prefix, event, value in events:
+        if builder is None:
+            if prefix == "":
+                if event == "map_key":
+                    key = value
+                continue  # the end of the document
+            if key == "messages" and prefix == "messages":
+                if event not in ("start_array", "end_array"):
+                    raise ValidationError("must be an array", field="messages")
+                continue
+            if event not in _STARTS:
+                yield ("messages.item" if key == "messages" else str(key)), value
+                continue
+            builder, depth = ijson.ObjectBuilder(), 0
+        builder.event(event, value)
+        depth += 1 if event in _STARTS else -1 if event in _ENDS else 0
+        if depth == 0:
+            yield ("messages.item" if key == "messages" else str(key)), builder.value
+            builder = None
+
+
+def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
+                 new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
+    """A snapshot document, read as a stream: the members before the messages
+    (version, thread) first, then the messages a batch at a time, through the same
+    hidden, checked and resumable import as JSONL."""
+    sizes = [0]
+    members = _json_members(_LinesReader(lines, sizes))
+    header: dict[str, Any] = {}
+    pins: list[bool] = []
+    first: Any = None
+    try:
+        for key, value in members:
+            if key == "messages.item":
+                first = value
+                break
+            header[key] = value
+    except ValueError as exc:  # ijson's errors are ValueErrors
+        raise ValidationError(f"not a JSON document: {exc}", field="file") from None
+    if header.get("format") == JSONL_FORMAT:
+        raise ValidationError("is a JSONL export; import it with --format jsonl", field="file")
+    if "version" not in header:
+        raise ValidationError("missing snapshot version (before the messages); is this a "
+                              "convostore export?", field="file")
+    check_snapshot_version(header)
+    if not isinstance(header.get("thread"), dict):
+        raise ValidationError("missing the thread object before the messages", field="file")
+    with translate_validation("file.thread"):
+        source = Thread.model_validate(header["thread"])
+
+    def messages() -> Iterator[Message]:
+        item, position = first, 0
+        try:
+            while item is not None or position == 0:
+                if item is None:
+                    break
+                with translate_validation(f"file.messages.{position}"):
+                    msg = Message.model_validate(item)
+                pins.append(msg.pinned)
+                position += 1
+                if msg.seq is not None and msg.seq != position:
+                    raise ValidationError(f"seq {msg.seq} is out of order: expected "
+                                          f"{position}", field=f"messages.{position - 1}")
+                msg.thread_id = msg.seq = msg.turn = None
+                yield msg
+                item = None
+                for key, value in members:
+                    if key == "messages.item":
+                        item = value
+                        break
+                    header[key] = value
+        except ValueError as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            raise ValidationError(f"not a JSON document: {exc}", field="file") from None
+        # A "pinned" array (older HTTP exports) must agree with the messages' flags.
+        pinned = header.get("pinned")
+        if pinned is not None and pinned != pins and any(pinned):
+            raise ValidationError("the pinned array disagrees with the messages' own "
+                                  "pinned flags", field="pinned")
+
+    return _import_staged(store, "json", source, _declared_count(header["thread"]),
+                          messages(), sizes, thread_id, new_ids, batch, dry_run, tick)
 
 
 def _json_line(raw: bytes, lineno: int) -> Any:
@@ -320,9 +423,19 @@ def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
 def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
                   new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
     source, header_size, declared = _read_header(lines)
-    target = thread_id or source.id
     sizes = [header_size]
-    msgs = _read_messages(lines, sizes)
+    return _import_staged(store, "jsonl", source, declared, _read_messages(lines, sizes),
+                          sizes, thread_id, new_ids, batch, dry_run, tick)
+
+
+def _import_staged(store: Store, fmt: str, source: Thread, declared: int | None,
+                   msgs: Iterator[Message], sizes: list[int], thread_id: str | None,
+                   new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
+    """Store ``msgs`` (messages of a file, in order, without store-assigned fields)
+    as thread ``thread_id or source.id``, a batch at a time, as an import in
+    progress made visible only once whole; ``sizes[0]`` counts the bytes read
+    since the last tick."""
+    target = thread_id or source.id
     renames = _NewIds() if new_ids else None
     total = appended = 0
 
@@ -336,7 +449,8 @@ def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
             if total % batch == 0:
                 advance()
         advance()
-        return ImportResult(target, "jsonl", total, 0)
+        _check_count(total, declared)
+        return ImportResult(target, fmt, total, 0)
 
     # The thread is made as an import in progress: hidden from every reader until
     # the whole file is stored and its count checked, then made visible in one
@@ -382,7 +496,7 @@ def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
         raise
     if source.deleted_at is not None and store.get_thread(target).deleted_at is None:
         store.delete_thread(target)
-    return ImportResult(target, "jsonl", total, appended)
+    return ImportResult(target, fmt, total, appended)
 
 
 # --- progress ----------------------------------------------------------------
@@ -484,7 +598,7 @@ def export(store_url: str | None, tenant: str, thread_id: str, output: str,
               help="With --as, keep the file's message ids (for a copy in another "
                    "tenant or store that must keep them).")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH,
-              show_default=True, help="Messages per append when importing JSONL.")
+              show_default=True, help="Messages per append.")
 @click.option("--dry-run", is_flag=True, help="Validate the whole file; write nothing.")
 @progress_option
 @json_option
@@ -493,10 +607,12 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
             progress: bool | None, as_json: bool) -> None:
     """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin).
 
-    JSONL is read a line at a time and appended in batches, so memory stays
-    bounded for threads of any length; re-running the import of the same file
-    resumes or confirms it (with --as too). JSON is parsed whole and stored in one
-    transaction; importing a thread id that exists is a conflict (exit code 4).
+    Both formats are read as a stream and appended in batches, so memory stays
+    bounded for threads of any length. The thread stays hidden until every message
+    is stored and their number is the one the file declares; a file cut short
+    fails and leaves nothing visible. Re-running the import of the same file
+    resumes or confirms it (with --as too); a thread holding other messages is a
+    conflict (exit code 4).
     """
     if keep_ids and thread_id is None:
         raise click.UsageError("--keep-ids goes with --as THREAD_ID")
