@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from convostore import BackendUnavailableError, SchemaTooNewError, open_async_store
 from convostore.keys import KEYS_TENANT
+from convostore.server import app as app_module
 from convostore.server import create_app, serve
 from convostore.store.facade import AsyncStore
 
@@ -232,6 +233,7 @@ def test_serve_prints_url_store_and_key_hint(monkeypatch: pytest.MonkeyPatch) ->
     calls: list[tuple[object, str, int]] = []
     monkeypatch.setattr(uvicorn, "run",
                         lambda app, host, port, **kw: calls.append((app, host, port)))
+    monkeypatch.setattr(app_module, "_opened", lambda url: url)  # no store is reached
     out = io.StringIO()
     serve("postgresql://bob:hunter2@db.example:5432/chat", "127.0.0.1", 8765, out=out)
     text = out.getvalue()

@@ -12,6 +12,7 @@ import importlib.util
 import platform
 import sqlite3
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import click
 
@@ -75,9 +76,14 @@ def _store_checks(url: str, store: Store) -> list[Check]:
 
     backend = store.backend
     out = [Check("backend", "ok", f"{backend.kind} ({backend.describe()})")]
-    health = store.health_check()
+    health = store.health_check(full=True)
+    failed = ", ".join(c.name for c in health.problems)
     out.append(Check("health", "ok" if health.ok else "fail",
-                     ", ".join(f"{k}={v}" for k, v in health.detail.items()) or "ok"))
+                     f"failed: {failed}" if failed else
+                     "ok" if health.ok else str(health.detail.get("error", "not ok"))))
+    # one row per finding; the schema has a row of its own below
+    out.extend(Check(c.name, "ok" if c.ok else "fail", c.detail)
+               for c in health.checks if c.name != "schema" and not (c.name == "open" and c.ok))
     info = status_of(store)
     if info["schema_version"] is None:
         out.append(Check("schema", "info", NO_SCHEMA))
@@ -89,6 +95,23 @@ def _store_checks(url: str, store: Store) -> list[Check]:
     out.append(Check("full-text search", "ok" if fts else "info",
                      "supported by this backend" if fts else "not offered by this backend"))
     return out
+
+
+def _file_checks(url: str) -> list[Check]:
+    """What the file system tells of a SQLite store that could not be opened:
+    which of ``writable``, ``disk-space`` and ``integrity`` is the reason."""
+    from convostore.store import _path_of
+    from convostore.store.sqlite import diagnose
+
+    if urlsplit(url).scheme.lower() != "sqlite":
+        return []
+    try:
+        path, _ = _path_of(url, "sqlite")
+    except Exception:  # a malformed URL was reported by the open already
+        return []
+    if path == ":memory:":
+        return []
+    return [Check(c.name, "ok" if c.ok else "fail", c.detail) for c in diagnose(path)]
 
 
 def run_checks(url: str) -> list[Check]:
@@ -104,6 +127,7 @@ def run_checks(url: str) -> list[Check]:
     except Exception as exc:  # any failure to open is a finding, not a crash
         failure = classify(exc)
         checks.append(Check("backend", "fail", failure.message))
+        checks += _file_checks(url)
     fts5 = fts5_available()
     checks.append(Check("sqlite fts5", "ok" if fts5 else "warn",
                         f"sqlite {sqlite3.sqlite_version}, FTS5 "
@@ -125,6 +149,14 @@ def run_checks(url: str) -> list[Check]:
 @json_option
 def doctor(store_url: str | None, as_json: bool) -> None:
     """Check the store, its schema, SQLite features and the tokenizer in use.
+
+    The store's health is checked in full: besides what readiness checks (it
+    answers, a write transaction can be begun and rolled back, its files are
+    writable, disk space is left), every page of a SQLite database is read
+    (PRAGMA integrity_check) and every file of a JSON store parsed. Each
+    finding is a row of its own: writable, disk-space, integrity. A SQLite
+    store that cannot be opened is still looked at from the file system, to
+    say which of these is the reason.
 
     Exits with 0 when no check failed, else 5.
     """

@@ -53,9 +53,10 @@ EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
                          "and demo create one)"),
     (ExitCode.CONFLICT, "conflict: the thread already exists, is deleted, or holds other "
                         "messages under the same ids"),
-    (ExitCode.UNAVAILABLE, "the store cannot be used: unreachable or locked backend, schema "
-                           "too old or too new (see `db upgrade`), optional extra not "
-                           "installed"),
+    (ExitCode.UNAVAILABLE, "the store cannot be used: unreachable or locked backend, "
+                           "unwritable directory or damaged file, schema too old or too new "
+                           "(see `db upgrade`), optional extra not installed; `serve` on a "
+                           "store it cannot open; a failed check of `doctor`"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
     (ExitCode.BROKEN_PIPE, "the reader of the output went away, e.g. `| head`; nothing is "
                            "printed, as for any tool stopped by SIGPIPE"),
@@ -102,7 +103,8 @@ def _message(exc: BaseException, kind: str) -> str:
         return f"{exc.strerror}{where}"
     text = str(exc) or type(exc).__name__
     notes = getattr(exc, "__notes__", None)  # context the CLI added on the way out
-    return " ".join([text, *notes]) if notes else text
+    text = " ".join([text, *notes]) if notes else text
+    return " ".join(text.split()) if "\n" in text else text  # one line, as promised
 
 
 def report(exc: BaseException, *, as_json: bool = False) -> int:

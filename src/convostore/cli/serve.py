@@ -24,6 +24,12 @@ def serve(store_url: str | None, host: str, port: int) -> None:
 
     Requests authenticate with an API key: create one with
     convostore keys create --tenant NAME.
+
+    The store is opened before the server starts: one that cannot be opened (a
+    missing or unwritable directory, a damaged file, a server that refuses
+    connections, a newer schema) is one line on stderr and exit code 5. A store
+    that opens but cannot take writes (read-only, full disk) is served, and
+    GET /readyz answers 503 naming the problem.
     """
     try:
         from convostore.server import serve as run

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from convostore import __version__
 from convostore.keys import ApiKey, AsyncKeyManager
-from convostore.store import DEFAULT_URL, open_async_store, url_from_env
+from convostore.model import HealthCheckResult, HealthReport
+from convostore.store import DEFAULT_URL, open_async_store, open_store, url_from_env
 from convostore.store.facade import AsyncStore
 
 from . import context, docs, messages, threads
@@ -34,6 +36,8 @@ from .middleware import AuthMiddleware, BodyLimitMiddleware
 from .schemas import KeyInfo, Status
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ServerLimits", "create_app", "serve"]
+
+log = logging.getLogger("convostore.server")
 
 DEFAULT_MAX_BODY_BYTES = ServerLimits().max_body_bytes
 """Twice the default size limit of one message, so any single message fits."""
@@ -73,18 +77,57 @@ async def healthz() -> Status:
     return Status(status="ok")
 
 
+#: What /readyz says of each failed check. It needs no key, so it names the
+#: problem without the store's paths or addresses; the server log has those.
+_NOT_READY = {
+    "open": "the store cannot be reached",
+    "schema": "the store's schema version is not the one this server uses",
+    "writable": "a write would fail: the store's files, directory or database are read-only",
+    "disk-space": "the disk holding the store is full or nearly full",
+    "integrity": "the stored data is damaged",
+}
+
+
 @_meta.get("/readyz", operation_id="ready", response_model=Status,
-           responses={503: {**_PROBLEM, "description": "The store cannot be used."}})
+           responses={503: {**_PROBLEM, "description": "The store cannot be used: the "
+                                                       "problem detail names the checks "
+                                                       "that failed."}})
 async def readyz(request: Request) -> Response:
-    """Readiness: the store answers a health check."""
+    """Readiness: the store can serve reads and writes now.
+
+    Runs the store's cheap health check: the store answers, its schema is
+    current, a write transaction can be begun and rolled back, its files are
+    writable, disk space is left, and its header and schema (a small SQLite
+    database: all its pages) are sound. On 503 the problem's ``errors`` name
+    each failed check (``check``: ``open``, ``schema``, ``writable``,
+    ``disk-space``, ``integrity``).
+    """
     store, _ = runtime_of(request).require()
     report = await store.health_check()
-    if not report.ok:
-        from .errors import problem_response
+    _log_readiness(request.app, report)
+    if report.ok:
+        return JSONResponse({"status": "ready"})
+    from .errors import problem_response
 
-        return problem_response(503, "not-ready", "the store reports it is not healthy",
-                                headers={"Retry-After": "1"})
-    return JSONResponse({"status": "ready"})
+    failed = report.problems or [HealthCheckResult(name="open", ok=False)]
+    reasons = [(c.name, _NOT_READY.get(c.name, "the check failed")) for c in failed]
+    return problem_response(
+        503, "not-ready",
+        "the store is not ready: " + "; ".join(f"{n}: {why}" for n, why in reasons),
+        headers={"Retry-After": "1"},
+        errors=[{"check": n, "message": why} for n, why in reasons])
+
+
+def _log_readiness(app: FastAPI, report: HealthReport) -> None:
+    """Log the health check's whole findings whenever readiness changes."""
+    now = tuple(c.name for c in report.problems) if not report.ok else ()
+    if now == getattr(app.state, "convostore_unready", ()):
+        return
+    app.state.convostore_unready = now
+    if now:
+        log.warning("not ready: %s", report.detail.get("error") or ", ".join(now))
+    else:
+        log.info("ready again: the store's health check passes")
 
 
 @_whoami.get("/whoami", operation_id="getCurrentKey", response_model=KeyInfo)
@@ -118,10 +161,14 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
     url = url_from_env() if store_or_url is None else store_or_url
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = not isinstance(url, AsyncStore)
-        store = open_async_store(url) if isinstance(url, str) else url
-        await store.open()
+        try:
+            store = open_async_store(url) if isinstance(url, str) else url
+            await store.open()
+        except Exception as exc:
+            app.state.startup_error = exc  # for serve() to report as the store's error
+            raise
         runtime.store, runtime.keys = store, AsyncKeyManager(store)
         try:
             yield
@@ -228,6 +275,8 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
         target = open_async_store(store_url)
         _, token = asyncio.run(_first_key(target))
         key_hint = f"{token}   (tenant default; this store lives in this process only)"
+    else:
+        target = _opened(store_url)
     app = create_app(target, max_body_bytes=max_body_bytes, limits=limits)
     print(
         f"convostore {__version__} serving on http://{shown}:{port}\n"
@@ -236,7 +285,29 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
         f"  API key: {key_hint}",
         file=out or sys.stdout, flush=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    except SystemExit:
+        failed = getattr(app.state, "startup_error", None)
+        if failed is not None:  # the store failed after all: its error, not uvicorn's exit
+            raise failed from None
+        raise
+    finally:
+        if isinstance(target, AsyncStore):
+            asyncio.run(target.close())
+
+
+def _opened(url: str) -> AsyncStore | str:
+    """The store of ``url``, opened before the server starts, so a store that
+    cannot be opened (a missing or unwritable directory, a damaged file, a
+    server that refuses connections, a newer schema) fails with its own error
+    before uvicorn starts, rather than with a traceback from inside its
+    startup. A PostgreSQL pool belongs to the event loop that opens it, so
+    that store is opened once to check it, and again by the app."""
+    if urlsplit(url).scheme.lower().startswith("postgres"):
+        open_store(url).close()
+        return url
+    return open_async_store(url)  # a file store is opened by its constructor
 
 
 async def _first_key(store: AsyncStore) -> tuple[ApiKey, str]:

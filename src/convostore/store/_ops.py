@@ -210,8 +210,12 @@ class ImportThread(Op[Thread]):
 
 @dataclass(frozen=True, slots=True)
 class HealthCheck(Op[HealthReport]):
+    """Check that the store can serve reads and writes now; with ``full``, that
+    all the stored data is sound too (which reads all of it)."""
+
     name: ClassVar[str] = "health_check"
     extra: dict[str, Any] = field(default_factory=dict)
+    full: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -545,8 +545,21 @@ class Store(_Builder[Backend]):
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    def health_check(self) -> HealthReport:
-        return self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]
+    def health_check(self, *, full: bool = False) -> HealthReport:
+        """Whether the store can serve reads and writes now, and why not.
+
+        The default check is cheap enough for a readiness probe: the store
+        answers, its schema is current, a write transaction can be begun and
+        rolled back, the files are writable, disk space is left, and what
+        costs little of the integrity check (on SQLite: the header, the
+        schema and a full ``quick_check`` of a small database). ``full=True``
+        also reads every stored page or file to check its integrity, which
+        takes time in proportion to the size of the store.
+
+        Never raises for a store that is unwell: the report's ``checks`` name
+        each problem.
+        """
+        return self._run(ops.HealthCheck(self._tenant, full=bool(full)))  # type: ignore[no-any-return]
 
 
 class AsyncStore(_Builder[AsyncBackend]):
@@ -729,5 +742,6 @@ class AsyncStore(_Builder[AsyncBackend]):
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    async def health_check(self) -> HealthReport:
-        return await self._run(ops.HealthCheck(self._tenant))  # type: ignore[no-any-return]
+    async def health_check(self, *, full: bool = False) -> HealthReport:
+        """See :meth:`Store.health_check`."""
+        return await self._run(ops.HealthCheck(self._tenant, full=bool(full)))  # type: ignore[no-any-return]

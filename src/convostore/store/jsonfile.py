@@ -67,7 +67,15 @@ from convostore.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from convostore.model import ID_RULE, HealthReport, Message, Thread, is_identifier
+from convostore.model import (
+    ID_RULE,
+    HealthCheckResult,
+    HealthReport,
+    Message,
+    Thread,
+    is_identifier,
+)
+from convostore.store import _health
 from convostore.store import _ops as ops
 from convostore.store._logic import DEFAULT_LIMITS, Limits
 from convostore.store.base import Capabilities
@@ -241,20 +249,75 @@ class JsonFileBackend(MemoryBackend):
         return super().execute(op)
 
     def health_check(self, op: ops.HealthCheck) -> HealthReport:
+        """``open``, ``writable``, ``disk-space`` and ``integrity``.
+
+        A damaged thread file costs only its thread, so by default it is listed
+        (``detail["damaged"]``) without failing the report; ``full`` reads and
+        parses every thread file again and fails on any that does not parse.
+        """
         with self._lock:
             threads = len(self._records)
-            problem = self._broken
-            if self._closed:
-                problem = "the store is closed"
-            elif problem is None and not os.access(self._root, os.W_OK | os.X_OK):
-                problem = "the directory is not writable"
-        detail: dict[str, Any] = {"directory": str(self._root), "threads": threads,
+            problem = "the store is closed" if self._closed else self._broken
+            damaged = dict(self._damaged)
+            held = {self._path(key) for key in self._records} if op.full else set()
+        root = str(self._root)
+        detail: dict[str, Any] = {"directory": root, "threads": threads,
                                   "fsync": self._fsync}
-        if self._damaged:
-            detail["damaged"] = {str(p): why for p, why in sorted(self._damaged.items())}
-        if problem is not None:
-            detail["error"] = problem
-        return HealthReport(ok=problem is None, backend=self.kind, detail=detail)
+        if damaged:
+            detail["damaged"] = {str(p): why for p, why in sorted(damaged.items())}
+        checks = [HealthCheckResult(name="open", ok=problem is None,
+                                    detail=problem or self.describe())]
+        why = _health.not_writable((str(self._root / LOCK_NAME),), root) or self._probe()
+        checks.append(HealthCheckResult(name="writable", ok=why is None,
+                                        detail=why or "a file was created and removed"))
+        checks.append(_health.disk_space(root))
+        checks.append(self._integrity(damaged, held) if op.full else HealthCheckResult(
+            name="integrity", ok=True,
+            detail=(f"{len(damaged)} thread file(s) could not be loaded (detail.damaged); "
+                    "the other threads are served") if damaged else
+            "every thread file loaded when the store opened"))
+        return HealthReport.of(self.kind, checks, detail, full=op.full)
+
+    def _probe(self) -> str | None:
+        """Why a file cannot be created in the store directory now, or ``None``.
+
+        The probe file is named like a temporary file, so one left behind by a
+        crash is removed at the next open."""
+        try:
+            fd, name = tempfile.mkstemp(prefix=".health-", suffix=_TMP_SUFFIX, dir=self._root)
+        except OSError as exc:
+            return f"cannot create a file in {self._root}: {_why(exc)}"
+        try:
+            os.write(fd, b"\n")
+        except OSError as exc:
+            return f"cannot write a file in {self._root}: {_why(exc)}"
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        return None
+
+    def _integrity(self, damaged: dict[Path, str], held: set[Path]) -> HealthCheckResult:
+        """Every thread file on disk read and parsed again; every thread held
+        in memory still has its file."""
+        problems = [f"{p}: {why}" for p, why in sorted(damaged.items())]
+        files = 0
+        for path in sorted(self._root.glob(f"*/*{_JSON_SUFFIX}")):
+            if path.parent.name.startswith(".") or path.name.startswith("."):
+                continue
+            files += 1
+            why = _unparsable(path)
+            if why is not None and path not in damaged:
+                problems.append(f"{path}: {why}")
+            held.discard(path)
+        problems.extend(f"{p}: missing, though the store holds its thread" for p in sorted(held))
+        if problems:
+            shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more"
+                                               if len(problems) > 3 else "")
+            return HealthCheckResult(name="integrity", ok=False,
+                                     detail=f"{len(problems)} damaged thread file(s): {shown}")
+        return HealthCheckResult(name="integrity", ok=True,
+                                 detail=f"all {files} thread files parse")
 
     # opening -------------------------------------------------------------------
 
@@ -592,6 +655,29 @@ class JsonFileBackend(MemoryBackend):
                 raise
         finally:
             os.close(fd)
+
+
+def _unparsable(path: Path) -> str | None:
+    """Why the thread file at ``path`` does not parse, or ``None``."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        return f"unreadable: {_why(exc)}"
+    except (ValueError, RecursionError) as exc:
+        return f"invalid JSON: {exc}"
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        return f"no \"format\": \"{FORMAT}\" field"
+    if not isinstance(doc.get("messages"), list):
+        return "no messages"
+    try:
+        Thread.model_validate(doc.get("thread"))
+        for m in doc["messages"]:
+            _exact_message(m)
+    except pydantic.ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return f"{where}: {err.get('msg')}"
+    return None
 
 
 def _exact_message(raw: Any) -> Message:

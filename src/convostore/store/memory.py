@@ -30,6 +30,7 @@ from convostore.errors import (
 )
 from convostore.model import (
     ConversationSnapshot,
+    HealthCheckResult,
     HealthReport,
     Message,
     Page,
@@ -465,5 +466,8 @@ class MemoryBackend(ThreadChangeBackend):
     def health_check(self, op: ops.HealthCheck) -> HealthReport:
         with self._lock:
             n = len(self._records)
-        return HealthReport(ok=not self._closed, backend=self.kind, detail={"threads": n})
+        check = HealthCheckResult(name="open", ok=not self._closed,
+                                  detail="the store is closed" if self._closed else
+                                  "in the memory of this process")
+        return HealthReport.of(self.kind, [check], {"threads": n}, full=op.full)
 

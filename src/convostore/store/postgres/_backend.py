@@ -19,9 +19,15 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 import psycopg_pool
 
-from convostore.errors import BackendUnavailableError, ConflictError, ConvostoreError
+from convostore.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    ConvostoreError,
+    SchemaVersionError,
+)
 from convostore.model import (
     ConversationSnapshot,
+    HealthCheckResult,
     HealthReport,
     Message,
     Page,
@@ -175,8 +181,8 @@ class PostgresBackend(_Common, Backend):
         return run_sync(self._pool.connection, mode, make, self.policy)
 
     def execute(self, op: ops.Op[T]) -> T:
-        if op.name == "health_check":
-            return self._health()  # type: ignore[return-value]
+        if isinstance(op, ops.HealthCheck):
+            return self._health(op)  # type: ignore[return-value]
         if isinstance(op, ops.Append):
             return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
@@ -213,13 +219,12 @@ class PostgresBackend(_Common, Backend):
         """The schema version recorded in the database (0: not installed)."""
         return self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
 
-    def _health(self) -> HealthReport:
-        op = ops.HealthCheck("default")
+    def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = self._run(h.Mode.AUTOCOMMIT,
                                lambda: h.health_check(self.statements, self.limits, op))
-        except BackendUnavailableError as exc:
-            return HealthReport(ok=False, backend=self.kind, detail={"error": str(exc)})
+        except ConvostoreError as exc:
+            return _unhealthy(self.kind, exc, op)
         report.detail["pool"] = self._pool.get_stats()
         return report
 
@@ -283,7 +288,7 @@ class PostgresBackend(_Common, Backend):
         return self.execute(op)
 
     def health_check(self, op: ops.HealthCheck) -> HealthReport:
-        return self._health()
+        return self._health(op)
 
 
 class AsyncPostgresBackend(_Common, AsyncBackend):
@@ -348,8 +353,8 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         return await run_async(self._pool.connection, mode, make, self.policy)
 
     async def execute(self, op: ops.Op[T]) -> T:
-        if op.name == "health_check":
-            return await self._health()  # type: ignore[return-value]
+        if isinstance(op, ops.HealthCheck):
+            return await self._health(op)  # type: ignore[return-value]
         if isinstance(op, ops.Append):
             return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
@@ -382,16 +387,22 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         """The schema version recorded in the database (0: not installed)."""
         return await self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
 
-    async def _health(self) -> HealthReport:
-        op = ops.HealthCheck("default")
+    async def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = await self._run(h.Mode.AUTOCOMMIT,
                                      lambda: h.health_check(self.statements, self.limits, op))
-        except BackendUnavailableError as exc:
-            return HealthReport(ok=False, backend=self.kind, detail={"error": str(exc)})
+        except ConvostoreError as exc:
+            return _unhealthy(self.kind, exc, op)
         if self._pool is not None:
             report.detail["pool"] = self._pool.get_stats()
         return report
+
+
+def _unhealthy(kind: str, exc: ConvostoreError, op: ops.HealthCheck) -> HealthReport:
+    """The report of a health check that could not run to its end."""
+    name = "schema" if isinstance(exc, SchemaVersionError) else "open"
+    return HealthReport.of(kind, [HealthCheckResult(name=name, ok=False, detail=str(exc))],
+                           full=op.full)
 
 
 def drop_schema(url: str, schema: str) -> None:

@@ -38,6 +38,7 @@ from convostore.errors import (
 )
 from convostore.model import (
     ConversationSnapshot,
+    HealthCheckResult,
     HealthReport,
     Message,
     Page,
@@ -543,10 +544,29 @@ def migrate(sq: Statements) -> Steps[list[int]]:
 
 
 def health_check(sq: Statements, limits: Limits, op: ops.HealthCheck) -> Steps[HealthReport]:
+    """``open``, ``schema`` and ``writable``: the server answers, the schema is
+    this code's, and a write would be accepted (the server is not a standby in
+    recovery, the session's transactions are not read-only, and the role may
+    write both tables). Disk space and page integrity are the server's own
+    business and are not checked from here."""
     found = yield from schema_version(sq)
-    return HealthReport(ok=found == LATEST, backend="postgres", detail={
+    checks = [
+        HealthCheckResult(name="open", ok=True, detail=f"schema {sq.schema!r}"),
+        HealthCheckResult(name="schema", ok=found == LATEST,
+                          detail=f"version {found} of {LATEST}"),
+    ]
+    if found:  # the tables exist, so what may be done to them can be asked
+        recovery, read_only, granted = yield Query(sq.write_state, None, Fetch.ONE)
+        why = ("the server is a standby in recovery" if recovery else
+               "transactions are read-only (default_transaction_read_only is on)"
+               if read_only == "on" else
+               "the role may not insert, update and delete in the convostore tables"
+               if not granted else None)
+        checks.append(HealthCheckResult(name="writable", ok=why is None,
+                                        detail=why or "the server accepts writes"))
+    return HealthReport.of("postgres", checks, {
         "schema": sq.schema, "schema_version": found, "expected_schema_version": LATEST,
-    })
+    }, full=op.full)
 
 
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT

@@ -74,6 +74,11 @@ class Statements:
         self.record_migration = b(f"INSERT INTO {mig} (version, name) VALUES (%s, %s)")
         self.advisory_lock = b("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.snapshot = b("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # health: can this session write (not a standby, not read-only, granted)?
+        self.write_state = b(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+            f"has_table_privilege('{t}', 'INSERT, UPDATE, DELETE') "
+            f"AND has_table_privilege('{m}', 'INSERT, UPDATE, DELETE')")
 
         # threads
         save_thread = (
