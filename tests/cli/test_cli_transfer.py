@@ -140,6 +140,9 @@ def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_
     assert row["message_count"] == 4 and row["deleted_at"] is not None
     table = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url)
     assert "importing" in table.stdout
+    doctor = run("doctor", "--tenant", "b", "--store", store_url)
+    assert any(line.startswith("imports\twarn\t1 incomplete")
+               for line in doctor.stdout.splitlines()), doctor.stdout
     assert imported(full)["appended"] == 5  # resumes
     assert imported(full)["appended"] == 0
     assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)

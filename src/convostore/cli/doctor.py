@@ -25,7 +25,7 @@ from convostore.cli._common import (
     redact,
     resolve_url,
     stdout_is_terminal,
-    store_option,
+    store_options,
     table,
 )
 from convostore.cli.errors import ExitCode, classify
@@ -97,6 +97,27 @@ def _store_checks(url: str, store: Store) -> list[Check]:
     return out
 
 
+def _imports_check(store: Store) -> Check:
+    """``imports``: the imports begun and not finished in this tenant (hidden from
+    every listing until they are; resume one by running its import again)."""
+    from convostore.store._logic import is_incomplete_import
+
+    found: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_threads(include_deleted=True, limit=store.limits.max_list_limit,
+                                  cursor=cursor)
+        found += [t.id for t in page.items if is_incomplete_import(t)]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    if not found:
+        return Check("imports", "ok", "no import in progress")
+    shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    return Check("imports", "warn", f"{len(found)} incomplete, hidden until finished "
+                 f"(run the import again to resume, or threads purge): {shown}")
+
+
 def _file_checks(url: str) -> list[Check]:
     """What the file system tells of a SQLite store that could not be opened:
     which of ``writable``, ``disk-space`` and ``integrity`` is the reason."""
@@ -114,7 +135,7 @@ def _file_checks(url: str) -> list[Check]:
     return [Check(c.name, "ok" if c.ok else "fail", c.detail) for c in diagnose(path)]
 
 
-def run_checks(url: str) -> list[Check]:
+def run_checks(url: str, tenant: str = "default") -> list[Check]:
     checks = [
         Check("convostore", "info", package_version()),
         Check("python", "info", f"{platform.python_implementation()} "
@@ -124,6 +145,7 @@ def run_checks(url: str) -> list[Check]:
     try:
         with opened_store(url, create=False, admin=True) as store:
             checks += _store_checks(url, store)
+            checks.append(_imports_check(store.tenant(tenant)))
     except Exception as exc:  # any failure to open is a finding, not a crash
         failure = classify(exc)
         checks.append(Check("backend", "fail", failure.message))
@@ -145,9 +167,9 @@ def run_checks(url: str) -> list[Check]:
 
 
 @click.command()
-@store_option
+@store_options
 @json_option
-def doctor(store_url: str | None, as_json: bool) -> None:
+def doctor(store_url: str | None, tenant: str, as_json: bool) -> None:
     """Check the store, its schema, SQLite features and the tokenizer in use.
 
     The store's health is checked in full: besides what readiness checks (it
@@ -158,10 +180,13 @@ def doctor(store_url: str | None, as_json: bool) -> None:
     store that cannot be opened is still looked at from the file system, to
     say which of these is the reason.
 
+    The imports begun and not finished in the tenant (hidden until they are) are
+    listed as a warning.
+
     Exits with 0 when no check failed, else 5.
     """
     url = resolve_url(store_url)
-    checks = run_checks(url)
+    checks = run_checks(url, tenant)
     ok = all(c.status != "fail" for c in checks)
     if as_json:
         emit_json({"ok": ok, "checks": [{"name": c.name, "status": c.status,
