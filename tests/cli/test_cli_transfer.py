@@ -164,8 +164,11 @@ def test_a_failed_jsonl_import_stays_hidden_until_resumed(run: Run, store_url: s
     assert with_store(store_url, lambda s: s.summaries(), "b") == []
     hidden = with_store(store_url, lambda s: s.get_thread(thread.id), "b")
     assert hidden.deleted_at is not None and hidden.message_count == 4
-    with_store(store_url, lambda s: pytest.raises(ThreadDeletedError, s.append, thread.id,
-                                                  [Message.user("x")]), "b")
+    def ordinary_append(store: Any) -> None:
+        with pytest.raises(ThreadDeletedError):
+            store.append(thread.id, [Message.user("x")])
+
+    with_store(store_url, ordinary_append, "b")
     result = run("import", full, "--tenant", "b", "--store", store_url, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["appended"] == 2
