@@ -182,6 +182,7 @@ class PhaseStats:
     stored: int | None = None
     mismatched_replies: int = 0  # storm copies acknowledged with different message ids
     notes: list[str] = field(default_factory=list)
+    problems: set[tuple[str, int, str]] = field(default_factory=set, repr=False)
     skipped: str | None = None
     # marker -> thread id of every acknowledged request (not in the JSON output)
     acked: dict[str, str] = field(default_factory=dict, repr=False)
@@ -189,6 +190,7 @@ class PhaseStats:
     def summary(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("acked")
+        d.pop("problems")
         d.pop("latencies")
         d.pop("e2e")
         d["statuses"] = dict(sorted(self.statuses.items()))
@@ -260,6 +262,20 @@ async def _create_threads(client: httpx.AsyncClient, load: Load, ids: list[str])
     load.stats.threads.extend(ids)
 
 
+def _note_problem(stats: PhaseStats, what: str, r: httpx.Response) -> None:
+    """Note the first answer of each (request kind, status, problem type)."""
+    try:
+        problem = r.json()
+        kind, detail = problem.get("type", "?"), problem.get("detail", "")
+    except ValueError:
+        kind, detail = "?", r.text
+    seen = (what, r.status_code, kind)
+    if seen not in stats.problems and len(stats.problems) < 20:
+        stats.problems.add(seen)
+        stats.notes.append(f"{what}: {r.status_code} {kind.rsplit(':', 1)[-1]}: "
+                           f"{str(detail)[:160]}")
+
+
 async def _attempt(client: httpx.AsyncClient, load: Load, url: str, key: str,
                    body: dict[str, Any]) -> tuple[int | None, float, list[str]]:
     """One POST: (status or None for no answer, seconds, ids of the stored messages)."""
@@ -275,8 +291,8 @@ async def _attempt(client: httpx.AsyncClient, load: Load, url: str, key: str,
     if 200 <= r.status_code < 300:
         with contextlib.suppress(ValueError, KeyError, TypeError):
             ids = [m["id"] for m in r.json()["messages"]]
-    elif r.status_code < 500 and len(load.stats.notes) < 20:
-        load.stats.notes.append(f"{r.status_code} on append: {r.text[:200]}")
+    else:
+        _note_problem(load.stats, "append", r)
     return r.status_code, took, ids
 
 
@@ -335,10 +351,13 @@ async def _reader(client: httpx.AsyncClient, load: Load, i: int, end: float,
         if rng.random() < 0.5:
             url = f"{base}/v1/threads/{tid}/messages?limit=50&from_end={rng.random() < 0.5}"
         else:
-            url = f"{base}/v1/threads/{tid}/context?max_tokens=2000"
+            # room for the newest message even when it is padded
+            url = f"{base}/v1/threads/{tid}/context?max_tokens={max(2000, load.pad)}"
         try:
             r = await client.get(url, headers=_headers(load.token))
             load.stats.reads[str(r.status_code)] += 1
+            if r.status_code >= 300:
+                _note_problem(load.stats, "read", r)
             if r.status_code >= 500 or r.status_code in (404, 422):
                 await asyncio.sleep(0.05)
         except httpx.TransportError:
