@@ -90,6 +90,9 @@ read, and its pages checked only by ``health_check(full=True)``."""
 
 #: How long the health check's write probe waits for another writer.
 _PROBE_WAIT_MS = 500
+#: The pages the write probe asks room for: 64 KiB at the default page size, an
+#: append of a few long messages.
+_PROBE_PAGES = 16
 _HEADER = b"SQLite format 3\x00"
 #: SQLite's primary result codes that mean the file's content is damaged.
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
@@ -805,9 +808,10 @@ class SQLiteBackend(ThreadChangeBackend):
         """(why a write would fail now or ``None``, whether another writer held
         the lock so nothing was probed).
 
-        Begins a write transaction, inserts a row of one page into the
-        migrations table (so a new page must be found, as for a real write)
-        and rolls back: nothing is ever committed.
+        Begins a write transaction, inserts a row of :data:`_PROBE_PAGES`
+        pages into the migrations table (so room for a write of that size must
+        be found, free pages or new ones, as for a real write) and rolls back:
+        nothing is ever committed, and the pages stay in the page cache.
         """
         if not self._write_lock.acquire(timeout=_PROBE_WAIT_MS / 1000):
             return None, True
@@ -823,7 +827,8 @@ class SQLiteBackend(ThreadChangeBackend):
             try:
                 page = conn.execute("PRAGMA page_size").fetchone()[0]
                 conn.execute("INSERT INTO convostore_migrations (version, name, applied_at) "
-                             "VALUES (-1, 'health check: rolled back', zeroblob(?))", (page,))
+                             "VALUES (-1, 'health check: rolled back', zeroblob(?))",
+                             (page * _PROBE_PAGES,))
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
