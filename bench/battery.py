@@ -104,16 +104,28 @@ class Server:
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "convostore", "serve", "--store", self.store_url,
-             "--port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "convostore",
+                "serve",
+                "--store",
+                self.store_url,
+                "--port",
+                str(self.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         self.starts += 1
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode} during startup; "
-                                   f"see {self.log_path}")
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode} during startup; see {self.log_path}"
+                )
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return
@@ -166,13 +178,13 @@ class PhaseStats:
     phase: str
     writers: int = 0
     seconds: float = 0.0
-    requests: int = 0            # logical appends started
-    attempts: int = 0            # HTTP attempts, retries and storm copies included
+    requests: int = 0  # logical appends started
+    attempts: int = 0  # HTTP attempts, retries and storm copies included
     acknowledged: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)   # per attempt; "conn" = no answer
-    reads: Counter[str] = field(default_factory=Counter)      # reader answers
-    latencies: list[float] = field(default_factory=list)      # acknowledged attempt, seconds
-    e2e: list[float] = field(default_factory=list)            # first send to ack, seconds
+    statuses: Counter[str] = field(default_factory=Counter)  # per attempt; "conn" = no answer
+    reads: Counter[str] = field(default_factory=Counter)  # reader answers
+    latencies: list[float] = field(default_factory=list)  # acknowledged attempt, seconds
+    e2e: list[float] = field(default_factory=list)  # first send to ack, seconds
     rss_start_kib: int | None = None
     rss_end_kib: int | None = None
     threads: list[str] = field(default_factory=list)
@@ -226,9 +238,9 @@ class Load:
     stats: PhaseStats
     writers: int
     duration: float
-    copies: int = 1              # >1: the retry storm, each request sent this many times at once
-    pad: int = 0                 # extra characters per message (to fill a disk)
-    write_for: float | None = None   # writers stop after this many seconds (readers go on)
+    copies: int = 1  # >1: the retry storm, each request sent this many times at once
+    pad: int = 0  # extra characters per message (to fill a disk)
+    write_for: float | None = None  # writers stop after this many seconds (readers go on)
 
     def thread_ids(self) -> tuple[list[str], list[str]]:
         p = self.stats.phase
@@ -249,9 +261,10 @@ async def _create_threads(client: httpx.AsyncClient, load: Load, ids: list[str])
         delay = 0.05
         while True:
             try:
-                r = await client.post(f"{load.server.base}/v1/threads", json={"id": tid},
-                                      headers=_headers(load.token))
-                if r.status_code in (201, 409):   # 409: created by an earlier try
+                r = await client.post(
+                    f"{load.server.base}/v1/threads", json={"id": tid}, headers=_headers(load.token)
+                )
+                if r.status_code in (201, 409):  # 409: created by an earlier try
                     break
                 if r.status_code < 500:
                     raise RuntimeError(f"creating thread {tid}: {r.status_code} {r.text}")
@@ -272,12 +285,14 @@ def _note_problem(stats: PhaseStats, what: str, r: httpx.Response) -> None:
     seen = (what, r.status_code, kind)
     if seen not in stats.problems and len(stats.problems) < 20:
         stats.problems.add(seen)
-        stats.notes.append(f"{what}: {r.status_code} {kind.rsplit(':', 1)[-1]}: "
-                           f"{str(detail)[:160]}")
+        stats.notes.append(
+            f"{what}: {r.status_code} {kind.rsplit(':', 1)[-1]}: {str(detail)[:160]}"
+        )
 
 
-async def _attempt(client: httpx.AsyncClient, load: Load, url: str, key: str,
-                   body: dict[str, Any]) -> tuple[int | None, float, list[str]]:
+async def _attempt(
+    client: httpx.AsyncClient, load: Load, url: str, key: str, body: dict[str, Any]
+) -> tuple[int | None, float, list[str]]:
     """One POST: (status or None for no answer, seconds, ids of the stored messages)."""
     t0 = time.perf_counter()
     try:
@@ -296,8 +311,7 @@ async def _attempt(client: httpx.AsyncClient, load: Load, url: str, key: str,
     return r.status_code, took, ids
 
 
-async def _send(client: httpx.AsyncClient, load: Load, end: float, tid: str,
-                marker: str) -> None:
+async def _send(client: httpx.AsyncClient, load: Load, end: float, tid: str, marker: str) -> None:
     """One logical append, retried with the same key and body until a 2xx or ``end``."""
     stats = load.stats
     key = uuid.uuid4().hex
@@ -313,9 +327,13 @@ async def _send(client: httpx.AsyncClient, load: Load, end: float, tid: str,
             results = [await _attempt(client, load, url, key, body)]
         else:
             results = await asyncio.gather(
-                *(_attempt(client, load, url, key, body) for _ in range(load.copies)))
-        ok = [(took, ids) for status, took, ids in results
-              if status is not None and 200 <= status < 300]
+                *(_attempt(client, load, url, key, body) for _ in range(load.copies))
+            )
+        ok = [
+            (took, ids)
+            for status, took, ids in results
+            if status is not None and 200 <= status < 300
+        ]
         if ok:
             stats.acknowledged += 1
             stats.acked[marker] = tid
@@ -332,8 +350,9 @@ async def _send(client: httpx.AsyncClient, load: Load, end: float, tid: str,
         delay = min(delay * 2, 1.0)
 
 
-async def _writer(client: httpx.AsyncClient, load: Load, i: int, end: float,
-                  shared: list[str], own: str) -> None:
+async def _writer(
+    client: httpx.AsyncClient, load: Load, i: int, end: float, shared: list[str], own: str
+) -> None:
     rng = random.Random(i)
     n = 0
     while time.monotonic() < end:
@@ -342,8 +361,9 @@ async def _writer(client: httpx.AsyncClient, load: Load, i: int, end: float,
         n += 1
 
 
-async def _reader(client: httpx.AsyncClient, load: Load, i: int, end: float,
-                  threads: list[str]) -> None:
+async def _reader(
+    client: httpx.AsyncClient, load: Load, i: int, end: float, threads: list[str]
+) -> None:
     rng = random.Random(1000 + i)
     base = load.server.base
     while time.monotonic() < end:
@@ -370,18 +390,23 @@ async def run_load(load: Load, during: Callable[[], Awaitable[None]] | None = No
     stats = load.stats
     stats.writers = load.writers
     stats.rss_start_kib = load.server.rss()
-    limits = httpx.Limits(max_connections=load.writers * load.copies + READERS + 10,
-                          max_keepalive_connections=load.writers * load.copies + READERS + 10)
+    limits = httpx.Limits(
+        max_connections=load.writers * load.copies + READERS + 10,
+        max_keepalive_connections=load.writers * load.copies + READERS + 10,
+    )
     async with httpx.AsyncClient(timeout=httpx.Timeout(15.0), limits=limits) as client:
         shared, own = load.thread_ids()
         await _create_threads(client, load, shared + own)
         t0 = time.monotonic()
         end = t0 + load.duration
         write_end = t0 + (load.write_for if load.write_for is not None else load.duration)
-        tasks = [asyncio.create_task(_writer(client, load, i, write_end, shared, own[i]))
-                 for i in range(load.writers)]
-        tasks += [asyncio.create_task(_reader(client, load, i, end, shared + own))
-                  for i in range(READERS)]
+        tasks = [
+            asyncio.create_task(_writer(client, load, i, write_end, shared, own[i]))
+            for i in range(load.writers)
+        ]
+        tasks += [
+            asyncio.create_task(_reader(client, load, i, end, shared + own)) for i in range(READERS)
+        ]
         if during is not None:
             tasks.append(asyncio.create_task(during()))
         await asyncio.gather(*tasks)
@@ -393,23 +418,26 @@ async def run_load(load: Load, during: Callable[[], Awaitable[None]] | None = No
 # --------------------------------------------------------------------------- phases
 
 
-def phase_load(server: Server, token: str, backend: str, writers: int,
-               duration: float) -> PhaseStats:
+def phase_load(
+    server: Server, token: str, backend: str, writers: int, duration: float
+) -> PhaseStats:
     """Phase 1: plain concurrent load."""
     stats = PhaseStats(backend, "load")
     return asyncio.run(run_load(Load(server, token, stats, writers, duration)))
 
 
-def phase_retry_storm(server: Server, token: str, backend: str, writers: int,
-                      duration: float, copies: int = 4) -> PhaseStats:
+def phase_retry_storm(
+    server: Server, token: str, backend: str, writers: int, duration: float, copies: int = 4
+) -> PhaseStats:
     """Phase 2: every request sent ``copies`` times at once with the same key."""
     stats = PhaseStats(backend, "retry_storm")
     stats.notes.append(f"each request sent {copies}x concurrently")
     return asyncio.run(run_load(Load(server, token, stats, writers, duration, copies=copies)))
 
 
-def phase_sigkill(server: Server, token: str, backend: str, writers: int,
-                  duration: float, down: float = 1.0) -> PhaseStats:
+def phase_sigkill(
+    server: Server, token: str, backend: str, writers: int, duration: float, down: float = 1.0
+) -> PhaseStats:
     """Phase 3: SIGKILL the server at a third of the phase, restart it ``down`` s later."""
     stats = PhaseStats(backend, "sigkill")
 
@@ -420,8 +448,9 @@ def phase_sigkill(server: Server, token: str, backend: str, writers: int,
         t0 = time.monotonic()
         await asyncio.sleep(down)
         await asyncio.to_thread(server.start)
-        stats.notes.append(f"SIGKILL pid {old}; restarted as pid {server.pid} "
-                           f"after {time.monotonic() - t0:.1f} s")
+        stats.notes.append(
+            f"SIGKILL pid {old}; restarted as pid {server.pid} after {time.monotonic() - t0:.1f} s"
+        )
 
     return asyncio.run(run_load(Load(server, token, stats, writers, duration), crash))
 
@@ -431,8 +460,9 @@ def pg_restart_command() -> list[str]:
     return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
 
 
-def phase_pg_restart(server: Server, token: str, backend: str, writers: int,
-                     duration: float) -> PhaseStats:
+def phase_pg_restart(
+    server: Server, token: str, backend: str, writers: int, duration: float
+) -> PhaseStats:
     """Phase 4: restart the PostgreSQL server at a third of the phase."""
     stats = PhaseStats(backend, "pg_restart")
 
@@ -440,11 +470,13 @@ def phase_pg_restart(server: Server, token: str, backend: str, writers: int,
         await asyncio.sleep(duration / 3)
         t0 = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            *pg_restart_command(), stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
+            *pg_restart_command(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
         out, _ = await proc.communicate()
-        stats.notes.append(f"PostgreSQL restart exited {proc.returncode} after "
-                           f"{time.monotonic() - t0:.1f} s {out.decode().strip()[:200]}".rstrip())
+        stats.notes.append(
+            f"PostgreSQL restart exited {proc.returncode} after "
+            f"{time.monotonic() - t0:.1f} s {out.decode().strip()[:200]}".rstrip()
+        )
 
     return asyncio.run(run_load(Load(server, token, stats, writers, duration), restart))
 
@@ -453,15 +485,22 @@ def phase_pg_restart(server: Server, token: str, backend: str, writers: int,
 def tmpfs(size: str = "16m") -> Iterator[Path | None]:
     """A freshly mounted tmpfs (``None`` if it cannot be mounted); always unmounted."""
     mount_point = Path(tempfile.mkdtemp(prefix="convostore_battery_fs_"))
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(mount_point)], capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     try:
         yield mount_point if mounted else None
     finally:
         if mounted:
             for _ in range(20):
-                if subprocess.run(["umount", str(mount_point)],
-                                  capture_output=True).returncode == 0:
+                if (
+                    subprocess.run(["umount", str(mount_point)], capture_output=True).returncode
+                    == 0
+                ):
                     break
                 time.sleep(0.25)
             else:
@@ -470,8 +509,9 @@ def tmpfs(size: str = "16m") -> Iterator[Path | None]:
             mount_point.rmdir()
 
 
-def phase_disk_full(backend: str, writers: int, duration: float, log_dir: Path,
-                    pad: int = 16000) -> PhaseStats:
+def phase_disk_full(
+    backend: str, writers: int, duration: float, log_dir: Path, pad: int = 16000
+) -> PhaseStats:
     """Phase 5 (SQLite): a store on a 16 MB tmpfs, written until full, then read.
 
     Writers run for the first two thirds of the phase with ``pad`` characters per
@@ -488,8 +528,9 @@ def phase_disk_full(backend: str, writers: int, duration: float, log_dir: Path,
         server = Server(url, free_port(), log_dir / "server-disk_full.log")
         server.start()
         try:
-            load = Load(server, token, stats, writers, duration, pad=pad,
-                        write_for=duration * 2 / 3)
+            load = Load(
+                server, token, stats, writers, duration, pad=pad, write_for=duration * 2 / 3
+            )
             asyncio.run(run_load(load))
             try:
                 ready = httpx.get(f"{server.base}/readyz", timeout=5)
@@ -532,12 +573,16 @@ def verify(store_url: str, phases: list[PhaseStats]) -> None:
                     gaps += 1
                     if len(stats.notes) < 30:
                         missing = sorted(set(range(1, max(seqs or [0]) + 1)) - set(seqs))
-                        stats.notes.append(f"seq of {tid} not 1..{len(seqs)}: "
-                                           f"missing {missing[:10]}")
+                        stats.notes.append(
+                            f"seq of {tid} not 1..{len(seqs)}: missing {missing[:10]}"
+                        )
             stats.stored = stored
             stats.duplicated = sum(1 for c in seen.values() if c > 1)
-            stats.lost = sum(1 for marker, tid in stats.acked.items()
-                             if seen[marker] == 0 or tid not in where.get(marker, ()))
+            stats.lost = sum(
+                1
+                for marker, tid in stats.acked.items()
+                if seen[marker] == 0 or tid not in where.get(marker, ())
+            )
             stats.seq_gaps = gaps
 
 
@@ -556,7 +601,7 @@ def pg_create_db(admin_url: str, name: str) -> str:
 def pg_drop_db(admin_url: str, name: str) -> None:
     import psycopg
 
-    for _ in range(20):   # right after a PostgreSQL restart connections may be refused
+    for _ in range(20):  # right after a PostgreSQL restart connections may be refused
         try:
             with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -565,10 +610,17 @@ def pg_drop_db(admin_url: str, name: str) -> None:
             time.sleep(0.5)
 
 
-def run_backend(backend: str, *, writers: int, duration: float, workdir: Path,
-                pg_restart: bool = True, disk_full: bool = True,
-                pg_admin_url: str = PG_ADMIN_URL,
-                phases: tuple[str, ...] = ("load", "retry_storm", "sigkill")) -> list[PhaseStats]:
+def run_backend(
+    backend: str,
+    *,
+    writers: int,
+    duration: float,
+    workdir: Path,
+    pg_restart: bool = True,
+    disk_full: bool = True,
+    pg_admin_url: str = PG_ADMIN_URL,
+    phases: tuple[str, ...] = ("load", "retry_storm", "sigkill"),
+) -> list[PhaseStats]:
     """Every phase on one backend, then the read-back check. Returns the phases' stats."""
     out: list[PhaseStats] = []
     db = None
@@ -586,11 +638,9 @@ def run_backend(backend: str, *, writers: int, duration: float, workdir: Path,
         try:
             runners: dict[str, Callable[[], PhaseStats]] = {
                 "load": lambda: phase_load(server, token, backend, writers, duration),
-                "retry_storm": lambda: phase_retry_storm(server, token, backend, writers,
-                                                         duration),
+                "retry_storm": lambda: phase_retry_storm(server, token, backend, writers, duration),
                 "sigkill": lambda: phase_sigkill(server, token, backend, writers, duration),
-                "pg_restart": lambda: phase_pg_restart(server, token, backend, writers,
-                                                       duration),
+                "pg_restart": lambda: phase_pg_restart(server, token, backend, writers, duration),
             }
             todo = list(phases)
             if backend == "postgres" and pg_restart and "pg_restart" not in todo:
@@ -617,9 +667,25 @@ def run_backend(backend: str, *, writers: int, duration: float, workdir: Path,
 # --------------------------------------------------------------------------- report
 
 
-COLUMNS = ["backend", "phase", "writers", "s", "requests", "attempts", "acked", "lost", "dup",
-           "gaps", "statuses (attempts)", "reads", "p50 ms", "p99 ms", "e2e p99 ms",
-           "RSS start MiB", "RSS end MiB"]
+COLUMNS = [
+    "backend",
+    "phase",
+    "writers",
+    "s",
+    "requests",
+    "attempts",
+    "acked",
+    "lost",
+    "dup",
+    "gaps",
+    "statuses (attempts)",
+    "reads",
+    "p50 ms",
+    "p99 ms",
+    "e2e p99 ms",
+    "RSS start MiB",
+    "RSS end MiB",
+]
 
 
 def _mib(kib: int | None) -> str:
@@ -638,17 +704,34 @@ def row(stats: PhaseStats) -> list[str]:
     def v(x: Any) -> str:
         return "-" if x is None else str(x)
 
-    return [stats.backend, stats.phase, v(stats.writers), v(stats.seconds), v(stats.requests),
-            v(stats.attempts), v(stats.acknowledged), v(stats.lost), v(stats.duplicated),
-            v(stats.seq_gaps), _counts(s["statuses"]), _counts(s["reads"]), v(s["p50_ms"]),
-            v(s["p99_ms"]), v(s["e2e_p99_ms"]), _mib(stats.rss_start_kib),
-            _mib(stats.rss_end_kib)]
+    return [
+        stats.backend,
+        stats.phase,
+        v(stats.writers),
+        v(stats.seconds),
+        v(stats.requests),
+        v(stats.attempts),
+        v(stats.acknowledged),
+        v(stats.lost),
+        v(stats.duplicated),
+        v(stats.seq_gaps),
+        _counts(s["statuses"]),
+        _counts(s["reads"]),
+        v(s["p50_ms"]),
+        v(s["p99_ms"]),
+        v(s["e2e_p99_ms"]),
+        _mib(stats.rss_start_kib),
+        _mib(stats.rss_end_kib),
+    ]
 
 
 def print_row(stats: PhaseStats, verified: bool = True) -> None:
     cells = row(stats)
-    pairs = [f"{k}={c}" for k, c in zip(COLUMNS, cells, strict=True)
-             if verified or k not in ("lost", "dup", "gaps")]
+    pairs = [
+        f"{k}={c}"
+        for k, c in zip(COLUMNS, cells, strict=True)
+        if verified or k not in ("lost", "dup", "gaps")
+    ]
     print("  " + "  ".join(pairs), flush=True)
 
 
@@ -659,30 +742,45 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE,
-                            capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
-                                 "src"], cwd=HERE, capture_output=True, text=True).stdout)
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "os": platform.platform(),
-            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "commit": commit + ("+uncommitted changes in src/" if dirty else ""),
-            "load_average": os.getloadavg()}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "src"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": commit + ("+uncommitted changes in src/" if dirty else ""),
+        "load_average": os.getloadavg(),
+    }
 
 
 def write_results(results: list[PhaseStats], args: argparse.Namespace, path: Path) -> None:
     info = machine()
-    info["args"] = {"duration": args.duration, "writers": args.writers,
-                    "backends": args.backends, "pg_restart": not args.no_pg_restart,
-                    "quick": args.quick}
+    info["args"] = {
+        "duration": args.duration,
+        "writers": args.writers,
+        "backends": args.backends,
+        "pg_restart": not args.no_pg_restart,
+        "quick": args.quick,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".json").write_text(json.dumps(
-        {"machine": info, "phases": [r.summary() for r in results]}, indent=2) + "\n")
+    path.with_suffix(".json").write_text(
+        json.dumps({"machine": info, "phases": [r.summary() for r in results]}, indent=2) + "\n"
+    )
     lines = [
         "# Hostile-load battery",
         "",
-        f"- machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
-        f"{info['os']}",
+        f"- machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, {info['os']}",
         f"- date: {info['date']}; load average at start "
         f"{', '.join(f'{x:.2f}' for x in info['load_average'])}",
         f"- commit: {info['commit']}",
@@ -729,8 +827,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", default="sqlite,postgres")
     p.add_argument("--no-pg-restart", action="store_true", help="skip the PostgreSQL restart")
     p.add_argument("--no-disk-full", action="store_true", help="skip the full-disk phase")
-    p.add_argument("--out", type=Path, default=None,
-                   help="results file (default bench/results/battery.md; quick: none)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results file (default bench/results/battery.md; quick: none)",
+    )
     args = p.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 30.0)
     args.writers = args.writers or (10 if args.quick else 50)
@@ -742,9 +844,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[postgres] skipped: {why}", flush=True)
             continue
         with tempfile.TemporaryDirectory(prefix=f"convostore_battery_{backend}_") as tmp:
-            got = run_backend(backend, writers=args.writers, duration=args.duration,
-                              workdir=Path(tmp), pg_restart=not args.no_pg_restart,
-                              disk_full=not args.no_disk_full)
+            got = run_backend(
+                backend,
+                writers=args.writers,
+                duration=args.duration,
+                workdir=Path(tmp),
+                pg_restart=not args.no_pg_restart,
+                disk_full=not args.no_disk_full,
+            )
         print(f"[{backend}] verified:", flush=True)
         for stats in got:
             print_row(stats)

@@ -37,8 +37,14 @@ _TEXT = (
 )
 _WORDS = _TEXT.split()
 
-_TOOLS = ("search_flights", "get_weather", "query_orders", "lookup_customer", "run_sql",
-          "fetch_document")
+_TOOLS = (
+    "search_flights",
+    "get_weather",
+    "query_orders",
+    "lookup_customer",
+    "run_sql",
+    "fetch_document",
+)
 
 
 def _sentence(rng: random.Random, chars: int) -> str:
@@ -57,12 +63,14 @@ def _result_json(rng: random.Random, max_bytes: int) -> str:
     body = ""
     target = rng.randint(200, max_bytes)
     while True:
-        rows.append({
-            "id": f"r{rng.randrange(10**6):06d}",
-            "score": round(rng.random(), 4),
-            "title": _sentence(rng, rng.randint(20, 60)),
-            "tags": rng.sample(_WORDS, 3),
-        })
+        rows.append(
+            {
+                "id": f"r{rng.randrange(10**6):06d}",
+                "score": round(rng.random(), 4),
+                "title": _sentence(rng, rng.randint(20, 60)),
+                "tags": rng.sample(_WORDS, 3),
+            }
+        )
         candidate = json.dumps({"ok": True, "count": len(rows), "rows": rows})
         if len(candidate) > target:
             break
@@ -80,13 +88,15 @@ def turn_items(turn: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed * 1_000_003 + turn)
     tool = rng.choice(_TOOLS)
     call_id = f"call_{turn:07d}_{rng.randrange(10**6):06d}"
-    args = {"query": _sentence(rng, rng.randint(20, 80)), "limit": rng.randint(5, 50),
-            "filters": {"from": "2024-05-01", "to": "2024-05-31", "lang": "en"}}
+    args = {
+        "query": _sentence(rng, rng.randint(20, 80)),
+        "limit": rng.randint(5, 50),
+        "filters": {"from": "2024-05-01", "to": "2024-05-31", "lang": "en"},
+    }
     return [
         {"kind": "user", "text": _sentence(rng, rng.randint(60, 400))},
         {"kind": "call", "call_id": call_id, "tool": tool, "args": args},
-        {"kind": "result", "call_id": call_id, "tool": tool,
-         "result": _result_json(rng, 2048)},
+        {"kind": "result", "call_id": call_id, "tool": tool, "result": _result_json(rng, 2048)},
         {"kind": "assistant", "text": _sentence(rng, rng.randint(150, 800))},
     ]
 
@@ -203,8 +213,13 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, check=False).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         if rev:
             info["convostore_commit"] = rev
     except OSError:

@@ -53,8 +53,26 @@ SCENARIOS = ("99% archived", "newest 100 live")
 TOKENS = 12
 SLOW_CALL_S = 3.0
 BUDGET = 8192
-_WORDS = ["the", "forecast", "shows", "light", "rain", "in", "the", "morning", "and",
-          "clear", "skies", "after", "noon", "please", "book", "a", "table", "for"]
+_WORDS = [
+    "the",
+    "forecast",
+    "shows",
+    "light",
+    "rain",
+    "in",
+    "the",
+    "morning",
+    "and",
+    "clear",
+    "skies",
+    "after",
+    "noon",
+    "please",
+    "book",
+    "a",
+    "table",
+    "for",
+]
 
 
 # --- worker: build and measure in one process ---------------------------------------
@@ -101,8 +119,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
             for n in sizes:
                 msgs = _messages(n, scenario)
                 t0 = time.perf_counter()
-                store.import_thread(ConversationSnapshot(thread=Thread(id=f"t{n}"),
-                                                         messages=msgs))
+                store.import_thread(ConversationSnapshot(thread=Thread(id=f"t{n}"), messages=msgs))
                 out["build_s"][n] = time.perf_counter() - t0
                 del msgs
         if backend == "postgres":
@@ -139,10 +156,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                 medians[n].append(statistics.median(times))
         for n in sizes:
             out["sizes"][n] = {
-                "rounds": plan[n][0], "calls": plan[n][1], "round_medians_s": medians[n],
+                "rounds": plan[n][0],
+                "calls": plan[n][1],
+                "round_medians_s": medians[n],
                 "median_s": statistics.median(medians[n]),
                 "window_messages": len(windows[n].messages),
-                "window_tokens": windows[n].tokens}
+                "window_tokens": windows[n].tokens,
+            }
     finally:
         store.close()
     return out
@@ -153,8 +173,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _run(src: str, spec: dict[str, Any]) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": src}
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -162,14 +187,28 @@ def _run(src: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _commit(src: str) -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True,
-                          text=True, check=False).stdout.strip() or "?"
+    return (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        or "?"
+    )
 
 
 def _dirty(src: str) -> bool:
-    return bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=src, capture_output=True, text=True,
-                               check=False).stdout.strip())
+    return bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    )
 
 
 def _fmt(s: float | None) -> str:
@@ -189,14 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--calls", type=int, default=20, help="calls per round")
     ap.add_argument("--dir", default=None, help="where SQLite files go (default: temp dir)")
-    ap.add_argument("--stem", default=None,
-                    help="result file name without suffix (default context_archived)")
+    ap.add_argument(
+        "--stem", default=None, help="result file name without suffix (default context_archived)"
+    )
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
-    sizes = [int(s) for s in (args.sizes or ("1000,10000" if args.quick
-                                              else "1000,100000,1000000")).split(",")]
+    sizes = [
+        int(s)
+        for s in (args.sizes or ("1000,10000" if args.quick else "1000,100000,1000000")).split(",")
+    ]
     versions = {"new": args.new_src}
     if args.old_src:
         versions = {"old": args.old_src, **versions}
@@ -204,13 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ctx-archived-", dir=args.dir) as tmp:
         for backend in args.backends.split(","):
             for scenario in SCENARIOS:
-                where = (str(Path(tmp) / f"{uuid.uuid4().hex}.db") if backend == "sqlite"
-                         else f"bench_ctx_{uuid.uuid4().hex[:12]}")
+                where = (
+                    str(Path(tmp) / f"{uuid.uuid4().hex}.db")
+                    if backend == "sqlite"
+                    else f"bench_ctx_{uuid.uuid4().hex[:12]}"
+                )
                 got: dict[str, dict[str, Any]] = {}
                 for i, (name, src) in enumerate(versions.items()):
-                    spec = {"backend": backend, "sizes": sizes, "scenario": scenario,
-                            "where": where, "rounds": args.rounds, "calls": args.calls,
-                            "build": backend == "memory" or i == 0}
+                    spec = {
+                        "backend": backend,
+                        "sizes": sizes,
+                        "scenario": scenario,
+                        "where": where,
+                        "rounds": args.rounds,
+                        "calls": args.calls,
+                        "build": backend == "memory" or i == 0,
+                    }
                     got[name] = _run(src, spec)
                     print(backend, scenario, name, got[name], flush=True)
                 if backend == "sqlite":
@@ -226,8 +277,10 @@ def main(argv: list[str] | None = None) -> int:
                         if "error" in res:
                             row[name] = {"error": res["error"]}
                         else:
-                            row[name] = {**res["sizes"][str(n)],
-                                         "build_s": res["build_s"].get(str(n))}
+                            row[name] = {
+                                **res["sizes"][str(n)],
+                                "build_s": res["build_s"].get(str(n)),
+                            }
                     rows.append(row)
 
     sys.path.insert(0, str(BENCH))
@@ -236,10 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     result = {
         "claim": f"window on the largest thread within {LIMIT}x of the 1,000-message one",
-        "budget_tokens": BUDGET, "tokens_per_message": TOKENS, "sizes": sizes,
-        "rounds": args.rounds, "calls_per_round": args.calls, "machine": info,
-        "versions": {k: {"src": v, "commit": _commit(v), "uncommitted_changes": _dirty(v)}
-                     for k, v in versions.items()},
+        "budget_tokens": BUDGET,
+        "tokens_per_message": TOKENS,
+        "sizes": sizes,
+        "rounds": args.rounds,
+        "calls_per_round": args.calls,
+        "machine": info,
+        "versions": {
+            k: {"src": v, "commit": _commit(v), "uncommitted_changes": _dirty(v)}
+            for k, v in versions.items()
+        },
         "rows": rows,
     }
     stem = args.stem or ("context_archived-quick" if args.quick else "context_archived")
@@ -248,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
 
     vers = ", ".join(
         f"{k} = {v['commit']}" + (" + uncommitted changes" if v["uncommitted_changes"] else "")
-        for k, v in result["versions"].items())
+        for k, v in result["versions"].items()
+    )
     md = [
         "# Context windows over archived history",
         "",
@@ -282,15 +342,19 @@ def main(argv: list[str] | None = None) -> int:
             if not sel:
                 continue
             md += [f"## {backend}: {scenario}", ""]
-            head = "| stored messages | window | " + " | ".join(
-                f"{v} median | {v} ratio" for v in names) + " |"
+            head = (
+                "| stored messages | window | "
+                + " | ".join(f"{v} median | {v} ratio" for v in names)
+                + " |"
+            )
             md += [head, "|---:|---:|" + "---:|---:|" * len(names)]
             for r in sel:
                 window = r[names[-1]].get("window_messages")
                 # The same window read over less history: the smallest size
                 # whose window has as many messages.
-                base_row = next((b for b in sel if b[names[-1]].get("window_messages")
-                                 == window), r)
+                base_row = next(
+                    (b for b in sel if b[names[-1]].get("window_messages") == window), r
+                )
                 cells = []
                 for v in names:
                     m, base = r[v].get("median_s"), base_row[v].get("median_s")
@@ -304,9 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                 against = "" if base_row is r else f" (vs {base_row['size']:,})"
                 md.append(f"| {r['size']:,} | {window}{against} | " + " | ".join(cells) + " |")
             md.append("")
-    md += [f"Machine: {info.get('cpu', info['machine'])}, {info['cpus']} CPUs, "
-           f"{info.get('memory_gib', '?')} GiB, Python {info['python']}, SQLite {info['sqlite']}, "
-           f"load average at start {info.get('loadavg_at_start')}."]
+    md += [
+        f"Machine: {info.get('cpu', info['machine'])}, {info['cpus']} CPUs, "
+        f"{info.get('memory_gib', '?')} GiB, Python {info['python']}, SQLite {info['sqlite']}, "
+        f"load average at start {info.get('loadavg_at_start')}."
+    ]
     (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

@@ -111,17 +111,30 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="conversation-add-", dir=args.dir) as tmp:
-        for name, url in (("memory", "memory://"),
-                          ("sqlite file", f"sqlite:///{Path(tmp) / 'bench.db'}")):
+        for name, url in (
+            ("memory", "memory://"),
+            ("sqlite file", f"sqlite:///{Path(tmp) / 'bench.db'}"),
+        ):
             results[name] = measure(url, rounds, calls)
             print(f"{name} done", flush=True)
 
-    ok = all(r["ratio"] <= LIMIT for res in results.values() for r in res["rows"]
-             if r["call"] == "Conversation.add")
-    data = {"claim": f"Conversation.add within {LIMIT}x of store.append (default config, "
-                     f"past max_messages)", "prefill": PREFILL, "rounds": rounds,
-            "calls_per_round": calls, "machine": machine(), "quick": args.quick,
-            "within_limit": ok, "backends": results}
+    ok = all(
+        r["ratio"] <= LIMIT
+        for res in results.values()
+        for r in res["rows"]
+        if r["call"] == "Conversation.add"
+    )
+    data = {
+        "claim": f"Conversation.add within {LIMIT}x of store.append (default config, "
+        f"past max_messages)",
+        "prefill": PREFILL,
+        "rounds": rounds,
+        "calls_per_round": calls,
+        "machine": machine(),
+        "quick": args.quick,
+        "within_limit": ok,
+        "backends": results,
+    }
     stem = "conversation_add-quick" if args.quick else "conversation_add"
     write_json(RESULTS / f"{stem}.json", data)
     md = [
@@ -140,14 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, res in results.items():
         for row in res["rows"]:
-            md.append(f"| {name} | `{row['call']}` | {fmt_seconds(row['median_s'])} | "
-                      f"{row['ratio']:.2f}x |")
+            md.append(
+                f"| {name} | `{row['call']}` | {fmt_seconds(row['median_s'])} | "
+                f"{row['ratio']:.2f}x |"
+            )
     m = data["machine"]
-    md += ["", f"Within {LIMIT}x: {'yes' if ok else '**no**'}. Active history after the run: "
-           + ", ".join(f"{k} {v['active_after']}" for k, v in results.items()) + " messages.",
-           "", f"Machine: {m.get('cpu', m['machine'])}, {m['cpus']} CPUs, "
-           f"Python {m['python']}, SQLite {m['sqlite']}, load average at start "
-           f"{m.get('loadavg_at_start')}."]
+    md += [
+        "",
+        f"Within {LIMIT}x: {'yes' if ok else '**no**'}. Active history after the run: "
+        + ", ".join(f"{k} {v['active_after']}" for k, v in results.items())
+        + " messages.",
+        "",
+        f"Machine: {m.get('cpu', m['machine'])}, {m['cpus']} CPUs, "
+        f"Python {m['python']}, SQLite {m['sqlite']}, load average at start "
+        f"{m.get('loadavg_at_start')}.",
+    ]
     (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0 if ok else 1

@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", type=int, default=100)
     ap.add_argument("--large", type=int, default=None, help="default 100,000 (10,000 quick)")
     ap.add_argument("--rounds", type=int, default=None, help="default 7 (3 quick)")
-    ap.add_argument("--calls", type=int, default=None,
-                    help="calls per (operation, thread) per round; default 50 (20 quick)")
+    ap.add_argument(
+        "--calls",
+        type=int,
+        default=None,
+        help="calls per (operation, thread) per round; default 50 (20 quick)",
+    )
     ap.add_argument("--synchronous", default="normal", choices=["normal", "full"])
     ap.add_argument("--dir", default=None, help="where the database goes (default: a temp dir)")
     args = ap.parse_args(argv)
@@ -111,14 +115,26 @@ def main(argv: list[str] | None = None) -> int:
         large_m = median(raw[op]["large"])
         assert small_m and large_m
         ratio = large_m / small_m
-        rows.append({"operation": op, "small_median_s": small_m, "large_median_s": large_m,
-                     "ratio": ratio, "within_limit": ratio <= LIMIT})
+        rows.append(
+            {
+                "operation": op,
+                "small_median_s": small_m,
+                "large_median_s": large_m,
+                "ratio": ratio,
+                "within_limit": ratio <= LIMIT,
+            }
+        )
     result = {
         "claim": f"large-thread call within {LIMIT}x of the small-thread call",
         "backend": f"sqlite (synchronous={args.synchronous})",
-        "sizes": sizes, "rounds": rounds, "calls_per_round": calls,
-        "build_seconds": build_s, "machine": machine(), "quick": args.quick,
-        "rows": rows, "raw_seconds": raw,
+        "sizes": sizes,
+        "rounds": rounds,
+        "calls_per_round": calls,
+        "build_seconds": build_s,
+        "machine": machine(),
+        "quick": args.quick,
+        "rows": rows,
+        "raw_seconds": raw,
     }
     if not has_context():
         result["note"] = "Store.context is not in this build; its row is left out."
@@ -139,13 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|:---:|",
     ]
     for row in rows:
-        md.append(f"| `{row['operation']}` | {fmt_seconds(row['small_median_s'])} | "
-                  f"{fmt_seconds(row['large_median_s'])} | {row['ratio']:.2f}x | "
-                  f"{'yes' if row['within_limit'] else '**no**'} |")
+        md.append(
+            f"| `{row['operation']}` | {fmt_seconds(row['small_median_s'])} | "
+            f"{fmt_seconds(row['large_median_s'])} | {row['ratio']:.2f}x | "
+            f"{'yes' if row['within_limit'] else '**no**'} |"
+        )
     m = result["machine"]
-    md += ["", f"Machine: {m.get('cpu', m['machine'])}, {m['cpus']} CPUs, Python {m['python']}, "
-           f"SQLite {m['sqlite']}, load average at start {m.get('loadavg_at_start')}.",
-           f"Build time: {build_s['small']:.1f} s (small), {build_s['large']:.1f} s (large)."]
+    md += [
+        "",
+        f"Machine: {m.get('cpu', m['machine'])}, {m['cpus']} CPUs, Python {m['python']}, "
+        f"SQLite {m['sqlite']}, load average at start {m.get('loadavg_at_start')}.",
+        f"Build time: {build_s['small']:.1f} s (small), {build_s['large']:.1f} s (large).",
+    ]
     if "note" in result:
         md += ["", result["note"]]
     (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")

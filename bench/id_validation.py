@@ -48,8 +48,11 @@ def main() -> int:
     old, new = TypeAdapter(list[Old]), TypeAdapter(list[Identifier])
     ulids = json.dumps([new_id("msg") for _ in range(N)]).encode()
     others = json.dumps([f"auth0|{i:08x}-José-😀" for i in range(N)]).encode()
-    cases = {"ulid ids, old rule": (old, ulids), "ulid ids, new rule": (new, ulids),
-             "non-ASCII ids, new rule": (new, others)}
+    cases = {
+        "ulid ids, old rule": (old, ulids),
+        "ulid ids, new rule": (new, ulids),
+        "non-ASCII ids, new rule": (new, others),
+    }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(ROUNDS):
         for name, (adapter, payload) in cases.items():
@@ -57,19 +60,32 @@ def main() -> int:
     medians = {name: median(values) or 0.0 for name, values in times.items()}
     info = machine()
     ratio = medians["ulid ids, new rule"] / medians["ulid ids, old rule"]
-    lines = ["# Id validation: the wider id rule against the ASCII pattern", "",
-             f"Measured on {info.get('cpu', info['machine'])}, {info['cpus']} CPUs, "
-             f"Python {info['python']}, commit {info.get('convostore_commit', '?')}, "
-             f"load average at start {info.get('loadavg_at_start')}.", "",
-             f"Median per id over {ROUNDS} interleaved rounds of {N:,} ids "
-             "(`TypeAdapter(list[...]).validate_json`).", "",
-             "| case | ns per id |", "|---|---|"]
+    lines = [
+        "# Id validation: the wider id rule against the ASCII pattern",
+        "",
+        f"Measured on {info.get('cpu', info['machine'])}, {info['cpus']} CPUs, "
+        f"Python {info['python']}, commit {info.get('convostore_commit', '?')}, "
+        f"load average at start {info.get('loadavg_at_start')}.",
+        "",
+        f"Median per id over {ROUNDS} interleaved rounds of {N:,} ids "
+        "(`TypeAdapter(list[...]).validate_json`).",
+        "",
+        "| case | ns per id |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {value * 1e9:.1f} |" for name, value in medians.items()]
     verdict = "within" if ratio <= LIMIT else "OVER"
     lines += ["", f"New/old on ULID ids: {ratio:.2f}x ({verdict} the {LIMIT}x claim).", ""]
     (RESULTS / "id_validation.md").write_text("\n".join(lines))
-    write_json(RESULTS / "id_validation.json", {"machine": info, "medians_ns": {
-        k: v * 1e9 for k, v in medians.items()}, "ratio": ratio, "limit": LIMIT})
+    write_json(
+        RESULTS / "id_validation.json",
+        {
+            "machine": info,
+            "medians_ns": {k: v * 1e9 for k, v in medians.items()},
+            "ratio": ratio,
+            "limit": LIMIT,
+        },
+    )
     print("\n".join(lines))
     return 0 if ratio <= LIMIT else 1
 

@@ -33,8 +33,13 @@ def build(url: str, n: int) -> str:
     with open_store(url) as store:
         store.create_thread(id="long")
         for start in range(0, n, 10_000):
-            store.append("long", [Message.user(f"message {i} " + "x" * 40)
-                                  for i in range(start, min(n, start + 10_000))])
+            store.append(
+                "long",
+                [
+                    Message.user(f"message {i} " + "x" * 40)
+                    for i in range(start, min(n, start + 10_000))
+                ],
+            )
     return "long"
 
 
@@ -42,13 +47,28 @@ def run_import(src: Path, path: Path, tmp: Path, n: int) -> tuple[float, float]:
     """(peak MB, seconds) of one import in a fresh process."""
     db = tmp / f"into-{time.monotonic_ns()}.db"
     env = {**os.environ, "PYTHONPATH": str(src)}
-    code = ("import resource, sys, time; from convostore.cli.app import main; "
-            "t = time.perf_counter(); rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-            "time.perf_counter() - t, rc)")
-    out = subprocess.run([sys.executable, "-c", code, "import", str(path), "--store",
-                          f"sqlite:///{db}", "--no-progress"], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    code = (
+        "import resource, sys, time; from convostore.cli.app import main; "
+        "t = time.perf_counter(); rc = main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+        "time.perf_counter() - t, rc)"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "import",
+            str(path),
+            "--store",
+            f"sqlite:///{db}",
+            "--no-progress",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if out[-1] != "0":
         raise SystemExit(f"import failed: {out}")
     db.unlink(missing_ok=True)
@@ -65,46 +85,84 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         old = tmp / "old"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old),
-                        args.old], check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), args.old],
+            check=True,
+        )
         try:
             url = f"sqlite:///{tmp}/source.db"
             build(url, args.messages)
             files = {}
             for fmt in ("json", "jsonl"):
                 files[fmt] = tmp / f"long.{fmt}"
-                subprocess.run([sys.executable, "-m", "convostore", "export", "long", "-o",
-                                str(files[fmt]), "--store", url, "--no-progress"], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "convostore",
+                        "export",
+                        "long",
+                        "-o",
+                        str(files[fmt]),
+                        "--store",
+                        url,
+                        "--no-progress",
+                    ],
+                    check=True,
+                )
             versions = {f"old ({args.old})": old / "src", "new (working tree)": ROOT / "src"}
             for fmt, path in files.items():
                 runs: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
                 for _ in range(args.rounds):
                     for version, src in versions.items():
                         runs[version].append(run_import(src, path, tmp, args.messages))
-                results[fmt] = {v: {"peak_mb": statistics.median(r[0] for r in rs),
-                                    "seconds": statistics.median(r[1] for r in rs),
-                                    "file_mb": path.stat().st_size / 2**20}
-                                for v, rs in runs.items()}
+                results[fmt] = {
+                    v: {
+                        "peak_mb": statistics.median(r[0] for r in rs),
+                        "seconds": statistics.median(r[1] for r in rs),
+                        "file_mb": path.stat().st_size / 2**20,
+                    }
+                    for v, rs in runs.items()
+                }
                 print(fmt, results[fmt], flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                           check=False)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False
+            )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "import_memory.json").write_text(json.dumps(
-        {"messages": args.messages, "rounds": args.rounds, "old": args.old, "new": commit,
-         "results": results}, indent=2) + "\n")
-    lines = ["# Peak memory of `convostore import`", "",
-             f"`bench/import_memory.py --old {args.old} --messages {args.messages} "
-             f"--rounds {args.rounds}`, on {time.strftime('%Y-%m-%d')}, new = {commit} plus "
-             "the working tree; into a fresh SQLite store, a fresh process per import, "
-             "medians of interleaved rounds; peak = the process's ru_maxrss.", "",
-             "| format | code | file MB | peak MB | seconds |", "|---|---|---|---|---|"]
+    (RESULTS / "import_memory.json").write_text(
+        json.dumps(
+            {
+                "messages": args.messages,
+                "rounds": args.rounds,
+                "old": args.old,
+                "new": commit,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    lines = [
+        "# Peak memory of `convostore import`",
+        "",
+        f"`bench/import_memory.py --old {args.old} --messages {args.messages} "
+        f"--rounds {args.rounds}`, on {time.strftime('%Y-%m-%d')}, new = {commit} plus "
+        "the working tree; into a fresh SQLite store, a fresh process per import, "
+        "medians of interleaved rounds; peak = the process's ru_maxrss.",
+        "",
+        "| format | code | file MB | peak MB | seconds |",
+        "|---|---|---|---|---|",
+    ]
     for fmt, by in results.items():
         for version, r in by.items():
-            lines.append(f"| {fmt} | {version} | {r['file_mb']:.0f} | {r['peak_mb']:.0f} | "
-                         f"{r['seconds']:.1f} |")
+            lines.append(
+                f"| {fmt} | {version} | {r['file_mb']:.0f} | {r['peak_mb']:.0f} | "
+                f"{r['seconds']:.1f} |"
+            )
     (RESULTS / "import_memory.md").write_text("\n".join(lines) + "\n")
 
 

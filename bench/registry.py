@@ -9,10 +9,8 @@ from typing import Any
 LIBRARIES: dict[str, tuple[str, str]] = {
     # convostore
     "convostore-sqlite": ("adapters.convostore_store:ConvostoreSQLite", "raw-sqlite"),
-    "convostore-sqlite-dicts": ("adapters.convostore_store:ConvostoreSQLiteDicts",
-                                "raw-sqlite"),
-    "convostore-sqlite-full": ("adapters.convostore_store:ConvostoreSQLiteFull",
-                               "raw-sqlite-full"),
+    "convostore-sqlite-dicts": ("adapters.convostore_store:ConvostoreSQLiteDicts", "raw-sqlite"),
+    "convostore-sqlite-full": ("adapters.convostore_store:ConvostoreSQLiteFull", "raw-sqlite-full"),
     "convostore-postgres": ("adapters.convostore_store:ConvostorePostgres", "raw-psycopg"),
     "convostore-memory": ("adapters.convostore_store:ConvostoreMemory", "raw-sqlite"),
     # the limit

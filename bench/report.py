@@ -61,8 +61,9 @@ class Report:
 
     def per_call(self, workload: str, lib: str) -> float | None:
         """Median over runs of each run's median call time."""
-        return med([self._median(r["times"]) for r in self.ok_runs(workload, lib)
-                    if r.get("times")])
+        return med(
+            [self._median(r["times"]) for r in self.ok_runs(workload, lib) if r.get("times")]
+        )
 
     def rate(self, workload: str, lib: str) -> float | None:
         """Median over runs of messages per second (messages / total time)."""
@@ -87,8 +88,9 @@ class Report:
         return med([r["peak_delta_kib"] / 1024 for r in runs]), runs[0]["count"]
 
     def concurrency(self, lib: str, writers: int, op: str) -> float | None:
-        return med([r[op]["ops_per_s"] for r in self.ok_runs(f"concurrency-{writers}", lib)
-                    if r.get(op)])
+        return med(
+            [r[op]["ops_per_s"] for r in self.ok_runs(f"concurrency-{writers}", lib) if r.get(op)]
+        )
 
     # --- cells --------------------------------------------------------------------
 
@@ -100,8 +102,15 @@ class Report:
             return f"unavailable: {self.unavailable[lib]}"
         return "not run"
 
-    def cell(self, value: float | None, base: float | None, *, is_raw: bool,
-             fmt: Any = fmt_seconds, higher_better: bool = False) -> str:
+    def cell(
+        self,
+        value: float | None,
+        base: float | None,
+        *,
+        is_raw: bool,
+        fmt: Any = fmt_seconds,
+        higher_better: bool = False,
+    ) -> str:
         if value is None:
             return "n/a"
         text = fmt(value)
@@ -111,9 +120,12 @@ class Report:
         return text
 
     def table(self, header: list[str], rows: list[list[str]]) -> list[str]:
-        out = ["| " + " | ".join(header) + " |",
-               "|" + "|".join("---" if h in ("library", "durability") else "---:"
-                              for h in header) + "|"]
+        out = [
+            "| " + " | ".join(header) + " |",
+            "|"
+            + "|".join("---" if h in ("library", "durability") else "---:" for h in header)
+            + "|",
+        ]
         out += ["| " + " | ".join(row) + " |" for row in rows]
         return out
 
@@ -154,16 +166,30 @@ class Report:
         for lib in libs:
             base = baseline(lib)
             is_raw = lib == base
-            rows.append([self.label(lib), self.libs[lib]["durability"],
-                         self.cell(self.per_call(w, lib), self.per_call(w, base), is_raw=is_raw),
-                         self.cell(self.rate(w, lib), self.rate(w, base), is_raw=is_raw,
-                                   fmt=lambda v: f"{v:,.0f}", higher_better=True)])
+            rows.append(
+                [
+                    self.label(lib),
+                    self.libs[lib]["durability"],
+                    self.cell(self.per_call(w, lib), self.per_call(w, base), is_raw=is_raw),
+                    self.cell(
+                        self.rate(w, lib),
+                        self.rate(w, base),
+                        is_raw=is_raw,
+                        fmt=lambda v: f"{v:,.0f}",
+                        higher_better=True,
+                    ),
+                ]
+            )
         cfg = self.r.get("config", {})
         n = cfg.get(w, 0)
-        lines = [f"## {TITLES[w]}", "",
-                 f"{n:,} calls on a new thread; median per-call latency and messages/s, "
-                 "median of the repetitions; (Nx) = time relative to the raw limit at the "
-                 "same durability.", ""]
+        lines = [
+            f"## {TITLES[w]}",
+            "",
+            f"{n:,} calls on a new thread; median per-call latency and messages/s, "
+            "median of the repetitions; (Nx) = time relative to the raw limit at the "
+            "same durability.",
+            "",
+        ]
         lines += self.table(["library", "durability", "per call", "messages/s"], rows)
         return lines + self.how_notes(["append"], libs) + self.footnotes([w, "append"], libs)
 
@@ -173,14 +199,26 @@ class Report:
         n = self.r.get("config", {}).get("w6", 0)
         for lib in libs:
             base = baseline(lib)
-            rows.append([self.label(lib),
-                         self.cell(self.per_call("w6", lib), self.per_call("w6", base),
-                                   is_raw=lib == base)])
-        lines = [f"## {TITLES['w6']}", "", f"A new thread of {n:,} messages in one call "
-                 "(three per run); median.", ""]
+            rows.append(
+                [
+                    self.label(lib),
+                    self.cell(
+                        self.per_call("w6", lib), self.per_call("w6", base), is_raw=lib == base
+                    ),
+                ]
+            )
+        lines = [
+            f"## {TITLES['w6']}",
+            "",
+            f"A new thread of {n:,} messages in one call (three per run); median.",
+            "",
+        ]
         lines += self.table(["library", f"import {n:,} messages"], rows)
-        return lines + self.how_notes(["bulk_import"], libs) + \
-            self.footnotes(["w6", "bulk_import"], libs)
+        return (
+            lines
+            + self.how_notes(["bulk_import"], libs)
+            + self.footnotes(["w6", "bulk_import"], libs)
+        )
 
     def section_sized(self, title_key: str, op: str, label: str) -> list[str]:
         sizes = self.r.get("config", {}).get("sizes", [])
@@ -206,15 +244,28 @@ class Report:
         rows = []
         for lib in libs:
             base = baseline(lib)
-            rows.append([self.label(lib), self.cell(self.per_call("w5", lib),
-                                                    self.per_call("w5", base),
-                                                    is_raw=lib == base)])
+            rows.append(
+                [
+                    self.label(lib),
+                    self.cell(
+                        self.per_call("w5", lib), self.per_call("w5", base), is_raw=lib == base
+                    ),
+                ]
+            )
         n = self.r.get("config", {}).get("threads", 0)
-        lines = [f"## {TITLES['w5']}", "", f"{n:,} threads, 100 per user; one user's "
-                 "threads, newest first, limit 100; median call.", ""]
+        lines = [
+            f"## {TITLES['w5']}",
+            "",
+            f"{n:,} threads, 100 per user; one user's "
+            "threads, newest first, limit 100; median call.",
+            "",
+        ]
         lines += self.table(["library", "list one user's threads"], rows)
-        return lines + self.how_notes(["list_threads"], libs) + \
-            self.footnotes(["w5", "list_threads"], libs)
+        return (
+            lines
+            + self.how_notes(["list_threads"], libs)
+            + self.footnotes(["w5", "list_threads"], libs)
+        )
 
     def section_memory(self) -> list[str]:
         libs = self.measured_libs("memory")
@@ -226,9 +277,14 @@ class Report:
             if mib is not None and base_mib and lib != baseline(lib):
                 cell += f" ({mib / base_mib:.1f}x)"
             rows.append([self.label(lib), f"{count:,}" if count else "n/a", cell])
-        lines = [f"## {TITLES['memory']}", "", "Growth of the worker's peak resident memory "
-                 "while loading the largest thread it could build (peak counter reset just "
-                 "before the call); median of the repetitions.", ""]
+        lines = [
+            f"## {TITLES['memory']}",
+            "",
+            "Growth of the worker's peak resident memory "
+            "while loading the largest thread it could build (peak counter reset just "
+            "before the call); median of the repetitions.",
+            "",
+        ]
         lines += self.table(["library", "messages loaded", "peak RSS growth"], rows)
         return lines + self.footnotes(["memory", "build"], libs)
 
@@ -239,59 +295,95 @@ class Report:
         if not libs:
             return []
         secs = self.r.get("config", {}).get("cc_seconds")
-        lines = [f"## {TITLES['concurrency']}", "",
-                 f"N writer processes, each on its own thread, append one message per call "
-                 f"for {secs} s, then read `recent(20)` for {secs} s; total operations per "
-                 "second, median of the repetitions.", ""]
-        header = ["library", *[f"append, {w} writer(s)" for w in writers],
-                  *[f"recent(20), {w} writer(s)" for w in writers]]
+        lines = [
+            f"## {TITLES['concurrency']}",
+            "",
+            f"N writer processes, each on its own thread, append one message per call "
+            f"for {secs} s, then read `recent(20)` for {secs} s; total operations per "
+            "second, median of the repetitions.",
+            "",
+        ]
+        header = [
+            "library",
+            *[f"append, {w} writer(s)" for w in writers],
+            *[f"recent(20), {w} writer(s)" for w in writers],
+        ]
         rows = []
         for lib in libs:
             base = baseline(lib)
             cells = []
             for op in ("append", "recent"):
                 for w in writers:
-                    cells.append(self.cell(self.concurrency(lib, w, op),
-                                           self.concurrency(base, w, op), is_raw=lib == base,
-                                           fmt=lambda v: f"{v:,.0f}/s", higher_better=True))
+                    cells.append(
+                        self.cell(
+                            self.concurrency(lib, w, op),
+                            self.concurrency(base, w, op),
+                            is_raw=lib == base,
+                            fmt=lambda v: f"{v:,.0f}/s",
+                            higher_better=True,
+                        )
+                    )
             rows.append([self.label(lib), *cells])
         return lines + self.table(header, rows) + self.footnotes(keys, libs)
 
     def header(self) -> list[str]:
         m = self.r.get("machine", {})
         quick = " (quick mode: small sizes, development only)" if self.r.get("quick") else ""
-        lines = [f"# convostore side-by-side benchmark{quick}", "",
-                 f"Machine: {m.get('cpu', m.get('machine'))}, {m.get('cpus')} CPUs, "
-                 f"{m.get('memory_gib')} GiB; {m.get('platform')}; Python {m.get('python')}; "
-                 f"SQLite {m.get('sqlite')}; load average at start "
-                 f"{m.get('loadavg_at_start')}; convostore commit "
-                 f"{m.get('convostore_commit', '?')}; {m.get('time')}.",
-                 ""]
+        lines = [
+            f"# convostore side-by-side benchmark{quick}",
+            "",
+            f"Machine: {m.get('cpu', m.get('machine'))}, {m.get('cpus')} CPUs, "
+            f"{m.get('memory_gib')} GiB; {m.get('platform')}; Python {m.get('python')}; "
+            f"SQLite {m.get('sqlite')}; load average at start "
+            f"{m.get('loadavg_at_start')}; convostore commit "
+            f"{m.get('convostore_commit', '?')}; {m.get('time')}.",
+            "",
+        ]
         pg = self.r.get("postgres")
         if pg:
-            lines += [f"PostgreSQL {pg.get('server_version')} on the same machine, "
-                      f"synchronous_commit={pg.get('synchronous_commit')}.", ""]
-        lines += [f"Medians of {self.r.get('reps')} repetitions, interleaved across "
-                  "libraries, each in a fresh process. (Nx) after a number: time relative to "
-                  "the raw limit of the same backend and durability (stdlib sqlite3 at "
-                  "NORMAL or FULL, psycopg 3); lower is better.", ""]
+            lines += [
+                f"PostgreSQL {pg.get('server_version')} on the same machine, "
+                f"synchronous_commit={pg.get('synchronous_commit')}.",
+                "",
+            ]
+        lines += [
+            f"Medians of {self.r.get('reps')} repetitions, interleaved across "
+            "libraries, each in a fresh process. (Nx) after a number: time relative to "
+            "the raw limit of the same backend and durability (stdlib sqlite3 at "
+            "NORMAL or FULL, psycopg 3); lower is better.",
+            "",
+        ]
         rows = []
         for lib in order(list(self.libs)):
             info = self.libs[lib]
             pk = ", ".join(f"{k} {v}" for k, v in info.get("packages", {}).items()) or "stdlib"
-            status = "ok" if lib not in self.unavailable else \
-                f"unavailable: {self.unavailable[lib]}"
-            rows.append([info["label"], info["backend"], info["durability"], pk,
-                         self.label(baseline(lib)), status])
+            status = (
+                "ok" if lib not in self.unavailable else f"unavailable: {self.unavailable[lib]}"
+            )
+            rows.append(
+                [
+                    info["label"],
+                    info["backend"],
+                    info["durability"],
+                    pk,
+                    self.label(baseline(lib)),
+                    status,
+                ]
+            )
         lines += ["## Libraries", ""]
-        lines += ["| library | backend | durability | versions | compared with | status |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "| library | backend | durability | versions | compared with | status |",
+            "|---|---|---|---|---|---|",
+        ]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         install = self.r.get("install", {}).get("peers", {})
         failed = {k: v for k, v in install.items() if not v.get("ok")}
         if failed:
-            lines += ["", "Failed to install: " + "; ".join(
-                f"{k}: {v.get('error')}" for k, v in failed.items())]
+            lines += [
+                "",
+                "Failed to install: "
+                + "; ".join(f"{k}: {v.get('error')}" for k, v in failed.items()),
+            ]
         return lines
 
     def sections(self) -> dict[str, list[str]]:
@@ -301,16 +393,27 @@ class Report:
         if "w2" in self.runs or "w2" in self.skipped:
             out["w2"] = self.section_appends("w2")
         if "sized" in self.runs:
-            out["w3"] = [f"## {TITLES['w3']}", "",
-                         "Every message of the thread, oldest first; median call.", "",
-                         *self.section_sized("w3", "load", "load")]
-            out["w4"] = [f"## {TITLES['w4']}", "",
-                         *self.section_sized("w4", "recent", "recent(20)"), "",
-                         *self.section_sized("w4", "context", "context window, 4,000 tokens")]
-            out["w7"] = [f"## {TITLES['w7']}", "",
-                         "One message appended into a thread already holding N messages; "
-                         "median call.", "",
-                         *self.section_sized("w7", "append", "append one message")]
+            out["w3"] = [
+                f"## {TITLES['w3']}",
+                "",
+                "Every message of the thread, oldest first; median call.",
+                "",
+                *self.section_sized("w3", "load", "load"),
+            ]
+            out["w4"] = [
+                f"## {TITLES['w4']}",
+                "",
+                *self.section_sized("w4", "recent", "recent(20)"),
+                "",
+                *self.section_sized("w4", "context", "context window, 4,000 tokens"),
+            ]
+            out["w7"] = [
+                f"## {TITLES['w7']}",
+                "",
+                "One message appended into a thread already holding N messages; median call.",
+                "",
+                *self.section_sized("w7", "append", "append one message"),
+            ]
         if "w5" in self.runs or "w5" in self.skipped:
             out["w5"] = self.section_list()
         if "w6" in self.runs or "w6" in self.skipped:
@@ -336,11 +439,16 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
     libs = rep.measured_libs("sized")
     if libs and sizes:
         fig, axes = plt.subplots(2, 2, figsize=(14, 10))
-        for ax, (op, title) in zip(axes.flat, [("load", "W3 load full thread"),
-                                               ("recent", "W4 recent(20)"),
-                                               ("context", "W4 context window (4,000 tokens)"),
-                                               ("append", "W7 append one message")],
-                                   strict=True):
+        for ax, (op, title) in zip(
+            axes.flat,
+            [
+                ("load", "W3 load full thread"),
+                ("recent", "W4 recent(20)"),
+                ("context", "W4 context window (4,000 tokens)"),
+                ("append", "W7 append one message"),
+            ],
+            strict=True,
+        ):
             ax.set_prop_cycle(color=plt.cm.tab20.colors)
             for lib in libs:
                 xs, ys = [], []
@@ -350,8 +458,11 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
                         xs.append(n)
                         ys.append(v * 1000)
                 if xs:
-                    style = "-o" if lib.startswith("convostore") else (
-                        "--s" if rep.libs[lib].get("raw") else ":.")
+                    style = (
+                        "-o"
+                        if lib.startswith("convostore")
+                        else ("--s" if rep.libs[lib].get("raw") else ":.")
+                    )
                     ax.plot(xs, ys, style, label=rep.label(lib), linewidth=1.5)
             ax.set_xscale("log")
             ax.set_yscale("log")
@@ -371,8 +482,14 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
         for ax, w in zip(axes, ("w1", "w2"), strict=True):
             names = [rep.label(x) for x in tl]
             vals = [rep.rate(w, x) or 0 for x in tl]
-            colors = ["tab:blue" if x.startswith("convostore") else
-                      "tab:gray" if rep.libs[x].get("raw") else "tab:orange" for x in tl]
+            colors = [
+                "tab:blue"
+                if x.startswith("convostore")
+                else "tab:gray"
+                if rep.libs[x].get("raw")
+                else "tab:orange"
+                for x in tl
+            ]
             ax.barh(names, vals, color=colors)
             ax.set_xscale("log")
             ax.invert_yaxis()
@@ -392,8 +509,7 @@ def plots(rep: Report, out_dir: Path) -> list[str]:
                 pts = [(w, rep.concurrency(lib, w, op)) for w in writers]
                 pts = [(w, v) for w, v in pts if v]
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o",
-                            label=rep.label(lib))
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", label=rep.label(lib))
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(writers, [str(w) for w in writers])

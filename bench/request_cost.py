@@ -49,8 +49,13 @@ def build_store(url: str, n: int) -> str:
         acme.create_thread(id="long")
         batch = 10_000
         for start in range(0, n, batch):
-            acme.append("long", [Message.user(f"message {i} " + "x" * 40)
-                                 for i in range(start, min(n, start + batch))])
+            acme.append(
+                "long",
+                [
+                    Message.user(f"message {i} " + "x" * 40)
+                    for i in range(start, min(n, start + batch))
+                ],
+            )
     return token
 
 
@@ -70,24 +75,34 @@ def _hwm(pid: int) -> int:
 def _attacks() -> dict[str, dict[str, Any]]:
     items = b",".join([b"{}"] * 2_700_000)
     return {
-        "append 8 MB of {}": {"method": "POST", "path": "/v1/threads/t/messages",
-                              "content": b'{"messages":[' + items + b"]}"},
+        "append 8 MB of {}": {
+            "method": "POST",
+            "path": "/v1/threads/t/messages",
+            "content": b'{"messages":[' + items + b"]}",
+        },
         "append one message of 8 MB of {} parts": {
-            "method": "POST", "path": "/v1/threads/t/messages",
-            "content": b'{"messages":[{"role":"user","parts":[' + items + b"]}]}"},
+            "method": "POST",
+            "path": "/v1/threads/t/messages",
+            "content": b'{"messages":[{"role":"user","parts":[' + items + b"]}]}",
+        },
         "export the long thread": {"method": "GET", "path": "/v1/threads/long/export"},
         "context max_messages=1,000,000": {
-            "method": "GET", "path": "/v1/threads/long/context",
-            "params": {"max_messages": 1_000_000, "max_tokens": 2**31 - 1}},
+            "method": "GET",
+            "path": "/v1/threads/long/context",
+            "params": {"max_messages": 1_000_000, "max_tokens": 2**31 - 1},
+        },
     }
 
 
 def run_one(src: Path, url: str, token: str, attack: dict[str, Any]) -> dict[str, Any]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(src)}
-    proc = subprocess.Popen([sys.executable, "-m", "convostore", "serve", "--store", url,
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convostore", "serve", "--store", url, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
@@ -115,9 +130,14 @@ def run_one(src: Path, url: str, token: str, attack: dict[str, Any]) -> dict[str
         time.sleep(0.1)
         t0 = time.perf_counter()
         size = 0
-        with httpx.stream(attack["method"], base + attack["path"], headers=auth,
-                          content=attack.get("content"), params=attack.get("params"),
-                          timeout=600) as r:
+        with httpx.stream(
+            attack["method"],
+            base + attack["path"],
+            headers=auth,
+            content=attack.get("content"),
+            params=attack.get("params"),
+            timeout=600,
+        ) as r:
             for chunk in r.iter_bytes():
                 size += len(chunk)
             status = r.status_code
@@ -125,9 +145,13 @@ def run_one(src: Path, url: str, token: str, attack: dict[str, Any]) -> dict[str
         time.sleep(0.1)
         stop.set()
         sampler.join()
-        return {"status": status, "seconds": elapsed, "bytes": size,
-                "peak_growth_mb": (_hwm(proc.pid) - before) / 2**20,
-                "healthz_max_ms": slowest[0] * 1000}
+        return {
+            "status": status,
+            "seconds": elapsed,
+            "bytes": size,
+            "peak_growth_mb": (_hwm(proc.pid) - before) / 2**20,
+            "healthz_max_ms": slowest[0] * 1000,
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -141,8 +165,10 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "old"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old),
-                        args.old], check=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), args.old],
+            check=True,
+        )
         try:
             url = f"sqlite:///{tmp}/cost.db"
             token = build_store(url, args.messages)
@@ -157,18 +183,33 @@ def main() -> None:
                 for version, rs in runs.items():
                     results[name][version] = {
                         "status": rs[0]["status"],
-                        **{k: statistics.median(r[k] for r in rs)
-                           for k in ("seconds", "bytes", "peak_growth_mb", "healthz_max_ms")}}
+                        **{
+                            k: statistics.median(r[k] for r in rs)
+                            for k in ("seconds", "bytes", "peak_growth_mb", "healthz_max_ms")
+                        },
+                    }
                     print(name, version, results[name][version], flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
-                           check=False)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False
+            )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "request_cost.json").write_text(json.dumps(
-        {"messages": args.messages, "rounds": args.rounds, "old": args.old, "new": commit,
-         "results": results}, indent=2) + "\n")
+    (RESULTS / "request_cost.json").write_text(
+        json.dumps(
+            {
+                "messages": args.messages,
+                "rounds": args.rounds,
+                "old": args.old,
+                "new": commit,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     lines = [
         "# What one hostile request costs the server",
         "",
@@ -184,9 +225,11 @@ def main() -> None:
     ]
     for name, by_version in results.items():
         for version, r in by_version.items():
-            lines.append(f"| {name} | {version} | {r['status']} | {r['seconds']:.2f} | "
-                         f"{r['bytes']:,.0f} | {r['peak_growth_mb']:.0f} | "
-                         f"{r['healthz_max_ms']:.0f} |")
+            lines.append(
+                f"| {name} | {version} | {r['status']} | {r['seconds']:.2f} | "
+                f"{r['bytes']:,.0f} | {r['peak_growth_mb']:.0f} | "
+                f"{r['healthz_max_ms']:.0f} |"
+            )
     (RESULTS / "request_cost.md").write_text("\n".join(lines) + "\n")
 
 

@@ -45,12 +45,30 @@ IN_PEERS_ENV = "CONVOSTORE_BENCH_IN_PEERS"
 
 def sizes_for(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"w1": 500, "w2": 100, "threads": 1_000, "w6": 1_000,
-                "sizes": [100, 1_000, 10_000], "calls": 20, "writers": [1, 4],
-                "cc_seconds": 2.0, "budget": 120, "build_budget": 120}
-    return {"w1": 5_000, "w2": 1_000, "threads": 10_000, "w6": 5_000,
-            "sizes": [100, 1_000, 10_000, 100_000], "calls": 30, "writers": [1, 4, 16],
-            "cc_seconds": 10.0, "budget": 900, "build_budget": 600}
+        return {
+            "w1": 500,
+            "w2": 100,
+            "threads": 1_000,
+            "w6": 1_000,
+            "sizes": [100, 1_000, 10_000],
+            "calls": 20,
+            "writers": [1, 4],
+            "cc_seconds": 2.0,
+            "budget": 120,
+            "build_budget": 120,
+        }
+    return {
+        "w1": 5_000,
+        "w2": 1_000,
+        "threads": 10_000,
+        "w6": 5_000,
+        "sizes": [100, 1_000, 10_000, 100_000],
+        "calls": 30,
+        "writers": [1, 4, 16],
+        "cc_seconds": 10.0,
+        "budget": 900,
+        "build_budget": 600,
+    }
 
 
 class Runner:
@@ -85,26 +103,39 @@ class Runner:
     def workdir(self, lib: str, name: str) -> Path:
         return self.root / lib / name
 
-    def worker(self, lib: str, task: str, params: dict[str, Any], workdir: Path,
-               timeout: float) -> dict[str, Any]:
+    def worker(
+        self, lib: str, task: str, params: dict[str, Any], workdir: Path, timeout: float
+    ) -> dict[str, Any]:
         n = next(self.counter)
-        spec = {"lib": lib, "task": task, "params": params, "workdir": str(workdir),
-                "pg_url": self.pg_dbs.get(lib), "run": f"{self.run_id}-{n}"}
+        spec = {
+            "lib": lib,
+            "task": task,
+            "params": params,
+            "workdir": str(workdir),
+            "pg_url": self.pg_dbs.get(lib),
+            "run": f"{self.run_id}-{n}",
+        }
         path = self.specs / f"{n:05d}-{lib}-{task}.json"
         path.write_text(json.dumps(spec))
         out = path.with_suffix(".out.json")
         with (self.specs / f"{n:05d}.log").open("w") as log:
-            proc = subprocess.Popen([sys.executable, str(BENCH / "worker.py"), str(path)],
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, str(BENCH / "worker.py"), str(path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)  # the worker and its writers only
                 proc.wait()
-                return {"ok": False, "timeout": True,
-                        "error": f"exceeded the {timeout:.0f} s budget"}
+                return {
+                    "ok": False,
+                    "timeout": True,
+                    "error": f"exceeded the {timeout:.0f} s budget",
+                }
         try:
             return json.loads(out.read_text())  # type: ignore[no-any-return]
         except (OSError, ValueError):
@@ -143,8 +174,9 @@ class Runner:
                 admin.execute(f'CREATE DATABASE "{db}"')
                 self.pg_dbs[lib] = f"{base}/{db}"
                 row = admin.execute("SHOW synchronous_commit").fetchone()
-                self.results.setdefault("postgres", {})["synchronous_commit"] = row[0] if row \
-                    else None
+                self.results.setdefault("postgres", {})["synchronous_commit"] = (
+                    row[0] if row else None
+                )
             ver = admin.execute("SHOW server_version").fetchone()
             self.results["postgres"]["server_version"] = ver[0] if ver else None
 
@@ -199,7 +231,7 @@ class Runner:
         """``reps`` rounds; each round runs every library once, order rotated."""
         active = list(libs)
         for rep in range(self.reps):
-            order = active[rep % len(active):] + active[:rep % len(active)] if active else []
+            order = active[rep % len(active) :] + active[: rep % len(active)] if active else []
             for lib in order:
                 task, params, workdir, timeout, cleanup = make(lib, rep)
                 res = self.worker(lib, task, params, workdir, timeout)
@@ -224,15 +256,27 @@ class Runner:
         args, cfg = self.args, self.cfg
         only = set(args.only.split(",")) if args.only else set(WORKLOADS)
         libs = self.libraries()
-        self.results.update({
-            "quick": self.quick, "reps": self.reps, "config": cfg, "machine": machine(),
-            "install": setup_peers.load_status(), "runs": {}, "built": {},
-            "libraries": {lib: {
-                "label": adapter_class(lib).label, "backend": adapter_class(lib).backend,
-                "durability": adapter_class(lib).durability,
-                "packages": versions(adapter_class(lib).packages),
-                "raw": adapter_class(lib).raw} for lib in libs},
-        })
+        self.results.update(
+            {
+                "quick": self.quick,
+                "reps": self.reps,
+                "config": cfg,
+                "machine": machine(),
+                "install": setup_peers.load_status(),
+                "runs": {},
+                "built": {},
+                "libraries": {
+                    lib: {
+                        "label": adapter_class(lib).label,
+                        "backend": adapter_class(lib).backend,
+                        "durability": adapter_class(lib).durability,
+                        "packages": versions(adapter_class(lib).packages),
+                        "raw": adapter_class(lib).raw,
+                    }
+                    for lib in libs
+                },
+            }
+        )
         self.say(f"work directory {self.root}; {len(libs)} libraries; reps={self.reps}")
         self.setup_postgres(libs)
         self.say("probing libraries ...")
@@ -244,21 +288,38 @@ class Runner:
                 if w not in only:
                     continue
                 self.say(f"{w}: {calls:,} appends of {per_call} message(s) per call")
-                self.interleaved(w, self.supported(libs, "append"), lambda lib, rep, w=w,
-                                 pc=per_call, c=calls: (
-                    w, {"per_call": pc, "calls": c}, self.workdir(lib, f"{w}-{rep}"),
-                    budget, True))
+                self.interleaved(
+                    w,
+                    self.supported(libs, "append"),
+                    lambda lib, rep, w=w, pc=per_call, c=calls: (
+                        w,
+                        {"per_call": pc, "calls": c},
+                        self.workdir(lib, f"{w}-{rep}"),
+                        budget,
+                        True,
+                    ),
+                )
         if "w6" in only:
             self.say(f"w6: bulk import of {cfg['w6']:,} messages in one call")
-            self.interleaved("w6", self.supported(libs, "bulk_import"), lambda lib, rep: (
-                "w6", {"n": cfg["w6"], "repeat": 3}, self.workdir(lib, f"w6-{rep}"),
-                budget, True))
+            self.interleaved(
+                "w6",
+                self.supported(libs, "bulk_import"),
+                lambda lib, rep: (
+                    "w6",
+                    {"n": cfg["w6"], "repeat": 3},
+                    self.workdir(lib, f"w6-{rep}"),
+                    budget,
+                    True,
+                ),
+            )
 
         sized_wanted = only & {"w3", "w4", "w7", "memory"}
         built: dict[str, list[int]] = {}
         if sized_wanted:
-            self.say(f"building threads of {cfg['sizes']} messages "
-                     f"(budget {build_budget} s per size and library)")
+            self.say(
+                f"building threads of {cfg['sizes']} messages "
+                f"(budget {build_budget} s per size and library)"
+            )
             for lib in libs:
                 built[lib] = []
                 if adapter_class(lib).backend == "memory":
@@ -267,19 +328,23 @@ class Runner:
                 prev: tuple[int, float] | None = None
                 for n in cfg["sizes"]:
                     if prev and prev[1] * n / prev[0] > build_budget * 1.5:
-                        why = (f"{n:,}-message thread not built: about "
-                               f"{prev[1] * n / prev[0]:,.0f} s expected from the "
-                               f"{prev[0]:,}-message build, budget {build_budget:.0f} s")
+                        why = (
+                            f"{n:,}-message thread not built: about "
+                            f"{prev[1] * n / prev[0]:,.0f} s expected from the "
+                            f"{prev[0]:,}-message build, budget {build_budget:.0f} s"
+                        )
                         self.skipped.setdefault("build", {})[lib] = why
                         self.say(f"  {lib}: {why}")
                         break
-                    res = self.worker(lib, "build_size", {"n": n}, self.workdir(lib, "sized"),
-                                      build_budget)
+                    res = self.worker(
+                        lib, "build_size", {"n": n}, self.workdir(lib, "sized"), build_budget
+                    )
                     self.results["built"].setdefault(lib, {})[str(n)] = res
                     if not res.get("ok"):
                         why = res.get("error", "failed")
-                        self.skipped.setdefault("build", {})[lib] = \
+                        self.skipped.setdefault("build", {})[lib] = (
                             f"{n:,}-message thread not built: {why}"
+                        )
                         self.say(f"  {lib}: {n:,} messages not built: {why}")
                         break
                     built[lib].append(n)
@@ -287,14 +352,30 @@ class Runner:
                 self.say(f"  {lib}: built {built[lib]}")
             self.say("w3/w4/w7: load, recent(20), context(4000), append into built threads")
             ready = [x for x in libs if built.get(x)]
-            self.interleaved("sized", ready, lambda lib, rep: (
-                "sized", {"sizes": built[lib], "calls": cfg["calls"], "quick": self.quick},
-                self.workdir(lib, "sized"), budget, False))
+            self.interleaved(
+                "sized",
+                ready,
+                lambda lib, rep: (
+                    "sized",
+                    {"sizes": built[lib], "calls": cfg["calls"], "quick": self.quick},
+                    self.workdir(lib, "sized"),
+                    budget,
+                    False,
+                ),
+            )
             if "memory" in only:
                 self.say("memory: peak RSS while loading the largest thread")
-                self.interleaved("memory", ready, lambda lib, rep: (
-                    "memory", {"n": built[lib][-1]}, self.workdir(lib, "sized"), budget,
-                    False))
+                self.interleaved(
+                    "memory",
+                    ready,
+                    lambda lib, rep: (
+                        "memory",
+                        {"n": built[lib][-1]},
+                        self.workdir(lib, "sized"),
+                        budget,
+                        False,
+                    ),
+                )
             for lib in ready:
                 if adapter_class(lib).backend != "postgres":
                     shutil.rmtree(self.workdir(lib, "sized"), ignore_errors=True)
@@ -307,29 +388,54 @@ class Runner:
                 if adapter_class(lib).backend == "memory":
                     ready5.append(lib)
                     continue
-                res = self.worker(lib, "build_threads", {"threads": cfg["threads"]},
-                                  self.workdir(lib, "threads"), build_budget)
+                res = self.worker(
+                    lib,
+                    "build_threads",
+                    {"threads": cfg["threads"]},
+                    self.workdir(lib, "threads"),
+                    build_budget,
+                )
                 self.results["built"].setdefault(lib, {})["threads"] = res
                 if res.get("ok"):
                     ready5.append(lib)
                 else:
-                    self.skipped.setdefault("w5", {})[lib] = \
+                    self.skipped.setdefault("w5", {})[lib] = (
                         f"{cfg['threads']:,} threads not built: {res.get('error')}"
+                    )
                     self.say(f"  {lib}: threads not built: {res.get('error')}")
             user = f"user{(cfg['threads'] // 100) // 2:03d}"
-            self.interleaved("w5", ready5, lambda lib, rep: (
-                "w5", {"user": user, "calls": cfg["calls"], "threads": cfg["threads"]},
-                self.workdir(lib, "threads"), budget, False))
+            self.interleaved(
+                "w5",
+                ready5,
+                lambda lib, rep: (
+                    "w5",
+                    {"user": user, "calls": cfg["calls"], "threads": cfg["threads"]},
+                    self.workdir(lib, "threads"),
+                    budget,
+                    False,
+                ),
+            )
 
         if "concurrency" in only:
             cc_libs = [x for x in CONCURRENCY if x in libs]
             for w in cfg["writers"]:
                 self.say(f"concurrency: {w} writer(s) x {cfg['cc_seconds']} s on PostgreSQL")
-                self.interleaved(f"concurrency-{w}", cc_libs, lambda lib, rep, w=w: (
-                    "concurrency", {"writers": w, "seconds": cfg["cc_seconds"],
-                                    "pool": 5000 if not self.quick else 1000,
-                                    "setup_timeout": 120 + 10 * w},
-                    self.workdir(lib, "cc"), budget, True))
+                self.interleaved(
+                    f"concurrency-{w}",
+                    cc_libs,
+                    lambda lib, rep, w=w: (
+                        "concurrency",
+                        {
+                            "writers": w,
+                            "seconds": cfg["cc_seconds"],
+                            "pool": 5000 if not self.quick else 1000,
+                            "setup_timeout": 120 + 10 * w,
+                        },
+                        self.workdir(lib, "cc"),
+                        budget,
+                        True,
+                    ),
+                )
 
         self.results["built_sizes"] = built
         self.results["unavailable"] = self.unavailable
@@ -359,9 +465,17 @@ def summarize(times: list[float]) -> dict[str, Any]:
     def q(f: float) -> float:
         return ordered[min(len(ordered) - 1, int(f * len(ordered)))]
 
-    return {"n": len(times), "total": sum(times), "median": statistics.median(times),
-            "mean": statistics.fmean(times), "min": ordered[0], "p10": q(0.10),
-            "p90": q(0.90), "p99": q(0.99), "max": ordered[-1]}
+    return {
+        "n": len(times),
+        "total": sum(times),
+        "median": statistics.median(times),
+        "mean": statistics.fmean(times),
+        "min": ordered[0],
+        "p10": q(0.10),
+        "p90": q(0.90),
+        "p99": q(0.99),
+        "max": ordered[-1],
+    }
 
 
 def shrink(value: Any) -> Any:
@@ -397,8 +511,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", help="where databases are built (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--setup-only", action="store_true", help="create the peers' venv, exit")
-    ap.add_argument("--report-only", action="store_true",
-                    help="regenerate tables and plots from results.json")
+    ap.add_argument(
+        "--report-only", action="store_true", help="regenerate tables and plots from results.json"
+    )
     args = ap.parse_args(argv)
 
     if os.environ.get(IN_PEERS_ENV) != "1":

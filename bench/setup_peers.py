@@ -28,8 +28,15 @@ STATUS = VENV / "install-status.json"
 
 # Shared tooling every worker needs (plots, SQLAlchemy drivers for the peers
 # built on it). Installed first; if this fails nothing can run.
-BASE = ["-e", f"{ROOT}[postgres]", "matplotlib", "sqlalchemy>=2", "aiosqlite",
-        "asyncpg", "greenlet"]
+BASE = [
+    "-e",
+    f"{ROOT}[postgres]",
+    "matplotlib",
+    "sqlalchemy>=2",
+    "aiosqlite",
+    "asyncpg",
+    "greenlet",
+]
 
 # One entry per peer group: name -> pip requirements.
 PEERS: dict[str, list[str]] = {
@@ -37,8 +44,11 @@ PEERS: dict[str, list[str]] = {
     "langchain-community": ["langchain-community", "langchain-core"],
     "langchain-postgres": ["langchain-postgres"],
     "langgraph": ["langgraph", "langgraph-checkpoint-sqlite"],
-    "llama-index": ["llama-index-core", "llama-index-storage-chat-store-sqlite",
-                    "llama-index-storage-chat-store-postgres"],
+    "llama-index": [
+        "llama-index-core",
+        "llama-index-storage-chat-store-sqlite",
+        "llama-index-storage-chat-store-postgres",
+    ],
     "google-adk": ["google-adk"],
 }
 
@@ -51,8 +61,15 @@ def python_of(venv_dir: Path = VENV) -> Path:
 
 
 def _pip(args: list[str], log: Path) -> tuple[bool, str]:
-    cmd = [str(python_of()), "-m", "pip", "install", "--quiet",
-           "--disable-pip-version-check", *args]
+    cmd = [
+        str(python_of()),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        *args,
+    ]
     with log.open("a") as fh:
         fh.write(f"\n$ {' '.join(cmd)}\n")
         fh.flush()
@@ -73,18 +90,37 @@ def load_status() -> dict[str, object]:
 def ensure(force: bool = False, quiet: bool = False) -> dict[str, object]:
     """Create or refresh the peers' virtualenv; return the install status."""
     status = load_status()
-    if (not force and python_of().exists() and status.get("spec") == SPEC_VERSION
-            and status.get("complete")):
+    if (
+        not force
+        and python_of().exists()
+        and status.get("spec") == SPEC_VERSION
+        and status.get("complete")
+    ):
         return status
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     if not python_of().exists() or force:
         say(f"creating {VENV.relative_to(ROOT)} ...")
         venv.EnvBuilder(with_pip=True, clear=force).create(VENV)
-        subprocess.run([str(python_of()), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "--upgrade", "pip"], check=False)
+        subprocess.run(
+            [
+                str(python_of()),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "pip",
+            ],
+            check=False,
+        )
     log = VENV / "install.log"
-    status = {"spec": SPEC_VERSION, "peers": {}, "complete": False,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    status = {
+        "spec": SPEC_VERSION,
+        "peers": {},
+        "complete": False,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     say("installing convostore (editable) and shared tooling ...")
     ok, why = _pip(BASE, log)
     status["base"] = {"ok": ok, "error": why}
@@ -99,8 +135,9 @@ def ensure(force: bool = False, quiet: bool = False) -> dict[str, object]:
         peers[name] = {"ok": ok, "error": why, "seconds": round(time.perf_counter() - t0, 1)}
         if not ok:
             say(f"  {name}: install failed ({why})")
-    check = subprocess.run([str(python_of()), "-m", "pip", "check"], capture_output=True,
-                           text=True, check=False)
+    check = subprocess.run(
+        [str(python_of()), "-m", "pip", "check"], capture_output=True, text=True, check=False
+    )
     status.update(peers=peers, complete=True, pip_check=check.stdout.strip()[-2000:])
     STATUS.write_text(json.dumps(status, indent=2))
     return status

@@ -51,8 +51,13 @@ DEFAULT_BASELINE = "fc368f5~1"
 
 def load_baseline(rev: str) -> TokenCounter:
     """The heuristic of ``rev``'s ``tokens.py``, as a module of its own."""
-    source = subprocess.run(["git", "show", f"{rev}:src/convostore/tokens.py"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{rev}:src/convostore/tokens.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "tokens_baseline.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("tokens_baseline", path)
@@ -63,8 +68,9 @@ def load_baseline(rev: str) -> TokenCounter:
     return counter
 
 
-def accuracy(counter: TokenCounter, samples: list[tuple[str, str]],
-             real: dict[str, TiktokenCounter]) -> dict[str, Any]:
+def accuracy(
+    counter: TokenCounter, samples: list[tuple[str, str]], real: dict[str, TiktokenCounter]
+) -> dict[str, Any]:
     """Per encoding and category: min and max of estimate / real per sample,
     and the ratio of the totals."""
     out: dict[str, Any] = {}
@@ -76,18 +82,24 @@ def accuracy(counter: TokenCounter, samples: list[tuple[str, str]],
             per[category].append(e / max(x, 1))
             totals[category][0] += e
             totals[category][1] += x
-        rows = {c: {"min": min(per[c]), "max": max(per[c]),
-                    "total": totals[c][0] / totals[c][1]} for c in CATEGORIES}
+        rows = {
+            c: {"min": min(per[c]), "max": max(per[c]), "total": totals[c][0] / totals[c][1]}
+            for c in CATEGORIES
+        }
         all_e = sum(t[0] for t in totals.values())
         all_x = sum(t[1] for t in totals.values())
-        rows["all"] = {"min": min(min(v) for v in per.values()),
-                       "max": max(max(v) for v in per.values()), "total": all_e / all_x}
+        rows["all"] = {
+            "min": min(min(v) for v in per.values()),
+            "max": max(max(v) for v in per.values()),
+            "total": all_e / all_x,
+        }
         out[name] = rows
     return out
 
 
-def time_counting(counters: dict[str, TokenCounter], groups: dict[str, list[Message]],
-                  rounds: int, repeat: int) -> dict[str, dict[str, float]]:
+def time_counting(
+    counters: dict[str, TokenCounter], groups: dict[str, list[Message]], rounds: int, repeat: int
+) -> dict[str, dict[str, float]]:
     """Median microseconds per ``count_message``, per group and counter."""
     seen: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for _ in range(rounds):
@@ -97,20 +109,25 @@ def time_counting(counters: dict[str, TokenCounter], groups: dict[str, list[Mess
                 for _ in range(repeat):
                     for m in msgs:
                         counter.count_message(m)
-                seen[group][label].append(
-                    (time.perf_counter() - t0) / (repeat * len(msgs)) * 1e6)
+                seen[group][label].append((time.perf_counter() - t0) / (repeat * len(msgs)) * 1e6)
     return {g: {k: statistics.median(v) for k, v in by.items()} for g, by in seen.items()}
 
 
-def time_appends(counters: dict[str, TokenCounter], url_of: dict[str, str], n: int,
-                 rounds: int) -> dict[str, dict[str, float]]:
+def time_appends(
+    counters: dict[str, TokenCounter], url_of: dict[str, str], n: int, rounds: int
+) -> dict[str, dict[str, float]]:
     """Median microseconds per one-message append of the chat mix, per backend
     and counter (each store appends to its own thread, rounds interleaved)."""
     seen: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    stores = {(b, k): open_store(url_of[b] if b == "memory" else f"{url_of[b]}-{k}.db",
-                                 token_counter=c,
-                                 **({} if b == "memory" else {"synchronous": "normal"}))
-              for b in url_of for k, c in counters.items()}
+    stores = {
+        (b, k): open_store(
+            url_of[b] if b == "memory" else f"{url_of[b]}-{k}.db",
+            token_counter=c,
+            **({} if b == "memory" else {"synchronous": "normal"}),
+        )
+        for b in url_of
+        for k, c in counters.items()
+    }
     try:
         threads = {key: s.create_thread().id for key, s in stores.items()}
         for r in range(rounds):
@@ -156,28 +173,47 @@ def report(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for c in [*CATEGORIES, "all"]:
-        lines.append(f"| {c} | {fmt_ratio(acc_new['o200k_base'][c])} | "
-                     f"{fmt_ratio(acc_new['cl100k_base'][c])} | "
-                     f"{fmt_ratio(acc_old['o200k_base'][c])} | "
-                     f"{fmt_ratio(acc_old['cl100k_base'][c])} |")
+        lines.append(
+            f"| {c} | {fmt_ratio(acc_new['o200k_base'][c])} | "
+            f"{fmt_ratio(acc_new['cl100k_base'][c])} | "
+            f"{fmt_ratio(acc_old['o200k_base'][c])} | "
+            f"{fmt_ratio(acc_old['cl100k_base'][c])} |"
+        )
     lowest = min(acc_new[e]["all"]["min"] for e in acc_new)
-    lines += ["", f"Lowest new ratio on any sample: {lowest:.2f} "
-              f"({'meets' if lowest >= 0.8 else 'MISSES'} the 0.8 floor).", "",
-              "## `count_message`, µs per message", "",
-              "| messages | old | new | new / old |", "|---|---:|---:|---:|"]
+    lines += [
+        "",
+        f"Lowest new ratio on any sample: {lowest:.2f} "
+        f"({'meets' if lowest >= 0.8 else 'MISSES'} the 0.8 floor).",
+        "",
+        "## `count_message`, µs per message",
+        "",
+        "| messages | old | new | new / old |",
+        "|---|---:|---:|---:|",
+    ]
     for g, row in result["count_us"].items():
-        lines.append(f"| {g} | {row['old']:.1f} | {row['new']:.1f} | "
-                     f"{row['new'] / row['old']:.2f}x |")
-    lines += ["", "## One-message append (chat mix), µs", "",
-              "| store | old counter | new counter | new / old |", "|---|---:|---:|---:|"]
+        lines.append(
+            f"| {g} | {row['old']:.1f} | {row['new']:.1f} | {row['new'] / row['old']:.2f}x |"
+        )
+    lines += [
+        "",
+        "## One-message append (chat mix), µs",
+        "",
+        "| store | old counter | new counter | new / old |",
+        "|---|---:|---:|---:|",
+    ]
     for b, row in result["append_us"].items():
-        lines.append(f"| {b} | {row['old']:.0f} | {row['new']:.0f} | "
-                     f"{row['new'] / row['old']:.2f}x |")
+        lines.append(
+            f"| {b} | {row['old']:.0f} | {row['new']:.0f} | {row['new'] / row['old']:.2f}x |"
+        )
     m = result["machine"]
-    lines += ["", f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, Python "
-              f"{m.get('python')}, SQLite {m.get('sqlite')}, load average at start "
-              f"{m.get('loadavg_at_start')}; commit {m.get('convostore_commit')}, baseline "
-              f"`{result['baseline']}`.", ""]
+    lines += [
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} CPUs, Python "
+        f"{m.get('python')}, SQLite {m.get('sqlite')}, load average at start "
+        f"{m.get('loadavg_at_start')}; commit {m.get('convostore_commit')}, baseline "
+        f"`{result['baseline']}`.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -194,8 +230,9 @@ def main() -> None:
     real = {e: TiktokenCounter.from_package(e) for e in ("o200k_base", "cl100k_base")}
     acc = {"old": accuracy(old, samples, real), "new": accuracy(HEURISTIC, samples, real)}
 
-    groups: dict[str, list[Message]] = {"chat mix (user, tool call, result, reply)":
-                                        to_messages(items(40))}
+    groups: dict[str, list[Message]] = {
+        "chat mix (user, tool call, result, reply)": to_messages(items(40))
+    }
     by_cat: dict[str, list[Message]] = defaultdict(list)
     for c, text in samples:
         by_cat[c].append(Message.user(text))
@@ -206,9 +243,17 @@ def main() -> None:
         urls = {"memory": "memory://", "sqlite file (synchronous=normal)": f"sqlite:///{tmp}/bench"}
         append_us = time_appends(counters, urls, 100 if args.quick else 200, rounds)
 
-    result = {"machine": machine(), "baseline": args.baseline, "new_name": HEURISTIC.name,
-              "samples": len(samples), "per_category": per_category, "rounds": rounds,
-              "accuracy": acc, "count_us": count_us, "append_us": append_us}
+    result = {
+        "machine": machine(),
+        "baseline": args.baseline,
+        "new_name": HEURISTIC.name,
+        "samples": len(samples),
+        "per_category": per_category,
+        "rounds": rounds,
+        "accuracy": acc,
+        "count_us": count_us,
+        "append_us": append_us,
+    }
     stem = "tokens-quick" if args.quick else "tokens"
     write_json(RESULTS / f"{stem}.json", result)
     (RESULTS / f"{stem}.md").write_text(report(result))

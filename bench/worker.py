@@ -168,8 +168,7 @@ async def list_threads(spec: dict[str, Any]) -> dict[str, Any]:
         await _build_in_process(ad, spec)
         user = p["user"]
         got = await maybe(ad.list_threads(user, 100))
-        times = [await _time_call(lambda: ad.list_threads(user, 100))
-                 for _ in range(p["calls"])]
+        times = [await _time_call(lambda: ad.list_threads(user, 100)) for _ in range(p["calls"])]
         return {"times": times, "returned": len(got)}
     finally:
         await maybe(ad.close())
@@ -197,19 +196,22 @@ async def sized(spec: dict[str, Any]) -> dict[str, Any]:
             res["loaded_count"] = len(loaded)
             del loaded
             op_budget = p.get("op_budget", 20.0)
-            res["load"] = await _sample(lambda: ad.load(tid), _load_reps(n, p["quick"]),
-                                        op_budget, min_calls=1)
+            res["load"] = await _sample(
+                lambda: ad.load(tid), _load_reps(n, p["quick"]), op_budget, min_calls=1
+            )
             await maybe(ad.recent(tid, 20))
             res["recent"] = await _sample(lambda: ad.recent(tid, 20), p["calls"], op_budget)
             if "context" in ad.supports:
                 win = await maybe(ad.context(tid, 4000))
                 res["context_count"] = len(win.messages if hasattr(win, "messages") else win)
-                res["context"] = await _sample(lambda: ad.context(tid, 4000),
-                                               max(3, p["calls"] // 2), op_budget)
+                res["context"] = await _sample(
+                    lambda: ad.context(tid, 4000), max(3, p["calls"] // 2), op_budget
+                )
             batches = iter([ad.convert(items(1, start=n + i)) for i in range(p["calls"] + 1)])
             await maybe(ad.append(tid, next(batches)))
-            res["append"] = await _sample(lambda: ad.append(tid, next(batches)), p["calls"],
-                                          op_budget)
+            res["append"] = await _sample(
+                lambda: ad.append(tid, next(batches)), p["calls"], op_budget
+            )
             out[str(n)] = res
         return {"sizes": out}
     finally:
@@ -242,9 +244,15 @@ async def memory(spec: dict[str, Any]) -> dict[str, Any]:
         peak = peak_rss_kib()
         count = len(got)
         del got
-        return {"n": n, "count": count, "rss_before_kib": before, "peak_kib": peak,
-                "peak_delta_kib": peak - (before if reset else before_peak), "seconds": seconds,
-                "peak_reset": reset}
+        return {
+            "n": n,
+            "count": count,
+            "rss_before_kib": before,
+            "peak_kib": peak,
+            "peak_delta_kib": peak - (before if reset else before_peak),
+            "seconds": seconds,
+            "peak_reset": reset,
+        }
     finally:
         await maybe(ad.close())
 
@@ -260,8 +268,7 @@ def _writer(spec: dict[str, Any], idx: int, start: Any, phase2: Any, out: Any) -
         out.put((idx, {"error": f"{type(exc).__name__}: {exc}"}))
 
 
-async def _writer_async(spec: dict[str, Any], idx: int, start: Any, phase2: Any
-                        ) -> dict[str, Any]:
+async def _writer_async(spec: dict[str, Any], idx: int, start: Any, phase2: Any) -> dict[str, Any]:
     p = spec["params"]
     ad = await _open(spec)
     try:
@@ -320,15 +327,27 @@ def concurrency(spec: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"writers": w, "seconds": p["seconds"]}
     for op in ("append", "recent"):
         lats = [x for r in results.values() for x in r[op]]
-        summary[op] = {"ops": len(lats), "ops_per_s": len(lats) / p["seconds"],
-                       "p50": sorted(lats)[len(lats) // 2] if lats else None,
-                       "p99": sorted(lats)[int(len(lats) * 0.99)] if lats else None}
+        summary[op] = {
+            "ops": len(lats),
+            "ops_per_s": len(lats) / p["seconds"],
+            "p50": sorted(lats)[len(lats) // 2] if lats else None,
+            "p99": sorted(lats)[int(len(lats) * 0.99)] if lats else None,
+        }
     return summary
 
 
-TASKS = {"probe": probe, "w1": appends, "w2": appends, "w6": bulk, "build_size": build_size,
-         "build_threads": build_threads, "w5": list_threads, "sized": sized,
-         "memory": memory, "concurrency": concurrency}
+TASKS = {
+    "probe": probe,
+    "w1": appends,
+    "w2": appends,
+    "w6": bulk,
+    "build_size": build_size,
+    "build_threads": build_threads,
+    "w5": list_threads,
+    "sized": sized,
+    "memory": memory,
+    "concurrency": concurrency,
+}
 
 
 def main() -> None:

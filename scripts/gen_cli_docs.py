@@ -22,8 +22,9 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if current != text:
-            print(f"{TARGET.name} is out of date: run python scripts/gen_cli_docs.py",
-                  file=sys.stderr)
+            print(
+                f"{TARGET.name} is out of date: run python scripts/gen_cli_docs.py", file=sys.stderr
+            )
             return 1
         return 0
     TARGET.write_text(text, encoding="utf-8")

@@ -24,8 +24,9 @@ def collector_on() -> Iterator[None]:
 
 
 @pytest.fixture
-def collector_log(monkeypatch: pytest.MonkeyPatch, collector_on: None
-                  ) -> Callable[[object, str], list[bool]]:
+def collector_log(
+    monkeypatch: pytest.MonkeyPatch, collector_on: None
+) -> Callable[[object, str], list[bool]]:
     """``record(owner, name)`` wraps ``owner.name`` so that every call appends
     whether the cyclic garbage collector was on (see ``collector_on``)."""
 

@@ -64,12 +64,40 @@ TREE: dict[type[Exception], type[Exception]] = {
 
 #: The documented public API; later releases may add names, never drop these.
 PUBLIC_API = {
-    "open_store", "open_async_store", "url_from_env", "DEFAULT_URL", "Store", "AsyncStore",
-    "Limits", "Message", "MessageMetadata", "MessagePatch", "NativePayload", "Thread",
-    "ThreadPatch", "ThreadState", "ThreadSummary", "ConversationSnapshot", "Page", "Role",
-    "ParentType", "FinishReason", "TokenUsage", "ExecutionStats", "CostInfo", "HealthReport",
-    "Part", "TextPart", "ReasoningPart", "ToolCallPart", "ToolResultPart", "SourcePart",
-    "FilePart", "ImagePart", "CodePart", "__version__",
+    "open_store",
+    "open_async_store",
+    "url_from_env",
+    "DEFAULT_URL",
+    "Store",
+    "AsyncStore",
+    "Limits",
+    "Message",
+    "MessageMetadata",
+    "MessagePatch",
+    "NativePayload",
+    "Thread",
+    "ThreadPatch",
+    "ThreadState",
+    "ThreadSummary",
+    "ConversationSnapshot",
+    "Page",
+    "Role",
+    "ParentType",
+    "FinishReason",
+    "TokenUsage",
+    "ExecutionStats",
+    "CostInfo",
+    "HealthReport",
+    "Part",
+    "TextPart",
+    "ReasoningPart",
+    "ToolCallPart",
+    "ToolResultPart",
+    "SourcePart",
+    "FilePart",
+    "ImagePart",
+    "CodePart",
+    "__version__",
 }
 
 
@@ -88,8 +116,11 @@ def test_errors_catchable_by_builtin_meaning() -> None:
 
 
 def test_errors_all_lists_every_error_class() -> None:
-    defined = {name for name, obj in vars(errors).items()
-               if inspect.isclass(obj) and issubclass(obj, ConvostoreError)}
+    defined = {
+        name
+        for name, obj in vars(errors).items()
+        if inspect.isclass(obj) and issubclass(obj, ConvostoreError)
+    }
     assert set(errors.__all__) == defined
     assert len(errors.__all__) == len(set(errors.__all__))
     assert set(TREE) | {ConvostoreError} == {getattr(errors, n) for n in errors.__all__}
@@ -111,8 +142,11 @@ def test_errors_say_what_is_wrong() -> None:
     assert (conflict.expected, conflict.actual) == (3, 5)
     assert "5" in str(conflict) and "3" in str(conflict)
     bad = ValidationError("must be positive", field="limit")
-    assert (bad.field, bad.reason, str(bad)) == ("limit", "must be positive",
-                                                 "limit: must be positive")
+    assert (bad.field, bad.reason, str(bad)) == (
+        "limit",
+        "must be positive",
+        "limit: must be positive",
+    )
     dep = MissingDependencyError("psycopg", "postgres")
     assert "convostore[postgres]" in str(dep) and dep.extra == "postgres"
     version = UnsupportedSnapshotVersionError(9, (1,))
@@ -123,8 +157,13 @@ def test_errors_say_what_is_wrong() -> None:
 # --- nothing foreign escapes a store -------------------------------------------
 
 junk = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
-    st.binary(max_size=10), st.lists(st.integers(), max_size=3),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
+    st.binary(max_size=10),
+    st.lists(st.integers(), max_size=3),
     st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
     st.sampled_from(["t1", "m1", "", "\x00", "\ud800", "a" * 300, "-x", "../etc"]),
 )
@@ -141,8 +180,9 @@ CALLS = {
     "append_rev": lambda s, a, b: s.append("t1", Message.user("x"), expected_revision=a),
     "get_message": lambda s, a, b: s.get_message(a),
     "update_message": lambda s, a, b: s.update_message("m1", content=a, name=b),
-    "update_message_pin": lambda s, a, b: s.update_message("m1", pinned=a if a is not None
-                                                           else True),
+    "update_message_pin": lambda s, a, b: s.update_message(
+        "m1", pinned=a if a is not None else True
+    ),
     "list_messages": lambda s, a, b: s.list_messages("t1", limit=a, cursor=b),
     "list_threads": lambda s, a, b: s.list_threads(user_id=a, cursor=b),
     "recent": lambda s, a, b: s.recent("t1", a),
@@ -164,8 +204,9 @@ def hostile_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[An
     store.close()
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(call=st.sampled_from(sorted(CALLS)), a=junk, b=junk)
 def test_only_convostore_errors_escape(hostile_store: Any, call: str, a: Any, b: Any) -> None:
     try:
@@ -174,8 +215,9 @@ def test_only_convostore_errors_escape(hostile_store: Any, call: str, a: Any, b:
         assert not isinstance(exc, pydantic.ValidationError | sqlite3.Error)
         assert type(exc).__module__ == "convostore.errors"
     except Exception as exc:
-        pytest.fail(f"{call}({a!r}, {b!r}) raised {type(exc).__module__}."
-                    f"{type(exc).__qualname__}: {exc}")
+        pytest.fail(
+            f"{call}({a!r}, {b!r}) raised {type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+        )
 
 
 def test_update_message_with_pinned_none_is_refused_or_ignored(hostile_store: Any) -> None:

@@ -41,18 +41,40 @@ from convostore.testing import strategies as cst
 ALL_PARTS: list[dict[str, Any]] = [
     {"type": "text", "text": "hello"},
     {"type": "reasoning", "text": "thinking"},
-    {"type": "tool-call", "tool_call_id": "c1", "tool_name": "weather",
-     "args": {"city": "NYC", "days": [1, 2], "deep": {"x": None}}},
-    {"type": "tool-result", "tool_call_id": "c1", "tool_name": "weather",
-     "result": {"temp": 21.5}, "is_error": False},
+    {
+        "type": "tool-call",
+        "tool_call_id": "c1",
+        "tool_name": "weather",
+        "args": {"city": "NYC", "days": [1, 2], "deep": {"x": None}},
+    },
+    {
+        "type": "tool-result",
+        "tool_call_id": "c1",
+        "tool_name": "weather",
+        "result": {"temp": 21.5},
+        "is_error": False,
+    },
     {"type": "source", "source_id": "s1", "url": "https://example.org", "title": "Ex"},
-    {"type": "file", "file_id": "f1", "filename": "a.pdf", "mime_type": "application/pdf",
-     "size_bytes": 1234},
+    {
+        "type": "file",
+        "file_id": "f1",
+        "filename": "a.pdf",
+        "mime_type": "application/pdf",
+        "size_bytes": 1234,
+    },
     {"type": "image", "image_id": "i1", "url": "https://example.org/a.png", "alt_text": "a"},
     {"type": "code", "language": "python", "code": "print(1)"},
 ]
-PART_CLASSES = [TextPart, ReasoningPart, ToolCallPart, ToolResultPart, SourcePart, FilePart,
-                ImagePart, CodePart]
+PART_CLASSES = [
+    TextPart,
+    ReasoningPart,
+    ToolCallPart,
+    ToolResultPart,
+    SourcePart,
+    FilePart,
+    ImagePart,
+    CodePart,
+]
 
 
 def test_minimal_assistant_message_defaults_everything_else() -> None:
@@ -62,7 +84,12 @@ def test_minimal_assistant_message_defaults_everything_else() -> None:
     assert msg.content == "hello"  # the text projection of the text parts
     assert msg.id.startswith("msg_")
     assert (msg.thread_id, msg.seq, msg.turn, msg.execution_id, msg.parent_id) == (
-        None, None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     assert msg.metadata == MessageMetadata() and msg.native is None and not msg.pinned
     assert msg.created_at.tzinfo is not None and msg.deleted_at is None
 
@@ -73,10 +100,20 @@ def test_content_alone_becomes_one_text_part() -> None:
 
 
 def test_part_type_tags_are_kebab_case() -> None:
-    tags = [p.model_dump()["type"] for p in Message.model_validate(
-        {"role": "assistant", "parts": ALL_PARTS}).parts]
-    assert tags == ["text", "reasoning", "tool-call", "tool-result", "source", "file",
-                    "image", "code"]
+    tags = [
+        p.model_dump()["type"]
+        for p in Message.model_validate({"role": "assistant", "parts": ALL_PARTS}).parts
+    ]
+    assert tags == [
+        "text",
+        "reasoning",
+        "tool-call",
+        "tool-result",
+        "source",
+        "file",
+        "image",
+        "code",
+    ]
 
 
 @pytest.mark.parametrize("part", ALL_PARTS, ids=[p["type"] for p in ALL_PARTS])
@@ -87,33 +124,39 @@ def test_every_part_kind_round_trips_through_json(part: dict[str, Any]) -> None:
     assert Message.model_validate_json(msg.model_dump_json()) == msg
 
 
-@pytest.mark.parametrize("bad", [
-    {"type": "video", "url": "x"},
-    {"type": "tool_call", "tool_call_id": "c", "tool_name": "f"},
-    {"type": "tool-call", "tool_name": "f"},
-    {"type": "tool-call", "tool_call_id": "", "tool_name": "f"},
-    {"type": "file", "file_id": "f", "filename": "a", "mime_type": "m", "size_bytes": -1},
-    {"type": "text", "text": "x", "extra": 1},
-    {"text": "no type"},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "video", "url": "x"},
+        {"type": "tool_call", "tool_call_id": "c", "tool_name": "f"},
+        {"type": "tool-call", "tool_name": "f"},
+        {"type": "tool-call", "tool_call_id": "", "tool_name": "f"},
+        {"type": "file", "file_id": "f", "filename": "a", "mime_type": "m", "size_bytes": -1},
+        {"type": "text", "text": "x", "extra": 1},
+        {"text": "no type"},
+    ],
+)
 def test_invalid_parts_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         Message.model_validate({"role": "assistant", "parts": [bad]})
 
 
-@pytest.mark.parametrize("fields", [
-    {"role": "robot"},
-    {"role": "user", "colour": "red"},
-    {"role": "user", "id": "has\nnewline"},
-    {"role": "user", "id": "nul\x00"},
-    {"role": "user", "parent_id": "c1\x85"},
-    {"role": "user", "id": ""},
-    {"role": "user", "id": "x" * 256},
-    {"role": "user", "token_count": -1},
-    {"role": "user", "metadata": {"cost": {"input_cost": float("nan")}}},
-    {"role": "user", "metadata": {"finish_reason": "tired"}},
-    {"role": "user", "parent_type": "grandparent"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"role": "robot"},
+        {"role": "user", "colour": "red"},
+        {"role": "user", "id": "has\nnewline"},
+        {"role": "user", "id": "nul\x00"},
+        {"role": "user", "parent_id": "c1\x85"},
+        {"role": "user", "id": ""},
+        {"role": "user", "id": "x" * 256},
+        {"role": "user", "token_count": -1},
+        {"role": "user", "metadata": {"cost": {"input_cost": float("nan")}}},
+        {"role": "user", "metadata": {"finish_reason": "tired"}},
+        {"role": "user", "parent_type": "grandparent"},
+    ],
+)
 def test_invalid_messages_are_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(pydantic.ValidationError):
         Message.model_validate(fields)
@@ -126,12 +169,17 @@ def test_builders() -> None:
     assert (system.role, system.parent_type) == (Role.SYSTEM, ParentType.SYSTEM)
     reply = Message.assistant("a", execution_id="e1", parent_id=user.id)
     assert (reply.role, reply.execution_id, reply.parent_id, reply.parent_type) == (
-        Role.ASSISTANT, "e1", user.id, ParentType.USER_MESSAGE)
+        Role.ASSISTANT,
+        "e1",
+        user.id,
+        ParentType.USER_MESSAGE,
+    )
     assert Message.assistant("a").parent_type is None
     tool = Message.tool("42", "c1", tool_name="calc", is_error=True)
     assert (tool.role, tool.tool_call_id, tool.name) == (Role.TOOL, "c1", "calc")
-    assert tool.parts == [ToolResultPart(tool_call_id="c1", tool_name="calc", result="42",
-                                         is_error=True)]
+    assert tool.parts == [
+        ToolResultPart(tool_call_id="c1", tool_name="calc", result="42", is_error=True)
+    ]
     assert tool.tool_results == tool.parts and tool.tool_calls == []
     assert Message.user("x", id="fixed").id == "fixed"
     assert Message.user("a").id != Message.user("a").id
@@ -178,8 +226,10 @@ def test_metadata_is_a_value() -> None:
     assert meta.model == "m"
 
 
-@pytest.mark.parametrize("value, field", [(TokenUsage.of(1, 2), "prompt_tokens"),
-                                          (CostInfo(input_cost=1.0), "input_cost")])
+@pytest.mark.parametrize(
+    "value, field",
+    [(TokenUsage.of(1, 2), "prompt_tokens"), (CostInfo(input_cost=1.0), "input_cost")],
+)
 def test_usage_and_cost_are_values(value: TokenUsage | CostInfo, field: str) -> None:
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         setattr(value, field, 5)
@@ -197,9 +247,13 @@ def test_the_shared_empty_metadata_refuses_changes_in_place() -> None:
     msg, other = Message.user("a"), Message.assistant("b")
     extra = msg.metadata.extra
     changes: list[Callable[[], object]] = [
-        lambda: extra.__setitem__("k", "v"), lambda: extra.update(k="v"),
-        lambda: extra.setdefault("k", "v"), lambda: extra.pop("k"), extra.popitem,
-        extra.clear, lambda: extra.__delitem__("k"),
+        lambda: extra.__setitem__("k", "v"),
+        lambda: extra.update(k="v"),
+        lambda: extra.setdefault("k", "v"),
+        lambda: extra.pop("k"),
+        extra.popitem,
+        extra.clear,
+        lambda: extra.__delitem__("k"),
     ]
     for change in changes:
         with pytest.raises(TypeError, match="with_metadata"):
@@ -209,9 +263,13 @@ def test_the_shared_empty_metadata_refuses_changes_in_place() -> None:
     assert other.metadata.extra == {} and msg.metadata == MessageMetadata()
     # Copies are ordinary metadata whose map can change; the shared one stays empty.
     tagged = msg.with_metadata(k="v")
-    copies = [tagged.metadata.extra, copy.copy(extra), copy.deepcopy(extra),
-              msg.model_copy(deep=True).metadata.extra,
-              pickle.loads(pickle.dumps(msg)).metadata.extra]
+    copies = [
+        tagged.metadata.extra,
+        copy.copy(extra),
+        copy.deepcopy(extra),
+        msg.model_copy(deep=True).metadata.extra,
+        pickle.loads(pickle.dumps(msg)).metadata.extra,
+    ]
     for c in copies:
         assert type(c) is dict
     copies[1]["x"] = "y"
@@ -230,14 +288,19 @@ def test_metadata_hash_agrees_with_equality(a: MessageMetadata, b: MessageMetada
 
 
 def test_native_payload_is_kept_untouched() -> None:
-    data = {"z": 1, "a": [{"type": "output_text", "text": "hi", "annotations": []}],
-            "nested": {"b": None, "a": 1.5}}
+    data = {
+        "z": 1,
+        "a": [{"type": "output_text", "text": "hi", "annotations": []}],
+        "nested": {"b": None, "a": 1.5},
+    }
     msg = Message.assistant("hi", native=NativePayload(format="openai.responses", data=data))
     back = Message.model_validate_json(msg.model_dump_json())
     assert back.native is not None and back.native.data == data
     assert list(back.native.data) == ["z", "a", "nested"]  # key order too
-    assert json.loads(msg.model_dump_json())["native"] == {"format": "openai.responses",
-                                                           "data": data}
+    assert json.loads(msg.model_dump_json())["native"] == {
+        "format": "openai.responses",
+        "data": data,
+    }
     with pytest.raises(pydantic.ValidationError):
         NativePayload(format="", data={})
 
@@ -245,26 +308,34 @@ def test_native_payload_is_kept_untouched() -> None:
 def test_naive_datetimes_are_taken_as_utc() -> None:
     msg = Message.user("x", created_at=dt.datetime(2024, 5, 1, 12, 0))
     assert msg.created_at == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
-    shifted = Message.user("x", created_at=dt.datetime(
-        2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    shifted = Message.user(
+        "x", created_at=dt.datetime(2024, 5, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    )
     assert shifted.created_at.utcoffset() == dt.timedelta(0)
     assert shifted.created_at == msg.created_at
 
 
 _OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
-    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes)))
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(moment=st.datetimes(min_value=dt.datetime(1971, 1, 1),
-                           max_value=dt.datetime(9998, 12, 30), timezones=_OFFSETS))
+@given(
+    moment=st.datetimes(
+        min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(9998, 12, 30), timezones=_OFFSETS
+    )
+)
 def test_every_offset_becomes_utc_from_python_and_json(moment: dt.datetime) -> None:
     # From JSON, offset zero stays in pydantic's core and any other offset is
     # converted; Python values are always converted. Every way must give the same
     # instant at offset zero.
     doc = {"role": "user", "content": "x", "created_at": moment.isoformat()}
-    for msg in (Message.model_validate({**doc, "created_at": moment}),
-                Message.model_validate(doc), Message.model_validate_json(json.dumps(doc))):
+    for msg in (
+        Message.model_validate({**doc, "created_at": moment}),
+        Message.model_validate(doc),
+        Message.model_validate_json(json.dumps(doc)),
+    ):
         assert msg.created_at.utcoffset() == dt.timedelta(0)
         assert msg.created_at == moment
     back = Message.model_validate_json(msg.model_dump_json())
@@ -276,9 +347,10 @@ def test_a_zone_at_offset_zero_today_is_still_converted() -> None:
     # London is at offset zero in winter; kept as is, the time would move to
     # +01:00 once arithmetic carried it into summer.
     winter = dt.datetime(2024, 1, 15, 12, 0, tzinfo=ZoneInfo("Europe/London"))
-    for msg in (Message.user("x", created_at=winter),
-                Message.model_validate({"role": "user", "content": "x",
-                                        "created_at": winter})):
+    for msg in (
+        Message.user("x", created_at=winter),
+        Message.model_validate({"role": "user", "content": "x", "created_at": winter}),
+    ):
         assert msg.created_at == winter
         assert (msg.created_at + dt.timedelta(days=180)).utcoffset() == dt.timedelta(0)
 
@@ -293,15 +365,15 @@ def test_a_bad_time_is_one_error_at_its_field() -> None:
     for text in ("yesterday", "2024-13-01T00:00:00Z", "2024-13-01T00:00:00+02:00"):
         with pytest.raises(pydantic.ValidationError) as info:
             Message.model_validate_json(
-                json.dumps({"role": "user", "content": "x", "created_at": text}))
+                json.dumps({"role": "user", "content": "x", "created_at": text})
+            )
         errors = info.value.errors()
         assert [e["loc"] for e in errors] == [("created_at",)], errors
 
 
 def test_time_fields_are_plain_date_times_in_the_json_schema() -> None:
     props = Thread.model_json_schema()["properties"]
-    assert props["created_at"] == {"format": "date-time", "title": "Created At",
-                                   "type": "string"}
+    assert props["created_at"] == {"format": "date-time", "title": "Created At", "type": "string"}
     assert {"format": "date-time", "type": "string"} in props["ended_at"]["anyOf"]
 
 
@@ -319,8 +391,7 @@ def test_thread_defaults_and_summary() -> None:
     assert (t.revision, t.message_count, t.turn_count, t.tool_call_count) == (0, 0, 0, 0)
     assert t.cost == CostInfo() and t.cost.currency == "USD" and not t.is_deleted
     s = ThreadSummary.of(t)
-    assert (s.id, s.agent_name, s.started_at, s.message_count) == (t.id, "agent",
-                                                                   t.created_at, 0)
+    assert (s.id, s.agent_name, s.started_at, s.message_count) == (t.id, "agent", t.created_at, 0)
     with pytest.raises(pydantic.ValidationError):
         Thread(agent_name="x" * 256)
 
@@ -375,35 +446,48 @@ def test_the_lean_stored_form_keeps_a_text_once() -> None:
     plain = json.loads(encode_message(Message.user("hello there")))
     assert plain["content"] == "hello there" and "parts" not in plain
     call = Message.assistant("").with_parts(
-        ToolCallPart(tool_call_id="c1", tool_name="f", args={"a": 1}))
+        ToolCallPart(tool_call_id="c1", tool_name="f", args={"a": 1})
+    )
     body = json.loads(encode_message(call))
     assert "content" not in body and body["parts"][0]["tool_call_id"] == "c1"
     # a content that is not what the parts derive to is kept, as given
-    odd = Message(role=Role.ASSISTANT, content="summary",
-                  parts=[TextPart(text="long"), TextPart(text="text")])
+    odd = Message(
+        role=Role.ASSISTANT, content="summary", parts=[TextPart(text="long"), TextPart(text="text")]
+    )
     assert json.loads(encode_message(odd))["content"] == "summary"
     assert Message.model_validate_json(encode_message(odd)) == odd
     # a tool's result text is the tool message's content: stored once, in the part
-    result = "{\"rows\": [1, 2, 3]}" * 20
+    result = '{"rows": [1, 2, 3]}' * 20
     tool = Message.tool(result, "c1", tool_name="search")
     stored = encode_message(tool)
     assert stored.count("rows") == 20 and "content" not in json.loads(stored)
     assert Message.model_validate_json(stored) == tool
     # an explicitly empty content beside a result is kept empty
-    quiet = Message(role=Role.TOOL, content="",
-                    parts=[ToolResultPart(tool_call_id="c1", result="42")])
+    quiet = Message(
+        role=Role.TOOL, content="", parts=[ToolResultPart(tool_call_id="c1", result="42")]
+    )
     assert json.loads(encode_message(quiet))["content"] == ""
     assert Message.model_validate_json(encode_message(quiet)).content == ""
 
 
 def test_content_derives_from_text_parts_and_string_tool_results() -> None:
-    grouped = Message(role=Role.TOOL, parts=[
-        ToolResultPart(tool_call_id="a", result="first"),
-        ToolResultPart(tool_call_id="b", result={"not": "text"}),
-        ToolResultPart(tool_call_id="c", result="third")])
+    grouped = Message(
+        role=Role.TOOL,
+        parts=[
+            ToolResultPart(tool_call_id="a", result="first"),
+            ToolResultPart(tool_call_id="b", result={"not": "text"}),
+            ToolResultPart(tool_call_id="c", result="third"),
+        ],
+    )
     assert grouped.content == "first\nthird"
-    mixed = Message.model_validate({"role": "assistant", "parts": [
-        {"type": "text", "text": "see"},
-        {"type": "tool-call", "tool_call_id": "a", "tool_name": "f", "args": {"q": 1}}]})
+    mixed = Message.model_validate(
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "text": "see"},
+                {"type": "tool-call", "tool_call_id": "a", "tool_name": "f", "args": {"q": 1}},
+            ],
+        }
+    )
     assert mixed.content == "see"  # tool calls and their arguments are not text
     assert Message(role=Role.TOOL, parts=[ToolResultPart(tool_call_id="a")]).content == ""

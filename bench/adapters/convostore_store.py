@@ -20,8 +20,11 @@ def to_messages(items: list[dict[str, Any]]) -> list[Any]:
         elif kind == "assistant":
             out.append(Message.assistant(it["text"]))
         elif kind == "call":
-            out.append(Message.assistant("").with_parts(ToolCallPart(
-                tool_call_id=it["call_id"], tool_name=it["tool"], args=it["args"])))
+            out.append(
+                Message.assistant("").with_parts(
+                    ToolCallPart(tool_call_id=it["call_id"], tool_name=it["tool"], args=it["args"])
+                )
+            )
         else:
             out.append(Message.tool(it["result"], it["call_id"], tool_name=it["tool"]))
     return out
@@ -83,8 +86,7 @@ class ConvostoreSQLite(Adapter):
     def bulk_import(self, thread_id: str, user_id: str, batch: list[Any]) -> Any:
         from convostore import ConversationSnapshot, Thread
 
-        snap = ConversationSnapshot(thread=Thread(id=thread_id, user_id=user_id),
-                                    messages=batch)
+        snap = ConversationSnapshot(thread=Thread(id=thread_id, user_id=user_id), messages=batch)
         return self.store.import_thread(snap)
 
 

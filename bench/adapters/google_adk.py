@@ -26,14 +26,28 @@ def to_events(items: list[dict[str, Any]]) -> list[Any]:
             content = types.Content(role="model", parts=[types.Part(text=it["text"])])
             author = "agent"
         elif kind == "call":
-            content = types.Content(role="model", parts=[types.Part(
-                function_call=types.FunctionCall(id=it["call_id"], name=it["tool"],
-                                                 args=it["args"]))])
+            content = types.Content(
+                role="model",
+                parts=[
+                    types.Part(
+                        function_call=types.FunctionCall(
+                            id=it["call_id"], name=it["tool"], args=it["args"]
+                        )
+                    )
+                ],
+            )
             author = "agent"
         else:
-            content = types.Content(role="user", parts=[types.Part(
-                function_response=types.FunctionResponse(
-                    id=it["call_id"], name=it["tool"], response=json.loads(it["result"])))])
+            content = types.Content(
+                role="user",
+                parts=[
+                    types.Part(
+                        function_response=types.FunctionResponse(
+                            id=it["call_id"], name=it["tool"], response=json.loads(it["result"])
+                        )
+                    )
+                ],
+            )
             author = "agent"
         out.append(Event(author=author, invocation_id="inv-bench", content=content))
     return out
@@ -86,7 +100,8 @@ class ADKDatabaseSessionSQLite(Adapter):
     async def create_thread(self, thread_id: str, user_id: str) -> Any:
         self.users[thread_id] = user_id
         self.sessions[thread_id] = await self.svc.create_session(
-            app_name=APP, user_id=user_id, session_id=thread_id)
+            app_name=APP, user_id=user_id, session_id=thread_id
+        )
 
     def _user(self, thread_id: str) -> str:
         return self.users.get(thread_id, "u-big")
@@ -94,9 +109,12 @@ class ADKDatabaseSessionSQLite(Adapter):
     async def _session(self, thread_id: str) -> Any:
         s = self.sessions.get(thread_id)
         if s is None:
-            s = await self.svc.get_session(app_name=APP, user_id=self._user(thread_id),
-                                           session_id=thread_id,
-                                           config=self._cfg(num_recent_events=0))
+            s = await self.svc.get_session(
+                app_name=APP,
+                user_id=self._user(thread_id),
+                session_id=thread_id,
+                config=self._cfg(num_recent_events=0),
+            )
             self.sessions[thread_id] = s
         return s
 
@@ -110,8 +128,9 @@ class ADKDatabaseSessionSQLite(Adapter):
 
     async def _recent(self, thread_id: str, n: int | None) -> list[Any]:
         cfg = None if n is None else self._cfg(num_recent_events=n)
-        s = await self.svc.get_session(app_name=APP, user_id=self._user(thread_id),
-                                       session_id=thread_id, config=cfg)
+        s = await self.svc.get_session(
+            app_name=APP, user_id=self._user(thread_id), session_id=thread_id, config=cfg
+        )
         return list(s.events)
 
     def load(self, thread_id: str) -> Any:

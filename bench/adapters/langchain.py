@@ -21,8 +21,11 @@ def to_messages(items: list[dict[str, Any]]) -> list[Any]:
         elif kind == "assistant":
             out.append(AIMessage(it["text"]))
         elif kind == "call":
-            out.append(AIMessage("", tool_calls=[
-                {"name": it["tool"], "args": it["args"], "id": it["call_id"]}]))
+            out.append(
+                AIMessage(
+                    "", tool_calls=[{"name": it["tool"], "args": it["args"], "id": it["call_id"]}]
+                )
+            )
         else:
             out.append(ToolMessage(it["result"], tool_call_id=it["call_id"], name=it["tool"]))
     return out
@@ -70,7 +73,8 @@ class LCSQLChatMessageHistory(Adapter):
         h = self.histories.get(thread_id)
         if h is None:
             h = self.histories[thread_id] = SQLChatMessageHistory(
-                session_id=thread_id, connection=self.engine)
+                session_id=thread_id, connection=self.engine
+            )
         return h
 
     def close(self) -> None:
@@ -103,8 +107,11 @@ class LCPostgresChatMessageHistory(LCSQLChatMessageHistory):
     packages = ("langchain-postgres", "psycopg")
     backend = "postgres"
     durability = "PostgreSQL defaults (synchronous_commit=on), psycopg 3"
-    notes = {**_LOAD_NOTES, "bulk_import": "one add_messages call",
-             "ids": "session ids must be UUIDs: thread ids are mapped with uuid5"}
+    notes = {
+        **_LOAD_NOTES,
+        "bulk_import": "one add_messages call",
+        "ids": "session ids must be UUIDs: thread ids are mapped with uuid5",
+    }
 
     def open(self) -> None:
         _import("langchain_postgres")
@@ -123,7 +130,8 @@ class LCPostgresChatMessageHistory(LCSQLChatMessageHistory):
         if h is None:
             sid = str(uuid.uuid5(uuid.NAMESPACE_URL, thread_id))
             h = self.histories[thread_id] = PostgresChatMessageHistory(
-                "chat_history", sid, sync_connection=self.conn)
+                "chat_history", sid, sync_connection=self.conn
+            )
         return h
 
     def close(self) -> None:
@@ -137,7 +145,7 @@ class LangGraphSqliteSaver(Adapter):
     supports = frozenset(set(OPS) - {"list_threads"})
     notes = {
         "append": "graph.invoke with the new messages into a one-node MessagesState graph; "
-                  "every checkpoint stores the whole message list",
+        "every checkpoint stores the whole message list",
         "recent": "graph.get_state: deserialises the whole list, keeps the last n",
         "context": "graph.get_state, then trims the list to the budget",
         "list_threads": "threads carry no user id; checkpointer.list walks checkpoints",

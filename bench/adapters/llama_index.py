@@ -20,12 +20,32 @@ def to_messages(items: list[dict[str, Any]]) -> list[Any]:
         elif kind == "call":
             import json
 
-            out.append(ChatMessage(role="assistant", content="", additional_kwargs={
-                "tool_calls": [{"id": it["call_id"], "type": "function", "function": {
-                    "name": it["tool"], "arguments": json.dumps(it["args"])}}]}))
+            out.append(
+                ChatMessage(
+                    role="assistant",
+                    content="",
+                    additional_kwargs={
+                        "tool_calls": [
+                            {
+                                "id": it["call_id"],
+                                "type": "function",
+                                "function": {
+                                    "name": it["tool"],
+                                    "arguments": json.dumps(it["args"]),
+                                },
+                            }
+                        ]
+                    },
+                )
+            )
         else:
-            out.append(ChatMessage(role="tool", content=it["result"], additional_kwargs={
-                "tool_call_id": it["call_id"], "name": it["tool"]}))
+            out.append(
+                ChatMessage(
+                    role="tool",
+                    content=it["result"],
+                    additional_kwargs={"tool_call_id": it["call_id"], "name": it["tool"]},
+                )
+            )
     return out
 
 
@@ -43,7 +63,7 @@ class _LlamaStore(Adapter):
         "recent": "get_messages loads the whole key, keeps the last n",
         "context": "get_messages, then trims to the budget",
         "list_threads": "get_keys() returns every key of the store; filtered by the user "
-                        "prefix client-side",
+        "prefix client-side",
         "bulk_import": "one set_messages call",
     }
 
@@ -126,8 +146,9 @@ class LlamaPostgresChatStore(_LlamaStore):
     label = "llama-index PostgresChatStore"
     backend = "postgres"
     packages = ("llama-index-core", "llama-index-storage-chat-store-postgres", "sqlalchemy")
-    durability = "PostgreSQL defaults (synchronous_commit=on); one row per key holding "\
-                 "an array of messages"
+    durability = (
+        "PostgreSQL defaults (synchronous_commit=on); one row per key holding an array of messages"
+    )
 
     def store(self) -> Any:
         from llama_index.storage.chat_store.postgres import PostgresChatStore
@@ -136,7 +157,8 @@ class LlamaPostgresChatStore(_LlamaStore):
         rest = self.pg_url.split("://", 1)[1]
         return PostgresChatStore.from_params(
             connection_string=f"postgresql+psycopg://{rest}",
-            async_connection_string=f"postgresql+asyncpg://{rest}")
+            async_connection_string=f"postgresql+asyncpg://{rest}",
+        )
 
     def build_append(self, thread_id: str, batch: list[Any]) -> Any:
         # one array_cat per message is what add_message does; a chunk at a time
@@ -148,8 +170,11 @@ class LlamaPostgresChatStore(_LlamaStore):
         table = cs._table_class.__tablename__
         with cs._session() as session:
             params = {"key": key, "value": [m.model_dump_json() for m in batch]}
-            session.execute(text(
-                f"INSERT INTO {cs.schema_name}.{table} (key, value) VALUES (:key, :value) "
-                f"ON CONFLICT (key) DO UPDATE SET value = array_cat({table}.value, :value)"),
-                params)
+            session.execute(
+                text(
+                    f"INSERT INTO {cs.schema_name}.{table} (key, value) VALUES (:key, :value) "
+                    f"ON CONFLICT (key) DO UPDATE SET value = array_cat({table}.value, :value)"
+                ),
+                params,
+            )
             session.commit()

@@ -16,11 +16,18 @@ def to_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind in ("user", "assistant"):
             out.append({"role": kind, "content": it["text"]})
         elif kind == "call":
-            out.append({"type": "function_call", "call_id": it["call_id"], "name": it["tool"],
-                        "arguments": json.dumps(it["args"])})
+            out.append(
+                {
+                    "type": "function_call",
+                    "call_id": it["call_id"],
+                    "name": it["tool"],
+                    "arguments": json.dumps(it["args"]),
+                }
+            )
         else:
-            out.append({"type": "function_call_output", "call_id": it["call_id"],
-                        "output": it["result"]})
+            out.append(
+                {"type": "function_call_output", "call_id": it["call_id"], "output": it["result"]}
+            )
     return out
 
 
@@ -127,5 +134,11 @@ class AgentsSQLAlchemyPostgres(AgentsSQLAlchemySQLite):
 
 
 # used by context when a library returns items unchanged
-__all__ = ["AgentsSQLAlchemyPostgres", "AgentsSQLAlchemySQLite", "AgentsSQLiteSession",
-           "text_of", "to_items", "trim_to_budget"]
+__all__ = [
+    "AgentsSQLAlchemyPostgres",
+    "AgentsSQLAlchemySQLite",
+    "AgentsSQLiteSession",
+    "text_of",
+    "to_items",
+    "trim_to_budget",
+]

@@ -42,8 +42,9 @@ class RawSQLite(Adapter):
     notes = {"context": "reads newest-first with a cursor and stops at the budget"}
 
     def open(self) -> None:
-        self.conn = sqlite3.connect(self.workdir / "raw.db", isolation_level=None,
-                                    check_same_thread=False)
+        self.conn = sqlite3.connect(
+            self.workdir / "raw.db", isolation_level=None, check_same_thread=False
+        )
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={self.synchronous}")
         self.conn.executescript("""
@@ -62,18 +63,22 @@ class RawSQLite(Adapter):
         return [dict(it) for it in items]
 
     def create_thread(self, thread_id: str, user_id: str) -> Any:
-        self.conn.execute("INSERT INTO threads VALUES (?, ?, ?)",
-                          (thread_id, user_id, time.time()))
+        self.conn.execute("INSERT INTO threads VALUES (?, ?, ?)", (thread_id, user_id, time.time()))
 
     def append(self, thread_id: str, batch: list[Any]) -> Any:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            last = c.execute("SELECT max(seq) FROM messages WHERE thread_id = ?",
-                             (thread_id,)).fetchone()[0] or 0
-            c.executemany("INSERT INTO messages VALUES (?, ?, ?)",
-                          [(thread_id, last + i, json.dumps(m))
-                           for i, m in enumerate(batch, 1)])
+            last = (
+                c.execute(
+                    "SELECT max(seq) FROM messages WHERE thread_id = ?", (thread_id,)
+                ).fetchone()[0]
+                or 0
+            )
+            c.executemany(
+                "INSERT INTO messages VALUES (?, ?, ?)",
+                [(thread_id, last + i, json.dumps(m)) for i, m in enumerate(batch, 1)],
+            )
             c.execute("UPDATE threads SET updated = ? WHERE id = ?", (time.time(), thread_id))
             c.execute("COMMIT")
         except BaseException:
@@ -81,18 +86,24 @@ class RawSQLite(Adapter):
             raise
 
     def load(self, thread_id: str) -> Any:
-        return [json.loads(b) for (b,) in self.conn.execute(
-            "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,))]
+        return [
+            json.loads(b)
+            for (b,) in self.conn.execute(
+                "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq", (thread_id,)
+            )
+        ]
 
     def recent(self, thread_id: str, n: int) -> Any:
         rows = self.conn.execute(
             "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?",
-            (thread_id, n)).fetchall()
+            (thread_id, n),
+        ).fetchall()
         return [json.loads(b) for (b,) in reversed(rows)]
 
     def context(self, thread_id: str, max_tokens: int) -> Any:
         cur = self.conn.execute(
-            "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq DESC", (thread_id,))
+            "SELECT body FROM messages WHERE thread_id = ? ORDER BY seq DESC", (thread_id,)
+        )
         try:
             return _trim(cur, max_tokens)
         finally:
@@ -101,14 +112,17 @@ class RawSQLite(Adapter):
     def list_threads(self, user_id: str, limit: int) -> Any:
         return self.conn.execute(
             "SELECT id, updated FROM threads WHERE user_id = ? ORDER BY updated DESC LIMIT ?",
-            (user_id, limit)).fetchall()
+            (user_id, limit),
+        ).fetchall()
 
     def bulk_import(self, thread_id: str, user_id: str, batch: list[Any]) -> Any:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         c.execute("INSERT INTO threads VALUES (?, ?, ?)", (thread_id, user_id, time.time()))
-        c.executemany("INSERT INTO messages VALUES (?, ?, ?)",
-                      [(thread_id, i, json.dumps(m)) for i, m in enumerate(batch, 1)])
+        c.executemany(
+            "INSERT INTO messages VALUES (?, ?, ?)",
+            [(thread_id, i, json.dumps(m)) for i, m in enumerate(batch, 1)],
+        )
         c.execute("COMMIT")
 
 
@@ -149,20 +163,22 @@ class RawPsycopg(Adapter):
         return [dict(it) for it in items]
 
     def create_thread(self, thread_id: str, user_id: str) -> Any:
-        self.conn.execute("INSERT INTO threads VALUES (%s, %s, %s)",
-                          (thread_id, user_id, time.time()))
+        self.conn.execute(
+            "INSERT INTO threads VALUES (%s, %s, %s)", (thread_id, user_id, time.time())
+        )
 
     def append(self, thread_id: str, batch: list[Any]) -> Any:
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute("SELECT updated FROM threads WHERE id = %s FOR UPDATE", (thread_id,))
-            cur.execute("SELECT coalesce(max(seq), 0) FROM messages WHERE thread_id = %s",
-                        (thread_id,))
+            cur.execute(
+                "SELECT coalesce(max(seq), 0) FROM messages WHERE thread_id = %s", (thread_id,)
+            )
             last = cur.fetchone()[0]  # type: ignore[index]
-            cur.executemany("INSERT INTO messages VALUES (%s, %s, %s)",
-                            [(thread_id, last + i, json.dumps(m))
-                             for i, m in enumerate(batch, 1)])
-            cur.execute("UPDATE threads SET updated = %s WHERE id = %s",
-                        (time.time(), thread_id))
+            cur.executemany(
+                "INSERT INTO messages VALUES (%s, %s, %s)",
+                [(thread_id, last + i, json.dumps(m)) for i, m in enumerate(batch, 1)],
+            )
+            cur.execute("UPDATE threads SET updated = %s WHERE id = %s", (time.time(), thread_id))
 
     def load(self, thread_id: str) -> Any:
         rows = self.conn.execute(
@@ -173,7 +189,8 @@ class RawPsycopg(Adapter):
     def recent(self, thread_id: str, n: int) -> Any:
         rows = self.conn.execute(
             "SELECT body FROM messages WHERE thread_id = %s ORDER BY seq DESC LIMIT %s",
-            (thread_id, n)).fetchall()
+            (thread_id, n),
+        ).fetchall()
         return [json.loads(b) for (b,) in reversed(rows)]
 
     def context(self, thread_id: str, max_tokens: int) -> Any:
@@ -182,7 +199,9 @@ class RawPsycopg(Adapter):
         while True:
             rows = self.conn.execute(
                 "SELECT seq, body FROM messages WHERE thread_id = %s AND seq < %s "
-                "ORDER BY seq DESC LIMIT 64", (thread_id, before)).fetchall()
+                "ORDER BY seq DESC LIMIT 64",
+                (thread_id, before),
+            ).fetchall()
             for seq, body in rows:
                 item = json.loads(body)
                 cost = estimate_tokens(item_text(item))
@@ -199,12 +218,14 @@ class RawPsycopg(Adapter):
     def list_threads(self, user_id: str, limit: int) -> Any:
         return self.conn.execute(
             "SELECT id, updated FROM threads WHERE user_id = %s ORDER BY updated DESC LIMIT %s",
-            (user_id, limit)).fetchall()
+            (user_id, limit),
+        ).fetchall()
 
     def bulk_import(self, thread_id: str, user_id: str, batch: list[Any]) -> Any:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute("INSERT INTO threads VALUES (%s, %s, %s)",
-                        (thread_id, user_id, time.time()))
+            cur.execute(
+                "INSERT INTO threads VALUES (%s, %s, %s)", (thread_id, user_id, time.time())
+            )
             with cur.copy("COPY messages (thread_id, seq, body) FROM STDIN") as copy:
                 for i, m in enumerate(batch, 1):
                     copy.write_row((thread_id, i, json.dumps(m)))

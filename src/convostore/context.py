@@ -72,8 +72,11 @@ def result_ids(message: Message) -> list[str]:
 def is_reasoning_only(message: Message) -> bool:
     """An assistant message holding nothing but reasoning (a Responses-style
     reasoning item), which belongs with the assistant message after it."""
-    return (message.role is Role.ASSISTANT and bool(message.parts)
-            and all(isinstance(p, ReasoningPart) for p in message.parts))
+    return (
+        message.role is Role.ASSISTANT
+        and bool(message.parts)
+        and all(isinstance(p, ReasoningPart) for p in message.parts)
+    )
 
 
 def _shape(message: Message) -> tuple[list[str], list[str], bool]:
@@ -102,9 +105,9 @@ def is_mandatory(message: Message) -> bool:
     return message.role is Role.SYSTEM or message.pinned
 
 
-def mandatory_messages(candidates: Sequence[Message], *,
-                       position: Callable[[Message], int | None] | None = None
-                       ) -> list[Message]:
+def mandatory_messages(
+    candidates: Sequence[Message], *, position: Callable[[Message], int | None] | None = None
+) -> list[Message]:
     """The messages that must be in every window, from the candidates of
     :func:`is_mandatory` (a thread's live system and pinned messages, in seq
     order): the system prompt, which is the earliest live system message, and
@@ -292,9 +295,12 @@ def _dangling(mandatory: Sequence[Message]) -> set[str]:
     out = set()
     for m in mandatory:
         calls, answers, reasoning_only = _shape(m)
-        if (reasoning_only or (m.role is Role.ASSISTANT and calls)
-                or any(c not in results or call_count[c] > 1 for c in calls)
-                or any(call_count.get(r, 0) != 1 for r in answers)):
+        if (
+            reasoning_only
+            or (m.role is Role.ASSISTANT and calls)
+            or any(c not in results or call_count[c] > 1 for c in calls)
+            or any(call_count.get(r, 0) != 1 for r in answers)
+        ):
             out.add(m.id)
     return out
 
@@ -329,8 +335,13 @@ def select_window(
             they belong to) alone exceed a budget.
         ValidationError: a budget is negative or not an integer.
     """
-    selector = WindowSelector(mandatory, max_tokens=max_tokens, max_messages=max_messages,
-                              start_on_user=start_on_user, counter=counter)
+    selector = WindowSelector(
+        mandatory,
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+        counter=counter,
+    )
     for m in newest_first:
         if not selector.wants_more:
             return selector.finish(reached_start=False)
@@ -353,9 +364,14 @@ def select_messages(
     """
     live = [m for m in messages if m.deleted_at is None and m.archived_at is None]
     pos = {m.id: i for i, m in enumerate(live)}
-    selector = WindowSelector([m for m in live if is_mandatory(m)], max_tokens=max_tokens,
-                              max_messages=max_messages, start_on_user=start_on_user,
-                              counter=counter, position=lambda m: pos.get(m.id))
+    selector = WindowSelector(
+        [m for m in live if is_mandatory(m)],
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+        counter=counter,
+        position=lambda m: pos.get(m.id),
+    )
     for m in reversed(live):
         if not selector.wants_more:
             return selector.finish(reached_start=False)
@@ -417,8 +433,9 @@ class WindowSelector:
         self._tok_room = None if self.max_tokens is None else self.max_tokens - mand_tokens
         self._msg_room = None if self.max_messages is None else self.max_messages - len(mand)
         self._merge = all(self._pos(m) is not None for m in candidates)
-        self._pending = (sorted(candidates, key=lambda m: self._pos(m) or 0, reverse=True)
-                         if self._merge else [])
+        self._pending = (
+            sorted(candidates, key=lambda m: self._pos(m) or 0, reverse=True) if self._merge else []
+        )
         self._dangling = _dangling(mand)
         self._scan = _Scanner(self._mand_ids)
         self._seen: set[str] = set()
@@ -449,8 +466,9 @@ class WindowSelector:
         """Whether older messages could still change the window."""
         if self._finished:
             return False
-        over = ((self._tok_room is not None and self._cum_tokens > self._tok_room)
-                or (self._msg_room is not None and self._cum_msgs > self._msg_room))
+        over = (self._tok_room is not None and self._cum_tokens > self._tok_room) or (
+            self._msg_room is not None and self._cum_msgs > self._msg_room
+        )
         if not over or self._dangling or self._scan.needs_more_for_mandatory():
             return True
         # Over budget: older messages cannot join the window, but read on until
@@ -563,7 +581,8 @@ class WindowSelector:
                 oldest = pulled[k]
             over = over or (
                 (max_tokens is not None and fixed_tokens + tokens > max_tokens)
-                or (max_messages is not None and len(fixed_msgs) + count > max_messages))
+                or (max_messages is not None and len(fixed_msgs) + count > max_messages)
+            )
             if over and needed is not None:
                 break
             if spanning or (k == n - 1 and not reached_start):
@@ -574,8 +593,11 @@ class WindowSelector:
                 needed = (fixed_tokens + tokens, len(fixed_msgs) + count)
             if not over:
                 best = k
-        if needed is not None and all(m.role is Role.SYSTEM for m in fixed_msgs) and not any(
-                i not in fixed and i not in bad for i in range(best + 1)):
+        if (
+            needed is not None
+            and all(m.role is Role.SYSTEM for m in fixed_msgs)
+            and not any(i not in fixed and i not in bad for i in range(best + 1))
+        ):
             # Not even the newest message (with its tool exchange) fits beside
             # the system prompt: refuse rather than send a window holding the
             # system prompt alone, without the conversation.
@@ -601,8 +623,8 @@ class WindowSelector:
             counters=sorted({costs[m.id][1] for m in window}),
             max_tokens=max_tokens,
             max_messages=max_messages,
-            truncated=not reached_start or any(
-                i not in fixed and i not in bad for i in range(best + 1, n)),
+            truncated=not reached_start
+            or any(i not in fixed and i not in bad for i in range(best + 1, n)),
             omitted=omitted,
         )
 
@@ -675,16 +697,20 @@ def validate_context(
         The issues found, in list order; empty when the list is valid.
     """
     if dialect not in DIALECTS:
-        raise ValidationError(f"unknown dialect {dialect!r}; use one of {list(DIALECTS)}",
-                              field="dialect")
+        raise ValidationError(
+            f"unknown dialect {dialect!r}; use one of {list(DIALECTS)}", field="dialect"
+        )
     if require_user_first is None:
         require_user_first = dialect == "anthropic-messages"
     adjacent = dialect in ("openai-chat", "anthropic-messages")
     issues: list[ContextIssue] = []
 
     def issue(code: IssueCode, i: int, detail: str, call_id: str | None = None) -> None:
-        issues.append(ContextIssue(code=code, index=i, message_id=messages[i].id,
-                                   tool_call_id=call_id, detail=detail))
+        issues.append(
+            ContextIssue(
+                code=code, index=i, message_id=messages[i].id, tool_call_id=call_id, detail=detail
+            )
+        )
 
     # A result answers the nearest call of its id before it. An id may be used
     # again once its call is answered (some servers number calls per turn);
@@ -707,15 +733,23 @@ def validate_context(
                 if later_calls.get(rid, -1) > i:
                     issue("result_before_call", i, f"result for {rid!r} precedes its call", rid)
                 else:
-                    issue("result_without_call", i,
-                          f"result for {rid!r} has no call in the context", rid)
+                    issue(
+                        "result_without_call",
+                        i,
+                        f"result for {rid!r} has no call in the context",
+                        rid,
+                    )
             elif (rid, at) in answered:
                 issue("duplicate_result", i, f"call {rid!r} is answered twice", rid)
             else:
                 answered.add((rid, at))
                 if adjacent and (rid, at) in block_closed_for:
-                    issue("results_not_adjacent", i,
-                          f"result for {rid!r} does not directly follow its call", rid)
+                    issue(
+                        "results_not_adjacent",
+                        i,
+                        f"result for {rid!r} does not directly follow its call",
+                        rid,
+                    )
                 open_block.discard((rid, at))
         if mcalls:
             block_closed_for |= open_block
@@ -724,22 +758,32 @@ def validate_context(
                 before = current.get(cid)
                 if before is not None:
                     if before == i or (cid, before) not in answered:
-                        issue("duplicate_call_id", i,
-                              f"call id {cid!r} is used again before its call is answered",
-                              cid)
+                        issue(
+                            "duplicate_call_id",
+                            i,
+                            f"call id {cid!r} is used again before its call is answered",
+                            cid,
+                        )
                         continue
                     if dialect == "anthropic-messages":
-                        issue("duplicate_call_id", i,
-                              f"call id {cid!r} is used twice; Anthropic wants each "
-                              "tool_use id of a request to be unique", cid)
+                        issue(
+                            "duplicate_call_id",
+                            i,
+                            f"call id {cid!r} is used twice; Anthropic wants each "
+                            "tool_use id of a request to be unique",
+                            cid,
+                        )
                 current[cid] = i
                 made.append((cid, i))
                 open_block.add((cid, i))
         if dialect == "openai-responses" and is_reasoning_only(m):
             nxt = messages[i + 1] if i + 1 < len(messages) else None
             if nxt is None or nxt.role is not Role.ASSISTANT:
-                issue("reasoning_not_followed", i,
-                      "a reasoning item must be followed by the assistant item it precedes")
+                issue(
+                    "reasoning_not_followed",
+                    i,
+                    "a reasoning item must be followed by the assistant item it precedes",
+                )
     for cid, i in made:
         if (cid, i) not in answered:
             issue("call_without_result", i, f"call {cid!r} has no result in the context", cid)

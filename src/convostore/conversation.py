@@ -75,8 +75,10 @@ T = TypeVar("T")
 RESERVED_METADATA_KEY = "convostore.conversation"
 
 _STATE_RETRIES = 16
-_DELETED_HINT = ("restore it (Store.restore_thread) to continue it, or purge it "
-                 "(delete(..., purge=True)) to start over under this id")
+_DELETED_HINT = (
+    "restore it (Store.restore_thread) to continue it, or purge it "
+    "(delete(..., purge=True)) to start over under this id"
+)
 _REPLACE_STALE_AFTER = dt.timedelta(seconds=30)
 
 
@@ -114,19 +116,23 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         if self.max_messages is not None and (
-                isinstance(self.max_messages, bool) or not isinstance(self.max_messages, int)
-                or self.max_messages < 1):
+            isinstance(self.max_messages, bool)
+            or not isinstance(self.max_messages, int)
+            or self.max_messages < 1
+        ):
             raise ValidationError("must be a positive integer or None", field="max_messages")
-        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or (
-                self.max_tokens < 1):
+        if (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or (self.max_tokens < 1)
+        ):
             raise ValidationError("must be a positive integer", field="max_tokens")
         if self.overflow not in ("archive", "delete"):
             raise ValidationError("must be 'archive' or 'delete'", field="overflow")
         timeout = self.idle_timeout
         if timeout is not None and not isinstance(timeout, dt.timedelta):
             if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-                raise ValidationError("must be seconds, a timedelta or None",
-                                      field="idle_timeout")
+                raise ValidationError("must be seconds, a timedelta or None", field="idle_timeout")
             object.__setattr__(self, "idle_timeout", dt.timedelta(seconds=timeout))
         if isinstance(self.idle_timeout, dt.timedelta) and self.idle_timeout.total_seconds() <= 0:
             raise ValidationError("must be positive", field="idle_timeout")
@@ -183,8 +189,11 @@ class Turn(BaseModel):
         return cls(
             number=number,
             user_message=messages[0],
-            tool_calls=[m for m in messages[1:] if m.role is Role.TOOL
-                        or (m.role is Role.USER and not m.opens_turn)],
+            tool_calls=[
+                m
+                for m in messages[1:]
+                if m.role is Role.TOOL or (m.role is Role.USER and not m.opens_turn)
+            ],
             assistant_messages=assistants,
             assistant_response=reply,
             messages=messages,
@@ -283,8 +292,9 @@ class _Entry:
 
     @classmethod
     def of(cls, m: Message) -> _Entry:
-        return cls(m.id, m.seq or 0, m.role is Role.ASSISTANT, tuple(result_ids(m)),
-                   is_reasoning_only(m))
+        return cls(
+            m.id, m.seq or 0, m.role is Role.ASSISTANT, tuple(result_ids(m)), is_reasoning_only(m)
+        )
 
 
 @dataclass(slots=True)
@@ -320,8 +330,15 @@ def _to_retire(active: Sequence[_Entry], excess: int, protected_calls: set[str])
 class _ConversationCore:
     """State and plans shared by :class:`Conversation` and :class:`AsyncConversation`."""
 
-    def __init__(self, store: Any, thread: Thread, config: SessionConfig | None = None, *,
-                 clock: Callable[[], dt.datetime] = utcnow, created: bool = False) -> None:
+    def __init__(
+        self,
+        store: Any,
+        thread: Thread,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        created: bool = False,
+    ) -> None:
         self._store = store
         self._thread = thread
         self._config = config or SessionConfig()
@@ -408,8 +425,9 @@ class _ConversationCore:
         for attempt in range(_STATE_RETRIES):
             fields = change(thread)
             try:
-                thread = yield _Call("update_thread", (self.id,),
-                                     {**fields, "expected_revision": thread.revision})
+                thread = yield _Call(
+                    "update_thread", (self.id,), {**fields, "expected_revision": thread.revision}
+                )
             except RevisionConflictError:
                 if attempt == _STATE_RETRIES - 1:
                     raise
@@ -426,6 +444,7 @@ class _ConversationCore:
             state = thread.state.model_copy(deep=True)
             change(state)
             return {"state": state}
+
         yield from self._p_update_thread(fields)
 
     def _p_reserved(self, **values: Any) -> _Plan[None]:
@@ -433,10 +452,10 @@ class _ConversationCore:
             meta = dict(thread.metadata)
             meta[RESERVED_METADATA_KEY] = {**_reserved(thread), **values}
             return {"metadata": meta}
+
         yield from self._p_update_thread(fields)
 
-    def _p_add_message(self, message: Message, *, replace_prompt: bool = True
-                       ) -> _Plan[Message]:
+    def _p_add_message(self, message: Message, *, replace_prompt: bool = True) -> _Plan[Message]:
         if message.role is Role.SYSTEM and replace_prompt:
             # One system prompt per thread: a system message replaces it.
             prompt = yield from self._p_prompt_message()
@@ -459,18 +478,29 @@ class _ConversationCore:
         (live system and pinned ones), the read a context window starts with,
         so finding it costs the same however long the thread is.
         """
-        read = yield _Call("_run", (ops.ContextPage(self._store.tenant_id, self.id, 1,
-                                                    2**63 - 1, with_mandatory=True),))
+        read = yield _Call(
+            "_run",
+            (ops.ContextPage(self._store.tenant_id, self.id, 1, 2**63 - 1, with_mandatory=True),),
+        )
         mandatory = cast("ops.ContextRows", read).mandatory or []
         return next((m for m in mandatory if m.role is Role.SYSTEM), None)
 
     def _p_rewrite(self, prompt: Message, new: Message) -> _Plan[Message]:
         """Replace the system prompt's text in place (same id and seq)."""
-        counted = with_token_count(new.model_copy(update={"token_count": None}),
-                                   self._config.counter or self._store.token_counter)
-        updated = yield _Call("update_message", (prompt.id,), {
-            "parts": list(new.parts), "content": new.content,
-            "token_count": counted.token_count, "token_counter": counted.token_counter})
+        counted = with_token_count(
+            new.model_copy(update={"token_count": None}),
+            self._config.counter or self._store.token_counter,
+        )
+        updated = yield _Call(
+            "update_message",
+            (prompt.id,),
+            {
+                "parts": list(new.parts),
+                "content": new.content,
+                "token_count": counted.token_count,
+                "token_counter": counted.token_counter,
+            },
+        )
         self._touched()
         return cast(Message, updated)
 
@@ -553,8 +583,11 @@ class _ConversationCore:
         newest = seen_seq
         cursor: str | None = None
         while True:
-            page = yield _Call("list_messages", (self.id,),
-                               {"limit": size, "cursor": cursor, "from_end": cursor is None})
+            page = yield _Call(
+                "list_messages",
+                (self.id,),
+                {"limit": size, "cursor": cursor, "from_end": cursor is None},
+            )
             boundary = False
             for m in reversed(page.items):
                 newest = max(newest, m.seq or 0)
@@ -591,8 +624,11 @@ class _ConversationCore:
         cursor: str | None = None
         size = min(max(n, 1) + 8, self._store.limits.max_list_limit)
         while len(out) < n:
-            page = yield _Call("list_messages", (self.id,),
-                               {"limit": size, "cursor": cursor, "from_end": cursor is None})
+            page = yield _Call(
+                "list_messages",
+                (self.id,),
+                {"limit": size, "cursor": cursor, "from_end": cursor is None},
+            )
             for m in reversed(page.items):
                 if m.archived_at is None:
                     out.append(m)
@@ -623,8 +659,11 @@ class _ConversationCore:
         found: list[Message] = []
         cursor: str | None = None
         while True:
-            page = yield _Call("list_messages", (self.id,),
-                               {"limit": 50, "cursor": cursor, "from_end": cursor is None})
+            page = yield _Call(
+                "list_messages",
+                (self.id,),
+                {"limit": 50, "cursor": cursor, "from_end": cursor is None},
+            )
             older = False
             for m in reversed(page.items):
                 if m.turn == target:
@@ -641,8 +680,7 @@ class _ConversationCore:
         thread = yield from self._p_refresh()
         keep_system = self._config.persist_system_prompt
         messages = yield from self._p_pages(include_archived=False)
-        gone = [m for m in messages
-                if not m.pinned and not (keep_system and m.role is Role.SYSTEM)]
+        gone = [m for m in messages if not m.pinned and not (keep_system and m.role is Role.SYSTEM)]
         n = yield from self._p_retire(gone)
         self._tail = None
         yield from self._p_reserved(turn_base=thread.turn_count)
@@ -674,10 +712,16 @@ class _ConversationCore:
         renewed_at = self._clock().timestamp()
 
         def renewed(t: Thread) -> dict[str, Any]:
-            meta = dict(user_meta) if user_meta is not None else {
-                k: v for k, v in t.metadata.items() if k != RESERVED_METADATA_KEY}
-            meta[RESERVED_METADATA_KEY] = {"system_prompt": prompt, "turn_base": turn_base,
-                                           "renewed_at": renewed_at}
+            meta = (
+                dict(user_meta)
+                if user_meta is not None
+                else {k: v for k, v in t.metadata.items() if k != RESERVED_METADATA_KEY}
+            )
+            meta[RESERVED_METADATA_KEY] = {
+                "system_prompt": prompt,
+                "turn_base": turn_base,
+                "renewed_at": renewed_at,
+            }
             return {**changes, "metadata": meta, "state": ThreadState()}
 
         yield from self._p_update_thread(renewed)
@@ -692,19 +736,32 @@ class _ConversationCore:
         else:
             yield from self._p_reserved(system_prompt=text)
 
-    def _p_context(self, max_tokens: int | None, max_messages: int | None,
-                   start_on_user: bool) -> _Plan[ContextWindow]:
+    def _p_context(
+        self, max_tokens: int | None, max_messages: int | None, start_on_user: bool
+    ) -> _Plan[ContextWindow]:
         if max_tokens is None and max_messages is None:
             max_tokens = self._config.max_tokens
         if hasattr(self._store, "context"):
-            window = yield _Call("context", (self.id,), {
-                "max_tokens": max_tokens, "max_messages": max_messages,
-                "start_on_user": start_on_user, "counter": self._config.counter})
+            window = yield _Call(
+                "context",
+                (self.id,),
+                {
+                    "max_tokens": max_tokens,
+                    "max_messages": max_messages,
+                    "start_on_user": start_on_user,
+                    "counter": self._config.counter,
+                },
+            )
             return cast(ContextWindow, window)
         live = yield from self._p_pages(include_archived=False)
-        return select_window([m for m in live if is_mandatory(m)], reversed(live),
-                             max_tokens=max_tokens, max_messages=max_messages,
-                             start_on_user=start_on_user, counter=self._config.counter)
+        return select_window(
+            [m for m in live if is_mandatory(m)],
+            reversed(live),
+            max_tokens=max_tokens,
+            max_messages=max_messages,
+            start_on_user=start_on_user,
+            counter=self._config.counter,
+        )
 
     def _p_total_tokens(self) -> _Plan[int]:
         live = yield from self._p_pages(include_archived=False)
@@ -783,8 +840,7 @@ def _check_key(key: Any) -> str:
 def _set_var(key: str, value: str) -> Callable[[ThreadState], None]:
     _check_key(key)
     if not isinstance(value, str):
-        raise ValidationError("variables are strings; use set_data for other values",
-                              field="value")
+        raise ValidationError("variables are strings; use set_data for other values", field="value")
     return lambda s: s.variables.__setitem__(key, value)
 
 
@@ -861,8 +917,15 @@ class Conversation(_ConversationCore):
     (:meth:`refresh` re-reads it).
     """
 
-    def __init__(self, store: Store, thread: Thread, config: SessionConfig | None = None, *,
-                 clock: Callable[[], dt.datetime] = utcnow, created: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        thread: Thread,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        created: bool = False,
+    ) -> None:
         super().__init__(store, thread, config, clock=clock, created=created)
         self.state = SessionState(self)
 
@@ -870,8 +933,14 @@ class Conversation(_ConversationCore):
         return _run_sync(self._store, plan)
 
     @classmethod
-    def open(cls, store: Store, thread_id: str, config: SessionConfig | None = None, *,
-             clock: Callable[[], dt.datetime] = utcnow) -> Conversation:
+    def open(
+        cls,
+        store: Store,
+        thread_id: str,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> Conversation:
         """A handle on an existing thread.
 
         Raises:
@@ -920,8 +989,13 @@ class Conversation(_ConversationCore):
         """Turn ``number`` (1-based); None for 0 or past the end."""
         return self._run(self._p_get_turn(number))
 
-    def context(self, max_tokens: int | None = None, max_messages: int | None = None, *,
-                start_on_user: bool = False) -> ContextWindow:
+    def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+    ) -> ContextWindow:
         """The newest messages that fit, ready for a model (see :mod:`convostore.context`).
 
         Without a budget, ``config.max_tokens`` applies.
@@ -959,8 +1033,15 @@ class Conversation(_ConversationCore):
 class AsyncConversation(_ConversationCore):
     """The async twin of :class:`Conversation`: same names, I/O awaited."""
 
-    def __init__(self, store: AsyncStore, thread: Thread, config: SessionConfig | None = None,
-                 *, clock: Callable[[], dt.datetime] = utcnow, created: bool = False) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        thread: Thread,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        created: bool = False,
+    ) -> None:
         super().__init__(store, thread, config, clock=clock, created=created)
         self.state = AsyncSessionState(self)
 
@@ -968,8 +1049,14 @@ class AsyncConversation(_ConversationCore):
         return await _run_async(self._store, plan)
 
     @classmethod
-    async def open(cls, store: AsyncStore, thread_id: str, config: SessionConfig | None = None,
-                   *, clock: Callable[[], dt.datetime] = utcnow) -> AsyncConversation:
+    async def open(
+        cls,
+        store: AsyncStore,
+        thread_id: str,
+        config: SessionConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> AsyncConversation:
         return cls(store, await store.get_thread(thread_id), config, clock=clock)
 
     async def refresh(self) -> Thread:
@@ -1000,8 +1087,13 @@ class AsyncConversation(_ConversationCore):
     async def get_turn(self, number: int) -> Turn | None:
         return await self._arun(self._p_get_turn(number))
 
-    async def context(self, max_tokens: int | None = None, max_messages: int | None = None,
-                      *, start_on_user: bool = False) -> ContextWindow:
+    async def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+    ) -> ContextWindow:
         return await self._arun(self._p_context(max_tokens, max_messages, start_on_user))
 
     async def total_tokens(self) -> int:
@@ -1028,8 +1120,14 @@ C = TypeVar("C", bound=_ConversationCore)
 class _ManagerCore(Generic[C]):
     _conversation_class: type[C]
 
-    def __init__(self, store: Any, config: SessionConfig | None = None, *,
-                 enabled: bool = True, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Any,
+        config: SessionConfig | None = None,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         if store is None and enabled:
             raise ValidationError("an enabled manager needs a store", field="store")
         self._store = store
@@ -1051,16 +1149,19 @@ class _ManagerCore(Generic[C]):
         return self._store
 
     def _wrap(self, store: Any, thread: Thread, created: bool = False) -> C:
-        return self._conversation_class(store, thread, self._config, clock=self._clock,
-                                        created=created)
+        return self._conversation_class(
+            store, thread, self._config, clock=self._clock, created=created
+        )
 
-    def _p_create(self, store: Any, conversation_id: str | None, fields: dict[str, Any]
-                  ) -> _Plan[C]:
+    def _p_create(
+        self, store: Any, conversation_id: str | None, fields: dict[str, Any]
+    ) -> _Plan[C]:
         system_prompt = fields.pop("system_prompt", None)
         metadata = dict(fields.pop("metadata", None) or {})
         metadata[RESERVED_METADATA_KEY] = {"system_prompt": system_prompt, "turn_base": 0}
-        thread = yield _Call("create_thread", (), {"id": conversation_id, "metadata": metadata,
-                                                   **fields})
+        thread = yield _Call(
+            "create_thread", (), {"id": conversation_id, "metadata": metadata, **fields}
+        )
         conv = self._wrap(store, thread, created=True)
         if system_prompt and self._config.persist_system_prompt:
             yield from conv._p_add_message(Message.system(system_prompt), replace_prompt=False)
@@ -1081,8 +1182,7 @@ class _ManagerCore(Generic[C]):
                 thread: Thread = yield _Call("get_thread", (conversation_id,))
             except ThreadNotFoundError:
                 try:
-                    return (yield from self._p_create(self._store, conversation_id,
-                                                      dict(fields)))
+                    return (yield from self._p_create(self._store, conversation_id, dict(fields)))
                 except ThreadExistsError:
                     continue  # another caller created it first: use theirs
             if thread.deleted_at is not None:
@@ -1091,7 +1191,8 @@ class _ManagerCore(Generic[C]):
             now = self._clock()
             claim = _reserved(thread).get("replacing")
             if isinstance(claim, int | float) and now.timestamp() - claim < (
-                    _REPLACE_STALE_AFTER.total_seconds()):
+                _REPLACE_STALE_AFTER.total_seconds()
+            ):
                 yield _backoff(attempt)  # someone is replacing it right now
                 continue
             if claim is None and not _expired(thread, self._config, now):
@@ -1102,8 +1203,11 @@ class _ManagerCore(Generic[C]):
             meta = dict(thread.metadata)
             meta[RESERVED_METADATA_KEY] = {**_reserved(thread), "replacing": now.timestamp()}
             try:
-                claimed = yield _Call("update_thread", (conversation_id,), {
-                    "metadata": meta, "expected_revision": thread.revision})
+                claimed = yield _Call(
+                    "update_thread",
+                    (conversation_id,),
+                    {"metadata": meta, "expected_revision": thread.revision},
+                )
             except (RevisionConflictError, ThreadNotFoundError, ThreadDeletedError):
                 continue
             conv = self._wrap(self._store, claimed, created=True)
@@ -1121,8 +1225,9 @@ class _ManagerCore(Generic[C]):
         out: list[Thread] = []
         cursor: str | None = None
         while True:
-            page = yield _Call("list_threads", (), {"user_id": user_id, "limit": 200,
-                                                    "cursor": cursor})
+            page = yield _Call(
+                "list_threads", (), {"user_id": user_id, "limit": 200, "cursor": cursor}
+            )
             out.extend(page.items)
             if page.next_cursor is None:
                 return out
@@ -1159,10 +1264,12 @@ class _ManagerCore(Generic[C]):
                 n += 1
         return n
 
-    def _p_enforce(self, max_sessions: int, purge: bool, per_user: bool = False
-                   ) -> _Plan[int]:
-        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or (
-                max_sessions < 0):
+    def _p_enforce(self, max_sessions: int, purge: bool, per_user: bool = False) -> _Plan[int]:
+        if (
+            isinstance(max_sessions, bool)
+            or not isinstance(max_sessions, int)
+            or (max_sessions < 0)
+        ):
             raise ValidationError("must be a non-negative integer", field="max_sessions")
         threads = yield from self._p_threads(None)  # newest activity first
         seen: dict[str | None, int] = {}
@@ -1175,11 +1282,22 @@ class _ManagerCore(Generic[C]):
         return n
 
 
-def _fields(user_id: str | None, system_prompt: str | None, metadata: Mapping[str, Any] | None,
-            agent_name: str | None, model: str | None, title: str | None) -> dict[str, Any]:
-    return {"user_id": user_id, "system_prompt": system_prompt,
-            "metadata": dict(metadata) if metadata else None, "agent_name": agent_name,
-            "model": model, "title": title}
+def _fields(
+    user_id: str | None,
+    system_prompt: str | None,
+    metadata: Mapping[str, Any] | None,
+    agent_name: str | None,
+    model: str | None,
+    title: str | None,
+) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "system_prompt": system_prompt,
+        "metadata": dict(metadata) if metadata else None,
+        "agent_name": agent_name,
+        "model": model,
+        "title": title,
+    }
 
 
 class ConversationManager(_ManagerCore[Conversation]):
@@ -1196,8 +1314,14 @@ class ConversationManager(_ManagerCore[Conversation]):
 
     _conversation_class = Conversation
 
-    def __init__(self, store: Store | None, config: SessionConfig | None = None, *,
-                 enabled: bool = True, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store | None,
+        config: SessionConfig | None = None,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         super().__init__(store, config, enabled=enabled, clock=clock)
 
     def _run(self, plan: _Plan[T]) -> T:
@@ -1210,10 +1334,17 @@ class ConversationManager(_ManagerCore[Conversation]):
         store = Store(MemoryBackend())
         return _run_sync(store, self._p_create(store, conversation_id, fields))
 
-    def create(self, conversation_id: str | None = None, *, user_id: str | None = None,
-               system_prompt: str | None = None, metadata: Mapping[str, Any] | None = None,
-               agent_name: str | None = None, model: str | None = None,
-               title: str | None = None) -> Conversation:
+    def create(
+        self,
+        conversation_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        system_prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+    ) -> Conversation:
         """Start a conversation (id generated when not given).
 
         Raises:
@@ -1230,11 +1361,17 @@ class ConversationManager(_ManagerCore[Conversation]):
             return None
         return self._run(self._p_get(conversation_id))
 
-    def get_or_create(self, conversation_id: str, *, user_id: str | None = None,
-                      system_prompt: str | None = None,
-                      metadata: Mapping[str, Any] | None = None,
-                      agent_name: str | None = None, model: str | None = None,
-                      title: str | None = None) -> Conversation:
+    def get_or_create(
+        self,
+        conversation_id: str,
+        *,
+        user_id: str | None = None,
+        system_prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+    ) -> Conversation:
         """The conversation ``conversation_id``, created if missing.
 
         An expired session is replaced by a fresh one in place: its messages are
@@ -1268,8 +1405,11 @@ class ConversationManager(_ManagerCore[Conversation]):
         if fields:
             if "metadata" in fields:
                 user_meta = dict(fields.pop("metadata") or {})
-                conversation._run(conversation._p_update_thread(lambda t: {"metadata": {
-                    **user_meta, RESERVED_METADATA_KEY: _reserved(t)}}))
+                conversation._run(
+                    conversation._p_update_thread(
+                        lambda t: {"metadata": {**user_meta, RESERVED_METADATA_KEY: _reserved(t)}}
+                    )
+                )
             if fields:
                 conversation._run(conversation._p_update_thread(lambda t: dict(fields)))
         else:
@@ -1312,8 +1452,9 @@ class ConversationManager(_ManagerCore[Conversation]):
             return 0
         return self._run(self._p_cleanup(now, purge))
 
-    def enforce_max_sessions(self, max_sessions: int, *, purge: bool = False,
-                             per_user: bool = False) -> int:
+    def enforce_max_sessions(
+        self, max_sessions: int, *, purge: bool = False, per_user: bool = False
+    ) -> int:
         """Keep the ``max_sessions`` most recently active conversations, delete the
         rest (seed 003's retention); returns how many were deleted.
 
@@ -1334,15 +1475,22 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
 
     _conversation_class = AsyncConversation
 
-    def __init__(self, store: AsyncStore | None, config: SessionConfig | None = None, *,
-                 enabled: bool = True, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: AsyncStore | None,
+        config: SessionConfig | None = None,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         super().__init__(store, config, enabled=enabled, clock=clock)
 
     async def _arun(self, plan: _Plan[T]) -> T:
         return await _run_async(self._store, plan)
 
-    async def _detached(self, conversation_id: str | None, fields: dict[str, Any]
-                        ) -> AsyncConversation:
+    async def _detached(
+        self, conversation_id: str | None, fields: dict[str, Any]
+    ) -> AsyncConversation:
         from convostore.store import AsyncStore
         from convostore.store.base import ThreadedAsyncBackend
         from convostore.store.memory import MemoryBackend
@@ -1350,10 +1498,17 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
         store = AsyncStore(ThreadedAsyncBackend(MemoryBackend(), inline=True))
         return await _run_async(store, self._p_create(store, conversation_id, fields))
 
-    async def create(self, conversation_id: str | None = None, *, user_id: str | None = None,
-                     system_prompt: str | None = None,
-                     metadata: Mapping[str, Any] | None = None, agent_name: str | None = None,
-                     model: str | None = None, title: str | None = None) -> AsyncConversation:
+    async def create(
+        self,
+        conversation_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        system_prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+    ) -> AsyncConversation:
         fields = _fields(user_id, system_prompt, metadata, agent_name, model, title)
         if not self._enabled:
             return await self._detached(conversation_id, fields)
@@ -1364,11 +1519,17 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
             return None
         return await self._arun(self._p_get(conversation_id))
 
-    async def get_or_create(self, conversation_id: str, *, user_id: str | None = None,
-                            system_prompt: str | None = None,
-                            metadata: Mapping[str, Any] | None = None,
-                            agent_name: str | None = None, model: str | None = None,
-                            title: str | None = None) -> AsyncConversation:
+    async def get_or_create(
+        self,
+        conversation_id: str,
+        *,
+        user_id: str | None = None,
+        system_prompt: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+    ) -> AsyncConversation:
         fields = _fields(user_id, system_prompt, metadata, agent_name, model, title)
         if not self._enabled:
             return await self._detached(conversation_id, fields)
@@ -1380,8 +1541,11 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
         if fields:
             if "metadata" in fields:
                 user_meta = dict(fields.pop("metadata") or {})
-                await conversation._arun(conversation._p_update_thread(lambda t: {"metadata": {
-                    **user_meta, RESERVED_METADATA_KEY: _reserved(t)}}))
+                await conversation._arun(
+                    conversation._p_update_thread(
+                        lambda t: {"metadata": {**user_meta, RESERVED_METADATA_KEY: _reserved(t)}}
+                    )
+                )
             if fields:
                 await conversation._arun(conversation._p_update_thread(lambda t: dict(fields)))
         else:
@@ -1409,14 +1573,14 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
         assert self._store is not None
         return cast(int, await self._store.count_threads())
 
-    async def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = False
-                              ) -> int:
+    async def cleanup_expired(self, *, now: dt.datetime | None = None, purge: bool = False) -> int:
         if not self._enabled:
             return 0
         return await self._arun(self._p_cleanup(now, purge))
 
-    async def enforce_max_sessions(self, max_sessions: int, *, purge: bool = False,
-                                   per_user: bool = False) -> int:
+    async def enforce_max_sessions(
+        self, max_sessions: int, *, purge: bool = False, per_user: bool = False
+    ) -> int:
         if not self._enabled:
             return 0
         return await self._arun(self._p_enforce(max_sessions, purge, per_user))

@@ -79,8 +79,9 @@ class StoreNotFoundError(NotFoundError):
     """A store opened in a mode that must not create one does not exist yet."""
 
     def __init__(self, url: str, path: str, hint: str = "") -> None:
-        super().__init__(f"store {url} does not exist (there is no {path})"
-                         + (f"; {hint}" if hint else ""))
+        super().__init__(
+            f"store {url} does not exist (there is no {path})" + (f"; {hint}" if hint else "")
+        )
         self.url = url
         self.path = path
 
@@ -142,8 +143,14 @@ class UnsupportedSnapshotVersionError(ValidationError):
 class ContextBudgetError(ValidationError):
     """The messages that must be in a context window do not fit its budget."""
 
-    def __init__(self, required: int, budget: int, unit: str = "tokens", *,
-                 what: str = "the mandatory part of the context") -> None:
+    def __init__(
+        self,
+        required: int,
+        budget: int,
+        unit: str = "tokens",
+        *,
+        what: str = "the mandatory part of the context",
+    ) -> None:
         super().__init__(f"{what} needs {required} {unit}, over the budget of {budget}")
         self.required = required
         self.budget = budget
@@ -187,7 +194,8 @@ class DamagedThreadError(BackendUnavailableError):
         super().__init__(
             f"the thread file {path} is damaged ({reason}); {which} cannot be read or "
             "changed until the file is restored from a backup or moved out of the store "
-            "directory")
+            "directory"
+        )
         self.path = path
         self.reason = reason
         self.thread_id = thread_id

@@ -130,8 +130,7 @@ class _KeyLogic:
         return key_id
 
     @classmethod
-    def _new_record(cls, tenant: str, read_only: bool, label: str | None
-                    ) -> tuple[Thread, str]:
+    def _new_record(cls, tenant: str, read_only: bool, label: str | None) -> tuple[Thread, str]:
         tenant = cls._check_tenant(tenant)
         label = cls._check_label(label)
         key_id = new_ulid()
@@ -207,8 +206,9 @@ class KeyManager(_KeyLogic):
     def __init__(self, store: Store) -> None:
         self._store = store.tenant(KEYS_TENANT)
 
-    def create(self, tenant: str, *, read_only: bool = False, label: str | None = None
-               ) -> tuple[ApiKey, str]:
+    def create(
+        self, tenant: str, *, read_only: bool = False, label: str | None = None
+    ) -> tuple[ApiKey, str]:
         """Issue a key for ``tenant``.
 
         Returns:
@@ -226,8 +226,9 @@ class KeyManager(_KeyLogic):
         out: builtins.list[ApiKey] = []
         cursor = None
         while True:
-            page = self._store.list_threads(user_id=user_id, agent_name=_AGENT,
-                                            limit=_PAGE, cursor=cursor)
+            page = self._store.list_threads(
+                user_id=user_id, agent_name=_AGENT, limit=_PAGE, cursor=cursor
+            )
             out.extend(self._to_key(r) for r in page.items if self._is_key(r))
             if page.next_cursor is None:
                 return self._sorted(out)
@@ -250,9 +251,13 @@ class KeyManager(_KeyLogic):
             if record.metadata.get("revoked_at"):
                 return self._to_key(record)
             try:
-                return self._to_key(self._store.update_thread(
-                    key_id, expected_revision=record.revision,
-                    metadata=self._revoked_metadata(record)))
+                return self._to_key(
+                    self._store.update_thread(
+                        key_id,
+                        expected_revision=record.revision,
+                        metadata=self._revoked_metadata(record),
+                    )
+                )
             except RevisionConflictError:
                 continue
 
@@ -275,8 +280,9 @@ class AsyncKeyManager(_KeyLogic):
     def __init__(self, store: AsyncStore) -> None:
         self._store = store.tenant(KEYS_TENANT)
 
-    async def create(self, tenant: str, *, read_only: bool = False,
-                     label: str | None = None) -> tuple[ApiKey, str]:
+    async def create(
+        self, tenant: str, *, read_only: bool = False, label: str | None = None
+    ) -> tuple[ApiKey, str]:
         record, token = self._new_record(tenant, read_only, label)
         return self._to_key(await self._store.create_thread(record)), token
 
@@ -285,8 +291,9 @@ class AsyncKeyManager(_KeyLogic):
         out: builtins.list[ApiKey] = []
         cursor = None
         while True:
-            page = await self._store.list_threads(user_id=user_id, agent_name=_AGENT,
-                                                  limit=_PAGE, cursor=cursor)
+            page = await self._store.list_threads(
+                user_id=user_id, agent_name=_AGENT, limit=_PAGE, cursor=cursor
+            )
             out.extend(self._to_key(r) for r in page.items if self._is_key(r))
             if page.next_cursor is None:
                 return self._sorted(out)
@@ -304,9 +311,13 @@ class AsyncKeyManager(_KeyLogic):
             if record.metadata.get("revoked_at"):
                 return self._to_key(record)
             try:
-                return self._to_key(await self._store.update_thread(
-                    key_id, expected_revision=record.revision,
-                    metadata=self._revoked_metadata(record)))
+                return self._to_key(
+                    await self._store.update_thread(
+                        key_id,
+                        expected_revision=record.revision,
+                        metadata=self._revoked_metadata(record),
+                    )
+                )
             except RevisionConflictError:
                 continue
 

@@ -74,11 +74,12 @@ ID_MAX_LENGTH = 255
 #: ``$`` as the end of the text).
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
 #: The rule as said in every error about an id.
-ID_RULE = (f"must be a string of 1-{ID_MAX_LENGTH} characters with no control characters "
-           "(U+0000-U+001F, U+007F-U+009F), line or paragraph separators (U+2028, "
-           "U+2029) or lone surrogates")
-_ID_TEXT = re.compile(
-    r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,255}")
+ID_RULE = (
+    f"must be a string of 1-{ID_MAX_LENGTH} characters with no control characters "
+    "(U+0000-U+001F, U+007F-U+009F), line or paragraph separators (U+2028, "
+    "U+2029) or lone surrogates"
+)
+_ID_TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]{1,255}")
 
 
 def is_identifier(value: object) -> TypeGuard[str]:
@@ -93,11 +94,14 @@ class _IdentifierSchema:
     read validates several ids.
     """
 
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
-                                     ) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         return core_schema.custom_error_schema(
             core_schema.str_schema(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN),
-            custom_error_type="identifier", custom_error_message=ID_RULE)
+            custom_error_type="identifier",
+            custom_error_message=ID_RULE,
+        )
 
 
 Identifier = Annotated[str, _IdentifierSchema()]
@@ -142,8 +146,9 @@ class _NormalisedToUTC:
         parsed = handler(source)
         convert = core_schema.no_info_after_validator_function(_to_utc, core_schema.any_schema())
         at_utc = core_schema.datetime_schema(tz_constraint=0, strict=True)
-        from_text = core_schema.chain_schema([
-            parsed, core_schema.union_schema([at_utc, convert], mode="left_to_right")])
+        from_text = core_schema.chain_schema(
+            [parsed, core_schema.union_schema([at_utc, convert], mode="left_to_right")]
+        )
         return core_schema.json_or_python_schema(
             json_schema=from_text,
             python_schema=core_schema.no_info_after_validator_function(_to_utc, parsed),
@@ -265,8 +270,9 @@ class TokenUsage(_Model):
     @classmethod
     def of(cls, prompt: int, completion: int) -> TokenUsage:
         """Usage with ``total_tokens`` computed as ``prompt + completion``."""
-        return cls(prompt_tokens=prompt, completion_tokens=completion,
-                   total_tokens=prompt + completion)
+        return cls(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
@@ -343,8 +349,9 @@ class MessageMetadata(_Model):
         # Consistent with ``==`` (equal metadata have equal scalar fields), and
         # defined at all so that pydantic shares the default instance below
         # instead of copying it into every message.
-        return hash((self.completed_at, self.duration_ms, self.model, self.provider,
-                     self.finish_reason))
+        return hash(
+            (self.completed_at, self.duration_ms, self.model, self.provider, self.finish_reason)
+        )
 
 
 class _EmptyExtra(dict[str, str]):
@@ -355,8 +362,10 @@ class _EmptyExtra(dict[str, str]):
     """
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("this message has no metadata of its own: add entries with "
-                        "Message.with_metadata(key=value)")
+        raise TypeError(
+            "this message has no metadata of its own: add entries with "
+            "Message.with_metadata(key=value)"
+        )
 
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse
@@ -437,8 +446,9 @@ class Message(_Model):
     #: whole request. Part of the message's content, so the same key reused for
     #: another request collides with what the first one stored.
     #: Left out of the JSON while unset, so messages without one serialise as before.
-    request_digest: str | None = Field(default=None, min_length=1, max_length=255,
-                                       exclude_if=lambda v: v is None)
+    request_digest: str | None = Field(
+        default=None, min_length=1, max_length=255, exclude_if=lambda v: v is None
+    )
     token_count: NonNegInt | None = None
     token_counter: str | None = None
     created_at: UTCDateTime = Field(default_factory=utcnow)
@@ -525,7 +535,8 @@ class Message(_Model):
         new question.
         """
         return self.role is Role.USER and not (
-            self.parts and all(isinstance(p, ToolResultPart) for p in self.parts))
+            self.parts and all(isinstance(p, ToolResultPart) for p in self.parts)
+        )
 
     def with_parts(self, *parts: Part | list[Part]) -> Message:
         """A copy whose parts are replaced; ``content`` is kept unless it was empty."""
@@ -806,8 +817,14 @@ class HealthReport(BaseModel):
         return [c for c in self.checks if not c.ok]
 
     @classmethod
-    def of(cls, backend: str, checks: list[HealthCheckResult],
-           detail: dict[str, Any] | None = None, *, full: bool = False) -> HealthReport:
+    def of(
+        cls,
+        backend: str,
+        checks: list[HealthCheckResult],
+        detail: dict[str, Any] | None = None,
+        *,
+        full: bool = False,
+    ) -> HealthReport:
         """The report of ``checks``: ok when all passed, ``detail["error"]`` naming
         the failed ones otherwise."""
         detail = dict(detail or {})

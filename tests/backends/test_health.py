@@ -41,8 +41,12 @@ def test_a_damaged_database_is_not_healthy_and_says_why(tmp_path: Path) -> None:
             report = store.health_check(full=full)
             assert not report.ok
             assert [c.name for c in report.problems] == ["integrity"]
-    doctor = subprocess.run([sys.executable, "-m", "convostore", "doctor", "--store", url],
-                            capture_output=True, text=True, timeout=60)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "convostore", "doctor", "--store", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert doctor.returncode == 5
     assert any(line.startswith("integrity\tfail") for line in doctor.stdout.splitlines())
 
@@ -53,15 +57,18 @@ async def test_readyz_answers_503_naming_the_problem(tmp_path: Path) -> None:
     from convostore.server import create_app
 
     app = create_app(_damaged(tmp_path))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
         r = await client.get("/readyz")
         assert r.status_code == 503 and "integrity" in r.json()["detail"]
         assert (await client.get("/healthz")).status_code == 200  # alive, not ready
 
 
-def test_a_disk_without_room_fails_the_disk_space_check(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_disk_without_room_fails_the_disk_space_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = os.statvfs
 
     def full(path: str) -> os.statvfs_result:
@@ -76,13 +83,15 @@ def test_a_disk_without_room_fails_the_disk_space_check(tmp_path: Path,
     assert not report.ok and [c.name for c in report.problems] == ["disk-space"]
 
 
-def test_serve_on_a_store_it_cannot_open_prints_one_line_and_exits_5(tmp_path: Path
-                                                                     ) -> None:
+def test_serve_on_a_store_it_cannot_open_prints_one_line_and_exits_5(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-database.db"
     bad.write_bytes(b"garbage" * 2000)
-    result = subprocess.run([sys.executable, "-m", "convostore", "serve", "--store",
-                             f"sqlite:///{bad}", "--port", "0"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "convostore", "serve", "--store", f"sqlite:///{bad}", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 5
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "not a database" in lines[0]

@@ -52,12 +52,17 @@ def read_only(path: Path) -> Iterator[None]:
             path.chmod(mode)
         return
     chattr = shutil.which("chattr")
-    done = chattr and subprocess.run([chattr, "+i", str(path)], capture_output=True,
-                                     check=False).returncode == 0
+    done = (
+        chattr
+        and subprocess.run([chattr, "+i", str(path)], capture_output=True, check=False).returncode
+        == 0
+    )
     if not done:
-        pytest.skip("running as root, where mode bits do not stop writes, and chattr +i is "
-                    "not available here (needs CAP_LINUX_IMMUTABLE and a file system that "
-                    "supports it)")
+        pytest.skip(
+            "running as root, where mode bits do not stop writes, and chattr +i is "
+            "not available here (needs CAP_LINUX_IMMUTABLE and a file system that "
+            "supports it)"
+        )
     try:
         yield
     finally:
@@ -75,8 +80,10 @@ async def client(url: str) -> AsyncIterator[httpx.AsyncClient]:
     from convostore.server import create_app
 
     app = create_app(url)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c,
+    ):
         yield c
 
 
@@ -151,9 +158,9 @@ def no_space_under(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "statvfs", statvfs)
 
 
-async def test_a_full_disk_is_not_ready_and_doctor_names_it(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+async def test_a_full_disk_is_not_ready_and_doctor_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, _ = _store(tmp_path)
     async with client(url) as c:
         assert (await c.get("/readyz")).status_code == 200
@@ -170,11 +177,20 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     where = tmp_path / "fs"
     where.mkdir()
     mount = shutil.which("mount")
-    if os.geteuid() != 0 or mount is None or subprocess.run(
+    if (
+        os.geteuid() != 0
+        or mount is None
+        or subprocess.run(
             [mount, "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(where)],
-            capture_output=True, check=False).returncode != 0:
-        pytest.skip("mounting a tmpfs is not allowed here (needs root and CAP_SYS_ADMIN); "
-                    "the portable tests above simulate a full disk")
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ):
+        pytest.skip(
+            "mounting a tmpfs is not allowed here (needs root and CAP_SYS_ADMIN); "
+            "the portable tests above simulate a full disk"
+        )
     try:
         yield where
     finally:
@@ -195,9 +211,13 @@ def test_a_really_full_disk_fails_the_check_and_the_writes(small_fs: Path) -> No
         assert not report.ok and [p.name for p in report.problems] == ["disk-space"]
         with pytest.raises(BackendUnavailableError, match="full"):
             store.append("t", [Message.user("x" * 4000) for _ in range(200)])
-        doctor_run = subprocess.run([sys.executable, "-m", "convostore", "doctor", "--store",
-                                     url, "--json"], capture_output=True, text=True,
-                                    timeout=60, check=False)
+        doctor_run = subprocess.run(
+            [sys.executable, "-m", "convostore", "doctor", "--store", url, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert doctor_run.returncode == 5
         checks = {c["name"]: c for c in json.loads(doctor_run.stdout)["checks"]}
         assert checks["disk-space"]["status"] == "fail"
@@ -210,7 +230,8 @@ def test_a_really_full_disk_fails_the_check_and_the_writes(small_fs: Path) -> No
 
 
 def test_a_large_database_reports_the_damage_a_query_ran_into(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Over the quick-check size only the header, schema and roots are read; a
     damaged page a request stumbled on is reported until a full check passes."""
     monkeypatch.setattr(sqlite_module, "QUICK_CHECK_MAX_BYTES", 0)
@@ -238,8 +259,9 @@ def test_a_json_file_that_does_not_parse_fails_the_full_check(tmp_path: Path) ->
     with open_store(url) as store:
         cheap = store.health_check()
         assert cheap.ok  # the other threads are served, as documented
-        assert "could not be loaded" in next(c.detail for c in cheap.checks
-                                             if c.name == "integrity")
+        assert "could not be loaded" in next(
+            c.detail for c in cheap.checks if c.name == "integrity"
+        )
         full = store.health_check(full=True)
         assert not full.ok and [p.name for p in full.problems] == ["integrity"]
         assert "bad.json" in full.problems[0].detail
@@ -269,14 +291,19 @@ def _damaged_header(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bad.db'}"
 
 
-@pytest.mark.parametrize(("make", "says"), [
-    (_under_a_file, "cannot create"),
-    (_damaged_header, "not a database"),
-    (_newer_schema, "newer"),
-    (lambda _: "postgresql://convostore@127.0.0.1:1/none", "unavailable"),
-], ids=["unwritable-directory", "damaged-file", "newer-schema", "refused-connection"])
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (_under_a_file, "cannot create"),
+        (_damaged_header, "not a database"),
+        (_newer_schema, "newer"),
+        (lambda _: "postgresql://convostore@127.0.0.1:1/none", "unavailable"),
+    ],
+    ids=["unwritable-directory", "damaged-file", "newer-schema", "refused-connection"],
+)
 def test_serve_on_a_store_it_cannot_open_says_why_in_one_line_and_exits_5(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any, says: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any, says: str
+) -> None:
     import uvicorn
 
     url = make(tmp_path)

@@ -51,8 +51,9 @@ def state(store: Store) -> dict[str, Any]:
     return {
         t.id: {
             "thread": t.model_dump(),
-            "messages": [m.model_dump() for m in
-                         store.list_messages(t.id, include_deleted=True, limit=1000)],
+            "messages": [
+                m.model_dump() for m in store.list_messages(t.id, include_deleted=True, limit=1000)
+            ],
         }
         for t in threads
     }
@@ -61,8 +62,9 @@ def state(store: Store) -> dict[str, Any]:
 def copy_of(store: Store, thread_id: str) -> Any:
     """A snapshot of ``thread_id`` whose messages have fresh ids (ids are per tenant)."""
     snap = store.export_thread(thread_id)
-    return snap.model_copy(update={
-        "messages": [m.model_copy(update={"id": f"{m.id}-copy"}) for m in snap.messages]})
+    return snap.model_copy(
+        update={"messages": [m.model_copy(update={"id": f"{m.id}-copy"}) for m in snap.messages]}
+    )
 
 
 def json_files(root: Path) -> dict[Path, dict[str, Any]]:
@@ -93,8 +95,14 @@ def test_reopen_sees_threads_messages_deletes_state_and_imports(root: Path) -> N
         a = s.create_thread(title="a", user_id="u1", agent_name="bot")
         b = s.create_thread(title="b", user_id="u1")
         gone = s.create_thread(title="gone")
-        msgs = s.append(a.id, [Message.system("be brief"), Message.user("hi"),
-                               Message.assistant("hello", execution_id="run-1")])
+        msgs = s.append(
+            a.id,
+            [
+                Message.system("be brief"),
+                Message.user("hi"),
+                Message.assistant("hello", execution_id="run-1"),
+            ],
+        )
         s.append(gone.id, Message.user("bye"))
         s.update_thread(a.id, state={"variables": {"lang": "fr"}, "data": {"n": [1, 2]}})
         s.update_message(msgs[2].id, pinned=True)
@@ -137,8 +145,9 @@ def test_a_message_whose_parts_or_content_were_emptied_reloads_unchanged(root: P
         assert s.get_message(m2.id).content == ""
 
 
-def test_every_file_is_complete_json_matching_memory_after_each_write(store: Store,
-                                                                      root: Path) -> None:
+def test_every_file_is_complete_json_matching_memory_after_each_write(
+    store: Store, root: Path
+) -> None:
     def check() -> None:
         files = json_files(root)
         threads = {t.id: t for t in store.list_threads(include_deleted=True, limit=1000)}
@@ -208,15 +217,19 @@ FAILURES = {
 }
 
 
-CASES = [(w, f) for w in sorted(WRITES) for f in sorted(FAILURES)
-         # purge removes the file and replaces none; nothing else removes one
-         if (f == "unlink") == (w == "purge") or f.startswith("fsync")]
+CASES = [
+    (w, f)
+    for w in sorted(WRITES)
+    for f in sorted(FAILURES)
+    # purge removes the file and replaces none; nothing else removes one
+    if (f == "unlink") == (w == "purge") or f.startswith("fsync")
+]
 
 
 @pytest.mark.parametrize("write, failure", CASES)
 def test_a_failed_write_changes_neither_memory_nor_disk(
-        store: Store, root: Path, monkeypatch: pytest.MonkeyPatch, write: str,
-        failure: str) -> None:
+    store: Store, root: Path, monkeypatch: pytest.MonkeyPatch, write: str, failure: str
+) -> None:
     name, directories_only = FAILURES[failure]
     t = store.create_thread(title="keep")
     store.append(t.id, [Message.user("one"), Message.assistant("two")])
@@ -242,7 +255,8 @@ def test_a_failed_write_changes_neither_memory_nor_disk(
 
 
 def test_a_failed_write_that_cannot_be_rolled_back_stops_further_writes(
-        store: Store, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     t = store.create_thread()
     real_replace = os.replace
     calls: list[str] = []
@@ -308,22 +322,31 @@ def _damage(root: Path, content: bytes) -> Path:
 
 
 DAMAGED = [
-    pytest.param(b'{"format": "convostore.thread", "version": 1, "ten', "invalid JSON",
-                 id="truncated"),
+    pytest.param(
+        b'{"format": "convostore.thread", "version": 1, "ten', "invalid JSON", id="truncated"
+    ),
     pytest.param(b"", "invalid JSON", id="empty"),
     pytest.param(b"\xff\xfe\x00garbage", "invalid JSON", id="not-utf8"),
     pytest.param(b"[]", "format", id="a-list"),
-    pytest.param(b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
-                 b'"thread": {"id": "t1", "revision": -1}, "messages": []}', "revision",
-                 id="wrong-shape"),
-    pytest.param(b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
-                 b'"thread": {"id": "t1"}, "messages": {}}', "messages", id="wrong-type"),
+    pytest.param(
+        b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
+        b'"thread": {"id": "t1", "revision": -1}, "messages": []}',
+        "revision",
+        id="wrong-shape",
+    ),
+    pytest.param(
+        b'{"format": "convostore.thread", "version": 1, "tenant": "default", '
+        b'"thread": {"id": "t1"}, "messages": {}}',
+        "messages",
+        id="wrong-type",
+    ),
 ]
 
 
 @pytest.mark.parametrize("content, match", DAMAGED)
 def test_a_damaged_file_costs_its_thread_only_and_is_never_overwritten(
-        root: Path, content: bytes, match: str) -> None:
+    root: Path, content: bytes, match: str
+) -> None:
     bad = _damage(root, content)
     with open_store(url(root, lock_timeout="0")) as s:
         # the rest of the store opens, lists and serves
@@ -334,13 +357,17 @@ def test_a_damaged_file_costs_its_thread_only_and_is_never_overwritten(
         s.create_thread(id="t3")
         # every call on the damaged thread names the file, writes included
         calls: list[Any] = [
-            lambda: s.get_thread("t1"), lambda: s.list_messages("t1"),
-            lambda: s.recent("t1", 5), lambda: s.export_thread("t1"),
+            lambda: s.get_thread("t1"),
+            lambda: s.list_messages("t1"),
+            lambda: s.recent("t1", 5),
+            lambda: s.export_thread("t1"),
             lambda: s.load_messages("t1"),
             lambda: s.append("t1", Message.user("lost?")),
             lambda: s.create_thread(id="t1"),
-            lambda: s.update_thread("t1", title="x"), lambda: s.delete_thread("t1"),
-            lambda: s.restore_thread("t1"), lambda: s.purge_thread("t1"),
+            lambda: s.update_thread("t1", title="x"),
+            lambda: s.delete_thread("t1"),
+            lambda: s.restore_thread("t1"),
+            lambda: s.purge_thread("t1"),
             lambda: s.import_thread(s.export_thread("t2"), thread_id="t1", new_ids=True),
         ]
         for call in calls:
@@ -377,8 +404,9 @@ def test_a_restored_file_is_read_again_on_the_next_open(root: Path) -> None:
         assert "damaged" not in s.health_check().detail
 
 
-def test_an_unreadable_file_costs_its_thread_only(root: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_file_costs_its_thread_only(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = _damage(root, b"")
     with open_store(url(root)) as s:
         s.create_thread(id="t9")
@@ -474,10 +502,34 @@ def test_a_path_that_is_a_file_is_a_typed_error(tmp_path: Path) -> None:
 
 # --- names --------------------------------------------------------------------
 
-HOSTILE_NAMES = ["..", ".", "../escape", "a/b", "x/y/../../z", ".lock", ".t.json.x.tmp",
-                 "%2e%2e", "%2F", "José", "Jose\u0301", "auth0|64b7f0c2e1", "slack/C123",
-                 "CON", "nul", "a\\b", "~x", " ", "\u202eevil", "\u200fRTL", "👨\u200d👩\u200d👧",
-                 "Ω" * 255, "😀" * 255, "😀" * 254 + "😁", "-lead", "a" * 201]
+HOSTILE_NAMES = [
+    "..",
+    ".",
+    "../escape",
+    "a/b",
+    "x/y/../../z",
+    ".lock",
+    ".t.json.x.tmp",
+    "%2e%2e",
+    "%2F",
+    "José",
+    "Jose\u0301",
+    "auth0|64b7f0c2e1",
+    "slack/C123",
+    "CON",
+    "nul",
+    "a\\b",
+    "~x",
+    " ",
+    "\u202eevil",
+    "\u200fRTL",
+    "👨\u200d👩\u200d👧",
+    "Ω" * 255,
+    "😀" * 255,
+    "😀" * 254 + "😁",
+    "-lead",
+    "a" * 201,
+]
 NAME_CHARS = re.compile(r"[A-Za-z0-9_%][A-Za-z0-9._:@+=%~-]*\.json")
 
 
@@ -506,37 +558,53 @@ def test_any_id_gets_a_safe_unique_file_name_inside_its_tenant(root: Path) -> No
         assert "damaged" not in s.health_check().detail
 
 
-@pytest.mark.parametrize("thread_id, name", [
-    ("t1", "t1.json"),
-    ("x:y@z+1=2-3.4", "x:y@z+1=2-3.4.json"),
-    ("th_01JD3XKZ", "th_01JD3XKZ.json"),
-    ("a" * 255, "a" * 100 + "~" + hashlib.sha256(b"a" * 255).hexdigest()[:32] + ".json"),
-    ("José", "Jos%C3%A9.json"),
-    ("auth0|64b7", "auth0%7C64b7.json"),
-    ("../x", "%2E.%2Fx.json"),
-    ("..", "%2E..json"),
-    ("%2e%2e", "%252e%252e.json"),
-    ("-x", "%2Dx.json"),
-    ("a b", "a%20b.json"),
-])
+@pytest.mark.parametrize(
+    "thread_id, name",
+    [
+        ("t1", "t1.json"),
+        ("x:y@z+1=2-3.4", "x:y@z+1=2-3.4.json"),
+        ("th_01JD3XKZ", "th_01JD3XKZ.json"),
+        ("a" * 255, "a" * 100 + "~" + hashlib.sha256(b"a" * 255).hexdigest()[:32] + ".json"),
+        ("José", "Jos%C3%A9.json"),
+        ("auth0|64b7", "auth0%7C64b7.json"),
+        ("../x", "%2E.%2Fx.json"),
+        ("..", "%2E..json"),
+        ("%2e%2e", "%252e%252e.json"),
+        ("-x", "%2Dx.json"),
+        ("a b", "a%20b.json"),
+    ],
+)
 def test_file_names_old_ids_unchanged_others_percent_encoded(
-        root: Path, thread_id: str, name: str) -> None:
+    root: Path, thread_id: str, name: str
+) -> None:
     with open_store(url(root)) as s:
         s.create_thread(id=thread_id)
     assert [p.name for p in (root / "default").iterdir()] == [name]
 
 
-@pytest.mark.parametrize("tenant, thread_id", [
-    ("default", "a\x00b"), ("a\x00b", "t"), ("default", "line\nbreak"), ("default", ""),
-    ("default", "x" * 256), ("default", "lone\ud800"),
-])
+@pytest.mark.parametrize(
+    "tenant, thread_id",
+    [
+        ("default", "a\x00b"),
+        ("a\x00b", "t"),
+        ("default", "line\nbreak"),
+        ("default", ""),
+        ("default", "x" * 256),
+        ("default", "lone\ud800"),
+    ],
+)
 def test_names_that_are_not_ids_are_refused_by_the_backend_itself(
-        root: Path, tenant: str, thread_id: str) -> None:
+    root: Path, tenant: str, thread_id: str
+) -> None:
     backend = JsonFileBackend(root)
     try:
         with pytest.raises(ValidationError):
-            backend.execute(ops.CreateThread(tenant, Thread(id="ok").model_copy(
-                update={"id": thread_id, "tenant_id": "default"})))
+            backend.execute(
+                ops.CreateThread(
+                    tenant,
+                    Thread(id="ok").model_copy(update={"id": thread_id, "tenant_id": "default"}),
+                )
+            )
     finally:
         backend.close()
     assert sorted(p.name for p in root.iterdir()) == [".lock"]
@@ -600,8 +668,12 @@ sys.stdin.readline()
 @pytest.fixture
 def holder(root: Path) -> Any:
     """A child process holding the store open until told to close it."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, url(root)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline().strip() == "locked"
     yield proc
@@ -664,8 +736,11 @@ while True:
 @pytest.mark.crash
 def test_killed_writers_leave_a_store_that_opens(root: Path) -> None:
     for round_ in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, url(root), str(round_)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, url(root), str(round_)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.2 + 0.1 * round_)
@@ -710,8 +785,9 @@ def test_file_stems_are_safe_and_one_to_one(a: str, b: str) -> None:
     assert (stem == _file_stem(b, "thread_id")) == (a == b)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ids=st.lists(cst.identifiers(), min_size=1, max_size=5, unique=True))
 def test_any_ids_survive_a_reopen(tmp_path: Path, ids: list[str]) -> None:
     root = tmp_path / uuid.uuid4().hex

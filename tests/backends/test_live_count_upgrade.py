@@ -23,29 +23,50 @@ def _version_1_database(path: Path) -> None:
     conn.execute(sql.CREATE_MIGRATIONS_TABLE)
     for statement in sql.MIGRATIONS[0].statements:
         conn.execute(statement)
-    conn.execute("INSERT INTO convostore_migrations VALUES (1, 'threads and messages', ?)",
-                 (GONE.isoformat(),))
+    conn.execute(
+        "INSERT INTO convostore_migrations VALUES (1, 'threads and messages', ?)",
+        (GONE.isoformat(),),
+    )
     for tid, count in (("t1", 5), ("t2", 0)):
-        body = Thread(id=tid).model_dump_json(exclude={
-            "revision", "message_count", "turn_count", "tool_call_count", "token_count",
-            "usage", "cost", "updated_at", "deleted_at"})
+        body = Thread(id=tid).model_dump_json(
+            exclude={
+                "revision",
+                "message_count",
+                "turn_count",
+                "tool_call_count",
+                "token_count",
+                "usage",
+                "cost",
+                "updated_at",
+                "deleted_at",
+            }
+        )
         conn.execute(
             "INSERT INTO threads (tenant_id, id, updated_us, revision, message_count, body) "
-            "VALUES ('default', ?, 0, ?, ?, ?)", (tid, count, count, body))
+            "VALUES ('default', ?, 0, ?, ?, ?)",
+            (tid, count, count, body),
+        )
     for seq in range(1, 6):
         deleted, archived = seq in (2, 4), seq == 1
-        m = Message.user(f"m{seq}", id=f"m{seq}").model_copy(update={
-            "thread_id": "t1", "seq": seq, "turn": seq, "token_count": 2,
-            "deleted_at": GONE if deleted else None, "archived_at": GONE if archived else None})
+        m = Message.user(f"m{seq}", id=f"m{seq}").model_copy(
+            update={
+                "thread_id": "t1",
+                "seq": seq,
+                "turn": seq,
+                "token_count": 2,
+                "deleted_at": GONE if deleted else None,
+                "archived_at": GONE if archived else None,
+            }
+        )
         conn.execute(
             "INSERT INTO messages (tenant_id, thread_id, seq, id, role, pinned, deleted, "
             "archived, body) VALUES ('default', 't1', ?, ?, 'user', 0, ?, ?, ?)",
-            (seq, m.id, int(deleted), int(archived), encode_message(m)))
+            (seq, m.id, int(deleted), int(archived), encode_message(m)),
+        )
     conn.close()
 
 
-def test_sqlite_upgrade_fills_the_live_count_and_adds_the_window_indexes(
-        tmp_path: Path) -> None:
+def test_sqlite_upgrade_fills_the_live_count_and_adds_the_window_indexes(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _version_1_database(path)
     with open_store(f"sqlite:///{path}") as store:
@@ -59,8 +80,12 @@ def test_sqlite_upgrade_fills_the_live_count_and_adds_the_window_indexes(
         window = store.context("t1", max_messages=10)
         assert [m.id for m in window.messages] == ["m2", "m3", "m5", "m6"]
         conn = store.backend._conn()
-        indexes = {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'")}
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+            )
+        }
     assert {"messages_live", "messages_live_mandatory"} <= indexes
     assert "messages_mandatory" not in indexes
 

@@ -30,8 +30,13 @@ def _messages() -> list[Message]:
     for i in range(N):
         text = f"message {i} " + "lorem ipsum dolor sit amet " * 30
         if i % 3 == 2:
-            out.append(Message(role="tool", tool_call_id=f"c{i}",
-                               parts=[ToolResultPart(tool_call_id=f"c{i}", result=text)]))
+            out.append(
+                Message(
+                    role="tool",
+                    tool_call_id=f"c{i}",
+                    parts=[ToolResultPart(tool_call_id=f"c{i}", result=text)],
+                )
+            )
         else:
             out.append(Message.user(text))
     return out
@@ -78,7 +83,8 @@ def test_an_in_memory_database_reads_the_same_thread(tmp_path: Path, as_dicts: b
 
 @pytest.mark.parametrize("read", ["load", "export"])
 def test_an_in_memory_database_decodes_outside_the_write_lock(
-        read: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # While a body is decoded, another thread must be able to take the lock
     # writers wait on; a store that decoded under it would make them wait.
     free: list[bool] = []

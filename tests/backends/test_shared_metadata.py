@@ -24,11 +24,16 @@ def test_reads_share_the_empty_metadata(tmp_path: Path, where: str) -> None:
     meta = MessageMetadata(model="m", token_usage=TokenUsage.of(3, 4))
     with open_store(url) as store:
         store.create_thread(id="t")
-        store.append("t", [Message.user("a"), Message.assistant("b").with_metadata(meta),
-                           Message.user("c")])
-        reads = [store.load_messages("t"), store.recent("t", 3),
-                 store.list_messages("t").items, store.export_thread("t").messages,
-                 store.context("t", max_tokens=1000).messages]
+        store.append(
+            "t", [Message.user("a"), Message.assistant("b").with_metadata(meta), Message.user("c")]
+        )
+        reads = [
+            store.load_messages("t"),
+            store.recent("t", 3),
+            store.list_messages("t").items,
+            store.export_thread("t").messages,
+            store.context("t", max_tokens=1000).messages,
+        ]
         for read in reads:
             plain = [m for m in read if m.content != "b"]
             given = [m for m in read if m.content == "b"]

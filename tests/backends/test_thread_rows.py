@@ -36,11 +36,14 @@ def test_zero_usage_and_cost_are_the_shared_values(store: Store) -> None:
         assert t.usage is _NO_USAGE and t.cost is _NO_COST
 
 
-@pytest.mark.parametrize("cost", [
-    CostInfo(input_cost=0.25, output_cost=0.5, total_cost=0.75),
-    CostInfo(currency="EUR"),  # zero, but not the default currency
-    CostInfo(input_cost=1e-9, total_cost=1e-9, currency="JPY"),
-])
+@pytest.mark.parametrize(
+    "cost",
+    [
+        CostInfo(input_cost=0.25, output_cost=0.5, total_cost=0.75),
+        CostInfo(currency="EUR"),  # zero, but not the default currency
+        CostInfo(input_cost=1e-9, total_cost=1e-9, currency="JPY"),
+    ],
+)
 def test_usage_and_cost_read_back_exactly(store: Store, cost: CostInfo) -> None:
     store.create_thread(id="a", user_id="u")
     meta = MessageMetadata(token_usage=TokenUsage.of(7, 5), cost=cost)
@@ -56,12 +59,18 @@ def test_row_json_validates_to_the_thread(thread: Thread) -> None:
     assert _read_back(thread) == [thread]
 
 
-@pytest.mark.parametrize("change", [
-    {"usage": TokenUsage(prompt_tokens=1)}, {"usage": TokenUsage(completion_tokens=1)},
-    {"usage": TokenUsage(total_tokens=1)}, {"cost": CostInfo(input_cost=0.5)},
-    {"cost": CostInfo(output_cost=0.5)}, {"cost": CostInfo(total_cost=0.5)},
-    {"cost": CostInfo(currency="mixed")},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"usage": TokenUsage(prompt_tokens=1)},
+        {"usage": TokenUsage(completion_tokens=1)},
+        {"usage": TokenUsage(total_tokens=1)},
+        {"cost": CostInfo(input_cost=0.5)},
+        {"cost": CostInfo(output_cost=0.5)},
+        {"cost": CostInfo(total_cost=0.5)},
+        {"cost": CostInfo(currency="mixed")},
+    ],
+)
 def test_any_one_nonzero_counter_is_kept(change: dict[str, object]) -> None:
     thread = Thread(**change)  # type: ignore[arg-type]
     assert _read_back(thread) == [thread]

@@ -14,8 +14,9 @@ from convostore.store import Store
 Run = Callable[..., Result]
 
 
-def invoke(*args: object, input: str | bytes | None = None,
-           env: dict[str, str] | None = None) -> Result:
+def invoke(
+    *args: object, input: str | bytes | None = None, env: dict[str, str] | None = None
+) -> Result:
     """Run the CLI in-process; fail on any traceback or escaped exception."""
     result = CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env)
     assert "Traceback" not in result.output, result.output
@@ -29,9 +30,15 @@ def seed(url: str, *, tenant: str = "default", messages: int = 3, **fields: Any)
     with _common.opened_store(url, tenant, create=True) as store:
         thread = store.create_thread(**fields)
         if messages:
-            store.append(thread.id, [
-                Message.user(f"question {i}") if i % 2 == 0 else
-                Message.assistant(f"answer {i}") for i in range(messages)])
+            store.append(
+                thread.id,
+                [
+                    Message.user(f"question {i}")
+                    if i % 2 == 0
+                    else Message.assistant(f"answer {i}")
+                    for i in range(messages)
+                ],
+            )
         return store.get_thread(thread.id)
 
 

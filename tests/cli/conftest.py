@@ -21,24 +21,32 @@ from ._helpers import Run, invoke
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CONVOSTORE_URL", "CONVOSTORE_TENANT", "CONVOSTORE_HOST",
-                 "CONVOSTORE_PORT"):
+    for name in ("CONVOSTORE_URL", "CONVOSTORE_TENANT", "CONVOSTORE_HOST", "CONVOSTORE_PORT"):
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(params=["sqlite", "json", "memory"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Any,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     if request.param in ("sqlite", "json"):
-        url = (f"sqlite:///{tmp_path / 'cli.db'}" if request.param == "sqlite" else
-               f"json:///{tmp_path / 'store'}")
+        url = (
+            f"sqlite:///{tmp_path / 'cli.db'}"
+            if request.param == "sqlite"
+            else f"json:///{tmp_path / 'store'}"
+        )
         open_store(url).close()  # an empty store, as read commands do not create one
         yield url
     else:
         shared = open_store("memory://")
         real = _common._open
-        monkeypatch.setattr(_common, "_open", lambda url, **kw: shared.tenant(shared.tenant_id)
-                            if url == "memory://shared" else real(url, **kw))
+        monkeypatch.setattr(
+            _common,
+            "_open",
+            lambda url, **kw: (
+                shared.tenant(shared.tenant_id) if url == "memory://shared" else real(url, **kw)
+            ),
+        )
         yield "memory://shared"
         shared.close()
 
@@ -51,5 +59,3 @@ def run() -> Run:
 @pytest.fixture
 def sqlite_url(tmp_path: Any) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
-
-

@@ -19,8 +19,18 @@ from ._helpers import Run, seed, with_store
 
 
 def test_keys_create_list_revoke(run: Run, store_url: str) -> None:
-    created = run("keys", "create", "--tenant", "acme", "--read-only", "--label", "ci",
-                  "--store", store_url, "--json")
+    created = run(
+        "keys",
+        "create",
+        "--tenant",
+        "acme",
+        "--read-only",
+        "--label",
+        "ci",
+        "--store",
+        store_url,
+        "--json",
+    )
     assert created.exit_code == 0, created.output
     key = json.loads(created.stdout)
     assert key["key"].startswith("cs_")
@@ -30,8 +40,12 @@ def test_keys_create_list_revoke(run: Run, store_url: str) -> None:
     items = json.loads(listed.stdout)["items"]
     assert [k["id"] for k in items] == [key["id"]]
     assert key["key"] not in listed.stdout
-    assert json.loads(run("keys", "list", "--tenant", "other", "--store", store_url,
-                          "--json").stdout)["items"] == []
+    assert (
+        json.loads(run("keys", "list", "--tenant", "other", "--store", store_url, "--json").stdout)[
+            "items"
+        ]
+        == []
+    )
 
     revoked = run("keys", "revoke", key["id"], "--store", store_url, "--json")
     assert json.loads(revoked.stdout)["revoked_at"] is not None
@@ -73,7 +87,8 @@ def test_db_status_and_upgrade_on_sqlite(run: Run, sqlite_url: str) -> None:
 
 
 def test_db_status_check_fails_on_a_pending_migration(
-        run: Run, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from convostore.store.sqlite import SQLiteBackend
 
     assert run("db", "upgrade", "--store", sqlite_url).exit_code == 0
@@ -112,8 +127,7 @@ def test_doctor_reports_store_schema_fts_and_tokenizer(run: Run, sqlite_url: str
     assert checks["tokenizer"]["detail"]
 
 
-def test_doctor_on_an_unusable_store_still_reports_and_exits_5(run: Run, tmp_path: Path
-                                                               ) -> None:
+def test_doctor_on_an_unusable_store_still_reports_and_exits_5(run: Run, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     result = run("doctor", "--store", f"sqlite:///{tmp_path / 'file' / 'x.db'}", "--json")
     assert result.exit_code == 5
@@ -141,10 +155,15 @@ def test_prune_keeps_n_sessions_per_user(run: Run, store_url: str) -> None:
     result = run("prune", "--keep", "2", "--yes", "--store", store_url, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert (report["expired"], report["over_limit"], report["purged"], report["dry_run"]
-            ) == (0, 1, True, False)
+    assert (report["expired"], report["over_limit"], report["purged"], report["dry_run"]) == (
+        0,
+        1,
+        True,
+        False,
+    )
     assert [(t["id"], t["user_id"], t["reason"]) for t in report["threads"]] == [
-        (alice[0], "alice", "over-limit")]
+        (alice[0], "alice", "over-limit")
+    ]
     assert _live(run, store_url, "--deleted") == {*alice[1:], bob}
 
 
@@ -166,8 +185,7 @@ def test_prune_removes_idle_sessions(run: Run, sqlite_url: str) -> None:
     assert run("threads", "show", active, "--store", sqlite_url).exit_code == 0
 
 
-def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_url: str
-                                                                ) -> None:
+def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_url: str) -> None:
     made = [seed(store_url, user_id="u", messages=0).id for _ in range(3)]
     before = _live(run, store_url)
     result = run("prune", "--keep", "1", "--dry-run", "--store", store_url, "--json")
@@ -186,14 +204,18 @@ def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_u
 def test_prune_dry_run_counts_each_thread_once(run: Run, sqlite_url: str) -> None:
     made = [seed(sqlite_url, user_id="u", messages=0).id for _ in range(3)]
     time.sleep(0.6)
-    report = json.loads(run("prune", "--idle", "0.5s", "--keep", "1", "--dry-run",
-                            "--store", sqlite_url, "--json").stdout)
+    report = json.loads(
+        run(
+            "prune", "--idle", "0.5s", "--keep", "1", "--dry-run", "--store", sqlite_url, "--json"
+        ).stdout
+    )
     assert (report["expired"], report["over_limit"]) == (3, 0)
     assert sorted(t["id"] for t in report["threads"]) == sorted(made)
 
 
 def test_prune_without_yes_off_a_terminal_refuses_and_changes_nothing(
-        run: Run, store_url: str) -> None:
+    run: Run, store_url: str
+) -> None:
     made = {seed(store_url, user_id="u", messages=0).id for _ in range(2)}
     result = run("prune", "--keep", "1", "--store", store_url, input="y\n")
     assert result.exit_code == 2
@@ -201,8 +223,9 @@ def test_prune_without_yes_off_a_terminal_refuses_and_changes_nothing(
     assert _live(run, store_url) == made
 
 
-def test_prune_asks_on_a_terminal(run: Run, store_url: str,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_asks_on_a_terminal(
+    run: Run, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from convostore.cli import prune
 
     monkeypatch.setattr(prune, "stdin_is_terminal", lambda: True)
@@ -234,7 +257,8 @@ def test_prune_usage_errors(run: Run, store_url: str, args: list[str]) -> None:
 
 
 def test_serve_hands_store_host_and_port_to_the_server(
-        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[tuple[Any, ...]] = []
     fake = types.ModuleType("convostore.server")
     fake.serve = lambda *args: calls.append(args)  # type: ignore[attr-defined]
@@ -245,8 +269,7 @@ def test_serve_hands_store_host_and_port_to_the_server(
     assert calls[-1] == ("sqlite:///x.db", "127.0.0.1", 7000)
 
 
-def test_serve_without_the_server_extra_exits_5(run: Run, monkeypatch: pytest.MonkeyPatch
-                                                ) -> None:
+def test_serve_without_the_server_extra_exits_5(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [m for m in sys.modules if m.startswith(("convostore.server", "fastapi"))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "fastapi", None)

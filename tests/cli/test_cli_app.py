@@ -31,13 +31,24 @@ from ._helpers import Run, seed
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
-COMMANDS = {"threads", "messages", "export", "import", "keys", "db", "prune", "doctor",
-            "serve", "demo"}
+COMMANDS = {
+    "threads",
+    "messages",
+    "export",
+    "import",
+    "keys",
+    "db",
+    "prune",
+    "doctor",
+    "serve",
+    "demo",
+}
 
 
 def test_the_reference_in_docs_is_generated_from_help() -> None:
     assert DOCS.read_text(encoding="utf-8") == render(cli), (
-        "docs/cli.md is out of date: run python scripts/gen_cli_docs.py")
+        "docs/cli.md is out of date: run python scripts/gen_cli_docs.py"
+    )
 
 
 def test_the_reference_documents_every_command_and_exit_code() -> None:
@@ -51,8 +62,9 @@ def test_the_reference_documents_every_command_and_exit_code() -> None:
 def test_top_level_help_lists_every_command(run: Run) -> None:
     result = run("--help")
     assert result.exit_code == 0
-    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
-              if line.strip()}
+    listed = {
+        line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()
+    }
     assert listed == COMMANDS
 
 
@@ -91,8 +103,9 @@ def test_demo_passes_the_store_through(run: Run, monkeypatch: pytest.MonkeyPatch
     assert seen[1:] == [["sqlite:///x.db"], []]
 
 
-def test_demo_uses_a_temporary_store_by_default(run: Run, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_uses_a_temporary_store_by_default(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     real = tmp_path / "real.db"
     result = run("demo", env={"CONVOSTORE_URL": f"sqlite:///{real}"})
@@ -110,7 +123,8 @@ def test_demo_keeps_its_thread_in_a_store_it_is_given(run: Run, tmp_path: Path) 
 
 
 def test_store_defaults_to_sqlite_file_in_working_directory(
-        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     missing = run("threads", "list")
     assert missing.exit_code == 3
@@ -130,34 +144,36 @@ def test_store_comes_from_the_environment(run: Run, sqlite_url: str) -> None:
 # --- failures -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (ThreadNotFoundError("t"), 3),
-    (StoreNotFoundError("sqlite:///x.db", "x.db"), 3),
-    (DuplicateMessageError("m"), 4),
-    (RevisionConflictError("t", 1, 2), 4),
-    (ValidationError("bad", field="cursor"), 2),
-    (UnsupportedSnapshotVersionError(9, (1,)), 2),
-    (SchemaTooOldError("old", found=1, expected=2), 5),
-    (SchemaTooNewError("new", found=3, expected=2), 5),
-    (BackendUnavailableError("down"), 5),
-    (StoreLockedError("locked"), 5),
-    (MissingDependencyError("psycopg", "postgres"), 5),
-    (FileNotFoundError(2, "No such file or directory", "x.json"), 1),
-    (KeyboardInterrupt(), 130),
-    (BrokenPipeError(32, "Broken pipe"), 141),
-    (RuntimeError("boom"), 1),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (ThreadNotFoundError("t"), 3),
+        (StoreNotFoundError("sqlite:///x.db", "x.db"), 3),
+        (DuplicateMessageError("m"), 4),
+        (RevisionConflictError("t", 1, 2), 4),
+        (ValidationError("bad", field="cursor"), 2),
+        (UnsupportedSnapshotVersionError(9, (1,)), 2),
+        (SchemaTooOldError("old", found=1, expected=2), 5),
+        (SchemaTooNewError("new", found=3, expected=2), 5),
+        (BackendUnavailableError("down"), 5),
+        (StoreLockedError("locked"), 5),
+        (MissingDependencyError("psycopg", "postgres"), 5),
+        (FileNotFoundError(2, "No such file or directory", "x.json"), 1),
+        (KeyboardInterrupt(), 130),
+        (BrokenPipeError(32, "Broken pipe"), 141),
+        (RuntimeError("boom"), 1),
+    ],
+)
 def test_each_exception_has_a_documented_exit_code(exc: BaseException, code: int) -> None:
     failure = errors.classify(exc)
     assert failure.code == code
     assert code in {int(c) for c, _ in errors.EXIT_CODES}
 
 
-@pytest.mark.parametrize(("exc", "code"), [(RuntimeError("boom"), 1),
-                                           (KeyboardInterrupt(), 130)])
+@pytest.mark.parametrize(("exc", "code"), [(RuntimeError("boom"), 1), (KeyboardInterrupt(), 130)])
 def test_unexpected_failures_print_one_line_and_no_traceback(
-        run: Run, monkeypatch: pytest.MonkeyPatch, sqlite_url: str,
-        exc: BaseException, code: int) -> None:
+    run: Run, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, exc: BaseException, code: int
+) -> None:
     def explode(*_: Any, **__: Any) -> Any:
         raise exc
 
@@ -187,8 +203,9 @@ def test_errors_are_json_when_json_was_asked_for(run: Run) -> None:
 
 def test_unreachable_store_exits_5(run: Run, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    result = run("keys", "create", "--tenant", "a", "--store",
-                 f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+    result = run(
+        "keys", "create", "--tenant", "a", "--store", f"sqlite:///{tmp_path / 'file' / 'x.db'}"
+    )
     assert result.exit_code == 5
     assert result.stderr.startswith("Error: ")
 
@@ -197,8 +214,10 @@ def test_store_written_by_a_newer_version_exits_5(run: Run, tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert run("db", "upgrade", "--store", url).exit_code == 0
     with sqlite3.connect(tmp_path / "new.db") as conn:
-        conn.execute("INSERT INTO convostore_migrations (version, name, applied_at) "
-                     "VALUES (999, 'future', '2100-01-01')")
+        conn.execute(
+            "INSERT INTO convostore_migrations (version, name, applied_at) "
+            "VALUES (999, 'future', '2100-01-01')"
+        )
     result = run("threads", "list", "--store", url)
     assert result.exit_code == 5
     assert "newer" in result.stderr
@@ -210,8 +229,9 @@ def test_click_usage_errors_exit_2(run: Run) -> None:
     assert run("threads", "list", "--limit", "0").exit_code == 2
 
 
-def test_a_closed_pipe_ends_quietly(run: Run, monkeypatch: pytest.MonkeyPatch,
-                                    sqlite_url: str) -> None:
+def test_a_closed_pipe_ends_quietly(
+    run: Run, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
     def closed(*_: Any, **__: Any) -> Any:
         raise BrokenPipeError(32, "Broken pipe")
 
@@ -220,8 +240,9 @@ def test_a_closed_pipe_ends_quietly(run: Run, monkeypatch: pytest.MonkeyPatch,
     assert (result.exit_code, result.output) == (141, "")
 
 
-def test_tables_are_drawn_with_rich_on_a_terminal(run: Run, sqlite_url: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tables_are_drawn_with_rich_on_a_terminal(
+    run: Run, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from convostore.cli import _common
 
     thread = seed(sqlite_url, title="hello")
@@ -237,23 +258,33 @@ def test_tables_are_drawn_with_rich_on_a_terminal(run: Run, sqlite_url: str,
 
 # Commands that only read or change what is already stored: none may create a store.
 EXISTING_ONLY = [
-    ("threads", "list"), ("threads", "show", "th_1"), ("threads", "rm", "th_1"),
-    ("threads", "restore", "th_1"), ("threads", "purge", "th_1", "--yes"),
-    ("messages", "tail", "th_1"), ("export", "th_1"), ("keys", "list"),
-    ("keys", "revoke", "01ARZ3NDEKTSV4RRFFQ69G5FAV"), ("db", "status"), ("db", "ddl"),
+    ("threads", "list"),
+    ("threads", "show", "th_1"),
+    ("threads", "rm", "th_1"),
+    ("threads", "restore", "th_1"),
+    ("threads", "purge", "th_1", "--yes"),
+    ("messages", "tail", "th_1"),
+    ("export", "th_1"),
+    ("keys", "list"),
+    ("keys", "revoke", "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+    ("db", "status"),
+    ("db", "ddl"),
     ("prune", "--keep", "1", "--yes"),
 ]
 
 
 def _missing_stores(tmp_path: Path) -> list[tuple[str, Path]]:
-    return [(f"sqlite:///{tmp_path / 'nonexist' / 'dir' / 'x.db'}", tmp_path / "nonexist"),
-            (f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "x.db"),
-            (f"json:///{tmp_path / 'nonexist' / 'store'}", tmp_path / "nonexist")]
+    return [
+        (f"sqlite:///{tmp_path / 'nonexist' / 'dir' / 'x.db'}", tmp_path / "nonexist"),
+        (f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "x.db"),
+        (f"json:///{tmp_path / 'nonexist' / 'store'}", tmp_path / "nonexist"),
+    ]
 
 
 @pytest.mark.parametrize("args", EXISTING_ONLY, ids=" ".join)
-def test_commands_on_existing_data_do_not_create_a_store(run: Run, tmp_path: Path,
-                                                         args: tuple[str, ...]) -> None:
+def test_commands_on_existing_data_do_not_create_a_store(
+    run: Run, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     for url, made in _missing_stores(tmp_path):
         result = run(*args, "--store", url)
         assert result.exit_code == 3, (url, result.output)
@@ -269,8 +300,7 @@ def test_a_missing_store_is_a_json_error_with_json(run: Run, tmp_path: Path) -> 
     assert not (tmp_path / "x.db").exists()
 
 
-def test_doctor_reports_a_missing_store_without_creating_it(run: Run, tmp_path: Path
-                                                            ) -> None:
+def test_doctor_reports_a_missing_store_without_creating_it(run: Run, tmp_path: Path) -> None:
     result = run("doctor", "--store", f"json:///{tmp_path / 'nope'}", "--json")
     assert result.exit_code == 5
     backend = [c for c in json.loads(result.stdout)["checks"] if c["name"] == "backend"]
@@ -278,10 +308,12 @@ def test_doctor_reports_a_missing_store_without_creating_it(run: Run, tmp_path: 
     assert not (tmp_path / "nope").exists()
 
 
-@pytest.mark.parametrize("args", [("keys", "create", "--tenant", "acme"), ("db", "upgrade")],
-                         ids=" ".join)
-def test_commands_that_make_data_create_the_store(run: Run, tmp_path: Path,
-                                                  args: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "args", [("keys", "create", "--tenant", "acme"), ("db", "upgrade")], ids=" ".join
+)
+def test_commands_that_make_data_create_the_store(
+    run: Run, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'x.db'}"
     assert run(*args, "--store", url).exit_code == 0
     assert (tmp_path / "new" / "x.db").exists()

@@ -28,8 +28,7 @@ def test_list_shows_threads_newest_activity_first(run: Run, store_url: str) -> N
     assert json.loads(result.stdout)["next_cursor"] is None
 
 
-def test_list_prints_a_header_and_one_line_per_thread_in_a_pipe(run: Run, store_url: str
-                                                                ) -> None:
+def test_list_prints_a_header_and_one_line_per_thread_in_a_pipe(run: Run, store_url: str) -> None:
     thread = seed(store_url, title="hello", user_id="u1")
     lines = run("threads", "list", "--store", store_url).stdout.splitlines()
     assert lines[0].split("\t")[:4] == ["id", "user", "agent", "title"]
@@ -41,8 +40,17 @@ def test_list_pages_with_the_cursor(run: Run, store_url: str) -> None:
     made = [seed(store_url, messages=0).id for _ in range(3)]
     page1 = json.loads(run("threads", "list", "--store", store_url, "-n", "2", "--json").stdout)
     assert len(page1["items"]) == 2
-    page2 = run("threads", "list", "--store", store_url, "-n", "2", "--cursor",
-                page1["next_cursor"], "--json")
+    page2 = run(
+        "threads",
+        "list",
+        "--store",
+        store_url,
+        "-n",
+        "2",
+        "--cursor",
+        page1["next_cursor"],
+        "--json",
+    )
     seen = [t["id"] for t in page1["items"]] + _ids(page2)
     assert sorted(seen) == sorted(made)
     every = run("threads", "list", "--store", store_url, "-n", "1", "--all", "--jsonl")
@@ -60,17 +68,18 @@ def test_the_next_cursor_is_shown_on_stderr(run: Run, store_url: str) -> None:
 def test_list_filters_by_user_and_agent(run: Run, store_url: str) -> None:
     mine = seed(store_url, user_id="alice", agent_name="a")
     seed(store_url, user_id="bob", agent_name="a")
-    assert _ids(run("threads", "list", "--store", store_url, "--user", "alice", "--json")
-                ) == [mine.id]
-    assert len(_ids(run("threads", "list", "--store", store_url, "--agent", "a", "--json"))
-               ) == 2
+    assert _ids(run("threads", "list", "--store", store_url, "--user", "alice", "--json")) == [
+        mine.id
+    ]
+    assert len(_ids(run("threads", "list", "--store", store_url, "--agent", "a", "--json"))) == 2
 
 
 def test_tenants_do_not_see_each_other(run: Run, store_url: str) -> None:
     theirs = seed(store_url, tenant="acme")
     assert _ids(run("threads", "list", "--store", store_url, "--json")) == []
-    assert _ids(run("threads", "list", "--store", store_url, "--tenant", "acme", "--json")
-                ) == [theirs.id]
+    assert _ids(run("threads", "list", "--store", store_url, "--tenant", "acme", "--json")) == [
+        theirs.id
+    ]
     result = run("threads", "show", theirs.id, "--store", store_url)
     assert result.exit_code == 3
 
@@ -93,8 +102,7 @@ def test_show_prints_the_thread(run: Run, store_url: str) -> None:
 def test_unknown_and_malformed_ids(run: Run, store_url: str) -> None:
     missing = run("threads", "show", "th_missing", "--store", store_url)
     assert missing.exit_code == 3
-    assert missing.stderr.startswith("Error: thread 'th_missing' not found in tenant "
-                                     "'default' of ")
+    assert missing.stderr.startswith("Error: thread 'th_missing' not found in tenant 'default' of ")
     malformed = run("threads", "show", "bell\x07id", "--store", store_url)
     assert malformed.exit_code == 2
     assert "thread_id" in malformed.stderr
@@ -104,8 +112,7 @@ def test_rm_hides_and_restore_brings_back(run: Run, store_url: str) -> None:
     thread = seed(store_url)
     assert run("threads", "rm", thread.id, "--store", store_url).exit_code == 0
     assert _ids(run("threads", "list", "--store", store_url, "--json")) == []
-    assert _ids(run("threads", "list", "--store", store_url, "--deleted", "--json")
-                ) == [thread.id]
+    assert _ids(run("threads", "list", "--store", store_url, "--deleted", "--json")) == [thread.id]
     restored = run("threads", "restore", thread.id, "--store", store_url, "--json")
     assert [t["deleted_at"] for t in json.loads(restored.stdout)["items"]] == [None]
     assert _ids(run("threads", "list", "--store", store_url, "--json")) == [thread.id]
@@ -145,8 +152,7 @@ def test_tail_prints_the_newest_messages_oldest_first(run: Run, store_url: str) 
     thread = seed(store_url, messages=7)
     result = run("messages", "tail", thread.id, "-n", "3", "--store", store_url, "--json")
     assert _seqs(result) == [5, 6, 7]
-    lines = run("messages", "tail", thread.id, "-n", "2", "--store", store_url
-                ).stdout.splitlines()
+    lines = run("messages", "tail", thread.id, "-n", "2", "--store", store_url).stdout.splitlines()
     assert lines[0].split("\t") == ["seq", "turn", "role", "created", "id", "content"]
     assert [line.split("\t")[-1] for line in lines[1:]] == ["answer 5", "question 6"]
 
@@ -161,15 +167,18 @@ def test_tail_hides_deleted_messages_unless_asked(run: Run, store_url: str) -> N
     thread = seed(store_url, messages=3)
     with_store(store_url, lambda s: s.delete_message(s.recent(thread.id, 1)[0].id))
     assert _seqs(run("messages", "tail", thread.id, "--store", store_url, "--json")) == [1, 2]
-    assert _seqs(run("messages", "tail", thread.id, "--deleted", "--store", store_url,
-                     "--json")) == [1, 2, 3]
+    assert _seqs(
+        run("messages", "tail", thread.id, "--deleted", "--store", store_url, "--json")
+    ) == [1, 2, 3]
 
 
-def test_tail_reads_past_the_per_call_list_limit(run: Run, sqlite_url: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tail_reads_past_the_per_call_list_limit(
+    run: Run, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     thread = seed(sqlite_url, messages=12)
-    monkeypatch.setattr(_common, "_open",
-                        lambda url, **kw: open_store(url, limits=Limits(max_list_limit=5)))
+    monkeypatch.setattr(
+        _common, "_open", lambda url, **kw: open_store(url, limits=Limits(max_list_limit=5))
+    )
     result = run("messages", "tail", thread.id, "-n", "11", "--store", sqlite_url, "--json")
     assert _seqs(result) == list(range(2, 13))
 
@@ -184,11 +193,17 @@ def test_tail_shows_tool_calls_without_text(run: Run, store_url: str) -> None:
     from convostore.model import ToolCallPart
 
     thread = seed(store_url, messages=0)
-    with_store(store_url, lambda s: s.append(thread.id, Message.assistant("").with_parts(
-        ToolCallPart(tool_call_id="c1", tool_name="get_weather", args={"city": "Oslo"}))))
+    with_store(
+        store_url,
+        lambda s: s.append(
+            thread.id,
+            Message.assistant("").with_parts(
+                ToolCallPart(tool_call_id="c1", tool_name="get_weather", args={"city": "Oslo"})
+            ),
+        ),
+    )
     out = run("messages", "tail", thread.id, "--store", store_url).stdout
     assert 'tool call (c1) get_weather({"city": "Oslo"})' in out
-
 
 
 # --- which tenant -------------------------------------------------------------------
@@ -202,12 +217,14 @@ def test_the_tenant_comes_from_the_environment(run: Run, store_url: str) -> None
     assert run("threads", "show", mine.id, "--store", store_url, env=env).exit_code == 0
     assert run("messages", "tail", mine.id, "--store", store_url, env=env).exit_code == 0
     # --tenant still wins over the environment
-    assert mine.id not in _ids(run("threads", "list", "--tenant", "default", "--store",
-                                   store_url, "--json", env=env))
+    assert mine.id not in _ids(
+        run("threads", "list", "--tenant", "default", "--store", store_url, "--json", env=env)
+    )
 
 
-def test_an_empty_listing_says_which_tenant_and_store_it_looked_in(run: Run,
-                                                                   store_url: str) -> None:
+def test_an_empty_listing_says_which_tenant_and_store_it_looked_in(
+    run: Run, store_url: str
+) -> None:
     seed(store_url, tenant="acme")
     result = run("threads", "list", "--store", store_url)
     assert result.exit_code == 0
@@ -221,16 +238,19 @@ def test_an_empty_listing_says_which_tenant_and_store_it_looked_in(run: Run,
     assert json.loads(quiet.stdout)["items"] == [] and quiet.stderr == ""
 
 
-def test_a_missing_thread_names_the_tenant_it_was_looked_for_in(run: Run,
-                                                                store_url: str) -> None:
+def test_a_missing_thread_names_the_tenant_it_was_looked_for_in(run: Run, store_url: str) -> None:
     theirs = seed(store_url, tenant="acme")
-    for args in (("threads", "show", theirs.id), ("messages", "tail", theirs.id),
-                 ("export", theirs.id)):
+    for args in (
+        ("threads", "show", theirs.id),
+        ("messages", "tail", theirs.id),
+        ("export", theirs.id),
+    ):
         result = run(*args, "--store", store_url)
         assert result.exit_code == 3
         assert len(result.stderr.splitlines()) == 1
         assert f"thread '{theirs.id}' not found in tenant 'default'" in result.stderr
         assert "CONVOSTORE_TENANT" in result.stderr
-    found = run("threads", "show", theirs.id, "--store", store_url,
-                env={"CONVOSTORE_TENANT": "acme"})
+    found = run(
+        "threads", "show", theirs.id, "--store", store_url, env={"CONVOSTORE_TENANT": "acme"}
+    )
     assert found.exit_code == 0

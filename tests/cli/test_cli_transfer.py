@@ -24,16 +24,21 @@ from ._helpers import Run, seed, with_store
 
 def _rich_thread(url: str) -> Thread:
     """A thread with a tool call, metadata, a pinned and a deleted message."""
-    thread = seed(url, messages=4, title="round trip", user_id="u1", agent_name="bot",
-                  metadata={"k": [1, 2]})
+    thread = seed(
+        url, messages=4, title="round trip", user_id="u1", agent_name="bot", metadata={"k": [1, 2]}
+    )
 
     def more(store: Any) -> None:
-        stored = store.append(thread.id, [
-            Message.assistant("").with_parts(ToolCallPart(
-                tool_call_id="c1", tool_name="lookup", args={"q": "héllo"})),
-            Message.tool("42", "c1", tool_name="lookup"),
-            Message.system("pinned note", pinned=True),
-        ])
+        stored = store.append(
+            thread.id,
+            [
+                Message.assistant("").with_parts(
+                    ToolCallPart(tool_call_id="c1", tool_name="lookup", args={"q": "héllo"})
+                ),
+                Message.tool("42", "c1", tool_name="lookup"),
+                Message.system("pinned note", pinned=True),
+            ],
+        )
         store.delete_message(stored[1].id)
 
     with_store(url, more)
@@ -41,17 +46,27 @@ def _rich_thread(url: str) -> Thread:
 
 
 def _messages(url: str, thread_id: str, tenant: str = "default") -> list[dict[str, Any]]:
-    keep = {"id", "seq", "turn", "role", "content", "parts", "pinned", "metadata",
-            "tool_call_id", "created_at"}
-    msgs = with_store(url, lambda s: list(s.iter_messages(thread_id, include_deleted=True)),
-                      tenant)
-    return [{**m.model_dump(mode="json", include=keep), "deleted": m.deleted_at is not None}
-            for m in msgs]
+    keep = {
+        "id",
+        "seq",
+        "turn",
+        "role",
+        "content",
+        "parts",
+        "pinned",
+        "metadata",
+        "tool_call_id",
+        "created_at",
+    }
+    msgs = with_store(url, lambda s: list(s.iter_messages(thread_id, include_deleted=True)), tenant)
+    return [
+        {**m.model_dump(mode="json", include=keep), "deleted": m.deleted_at is not None}
+        for m in msgs
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
-def test_round_trip_into_another_tenant(run: Run, store_url: str, tmp_path: Path,
-                                        fmt: str) -> None:
+def test_round_trip_into_another_tenant(run: Run, store_url: str, tmp_path: Path, fmt: str) -> None:
     thread = _rich_thread(store_url)
     path = tmp_path / f"t.{fmt}"
     exported = run("export", thread.id, "-o", path, "--store", store_url)
@@ -59,12 +74,22 @@ def test_round_trip_into_another_tenant(run: Run, store_url: str, tmp_path: Path
     assert f"exported 7 messages of thread {thread.id}" in exported.stderr
     result = run("import", path, "--store", store_url, "--tenant", "copy", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"thread_id": thread.id, "format": fmt,
-                                         "messages": 7, "appended": 7, "dry_run": False}
+    assert json.loads(result.stdout) == {
+        "thread_id": thread.id,
+        "format": fmt,
+        "messages": 7,
+        "appended": 7,
+        "dry_run": False,
+    }
     assert _messages(store_url, thread.id, "copy") == _messages(store_url, thread.id)
     copy = with_store(store_url, lambda s: s.get_thread(thread.id), "copy")
-    assert (copy.title, copy.user_id, copy.metadata, copy.message_count,
-            copy.tool_call_count) == (thread.title, thread.user_id, thread.metadata, 7, 1)
+    assert (copy.title, copy.user_id, copy.metadata, copy.message_count, copy.tool_call_count) == (
+        thread.title,
+        thread.user_id,
+        thread.metadata,
+        7,
+        1,
+    )
 
 
 def test_json_export_is_the_library_snapshot(run: Run, store_url: str) -> None:
@@ -77,19 +102,19 @@ def test_json_export_is_the_library_snapshot(run: Run, store_url: str) -> None:
     assert snapshot.pinned == expected.pinned == [False] * 6 + [True]
 
 
-def test_jsonl_export_is_a_header_then_one_message_per_line(run: Run, store_url: str
-                                                            ) -> None:
+def test_jsonl_export_is_a_header_then_one_message_per_line(run: Run, store_url: str) -> None:
     thread = seed(store_url, messages=3)
-    lines = run("export", thread.id, "--format", "jsonl", "--store", store_url
-                ).stdout.splitlines()
+    lines = run("export", thread.id, "--format", "jsonl", "--store", store_url).stdout.splitlines()
     header = json.loads(lines[0])
     assert (header["format"], header["version"], header["thread"]["id"]) == (
-        JSONL_FORMAT, 1, thread.id)
+        JSONL_FORMAT,
+        1,
+        thread.id,
+    )
     assert [json.loads(line)["seq"] for line in lines[1:]] == [1, 2, 3]
 
 
-def test_export_of_unknown_thread_leaves_no_file(run: Run, store_url: str, tmp_path: Path
-                                                 ) -> None:
+def test_export_of_unknown_thread_leaves_no_file(run: Run, store_url: str, tmp_path: Path) -> None:
     result = run("export", "th_missing", "-o", tmp_path / "x.json", "--store", store_url)
     assert result.exit_code == 3
     assert list(tmp_path.glob("x.json*")) == []
@@ -98,8 +123,7 @@ def test_export_of_unknown_thread_leaves_no_file(run: Run, store_url: str, tmp_p
 def test_progress_bars_can_be_forced_on(run: Run, store_url: str, tmp_path: Path) -> None:
     thread = seed(store_url, messages=3)
     path = tmp_path / "t.jsonl"
-    assert run("export", thread.id, "-o", path, "--progress", "--store", store_url
-               ).exit_code == 0
+    assert run("export", thread.id, "-o", path, "--progress", "--store", store_url).exit_code == 0
     result = run("import", path, "--progress", "--tenant", "b", "--store", store_url)
     assert result.exit_code == 0, result.output
     assert "3 messages" in result.stderr
@@ -108,14 +132,12 @@ def test_progress_bars_can_be_forced_on(run: Run, store_url: str, tmp_path: Path
 def test_import_reads_stdin_and_sniffs_the_format(run: Run, store_url: str) -> None:
     thread = seed(store_url, messages=2)
     data = run("export", thread.id, "--format", "jsonl", "--store", store_url).stdout_bytes
-    result = run("import", "-", "--tenant", "other", "--store", store_url, "--json",
-                 input=data)
+    result = run("import", "-", "--tenant", "other", "--store", store_url, "--json", input=data)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["format"] == "jsonl"
 
 
-def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_path: Path
-                                                  ) -> None:
+def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_path: Path) -> None:
     thread = seed(store_url, messages=9)
     full = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", full, "--store", store_url)
@@ -123,8 +145,9 @@ def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_
     partial.write_bytes(b"".join(full.read_bytes().splitlines(keepends=True)[:5]))
 
     def imported(path: Path) -> dict[str, Any]:
-        result = run("import", path, "--tenant", "b", "--batch", "2", "--store", store_url,
-                     "--json")
+        result = run(
+            "import", path, "--tenant", "b", "--batch", "2", "--store", store_url, "--json"
+        )
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -133,16 +156,16 @@ def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_
     cut = run("import", partial, "--tenant", "b", "--batch", "2", "--store", store_url)
     assert cut.exit_code == 2 and "cut short" in cut.stderr, cut.output
     assert with_store(store_url, lambda s: s.list_threads().items, "b") == []
-    listed = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url,
-                 "--json")
+    listed = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url, "--json")
     [row] = json.loads(listed.stdout)["items"]
     assert row["metadata"]["convostore.import"] == "incomplete"
     assert row["message_count"] == 4 and row["deleted_at"] is not None
     table = run("threads", "list", "--deleted", "--tenant", "b", "--store", store_url)
     assert "importing" in table.stdout
     doctor = run("doctor", "--tenant", "b", "--store", store_url)
-    assert any(line.startswith("imports\twarn\t1 incomplete")
-               for line in doctor.stdout.splitlines()), doctor.stdout
+    assert any(
+        line.startswith("imports\twarn\t1 incomplete") for line in doctor.stdout.splitlines()
+    ), doctor.stdout
     assert imported(full)["appended"] == 5  # resumes
     assert imported(full)["appended"] == 0
     assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)
@@ -150,8 +173,9 @@ def test_jsonl_reimport_is_idempotent_and_resumes(run: Run, store_url: str, tmp_
     assert shown.deleted_at is None and "convostore.import" not in shown.metadata
 
 
-def test_a_failed_jsonl_import_stays_hidden_until_resumed(run: Run, store_url: str,
-                                                          tmp_path: Path) -> None:
+def test_a_failed_jsonl_import_stays_hidden_until_resumed(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = seed(store_url, messages=6)
     full = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", full, "--store", store_url)
@@ -164,6 +188,7 @@ def test_a_failed_jsonl_import_stays_hidden_until_resumed(run: Run, store_url: s
     assert with_store(store_url, lambda s: s.summaries(), "b") == []
     hidden = with_store(store_url, lambda s: s.get_thread(thread.id), "b")
     assert hidden.deleted_at is not None and hidden.message_count == 4
+
     def ordinary_append(store: Any) -> None:
         with pytest.raises(ThreadDeletedError):
             store.append(thread.id, [Message.user("x")])
@@ -175,8 +200,9 @@ def test_a_failed_jsonl_import_stays_hidden_until_resumed(run: Run, store_url: s
     assert _messages(store_url, thread.id, "b") == _messages(store_url, thread.id)
 
 
-def test_a_json_file_whose_count_is_short_is_refused(run: Run, store_url: str,
-                                                     tmp_path: Path) -> None:
+def test_a_json_file_whose_count_is_short_is_refused(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = seed(store_url, messages=3)
     path = tmp_path / "t.json"
     run("export", thread.id, "-o", path, "--store", store_url)
@@ -188,8 +214,9 @@ def test_a_json_file_whose_count_is_short_is_refused(run: Run, store_url: str,
     assert with_store(store_url, lambda s: s.list_threads().items, "b") == []
 
 
-def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str,
-                                                        tmp_path: Path) -> None:
+def test_jsonl_import_over_other_messages_is_a_conflict(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = seed(store_url, messages=3)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
@@ -202,7 +229,8 @@ def test_jsonl_import_over_other_messages_is_a_conflict(run: Run, store_url: str
 
 
 def test_json_reimport_confirms_and_over_other_messages_conflicts(
-        run: Run, store_url: str, tmp_path: Path) -> None:
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     """JSON imports like JSONL: re-running it confirms what is stored."""
     thread = seed(store_url)
     path = tmp_path / "t.json"
@@ -215,18 +243,17 @@ def test_json_reimport_confirms_and_over_other_messages_conflicts(
     assert "already exists with other messages" in result.stderr
 
 
-def test_import_under_a_new_id_in_another_tenant(run: Run, store_url: str, tmp_path: Path
-                                                 ) -> None:
+def test_import_under_a_new_id_in_another_tenant(run: Run, store_url: str, tmp_path: Path) -> None:
     thread = seed(store_url, messages=2)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
-    assert run("import", path, "--as", "th_copy", "--tenant", "b", "--store", store_url
-               ).exit_code == 0
+    assert (
+        run("import", path, "--as", "th_copy", "--tenant", "b", "--store", store_url).exit_code == 0
+    )
     assert len(_messages(store_url, "th_copy", "b")) == 2
 
 
-def test_a_failed_import_leaves_no_empty_thread(run: Run, store_url: str, tmp_path: Path
-                                                ) -> None:
+def test_a_failed_import_leaves_no_empty_thread(run: Run, store_url: str, tmp_path: Path) -> None:
     thread = seed(store_url, messages=2)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
@@ -236,41 +263,47 @@ def test_a_failed_import_leaves_no_empty_thread(run: Run, store_url: str, tmp_pa
     assert run("threads", "show", "th_copy", "--store", store_url).exit_code == 3
 
 
-def test_dry_run_validates_and_writes_nothing(run: Run, store_url: str, tmp_path: Path
-                                             ) -> None:
+def test_dry_run_validates_and_writes_nothing(run: Run, store_url: str, tmp_path: Path) -> None:
     thread = seed(store_url, messages=3)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
     result = run("import", path, "--dry-run", "--tenant", "b", "--store", store_url)
     assert result.exit_code == 0
     assert "3 messages (nothing written)" in result.stderr
-    assert run("threads", "show", thread.id, "--tenant", "b", "--store", store_url
-               ).exit_code == 3
+    assert run("threads", "show", thread.id, "--tenant", "b", "--store", store_url).exit_code == 3
 
 
-HEADER = json.dumps({"format": JSONL_FORMAT, "version": 1,
-                     "thread": {"id": "th_file"}}) + "\n"
+HEADER = json.dumps({"format": JSONL_FORMAT, "version": 1, "thread": {"id": "th_file"}}) + "\n"
 MSG = json.dumps({"id": "m1", "role": "user", "content": "hi"}) + "\n"
 
 
-@pytest.mark.parametrize(("name", "content", "needle"), [
-    ("empty.jsonl", "", "line 1: the file is empty"),
-    ("header.jsonl", '{"format": "other"}\n' + MSG, "line 1: is not a header"),
-    ("version.jsonl", HEADER.replace('"version": 1', '"version": 99'), "version 99"),
-    ("garbage.jsonl", HEADER + MSG + "{not json\n", "line 3"),
-    ("array.jsonl", HEADER + "[1, 2]\n", "line 2"),
-    ("role.jsonl", HEADER + MSG.replace("user", "robot"), "line 2.role"),
-    ("seq.jsonl", HEADER + json.dumps({"id": "m1", "role": "user", "seq": 7}) + "\n",
-     "line 2: seq 7 is out of order"),
-    ("garbage.json", "{\"version\": 1, \"thread\": ", "file: not a JSON document"),
-    ("noversion.json", '{"thread": {"id": "t"}}', "missing snapshot version"),
-    ("future.json", '{"version": 2, "thread": {"id": "t"}}', "version 2"),
-    ("list.json", "[]", "file: must be a JSON object"),
-    ("badmsg.json", '{"version": 1, "thread": {"id": "t"}, "messages": [{"role": 1}]}',
-     "file.messages.0"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("empty.jsonl", "", "line 1: the file is empty"),
+        ("header.jsonl", '{"format": "other"}\n' + MSG, "line 1: is not a header"),
+        ("version.jsonl", HEADER.replace('"version": 1', '"version": 99'), "version 99"),
+        ("garbage.jsonl", HEADER + MSG + "{not json\n", "line 3"),
+        ("array.jsonl", HEADER + "[1, 2]\n", "line 2"),
+        ("role.jsonl", HEADER + MSG.replace("user", "robot"), "line 2.role"),
+        (
+            "seq.jsonl",
+            HEADER + json.dumps({"id": "m1", "role": "user", "seq": 7}) + "\n",
+            "line 2: seq 7 is out of order",
+        ),
+        ("garbage.json", '{"version": 1, "thread": ', "file: not a JSON document"),
+        ("noversion.json", '{"thread": {"id": "t"}}', "missing snapshot version"),
+        ("future.json", '{"version": 2, "thread": {"id": "t"}}', "version 2"),
+        ("list.json", "[]", "file: must be a JSON object"),
+        (
+            "badmsg.json",
+            '{"version": 1, "thread": {"id": "t"}, "messages": [{"role": 1}]}',
+            "file.messages.0",
+        ),
+    ],
+)
 def test_corrupt_files_are_refused_with_the_place_named(
-        run: Run, store_url: str, tmp_path: Path, name: str, content: str, needle: str
+    run: Run, store_url: str, tmp_path: Path, name: str, content: str, needle: str
 ) -> None:
     path = tmp_path / name
     path.write_text(content)
@@ -282,8 +315,7 @@ def test_corrupt_files_are_refused_with_the_place_named(
     assert json.loads(listed.stdout)["items"] == []
 
 
-def test_missing_import_file_is_a_usage_error(run: Run, store_url: str, tmp_path: Path
-                                              ) -> None:
+def test_missing_import_file_is_a_usage_error(run: Run, store_url: str, tmp_path: Path) -> None:
     result = run("import", tmp_path / "nope.json", "--store", store_url)
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
@@ -295,11 +327,21 @@ def test_missing_import_file_is_a_usage_error(run: Run, store_url: str, tmp_path
 def _write_big_jsonl(path: Path, n: int, body: int) -> int:
     text = "x" * body
     with path.open("w") as fh:
-        fh.write(json.dumps({"format": JSONL_FORMAT, "version": 1,
-                             "thread": {"id": "th_big"}}) + "\n")
+        fh.write(
+            json.dumps({"format": JSONL_FORMAT, "version": 1, "thread": {"id": "th_big"}}) + "\n"
+        )
         for i in range(n):
-            fh.write(json.dumps({"id": f"m{i:08d}", "role": "user" if i % 2 == 0
-                                 else "assistant", "content": text, "seq": i + 1}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"m{i:08d}",
+                        "role": "user" if i % 2 == 0 else "assistant",
+                        "content": text,
+                        "seq": i + 1,
+                    }
+                )
+                + "\n"
+            )
     return path.stat().st_size
 
 
@@ -340,7 +382,8 @@ class SinkStore:
 
 
 def test_jsonl_import_memory_is_bounded_by_the_batch(
-        run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """10^5 messages (~110 MB) go through the import command while tracemalloc
     watches: the peak, about one batch of parsed messages, stays a small fraction
     of the file."""
@@ -364,8 +407,9 @@ def test_jsonl_import_memory_is_bounded_by_the_batch(
     assert peak < size / 10, f"peak {peak} bytes for a file of {size} bytes"
 
 
-def test_jsonl_import_into_sqlite_appends_in_batches(run: Run, sqlite_url: str,
-                                                     tmp_path: Path) -> None:
+def test_jsonl_import_into_sqlite_appends_in_batches(
+    run: Run, sqlite_url: str, tmp_path: Path
+) -> None:
     n = 5_000
     path = tmp_path / "big.jsonl"
     _write_big_jsonl(path, n, body=50)
@@ -391,8 +435,9 @@ print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 
 def _peak_rss_of(args: list[str]) -> tuple[int, int, str]:
     """(exit code, peak resident set size in bytes, stderr) of a child process."""
-    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *args], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *args], capture_output=True, text=True, check=True
+    )
     code, maxrss = (int(x) for x in done.stdout.split())
     factor = 1 if sys.platform == "darwin" else 1024
     return code, maxrss * factor, done.stderr
@@ -406,8 +451,18 @@ def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) ->
     path = tmp_path / "huge.jsonl"
     size = _write_big_jsonl(path, n, body=400)
     db = tmp_path / "huge.db"
-    code, rss, err = _peak_rss_of([sys.executable, "-m", "convostore", "import", str(path),
-                                   "--store", f"sqlite:///{db}", "--no-progress"])
+    code, rss, err = _peak_rss_of(
+        [
+            sys.executable,
+            "-m",
+            "convostore",
+            "import",
+            str(path),
+            "--store",
+            f"sqlite:///{db}",
+            "--no-progress",
+        ]
+    )
     assert code == 0, err
     assert rss < size / 3, f"peak RSS {rss} bytes for a file of {size} bytes"
     with _common.opened_store(f"sqlite:///{db}", create=True) as store:
@@ -416,11 +471,18 @@ def test_million_message_import_into_sqlite_in_bounded_memory(tmp_path: Path) ->
 
 def _with_parent_link(url: str) -> Thread:
     thread = seed(url, messages=0, title="copy me")
-    with_store(url, lambda s: s.append(thread.id, [
-        Message.user("q", id="m1"),
-        Message.assistant("a", id="m2", parent_id="m1", parent_type="user_message"),
-        Message.user("q2", id="m3"), Message.assistant("a2", id="m4", parent_id="m3",
-                                                       parent_type="user_message")]))
+    with_store(
+        url,
+        lambda s: s.append(
+            thread.id,
+            [
+                Message.user("q", id="m1"),
+                Message.assistant("a", id="m2", parent_id="m1", parent_type="user_message"),
+                Message.user("q2", id="m3"),
+                Message.assistant("a2", id="m4", parent_id="m3", parent_type="user_message"),
+            ],
+        ),
+    )
     with_store(url, lambda s: s.delete_message("m3"))
     return with_store(url, lambda s: s.get_thread(thread.id))  # type: ignore[no-any-return]
 
@@ -430,13 +492,16 @@ def _shape(url: str, thread_id: str) -> list[tuple[Any, ...]]:
     msgs = _messages(url, thread_id)
     at = {m["id"]: i for i, m in enumerate(msgs)}
     full = with_store(url, lambda s: list(s.iter_messages(thread_id, include_deleted=True)))
-    return [(m["role"], m["content"], m["deleted"], at.get(f.parent_id))
-            for m, f in zip(msgs, full, strict=True)]
+    return [
+        (m["role"], m["content"], m["deleted"], at.get(f.parent_id))
+        for m, f in zip(msgs, full, strict=True)
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
-def test_import_as_copies_a_thread_within_its_tenant(run: Run, store_url: str,
-                                                     tmp_path: Path, fmt: str) -> None:
+def test_import_as_copies_a_thread_within_its_tenant(
+    run: Run, store_url: str, tmp_path: Path, fmt: str
+) -> None:
     thread = _with_parent_link(store_url)
     path = tmp_path / f"t.{fmt}"
     assert run("export", thread.id, "-o", path, "--store", store_url).exit_code == 0
@@ -449,8 +514,9 @@ def test_import_as_copies_a_thread_within_its_tenant(run: Run, store_url: str,
     assert [m["id"] for m in _messages(store_url, thread.id)] == ["m1", "m2", "m3", "m4"]
 
 
-def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(run: Run, store_url: str,
-                                                       tmp_path: Path) -> None:
+def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = _with_parent_link(store_url)
     full = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", full, "--store", store_url)
@@ -458,8 +524,9 @@ def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(run: Run, store_url: str,
     partial.write_bytes(b"".join(full.read_bytes().splitlines(keepends=True)[:3]))
 
     def appended(path: Path) -> int:
-        result = run("import", path, "--as", "th_copy", "--batch", "1", "--store", store_url,
-                     "--json")
+        result = run(
+            "import", path, "--as", "th_copy", "--batch", "1", "--store", store_url, "--json"
+        )
         assert result.exit_code == 0, result.output
         return int(json.loads(result.stdout)["appended"])
 
@@ -469,25 +536,30 @@ def test_a_copy_by_jsonl_resumes_like_any_jsonl_import(run: Run, store_url: str,
     assert _shape(store_url, "th_copy") == _shape(store_url, thread.id)
 
 
-def test_import_as_with_keep_ids_keeps_the_message_ids(run: Run, store_url: str,
-                                                       tmp_path: Path) -> None:
+def test_import_as_with_keep_ids_keeps_the_message_ids(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = seed(store_url, messages=2)
     path = tmp_path / "t.jsonl"
     run("export", thread.id, "-o", path, "--store", store_url)
-    assert run("import", path, "--as", "th_copy", "--keep-ids", "--tenant", "b", "--store",
-               store_url).exit_code == 0
+    assert (
+        run(
+            "import", path, "--as", "th_copy", "--keep-ids", "--tenant", "b", "--store", store_url
+        ).exit_code
+        == 0
+    )
     assert _messages(store_url, "th_copy", "b") == _messages(store_url, thread.id)
 
 
-def test_a_dry_run_import_validates_without_creating_the_store(run: Run, store_url: str,
-                                                              tmp_path: Path) -> None:
+def test_a_dry_run_import_validates_without_creating_the_store(
+    run: Run, store_url: str, tmp_path: Path
+) -> None:
     thread = seed(store_url, messages=2)
     for fmt in ("json", "jsonl"):
         path = tmp_path / f"t.{fmt}"
         run("export", thread.id, "-o", path, "--store", store_url)
         target = tmp_path / "new" / "x.db"
-        result = run("import", path, "--dry-run", "--store", f"sqlite:///{target}",
-                     "--json")
+        result = run("import", path, "--dry-run", "--store", f"sqlite:///{target}", "--json")
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["messages"] == 2
         assert not target.parent.exists()
@@ -516,8 +588,7 @@ def test_an_export_is_cut_at_the_thread_as_first_read(store_url: str, fmt: str) 
             return first  # type: ignore[no-any-return]
 
     out = io.BytesIO()
-    n = with_store(store_url, lambda s: export_stream(AppendsDuringExport(s), thread.id, out,
-                                                      fmt))
+    n = with_store(store_url, lambda s: export_stream(AppendsDuringExport(s), thread.id, out, fmt))
     assert n == 3
     lines = iter(out.getvalue().splitlines(keepends=True))
     done = with_store(store_url, lambda s: import_stream(s, lines, fmt), "b")

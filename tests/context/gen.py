@@ -20,8 +20,9 @@ from convostore.model import (
 
 def number(messages: Sequence[Message], thread_id: str = "th_test") -> list[Message]:
     """Give messages the thread id and gap-free seq a store would."""
-    return [m.model_copy(update={"thread_id": thread_id, "seq": i})
-            for i, m in enumerate(messages, 1)]
+    return [
+        m.model_copy(update={"thread_id": thread_id, "seq": i}) for i, m in enumerate(messages, 1)
+    ]
 
 
 def user(text: str, tokens: int | None = 10, **kw: object) -> Message:
@@ -29,37 +30,55 @@ def user(text: str, tokens: int | None = 10, **kw: object) -> Message:
 
 
 def assistant(text: str, tokens: int | None = 10, **kw: object) -> Message:
-    return Message.assistant(text, token_count=tokens,
-                             token_counter="test" if tokens else None, **kw)
+    return Message.assistant(
+        text, token_count=tokens, token_counter="test" if tokens else None, **kw
+    )
 
 
 def reasoning(text: str = "thinking", tokens: int | None = 5) -> Message:
-    return Message(role=Role.ASSISTANT, parts=[ReasoningPart(text=text)], token_count=tokens,
-                   token_counter="test" if tokens else None)
+    return Message(
+        role=Role.ASSISTANT,
+        parts=[ReasoningPart(text=text)],
+        token_count=tokens,
+        token_counter="test" if tokens else None,
+    )
 
 
-def call(*ids: str, text: str = "", tokens: int | None = 10, inline_reasoning: bool = False
-         ) -> Message:
+def call(
+    *ids: str, text: str = "", tokens: int | None = 10, inline_reasoning: bool = False
+) -> Message:
     parts: list[object] = []
     if inline_reasoning:
         parts.append(ReasoningPart(text="plan"))
     if text:
         parts.append(TextPart(text=text))
     parts.extend(ToolCallPart(tool_call_id=i, tool_name="lookup", args={"q": i}) for i in ids)
-    return Message(role=Role.ASSISTANT, parts=parts, token_count=tokens,  # type: ignore[arg-type]
-                   token_counter="test" if tokens else None)
+    return Message(
+        role=Role.ASSISTANT,
+        parts=parts,
+        token_count=tokens,  # type: ignore[arg-type]
+        token_counter="test" if tokens else None,
+    )
 
 
 def result(call_id: str, text: str = "ok", tokens: int | None = 10) -> Message:
-    return Message.tool(text, call_id, tool_name="lookup", token_count=tokens,
-                        token_counter="test" if tokens else None)
+    return Message.tool(
+        text,
+        call_id,
+        tool_name="lookup",
+        token_count=tokens,
+        token_counter="test" if tokens else None,
+    )
 
 
 def multi_result(*ids: str, tokens: int | None = 10) -> Message:
     """One tool message answering several calls (Anthropic-style grouped results)."""
-    return Message(role=Role.TOOL, parts=[ToolResultPart(tool_call_id=i, result="ok")
-                                          for i in ids],
-                   token_count=tokens, token_counter="test" if tokens else None)
+    return Message(
+        role=Role.TOOL,
+        parts=[ToolResultPart(tool_call_id=i, result="ok") for i in ids],
+        token_count=tokens,
+        token_counter="test" if tokens else None,
+    )
 
 
 @dataclass
@@ -69,8 +88,14 @@ class Generated:
 
 
 @st.composite
-def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
-                  reuse_ids: bool = False, late_system: bool = False) -> Generated:
+def conversations(
+    draw: st.DrawFn,
+    *,
+    pins: bool = True,
+    max_turns: int = 8,
+    reuse_ids: bool = False,
+    late_system: bool = False,
+) -> Generated:
     """A valid thread: system prompt, turns with parallel tool calls whose results
     arrive in any order, separate or inline reasoning, long tool outputs, and
     whole units pinned.
@@ -94,8 +119,9 @@ def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
         return unit
 
     if draw(st.booleans()):
-        out.append(Message.system("be brief", token_count=rnd.choice([2, 20]),
-                                  token_counter="test"))
+        out.append(
+            Message.system("be brief", token_count=rnd.choice([2, 20]), token_counter="test")
+        )
     if rnd.random() < 0.2:  # a greeting before the first user message
         unit = pin_maybe([assistant("hello", tokens())])
         out += unit
@@ -104,8 +130,9 @@ def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
         if reuse_ids:
             counter = iter(range(10_000))
         if late_system and rnd.random() < 0.2:
-            unit = [Message.system(f"note {t}", token_count=rnd.choice([2, 20]),
-                                   token_counter="test")]
+            unit = [
+                Message.system(f"note {t}", token_count=rnd.choice([2, 20]), token_counter="test")
+            ]
             out += unit
             units.append([m.id for m in unit])
         unit = pin_maybe([user(f"q{t}", tokens())])
@@ -117,8 +144,14 @@ def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
             unit = []
             if rnd.random() < 0.3:
                 unit.append(reasoning(tokens=tokens()))
-            unit.append(call(*ids, text=rnd.choice(["", "let me look"]), tokens=tokens(),
-                             inline_reasoning=rnd.random() < 0.2))
+            unit.append(
+                call(
+                    *ids,
+                    text=rnd.choice(["", "let me look"]),
+                    tokens=tokens(),
+                    inline_reasoning=rnd.random() < 0.2,
+                )
+            )
             order = ids[:]
             rnd.shuffle(order)
             if n > 1 and rnd.random() < 0.3:
@@ -126,8 +159,13 @@ def conversations(draw: st.DrawFn, *, pins: bool = True, max_turns: int = 8,
             else:
                 for cid in order:
                     big = rnd.random() < 0.15
-                    unit.append(result(cid, "x" * (4000 if big else 10),
-                                       tokens=rnd.choice([200, 900]) if big else tokens()))
+                    unit.append(
+                        result(
+                            cid,
+                            "x" * (4000 if big else 10),
+                            tokens=rnd.choice([200, 900]) if big else tokens(),
+                        )
+                    )
             unit = pin_maybe(unit)
             out += unit
             units.append([m.id for m in unit])

@@ -38,8 +38,7 @@ from .gen import (
     user,
 )
 
-PROPS = settings(max_examples=120, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def tokens_of(m: Message) -> int:
@@ -56,49 +55,68 @@ def assert_valid(msgs: list[Message]) -> None:
         assert issues == [], (dialect, issues)
 
 
-def reference(live: list[Message], *, max_tokens: int | None, max_messages: int | None,
-              start_on_user: bool, dialects: tuple[str, ...] = DIALECTS) -> list[str]:
+def reference(
+    live: list[Message],
+    *,
+    max_tokens: int | None,
+    max_messages: int | None,
+    start_on_user: bool,
+    dialects: tuple[str, ...] = DIALECTS,
+) -> list[str]:
     """Brute force: the longest valid suffix that fits, checked against the rules."""
     mand = mandatory_messages([m for m in live if is_mandatory(m)])
     mand_ids = {m.id for m in mand}
     free = [m for m in live if m.id not in mand_ids]
     mand_tokens = sum(tokens_of(m) for m in mand)
     if (max_tokens is not None and mand_tokens > max_tokens) or (
-            max_messages is not None and len(mand) > max_messages):
+        max_messages is not None and len(mand) > max_messages
+    ):
         raise ContextBudgetError(mand_tokens, max_tokens or 0)
 
     def window_of(s: int) -> list[Message]:
         chosen = mand_ids | {m.id for m in free[s:]}
         window = [m for m in live if m.id in chosen]
         # the system prompt leads
-        return sorted(window, key=lambda m: not (m.role is Role.SYSTEM and m.id in mand_ids
-                                                 and not m.pinned))
+        return sorted(
+            window, key=lambda m: not (m.role is Role.SYSTEM and m.id in mand_ids and not m.pinned)
+        )
 
     def valid(s: int) -> bool:
         chosen = mand_ids | {m.id for m in free[s:]}
         if start_on_user and s < len(free) and free[s].role is not Role.USER:
             return False
         window = window_of(s)
-        if any(validate_context(window, d, require_user_first=False)  # type: ignore[arg-type]
-               for d in dialects):
+        if any(
+            validate_context(window, d, require_user_first=False)  # type: ignore[arg-type]
+            for d in dialects
+        ):
             return False
         # reasoning stays with the message it precedes
         return not any(
-            is_reasoning_only(m) and m.id not in chosen and i + 1 < len(live)
-            and live[i + 1].id in chosen and live[i + 1].role is Role.ASSISTANT
-            for i, m in enumerate(live))
+            is_reasoning_only(m)
+            and m.id not in chosen
+            and i + 1 < len(live)
+            and live[i + 1].id in chosen
+            and live[i + 1].role is Role.ASSISTANT
+            for i, m in enumerate(live)
+        )
 
     def fits(window: list[Message]) -> bool:
-        return not ((max_tokens is not None and sum(tokens_of(m) for m in window) > max_tokens)
-                    or (max_messages is not None and len(window) > max_messages))
+        return not (
+            (max_tokens is not None and sum(tokens_of(m) for m in window) > max_tokens)
+            or (max_messages is not None and len(window) > max_messages)
+        )
 
     for s in range(len(free) + 1):
         window = window_of(s)
         if not fits(window) or not valid(s):
             continue
         # nothing of the conversation fits: refused if something could be in
-        if s == len(free) and all(m.role is Role.SYSTEM for m in mand) and any(
-                valid(k) for k in range(len(free) - 1, -1, -1)):
+        if (
+            s == len(free)
+            and all(m.role is Role.SYSTEM for m in mand)
+            and any(valid(k) for k in range(len(free) - 1, -1, -1))
+        ):
             raise ContextBudgetError(0, 0)
         return [m.id for m in window]
     raise AssertionError("the empty suffix is always valid")
@@ -127,13 +145,15 @@ def test_context_with_limit_keeps_system_prompt_first() -> None:
 
 
 def test_parallel_calls_are_in_or_out_together() -> None:
-    msgs = number([
-        user("weather in two cities"),
-        call("a", "b", tokens=10),
-        result("b", tokens=10),
-        result("a", tokens=10),
-        assistant("sunny both", tokens=10),
-    ])
+    msgs = number(
+        [
+            user("weather in two cities"),
+            call("a", "b", tokens=10),
+            result("b", tokens=10),
+            result("a", tokens=10),
+            assistant("sunny both", tokens=10),
+        ]
+    )
     # 30 tokens fit the answer and two results, but not the call: the pair must go.
     w = select_messages(msgs, max_tokens=30)
     assert window_ids(w) == [msgs[-1].id]
@@ -159,8 +179,13 @@ def test_start_on_user() -> None:
 
 
 def test_mandatory_over_budget_raises() -> None:
-    msgs = number([Message.system("s", token_count=50, token_counter="test"),
-                   user("q", pinned=True), assistant("a")])
+    msgs = number(
+        [
+            Message.system("s", token_count=50, token_counter="test"),
+            user("q", pinned=True),
+            assistant("a"),
+        ]
+    )
     with pytest.raises(ContextBudgetError) as err:
         select_messages(msgs, max_tokens=40)
     assert err.value.required == 60 and err.value.budget == 40
@@ -177,8 +202,7 @@ def test_bad_budgets_are_validation_errors() -> None:
 
 
 def test_pinned_result_brings_its_call_and_siblings() -> None:
-    msgs = [user("q"), call("a", "b"), result("a"), result("b", tokens=10),
-            assistant("x")]
+    msgs = [user("q"), call("a", "b"), result("a"), result("b", tokens=10), assistant("x")]
     for i in range(10):
         msgs += [user(f"q{i}"), assistant(f"a{i}")]
     msgs[3] = msgs[3].model_copy(update={"pinned": True})
@@ -192,13 +216,15 @@ def test_pinned_result_brings_its_call_and_siblings() -> None:
 
 
 def test_incomplete_exchanges_are_left_out() -> None:
-    msgs = number([
-        user("q"),
-        result("ghost"),            # its call was deleted
-        assistant("a"),
-        user("q2"),
-        call("pending"),            # still waiting for its result
-    ])
+    msgs = number(
+        [
+            user("q"),
+            result("ghost"),  # its call was deleted
+            assistant("a"),
+            user("q2"),
+            call("pending"),  # still waiting for its result
+        ]
+    )
     w = select_messages(msgs)
     assert window_ids(w) == [msgs[0].id, msgs[2].id, msgs[3].id]
     assert set(w.omitted) == {msgs[1].id, msgs[4].id}
@@ -250,8 +276,15 @@ def test_reading_is_lazy() -> None:
 
 
 def test_stream_without_mandatory_messages_is_merged_by_seq() -> None:
-    msgs = number([Message.system("s", token_count=5, token_counter="test"),
-                   user("q"), assistant("a", pinned=True), user("q2"), assistant("a2")])
+    msgs = number(
+        [
+            Message.system("s", token_count=5, token_counter="test"),
+            user("q"),
+            assistant("a", pinned=True),
+            user("q2"),
+            assistant("a2"),
+        ]
+    )
     mand = [m for m in msgs if is_mandatory(m)]
     rest = [m for m in reversed(msgs) if not is_mandatory(m)]
     w = select_window(mand, rest, max_tokens=None, max_messages=None)
@@ -268,18 +301,27 @@ message_budgets = st.one_of(st.none(), st.integers(0, 30))
 @PROPS
 @given(conversations(), budgets, message_budgets, st.booleans(), st.integers(1, 7))
 def test_windows_match_the_brute_force_reference(
-        g: Generated, max_tokens: int | None, max_messages: int | None, start_on_user: bool,
-        page: int) -> None:
+    g: Generated, max_tokens: int | None, max_messages: int | None, start_on_user: bool, page: int
+) -> None:
     try:
-        expected = reference(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                             start_on_user=start_on_user)
+        expected = reference(
+            g.messages,
+            max_tokens=max_tokens,
+            max_messages=max_messages,
+            start_on_user=start_on_user,
+        )
     except ContextBudgetError:
         with pytest.raises(ContextBudgetError):
-            select_messages(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                            start_on_user=start_on_user)
+            select_messages(
+                g.messages,
+                max_tokens=max_tokens,
+                max_messages=max_messages,
+                start_on_user=start_on_user,
+            )
         return
-    w = select_messages(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                        start_on_user=start_on_user)
+    w = select_messages(
+        g.messages, max_tokens=max_tokens, max_messages=max_messages, start_on_user=start_on_user
+    )
     assert window_ids(w) == expected
     # never over budget, and the reported total is the sum of the stored counts
     assert w.tokens == sum(tokens_of(m) for m in w.messages)
@@ -290,32 +332,40 @@ def test_windows_match_the_brute_force_reference(
     # contiguous: the non-mandatory part is a suffix of the thread's
     free = [m.id for m in g.messages if not is_mandatory(m)]
     part = [m.id for m in w.messages if not is_mandatory(m)]
-    assert part == (free[len(free) - len(part):] if part else [])
+    assert part == (free[len(free) - len(part) :] if part else [])
     # whole units only
     ids = set(window_ids(w))
     for unit in g.units:
         assert len(ids & set(unit)) in (0, len(unit))
     # deterministic, and the same whether or not the stream repeats mandatory ones
-    again = select_window([m for m in g.messages if is_mandatory(m)],
-                          [m for m in reversed(g.messages) if not is_mandatory(m)],
-                          max_tokens=max_tokens, max_messages=max_messages,
-                          start_on_user=start_on_user)
+    again = select_window(
+        [m for m in g.messages if is_mandatory(m)],
+        [m for m in reversed(g.messages) if not is_mandatory(m)],
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+    )
     assert again == w
     # fed a page at a time, stopping when it wants no more: the same window
-    sel = WindowSelector([m for m in g.messages if is_mandatory(m)], max_tokens=max_tokens,
-                         max_messages=max_messages, start_on_user=start_on_user)
+    sel = WindowSelector(
+        [m for m in g.messages if is_mandatory(m)],
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+    )
     newest_first = list(reversed(g.messages))
     i = 0
     while sel.wants_more and i < len(newest_first):
-        sel.feed(newest_first[i:i + page])
+        sel.feed(newest_first[i : i + page])
         i += page
     assert sel.finish(reached_start=i >= len(newest_first)) == w
 
 
 @PROPS
 @given(conversations(), st.data(), budgets)
-def test_messy_threads_still_give_valid_windows(g: Generated, data: st.DataObject,
-                                               max_tokens: int | None) -> None:
+def test_messy_threads_still_give_valid_windows(
+    g: Generated, data: st.DataObject, max_tokens: int | None
+) -> None:
     """Delete random messages (orphaning calls and results): windows stay valid."""
     msgs = g.messages
     if msgs:
@@ -327,9 +377,17 @@ def test_messy_threads_still_give_valid_windows(g: Generated, data: st.DataObjec
         return
     assert max_tokens is None or w.tokens <= max_tokens
     for dialect in ("openai-chat", "openai-responses"):
-        core = [i for i in validate_context(w.messages, dialect)
-                if i.code in ("result_without_call", "call_without_result",
-                              "result_before_call", "duplicate_result")]
+        core = [
+            i
+            for i in validate_context(w.messages, dialect)
+            if i.code
+            in (
+                "result_without_call",
+                "call_without_result",
+                "result_before_call",
+                "duplicate_result",
+            )
+        ]
         assert core == [], core
     assert set(w.omitted).isdisjoint(window_ids(w))
 
@@ -340,9 +398,14 @@ class _OwnCall(ToolCallPart):
 
 @PROPS
 @given(cst.messages(), st.lists(cst.parts(), max_size=4), st.sampled_from(list(Role)))
-def test_one_pass_shape_matches_the_three_questions(m: Message, parts: list[Part],
-                                                    role: Role) -> None:
-    for msg in (m, m.model_copy(update={"parts": parts, "role": role}),
-                m.model_copy(update={"parts": [_OwnCall(tool_call_id="c", tool_name="t"),
-                                               *parts], "role": role})):
+def test_one_pass_shape_matches_the_three_questions(
+    m: Message, parts: list[Part], role: Role
+) -> None:
+    for msg in (
+        m,
+        m.model_copy(update={"parts": parts, "role": role}),
+        m.model_copy(
+            update={"parts": [_OwnCall(tool_call_id="c", tool_name="t"), *parts], "role": role}
+        ),
+    ):
         assert _shape(msg) == (call_ids(msg), result_ids(msg), is_reasoning_only(msg))

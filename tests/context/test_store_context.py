@@ -27,16 +27,17 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_only_the_messages_a_window_looks_at_are_decoded(
-        tmp_path: Path, decoded: list[str]) -> None:
+    tmp_path: Path, decoded: list[str]
+) -> None:
     with open_store(f"sqlite:///{tmp_path / 'c.db'}") as store:
         t = store.create_thread()
         store.append(t.id, [Message.system("be brief", token_count=3, token_counter="t")])
-        store.append(t.id, [Message.user(f"m{i}", token_count=10, token_counter="t")
-                            for i in range(300)])
+        store.append(
+            t.id, [Message.user(f"m{i}", token_count=10, token_counter="t") for i in range(300)]
+        )
         w = store.context(t.id, max_tokens=103)
         # the system prompt and the newest 10 messages fit; the 11th decides the cut
-        assert [m.content for m in w.messages] == ["be brief"] + [
-            f"m{i}" for i in range(290, 300)]
+        assert [m.content for m in w.messages] == ["be brief"] + [f"m{i}" for i in range(290, 300)]
         assert len(decoded) == 11  # not the whole first page of 64
 
         decoded.clear()

@@ -81,13 +81,20 @@ def test_every_write_counts_with_the_store_counter(harness: Harness) -> None:
     assert store.get_thread(t.id).token_count == 6 + 7
     # an imported message without a count is counted with it
     snap = store.export_thread(t.id)
-    bare = snap.model_copy(update={"messages": [
-        x.model_copy(update={"token_count": None, "token_counter": None})
-        for x in snap.messages]})
+    bare = snap.model_copy(
+        update={
+            "messages": [
+                x.model_copy(update={"token_count": None, "token_counter": None})
+                for x in snap.messages
+            ]
+        }
+    )
     copy = store.import_thread(bare, new_ids=True)
     counted = store.load_messages(copy.id)
     assert [(x.token_count, x.token_counter) for x in counted] == [
-        (6, "test:half"), (2, "test:half")]
+        (6, "test:half"),
+        (2, "test:half"),
+    ]
     # context windows report it
     w = store.context(t.id, max_tokens=100)
     assert w.counters == ["mine", "test:half"]
@@ -116,10 +123,12 @@ def test_the_counter_can_be_named_in_the_url(tmp_path: Path) -> None:
         open_store("memory://?token_counter=heuristic", token_counter="heuristic")
     # the option leaves the URL; the backend's own options stay as they were
     url, counter = _token_counter(
-        "postgresql://u@h/db?token_counter=heuristic&options=-c%20search_path%3Dx", None)
+        "postgresql://u@h/db?token_counter=heuristic&options=-c%20search_path%3Dx", None
+    )
     assert (url, counter) == ("postgresql://u@h/db?options=-c%20search_path%3Dx", HEURISTIC)
-    with open_store(f"sqlite:///{tmp_path / 'y.db'}?synchronous=normal&token_counter=heuristic"
-                    ) as store:
+    with open_store(
+        f"sqlite:///{tmp_path / 'y.db'}?synchronous=normal&token_counter=heuristic"
+    ) as store:
         assert store.token_counter is HEURISTIC
 
 
@@ -133,18 +142,21 @@ def test_a_counter_is_anything_with_the_protocol() -> None:
 
 
 def _reply(text: str, completion: int, **meta: Any) -> Message:
-    return Message.assistant(text).with_metadata(MessageMetadata(
-        provider="openai", token_usage=TokenUsage.of(500, completion), **meta))
+    return Message.assistant(text).with_metadata(
+        MessageMetadata(provider="openai", token_usage=TokenUsage.of(500, completion), **meta)
+    )
 
 
 def test_an_absurd_provider_count_does_not_fit_a_long_reply_in_a_small_window(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     """A 3,000-word reply reported as 1 completion token is not a 1-token message."""
     store = harness.open()
     t = store.create_thread()
     essay = " ".join(["word"] * 3000)
-    stored = store.append(t.id, [Message.user("write an essay"), _reply(essay, 1),
-                                 Message.user("thanks")])
+    stored = store.append(
+        t.id, [Message.user("write an essay"), _reply(essay, 1), Message.user("thanks")]
+    )
     long_one = stored[1]
     assert long_one.token_count is not None
     assert long_one.token_count >= text_floor(long_one) >= 1500
@@ -171,15 +183,15 @@ def test_usage_far_above_the_text_is_not_the_message(harness: Harness) -> None:
     assert m.token_count == HEURISTIC.count_message(m)
 
 
-def test_one_usage_on_several_messages_of_a_batch_is_not_any_one_of_them(
-        harness: Harness) -> None:
+def test_one_usage_on_several_messages_of_a_batch_is_not_any_one_of_them(harness: Harness) -> None:
     """A completion stored as a text message and a tool-call message, each
     carrying the completion's usage: neither is counted as the whole of it."""
     store = harness.open()
     t = store.create_thread()
     say = _reply("Let me look that up.", 30)
-    call = _reply("", 30).with_parts(ToolCallPart(tool_call_id="c1", tool_name="search",
-                                                  args={"q": "weather in Paris today"}))
+    call = _reply("", 30).with_parts(
+        ToolCallPart(tool_call_id="c1", tool_name="search", args={"q": "weather in Paris today"})
+    )
     stored = store.append(t.id, [Message.user("weather?"), say, call])
     assert [m.token_counter for m in stored[1:]] == [HEURISTIC.name, HEURISTIC.name]
     assert stored[1].token_count == HEURISTIC.count_message(stored[1])

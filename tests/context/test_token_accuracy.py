@@ -59,7 +59,8 @@ def test_the_corpus_is_made_in_code_the_same_every_time() -> None:
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_the_estimate_never_falls_below_0_8_of_the_real_count(
-        real: dict[str, TiktokenCounter], samples: list[tuple[str, str]], encoding: str) -> None:
+    real: dict[str, TiktokenCounter], samples: list[tuple[str, str]], encoding: str
+) -> None:
     enc = real[encoding]
     low: list[tuple[float, str, str]] = []
     estimated = exact = 0
@@ -75,7 +76,8 @@ def test_the_estimate_never_falls_below_0_8_of_the_real_count(
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_the_estimate_does_not_overshoot_wildly(
-        real: dict[str, TiktokenCounter], samples: list[tuple[str, str]], encoding: str) -> None:
+    real: dict[str, TiktokenCounter], samples: list[tuple[str, str]], encoding: str
+) -> None:
     enc = real[encoding]
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for category, text in samples:
@@ -90,14 +92,14 @@ def _issue_examples() -> Iterator[tuple[str, str]]:
     and 150 emoji (the heuristic gave 157 vs 583, 339 vs 709 and 300 vs 420)."""
     rng = random.Random(16)
     yield "base64", base64.b64encode(rng.randbytes(700)).decode()
-    yield "uuids", " ".join(str(uuid.UUID(int=rng.getrandbits(128), version=4))
-                            for _ in range(30))
+    yield "uuids", " ".join(str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(30))
     yield "emoji", "".join(rng.choice("😀😂🤔👍🎉🔥🚀💡🙏🧠") for _ in range(150))
 
 
 @pytest.mark.parametrize(("name", "text"), list(_issue_examples()))
-def test_the_reported_undercounts_are_gone(real: dict[str, TiktokenCounter], name: str,
-                                           text: str) -> None:
+def test_the_reported_undercounts_are_gone(
+    real: dict[str, TiktokenCounter], name: str, text: str
+) -> None:
     for enc in real.values():
         assert HEURISTIC.count_text(text) >= FLOOR * enc.count_text(text), name
 
@@ -106,8 +108,9 @@ def test_the_reported_undercounts_are_gone(real: dict[str, TiktokenCounter], nam
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_exact_counts_come_from_the_package(real: dict[str, TiktokenCounter],
-                                            encoding: str) -> None:
+def test_exact_counts_come_from_the_package(
+    real: dict[str, TiktokenCounter], encoding: str
+) -> None:
     counter = real[encoding]
     assert counter.name == f"tiktoken:{encoding}" and not counter.estimate
     assert counter.count_text("Hello world") == 2
@@ -129,16 +132,19 @@ def fresh_package_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "_packaged", {})
 
 
-def test_a_tampered_packaged_file_is_refused(monkeypatch: pytest.MonkeyPatch,
-                                             fresh_package_cache: None) -> None:
-    monkeypatch.setattr(tokens, "_packaged_file",
-                        lambda encoding: ("somepkg/x.tiktoken", b"aGk= 0\n"))
+def test_a_tampered_packaged_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, fresh_package_cache: None
+) -> None:
+    monkeypatch.setattr(
+        tokens, "_packaged_file", lambda encoding: ("somepkg/x.tiktoken", b"aGk= 0\n")
+    )
     with pytest.raises(ValidationError, match="SHA-256"):
         TiktokenCounter.from_package("o200k_base")
 
 
-def test_without_the_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch,
-                                              fresh_package_cache: None) -> None:
+def test_without_the_extra_the_error_names_it(
+    monkeypatch: pytest.MonkeyPatch, fresh_package_cache: None
+) -> None:
     monkeypatch.setattr(tokens, "PACKAGED_ENCODINGS", (("no_such_package_here", "{}"),))
     with pytest.raises(MissingDependencyError, match=r"convostore\[tokens\]"):
         TiktokenCounter.from_package("o200k_base")

@@ -34,7 +34,8 @@ from convostore.tokens import (
 
 HAS_TIKTOKEN = importlib.util.find_spec("tiktoken") is not None
 needs_tiktoken = pytest.mark.skipif(
-    not HAS_TIKTOKEN, reason="tiktoken is an optional extra: pip install 'convostore[tiktoken]'")
+    not HAS_TIKTOKEN, reason="tiktoken is an optional extra: pip install 'convostore[tiktoken]'"
+)
 
 
 def test_token_estimation() -> None:
@@ -49,9 +50,9 @@ def test_token_estimation() -> None:
 def test_heuristic_tracks_what_tokenizers_do() -> None:
     h = HEURISTIC
     assert h.count_text("") == 0
-    assert h.count_text("1234567890") == 4          # digits in threes
-    assert h.count_text("a, b; c.") == 6            # punctuation is its own token
-    assert h.count_text("日本語のテキスト") >= 7      # ~one token per CJK character
+    assert h.count_text("1234567890") == 4  # digits in threes
+    assert h.count_text("a, b; c.") == 6  # punctuation is its own token
+    assert h.count_text("日本語のテキスト") >= 7  # ~one token per CJK character
     long_word = "antidisestablishmentarianism"
     assert 3 <= h.count_text(long_word) <= 6
 
@@ -66,8 +67,9 @@ def test_heuristic_is_monotone_under_concatenation(a: str, b: str) -> None:
 
 def test_tool_payloads_and_images_count() -> None:
     plain = Message.assistant("")
-    with_call = plain.with_parts(ToolCallPart(tool_call_id="c1", tool_name="search",
-                                              args={"query": "x" * 400}))
+    with_call = plain.with_parts(
+        ToolCallPart(tool_call_id="c1", tool_name="search", args={"query": "x" * 400})
+    )
     assert HEURISTIC.count_message(with_call) > HEURISTIC.count_message(plain) + 20
     img = Message(role=Role.USER, parts=[ImagePart(image_id="i1")])
     assert HEURISTIC.count_message(img) >= HeuristicCounter.per_image
@@ -76,8 +78,9 @@ def test_tool_payloads_and_images_count() -> None:
 def test_precedence_stored_then_usage_then_counter() -> None:
     stored = Message.user("hi", token_count=42, token_counter="tiktoken:o200k_base")
     assert token_count_for(stored) == (42, "tiktoken:o200k_base", False)
-    reply = Message.assistant("a long answer").with_metadata(MessageMetadata(
-        provider="openai", token_usage=TokenUsage.of(1000, 17)))
+    reply = Message.assistant("a long answer").with_metadata(
+        MessageMetadata(provider="openai", token_usage=TokenUsage.of(1000, 17))
+    )
     assert token_count_for(reply) == (17, "usage:openai", False)
     # a user message's prompt_tokens cover the whole prompt, not the message: not used
     asked = Message.user("q").with_metadata(MessageMetadata(token_usage=TokenUsage.of(900, 0)))
@@ -115,8 +118,9 @@ def test_missing_tiktoken_names_the_extra(tmp_path: Path) -> None:
 def _tiny_bpe(path: Path) -> bytes:
     """A byte-level vocabulary with a few merges, in the .tiktoken file format."""
     tokens = [bytes([b]) for b in range(256)] + [b"he", b"ll", b"hell", b"hello", b" w"]
-    data = b"".join(base64.b64encode(t) + b" " + str(i).encode() + b"\n"
-                    for i, t in enumerate(tokens))
+    data = b"".join(
+        base64.b64encode(t) + b" " + str(i).encode() + b"\n" for i, t in enumerate(tokens)
+    )
     path.write_bytes(data)
     return data
 
@@ -125,8 +129,9 @@ def _tiny_bpe(path: Path) -> bytes:
 def test_tiktoken_from_a_local_file(tmp_path: Path) -> None:
     f = tmp_path / "tiny.tiktoken"
     data = _tiny_bpe(f)
-    counter = TiktokenCounter.from_file(f, "o200k_base",
-                                        expected_sha256=hashlib.sha256(data).hexdigest())
+    counter = TiktokenCounter.from_file(
+        f, "o200k_base", expected_sha256=hashlib.sha256(data).hexdigest()
+    )
     assert counter.name == "tiktoken:o200k_base" and not counter.estimate
     assert counter.count_text("hello") == 1
     assert counter.count_text("hello world") == 1 + 1 + 4  # hello, " w", o r l d
@@ -179,15 +184,22 @@ def test_heuristic_counts_do_not_depend_on_the_process() -> None:
     text = f"{blob}x{blob} {blob} key={blob}AbCdEfGh12 iPhone McDonald"
     counts = set()
     for seed in ("1", "2", "3", "4"):
-        out = subprocess.run([sys.executable, "-c", _HASH_SEED_PROBE], input=text,
-                             capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": seed})
+        out = subprocess.run(
+            [sys.executable, "-c", _HASH_SEED_PROBE],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         counts.add(int(out.stdout))
     assert counts == {HEURISTIC.count_text(text)}
 
 
-@given(st.text(max_size=200), st.text(alphabet=st.characters(min_codepoint=128), min_size=1,
-                                     max_size=20))
+@given(
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(min_codepoint=128), min_size=1, max_size=20),
+)
 @settings(max_examples=200, deadline=None)
 def test_heuristic_charges_non_ascii_text(a: str, extra: str) -> None:
     """Text outside ASCII always costs something: inserting it never lowers a count."""

@@ -17,8 +17,15 @@ def codes(msgs: list[Message], dialect: str, **kw: bool) -> list[str]:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_complete_exchange_is_valid(dialect: str) -> None:
-    msgs = [Message.system("s"), user("q"), reasoning(), call("a", "b"), result("b"),
-            result("a"), assistant("done")]
+    msgs = [
+        Message.system("s"),
+        user("q"),
+        reasoning(),
+        call("a", "b"),
+        result("b"),
+        result("a"),
+        assistant("done"),
+    ]
     assert codes(msgs, dialect) == []
 
 

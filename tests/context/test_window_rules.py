@@ -25,12 +25,18 @@ OPENAI = ("openai-chat", "openai-responses")
 
 
 def two_turns_with_call_0() -> list[Message]:
-    return number([
-        user("weather in Paris?"), call("call_0"), result("call_0", "sunny"),
-        assistant("Sunny in Paris."),
-        user("and in Rome?"), call("call_0"), result("call_0", "rainy"),
-        assistant("Rainy in Rome."),
-    ])
+    return number(
+        [
+            user("weather in Paris?"),
+            call("call_0"),
+            result("call_0", "sunny"),
+            assistant("Sunny in Paris."),
+            user("and in Rome?"),
+            call("call_0"),
+            result("call_0", "rainy"),
+            assistant("Rainy in Rome."),
+        ]
+    )
 
 
 # --- item 6: a tool_call_id reused in a later turn --------------------------------
@@ -80,34 +86,52 @@ def test_validate_pairs_a_result_with_the_nearest_call_before_it() -> None:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(conversations(reuse_ids=True, late_system=True),
-       st.one_of(st.none(), st.integers(0, 400)), st.one_of(st.none(), st.integers(0, 30)),
-       st.booleans(), st.integers(1, 7))
+@given(
+    conversations(reuse_ids=True, late_system=True),
+    st.one_of(st.none(), st.integers(0, 400)),
+    st.one_of(st.none(), st.integers(0, 30)),
+    st.booleans(),
+    st.integers(1, 7),
+)
 def test_windows_with_reused_ids_and_late_system_messages_match_the_reference(
-        g: Generated, max_tokens: int | None, max_messages: int | None,
-        start_on_user: bool, page: int) -> None:
+    g: Generated, max_tokens: int | None, max_messages: int | None, start_on_user: bool, page: int
+) -> None:
     try:
-        expected = reference(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                             start_on_user=start_on_user, dialects=OPENAI)
+        expected = reference(
+            g.messages,
+            max_tokens=max_tokens,
+            max_messages=max_messages,
+            start_on_user=start_on_user,
+            dialects=OPENAI,
+        )
     except ContextBudgetError:
         with pytest.raises(ContextBudgetError):
-            select_messages(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                            start_on_user=start_on_user)
+            select_messages(
+                g.messages,
+                max_tokens=max_tokens,
+                max_messages=max_messages,
+                start_on_user=start_on_user,
+            )
         return
-    w = select_messages(g.messages, max_tokens=max_tokens, max_messages=max_messages,
-                        start_on_user=start_on_user)
+    w = select_messages(
+        g.messages, max_tokens=max_tokens, max_messages=max_messages, start_on_user=start_on_user
+    )
     assert window_ids(w) == expected
     assert w.tokens == sum(tokens_of(m) for m in w.messages)
     for dialect in OPENAI:
         assert validate_context(w.messages, dialect, require_user_first=False) == []
     # a store feeds every live system and pinned message as candidates and then
     # pages newest-first, repeating them: the same window
-    sel = WindowSelector([m for m in g.messages if is_mandatory(m)], max_tokens=max_tokens,
-                         max_messages=max_messages, start_on_user=start_on_user)
+    sel = WindowSelector(
+        [m for m in g.messages if is_mandatory(m)],
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+    )
     newest_first = list(reversed(g.messages))
     i = 0
     while sel.wants_more and i < len(newest_first):
-        sel.feed(newest_first[i:i + page])
+        sel.feed(newest_first[i : i + page])
         i += page
     assert sel.finish(reached_start=i >= len(newest_first)) == w
 
@@ -141,9 +165,15 @@ def test_reasoning_before_a_reply_stays_with_it() -> None:
 
 
 def test_a_system_prompt_added_late_leads_the_window() -> None:
-    msgs = number([user("q1"), assistant("a1"), Message.system("be brief", token_count=5,
-                                                               token_counter="test"),
-                   user("q2"), assistant("a2")])
+    msgs = number(
+        [
+            user("q1"),
+            assistant("a1"),
+            Message.system("be brief", token_count=5, token_counter="test"),
+            user("q2"),
+            assistant("a2"),
+        ]
+    )
     w = select_messages(msgs)
     assert [m.content for m in w.messages] == ["be brief", "q1", "a1", "q2", "a2"]
     w = select_messages(msgs, max_tokens=25)  # the prompt and the newest turn
@@ -169,9 +199,14 @@ def test_only_the_first_system_message_is_mandatory() -> None:
 
 
 def test_a_later_system_message_does_not_count_against_the_mandatory_budget() -> None:
-    msgs = number([Message.system("s", token_count=5, token_counter="test"), user("q"),
-                   Message.system("long note", token_count=100, token_counter="test"),
-                   assistant("a")])
+    msgs = number(
+        [
+            Message.system("s", token_count=5, token_counter="test"),
+            user("q"),
+            Message.system("long note", token_count=100, token_counter="test"),
+            assistant("a"),
+        ]
+    )
     w = select_messages(msgs, max_tokens=30)
     assert window_ids(w) == [msgs[0].id, msgs[3].id]
 
@@ -180,9 +215,14 @@ def test_a_later_system_message_does_not_count_against_the_mandatory_budget() ->
 
 
 def test_an_oversized_newest_user_message_raises_with_what_it_needs() -> None:
-    msgs = number([Message.system("s", token_count=5, token_counter="test"),
-                   user("short", tokens=10), assistant("ok", tokens=10),
-                   user("a huge paste", tokens=500)])
+    msgs = number(
+        [
+            Message.system("s", token_count=5, token_counter="test"),
+            user("short", tokens=10),
+            assistant("ok", tokens=10),
+            user("a huge paste", tokens=500),
+        ]
+    )
     with pytest.raises(ContextBudgetError) as err:
         select_messages(msgs, max_tokens=100)
     assert err.value.required == 505 and err.value.budget == 100
@@ -209,8 +249,7 @@ def test_a_message_budget_too_small_for_any_message_raises() -> None:
 
 def test_an_empty_thread_or_only_broken_messages_give_an_empty_window() -> None:
     assert select_messages([], max_tokens=0).messages == []
-    msgs = number([Message.system("s", token_count=5, token_counter="test"),
-                   result("ghost")])
+    msgs = number([Message.system("s", token_count=5, token_counter="test"), result("ghost")])
     w = select_messages(msgs, max_tokens=5)
     assert window_ids(w) == [msgs[0].id] and w.omitted == [msgs[1].id]
 

@@ -19,8 +19,19 @@ import uuid
 
 __all__ = ["CATEGORIES", "corpus"]
 
-CATEGORIES = ("prose", "code", "json", "base64", "uuid", "hex", "cjk", "emoji",
-              "numbers", "urls", "mixed")
+CATEGORIES = (
+    "prose",
+    "code",
+    "json",
+    "base64",
+    "uuid",
+    "hex",
+    "cjk",
+    "emoji",
+    "numbers",
+    "urls",
+    "mixed",
+)
 
 _WORD_TEXT = (
     "the of and to in is was that for it with as on be at by this had not are but from or "
@@ -66,9 +77,44 @@ _CJK = (
 )
 
 _EMOJI = (
-    "😀", "😂", "🙂", "😍", "🤔", "👍", "👎", "🎉", "🔥", "✅", "❌", "⚠️", "🚀", "💡",
-    "📌", "🙏", "👋", "🤖", "🧠", "📈", "🐍", "☕", "🌍", "❤️", "✨", "🥳", "😅", "🙈",
-    "👩‍💻", "👨‍👩‍👧", "🏳️‍🌈", "👍🏽", "🇫🇷", "🇯🇵", "1️⃣", "🫠", "🪐", "🧪",
+    "😀",
+    "😂",
+    "🙂",
+    "😍",
+    "🤔",
+    "👍",
+    "👎",
+    "🎉",
+    "🔥",
+    "✅",
+    "❌",
+    "⚠️",
+    "🚀",
+    "💡",
+    "📌",
+    "🙏",
+    "👋",
+    "🤖",
+    "🧠",
+    "📈",
+    "🐍",
+    "☕",
+    "🌍",
+    "❤️",
+    "✨",
+    "🥳",
+    "😅",
+    "🙈",
+    "👩‍💻",
+    "👨‍👩‍👧",
+    "🏳️‍🌈",
+    "👍🏽",
+    "🇫🇷",
+    "🇯🇵",
+    "1️⃣",
+    "🫠",
+    "🪐",
+    "🧪",
 )
 
 _TLDS = ("com", "org", "io", "dev", "net", "co.uk")
@@ -83,8 +129,9 @@ def _sentence(rng: random.Random) -> str:
 
 
 def prose(rng: random.Random) -> str:
-    return "\n\n".join(" ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
-                       for _ in range(rng.randint(1, 3)))
+    return "\n\n".join(
+        " ".join(_sentence(rng) for _ in range(rng.randint(2, 5))) for _ in range(rng.randint(1, 3))
+    )
 
 
 def _ident(rng: random.Random) -> str:
@@ -104,10 +151,10 @@ def code(rng: random.Random) -> str:
         f"    return {var}\n",
         f"class {cls}:\n    def __init__(self, {arg}=None):\n"
         f"        self._{var} = {arg} or []\n\n"
-        f"    def __repr__(self):\n        return f\"{cls}({{self._{var}!r}})\"\n",
+        f'    def __repr__(self):\n        return f"{cls}({{self._{var}!r}})"\n',
         f"const {name} = async ({arg}) => {{\n"
         f"  const res = await fetch(`/api/v1/{rng.choice(_WORDS)}/${{{arg}.id}}`);\n"
-        f"  if (!res.ok) throw new Error(\"{rng.choice(_WORDS)} failed: \" + res.status);\n"
+        f'  if (!res.ok) throw new Error("{rng.choice(_WORDS)} failed: " + res.status);\n'
         f"  return (await res.json()).{var} ?? [];\n}};\n",
         f"SELECT t.id, t.{var}, count(m.id) AS n\nFROM threads t\n"
         f"JOIN messages m ON m.thread_id = t.id\nWHERE t.{name} > {rng.randint(0, 10**6)}\n"
@@ -122,7 +169,7 @@ def code(rng: random.Random) -> str:
 def _value(rng: random.Random, depth: int) -> object:
     kind = rng.randrange(7 if depth < 3 else 5)
     if kind == 0:
-        return rng.randint(-10**6, 10**9)
+        return rng.randint(-(10**6), 10**9)
     if kind == 1:
         return round(rng.uniform(-1000, 1000), rng.randint(1, 6))
     if kind == 2:
@@ -144,8 +191,7 @@ def json_payload(rng: random.Random) -> str:
 
 def b64(rng: random.Random) -> str:
     raw = rng.randbytes(rng.choice((16, 48, 120, 300, 900)))
-    return (base64.urlsafe_b64encode(raw) if rng.random() < 0.3 else base64.b64encode(raw)
-            ).decode()
+    return (base64.urlsafe_b64encode(raw) if rng.random() < 0.3 else base64.b64encode(raw)).decode()
 
 
 def uuids(rng: random.Random) -> str:
@@ -177,7 +223,7 @@ def emoji(rng: random.Random) -> str:
 
 def numbers(rng: random.Random) -> str:
     forms = (
-        lambda: str(rng.randint(0, 10**rng.randint(1, 12))),
+        lambda: str(rng.randint(0, 10 ** rng.randint(1, 12))),
         lambda: f"{rng.uniform(-1e4, 1e4):.{rng.randint(1, 8)}f}",
         lambda: f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1990, 2030)}",
         lambda: f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
@@ -192,11 +238,14 @@ def urls(rng: random.Random) -> str:
     out = []
     for _ in range(rng.randint(1, 6)):
         host = f"{rng.choice(_WORDS)}.{rng.choice(_WORDS)}.{rng.choice(_TLDS)}"
-        path = "/".join(rng.choice((rng.choice(_WORDS), str(rng.randint(1, 99999)),
-                                    rng.randbytes(6).hex())) for _ in range(rng.randint(1, 5)))
+        path = "/".join(
+            rng.choice((rng.choice(_WORDS), str(rng.randint(1, 99999)), rng.randbytes(6).hex()))
+            for _ in range(rng.randint(1, 5))
+        )
         query = "&".join(
             f"{rng.choice(_WORDS)}={rng.choice((rng.choice(_WORDS), str(rng.randint(0, 999))))}"
-            for _ in range(rng.randint(0, 3)))
+            for _ in range(rng.randint(0, 3))
+        )
         out.append(f"https://{host}/{path}" + (f"?{query}" if query else ""))
     return rng.choice((" ", "\n")).join(out)
 
@@ -210,8 +259,16 @@ def mixed(rng: random.Random) -> str:
 
 
 _MAKERS = {
-    "prose": prose, "code": code, "json": json_payload, "base64": b64, "uuid": uuids,
-    "hex": hexes, "cjk": cjk, "emoji": emoji, "numbers": numbers, "urls": urls,
+    "prose": prose,
+    "code": code,
+    "json": json_payload,
+    "base64": b64,
+    "uuid": uuids,
+    "hex": hexes,
+    "cjk": cjk,
+    "emoji": emoji,
+    "numbers": numbers,
+    "urls": urls,
     "mixed": mixed,
 }
 

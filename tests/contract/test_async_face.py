@@ -17,8 +17,7 @@ from convostore import AsyncStore, Message, RevisionConflictError, ThreadNotFoun
 from convostore.testing.backends import BackendSpec, Harness
 
 
-def run(spec: BackendSpec, tmp_path: Path, body: Callable[[AsyncStore], Awaitable[None]]
-        ) -> None:
+def run(spec: BackendSpec, tmp_path: Path, body: Callable[[AsyncStore], Awaitable[None]]) -> None:
     harness = Harness(spec, "async", tmp_path)
 
     async def main() -> None:
@@ -55,31 +54,35 @@ def test_gathered_appends_lose_nothing(backend_spec: BackendSpec, tmp_path: Path
     run(backend_spec, tmp_path, body)
 
 
-def test_gathered_batches_are_atomic_and_ordered(backend_spec: BackendSpec,
-                                                 tmp_path: Path) -> None:
+def test_gathered_batches_are_atomic_and_ordered(backend_spec: BackendSpec, tmp_path: Path) -> None:
     async def body(store: AsyncStore) -> None:
         await store.create_thread(id="t1")
-        batches = [[Message.user(f"{b}.{j}", id=f"b{b}-{j}") for j in range(5)]
-                   for b in range(10)]
+        batches = [[Message.user(f"{b}.{j}", id=f"b{b}-{j}") for j in range(5)] for b in range(10)]
         await asyncio.gather(*(store.append("t1", batch) for batch in batches))
         msgs = [m async for m in store.iter_messages("t1")]
         assert len(msgs) == 50
         for start in range(0, 50, 5):  # each batch landed contiguously, in its order
-            chunk = [m.id for m in msgs[start:start + 5]]
+            chunk = [m.id for m in msgs[start : start + 5]]
             b = chunk[0].split("-")[0]
             assert chunk == [f"{b}-{j}" for j in range(5)]
 
     run(backend_spec, tmp_path, body)
 
 
-def test_gathered_writers_with_one_revision_only_one_wins(backend_spec: BackendSpec,
-                                                          tmp_path: Path) -> None:
+def test_gathered_writers_with_one_revision_only_one_wins(
+    backend_spec: BackendSpec, tmp_path: Path
+) -> None:
     async def body(store: AsyncStore) -> None:
         thread = await store.create_thread(id="t1")
         results = await asyncio.gather(
-            *(store.append("t1", Message.user(str(k), id=f"c{k}"),
-                           expected_revision=thread.revision) for k in range(6)),
-            return_exceptions=True)
+            *(
+                store.append(
+                    "t1", Message.user(str(k), id=f"c{k}"), expected_revision=thread.revision
+                )
+                for k in range(6)
+            ),
+            return_exceptions=True,
+        )
         wins = [r for r in results if not isinstance(r, BaseException)]
         losses = [r for r in results if isinstance(r, BaseException)]
         assert len(wins) == 1
@@ -93,9 +96,12 @@ def test_tenants_in_parallel_stay_apart(backend_spec: BackendSpec, tmp_path: Pat
     async def body(store: AsyncStore) -> None:
         views = [store.tenant(f"tenant{k}") for k in range(4)]
         await asyncio.gather(*(v.create_thread(id="same") for v in views))
-        await asyncio.gather(*(v.append("same", [Message.user(f"{k}-{i}", id=f"m{i}")
-                                                 for i in range(k + 1)])
-                               for k, v in enumerate(views)))
+        await asyncio.gather(
+            *(
+                v.append("same", [Message.user(f"{k}-{i}", id=f"m{i}") for i in range(k + 1)])
+                for k, v in enumerate(views)
+            )
+        )
         counts = await asyncio.gather(*(v.get_thread("same") for v in views))
         assert [t.message_count for t in counts] == [1, 2, 3, 4]
         assert (await views[3].get_message("m0")).content == "3-0"
@@ -105,8 +111,7 @@ def test_tenants_in_parallel_stay_apart(backend_spec: BackendSpec, tmp_path: Pat
     run(backend_spec, tmp_path, body)
 
 
-def test_cancelled_append_is_all_or_nothing(backend_spec: BackendSpec,
-                                            tmp_path: Path) -> None:
+def test_cancelled_append_is_all_or_nothing(backend_spec: BackendSpec, tmp_path: Path) -> None:
     async def body(store: AsyncStore) -> None:
         await store.create_thread(id="t1")
         for round_ in range(10):

@@ -46,8 +46,7 @@ def test_processes_append_to_one_sqlite_file(tmp_path: Path) -> None:
 
 @pytest.mark.crash
 @pytest.mark.parametrize("spec", [JSON, SQLITE], ids=lambda s: s.name)
-def test_sigkilled_writer_loses_no_acknowledged_message(spec: BackendSpec,
-                                                         tmp_path: Path) -> None:
+def test_sigkilled_writer_loses_no_acknowledged_message(spec: BackendSpec, tmp_path: Path) -> None:
     require(spec)
     seed = random.randrange(2**32)
     report = crash_rounds(spec.url(tmp_path), rounds=CRASH_ROUNDS, seed=seed)

@@ -52,8 +52,10 @@ class Blocking:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
         if inspect.iscoroutinefunction(attr):
+
             def call(*args: Any, **kwargs: Any) -> Any:
                 return self._wrap(self._run(attr(*args, **kwargs)))
+
             return call
         return self._wrap(attr)
 
@@ -70,8 +72,9 @@ class Env:
         self.backend = harness.spec.name
         self.store: Any = harness.open()
 
-    def manager(self, config: SessionConfig | None = None, *,
-                clock: Callable[[], Any] = utcnow) -> Any:
+    def manager(
+        self, config: SessionConfig | None = None, *, clock: Callable[[], Any] = utcnow
+    ) -> Any:
         if self.face == "sync":
             return ConversationManager(self.store, config, clock=clock)
         manager = AsyncConversationManager(self.store.async_store, config, clock=clock)
@@ -83,8 +86,6 @@ class Env:
 
     def __repr__(self) -> str:
         return f"Env({self.backend}, {self.face})"
-
-
 
 
 @pytest.fixture(params=backend_face_params())

@@ -43,8 +43,10 @@ class Spy:
             raise AttributeError(name)
         attr = getattr(self._store, name)
         if callable(attr):
+
             def wrapper(*a: Any, **kw: Any) -> Any:
                 self.calls.append(name)
                 return attr(*a, **kw)
+
             return wrapper
         return attr

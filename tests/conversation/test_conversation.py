@@ -36,8 +36,11 @@ def store() -> Store:
 def tool_turn(conv: Conversation, n: int, *, parallel: int = 2, size: int = 10) -> None:
     conv.add(Role.USER, f"question {n}")
     ids = [f"c{n}_{i}" for i in range(parallel)]
-    conv.add_message(Message.assistant("").with_parts(
-        [ToolCallPart(tool_call_id=i, tool_name="search", args={"q": n}) for i in ids]))
+    conv.add_message(
+        Message.assistant("").with_parts(
+            [ToolCallPart(tool_call_id=i, tool_name="search", args={"q": n}) for i in ids]
+        )
+    )
     for i in reversed(ids):
         conv.add_message(Message.tool("r" * size, i, tool_name="search"))
     conv.add(Role.ASSISTANT, f"answer {n}")
@@ -77,8 +80,8 @@ def test_concurrent_state_writers_keep_each_others_keys(store: Store) -> None:
     assert b is not None
     a.state.set("from_a", "1")
     b.add(Role.USER, "b moves the revision on")
-    b.state.set("from_b", "2")          # b's cached revision was stale: retried
-    a.state.set_data("n", 3)           # a's too
+    b.state.set("from_b", "2")  # b's cached revision was stale: retried
+    a.state.set_data("n", 3)  # a's too
     a.refresh()
     assert a.state.variables == {"from_a": "1", "from_b": "2"}
     assert a.state.get_data("n", int) == 3
@@ -132,8 +135,7 @@ def test_overflow_archives_oldest_but_keeps_system_and_pinned(store: Store) -> N
 
 
 def test_overflow_can_delete(store: Store) -> None:
-    conv = ConversationManager(store, SessionConfig(max_messages=2, overflow="delete")
-                               ).create("t")
+    conv = ConversationManager(store, SessionConfig(max_messages=2, overflow="delete")).create("t")
     for i in range(5):
         conv.add(Role.USER, f"m{i}")
     assert [m.content for m in conv.messages(include_archived=True)] == ["m3", "m4"]
@@ -141,11 +143,17 @@ def test_overflow_can_delete(store: Store) -> None:
 
 
 def test_config_validation() -> None:
-    assert SessionConfig() == SessionConfig(max_messages=100, max_tokens=8192,
-                                            idle_timeout=3600, persist_system_prompt=True)
+    assert SessionConfig() == SessionConfig(
+        max_messages=100, max_tokens=8192, idle_timeout=3600, persist_system_prompt=True
+    )
     assert SessionConfig(idle_timeout=5).timeout == dt.timedelta(seconds=5)
-    for bad in ({"max_messages": 0}, {"max_tokens": -1}, {"idle_timeout": "soon"},
-                {"overflow": "drop"}, {"idle_timeout": 0}):
+    for bad in (
+        {"max_messages": 0},
+        {"max_tokens": -1},
+        {"idle_timeout": "soon"},
+        {"overflow": "drop"},
+        {"idle_timeout": 0},
+    ):
         with pytest.raises(ValidationError):
             SessionConfig(**bad)  # type: ignore[arg-type]
 
@@ -156,8 +164,9 @@ def test_config_validation() -> None:
 def test_turn_with_tool_calls_completes_on_the_final_answer(store: Store) -> None:
     conv = ConversationManager(store).create("t")
     conv.add(Role.USER, "weather?")
-    conv.add_message(Message.assistant("").with_parts(
-        ToolCallPart(tool_call_id="c1", tool_name="weather")))
+    conv.add_message(
+        Message.assistant("").with_parts(ToolCallPart(tool_call_id="c1", tool_name="weather"))
+    )
     turn = conv.last_turn()
     assert turn is not None and not turn.is_complete and turn.completed_at is None
     conv.add_message(Message.tool("sunny", "c1"))
@@ -165,8 +174,7 @@ def test_turn_with_tool_calls_completes_on_the_final_answer(store: Store) -> Non
     turn = conv.last_turn()
     assert turn is not None and turn.is_complete
     assert turn.assistant_response is not None and turn.assistant_response.id == reply.id
-    assert [m.role for m in turn.messages] == [Role.USER, Role.ASSISTANT, Role.TOOL,
-                                               Role.ASSISTANT]
+    assert [m.role for m in turn.messages] == [Role.USER, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
     assert turn.started_at <= turn.completed_at  # type: ignore[operator]
     assert len(turn.all_messages()) == 4
 
@@ -216,7 +224,8 @@ def test_is_expired_and_age(store: Store) -> None:
 def test_context_is_pair_safe(store: Store, hide_store_context: bool) -> None:
     spy = Spy(store, hide=("context",) if hide_store_context else ())
     conv = ConversationManager(spy, SessionConfig(max_messages=None)).create(  # type: ignore[arg-type]
-        "t", system_prompt="You are a search agent.")
+        "t", system_prompt="You are a search agent."
+    )
     for n in range(12):
         tool_turn(conv, n, parallel=1 + n % 3, size=50 + 37 * n)
     budgets = range(60, 700, 23)
@@ -281,7 +290,8 @@ def test_set_system_prompt_in_place(store: Store) -> None:
     assert [m.content for m in msgs] == ["v2", "hi"] and msgs[0].parts[0].text == "v2"  # type: ignore[union-attr]
     assert conv.system_prompt == "v2"
     lean = ConversationManager(store, SessionConfig(persist_system_prompt=False)).create(
-        "u", system_prompt="not a message")
+        "u", system_prompt="not a message"
+    )
     assert lean.messages() == [] and lean.system_prompt == "not a message"
 
 
@@ -303,8 +313,9 @@ def test_async_face_has_the_same_behaviour() -> None:
             manager = AsyncConversationManager(store, SessionConfig(max_messages=3))
             conv = await manager.create("t", system_prompt="sys", user_id="u1")
             await conv.add(Role.USER, "q1")
-            await conv.add_message(Message.assistant("").with_parts(
-                ToolCallPart(tool_call_id="c", tool_name="f")))
+            await conv.add_message(
+                Message.assistant("").with_parts(ToolCallPart(tool_call_id="c", tool_name="f"))
+            )
             await conv.add_message(Message.tool("ok", "c"))
             await conv.add(Role.ASSISTANT, "a1")
             await conv.add(Role.USER, "q2")
@@ -324,4 +335,5 @@ def test_async_face_has_the_same_behaviour() -> None:
             assert await conv.clear_messages() >= 1
             assert await manager.list_for_user("u1") == ["t"]
             assert await manager.count() == 1
+
     run(main())

@@ -23,7 +23,8 @@ def reasoning() -> Message:
 
 def call(*ids: str) -> Message:
     return Message.assistant("").with_parts(
-        [ToolCallPart(tool_call_id=i, tool_name="f", args={}) for i in ids])
+        [ToolCallPart(tool_call_id=i, tool_name="f", args={}) for i in ids]
+    )
 
 
 class RowCounter(Spy):
@@ -42,6 +43,7 @@ class RowCounter(Spy):
             page = attr(*a, **kw)
             self.rows += len(page.items)
             return page
+
         return counted
 
 
@@ -98,7 +100,11 @@ def test_archiving_keeps_reasoning_with_the_call_it_precedes(env: Env) -> None:
     conv.add(Role.ASSISTANT, "a")
     # five messages, limit four: the user message leaves, and nothing else has to
     assert [m.role for m in conv.messages()] == [
-        Role.ASSISTANT, Role.ASSISTANT, Role.TOOL, Role.ASSISTANT]
+        Role.ASSISTANT,
+        Role.ASSISTANT,
+        Role.TOOL,
+        Role.ASSISTANT,
+    ]
     conv.add(Role.USER, "q2")
     # the reasoning must leave now, and its call with it, and the call's result
     active = conv.messages()
@@ -128,8 +134,7 @@ def test_a_window_keeps_both_exchanges_of_a_reused_call_id(env: Env) -> None:
         conv.add_message(Message.tool(f"r{n}", "call_0"))
         conv.add(Role.ASSISTANT, f"a{n}")
     w = conv.context()
-    assert [m.content for m in w.messages] == [
-        "sys", "q0", "", "r0", "a0", "q1", "", "r1", "a1"]
+    assert [m.content for m in w.messages] == ["sys", "q0", "", "r0", "a0", "q1", "", "r1", "a1"]
     assert w.omitted == []
 
 
@@ -143,8 +148,10 @@ def test_a_trailing_reasoning_message_is_left_out_of_the_window(env: Env) -> Non
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(["chat", "tool1", "tool3", "think", "reuse"]), max_size=14),
-       st.integers(1, 6))
+@given(
+    st.lists(st.sampled_from(["chat", "tool1", "tool3", "think", "reuse"]), max_size=14),
+    st.integers(1, 6),
+)
 def test_trimming_keeps_whole_exchanges(script: list[str], limit: int) -> None:
     store = open_store("memory://")
     conv = ConversationManager(store, SessionConfig(max_messages=limit)).create("t")
@@ -163,8 +170,7 @@ def test_trimming_keeps_whole_exchanges(script: list[str], limit: int) -> None:
     active = conv.messages()
     assert len(active) <= limit
     issues = {i.code for i in validate_context(active, "openai-responses")}
-    assert not issues & {"result_without_call", "call_without_result",
-                         "reasoning_not_followed"}
+    assert not issues & {"result_without_call", "call_without_result", "reasoning_not_followed"}
     # the O(1) path and a full scan agree on what stays
     fresh = ConversationManager(store, SessionConfig(max_messages=limit)).get("t")
     assert fresh is not None and fresh.enforce_limits() == 0

@@ -65,6 +65,7 @@ def test_get_or_create_32_tasks_create_exactly_one() -> None:
             convs = await asyncio.gather(*(manager.get_or_create("shared") for _ in range(32)))
             assert sum(c.created for c in convs) == 1
             assert await store.count_threads() == 1
+
     run(main())
 
 
@@ -195,12 +196,12 @@ def test_disabled_async_manager() -> None:
         assert await manager.cleanup_expired() == 0
         assert await manager.enforce_max_sessions(1) == 0
         assert await manager.get("s") is None
+
     run(main())
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from(["chat", "tool1", "tool3"]), max_size=14),
-       st.integers(1, 6))
+@given(st.lists(st.sampled_from(["chat", "tool1", "tool3"]), max_size=14), st.integers(1, 6))
 def test_trimming_never_orphans_a_tool_result(script: list[str], limit: int) -> None:
     store = open_store("memory://")
     conv = ConversationManager(store, SessionConfig(max_messages=limit)).create("t")
@@ -208,8 +209,11 @@ def test_trimming_never_orphans_a_tool_result(script: list[str], limit: int) -> 
         conv.add(Role.USER, f"q{n}")
         if step != "chat":
             ids = [f"c{n}_{i}" for i in range(int(step[-1]))]
-            conv.add_message(Message.assistant("").with_parts(
-                [ToolCallPart(tool_call_id=i, tool_name="f") for i in ids]))
+            conv.add_message(
+                Message.assistant("").with_parts(
+                    [ToolCallPart(tool_call_id=i, tool_name="f") for i in ids]
+                )
+            )
             for i in ids:
                 conv.add_message(Message.tool("ok", i))
         conv.add(Role.ASSISTANT, f"a{n}")

@@ -11,22 +11,23 @@ from .conftest import Env
 
 
 def systems(env: Env, thread_id: str) -> list[str]:
-    return [m.content for m in env.store.list_messages(thread_id, limit=1000).items
-            if m.role is Role.SYSTEM and m.archived_at is None]
+    return [
+        m.content
+        for m in env.store.list_messages(thread_id, limit=1000).items
+        if m.role is Role.SYSTEM and m.archived_at is None
+    ]
 
 
 # --- item 10 ------------------------------------------------------------------------
 
 
-def test_set_system_prompt_after_the_conversation_started_leads_every_window(
-        env: Env) -> None:
+def test_set_system_prompt_after_the_conversation_started_leads_every_window(env: Env) -> None:
     conv = env.manager().create("t")
     conv.add(Role.USER, "hi")
     conv.add(Role.ASSISTANT, "hello")
     conv.set_system_prompt("be brief")
     assert [m.content for m in conv.context().messages] == ["be brief", "hi", "hello"]
-    assert [m.content for m in conv.context(max_messages=2).messages] == [
-        "be brief", "hello"]
+    assert [m.content for m in conv.context(max_messages=2).messages] == ["be brief", "hello"]
     assert env.store.context("t").messages[0].content == "be brief"
 
 
@@ -72,8 +73,9 @@ def test_a_system_message_appended_through_the_store_is_ordinary_history(env: En
     conv = env.manager().create("t", system_prompt="you are helpful")
     conv.add(Role.USER, "q1")
     conv.add(Role.ASSISTANT, "a1")
-    env.store.append("t", [Message.system("note: the user moved to Rome",
-                                          token_count=500, token_counter="test")])
+    env.store.append(
+        "t", [Message.system("note: the user moved to Rome", token_count=500, token_counter="test")]
+    )
     conv.add(Role.USER, "q2")
     conv.add(Role.ASSISTANT, "a2")
     w = conv.context()
@@ -111,10 +113,17 @@ def test_reasoning_alone_does_not_complete_a_turn(env: Env) -> None:
 def test_an_anthropic_style_tool_result_belongs_to_the_current_turn(env: Env) -> None:
     conv = env.manager().create("t")
     conv.add(Role.USER, "weather?")
-    conv.add_message(Message.assistant("").with_parts(
-        [ToolCallPart(tool_call_id="toolu_1", tool_name="weather", args={})]))
-    conv.add_message(Message(role=Role.USER, parts=[
-        ToolResultPart(tool_call_id="toolu_1", tool_name="weather", result="sunny")]))
+    conv.add_message(
+        Message.assistant("").with_parts(
+            [ToolCallPart(tool_call_id="toolu_1", tool_name="weather", args={})]
+        )
+    )
+    conv.add_message(
+        Message(
+            role=Role.USER,
+            parts=[ToolResultPart(tool_call_id="toolu_1", tool_name="weather", result="sunny")],
+        )
+    )
     conv.add(Role.ASSISTANT, "It is sunny.")
     assert conv.current_turn() == 1
     turn = conv.get_turn(1)

@@ -62,8 +62,9 @@ def test_retention_soft_deletes_by_default(env: Env) -> None:
 def test_an_expired_session_is_renewed_in_place_and_its_history_kept(env: Env) -> None:
     clock = Clock()
     manager = env.manager(SessionConfig(idle_timeout=60), clock=clock)
-    old = manager.get_or_create("s", user_id="u", system_prompt="old prompt",
-                                metadata={"plan": "free"})
+    old = manager.get_or_create(
+        "s", user_id="u", system_prompt="old prompt", metadata={"plan": "free"}
+    )
     old.add(Role.USER, "q1")
     old.add(Role.ASSISTANT, "a1")
     old.state.set("k", "v")
@@ -81,7 +82,12 @@ def test_an_expired_session_is_renewed_in_place_and_its_history_kept(env: Env) -
     # the old session's messages are still stored, archived
     everything = fresh.messages(include_archived=True)
     assert [m.content for m in everything] == [
-        "old prompt", "q1", "a1", "pinned fact", "new prompt"]
+        "old prompt",
+        "q1",
+        "a1",
+        "pinned fact",
+        "new prompt",
+    ]
     assert all(m.archived_at is not None for m in everything[:4])
     assert len(env.store.export_thread("s").messages) == 5
     # a new turn counts from 1 again
@@ -107,4 +113,6 @@ def test_expired_renewal_races_end_with_one_fresh_session(env: Env) -> None:
     assert sum(created) == 1
     items = env.store.list_messages("s").items
     assert [(m.content, m.archived_at is not None) for m in items] == [
-        ("old question", True), ("fresh", False)]
+        ("old question", True),
+        ("fresh", False),
+    ]

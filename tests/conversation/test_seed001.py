@@ -152,6 +152,7 @@ def test_session_manager_async() -> None:
             assert len(await manager.list()) == 1
             await manager.delete("session1")
             assert await manager.list() == []
+
     run(main())
 
 

@@ -58,8 +58,10 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
 @pytest.fixture
 def two(pg_url: str, schema: str) -> Iterator[tuple[Store, Store]]:
     """Two stores on one schema, as two processes would have."""
-    with open_store(pg_url, schema=schema, auto_migrate=True) as a, \
-            open_store(pg_url, schema=schema) as b:
+    with (
+        open_store(pg_url, schema=schema, auto_migrate=True) as a,
+        open_store(pg_url, schema=schema) as b,
+    ):
         yield a, b
 
 
@@ -84,8 +86,9 @@ def test_large_batches_take_the_same_paths(store: Store, paths: Paths) -> None:
     assert [m.seq for m in store.load_messages(t.id)] == list(range(1, 61))
 
 
-def test_a_write_from_elsewhere_is_never_overwritten(two: tuple[Store, Store],
-                                                    paths: Paths) -> None:
+def test_a_write_from_elsewhere_is_never_overwritten(
+    two: tuple[Store, Store], paths: Paths
+) -> None:
     a, b = two
     t = a.create_thread()
     a.append(t.id, Message.user("one"))
@@ -135,7 +138,8 @@ def test_deleted_or_purged_elsewhere_is_refused(two: tuple[Store, Store]) -> Non
 
 
 def test_resends_and_revision_checks_are_decided_on_the_current_row(
-        two: tuple[Store, Store], paths: Paths) -> None:
+    two: tuple[Store, Store], paths: Paths
+) -> None:
     a, b = two
     t = a.create_thread()
     first = a.append(t.id, Message.user("one", id="m-1"))
@@ -162,6 +166,7 @@ def test_async_face_takes_the_same_paths(pg_url: str, schema: str, paths: Paths)
                 b.append(t.id, Message.user("elsewhere"))
             stored = await a.append(t.id, Message.user("last"))
             assert [m.seq for m in stored] == [6]
+
     asyncio.run(run())
     # 4 quick; the other store's locked one; a quick try that writes nothing + locked.
     assert (paths.locked, paths.known, paths.known_wrote) == (2, 5, 4)
@@ -175,7 +180,12 @@ def test_known_rows_are_bounded() -> None:
     for i in range(5):
         rows.keep(("default", f"t{i}"), known)
     assert [rows.get(("default", f"t{i}")) is not None for i in range(5)] == [
-        False, False, True, True, True]
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
     rows.keep(("default", "t4"), _handlers.Known(Thread(id="t4"), "x" * 101))
     assert rows.get(("default", "t4")) is None  # too big to keep, and the old one dropped
     rows.forget(("default", "t3"))

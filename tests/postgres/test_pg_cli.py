@@ -21,8 +21,7 @@ def _run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_db_upgrade_brings_an_empty_schema_to_the_latest_version(pg_url: str,
-                                                                  schema: str) -> None:
+def test_db_upgrade_brings_an_empty_schema_to_the_latest_version(pg_url: str, schema: str) -> None:
     url = f"{pg_url}?schema={schema}"
     code, out = _run("threads", "list", "--store", url)
     assert code == 5 and "db upgrade" in out  # the application path refuses

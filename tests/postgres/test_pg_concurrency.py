@@ -45,8 +45,7 @@ def _msg_id(writer: int, j: int) -> str:
     return f"w{writer}-{j}"
 
 
-def _check(final: dict[str, list[Message]], writers: int, observations: list[Observation]
-           ) -> None:
+def _check(final: dict[str, list[Message]], writers: int, observations: list[Observation]) -> None:
     everything = [m for msgs in final.values() for m in msgs]
     ids = [m.id for m in everything]
     expected = {_msg_id(w, j) for w in range(writers) for j in range(PER_WRITER)}
@@ -67,8 +66,9 @@ def _check(final: dict[str, list[Message]], writers: int, observations: list[Obs
             continue
         first = seen[0][0]
         assert [s for s, _ in seen] == list(range(first, first + len(seen))), "gap in a read"
-        assert [i for _, i in seen] == order[first - 1:first - 1 + len(seen)], (
-            "a reader saw something other than a slice of the final order")
+        assert [i for _, i in seen] == order[first - 1 : first - 1 + len(seen)], (
+            "a reader saw something other than a slice of the final order"
+        )
 
 
 def _final(store: Store, threads: Sequence[str]) -> dict[str, list[Message]]:
@@ -78,8 +78,9 @@ def _final(store: Store, threads: Sequence[str]) -> dict[str, list[Message]]:
 # --- async tasks ------------------------------------------------------------------------
 
 
-async def _async_reader(store: AsyncStore, threads: Sequence[str], done: asyncio.Event,
-                        seen: list[Observation]) -> None:
+async def _async_reader(
+    store: AsyncStore, threads: Sequence[str], done: asyncio.Event, seen: list[Observation]
+) -> None:
     """Mostly the growing edge (``recent``); each second the whole thread, page by page.
 
     Whole reads are rationed because parsing thousands of messages holds the event
@@ -98,22 +99,22 @@ async def _async_reader(store: AsyncStore, threads: Sequence[str], done: asyncio
         await asyncio.sleep(0.01)
 
 
-async def _async_run(url: str, schema: str, n_threads: int) -> tuple[list[str],
-                                                                        list[Observation]]:
-    async with open_async_store(url, schema=schema, auto_migrate=True, min_size=4,
-                                max_size=18, connect_kwargs=FAST_COMMIT) as store:
+async def _async_run(url: str, schema: str, n_threads: int) -> tuple[list[str], list[Observation]]:
+    async with open_async_store(
+        url, schema=schema, auto_migrate=True, min_size=4, max_size=18, connect_kwargs=FAST_COMMIT
+    ) as store:
         threads = [(await store.create_thread()).id for _ in range(n_threads)]
         done = asyncio.Event()
         seen: list[Observation] = []
 
         async def writer(w: int) -> None:
             for j in range(PER_WRITER):
-                stored = await store.append(_target(threads, w, j),
-                                            Message.user(f"{w}:{j}", id=_msg_id(w, j)))
+                stored = await store.append(
+                    _target(threads, w, j), Message.user(f"{w}:{j}", id=_msg_id(w, j))
+                )
                 assert stored[0].id == _msg_id(w, j)
 
-        readers = [asyncio.create_task(_async_reader(store, threads, done, seen))
-                   for _ in range(2)]
+        readers = [asyncio.create_task(_async_reader(store, threads, done, seen)) for _ in range(2)]
         await asyncio.gather(*(writer(w) for w in range(16)))
         done.set()
         await asyncio.gather(*readers)
@@ -130,17 +131,21 @@ def test_16_async_writers(pg_url: str, schema: str, n_threads: int) -> None:
             assert store.get_thread(tid).message_count == len(final[tid])
     _check(final, 16, seen)
     assert sum(len(v) for v in final.values()) == 16 * PER_WRITER
-    print(f"16 tasks x {PER_WRITER} over {n_threads} thread(s): "
-          f"{time.perf_counter() - started:.1f}s, {len(seen)} reads")
+    print(
+        f"16 tasks x {PER_WRITER} over {n_threads} thread(s): "
+        f"{time.perf_counter() - started:.1f}s, {len(seen)} reads"
+    )
 
 
 # --- processes --------------------------------------------------------------------------
 
 
-def _process_writer(url: str, schema: str, threads: list[str], w: int,
-                    start: threading.Event) -> None:
-    with open_store(url, schema=schema, min_size=1, max_size=1,
-                    connect_kwargs=FAST_COMMIT) as store:
+def _process_writer(
+    url: str, schema: str, threads: list[str], w: int, start: threading.Event
+) -> None:
+    with open_store(
+        url, schema=schema, min_size=1, max_size=1, connect_kwargs=FAST_COMMIT
+    ) as store:
         start.wait(60)
         for j in range(PER_WRITER):
             store.append(_target(threads, w, j), Message.user(f"{w}:{j}", id=_msg_id(w, j)))
@@ -153,8 +158,10 @@ def test_4_writer_processes(pg_url: str, schema: str, n_threads: int) -> None:
     with open_store(pg_url, schema=schema, auto_migrate=True) as store:
         threads = [store.create_thread().id for _ in range(n_threads)]
         start = ctx.Event()
-        procs = [ctx.Process(target=_process_writer, args=(pg_url, schema, threads, w, start))
-                 for w in range(4)]
+        procs = [
+            ctx.Process(target=_process_writer, args=(pg_url, schema, threads, w, start))
+            for w in range(4)
+        ]
         for p in procs:
             p.start()
         seen: list[Observation] = []
@@ -189,8 +196,10 @@ def test_4_writer_processes(pg_url: str, schema: str, n_threads: int) -> None:
         final = _final(store, threads)
     _check(final, 4, seen)
     assert sum(len(v) for v in final.values()) == 4 * PER_WRITER
-    print(f"4 processes x {PER_WRITER} over {n_threads} thread(s): "
-          f"{time.perf_counter() - started:.1f}s, {len(seen)} reads")
+    print(
+        f"4 processes x {PER_WRITER} over {n_threads} thread(s): "
+        f"{time.perf_counter() - started:.1f}s, {len(seen)} reads"
+    )
 
 
 # --- races on message ids -----------------------------------------------------------------
@@ -198,8 +207,7 @@ def test_4_writer_processes(pg_url: str, schema: str, n_threads: int) -> None:
 
 def test_concurrent_resends_store_once(pg_url: str, schema: str) -> None:
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True,
-                                    max_size=8) as store:
+        async with open_async_store(pg_url, schema=schema, auto_migrate=True, max_size=8) as store:
             t = await store.create_thread()
             batch = [Message.user(f"q{i}", id=f"same-{i}") for i in range(5)]
             results = await asyncio.gather(*(store.append(t.id, batch) for _ in range(8)))
@@ -212,20 +220,21 @@ def test_concurrent_resends_store_once(pg_url: str, schema: str) -> None:
 
 def test_same_id_raced_into_two_threads_is_a_typed_conflict(pg_url: str, schema: str) -> None:
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True,
-                                    max_size=8) as store:
+        async with open_async_store(pg_url, schema=schema, auto_migrate=True, max_size=8) as store:
             a, b = (await store.create_thread()).id, (await store.create_thread()).id
             outcomes: list[str] = []
             for i in range(30):
                 results = await asyncio.gather(
                     store.append(a, Message.user("x", id=f"race-{i}")),
                     store.append(b, Message.user("x", id=f"race-{i}")),
-                    return_exceptions=True)
+                    return_exceptions=True,
+                )
                 kinds = sorted(type(r).__name__ for r in results)
                 assert kinds == ["DuplicateMessageError", "list"], results
                 outcomes.extend(kinds)
             total = (await store.get_thread(a)).message_count + (
-                await store.get_thread(b)).message_count
+                await store.get_thread(b)
+            ).message_count
             assert total == 30
             assert outcomes.count("DuplicateMessageError") == 30
 

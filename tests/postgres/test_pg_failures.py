@@ -43,7 +43,8 @@ def _sessions(url: str, app: str) -> list[tuple[str, str | None]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT state, wait_event_type FROM pg_stat_activity WHERE application_name = %s",
-            (app,)).fetchall()
+            (app,),
+        ).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
@@ -66,17 +67,22 @@ def test_cancelled_call_leaves_the_connection_clean(pg_url: str, schema: str, op
     app = f"cs-cancel-{uuid.uuid4().hex[:8]}"
 
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
-                                    max_size=1, connect_kwargs={"application_name": app}
-                                    ) as store:
+        async with open_async_store(
+            pg_url,
+            schema=schema,
+            auto_migrate=True,
+            min_size=1,
+            max_size=1,
+            connect_kwargs={"application_name": app},
+        ) as store:
             t = await store.create_thread()
             other = await store.create_thread(title="other")
             blocker = await psycopg.AsyncConnection.connect(pg_url)
             try:
                 # Hold the thread's row lock so the call blocks mid-transaction.
                 await blocker.execute(
-                    f'SELECT 1 FROM "{schema}".convostore_threads WHERE id = %s FOR UPDATE',
-                    (t.id,))
+                    f'SELECT 1 FROM "{schema}".convostore_threads WHERE id = %s FOR UPDATE', (t.id,)
+                )
                 call: Coroutine[Any, Any, object]
                 if op == "append":
                     call = store.append(t.id, Message.user("never", id="cancelled"))
@@ -113,7 +119,8 @@ def test_cancelled_call_leaves_the_connection_clean(pg_url: str, schema: str, op
 
 @pytest.mark.parametrize("face", ["sync", "async"])
 def test_failed_transactions_roll_back_and_keep_the_connection(
-        pg_url: str, schema: str, face: str) -> None:
+    pg_url: str, schema: str, face: str
+) -> None:
     """Write transactions are driven by hand in pipeline mode (BEGIN and COMMIT
     travel with the queries): a failure raised by the handler's checks after
     the lock query rolls back, and the pool's only connection, with its
@@ -128,8 +135,11 @@ def test_failed_transactions_roll_back_and_keep_the_connection(
         # more than psycopg's prepare threshold, so failures hit prepared statements
         for i in range(8):
             with pytest.raises(DuplicateMessageError):  # found by the lock query
-                call("append", b.id, [Message.user("y", id=f"fresh-{i}"),
-                                      Message.user("x", id="taken")])
+                call(
+                    "append",
+                    b.id,
+                    [Message.user("y", id=f"fresh-{i}"), Message.user("x", id="taken")],
+                )
             with pytest.raises(ThreadNotFoundError):
                 call("append", "missing", Message.user("z"))
             with pytest.raises(RevisionConflictError):
@@ -140,8 +150,7 @@ def test_failed_transactions_roll_back_and_keep_the_connection(
         assert [m.seq for m in stored] == [1]
 
     if face == "sync":
-        with open_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
-                        max_size=1) as store:
+        with open_store(pg_url, schema=schema, auto_migrate=True, min_size=1, max_size=1) as store:
             scenario(lambda name, *args, **kw: getattr(store, name)(*args, **kw))
             pool = store.backend.pool
             assert pool is not None and pool.get_stats()["pool_available"] == 1
@@ -150,13 +159,15 @@ def test_failed_transactions_roll_back_and_keep_the_connection(
         return
 
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
-                                    max_size=1) as store:
+        async with open_async_store(
+            pg_url, schema=schema, auto_migrate=True, min_size=1, max_size=1
+        ) as store:
             loop = asyncio.get_running_loop()
 
             def call(name: str, *args: Any, **kw: Any) -> Any:
                 return asyncio.run_coroutine_threadsafe(
-                    getattr(store, name)(*args, **kw), loop).result()
+                    getattr(store, name)(*args, **kw), loop
+                ).result()
 
             await asyncio.to_thread(scenario, call)
             pool = _pool(store)
@@ -169,8 +180,9 @@ def test_failed_transactions_roll_back_and_keep_the_connection(
 
 def test_cancelled_wait_for_a_connection_is_harmless(pg_url: str, schema: str) -> None:
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True, min_size=1,
-                                    max_size=1) as store:
+        async with open_async_store(
+            pg_url, schema=schema, auto_migrate=True, min_size=1, max_size=1
+        ) as store:
             t = await store.create_thread()
             pool = _pool(store)
             async with pool.connection():  # take the only connection
@@ -191,7 +203,8 @@ def test_cancelled_wait_for_a_connection_is_harmless(pg_url: str, schema: str) -
 def _inject_serialization_failures(url: str, schema: str, failures: int) -> None:
     """Make the first ``failures`` thread-row updates fail with SQLSTATE 40001."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"""
+        conn.execute(
+            f"""
             CREATE SEQUENCE "{schema}".attempts;
             CREATE FUNCTION "{schema}".fail_updates() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -202,7 +215,8 @@ def _inject_serialization_failures(url: str, schema: str, failures: int) -> None
             END $$;
             CREATE TRIGGER fail_updates BEFORE UPDATE ON "{schema}".convostore_threads
                 FOR EACH ROW EXECUTE FUNCTION "{schema}".fail_updates();
-        """.encode())
+        """.encode()
+        )
 
 
 def _attempts(url: str, schema: str) -> int:
@@ -213,8 +227,9 @@ def _attempts(url: str, schema: str) -> int:
 
 
 def test_retry_exhaustion_is_a_typed_conflict(pg_url: str, schema: str) -> None:
-    with open_store(pg_url, schema=schema, auto_migrate=True, retries=3,
-                    retry_delay=0.001) as store:
+    with open_store(
+        pg_url, schema=schema, auto_migrate=True, retries=3, retry_delay=0.001
+    ) as store:
         t = store.create_thread()
         _inject_serialization_failures(pg_url, schema, 10**6)
         with pytest.raises(ConflictError) as info:
@@ -230,8 +245,9 @@ def test_retry_exhaustion_is_a_typed_conflict(pg_url: str, schema: str) -> None:
 
 def test_transient_failures_are_retried_away(pg_url: str, schema: str) -> None:
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True, retries=5,
-                                    retry_delay=0.001) as store:
+        async with open_async_store(
+            pg_url, schema=schema, auto_migrate=True, retries=5, retry_delay=0.001
+        ) as store:
             t = await store.create_thread()
             _inject_serialization_failures(pg_url, schema, 3)
             stored = await store.append(t.id, [Message.user("a"), Message.user("b")])
@@ -244,8 +260,9 @@ def test_transient_failures_are_retried_away(pg_url: str, schema: str) -> None:
 
 def test_async_retry_exhaustion_is_a_typed_conflict(pg_url: str, schema: str) -> None:
     async def run() -> None:
-        async with open_async_store(pg_url, schema=schema, auto_migrate=True, retries=2,
-                                    retry_delay=0.001) as store:
+        async with open_async_store(
+            pg_url, schema=schema, auto_migrate=True, retries=2, retry_delay=0.001
+        ) as store:
             t = await store.create_thread()
             _inject_serialization_failures(pg_url, schema, 10**6)
             with pytest.raises(ConflictError):
@@ -265,26 +282,33 @@ def test_backoff_is_bounded_and_jittered() -> None:
 # --- translation ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("exc", "expected"), [
-    (pg_errors.OperationalError("server closed the connection"), BackendUnavailableError),
-    (pg_errors.AdminShutdown("terminating"), BackendUnavailableError),
-    (pg_errors.TooManyConnections("too many"), BackendUnavailableError),
-    (pg_errors.QueryCanceled("statement timeout"), BackendUnavailableError),
-    (psycopg_pool.PoolTimeout("no connection"), BackendUnavailableError),
-    (psycopg_pool.PoolClosed("closed"), BackendUnavailableError),
-    (pg_errors.UndefinedTable("no table"), SchemaTooOldError),
-    (pg_errors.UntranslatableCharacter("bad"), ValidationError),
-    (pg_errors.CheckViolation("seq"), ConflictError),
-    (pg_errors.SyntaxError("oops"), ConvostoreError),
-])
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (pg_errors.OperationalError("server closed the connection"), BackendUnavailableError),
+        (pg_errors.AdminShutdown("terminating"), BackendUnavailableError),
+        (pg_errors.TooManyConnections("too many"), BackendUnavailableError),
+        (pg_errors.QueryCanceled("statement timeout"), BackendUnavailableError),
+        (psycopg_pool.PoolTimeout("no connection"), BackendUnavailableError),
+        (psycopg_pool.PoolClosed("closed"), BackendUnavailableError),
+        (pg_errors.UndefinedTable("no table"), SchemaTooOldError),
+        (pg_errors.UntranslatableCharacter("bad"), ValidationError),
+        (pg_errors.CheckViolation("seq"), ConflictError),
+        (pg_errors.SyntaxError("oops"), ConvostoreError),
+    ],
+)
 def test_psycopg_errors_are_translated(exc: psycopg.Error, expected: type[Exception]) -> None:
     err = translate(exc)
     assert type(err) is expected
 
 
-@pytest.mark.parametrize("exc", [
-    pg_errors.SerializationFailure("x"), pg_errors.DeadlockDetected("x"),
-    pg_errors.UniqueViolation("x"),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        pg_errors.SerializationFailure("x"),
+        pg_errors.DeadlockDetected("x"),
+        pg_errors.UniqueViolation("x"),
+    ],
+)
 def test_conflicts_are_retryable(exc: psycopg.Error) -> None:
     assert not isinstance(translate(exc), ConvostoreError)

@@ -32,8 +32,10 @@ def _version_1_schema(url: str, schema: str) -> None:
         for stmt in (*BOOTSTRAP, *MIGRATIONS[0].statements):
             conn.execute(render(stmt, schema).encode())
         q = quote_ident(schema)
-        conn.execute(f"INSERT INTO {q}.convostore_migrations (version, name) "
-                     "VALUES (1, 'threads and messages')".encode())
+        conn.execute(
+            f"INSERT INTO {q}.convostore_migrations (version, name) "
+            "VALUES (1, 'threads and messages')".encode()
+        )
         for tid, count in (("t1", 5), ("t2", 0)):
             thread = Thread(id=tid, message_count=count, revision=count)
             body = thread.model_dump_json(exclude={"live_message_count"})
@@ -41,27 +43,37 @@ def _version_1_schema(url: str, schema: str) -> None:
             conn.execute(
                 f"INSERT INTO {q}.convostore_threads (tenant_id, id, created_at, updated_at, "
                 "revision, body) VALUES ('default', %s, %s, %s, %s, %s::json)".encode(),
-                (tid, thread.created_at, thread.updated_at, count, body))
+                (tid, thread.created_at, thread.updated_at, count, body),
+            )
         for seq in range(1, 6):
             deleted = GONE if seq in (2, 4) else None
-            m = Message.user(f"m{seq}", id=f"m{seq}").model_copy(update={
-                "thread_id": "t1", "seq": seq, "turn": seq, "token_count": 2,
-                "deleted_at": deleted, "archived_at": GONE if seq == 1 else None})
+            m = Message.user(f"m{seq}", id=f"m{seq}").model_copy(
+                update={
+                    "thread_id": "t1",
+                    "seq": seq,
+                    "turn": seq,
+                    "token_count": 2,
+                    "deleted_at": deleted,
+                    "archived_at": GONE if seq == 1 else None,
+                }
+            )
             conn.execute(
                 f"INSERT INTO {q}.convostore_messages (tenant_id, thread_id, seq, id, role, "
                 "created_at, deleted_at, body) VALUES ('default', 't1', %s, %s, 'user', %s, "
-                "%s, %s::json)".encode(), (seq, m.id, m.created_at, deleted, encode_message(m)))
+                "%s, %s::json)".encode(),
+                (seq, m.id, m.created_at, deleted, encode_message(m)),
+            )
 
 
 def _indexes(url: str, schema: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
-                            (schema,)).fetchall()
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,)
+        ).fetchall()
     return {r[0] for r in rows}
 
 
-def test_upgrade_fills_the_live_count_and_adds_the_window_indexes(pg_url: str, schema: str
-                                                                  ) -> None:
+def test_upgrade_fills_the_live_count_and_adds_the_window_indexes(pg_url: str, schema: str) -> None:
     _version_1_schema(pg_url, schema)
     with pytest.raises(SchemaTooOldError) as info:  # upgrades are explicit
         open_store(pg_url, schema=schema)
@@ -91,13 +103,21 @@ def _plan(conn: psycopg.Connection[Any], statement: bytes, params: dict[str, Any
 def test_window_reads_use_the_live_indexes(pg_url: str, schema: str, store: Any) -> None:
     n = 5000
     msgs = [Message.system("sys", id="s")] + [
-        Message.user(f"message {i}", id=f"m{i}").model_copy(update={
-            "archived_at": GONE if i < n - 60 else None,
-            "deleted_at": GONE if n - 60 <= i < n - 50 else None})
-        for i in range(n)]
+        Message.user(f"message {i}", id=f"m{i}").model_copy(
+            update={
+                "archived_at": GONE if i < n - 60 else None,
+                "deleted_at": GONE if n - 60 <= i < n - 50 else None,
+            }
+        )
+        for i in range(n)
+    ]
     store.import_thread(ConversationSnapshot(thread=Thread(id="big"), messages=msgs))
-    store.import_thread(ConversationSnapshot(thread=Thread(id="small"), messages=[
-        Message.user(f"x{i}", id=f"x{i}") for i in range(50)]))
+    store.import_thread(
+        ConversationSnapshot(
+            thread=Thread(id="small"),
+            messages=[Message.user(f"x{i}", id=f"x{i}") for i in range(50)],
+        )
+    )
     assert store.get_thread("big").live_message_count == n + 1 - 10
     sq = store.backend.statements
     params = {"tenant": "default", "thread": "big", "before": 2**63 - 1, "limit": 64}

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.postgres
 def _table_count(url: str, schema: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)).fetchone()
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)
+        ).fetchone()
         assert row is not None
         return int(row[0])
 
@@ -40,23 +41,32 @@ def test_url_options_arrive_as_strings_and_keywords_win() -> None:
     cfg = parse_config(
         "postgresql+psycopg://u:secret@db:5433/app?schema=s1&auto_migrate=true"
         "&min_size=2&max_size=4&sslmode=disable&retries=3",
-        {"max_size": 8})
+        {"max_size": 8},
+    )
     assert (cfg.schema, cfg.auto_migrate, cfg.min_size, cfg.max_size, cfg.retries) == (
-        "s1", True, 2, 8, 3)
+        "s1",
+        True,
+        2,
+        8,
+        3,
+    )
     assert cfg.conninfo == "postgresql://u:secret@db:5433/app?sslmode=disable"
     assert "secret" not in cfg.describe()
     assert cfg.connect_kwargs["application_name"] == "convostore"
 
 
-@pytest.mark.parametrize(("options", "field"), [
-    ({"bogus": 1}, "bogus"),
-    ({"auto_migrate": "maybe"}, "auto_migrate"),
-    ({"min_size": "-1"}, "min_size"),
-    ({"min_size": 5, "max_size": 2}, "min_size"),
-    ({"schema": ""}, "schema"),
-    ({"schema": "x" * 64}, "schema"),
-    ({"pool_timeout": "0"}, "pool_timeout"),
-])
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"auto_migrate": "maybe"}, "auto_migrate"),
+        ({"min_size": "-1"}, "min_size"),
+        ({"min_size": 5, "max_size": 2}, "min_size"),
+        ({"schema": ""}, "schema"),
+        ({"schema": "x" * 64}, "schema"),
+        ({"pool_timeout": "0"}, "pool_timeout"),
+    ],
+)
 def test_bad_options_are_validation_errors(options: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError) as info:
         parse_config("postgresql://localhost/db", options)
@@ -79,8 +89,9 @@ def test_missing_driver_names_the_extra() -> None:
         "except MissingDependencyError as exc:\n"
         "    print(exc.package, exc.extra)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.split() == ["psycopg", "postgres"]
     assert issubclass(MissingDependencyError, ImportError)
 
@@ -117,8 +128,10 @@ def test_database_from_a_newer_version_is_refused(pg_url: str, schema: str) -> N
     with open_store(pg_url, schema=schema, auto_migrate=True):
         pass
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'INSERT INTO "{schema}".convostore_migrations (version, name) '
-                     "VALUES (999, 'from the future')")
+        conn.execute(
+            f'INSERT INTO "{schema}".convostore_migrations (version, name) '
+            "VALUES (999, 'from the future')"
+        )
     for auto in (False, True):
         with pytest.raises(SchemaTooNewError) as info:
             open_store(pg_url, schema=schema, auto_migrate=auto)
@@ -166,7 +179,8 @@ def test_concurrent_migrators_do_not_race(pg_url: str, schema: str) -> None:
     assert errors == []
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute(
-            f'SELECT version FROM "{schema}".convostore_migrations ORDER BY version').fetchall()
+            f'SELECT version FROM "{schema}".convostore_migrations ORDER BY version'
+        ).fetchall()
     assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
 
 

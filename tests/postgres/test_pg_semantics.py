@@ -35,10 +35,13 @@ _SERVER_TIMES = {"updated_at", "deleted_at", "exported_at"}
 
 def _norm(value: Any) -> Any:
     if isinstance(value, Page):
-        return {"items": [_norm(v) for v in value.items],
-                "next": value.next_cursor if value.items and isinstance(
-                    value.items[0], Message) else value.next_cursor is not None,
-                "prev": value.prev_cursor}
+        return {
+            "items": [_norm(v) for v in value.items],
+            "next": value.next_cursor
+            if value.items and isinstance(value.items[0], Message)
+            else value.next_cursor is not None,
+            "prev": value.prev_cursor,
+        }
     if isinstance(value, BaseModel):
         out = {}
         for name in type(value).model_fields:
@@ -84,13 +87,17 @@ def _message(rng: random.Random, n: int) -> Message:
     if kind == 0:
         return Message.user(f"question {n}", id=f"m{n}")
     if kind == 1:
-        return Message.assistant(f"answer {n}", id=f"m{n}", execution_id=ex,
-                                 token_count=rng.randrange(50)).with_metadata(
-            MessageMetadata(token_usage=TokenUsage.of(3, 4),
-                            cost=CostInfo(input_cost=0.5, total_cost=0.5)))
+        return Message.assistant(
+            f"answer {n}", id=f"m{n}", execution_id=ex, token_count=rng.randrange(50)
+        ).with_metadata(
+            MessageMetadata(
+                token_usage=TokenUsage.of(3, 4), cost=CostInfo(input_cost=0.5, total_cost=0.5)
+            )
+        )
     if kind == 2:
         return Message.assistant(id=f"m{n}", execution_id=ex).with_parts(
-            ToolCallPart(tool_call_id=f"c{n}", tool_name="search", args={"q": n}))
+            ToolCallPart(tool_call_id=f"c{n}", tool_name="search", args={"q": n})
+        )
     if kind == 3:
         return Message.tool(f"result {n}", f"c{n - 1}", tool_name="search", id=f"m{n}")
     return Message.system("be brief", id=f"m{n}")
@@ -103,9 +110,17 @@ def _script(twin: Twin, rng: random.Random, steps: int) -> None:
     n = 0
     base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     for tid in threads[:3]:
-        twin.call("default", "create_thread",
-                  Thread(id=tid, user_id=rng.choice(["u1", "u2"]),
-                         agent_name=rng.choice(["a", "b"]), created_at=base, updated_at=base))
+        twin.call(
+            "default",
+            "create_thread",
+            Thread(
+                id=tid,
+                user_id=rng.choice(["u1", "u2"]),
+                agent_name=rng.choice(["a", "b"]),
+                created_at=base,
+                updated_at=base,
+            ),
+        )
     twin.call("acme", "create_thread", Thread(id="t0", user_id="u1"))
     for _ in range(steps):
         tenant = rng.choice(tenants) if rng.random() < 0.2 else "default"
@@ -127,28 +142,49 @@ def _script(twin: Twin, rng: random.Random, steps: int) -> None:
                 sent.extend(batch)
         elif action == 4 and sent:
             m = rng.choice(sent)
-            twin.call(tenant, "update_message", m.id, expected_revision=rev,
-                      pinned=rng.random() < 0.5, token_count=rng.randrange(9))
+            twin.call(
+                tenant,
+                "update_message",
+                m.id,
+                expected_revision=rev,
+                pinned=rng.random() < 0.5,
+                token_count=rng.randrange(9),
+            )
         elif action == 5 and sent:
             twin.call(tenant, "delete_message", rng.choice(sent).id, expected_revision=rev)
         elif action == 6:
-            twin.call(tenant, "update_thread", tid, expected_revision=rev,
-                      title=f"title {rng.random():.3f}", metadata={"k": [1, 2]})
+            twin.call(
+                tenant,
+                "update_thread",
+                tid,
+                expected_revision=rev,
+                title=f"title {rng.random():.3f}",
+                metadata={"k": [1, 2]},
+            )
         elif action == 7:
             twin.call(tenant, "delete_thread", tid, expected_revision=rev)
         elif action == 8:
             twin.call(tenant, "restore_thread", tid, expected_revision=rev)
         elif action == 9:
             limit = rng.randint(1, 4)
-            twin.call(tenant, "list_messages", tid, limit=limit,
-                      from_end=rng.random() < 0.5, include_deleted=rng.random() < 0.5)
+            twin.call(
+                tenant,
+                "list_messages",
+                tid,
+                limit=limit,
+                from_end=rng.random() < 0.5,
+                include_deleted=rng.random() < 0.5,
+            )
             _walk(twin, tenant, tid, limit)
         elif action == 10:
-            twin.call(tenant, "recent", tid, rng.randint(0, 6),
-                      include_deleted=rng.random() < 0.5)
+            twin.call(tenant, "recent", tid, rng.randint(0, 6), include_deleted=rng.random() < 0.5)
         elif action == 11:
-            twin.call(tenant, "messages_by_execution", rng.choice(["ex1", "ex2"]),
-                      thread_id=rng.choice([None, tid]))
+            twin.call(
+                tenant,
+                "messages_by_execution",
+                rng.choice(["ex1", "ex2"]),
+                thread_id=rng.choice([None, tid]),
+            )
         elif action == 12:
             _list_all(twin, tenant, rng)
         elif action == 13:
@@ -185,11 +221,13 @@ def _revision(ref: Store, tenant: str, tid: str, rng: random.Random) -> int | No
 def _walk(twin: Twin, tenant: str, tid: str, limit: int) -> None:
     """Page forward to the end and back to the start with the stores' cursors."""
     for direction in ("next_cursor", "prev_cursor"):
-        page = twin.call(tenant, "list_messages", tid, limit=limit,
-                         from_end=direction == "prev_cursor")
+        page = twin.call(
+            tenant, "list_messages", tid, limit=limit, from_end=direction == "prev_cursor"
+        )
         while page is not None and getattr(page, direction):
-            page = twin.call(tenant, "list_messages", tid, limit=limit,
-                             cursor=getattr(page, direction))
+            page = twin.call(
+                tenant, "list_messages", tid, limit=limit, cursor=getattr(page, direction)
+            )
 
 
 def _pages(store: Store, **kwargs: Any) -> Iterator[list[str]]:
@@ -204,8 +242,10 @@ def _pages(store: Store, **kwargs: Any) -> Iterator[list[str]]:
 
 def _list_all(twin: Twin, tenant: str, rng: random.Random) -> None:
     kwargs: dict[str, Any] = {
-        "user_id": rng.choice([None, "u1", "u2"]), "agent_name": rng.choice([None, "a"]),
-        "include_deleted": rng.random() < 0.5}
+        "user_id": rng.choice([None, "u1", "u2"]),
+        "agent_name": rng.choice([None, "a"]),
+        "include_deleted": rng.random() < 0.5,
+    }
     a = list(_pages(twin.ref.tenant(tenant), limit=2, **kwargs))
     b = list(_pages(twin.other.tenant(tenant), limit=2, **kwargs))
     assert a == b, kwargs
@@ -215,8 +255,7 @@ def _list_all(twin: Twin, tenant: str, rng: random.Random) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_same_results_as_memory(pg_url: str, schema: str, seed: int) -> None:
-    with open_store("memory://") as ref, \
-            open_store(pg_url, schema=schema, auto_migrate=True) as pg:
+    with open_store("memory://") as ref, open_store(pg_url, schema=schema, auto_migrate=True) as pg:
         twin = Twin(ref, pg)
         _script(twin, random.Random(seed), 250)
     assert twin.calls > 300
@@ -235,9 +274,11 @@ class _Alternating:
 
 
 def test_same_results_as_memory_from_two_processes(pg_url: str, schema: str) -> None:
-    with open_store("memory://") as ref, \
-            open_store(pg_url, schema=schema, auto_migrate=True) as a, \
-            open_store(pg_url, schema=schema) as b:
+    with (
+        open_store("memory://") as ref,
+        open_store(pg_url, schema=schema, auto_migrate=True) as a,
+        open_store(pg_url, schema=schema) as b,
+    ):
         twin = Twin(ref, cast(Store, _Alternating(random.Random(9), a, b)))
         _script(twin, random.Random(4), 300)
     assert twin.calls > 300
@@ -247,18 +288,20 @@ def test_validation_and_limits_match(pg_url: str, schema: str) -> None:
     from convostore.store._logic import Limits
 
     limits = Limits(max_message_bytes=2000, max_thread_bytes=3000)
-    with open_store("memory://", limits=limits) as ref, \
-            open_store(pg_url, schema=schema, auto_migrate=True, limits=limits) as pg:
+    with (
+        open_store("memory://", limits=limits) as ref,
+        open_store(pg_url, schema=schema, auto_migrate=True, limits=limits) as pg,
+    ):
         twin = Twin(ref, pg)
         call: Callable[..., Any] = twin.call
         call("default", "create_thread", Thread(id="t", title="x" * 5000))
         call("default", "create_thread", Thread(id="t"))
-        call("default", "append", "t", [Message.user("ok", id="a"),
-                                        Message.user("y" * 3000, id="b")])
+        call(
+            "default", "append", "t", [Message.user("ok", id="a"), Message.user("y" * 3000, id="b")]
+        )
         call("default", "append", "t", Message.user("nul \x00 here", id="c"))
         call("default", "append", "t", Message.user("ok", id="a"))
-        call("default", "append", "t", [Message.user("one", id="d"),
-                                        Message.user("two", id="d")])
+        call("default", "append", "t", [Message.user("one", id="d"), Message.user("two", id="d")])
         call("default", "append", "t", Message.user("ok", id="e", thread_id="other"))
         call("default", "update_thread", "t", metadata={"big": "z" * 4000})
         call("default", "export_thread", "t")

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.postgres
 
 
 def _batch() -> list[Message]:
-    return [Message.user("a"), Message.assistant("b").with_metadata(MessageMetadata(model="m")),
-            Message.user("c")]
+    return [
+        Message.user("a"),
+        Message.assistant("b").with_metadata(MessageMetadata(model="m")),
+        Message.user("c"),
+    ]
 
 
 def _check(read: list[Message]) -> None:
@@ -28,8 +31,13 @@ def _check(read: list[Message]) -> None:
 def test_sync_reads(store: Store) -> None:
     store.create_thread(id="t")
     store.append("t", _batch())
-    for read in (store.load_messages("t"), store.recent("t", 3), store.list_messages("t").items,
-                 store.export_thread("t").messages, store.context("t", max_tokens=1000).messages):
+    for read in (
+        store.load_messages("t"),
+        store.recent("t", 3),
+        store.list_messages("t").items,
+        store.export_thread("t").messages,
+        store.context("t", max_tokens=1000).messages,
+    ):
         _check(list(read))
 
 
@@ -39,6 +47,7 @@ def test_async_reads(pg_url: str, schema: str) -> None:
             await s.create_thread(id="t")
             await s.append("t", _batch())
             return [await s.load_messages("t"), await s.recent("t", 3)]
+
     for read in asyncio.run(main()):
         _check(read)
 
@@ -48,8 +57,12 @@ def test_threads_share_zero_usage_and_cost(store: Store) -> None:
     store.append("zero", Message.user("hi"))
     store.create_thread(id="paid", user_id="u")
     cost = CostInfo(input_cost=0.5, total_cost=0.5, currency="EUR")
-    store.append("paid", Message.assistant("x").with_metadata(
-        MessageMetadata(token_usage=TokenUsage.of(3, 4), cost=cost)))
+    store.append(
+        "paid",
+        Message.assistant("x").with_metadata(
+            MessageMetadata(token_usage=TokenUsage.of(3, 4), cost=cost)
+        ),
+    )
     listed = {t.id: t for t in store.list_threads(user_id="u").items}
     for t in (store.get_thread("zero"), listed["zero"]):
         assert t.usage is _NO_USAGE and t.cost is _NO_COST

@@ -18,8 +18,11 @@ async def new_thread(api: Api, **body: object) -> dict[str, object]:
 
 
 async def test_thread_lifecycle_with_etags(api: Api) -> None:
-    r = await api.call("POST", "/v1/threads", json={"id": "t1", "title": "hello",
-                                                    "user_id": "u1", "agent_name": "bot"})
+    r = await api.call(
+        "POST",
+        "/v1/threads",
+        json={"id": "t1", "title": "hello", "user_id": "u1", "agent_name": "bot"},
+    )
     assert r.status_code == 201
     assert r.headers["location"] == "/v1/threads/t1"
     assert r.headers["etag"] == '"0"'
@@ -29,24 +32,30 @@ async def test_thread_lifecycle_with_etags(api: Api) -> None:
     r = await api.call("GET", "/v1/threads/t1")
     assert r.status_code == 200 and r.headers["etag"] == '"0"'
 
-    r = await api.call("PATCH", "/v1/threads/t1", json={"title": "renamed"},
-                       headers={"If-Match": '"0"'})
+    r = await api.call(
+        "PATCH", "/v1/threads/t1", json={"title": "renamed"}, headers={"If-Match": '"0"'}
+    )
     assert r.status_code == 200 and r.json()["title"] == "renamed"
     assert r.headers["etag"] == '"1"'
 
     # A stale If-Match is a conflict, and nothing is written.
-    r = await api.call("PATCH", "/v1/threads/t1", json={"title": "lost"},
-                       headers={"If-Match": '"0"'})
+    r = await api.call(
+        "PATCH", "/v1/threads/t1", json={"title": "lost"}, headers={"If-Match": '"0"'}
+    )
     assert r.status_code == 409
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("revision-conflict")
     assert (await api.call("GET", "/v1/threads/t1")).json()["title"] == "renamed"
 
     # Weak and bare forms of the ETag are understood, and * matches anything.
-    assert (await api.call("PATCH", "/v1/threads/t1", json={"model": "m"},
-                           headers={"If-Match": 'W/"1"'})).status_code == 200
-    assert (await api.call("PATCH", "/v1/threads/t1", json={"model": "n"},
-                           headers={"If-Match": "*"})).status_code == 200
+    assert (
+        await api.call(
+            "PATCH", "/v1/threads/t1", json={"model": "m"}, headers={"If-Match": 'W/"1"'}
+        )
+    ).status_code == 200
+    assert (
+        await api.call("PATCH", "/v1/threads/t1", json={"model": "n"}, headers={"If-Match": "*"})
+    ).status_code == 200
 
     r = await api.call("DELETE", "/v1/threads/t1")
     assert r.status_code == 200 and r.json()["deleted_at"] is not None
@@ -54,8 +63,9 @@ async def test_thread_lifecycle_with_etags(api: Api) -> None:
     listed = (await api.call("GET", "/v1/threads", params={"include_deleted": True})).json()
     assert [t["id"] for t in listed["items"]] == ["t1"]
     # Writing to a deleted thread is a conflict until it is restored.
-    r = await api.call("POST", "/v1/threads/t1/messages",
-                       json={"messages": [{"role": "user", "content": "x"}]})
+    r = await api.call(
+        "POST", "/v1/threads/t1/messages", json={"messages": [{"role": "user", "content": "x"}]}
+    )
     assert r.status_code == 409 and r.json()["type"].endswith("thread-deleted")
 
     r = await api.call("POST", "/v1/threads/t1/restore")
@@ -76,8 +86,9 @@ async def test_create_thread_without_body_and_duplicate_id(api: Api) -> None:
 
 async def test_list_threads_pages_and_filters(api: Api) -> None:
     for i in range(5):
-        await new_thread(api, id=f"t{i}", user_id="alice" if i % 2 else "bob",
-                         agent_name="a" if i < 3 else "b")
+        await new_thread(
+            api, id=f"t{i}", user_id="alice" if i % 2 else "bob", agent_name="a" if i < 3 else "b"
+        )
     seen: list[str] = []
     cursor = None
     while True:
@@ -121,11 +132,15 @@ async def test_append_and_list_messages_both_ways(api: Api) -> None:
             break
     assert forward == ["be brief"] + [f"m{i}" for i in range(1, 8)]
 
-    page = (await api.call("GET", "/v1/threads/t/messages",
-                           params={"limit": 3, "from_end": True})).json()
+    page = (
+        await api.call("GET", "/v1/threads/t/messages", params={"limit": 3, "from_end": True})
+    ).json()
     assert [m["content"] for m in page["items"]] == ["m5", "m6", "m7"]
-    older = (await api.call("GET", "/v1/threads/t/messages",
-                            params={"limit": 3, "cursor": page["prev_cursor"]})).json()
+    older = (
+        await api.call(
+            "GET", "/v1/threads/t/messages", params={"limit": 3, "cursor": page["prev_cursor"]}
+        )
+    ).json()
     assert [m["content"] for m in older["items"]] == ["m2", "m3", "m4"]
 
     thread = (await api.call("GET", "/v1/threads/t")).json()
@@ -134,14 +149,16 @@ async def test_append_and_list_messages_both_ways(api: Api) -> None:
 
 async def test_idempotency_key_makes_retries_add_nothing(api: Api) -> None:
     await new_thread(api, id="t")
-    body = {"messages": [{"role": "user", "content": "hi"},
-                         {"role": "assistant", "content": "hello"}]}
+    body = {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    }
     headers = {"Idempotency-Key": "req-42"}
     first = await api.call("POST", "/v1/threads/t/messages", json=body, headers=headers)
     again = await api.call("POST", "/v1/threads/t/messages", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
-    assert [m["id"] for m in first.json()["messages"]] == \
-        [m["id"] for m in again.json()["messages"]]
+    assert [m["id"] for m in first.json()["messages"]] == [
+        m["id"] for m in again.json()["messages"]
+    ]
     assert (await api.call("GET", "/v1/threads/t")).json()["message_count"] == 2
 
     # The same key with another body is refused rather than silently ignored.
@@ -159,28 +176,30 @@ async def test_idempotency_key_makes_retries_add_nothing(api: Api) -> None:
 
 
 @pytest.mark.parametrize("change", ["longer", "shorter", "other message"])
-async def test_an_idempotency_key_is_bound_to_the_whole_request(api: Api, change: str
-                                                               ) -> None:
+async def test_an_idempotency_key_is_bound_to_the_whole_request(api: Api, change: str) -> None:
     """A key reused with a batch that shares a prefix with the first is refused
     whole: nothing is appended, even at positions the first request never had."""
     await new_thread(api, id="t")
     sent = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
     headers = {"Idempotency-Key": "req-7"}
-    first = await api.call("POST", "/v1/threads/t/messages", json={"messages": sent},
-                           headers=headers)
+    first = await api.call(
+        "POST", "/v1/threads/t/messages", json={"messages": sent}, headers=headers
+    )
     assert first.status_code == 201
-    other = {"longer": [*sent, {"role": "user", "content": "and more"}],
-             "shorter": sent[:1],
-             "other message": [sent[0], {"role": "assistant", "content": "bye"}]}[change]
-    r = await api.call("POST", "/v1/threads/t/messages", json={"messages": other},
-                       headers=headers)
+    other = {
+        "longer": [*sent, {"role": "user", "content": "and more"}],
+        "shorter": sent[:1],
+        "other message": [sent[0], {"role": "assistant", "content": "bye"}],
+    }[change]
+    r = await api.call("POST", "/v1/threads/t/messages", json={"messages": other}, headers=headers)
     assert r.status_code == 409, r.text
     assert r.json()["type"].endswith("idempotency-key-reused")
     listed = (await api.call("GET", "/v1/threads/t/messages")).json()["items"]
     assert [m["content"] for m in listed] == ["hi", "hello"]
     # The first request's retry is still a replay, and says which request it was.
-    again = await api.call("POST", "/v1/threads/t/messages", json={"messages": sent},
-                           headers=headers)
+    again = await api.call(
+        "POST", "/v1/threads/t/messages", json={"messages": sent}, headers=headers
+    )
     assert again.status_code == 201
     assert again.json()["messages"] == first.json()["messages"]
     digests = {m["request_digest"] for m in first.json()["messages"]}
@@ -208,15 +227,23 @@ async def test_a_retried_conditional_append_is_a_replay_not_a_conflict(api: Api)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     other = {"messages": [{"role": "user", "content": "new"}]}
-    r = await api.call("POST", "/v1/threads/t/messages", json=other,
-                       headers={"If-Match": '"0"', "Idempotency-Key": "twice"})
+    r = await api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        json=other,
+        headers={"If-Match": '"0"', "Idempotency-Key": "twice"},
+    )
     assert r.status_code == 409
 
 
 async def test_append_is_atomic_and_checks_if_match(api: Api) -> None:
     await new_thread(api, id="t")
-    bad = {"messages": [{"role": "user", "content": "ok"},
-                        {"role": "user", "content": "x", "thread_id": "elsewhere"}]}
+    bad = {
+        "messages": [
+            {"role": "user", "content": "ok"},
+            {"role": "user", "content": "x", "thread_id": "elsewhere"},
+        ]
+    }
     r = await api.call("POST", "/v1/threads/t/messages", json=bad)
     assert r.status_code == 422
     assert (await api.call("GET", "/v1/threads/t")).json()["message_count"] == 0
@@ -231,30 +258,37 @@ async def test_append_is_atomic_and_checks_if_match(api: Api) -> None:
 
 async def test_message_get_update_delete(api: Api) -> None:
     await new_thread(api, id="t")
-    r = await api.call("POST", "/v1/threads/t/messages",
-                       json={"messages": [{"id": "m1", "role": "user", "content": "hi"}]})
+    r = await api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        json={"messages": [{"id": "m1", "role": "user", "content": "hi"}]},
+    )
     assert r.status_code == 201
     got = (await api.call("GET", "/v1/messages/m1")).json()
     assert got["content"] == "hi" and got["seq"] == 1
     r = await api.call("PATCH", "/v1/messages/m1", json={"content": "hey", "pinned": True})
     assert r.status_code == 200 and r.json()["content"] == "hey" and r.json()["pinned"]
-    r = await api.call("PATCH", "/v1/messages/m1", json={"pinned": False},
-                       headers={"If-Match": '"0"'})
+    r = await api.call(
+        "PATCH", "/v1/messages/m1", json={"pinned": False}, headers={"If-Match": '"0"'}
+    )
     assert r.status_code == 409
     r = await api.call("DELETE", "/v1/messages/m1")
     assert r.status_code == 200 and r.json()["deleted_at"] is not None
     assert (await api.call("GET", "/v1/threads/t/messages")).json()["items"] == []
-    page = (await api.call("GET", "/v1/threads/t/messages",
-                           params={"include_deleted": True})).json()
+    page = (
+        await api.call("GET", "/v1/threads/t/messages", params={"include_deleted": True})
+    ).json()
     assert [m["id"] for m in page["items"]] == ["m1"]
     assert (await api.call("GET", "/v1/messages/nope")).status_code == 404
 
 
 async def test_execution_messages(api: Api) -> None:
     await new_thread(api, id="t")
-    msgs = [{"role": "user", "content": "q"},
-            {"role": "assistant", "content": "a", "execution_id": "run-1"},
-            {"role": "assistant", "content": "b", "execution_id": "run-1"}]
+    msgs = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a", "execution_id": "run-1"},
+        {"role": "assistant", "content": "b", "execution_id": "run-1"},
+    ]
     await api.call("POST", "/v1/threads/t/messages", json={"messages": msgs})
     r = await api.call("GET", "/v1/executions/run-1/messages")
     assert [m["content"] for m in r.json()] == ["a", "b"]
@@ -266,20 +300,24 @@ async def test_state_get_put_patch(api: Api) -> None:
     assert r.json() == {"variables": {"lang": "en"}, "data": {"n": 1}}
     assert r.headers["etag"] == '"0"'
 
-    r = await api.call("PATCH", "/v1/threads/t/state",
-                       json={"variables": {"lang": None, "mood": "calm"},
-                             "data": {"cart": [1, 2], "n": None}})
+    r = await api.call(
+        "PATCH",
+        "/v1/threads/t/state",
+        json={"variables": {"lang": None, "mood": "calm"}, "data": {"cart": [1, 2], "n": None}},
+    )
     assert r.status_code == 200
     assert r.json() == {"variables": {"mood": "calm"}, "data": {"cart": [1, 2]}}
     assert r.headers["etag"] == '"1"'
 
-    r = await api.call("PUT", "/v1/threads/t/state", json={"variables": {"a": "b"}},
-                       headers={"If-Match": '"1"'})
+    r = await api.call(
+        "PUT", "/v1/threads/t/state", json={"variables": {"a": "b"}}, headers={"If-Match": '"1"'}
+    )
     assert r.status_code == 200 and r.json() == {"variables": {"a": "b"}, "data": {}}
     r = await api.call("PUT", "/v1/threads/t/state", json={}, headers={"If-Match": '"1"'})
     assert r.status_code == 409
-    r = await api.call("PATCH", "/v1/threads/t/state", json={"data": {"x": 1}},
-                       headers={"If-Match": '"1"'})
+    r = await api.call(
+        "PATCH", "/v1/threads/t/state", json={"data": {"x": 1}}, headers={"If-Match": '"1"'}
+    )
     assert r.status_code == 409
     r = await api.call("PUT", "/v1/threads/t/state", json={"variables": {"a": 1}})
     assert r.status_code == 422 and r.json()["field"] == "variables.a"
@@ -287,10 +325,26 @@ async def test_state_get_put_patch(api: Api) -> None:
 
 async def test_summaries(api: Api) -> None:
     await new_thread(api, id="t", agent_name="bot")
-    await api.call("POST", "/v1/threads/t/messages", json={"messages": [
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "parts": [{"type": "tool-call", "tool_call_id": "c1",
-                                         "tool_name": "search", "args": {"q": 1}}]}]})
+    await api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        json={
+            "messages": [
+                {"role": "user", "content": "q"},
+                {
+                    "role": "assistant",
+                    "parts": [
+                        {
+                            "type": "tool-call",
+                            "tool_call_id": "c1",
+                            "tool_name": "search",
+                            "args": {"q": 1},
+                        }
+                    ],
+                },
+            ]
+        },
+    )
     one = (await api.call("GET", "/v1/threads/t/summary")).json()
     assert one["message_count"] == 2 and one["tool_call_count"] == 1 and one["turn_count"] == 1
     listed = (await api.call("GET", "/v1/summaries", params={"agent_name": "bot"})).json()
@@ -299,8 +353,16 @@ async def test_summaries(api: Api) -> None:
 
 async def test_export_import_round_trip(api: Api) -> None:
     await new_thread(api, id="t", title="trip")
-    await api.call("POST", "/v1/threads/t/messages", json={"messages": [
-        {"role": "user", "content": "q", "pinned": True}, {"role": "assistant", "content": "a"}]})
+    await api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        json={
+            "messages": [
+                {"role": "user", "content": "q", "pinned": True},
+                {"role": "assistant", "content": "a"},
+            ]
+        },
+    )
     r = await api.call("GET", "/v1/threads/t/export")
     assert r.status_code == 200
     assert r.headers["content-disposition"] == 'attachment; filename="t.json"'
@@ -345,18 +407,30 @@ async def test_health_and_readiness_need_no_key(api: Api) -> None:
 
 async def test_import_with_new_ids_copies_a_thread_in_the_same_tenant(api: Api) -> None:
     await new_thread(api, id="orig", title="trip")
-    r = await api.call("POST", "/v1/threads/orig/messages", json={"messages": [
-        {"id": "m1", "role": "user", "content": "q"},
-        {"id": "m2", "role": "assistant", "content": "a", "parent_id": "m1",
-         "parent_type": "user_message"}]})
+    r = await api.call(
+        "POST",
+        "/v1/threads/orig/messages",
+        json={
+            "messages": [
+                {"id": "m1", "role": "user", "content": "q"},
+                {
+                    "id": "m2",
+                    "role": "assistant",
+                    "content": "a",
+                    "parent_id": "m1",
+                    "parent_type": "user_message",
+                },
+            ]
+        },
+    )
     assert r.status_code == 201, r.text
     snap = (await api.call("GET", "/v1/threads/orig/export")).json()
 
-    r = await api.call("POST", "/v1/threads/import", json=snap,
-                       params={"thread_id": "copy"})
+    r = await api.call("POST", "/v1/threads/import", json=snap, params={"thread_id": "copy"})
     assert r.status_code == 409  # same tenant, same message ids
-    r = await api.call("POST", "/v1/threads/import", json=snap,
-                       params={"thread_id": "copy", "new_ids": "true"})
+    r = await api.call(
+        "POST", "/v1/threads/import", json=snap, params={"thread_id": "copy", "new_ids": "true"}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["id"] == "copy" and r.json()["message_count"] == 2
     copied = (await api.call("GET", "/v1/threads/copy/messages")).json()["items"]

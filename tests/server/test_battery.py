@@ -51,8 +51,16 @@ def _check(results: list) -> None:
 
 
 def _run(backend: str, tmp_path: Path, **kw: object) -> list:
-    return battery.run_backend(backend, writers=10, duration=2.0, workdir=tmp_path,
-                               pg_restart=False, disk_full=False, phases=PHASES, **kw)
+    return battery.run_backend(
+        backend,
+        writers=10,
+        duration=2.0,
+        workdir=tmp_path,
+        pg_restart=False,
+        disk_full=False,
+        phases=PHASES,
+        **kw,
+    )
 
 
 def test_battery_sqlite(tmp_path: Path) -> None:

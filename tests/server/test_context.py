@@ -10,8 +10,9 @@ from ._helpers import Api
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(not hasattr(AsyncStore, "context"),
-                       reason="the library has no AsyncStore.context yet"),
+    pytest.mark.skipif(
+        not hasattr(AsyncStore, "context"), reason="the library has no AsyncStore.context yet"
+    ),
 ]
 
 
@@ -21,8 +22,9 @@ async def seed(api: Api) -> None:
     for i in range(1, 7):
         msgs.append({"role": "user", "content": f"q{i}", "token_count": 10})
         msgs.append({"role": "assistant", "content": f"a{i}", "token_count": 10})
-    assert (await api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": msgs})).status_code == 201
+    assert (
+        await api.call("POST", "/v1/threads/t/messages", json={"messages": msgs})
+    ).status_code == 201
 
 
 async def test_window_keeps_the_system_prompt_and_the_newest_messages(api: Api) -> None:
@@ -38,8 +40,9 @@ async def test_window_keeps_the_system_prompt_and_the_newest_messages(api: Api) 
 
 async def test_message_budget_and_start_on_user(api: Api) -> None:
     await seed(api)
-    r = await api.call("GET", "/v1/threads/t/context",
-                       params={"max_messages": 4, "start_on_user": True})
+    r = await api.call(
+        "GET", "/v1/threads/t/context", params={"max_messages": 4, "start_on_user": True}
+    )
     contents = [m["content"] for m in r.json()["messages"]]
     assert contents[0] == "be brief"
     assert contents[1].startswith("q") and len(contents) <= 4

@@ -28,7 +28,10 @@ def test_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_route_table_matches_the_app() -> None:
     documented = {(m, p, op) for m, p, op in ROW.findall(DOC.read_text(encoding="utf-8")) if op}
     spec = create_app("memory://").openapi()
-    actual = {(method.upper(), path, op["operationId"])
-              for path, item in spec["paths"].items() for method, op in item.items()}
+    actual = {
+        (method.upper(), path, op["operationId"])
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    }
     assert actual <= documented, f"undocumented: {actual - documented}"
     assert documented - actual <= {("GET", "/v1/threads/{thread_id}/context", "getContext")}

@@ -54,15 +54,16 @@ async def test_the_readme_first_curl_creates_a_thread(mem_api: Api) -> None:
     assert r.json()["user_id"] == "alice"
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
-                                          "text/plain", "multipart/form-data; boundary=x"])
-async def test_a_body_that_is_not_sent_as_json_is_told_so(mem_api: Api,
-                                                          content_type: str) -> None:
-    for path, body in (("/v1/threads", '{"user_id": "alice"}'),
-                       ("/v1/threads/t/messages",
-                        '{"messages": [{"role": "user", "content": "hi"}]}')):
-        r = await mem_api.call("POST", path, content=body,
-                               headers={"Content-Type": content_type})
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x"],
+)
+async def test_a_body_that_is_not_sent_as_json_is_told_so(mem_api: Api, content_type: str) -> None:
+    for path, body in (
+        ("/v1/threads", '{"user_id": "alice"}'),
+        ("/v1/threads/t/messages", '{"messages": [{"role": "user", "content": "hi"}]}'),
+    ):
+        r = await mem_api.call("POST", path, content=body, headers={"Content-Type": content_type})
         assert r.status_code == 422, (path, r.text)
         problem = r.json()
         assert r.headers["content-type"] == "application/problem+json"
@@ -73,8 +74,9 @@ async def test_a_body_that_is_not_sent_as_json_is_told_so(mem_api: Api,
 
 async def test_json_with_a_charset_or_a_json_suffix_is_accepted(mem_api: Api) -> None:
     for ct in ("application/json; charset=utf-8", "application/merge-patch+json"):
-        r = await mem_api.call("POST", "/v1/threads", content=b'{"user_id": "bob"}',
-                               headers={"Content-Type": ct})
+        r = await mem_api.call(
+            "POST", "/v1/threads", content=b'{"user_id": "bob"}', headers={"Content-Type": ct}
+        )
         assert r.status_code == 201, (ct, r.text)
 
 

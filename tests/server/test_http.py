@@ -37,16 +37,23 @@ async def test_missing_malformed_and_revoked_keys_get_401(mem_api: Api) -> None:
     c = mem_api.client
     body = assert_problem(await c.get("/v1/threads"), 401)
     assert "Authorization" in str(body["detail"])
-    for header in ("Bearer", "Bearer nope", "Basic dXNlcjpwdw==", "cs_x", "Bearer  ",
-                   f"Bearer {mem_api.tokens['revoked']}",
-                   f"Token {mem_api.tokens['own']}"):
+    for header in (
+        "Bearer",
+        "Bearer nope",
+        "Basic dXNlcjpwdw==",
+        "cs_x",
+        "Bearer  ",
+        f"Bearer {mem_api.tokens['revoked']}",
+        f"Token {mem_api.tokens['own']}",
+    ):
         r = await c.get("/v1/threads", headers={"Authorization": header})
         assert_problem(r, 401)
         assert r.headers["www-authenticate"].startswith("Bearer")
     # Unknown, malformed and revoked keys are told apart by nothing.
-    bodies = {(await c.get("/v1/threads", headers={"Authorization": f"Bearer {t}"})).content
-              for t in ("junk", mem_api.tokens["revoked"],
-                        "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43)}
+    bodies = {
+        (await c.get("/v1/threads", headers={"Authorization": f"Bearer {t}"})).content
+        for t in ("junk", mem_api.tokens["revoked"], "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43)
+    }
     assert len(bodies) == 1
     # The scheme name is case-insensitive.
     r = await c.get("/v1/threads", headers={"Authorization": f"bearer {mem_api.tokens['own']}"})
@@ -56,9 +63,13 @@ async def test_missing_malformed_and_revoked_keys_get_401(mem_api: Api) -> None:
 async def test_read_only_key_reads_but_cannot_write(mem_api: Api) -> None:
     await mem_api.call("POST", "/v1/threads", json={"id": "t"})
     assert (await mem_api.call("GET", "/v1/threads/t", who="read_only")).status_code == 200
-    for method, path in [("POST", "/v1/threads"), ("PATCH", "/v1/threads/t"),
-                         ("DELETE", "/v1/threads/t"), ("POST", "/v1/threads/t/purge"),
-                         ("PUT", "/v1/threads/t/state")]:
+    for method, path in [
+        ("POST", "/v1/threads"),
+        ("PATCH", "/v1/threads/t"),
+        ("DELETE", "/v1/threads/t"),
+        ("POST", "/v1/threads/t/purge"),
+        ("PUT", "/v1/threads/t/state"),
+    ]:
         r = await mem_api.call(method, path, who="read_only", json={})
         assert_problem(r, 403)
     assert (await mem_api.call("GET", "/v1/threads/t")).json()["deleted_at"] is None
@@ -73,7 +84,8 @@ async def test_key_of_the_reserved_tenant_is_refused(mem_api: Api) -> None:
     assert raw is not None
     record = await raw.tenant(KEYS_TENANT).get_thread(key.id)
     await raw.tenant(KEYS_TENANT).update_thread(
-        key.id, metadata={**record.metadata, "tenant": KEYS_TENANT}, user_id=KEYS_TENANT)
+        key.id, metadata={**record.metadata, "tenant": KEYS_TENANT}, user_id=KEYS_TENANT
+    )
     r = await mem_api.client.get("/v1/threads", headers={"Authorization": f"Bearer {token}"})
     assert_problem(r, 401)
 
@@ -81,8 +93,9 @@ async def test_key_of_the_reserved_tenant_is_refused(mem_api: Api) -> None:
 async def test_body_over_the_limit_gets_413(mem_api: Api) -> None:
     await mem_api.call("POST", "/v1/threads", json={"id": "t"})
     big = b'{"messages": [{"role": "user", "content": "' + b"x" * 70_000 + b'"}]}'
-    r = await mem_api.call("POST", "/v1/threads/t/messages", content=big,
-                           headers={"Content-Type": "application/json"})
+    r = await mem_api.call(
+        "POST", "/v1/threads/t/messages", content=big, headers={"Content-Type": "application/json"}
+    )
     assert_problem(r, 413)
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: streamed
@@ -91,32 +104,42 @@ async def test_body_over_the_limit_gets_413(mem_api: Api) -> None:
             yield b"y" * 4096
         yield b'"}]}'
 
-    r = await mem_api.call("POST", "/v1/threads/t/messages", content=chunks(),
-                           headers={"Content-Type": "application/json"})
+    r = await mem_api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
     assert "content-length" not in r.request.headers
     assert_problem(r, 413)
 
     # A lying Content-Length does not let a bigger body through either.
-    r = await mem_api.call("POST", "/v1/threads/t/messages", content=big,
-                           headers={"Content-Type": "application/json",
-                                    "Content-Length": "10"})
+    r = await mem_api.call(
+        "POST",
+        "/v1/threads/t/messages",
+        content=big,
+        headers={"Content-Type": "application/json", "Content-Length": "10"},
+    )
     assert r.status_code in (400, 413, 422)
     assert (await mem_api.call("GET", "/v1/threads/t")).json()["message_count"] == 0
-    r = await mem_api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": [{"role": "user", "content": "small"}]})
+    r = await mem_api.call(
+        "POST", "/v1/threads/t/messages", json={"messages": [{"role": "user", "content": "small"}]}
+    )
     assert r.status_code == 201
 
 
 async def test_validation_errors_name_the_field(mem_api: Api) -> None:
     await mem_api.call("POST", "/v1/threads", json={"id": "t"})
-    r = await mem_api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": [{"role": "wizard", "content": "x"}]})
+    r = await mem_api.call(
+        "POST", "/v1/threads/t/messages", json={"messages": [{"role": "wizard", "content": "x"}]}
+    )
     body = assert_problem(r, 422)
     assert body["field"] == "messages.0.role"
     r = await mem_api.call("GET", "/v1/threads", params={"limit": 0})
     assert assert_problem(r, 422)["field"] == "limit"
-    r = await mem_api.call("PATCH", "/v1/threads/t", json={"title": "x"},
-                           headers={"If-Match": "yesterday"})
+    r = await mem_api.call(
+        "PATCH", "/v1/threads/t", json={"title": "x"}, headers={"If-Match": "yesterday"}
+    )
     assert assert_problem(r, 422)["field"] == "If-Match"
     r = await mem_api.call("GET", "/v1/threads/bad%0Aid")
     assert assert_problem(r, 422)["field"] == "thread_id"
@@ -181,11 +204,16 @@ def test_max_body_bytes_must_be_positive() -> None:
 
 async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) -> None:
     spec = (await mem_api.client.get("/openapi.json")).json()
-    ops = {op["operationId"]: (method.upper(), path)
-           for path, item in spec["paths"].items() for method, op in item.items()}
+    ops = {
+        op["operationId"]: (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    }
     expected = {
-        "health": ("GET", "/healthz"), "ready": ("GET", "/readyz"),
-        "createThread": ("POST", "/v1/threads"), "listThreads": ("GET", "/v1/threads"),
+        "health": ("GET", "/healthz"),
+        "ready": ("GET", "/readyz"),
+        "createThread": ("POST", "/v1/threads"),
+        "listThreads": ("GET", "/v1/threads"),
         "getThread": ("GET", "/v1/threads/{thread_id}"),
         "updateThread": ("PATCH", "/v1/threads/{thread_id}"),
         "deleteThread": ("DELETE", "/v1/threads/{thread_id}"),
@@ -231,8 +259,9 @@ def test_serve_prints_url_store_and_key_hint(monkeypatch: pytest.MonkeyPatch) ->
     import uvicorn
 
     calls: list[tuple[object, str, int]] = []
-    monkeypatch.setattr(uvicorn, "run",
-                        lambda app, host, port, **kw: calls.append((app, host, port)))
+    monkeypatch.setattr(
+        uvicorn, "run", lambda app, host, port, **kw: calls.append((app, host, port))
+    )
     monkeypatch.setattr(app_module, "_opened", lambda url: url)  # no store is reached
     out = io.StringIO()
     serve("postgresql://bob:hunter2@db.example:5432/chat", "127.0.0.1", 8765, out=out)
@@ -248,14 +277,18 @@ def test_serve_prints_url_store_and_key_hint(monkeypatch: pytest.MonkeyPatch) ->
     assert "convostore keys create --tenant NAME" in out.getvalue()
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (RuntimeError("boom at SELECT secret FROM threads"), 500),
-    (KeyError("thread_id"), 500),
-    (BackendUnavailableError("sqlite3.OperationalError: disk I/O error in /var/db"), 503),
-    (SchemaTooNewError("schema 9 at /srv/x.db", found=9, expected=2), 503),
-])
-async def test_server_side_failures_leak_nothing(monkeypatch: pytest.MonkeyPatch,
-                                                 error: Exception, status: int) -> None:
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (RuntimeError("boom at SELECT secret FROM threads"), 500),
+        (KeyError("thread_id"), 500),
+        (BackendUnavailableError("sqlite3.OperationalError: disk I/O error in /var/db"), 503),
+        (SchemaTooNewError("schema 9 at /srv/x.db", found=9, expected=2), 503),
+    ],
+)
+async def test_server_side_failures_leak_nothing(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, status: int
+) -> None:
     app = create_app("memory://")
     async with app.router.lifespan_context(app):
         keys = runtime(app).keys
@@ -271,8 +304,7 @@ async def test_server_side_failures_leak_nothing(monkeypatch: pytest.MonkeyPatch
             auth = {"Authorization": f"Bearer {token}"}
             r = await c.get("/v1/threads/t/messages", headers=auth)
             body = assert_problem(r, status)
-            for word in ("SELECT", "sqlite3", "/var/db", "/srv", "Traceback", "boom",
-                         "thread_id"):
+            for word in ("SELECT", "sqlite3", "/var/db", "/srv", "Traceback", "boom", "thread_id"):
                 assert word not in r.text, word
             assert body["detail"]
             monkeypatch.undo()

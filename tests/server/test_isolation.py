@@ -31,12 +31,19 @@ pytestmark = pytest.mark.anyio
 
 TENANT_OF = {"own": "acme", "other": "globex", "read_only": "acme"}
 IDS = {  # per tenant: thread, message, execution, plus a marker in its content
-    "acme": {"thread_id": "t-acme", "message_id": "m-acme", "execution_id": "x-acme",
-             "marker": "secret-of-acme"},
-    "globex": {"thread_id": "t-globex", "message_id": "m-globex", "execution_id": "x-globex",
-               "marker": "secret-of-globex"},
-    "missing": {"thread_id": "t-nowhere", "message_id": "m-nowhere",
-                "execution_id": "x-nowhere"},
+    "acme": {
+        "thread_id": "t-acme",
+        "message_id": "m-acme",
+        "execution_id": "x-acme",
+        "marker": "secret-of-acme",
+    },
+    "globex": {
+        "thread_id": "t-globex",
+        "message_id": "m-globex",
+        "execution_id": "x-globex",
+        "marker": "secret-of-globex",
+    },
+    "missing": {"thread_id": "t-nowhere", "message_id": "m-nowhere", "execution_id": "x-nowhere"},
 }
 BODIES: dict[str, Any] = {
     "createThread": {"title": "new"},
@@ -48,10 +55,21 @@ BODIES: dict[str, Any] = {
     "importThread": {"thread": {"id": "imported"}, "messages": []},
 }
 BODILESS = {
-    "listThreads", "getThread", "deleteThread", "restoreThread", "purgeThread",
-    "listSummaries", "getThreadSummary", "exportThread", "getThreadState",
-    "listMessages", "getMessage", "deleteMessage", "listExecutionMessages",
-    "getCurrentKey", "getContext",
+    "listThreads",
+    "getThread",
+    "deleteThread",
+    "restoreThread",
+    "purgeThread",
+    "listSummaries",
+    "getThreadSummary",
+    "exportThread",
+    "getThreadState",
+    "listMessages",
+    "getMessage",
+    "deleteMessage",
+    "listExecutionMessages",
+    "getCurrentKey",
+    "getContext",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -65,7 +83,8 @@ def v1_routes() -> list[tuple[str, str, str]]:
     spec = create_app("memory://").openapi()
     return sorted(
         (op["operationId"], method.upper(), path)
-        for path, item in spec["paths"].items() if path.startswith("/v1")
+        for path, item in spec["paths"].items()
+        if path.startswith("/v1")
         for method, op in item.items()
     )
 
@@ -85,12 +104,20 @@ async def seed(app: Any) -> None:
     for tenant in ("acme", "globex"):
         ids = IDS[tenant]
         view = store.tenant(tenant)
-        await view.create_thread(id=ids["thread_id"], title=ids["marker"],
-                                 state={"variables": {"who": ids["marker"]}})
-        await view.append(ids["thread_id"], [
-            {"id": ids["message_id"], "role": "user", "content": ids["marker"],
-             "execution_id": ids["execution_id"]},
-        ])
+        await view.create_thread(
+            id=ids["thread_id"], title=ids["marker"], state={"variables": {"who": ids["marker"]}}
+        )
+        await view.append(
+            ids["thread_id"],
+            [
+                {
+                    "id": ids["message_id"],
+                    "role": "user",
+                    "content": ids["marker"],
+                    "execution_id": ids["execution_id"],
+                },
+            ],
+        )
 
 
 async def dump(app: Any) -> dict[str, Any]:
@@ -101,8 +128,10 @@ async def dump(app: Any) -> dict[str, Any]:
     for tenant in ("acme", "globex"):
         view = store.tenant(tenant)
         threads = (await view.list_threads(include_deleted=True, limit=1000)).items
-        out[tenant] = {t.id: (await view.export_thread(t.id)).model_dump(
-            mode="json", exclude={"exported_at"}) for t in threads}
+        out[tenant] = {
+            t.id: (await view.export_thread(t.id)).model_dump(mode="json", exclude={"exported_at"})
+            for t in threads
+        }
     return out
 
 
@@ -141,8 +170,12 @@ async def test_no_leak(kind: str, op: str, method: str, path: str, tmp_path: Pat
             targets = ("acme", "globex", "missing") if has_target else (tenant or "missing",)
             responses = {}
             for target in targets:
-                may_write = (tenant is not None and target == tenant and method not in SAFE
-                             and caller != "read_only")
+                may_write = (
+                    tenant is not None
+                    and target == tenant
+                    and method not in SAFE
+                    and caller != "read_only"
+                )
                 if may_write:
                     owning.append((caller, target))  # sent last, below
                     continue
@@ -160,8 +193,10 @@ async def test_no_leak(kind: str, op: str, method: str, path: str, tmp_path: Pat
                 assert len({fingerprint(r) for r in responses.values()}) == 1
             else:
                 if has_target:
-                    assert fingerprint(responses[foreign]) == fingerprint(
-                        responses["missing"]), (caller, op)
+                    assert fingerprint(responses[foreign]) == fingerprint(responses["missing"]), (
+                        caller,
+                        op,
+                    )
                 if tenant in responses:  # a read of the caller's own data works
                     assert responses[tenant].status_code < 400, responses[tenant].text
 
@@ -192,16 +227,20 @@ async def test_ids_taken_in_another_tenant_are_free_here(kind: str, tmp_path: Pa
         theirs = IDS["globex"]
         r = await client.post("/v1/threads", json={"id": theirs["thread_id"]}, headers=auth)
         assert r.status_code == 201, r.text
-        r = await client.post(f"/v1/threads/{theirs['thread_id']}/messages", headers=auth,
-                              json={"messages": [{"id": theirs["message_id"], "role": "user",
-                                                  "content": "mine"}]})
+        r = await client.post(
+            f"/v1/threads/{theirs['thread_id']}/messages",
+            headers=auth,
+            json={"messages": [{"id": theirs["message_id"], "role": "user", "content": "mine"}]},
+        )
         assert r.status_code == 201, r.text
         assert r.json()["messages"][0]["content"] == "mine"
-        snapshot = {"thread": {"id": "copy"},
-                    "messages": [{"id": theirs["message_id"] + "-2", "role": "user",
-                                  "content": "x"}]}
-        assert (await client.post("/v1/threads/import", json=snapshot,
-                                  headers=auth)).status_code == 201
+        snapshot = {
+            "thread": {"id": "copy"},
+            "messages": [{"id": theirs["message_id"] + "-2", "role": "user", "content": "x"}],
+        }
+        assert (
+            await client.post("/v1/threads/import", json=snapshot, headers=auth)
+        ).status_code == 201
         after = await dump(app)
         assert after["globex"] == before["globex"]
         r = await client.get(f"/v1/messages/{theirs['message_id']}", headers=auth)

@@ -48,8 +48,9 @@ def live(tmp_path: Path) -> Iterator[tuple[int, str]]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(url), log_level="critical", lifespan="on",
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        create_app(url), log_level="critical", lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -67,8 +68,7 @@ def live(tmp_path: Path) -> Iterator[tuple[int, str]]:
         assert not thread.is_alive(), "uvicorn did not stop in time"
 
 
-def test_a_500_keeps_the_connection_open(live: tuple[int, str], broken_summaries: None
-                                         ) -> None:
+def test_a_500_keeps_the_connection_open(live: tuple[int, str], broken_summaries: None) -> None:
     port, token = live
     auth = {"Authorization": f"Bearer {token}"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -98,9 +98,12 @@ async def test_a_500_is_answered_not_raised(broken_summaries: None) -> None:
         api = Api(app, client, await issue_keys(app))
         r = await api.call("GET", "/v1/summaries")
         assert r.status_code == 500
-        assert r.json() == {"type": "urn:convostore:problem:internal",
-                            "title": "Internal Server Error", "status": 500,
-                            "detail": "internal server error"}
+        assert r.json() == {
+            "type": "urn:convostore:problem:internal",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "internal server error",
+        }
         assert (await api.call("GET", "/v1/threads")).status_code == 200
 
 
@@ -115,15 +118,22 @@ async def _run(app: Any) -> list[dict[str, Any]]:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": "/x", "headers": [],
-             "query_string": b"", "app": None}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "headers": [],
+        "query_string": b"",
+        "app": None,
+    }
     await UnhandledErrorMiddleware(app)(scope, receive, send)
     return sent
 
 
 @pytest.mark.anyio
 async def test_an_error_after_a_whole_response_is_logged_not_raised(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})

@@ -67,12 +67,20 @@ def test_only_a_hash_is_stored(url: str) -> None:
         assert store.tenant("acme").list_threads().items == []
 
 
-@pytest.mark.parametrize("bad", [
-    "", "cs", "cs__", "nope", "Bearer x", "cs_x_y",
-    "xx_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43,
-    "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 42,
-    "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43,  # well formed, unknown id
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "cs",
+        "cs__",
+        "nope",
+        "Bearer x",
+        "cs_x_y",
+        "xx_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43,
+        "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 42,
+        "cs_01ARZ3NDEKTSV4RRFFQ69G5FAV_" + "a" * 43,  # well formed, unknown id
+    ],
+)
 def test_malformed_or_unknown_tokens_do_not_verify(bad: str) -> None:
     with open_store("memory://") as store:
         km = KeyManager(store)
@@ -123,8 +131,7 @@ async def test_a_trailing_newline_never_passes_a_key_check_async() -> None:
         assert info.value.field == "key_id"
 
 
-@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad\ttenant", "nul\x00", "a" * 256,
-                                    "acme\n"])
+@pytest.mark.parametrize("tenant", [KEYS_TENANT, "", "bad\ttenant", "nul\x00", "a" * 256, "acme\n"])
 def test_create_refuses_reserved_and_invalid_tenants(tenant: str) -> None:
     with open_store("memory://") as store, pytest.raises(ValidationError) as info:
         KeyManager(store).create(tenant)

@@ -49,11 +49,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 JSON = {"Content-Type": "application/json"}
 
 
-async def test_a_batch_over_the_batch_limit_is_refused_before_it_is_validated(api: Api
-                                                                              ) -> None:
+async def test_a_batch_over_the_batch_limit_is_refused_before_it_is_validated(api: Api) -> None:
     await api.call("POST", "/v1/threads", json={"id": "t"})
-    r = await api.call("POST", "/v1/threads/t/messages", content=empty_objects(10_001),
-                       headers=JSON)
+    r = await api.call(
+        "POST", "/v1/threads/t/messages", content=empty_objects(10_001), headers=JSON
+    )
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "messages" and "10000" in r.json()["detail"]
     # The same holds for an import, and for a top-level array of any body.
@@ -65,8 +65,9 @@ async def test_a_batch_over_the_batch_limit_is_refused_before_it_is_validated(ap
 
 async def test_too_many_values_or_too_deep_json_is_refused(api: Api) -> None:
     await api.call("POST", "/v1/threads", json={"id": "t"})
-    r = await api.call("POST", "/v1/threads/t/messages",
-                       content=empty_objects(600_000, nested=True), headers=JSON)
+    r = await api.call(
+        "POST", "/v1/threads/t/messages", content=empty_objects(600_000, nested=True), headers=JSON
+    )
     assert r.status_code == 413 and r.json()["type"].endswith("body-too-complex")
     deep = b'{"title":"x","metadata":{"k":' + b"[" * 100 + b"]" * 100 + b"}}"
     r = await api.call("PATCH", "/v1/threads/t", content=deep, headers=JSON)
@@ -76,12 +77,12 @@ async def test_too_many_values_or_too_deep_json_is_refused(api: Api) -> None:
 
 async def test_invalid_items_are_reported_once_not_once_each(api: Api) -> None:
     await api.call("POST", "/v1/threads", json={"id": "t"})
-    r = await api.call("POST", "/v1/threads/t/messages", content=empty_objects(5_000),
-                       headers=JSON)
+    r = await api.call("POST", "/v1/threads/t/messages", content=empty_objects(5_000), headers=JSON)
     assert r.status_code == 422
     assert r.json()["field"] == "messages.0.role" and len(r.json()["errors"]) == 1
-    r = await api.call("POST", "/v1/threads/t/messages",
-                       content=empty_objects(200_000, nested=True), headers=JSON)
+    r = await api.call(
+        "POST", "/v1/threads/t/messages", content=empty_objects(200_000, nested=True), headers=JSON
+    )
     assert r.status_code == 422 and len(r.json()["errors"]) == 1
 
 
@@ -102,19 +103,31 @@ async def test_the_limits_are_the_apps_own(tmp_path: Path) -> None:
         many = {"messages": [{"role": "user", "content": str(i)} for i in range(30)]}
         r = await api.call("POST", "/v1/threads/t/messages", json=many)
         assert r.status_code == 413
-        r = await api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": [{"role": "user", "content": "x",
-                                               "metadata": {"extra": {"a": "b"}}}]})
+        r = await api.call(
+            "POST",
+            "/v1/threads/t/messages",
+            json={
+                "messages": [{"role": "user", "content": "x", "metadata": {"extra": {"a": "b"}}}]
+            },
+        )
         assert r.status_code == 201  # 5 deep: body, messages, message, metadata, extra
-        r = await api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": [{"role": "user", "content": "x",
-                                               "metadata": {"extra": {"a": ["b"]}}}]})
+        r = await api.call(
+            "POST",
+            "/v1/threads/t/messages",
+            json={
+                "messages": [{"role": "user", "content": "x", "metadata": {"extra": {"a": ["b"]}}}]
+            },
+        )
         assert r.status_code == 400
         for i in range(4):
-            await api.call("POST", "/v1/threads/t/messages",
-                           json={"messages": [{"role": "user", "content": str(i)}]})
-        window = (await api.call("GET", "/v1/threads/t/context",
-                                 params={"max_tokens": 100_000})).json()
+            await api.call(
+                "POST",
+                "/v1/threads/t/messages",
+                json={"messages": [{"role": "user", "content": str(i)}]},
+            )
+        window = (
+            await api.call("GET", "/v1/threads/t/context", params={"max_tokens": 100_000})
+        ).json()
         assert len(window["messages"]) == 3 and window["truncated"] is True
     with pytest.raises(ValueError, match="max_json_depth"):
         ServerLimits(max_json_depth=0)
@@ -122,15 +135,22 @@ async def test_the_limits_are_the_apps_own(tmp_path: Path) -> None:
 
 async def test_context_budgets_are_capped_by_the_server(api: Api) -> None:
     await api.call("POST", "/v1/threads", json={"id": "t"})
-    await api.call("POST", "/v1/threads/t/messages",
-                   json={"messages": [{"role": "user", "content": "hi"}]})
-    for params, field in (({"max_messages": 1_000_000}, "max_messages"),
-                          ({"max_tokens": 2**31 - 1}, "max_tokens"),
-                          ({"max_tokens": 2**64}, "max_tokens")):
+    await api.call(
+        "POST", "/v1/threads/t/messages", json={"messages": [{"role": "user", "content": "hi"}]}
+    )
+    for params, field in (
+        ({"max_messages": 1_000_000}, "max_messages"),
+        ({"max_tokens": 2**31 - 1}, "max_tokens"),
+        ({"max_tokens": 2**64}, "max_tokens"),
+    ):
         r = await api.call("GET", "/v1/threads/t/context", who="read_only", params=params)
         assert r.status_code == 422 and r.json()["field"] == field, (params, r.text)
-    ok = await api.call("GET", "/v1/threads/t/context", who="read_only",
-                        params={"max_messages": 10_000, "max_tokens": 10_000_000})
+    ok = await api.call(
+        "GET",
+        "/v1/threads/t/context",
+        who="read_only",
+        params={"max_messages": 10_000, "max_tokens": 10_000_000},
+    )
     assert ok.status_code == 200 and [m["content"] for m in ok.json()["messages"]] == ["hi"]
     default = await api.call("GET", "/v1/threads/t/context", who="read_only")
     assert default.status_code == 200 and len(default.json()["messages"]) == 1
@@ -150,10 +170,18 @@ async def test_execution_messages_are_bounded_by_limit(api: Api) -> None:
 async def test_export_streams_the_thread_as_first_read(api: Api) -> None:
     await api.call("POST", "/v1/threads", json={"id": "t"})
     for chunk in range(3):
-        await api.call("POST", "/v1/threads/t/messages", json={"messages": [
-            {"role": "user", "content": f"{chunk}-{i}"} for i in range(1000)]})
-    await api.call("DELETE", "/v1/messages/" + (await api.call(
-        "GET", "/v1/threads/t/messages", params={"limit": 1})).json()["items"][0]["id"])
+        await api.call(
+            "POST",
+            "/v1/threads/t/messages",
+            json={"messages": [{"role": "user", "content": f"{chunk}-{i}"} for i in range(1000)]},
+        )
+    await api.call(
+        "DELETE",
+        "/v1/messages/"
+        + (await api.call("GET", "/v1/threads/t/messages", params={"limit": 1})).json()["items"][0][
+            "id"
+        ],
+    )
     async with api.client.stream("GET", "/v1/threads/t/export", headers=api.auth()) as r:
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
         assert "content-length" not in r.headers  # streamed, not built whole
@@ -197,7 +225,10 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     with log.open("wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "convostore", "serve", "--store", url, "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -227,7 +258,8 @@ def _sample_health(base: str, stop: threading.Event, out: list[float]) -> None:
 
 @pytest.mark.parametrize("body", ["batch", "parts"])
 def test_a_hostile_body_neither_stalls_nor_balloons_the_server(
-        server: tuple[str, str, int], body: str) -> None:
+    server: tuple[str, str, int], body: str
+) -> None:
     base, token, pid = server
     payload = empty_objects(2_700_000, nested=body == "parts")  # 8.1 MB of {}
     with httpx.Client(base_url=base, timeout=60) as c:  # warm up every route used
@@ -240,8 +272,12 @@ def test_a_hostile_body_neither_stalls_nor_balloons_the_server(
     sampler.start()
     try:
         time.sleep(0.1)
-        r = httpx.post(base + "/v1/threads/t/messages", content=payload, timeout=60,
-                       headers={"Authorization": f"Bearer {token}", **JSON})
+        r = httpx.post(
+            base + "/v1/threads/t/messages",
+            content=payload,
+            timeout=60,
+            headers={"Authorization": f"Bearer {token}", **JSON},
+        )
         time.sleep(0.1)
     finally:
         stop.set()

@@ -35,8 +35,13 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 pytestmark = pytest.mark.timeout(240)
 
 MAX_EXAMPLES = 20
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 async def _prepare() -> tuple[Any, str]:
@@ -52,12 +57,16 @@ async def _prepare() -> tuple[Any, str]:
 # Built at import because schemathesis parametrizes at collection time.
 STORE, TOKEN = asyncio.run(_prepare())
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(STORE, max_body_bytes=256 * 1024))
+    "/openapi.json", create_app(STORE, max_body_bytes=256 * 1024)
+)
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None,
-          suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
 def test_no_server_errors(case: Any) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"},
-                           checks=CHECKS)
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)

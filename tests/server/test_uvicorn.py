@@ -34,8 +34,12 @@ def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(url, max_body_bytes=4096), log_level="warning",
-                            lifespan="on", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        create_app(url, max_body_bytes=4096),
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -63,10 +67,10 @@ def test_round_trip_over_a_real_socket(live: tuple[str, str]) -> None:
         r = c.post("/v1/threads", json={"id": "t"}, headers=auth)
         assert r.status_code == 201 and r.headers["etag"] == '"0"'
         body = {"messages": [{"role": "user", "content": "over the wire"}]}
-        r = c.post("/v1/threads/t/messages", json=body,
-                   headers={**auth, "Idempotency-Key": "k1"})
-        again = c.post("/v1/threads/t/messages", json=body,
-                       headers={**auth, "Idempotency-Key": "k1"})
+        r = c.post("/v1/threads/t/messages", json=body, headers={**auth, "Idempotency-Key": "k1"})
+        again = c.post(
+            "/v1/threads/t/messages", json=body, headers={**auth, "Idempotency-Key": "k1"}
+        )
         assert r.status_code == again.status_code == 201
         assert c.get("/v1/threads/t", headers=auth).json()["message_count"] == 1
         stale = c.patch("/v1/threads/t", json={"title": "x"}, headers={**auth, "If-Match": '"0"'})
@@ -94,9 +98,11 @@ def test_limits_and_garbage_over_a_real_socket(live: tuple[str, str]) -> None:
         assert r.status_code == 400 and "UTF-8" in r.json()["detail"]
     # The server keeps serving after the bad requests, on fresh connections too.
     with httpx.Client(base_url=base, timeout=10) as c:
-        r = c.post("/v1/threads/t/messages", json={"messages": [{"role": "user",
-                                                                 "content": "fine"}]},
-                   headers=auth)
+        r = c.post(
+            "/v1/threads/t/messages",
+            json={"messages": [{"role": "user", "content": "fine"}]},
+            headers=auth,
+        )
         assert r.status_code == 201
 
 
@@ -122,8 +128,10 @@ def test_ids_with_reserved_characters_over_a_real_socket(live: tuple[str, str]) 
             if segment == "..":
                 segment = "%2E%2E"
             assert r.headers["location"] == f"/v1/threads/{segment}"
-            r = c.post(f"/v1/threads/{segment}/messages",
-                       json={"messages": [{"role": "user", "content": tid}]})
+            r = c.post(
+                f"/v1/threads/{segment}/messages",
+                json={"messages": [{"role": "user", "content": tid}]},
+            )
             assert r.status_code == 201, r.text
             r = c.get(f"/v1/threads/{segment}")
             assert (r.status_code, r.json()["id"], r.json()["message_count"]) == (200, tid, 1)

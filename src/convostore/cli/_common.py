@@ -44,18 +44,26 @@ def package_version() -> str:
 
 def store_option(f: F) -> F:
     return click.option(
-        "--store", "store_url", metavar="URL", envvar="CONVOSTORE_URL", show_envvar=True,
+        "--store",
+        "store_url",
+        metavar="URL",
+        envvar="CONVOSTORE_URL",
+        show_envvar=True,
         help=f"Store URL: sqlite:///file.db, json:///dir, postgresql://..., memory://. "
-             f"[default: {DEFAULT_URL}]",
+        f"[default: {DEFAULT_URL}]",
     )(f)
 
 
 def tenant_option(f: F) -> F:
     return click.option(
-        "--tenant", default="default", show_default=True, metavar="NAME",
-        envvar="CONVOSTORE_TENANT", show_envvar=True,
+        "--tenant",
+        default="default",
+        show_default=True,
+        metavar="NAME",
+        envvar="CONVOSTORE_TENANT",
+        show_envvar=True,
         help="Tenant whose data the command reads and writes; an API key's threads "
-             "are in the key's tenant.",
+        "are in the key's tenant.",
     )(f)
 
 
@@ -72,14 +80,21 @@ def _mark_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
 
 def json_option(f: F) -> F:
     return click.option(
-        "--json", "as_json", is_flag=True, callback=_mark_json, expose_value=True,
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_mark_json,
+        expose_value=True,
         help="Print one JSON document (errors become a JSON object on stderr).",
     )(f)
 
 
 def jsonl_option(f: F) -> F:
     return click.option(
-        "--jsonl", "as_jsonl", is_flag=True, callback=_mark_json,
+        "--jsonl",
+        "as_jsonl",
+        is_flag=True,
+        callback=_mark_json,
         help="Print one JSON object per line.",
     )(f)
 
@@ -93,8 +108,10 @@ def resolve_url(url: str | None) -> str:
 
 
 _EXPLICIT_MIGRATIONS = ("postgresql", "postgres", "postgresql+psycopg")
-_HINT = ("check --store or CONVOSTORE_URL; commands that write, such as import, keys "
-         "create or db upgrade, create it")
+_HINT = (
+    "check --store or CONVOSTORE_URL; commands that write, such as import, keys "
+    "create or db upgrade, create it"
+)
 
 
 def must_exist(url: str) -> None:
@@ -125,8 +142,9 @@ def _open(url: str, *, admin: bool = False) -> Store:
 
 
 @contextmanager
-def opened_store(url: str | None, tenant: str | None = None, *, create: bool,
-                 admin: bool = False) -> Iterator[Store]:
+def opened_store(
+    url: str | None, tenant: str | None = None, *, create: bool, admin: bool = False
+) -> Iterator[Store]:
     """The store at ``url`` bound to ``tenant`` (the store's default when ``None``),
     closed on exit.
 
@@ -147,8 +165,10 @@ def opened_store(url: str | None, tenant: str | None = None, *, create: bool,
         yield base if tenant is None or tenant == base.tenant_id else base.tenant(tenant)
     except (ThreadNotFoundError, MessageNotFoundError) as exc:
         if tenant is not None:
-            exc.add_note(f"in tenant {tenant!r} of {redact(resolved)}; --tenant or "
-                         "CONVOSTORE_TENANT picks another tenant")
+            exc.add_note(
+                f"in tenant {tenant!r} of {redact(resolved)}; --tenant or "
+                "CONVOSTORE_TENANT picks another tenant"
+            )
         raise
     finally:
         base.close()
@@ -205,8 +225,9 @@ def when(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
-          title: str | None = None) -> None:
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> None:
     """Rows as a rich table on a terminal, else as tab-separated lines with a header.
 
     Every cell is printed as the text it holds: titles, message text and ids are

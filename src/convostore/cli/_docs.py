@@ -99,8 +99,9 @@ def _walk(ctx: click.Context) -> Iterator[click.Context]:
         for name in sorted(cmd.list_commands(ctx)):
             sub = cmd.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                yield from _walk(click.Context(sub, info_name=name, parent=ctx,
-                                               **sub.context_settings))
+                yield from _walk(
+                    click.Context(sub, info_name=name, parent=ctx, **sub.context_settings)
+                )
 
 
 def render(root: click.Command) -> str:

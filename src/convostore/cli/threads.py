@@ -40,8 +40,16 @@ def status(t: Thread) -> str:
 
 
 def _row(t: Thread) -> tuple[object, ...]:
-    return (t.id, t.user_id, t.agent_name, t.title, t.message_count, t.updated_at,
-            t.deleted_at, status(t))
+    return (
+        t.id,
+        t.user_id,
+        t.agent_name,
+        t.title,
+        t.message_count,
+        t.updated_at,
+        t.deleted_at,
+        status(t),
+    )
 
 
 @click.group()
@@ -53,31 +61,45 @@ def threads() -> None:
 @store_options
 @click.option("--user", "user_id", metavar="ID", help="Only threads of this user.")
 @click.option("--agent", "agent_name", metavar="NAME", help="Only threads of this agent.")
-@click.option("--deleted", "include_deleted", is_flag=True,
-              help="Include soft-deleted threads.")
-@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True,
-              help="Threads per page.")
-@click.option("--cursor", metavar="CURSOR",
-              help="Continue from the next_cursor of a previous page.")
-@click.option("--all", "all_pages", is_flag=True,
-              help="Follow the cursor through every page.")
+@click.option("--deleted", "include_deleted", is_flag=True, help="Include soft-deleted threads.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(1), default=50, show_default=True, help="Threads per page."
+)
+@click.option(
+    "--cursor", metavar="CURSOR", help="Continue from the next_cursor of a previous page."
+)
+@click.option("--all", "all_pages", is_flag=True, help="Follow the cursor through every page.")
 @json_option
 @jsonl_option
-def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: str | None,
-          include_deleted: bool, limit: int, cursor: str | None, all_pages: bool,
-          as_json: bool, as_jsonl: bool) -> None:
+def list_(
+    store_url: str | None,
+    tenant: str,
+    user_id: str | None,
+    agent_name: str | None,
+    include_deleted: bool,
+    limit: int,
+    cursor: str | None,
+    all_pages: bool,
+    as_json: bool,
+    as_jsonl: bool,
+) -> None:
     """List threads, newest activity first.
 
     One page at a time: the cursor of the next page is printed on stderr (and as
     next_cursor with --json). --all follows it to the end.
     """
     with opened_store(store_url, tenant, create=False) as store:
+
         def pages() -> Iterator[tuple[list[Thread], str | None]]:
             nxt = cursor
             while True:
-                page = store.list_threads(user_id=user_id, agent_name=agent_name,
-                                          include_deleted=include_deleted, limit=limit,
-                                          cursor=nxt)
+                page = store.list_threads(
+                    user_id=user_id,
+                    agent_name=agent_name,
+                    include_deleted=include_deleted,
+                    limit=limit,
+                    cursor=nxt,
+                )
                 yield page.items, page.next_cursor
                 nxt = page.next_cursor
                 if not all_pages or nxt is None:
@@ -100,10 +122,12 @@ def list_(store_url: str | None, tenant: str, user_id: str | None, agent_name: s
             note(f"more threads: --cursor {next_cursor}")
         elif not collected:
             # An empty answer most often means "looked in the wrong place": say where.
-            note(f"no threads in tenant {tenant!r} of {redact(resolve_url(store_url))}"
-                 f"{' matching the filters' if user_id or agent_name or cursor else ''}; "
-                 "--tenant or CONVOSTORE_TENANT picks another tenant (an API key's "
-                 "threads are in its tenant)")
+            note(
+                f"no threads in tenant {tenant!r} of {redact(resolve_url(store_url))}"
+                f"{' matching the filters' if user_id or agent_name or cursor else ''}; "
+                "--tenant or CONVOSTORE_TENANT picks another tenant (an API key's "
+                "threads are in its tenant)"
+            )
 
 
 @threads.command("show")
@@ -117,23 +141,42 @@ def show(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> N
     if as_json:
         emit_json(thread)
         return
-    fields([
-        ("id", thread.id), ("tenant", thread.tenant_id), ("user", thread.user_id),
-        ("agent", thread.agent_name), ("model", thread.model), ("title", thread.title),
-        ("messages", thread.message_count), ("turns", thread.turn_count),
-        ("tool calls", thread.tool_call_count), ("tokens", thread.token_count),
-        ("usage", f"{thread.usage.prompt_tokens} prompt + "
-                  f"{thread.usage.completion_tokens} completion = "
-                  f"{thread.usage.total_tokens} tokens"),
-        ("cost", f"{thread.cost.total_cost:.6g} {thread.cost.currency}"),
-        ("created", thread.created_at), ("updated", thread.updated_at),
-        ("ended", thread.ended_at), ("deleted", thread.deleted_at),
-        ("revision", thread.revision),
-    ])
+    fields(
+        [
+            ("id", thread.id),
+            ("tenant", thread.tenant_id),
+            ("user", thread.user_id),
+            ("agent", thread.agent_name),
+            ("model", thread.model),
+            ("title", thread.title),
+            ("messages", thread.message_count),
+            ("turns", thread.turn_count),
+            ("tool calls", thread.tool_call_count),
+            ("tokens", thread.token_count),
+            (
+                "usage",
+                f"{thread.usage.prompt_tokens} prompt + "
+                f"{thread.usage.completion_tokens} completion = "
+                f"{thread.usage.total_tokens} tokens",
+            ),
+            ("cost", f"{thread.cost.total_cost:.6g} {thread.cost.currency}"),
+            ("created", thread.created_at),
+            ("updated", thread.updated_at),
+            ("ended", thread.ended_at),
+            ("deleted", thread.deleted_at),
+            ("revision", thread.revision),
+        ]
+    )
 
 
-def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: bool,
-          verb: str, action: Callable[[Store, str], Thread]) -> None:
+def _each(
+    store_url: str | None,
+    tenant: str,
+    ids: tuple[str, ...],
+    as_json: bool,
+    verb: str,
+    action: Callable[[Store, str], Thread],
+) -> None:
     with opened_store(store_url, tenant, create=False) as store:
         for tid in ids:  # fail on a missing id before changing anything
             store.get_thread(tid)
@@ -149,8 +192,7 @@ def _each(store_url: str | None, tenant: str, ids: tuple[str, ...], as_json: boo
 @store_options
 @click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
 @json_option
-def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
-       as_json: bool) -> None:
+def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...], as_json: bool) -> None:
     """Soft-delete threads: hidden from listings until restored or purged."""
     _each(store_url, tenant, thread_ids, as_json, "deleted", Store.delete_thread)
 
@@ -159,8 +201,7 @@ def rm(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
 @store_options
 @click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
 @json_option
-def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
-            as_json: bool) -> None:
+def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...], as_json: bool) -> None:
     """Undo rm: make soft-deleted threads visible and writable again."""
     _each(store_url, tenant, thread_ids, as_json, "restored", Store.restore_thread)
 
@@ -170,15 +211,17 @@ def restore(store_url: str | None, tenant: str, thread_ids: tuple[str, ...],
 @click.argument("thread_ids", metavar="THREAD_ID...", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
-def purge(store_url: str | None, tenant: str, thread_ids: tuple[str, ...], yes: bool,
-          as_json: bool) -> None:
+def purge(
+    store_url: str | None, tenant: str, thread_ids: tuple[str, ...], yes: bool, as_json: bool
+) -> None:
     """Remove threads and all their messages for good. Cannot be undone."""
     with opened_store(store_url, tenant, create=False) as store:
         for tid in thread_ids:  # fail on a missing id before asking or deleting
             store.get_thread(tid)
         if not yes:
-            click.confirm(f"Purge {len(thread_ids)} thread(s) and all their messages?",
-                          abort=True, err=True)
+            click.confirm(
+                f"Purge {len(thread_ids)} thread(s) and all their messages?", abort=True, err=True
+            )
         for tid in thread_ids:
             store.purge_thread(tid)
     if as_json:

@@ -75,23 +75,32 @@ def _no_tick(_advance: int, _messages: int) -> None:
 # --- export ------------------------------------------------------------------
 
 
-def export_stream(store: Store, thread_id: str, out: IO[bytes], fmt: str,
-                  tick: Tick = _no_tick) -> int:
+def export_stream(
+    store: Store, thread_id: str, out: IO[bytes], fmt: str, tick: Tick = _no_tick
+) -> int:
     """Write thread ``thread_id`` to ``out`` in ``fmt`` (``json`` or ``jsonl``),
     reading its messages a page at a time; return the number of messages."""
     thread = store.get_thread(thread_id)
     page = store.limits.max_list_limit
     # Cut at the thread as read: the file holds the messages its header counts,
     # which is what import checks.
-    msgs = itertools.takewhile(lambda m: not past_cut(m, thread),
-                               store.iter_messages(thread_id, include_deleted=True,
-                                                   batch=page))
+    msgs = itertools.takewhile(
+        lambda m: not past_cut(m, thread),
+        store.iter_messages(thread_id, include_deleted=True, batch=page),
+    )
     count = 0
     if fmt == "jsonl":
         exported_at = json.dumps(utcnow().isoformat())
-        out.write(b'{"format":"' + JSONL_FORMAT.encode() + b'","version":%d,'
-                  % SNAPSHOT_VERSIONS[-1] + b'"exported_at":' + exported_at.encode()
-                  + b',"thread":' + thread.model_dump_json().encode() + b"}\n")
+        out.write(
+            b'{"format":"'
+            + JSONL_FORMAT.encode()
+            + b'","version":%d,' % SNAPSHOT_VERSIONS[-1]
+            + b'"exported_at":'
+            + exported_at.encode()
+            + b',"thread":'
+            + thread.model_dump_json().encode()
+            + b"}\n"
+        )
         for m in msgs:
             out.write(m.model_dump_json().encode() + b"\n")
             count += 1
@@ -132,10 +141,17 @@ def sniff_format(first_line: bytes, name: str | None) -> str:
     return "jsonl" if isinstance(head, dict) and head.get("format") == JSONL_FORMAT else "json"
 
 
-def import_stream(store: Store, lines: Iterator[bytes], fmt: str, *,
-                  thread_id: str | None = None, new_ids: bool = False,
-                  batch: int = DEFAULT_BATCH, dry_run: bool = False,
-                  tick: Tick = _no_tick) -> ImportResult:
+def import_stream(
+    store: Store,
+    lines: Iterator[bytes],
+    fmt: str,
+    *,
+    thread_id: str | None = None,
+    new_ids: bool = False,
+    batch: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    tick: Tick = _no_tick,
+) -> ImportResult:
     """Import one thread from the lines of a JSON or JSONL file.
 
     Args:
@@ -174,8 +190,7 @@ class _LinesReader:
             if line is None:
                 break
             self._buffer += line
-        out, self._buffer = (self._buffer, b"") if n < 0 else (self._buffer[:n],
-                                                               self._buffer[n:])
+        out, self._buffer = (self._buffer, b"") if n < 0 else (self._buffer[:n], self._buffer[n:])
         self._sizes[0] += len(out)
         return out
 
@@ -197,8 +212,7 @@ def _json_members(fh: _LinesReader) -> Iterator[tuple[str, Any]]:
         raise ValidationError(f"not a JSON document: {detail}", field="file") from None
 
 
-def _members_of(ijson: Any, events: Iterator[tuple[str, str, Any]]
-                ) -> Iterator[tuple[str, Any]]:
+def _members_of(ijson: Any, events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[str, Any]]:
     try:
         _, event, _ = next(events)
     except StopIteration:
@@ -229,8 +243,15 @@ def _members_of(ijson: Any, events: Iterator[tuple[str, str, Any]]
             builder = None
 
 
-def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
-                 new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
+def _import_json(
+    store: Store,
+    lines: Iterator[bytes],
+    thread_id: str | None,
+    new_ids: bool,
+    batch: int,
+    dry_run: bool,
+    tick: Tick,
+) -> ImportResult:
     """A snapshot document, read as a stream: the members before the messages
     (version, thread) first, then the messages a batch at a time, through the same
     hidden, checked and resumable import as JSONL."""
@@ -250,8 +271,10 @@ def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
     if header.get("format") == JSONL_FORMAT:
         raise ValidationError("is a JSONL export; import it with --format jsonl", field="file")
     if "version" not in header:
-        raise ValidationError("missing snapshot version (before the messages); is this a "
-                              "convostore export?", field="file")
+        raise ValidationError(
+            "missing snapshot version (before the messages); is this a convostore export?",
+            field="file",
+        )
     check_snapshot_version(header)
     if not isinstance(header.get("thread"), dict):
         raise ValidationError("missing the thread object before the messages", field="file")
@@ -269,8 +292,10 @@ def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
                 pins.append(msg.pinned)
                 position += 1
                 if msg.seq is not None and msg.seq != position:
-                    raise ValidationError(f"seq {msg.seq} is out of order: expected "
-                                          f"{position}", field=f"messages.{position - 1}")
+                    raise ValidationError(
+                        f"seq {msg.seq} is out of order: expected {position}",
+                        field=f"messages.{position - 1}",
+                    )
                 msg.thread_id = msg.seq = msg.turn = None
                 yield msg
                 item = None
@@ -286,11 +311,23 @@ def _import_json(store: Store, lines: Iterator[bytes], thread_id: str | None,
         # A "pinned" array (older HTTP exports) must agree with the messages' flags.
         pinned = header.get("pinned")
         if pinned is not None and pinned != pins and any(pinned):
-            raise ValidationError("the pinned array disagrees with the messages' own "
-                                  "pinned flags", field="pinned")
+            raise ValidationError(
+                "the pinned array disagrees with the messages' own pinned flags", field="pinned"
+            )
 
-    return _import_staged(store, "json", source, _declared_count(header["thread"]),
-                          messages(), sizes, thread_id, new_ids, batch, dry_run, tick)
+    return _import_staged(
+        store,
+        "json",
+        source,
+        _declared_count(header["thread"]),
+        messages(),
+        sizes,
+        thread_id,
+        new_ids,
+        batch,
+        dry_run,
+        tick,
+    )
 
 
 def _json_line(raw: bytes, lineno: int) -> Any:
@@ -313,7 +350,9 @@ def _check_count(found: int, declared: int | None) -> None:
         raise ValidationError(
             f"holds {found} messages but its thread declares {declared}: the file is "
             f"{'cut short' if found < declared else 'longer than it says'}; nothing was "
-            "made visible", field="file")
+            "made visible",
+            field="file",
+        )
 
 
 def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None]:
@@ -324,8 +363,7 @@ def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None]:
         raise ValidationError("the file is empty; expected a JSONL header", field="line 1")
     header = _json_line(first, 1)
     if not isinstance(header, dict) or header.get("format") != JSONL_FORMAT:
-        raise ValidationError(f'is not a header with "format": "{JSONL_FORMAT}"',
-                              field="line 1")
+        raise ValidationError(f'is not a header with "format": "{JSONL_FORMAT}"', field="line 1")
     if "version" not in header:
         raise ValidationError("missing version", field="line 1")
     check_snapshot_version(header)
@@ -348,8 +386,9 @@ def _read_messages(lines: Iterator[bytes], sizes: list[int]) -> Iterator[Message
             msg = Message.model_validate_json(raw)
         position += 1
         if msg.seq is not None and msg.seq != position:
-            raise ValidationError(f"seq {msg.seq} is out of order: expected {position}",
-                                  field=f"line {lineno}")
+            raise ValidationError(
+                f"seq {msg.seq} is out of order: expected {position}", field=f"line {lineno}"
+            )
         # Assigned by the store; cleared in place, as a copy would cost more than
         # the parse on million-message imports.
         msg.thread_id = msg.seq = msg.turn = None
@@ -391,8 +430,13 @@ class _NewIds:
             yield self.rename(msg, new_id("msg"))
 
 
-def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
-                        msgs: Iterator[Message], renames: _NewIds | None) -> list[str]:
+def _skip_stored_prefix(
+    store: Store,
+    thread_id: str,
+    stored_count: int,
+    msgs: Iterator[Message],
+    renames: _NewIds | None,
+) -> list[str]:
     """Consume the first ``stored_count`` messages of ``msgs``, checking that the
     thread already holds exactly them, in order; nothing is written. Returns the
     ids of those the file marks deleted and the thread does not (a run stopped
@@ -401,36 +445,67 @@ def _skip_stored_prefix(store: Store, thread_id: str, stored_count: int,
     For a copy under new ids (``renames``), a stored message matches by position
     and content, and its id becomes the new id of the file's message.
     """
-    stored = store.iter_messages(thread_id, include_deleted=True,
-                                 batch=store.limits.max_list_limit)
+    stored = store.iter_messages(thread_id, include_deleted=True, batch=store.limits.max_list_limit)
     undeleted: list[str] = []
     for position in range(1, stored_count + 1):
         mine = next(msgs, None)
         theirs = next(stored, None)
         if mine is None:
-            raise ConflictError(f"thread {thread_id!r} already exists with more messages "
-                                f"({stored_count}) than the file ({position - 1})")
+            raise ConflictError(
+                f"thread {thread_id!r} already exists with more messages "
+                f"({stored_count}) than the file ({position - 1})"
+            )
         if theirs is not None and renames is not None and theirs.id is not None:
             renames.rename(mine, theirs.id)
         if theirs is None or theirs.id != mine.id or not same_content(theirs, mine):
-            raise ConflictError(f"thread {thread_id!r} already exists with other messages "
-                                f"(they differ at message {position})")
+            raise ConflictError(
+                f"thread {thread_id!r} already exists with other messages "
+                f"(they differ at message {position})"
+            )
         if mine.deleted_at is not None and theirs.deleted_at is None:
             undeleted.append(theirs.id)
     return undeleted
 
 
-def _import_jsonl(store: Store, lines: Iterator[bytes], thread_id: str | None,
-                  new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
+def _import_jsonl(
+    store: Store,
+    lines: Iterator[bytes],
+    thread_id: str | None,
+    new_ids: bool,
+    batch: int,
+    dry_run: bool,
+    tick: Tick,
+) -> ImportResult:
     source, header_size, declared = _read_header(lines)
     sizes = [header_size]
-    return _import_staged(store, "jsonl", source, declared, _read_messages(lines, sizes),
-                          sizes, thread_id, new_ids, batch, dry_run, tick)
+    return _import_staged(
+        store,
+        "jsonl",
+        source,
+        declared,
+        _read_messages(lines, sizes),
+        sizes,
+        thread_id,
+        new_ids,
+        batch,
+        dry_run,
+        tick,
+    )
 
 
-def _import_staged(store: Store, fmt: str, source: Thread, declared: int | None,
-                   msgs: Iterator[Message], sizes: list[int], thread_id: str | None,
-                   new_ids: bool, batch: int, dry_run: bool, tick: Tick) -> ImportResult:
+def _import_staged(
+    store: Store,
+    fmt: str,
+    source: Thread,
+    declared: int | None,
+    msgs: Iterator[Message],
+    sizes: list[int],
+    thread_id: str | None,
+    new_ids: bool,
+    batch: int,
+    dry_run: bool,
+    tick: Tick,
+) -> ImportResult:
     """Store ``msgs`` (messages of a file, in order, without store-assigned fields)
     as thread ``thread_id or source.id``, a batch at a time, as an import in
     progress made visible only once whole; ``sizes[0]`` counts the bytes read
@@ -458,15 +533,13 @@ def _import_staged(store: Store, fmt: str, source: Thread, declared: int | None,
     # `threads list --deleted` and `doctor`); running the import again resumes it.
     created = False
     try:
-        store.begin_import(source.model_copy(update={"id": target,
-                                                     "tenant_id": store.tenant_id}))
+        store.begin_import(source.model_copy(update={"id": target, "tenant_id": store.tenant_id}))
         created = importing = True
         undeleted: list[str] = []
     except ThreadExistsError:
         existing = store.get_thread(target)
         importing = is_incomplete_import(existing)
-        undeleted = _skip_stored_prefix(store, target, existing.message_count, msgs,
-                                        renames)
+        undeleted = _skip_stored_prefix(store, target, existing.message_count, msgs, renames)
         total = existing.message_count
     append = store.import_append if importing else store.append
     delete = store.import_delete_message if importing else store.delete_message
@@ -503,8 +576,9 @@ def _import_staged(store: Store, fmt: str, source: Thread, declared: int | None,
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool | None, label: str, total: int | None, *, in_bytes: bool
-              ) -> Iterator[Tick]:
+def _progress(
+    enabled: bool | None, label: str, total: int | None, *, in_bytes: bool
+) -> Iterator[Tick]:
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -531,8 +605,10 @@ def _progress(enabled: bool | None, label: str, total: int | None, *, in_bytes: 
 
 def progress_option(f: F) -> F:
     return click.option(
-        "--progress/--no-progress", default=None,
-        help="Show a progress bar on stderr. [default: when stderr is a terminal]")(f)
+        "--progress/--no-progress",
+        default=None,
+        help="Show a progress bar on stderr. [default: when stderr is a terminal]",
+    )(f)
 
 
 # --- commands ----------------------------------------------------------------
@@ -547,13 +623,29 @@ def _format_of(path: str | None, fmt: str | None) -> str:
 @click.command("export")
 @store_options
 @click.argument("thread_id")
-@click.option("-o", "--output", metavar="FILE", default="-", show_default=True,
-              help="Where to write; - is stdout. A file appears only once complete.")
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]),
-              help="File format. [default: jsonl for a .jsonl/.ndjson FILE, else json]")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    default="-",
+    show_default=True,
+    help="Where to write; - is stdout. A file appears only once complete.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "jsonl"]),
+    help="File format. [default: jsonl for a .jsonl/.ndjson FILE, else json]",
+)
 @progress_option
-def export(store_url: str | None, tenant: str, thread_id: str, output: str,
-           fmt: str | None, progress: bool | None) -> None:
+def export(
+    store_url: str | None,
+    tenant: str,
+    thread_id: str,
+    output: str,
+    fmt: str | None,
+    progress: bool | None,
+) -> None:
     """Write a thread, messages included, to a JSON or JSONL file.
 
     JSON is the snapshot document that the library's import_thread reads; JSONL
@@ -573,8 +665,10 @@ def export(store_url: str | None, tenant: str, thread_id: str, output: str,
         path = Path(output)
         part = path.with_name(path.name + ".part")
         try:
-            with part.open("wb") as fh, _progress(progress, f"export {thread_id}", total,
-                                                  in_bytes=False) as tick:
+            with (
+                part.open("wb") as fh,
+                _progress(progress, f"export {thread_id}", total, in_bytes=False) as tick,
+            ):
                 count = export_stream(store, thread_id, fh, fmt, tick)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -586,25 +680,50 @@ def export(store_url: str | None, tenant: str, thread_id: str, output: str,
 
 @click.command("import")
 @store_options
-@click.argument("file", metavar="FILE",
-                type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]),
-              help="File format. [default: jsonl for .jsonl/.ndjson or a JSONL header "
-                   "line, else json]")
-@click.option("--as", "thread_id", metavar="THREAD_ID",
-              help="Store a copy under this thread id: its messages get fresh ids "
-                   "(parent links re-pointed), so it can sit beside the original.")
-@click.option("--keep-ids", is_flag=True,
-              help="With --as, keep the file's message ids (for a copy in another "
-                   "tenant or store that must keep them).")
-@click.option("--batch", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH,
-              show_default=True, help="Messages per append.")
+@click.argument(
+    "file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "jsonl"]),
+    help="File format. [default: jsonl for .jsonl/.ndjson or a JSONL header line, else json]",
+)
+@click.option(
+    "--as",
+    "thread_id",
+    metavar="THREAD_ID",
+    help="Store a copy under this thread id: its messages get fresh ids "
+    "(parent links re-pointed), so it can sit beside the original.",
+)
+@click.option(
+    "--keep-ids",
+    is_flag=True,
+    help="With --as, keep the file's message ids (for a copy in another "
+    "tenant or store that must keep them).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help="Messages per append.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate the whole file; write nothing.")
 @progress_option
 @json_option
-def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
-            thread_id: str | None, keep_ids: bool, batch: int, dry_run: bool,
-            progress: bool | None, as_json: bool) -> None:
+def import_(
+    store_url: str | None,
+    tenant: str,
+    file: str,
+    fmt: str | None,
+    thread_id: str | None,
+    keep_ids: bool,
+    batch: int,
+    dry_run: bool,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
     """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin).
 
     Both formats are read as a stream and appended in batches, so memory stays
@@ -626,24 +745,43 @@ def import_(store_url: str | None, tenant: str, file: str, fmt: str | None,
         first = fh.readline()
         fmt = fmt or sniff_format(first, None if file == "-" else file)
         lines = _chain(first, fh)
-        store = stack.enter_context(opened_store(_dry_run_target(store_url, dry_run),
-                                                 tenant, create=not dry_run))
-        tick = stack.enter_context(_progress(progress, f"import {Path(file).name}", size,
-                                             in_bytes=True))
-        result = import_stream(store, lines, fmt, thread_id=thread_id,
-                               new_ids=thread_id is not None and not keep_ids, batch=batch,
-                               dry_run=dry_run, tick=tick)
+        store = stack.enter_context(
+            opened_store(_dry_run_target(store_url, dry_run), tenant, create=not dry_run)
+        )
+        tick = stack.enter_context(
+            _progress(progress, f"import {Path(file).name}", size, in_bytes=True)
+        )
+        result = import_stream(
+            store,
+            lines,
+            fmt,
+            thread_id=thread_id,
+            new_ids=thread_id is not None and not keep_ids,
+            batch=batch,
+            dry_run=dry_run,
+            tick=tick,
+        )
     if as_json:
-        emit_json({"thread_id": result.thread_id, "format": result.format,
-                   "messages": result.messages, "appended": result.appended,
-                   "dry_run": dry_run})
+        emit_json(
+            {
+                "thread_id": result.thread_id,
+                "format": result.format,
+                "messages": result.messages,
+                "appended": result.appended,
+                "dry_run": dry_run,
+            }
+        )
         return
     if dry_run:
-        note(f"valid {result.format}: thread {result.thread_id}, {result.messages} messages "
-             "(nothing written)")
+        note(
+            f"valid {result.format}: thread {result.thread_id}, {result.messages} messages "
+            "(nothing written)"
+        )
     else:
-        note(f"imported thread {result.thread_id}: {result.messages} messages, "
-             f"{result.appended} newly stored")
+        note(
+            f"imported thread {result.thread_id}: {result.messages} messages, "
+            f"{result.appended} newly stored"
+        )
 
 
 def _dry_run_target(store_url: str | None, dry_run: bool) -> str | None:

@@ -53,8 +53,12 @@ class UnhandledErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if finished:  # the client has its whole answer: log, keep the connection
-                log.exception("error after the response on %s %s", scope.get("method"),
-                              scope.get("path"), exc_info=exc)
+                log.exception(
+                    "error after the response on %s %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    exc_info=exc,
+                )
                 return
             if started:
                 raise

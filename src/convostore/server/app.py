@@ -88,10 +88,19 @@ _NOT_READY = {
 }
 
 
-@_meta.get("/readyz", operation_id="ready", response_model=Status,
-           responses={503: {**_PROBLEM, "description": "The store cannot be used: the "
-                                                       "problem detail names the checks "
-                                                       "that failed."}})
+@_meta.get(
+    "/readyz",
+    operation_id="ready",
+    response_model=Status,
+    responses={
+        503: {
+            **_PROBLEM,
+            "description": "The store cannot be used: the "
+            "problem detail names the checks "
+            "that failed.",
+        }
+    },
+)
 async def readyz(request: Request) -> Response:
     """Readiness: the store can serve reads and writes now.
 
@@ -112,10 +121,12 @@ async def readyz(request: Request) -> Response:
     failed = report.problems or [HealthCheckResult(name="open", ok=False)]
     reasons = [(c.name, _NOT_READY.get(c.name, "the check failed")) for c in failed]
     return problem_response(
-        503, "not-ready",
+        503,
+        "not-ready",
         "the store is not ready: " + "; ".join(f"{n}: {why}" for n, why in reasons),
         headers={"Retry-After": "1"},
-        errors=[{"check": n, "message": why} for n, why in reasons])
+        errors=[{"check": n, "message": why} for n, why in reasons],
+    )
 
 
 def _log_readiness(app: FastAPI, report: HealthReport) -> None:
@@ -133,13 +144,21 @@ def _log_readiness(app: FastAPI, report: HealthReport) -> None:
 @_whoami.get("/whoami", operation_id="getCurrentKey", response_model=KeyInfo)
 async def whoami(key: ApiKeyDep) -> KeyInfo:
     """The API key this request was made with: its tenant and whether it is read-only."""
-    return KeyInfo(id=key.id, tenant=key.tenant, read_only=key.read_only, label=key.label,
-                   created_at=key.created_at)
+    return KeyInfo(
+        id=key.id,
+        tenant=key.tenant,
+        read_only=key.read_only,
+        label=key.label,
+        created_at=key.created_at,
+    )
 
 
-def create_app(store_or_url: AsyncStore | str | None = None, *,
-               max_body_bytes: int | None = None,
-               limits: ServerLimits | None = None) -> FastAPI:
+def create_app(
+    store_or_url: AsyncStore | str | None = None,
+    *,
+    max_body_bytes: int | None = None,
+    limits: ServerLimits | None = None,
+) -> FastAPI:
     """The convostore HTTP API as an ASGI app.
 
     Args:
@@ -178,8 +197,13 @@ def create_app(store_or_url: AsyncStore | str | None = None, *,
                 await store.close()
 
     app = FastAPI(
-        title="convostore", version=__version__, description=_DESCRIPTION,
-        lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+        title="convostore",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.convostore = runtime
     for cls in HANDLED:
@@ -205,8 +229,11 @@ def _limits(limits: ServerLimits | None, max_body_bytes: int | None) -> ServerLi
         raise TypeError("limits must be a ServerLimits")
     if max_body_bytes is None:
         return limits
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
-            or max_body_bytes < 1:
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 1
+    ):
         raise ValueError("max_body_bytes must be a positive integer")
     return dataclasses.replace(limits, max_body_bytes=max_body_bytes)
 
@@ -244,9 +271,16 @@ def _redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + host))
 
 
-def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
-          max_body_bytes: int | None = None, log_level: str = "info",
-          out: TextIO | None = None, limits: ServerLimits | None = None) -> None:
+def serve(
+    url: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    max_body_bytes: int | None = None,
+    log_level: str = "info",
+    out: TextIO | None = None,
+    limits: ServerLimits | None = None,
+) -> None:
     """Run the API with uvicorn until interrupted.
 
     Prints where it listens, which store it uses and how to get an API key.
@@ -266,8 +300,10 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
     store_url = url or url_from_env()
     shown = f"[{host}]" if ":" in host else host
     store_flag = "" if store_url == DEFAULT_URL else " --store URL"
-    key_hint = (f"convostore keys create{store_flag} --tenant NAME   "
-                "(then send Authorization: Bearer <key>)")
+    key_hint = (
+        f"convostore keys create{store_flag} --tenant NAME   "
+        "(then send Authorization: Bearer <key>)"
+    )
     target: AsyncStore | str = store_url
     if urlsplit(store_url).scheme.lower() == "memory":
         # No other process can reach this store, so the CLI cannot issue a key
@@ -283,7 +319,8 @@ def serve(url: str | None = None, host: str = "127.0.0.1", port: int = 8000, *,
         f"  store:   {_redact(store_url)}\n"
         f"  docs:    http://{shown}:{port}/docs\n"
         f"  API key: {key_hint}",
-        file=out or sys.stdout, flush=True,
+        file=out or sys.stdout,
+        flush=True,
     )
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -35,8 +35,6 @@ __all__ = ["check_json", "is_json_body"]
 _YIELD_EVERY = 8192
 
 
-
-
 def is_json_body(content_type: bytes | None) -> bool:
     """Whether the app will read a body sent with this ``Content-Type`` as JSON.
 
@@ -46,13 +44,13 @@ def is_json_body(content_type: bytes | None) -> bool:
     if content_type is None:
         return True
     media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/")
-                                             and media.endswith(b"+json"))
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, slug: str, detail: str, field: str | None = None
-                 ) -> None:
+    def __init__(self, status: int, slug: str, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
         self.status, self.slug, self.detail, self.field = status, slug, detail, field
 
@@ -72,8 +70,9 @@ async def check_json(body: bytes, limits: ServerLimits, max_items: int) -> Respo
         errors = None
         if refused.field is not None:
             errors = [{"field": refused.field, "message": refused.detail, "type": "too_long"}]
-        return problem_response(refused.status, refused.slug, refused.detail,
-                                field=refused.field, errors=errors)
+        return problem_response(
+            refused.status, refused.slug, refused.detail, field=refused.field, errors=errors
+        )
     except (ijson.JSONError, UnicodeError, ValueError):
         return None
     return None
@@ -96,17 +95,24 @@ async def _scan(body: bytes, max_values: int, max_depth: int, max_items: int) ->
             continue
         values += 1
         if values > max_values:
-            raise _Refused(413, "body-too-complex",
-                           f"the request body holds more than {max_values} JSON values")
+            raise _Refused(
+                413,
+                "body-too-complex",
+                f"the request body holds more than {max_values} JSON values",
+            )
         depth = len(stack)
         if stack and stack[-1] and (depth == 1 or (depth == 2 and not stack[0])):
             items += 1
             if items > max_items:
-                raise _Refused(422, "validation",
-                               f"at most {max_items} items per request",
-                               field=key if depth == 2 else "body")
+                raise _Refused(
+                    422,
+                    "validation",
+                    f"at most {max_items} items per request",
+                    field=key if depth == 2 else "body",
+                )
         if event == "start_map" or event == "start_array":
             if depth >= max_depth:
-                raise _Refused(400, "invalid-body",
-                               f"the body's JSON is nested more than {max_depth} deep")
+                raise _Refused(
+                    400, "invalid-body", f"the body's JSON is nested more than {max_depth} deep"
+                )
             stack.append(event == "start_array")

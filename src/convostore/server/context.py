@@ -31,19 +31,35 @@ def available() -> bool:
     return callable(getattr(AsyncStore, "context", None))
 
 
-@router.get("/threads/{thread_id}/context", operation_id="getContext",
-            response_model=ContextResponse)
+@router.get(
+    "/threads/{thread_id}/context", operation_id="getContext", response_model=ContextResponse
+)
 async def get_context(
-    store: TenantStore, thread_id: ThreadId, limits: LimitsDep,
-    max_tokens: Annotated[int | None, Query(
-        ge=1, le=2**63 - 1, description="Token budget of the window; at most the "
-        "server's max_window_tokens (default 10,000,000).")] = None,
-    max_messages: Annotated[int | None, Query(
-        ge=1, le=2**63 - 1, description="At most this many messages; at most the "
-        "server's max_window_messages (default 10,000), which also bounds a window "
-        "asked for by tokens alone.")] = None,
-    start_on_user: Annotated[bool, Query(
-        description="Drop leading non-user messages (after the system prompt).")] = False,
+    store: TenantStore,
+    thread_id: ThreadId,
+    limits: LimitsDep,
+    max_tokens: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**63 - 1,
+            description="Token budget of the window; at most the "
+            "server's max_window_tokens (default 10,000,000).",
+        ),
+    ] = None,
+    max_messages: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**63 - 1,
+            description="At most this many messages; at most the "
+            "server's max_window_messages (default 10,000), which also bounds a window "
+            "asked for by tokens alone.",
+        ),
+    ] = None,
+    start_on_user: Annotated[
+        bool, Query(description="Drop leading non-user messages (after the system prompt).")
+    ] = False,
 ) -> ContextResponse:
     """The context window, oldest first. 422 if the mandatory part exceeds the budget.
 
@@ -51,19 +67,28 @@ async def get_context(
     memory one request costs is bounded whatever the thread's length.
     """
     if max_tokens is not None and max_tokens > limits.max_window_tokens:
-        raise ValidationError(f"must be at most {limits.max_window_tokens} (the server's "
-                              "max_window_tokens)", field="max_tokens")
+        raise ValidationError(
+            f"must be at most {limits.max_window_tokens} (the server's max_window_tokens)",
+            field="max_tokens",
+        )
     if max_messages is not None and max_messages > limits.max_window_messages:
-        raise ValidationError(f"must be at most {limits.max_window_messages} (the server's "
-                              "max_window_messages)", field="max_messages")
+        raise ValidationError(
+            f"must be at most {limits.max_window_messages} (the server's max_window_messages)",
+            field="max_messages",
+        )
     if max_tokens is None and max_messages is None:  # the library's default budget
         max_tokens = DEFAULT_CONTEXT_TOKENS
     window = await cast(Any, store).context(
-        thread_id, max_tokens=max_tokens,
+        thread_id,
+        max_tokens=max_tokens,
         max_messages=limits.max_window_messages if max_messages is None else max_messages,
-        start_on_user=start_on_user)
+        start_on_user=start_on_user,
+    )
     return ContextResponse(
-        messages=list(window.messages), tokens=int(window.tokens),
-        estimated=bool(window.estimated), truncated=bool(getattr(window, "truncated", False)),
+        messages=list(window.messages),
+        tokens=int(window.tokens),
+        estimated=bool(window.estimated),
+        truncated=bool(getattr(window, "truncated", False)),
         omitted=list(getattr(window, "omitted", [])),
-        counters=list(getattr(window, "counters", [])))
+        counters=list(getattr(window, "counters", [])),
+    )

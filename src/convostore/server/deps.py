@@ -54,7 +54,7 @@ _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",
     description="An API key: `Authorization: Bearer cs_<key_id>_<secret>`. "
-                "Create one with `convostore keys create --tenant NAME`.",
+    "Create one with `convostore keys create --tenant NAME`.",
 )
 
 
@@ -68,8 +68,9 @@ class Runtime:
 
     def require(self) -> tuple[AsyncStore, AsyncKeyManager]:
         if self.store is None or self.keys is None:
-            raise ApiError(503, "not-ready", "the server is starting or stopping",
-                           headers={"Retry-After": "1"})
+            raise ApiError(
+                503, "not-ready", "the server is starting or stopping", headers={"Retry-After": "1"}
+            )
         return self.store, self.keys
 
 
@@ -85,8 +86,12 @@ async def current_key(
     """The key the middleware verified for this request."""
     key = request.scope.get(API_KEY_SCOPE)
     if not isinstance(key, ApiKey):  # only when the middleware is not in front
-        raise ApiError(401, "unauthorized", "missing or invalid API key",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing or invalid API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return key
 
 
@@ -116,9 +121,12 @@ _ETAG = re.compile(r'\s*(?:W/)?"?(\d{1,18})"?\s*')
 async def expected_revision(
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", pattern=r'^\s*(\*|(W/)?"?\d{1,18}"?)\s*$',
-               description='The thread revision the write expects, as sent in the ETag '
-               'header (`"3"`); a stale one gets 409. `*` matches any.'),
+        Header(
+            alias="If-Match",
+            pattern=r'^\s*(\*|(W/)?"?\d{1,18}"?)\s*$',
+            description="The thread revision the write expects, as sent in the ETag "
+            'header (`"3"`); a stale one gets 409. `*` matches any.',
+        ),
     ] = None,
 ) -> int | None:
     """The thread revision named by ``If-Match``; ``None`` when absent or ``*``."""

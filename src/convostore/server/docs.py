@@ -143,7 +143,10 @@ fetch("/openapi.json").then((r) => r.json()).then((s) => {
 @router.get("/docs", response_class=HTMLResponse)
 async def docs_page() -> HTMLResponse:
     """The interactive API documentation."""
-    return HTMLResponse(_PAGE, headers={
-        "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
-                                   "style-src 'unsafe-inline'; connect-src 'self'",
-    })
+    return HTMLResponse(
+        _PAGE,
+        headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; connect-src 'self'",
+        },
+    )

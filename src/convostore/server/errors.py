@@ -52,8 +52,9 @@ class Problem(BaseModel):
 class ApiError(Exception):
     """An error raised by the server itself (authentication, permissions, headers)."""
 
-    def __init__(self, status: int, slug: str, detail: str, *,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, slug: str, detail: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
@@ -75,14 +76,26 @@ _TABLE: Sequence[tuple[type[BaseException], int, str, str | None]] = (
     (e.ContextBudgetError, 422, "context-budget", None),
     (e.UnsupportedSnapshotVersionError, 422, "unsupported-snapshot-version", None),
     (e.ValidationError, 422, "validation", None),
-    (e.SchemaVersionError, 503, "schema-version",
-     "the store's schema does not match this server; see the server log"),
+    (
+        e.SchemaVersionError,
+        503,
+        "schema-version",
+        "the store's schema does not match this server; see the server log",
+    ),
     (e.StoreLockedError, 503, "store-locked", "the store is busy; retry shortly"),
-    (e.DamagedThreadError, 500, "thread-damaged",
-     "this thread's stored data is damaged; it cannot be read or changed until the "
-     "operator restores it (see the server log)"),
-    (e.BackendUnavailableError, 503, "backend-unavailable",
-     "the store is unavailable; retry shortly"),
+    (
+        e.DamagedThreadError,
+        500,
+        "thread-damaged",
+        "this thread's stored data is damaged; it cannot be read or changed until the "
+        "operator restores it (see the server log)",
+    ),
+    (
+        e.BackendUnavailableError,
+        503,
+        "backend-unavailable",
+        "the store is unavailable; retry shortly",
+    ),
     (e.MissingDependencyError, 500, "missing-dependency", None),
 )
 
@@ -94,14 +107,23 @@ def _title(status: int) -> str:
         return "Error"
 
 
-def problem_response(status: int, slug: str, detail: str, *,
-                     headers: Mapping[str, str] | None = None,
-                     **extra: Any) -> Response:
+def problem_response(
+    status: int, slug: str, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
     """A problem+json response; ``extra`` members are added when not ``None``."""
-    body = Problem(type=_TYPE_PREFIX + slug, title=_title(status), status=status,
-                   detail=detail, **{k: v for k, v in extra.items() if v is not None})
-    return Response(body.model_dump_json(exclude_none=True), status_code=status,
-                    media_type=PROBLEM_JSON, headers=dict(headers or {}))
+    body = Problem(
+        type=_TYPE_PREFIX + slug,
+        title=_title(status),
+        status=status,
+        detail=detail,
+        **{k: v for k, v in extra.items() if v is not None},
+    )
+    return Response(
+        body.model_dump_json(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
 
 
 def _field_of(loc: Sequence[Any]) -> str:
@@ -124,10 +146,16 @@ def _describe(err: Mapping[str, Any]) -> dict[str, str]:
     if kind == "json_invalid":  # FastAPI reports the byte offset as the location
         reason = (err.get("ctx") or {}).get("error", "invalid JSON")
         pos = loc[1] if len(loc) > 1 else "?"
-        return {"field": "body", "message": f"invalid JSON at character {pos}: {reason}",
-                "type": kind}
-    return {"field": _clip(_field_of(loc)), "message": _clip(str(err.get("msg", "invalid"))),
-            "type": kind}
+        return {
+            "field": "body",
+            "message": f"invalid JSON at character {pos}: {reason}",
+            "type": kind,
+        }
+    return {
+        "field": _clip(_field_of(loc)),
+        "message": _clip(str(err.get("msg", "invalid"))),
+        "type": kind,
+    }
 
 
 def _unparsable(cause: BaseException | None) -> str:
@@ -141,8 +169,9 @@ def _unparsable(cause: BaseException | None) -> str:
 def _json_media_type(content_type: str) -> bool:
     """``application/json`` or any ``+json`` type, parameters ignored."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/")
-                                           and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _not_json(request: Request, exc: RequestValidationError) -> Response | None:
@@ -159,11 +188,16 @@ def _not_json(request: Request, exc: RequestValidationError) -> Response | None:
     if not any(tuple(err.get("loc", ()))[:1] == ("body",) for err in exc.errors()):
         return None
     media = _clip(content_type.split(";", 1)[0].strip(), 100)
-    detail = (f"the body must be JSON sent with Content-Type: application/json; this "
-              f"request sent {media}")
-    return problem_response(422, "validation", detail, field="body",
-                            errors=[{"field": "body", "message": detail,
-                                     "type": "content_type"}])
+    detail = (
+        f"the body must be JSON sent with Content-Type: application/json; this request sent {media}"
+    )
+    return problem_response(
+        422,
+        "validation",
+        detail,
+        field="body",
+        errors=[{"field": "body", "message": detail, "type": "content_type"}],
+    )
 
 
 def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -173,8 +207,13 @@ def _validation(request: Request, exc: RequestValidationError) -> Response:
     errors = [_describe(err) for err in exc.errors()]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return problem_response(422, "validation", f"{first['field']}: {first['message']}{more}",
-                            field=first["field"], errors=errors[:20])
+    return problem_response(
+        422,
+        "validation",
+        f"{first['field']}: {first['message']}{more}",
+        field=first["field"],
+        errors=errors[:20],
+    )
 
 
 def _allowed(request: Request) -> str:
@@ -217,13 +256,16 @@ async def handle(request: Request, exc: Exception) -> Response:
                 log.error("store error on %s %s: %r", request.method, request.url.path, exc)
             retry = {"Retry-After": "1"} if status == 503 else None
             field = exc.field if isinstance(exc, e.ValidationError) else None
-            return problem_response(status, slug, fixed or str(exc), headers=retry,
-                                    field=field)
+            return problem_response(status, slug, fixed or str(exc), headers=retry, field=field)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(500, "internal", "internal server error")
 
 
 #: The exception classes :func:`handle` is registered for on the app.
 HANDLED: tuple[type[Exception], ...] = (
-    ApiError, RequestValidationError, HTTPException, e.ConvostoreError, Exception,
+    ApiError,
+    RequestValidationError,
+    HTTPException,
+    e.ConvostoreError,
+    Exception,
 )

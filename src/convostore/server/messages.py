@@ -40,8 +40,10 @@ router = APIRouter(prefix="/v1", tags=["messages"])
 
 _EXECUTION_LIMIT = 1000
 
-MessageId = Annotated[PathId, Path(description="A message id of the caller's tenant, "
-                                   "percent-encoded as one path segment.")]
+MessageId = Annotated[
+    PathId,
+    Path(description="A message id of the caller's tenant, percent-encoded as one path segment."),
+]
 
 
 def derived_message_id(tenant: str, thread_id: str, idempotency_key: str, index: int) -> str:
@@ -52,8 +54,9 @@ def derived_message_id(tenant: str, thread_id: str, idempotency_key: str, index:
     return f"msg_idem_{digest[:40]}"
 
 
-def request_digest(tenant: str, thread_id: str, idempotency_key: str,
-                   messages: list[MessageIn]) -> str:
+def request_digest(
+    tenant: str, thread_id: str, idempotency_key: str, messages: list[MessageIn]
+) -> str:
     """The ``request_digest`` of the messages of a request sent with ``idempotency_key``.
 
     It covers the key and every message as the client sent it (the fields it
@@ -69,8 +72,9 @@ def request_digest(tenant: str, thread_id: str, idempotency_key: str,
     return f"req_{digest.hexdigest()[:40]}"
 
 
-def _with_ids(messages: list[MessageIn], tenant: str, thread_id: str, key: str | None
-              ) -> list[Message]:
+def _with_ids(
+    messages: list[MessageIn], tenant: str, thread_id: str, key: str | None
+) -> list[Message]:
     digest = None if key is None else request_digest(tenant, thread_id, key, messages)
     out = []
     for i, m in enumerate(messages):
@@ -90,14 +94,27 @@ def _with_ids(messages: list[MessageIn], tenant: str, thread_id: str, key: str |
     return out
 
 
-@router.post("/threads/{thread_id}/messages", operation_id="appendMessages",
-             status_code=status.HTTP_201_CREATED, response_model=AppendResponse)
+@router.post(
+    "/threads/{thread_id}/messages",
+    operation_id="appendMessages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppendResponse,
+)
 async def append_messages(
-    store: TenantStore, key: ApiKeyDep, thread_id: ThreadId, body: AppendRequest,
+    store: TenantStore,
+    key: ApiKeyDep,
+    thread_id: ThreadId,
+    body: AppendRequest,
     expected: ExpectedRevision,
-    idempotency_key: Annotated[str | None, Header(
-        alias="Idempotency-Key", min_length=1, max_length=255,
-        description="Makes a retried request add nothing; ids are derived from it.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            description="Makes a retried request add nothing; ids are derived from it.",
+        ),
+    ] = None,
 ) -> AppendResponse:
     """Append a batch atomically; all messages are stored or none.
 
@@ -109,9 +126,12 @@ async def append_messages(
         stored = await store.append(thread_id, batch, expected_revision=expected)
     except DuplicateMessageError as exc:
         if idempotency_key is not None and await _key_reused(store, exc.message_id, batch):
-            raise ApiError(409, "idempotency-key-reused",
-                           "this Idempotency-Key was sent before with a different request; "
-                           "send a new key for a new request") from None
+            raise ApiError(
+                409,
+                "idempotency-key-reused",
+                "this Idempotency-Key was sent before with a different request; "
+                "send a new key for a new request",
+            ) from None
         raise
     return AppendResponse(messages=stored)
 
@@ -127,19 +147,23 @@ async def _key_reused(store: AsyncStore, message_id: str, batch: list[Message]) 
     return stored.request_digest is not None and stored.request_digest != ours
 
 
-@router.get("/threads/{thread_id}/messages", operation_id="listMessages",
-            response_model=Page[Message])
+@router.get(
+    "/threads/{thread_id}/messages", operation_id="listMessages", response_model=Page[Message]
+)
 async def list_messages(
-    store: TenantStore, thread_id: ThreadId,
-    limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size (default 100).")
-                     ] = None,
+    store: TenantStore,
+    thread_id: ThreadId,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="Page size (default 100).")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     from_end: Annotated[bool, Query(description="Start at the newest page.")] = False,
     include_deleted: Annotated[bool, Query()] = False,
 ) -> Page[Message]:
     """Messages in seq order; ``next_cursor`` pages to newer, ``prev_cursor`` to older."""
-    return await store.list_messages(thread_id, limit=limit, cursor=cursor, from_end=from_end,
-                                     include_deleted=include_deleted)
+    return await store.list_messages(
+        thread_id, limit=limit, cursor=cursor, from_end=from_end, include_deleted=include_deleted
+    )
 
 
 @router.get("/messages/{message_id}", operation_id="getMessage", response_model=Message)
@@ -149,31 +173,44 @@ async def get_message(store: TenantStore, message_id: MessageId) -> Message:
 
 
 @router.patch("/messages/{message_id}", operation_id="updateMessage", response_model=Message)
-async def update_message(store: TenantStore, message_id: MessageId, patch: MessagePatch,
-                         expected: ExpectedRevision) -> Message:
+async def update_message(
+    store: TenantStore, message_id: MessageId, patch: MessagePatch, expected: ExpectedRevision
+) -> Message:
     """Change the fields sent. If-Match names the revision of the message's thread."""
     fields = {k: getattr(patch, k) for k in patch.model_fields_set}
     return await store.update_message(message_id, expected_revision=expected, **fields)
 
 
 @router.delete("/messages/{message_id}", operation_id="deleteMessage", response_model=Message)
-async def delete_message(store: TenantStore, message_id: MessageId,
-                         expected: ExpectedRevision) -> Message:
+async def delete_message(
+    store: TenantStore, message_id: MessageId, expected: ExpectedRevision
+) -> Message:
     """Soft-delete a message: it keeps its seq and is listed only with include_deleted."""
     return await store.delete_message(message_id, expected_revision=expected)
 
 
-@router.get("/executions/{execution_id}/messages", operation_id="listExecutionMessages",
-            response_model=list[Message])
+@router.get(
+    "/executions/{execution_id}/messages",
+    operation_id="listExecutionMessages",
+    response_model=list[Message],
+)
 async def execution_messages(
     store: TenantStore,
     execution_id: Annotated[PathId, Path(description="An execution id, percent-encoded.")],
     thread_id: Annotated[Identifier | None, Query()] = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000, description=(
-        "At most this many messages, the first in order (default and maximum 1000)."))
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=1000,
+            description=(
+                "At most this many messages, the first in order (default and maximum 1000)."
+            ),
+        ),
     ] = None,
 ) -> list[Message]:
     """The live messages of one agent execution, in (thread, seq) order: the first
     ``limit`` of them, so one request costs bounded memory."""
-    return await store.messages_by_execution(execution_id, thread_id=thread_id,
-                                             limit=limit or _EXECUTION_LIMIT)
+    return await store.messages_by_execution(
+        execution_id, thread_id=thread_id, limit=limit or _EXECUTION_LIMIT
+    )

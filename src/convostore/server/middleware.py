@@ -54,15 +54,20 @@ class AuthMiddleware:
         store = self.runtime.store
         keys = self.runtime.keys
         if store is None or keys is None:
-            response = problem_response(503, "not-ready", "the server is starting or stopping",
-                                        headers={"Retry-After": "1"})
+            response = problem_response(
+                503, "not-ready", "the server is starting or stopping", headers={"Retry-After": "1"}
+            )
             await response(scope, receive, send)
             return
         challenge = {"WWW-Authenticate": "Bearer"}
         raw = _header(scope, b"authorization")
         if raw is None:
-            response = problem_response(401, "unauthorized", "missing API key: send "
-                                        "Authorization: Bearer <key>", headers=challenge)
+            response = problem_response(
+                401,
+                "unauthorized",
+                "missing API key: send Authorization: Bearer <key>",
+                headers=challenge,
+            )
             await response(scope, receive, send)
             return
         scheme, _, token = raw.decode("latin-1").strip().partition(" ")
@@ -74,13 +79,15 @@ class AuthMiddleware:
             return
         if key is None or key.tenant == KEYS_TENANT:
             response = problem_response(
-                401, "unauthorized", "invalid API key",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                401,
+                "unauthorized",
+                "invalid API key",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
             await response(scope, receive, send)
             return
         if key.read_only and scope.get("method", "GET") not in _SAFE_METHODS:
-            response = problem_response(403, "read-only-key",
-                                        "this API key is read-only")
+            response = problem_response(403, "read-only-key", "this API key is read-only")
             await response(scope, receive, send)
             return
         scope[API_KEY_SCOPE] = key
@@ -104,9 +111,11 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, "body-too-large",
+            413,
+            "body-too-large",
             f"the request body is over the limit of {self.max_body_bytes} bytes",
-            headers={"Connection": "close"})
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,8 +126,9 @@ class BodyLimitMiddleware:
         if length is not None:
             text = length.decode("latin-1").strip()
             if not (text.isascii() and text.isdigit()):
-                response = problem_response(400, "bad-request", "invalid Content-Length",
-                                            headers={"Connection": "close"})
+                response = problem_response(
+                    400, "bad-request", "invalid Content-Length", headers={"Connection": "close"}
+                )
                 await response(scope, receive, send)
                 return
             if len(text) > 18 or int(text) > self.max_body_bytes:

@@ -54,8 +54,9 @@ class MessageIn(Message):
 
 
 class AppendRequest(_In):
-    messages: list[MessageIn] = Field(min_length=1, fail_fast=True,
-                                      description="Appended atomically, in order.")
+    messages: list[MessageIn] = Field(
+        min_length=1, fail_fast=True, description="Appended atomically, in order."
+    )
 
 
 class AppendResponse(BaseModel):
@@ -76,10 +77,13 @@ class ContextResponse(BaseModel):
     tokens: int = Field(description="Tokens the window holds.")
     estimated: bool = Field(description="True when some counts came from a heuristic.")
     truncated: bool = Field(default=False, description="Older messages did not fit.")
-    omitted: list[str] = Field(default_factory=list, description=(
-        "Ids of messages left out because their tool exchange is incomplete."))
-    counters: list[str] = Field(default_factory=list, description=(
-        "Names of the token counters behind the counts."))
+    omitted: list[str] = Field(
+        default_factory=list,
+        description=("Ids of messages left out because their tool exchange is incomplete."),
+    )
+    counters: list[str] = Field(
+        default_factory=list, description=("Names of the token counters behind the counts.")
+    )
 
 
 class KeyInfo(BaseModel):

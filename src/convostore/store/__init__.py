@@ -52,12 +52,11 @@ def url_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 def _path_of(url: str, scheme: str) -> tuple[str, dict[str, str]]:
-    rest = url[len(scheme) + 3:]
+    rest = url[len(scheme) + 3 :]
     rest, _, query = rest.partition("?")
     params = dict(parse_qsl(query))
     if "limits" in params:
-        raise ValidationError("limits cannot be set in a URL; pass limits=Limits(...)",
-                              field="url")
+        raise ValidationError("limits cannot be set in a URL; pass limits=Limits(...)", field="url")
     if rest.startswith("/"):
         rest = rest[1:]
     if not rest:
@@ -93,12 +92,12 @@ def _make_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
 
         return PostgresBackend(url, limits=limits, **options)
     raise ValidationError(
-        f"unknown store URL scheme {scheme!r}; use memory://, json://, sqlite:// or "
-        "postgresql://", field="url")
+        f"unknown store URL scheme {scheme!r}; use memory://, json://, sqlite:// or postgresql://",
+        field="url",
+    )
 
 
-def _token_counter(url: str, spec: TokenCounter | str | None
-                   ) -> tuple[str, TokenCounter]:
+def _token_counter(url: str, spec: TokenCounter | str | None) -> tuple[str, TokenCounter]:
     """The store's token counter (the keyword, or ``token_counter=`` in the URL's
     query) and the URL without it."""
     base, _, query = url.partition("?")
@@ -113,8 +112,13 @@ def _token_counter(url: str, spec: TokenCounter | str | None
     return url, counter_for(spec)
 
 
-def open_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
-               token_counter: TokenCounter | str | None = None, **options: Any) -> Store:
+def open_store(
+    url: str | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    token_counter: TokenCounter | str | None = None,
+    **options: Any,
+) -> Store:
     """Open a sync store bound to the tenant ``default``.
 
     Args:
@@ -136,9 +140,13 @@ def open_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
     return Store(_sync_backend(url, limits, options), token_counter=counter)
 
 
-def open_async_store(url: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
-                     token_counter: TokenCounter | str | None = None,
-                     **options: Any) -> AsyncStore:
+def open_async_store(
+    url: str | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    token_counter: TokenCounter | str | None = None,
+    **options: Any,
+) -> AsyncStore:
     """Open an async store; use it as ``async with open_async_store(...) as store``.
 
     Takes the same arguments as :func:`open_store`.

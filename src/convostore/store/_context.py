@@ -46,11 +46,16 @@ def plan_context(
     if max_tokens is None and max_messages is None:
         max_tokens = DEFAULT_CONTEXT_TOKENS
     size = _FIRST_PAGE if max_messages is None else min(max_messages + 1, _MAX_PAGE)
-    read: ops.ContextRows = yield ops.ContextPage(tenant, thread_id, size, 2**63 - 1,
-                                                  with_mandatory=True)
-    selector = WindowSelector(read.mandatory or [], max_tokens=max_tokens,
-                              max_messages=max_messages, start_on_user=start_on_user,
-                              counter=counter)
+    read: ops.ContextRows = yield ops.ContextPage(
+        tenant, thread_id, size, 2**63 - 1, with_mandatory=True
+    )
+    selector = WindowSelector(
+        read.mandatory or [],
+        max_tokens=max_tokens,
+        max_messages=max_messages,
+        start_on_user=start_on_user,
+        counter=counter,
+    )
     while True:
         # Decode a stored body only when the selector still wants it: a window
         # usually ends part-way through a page.

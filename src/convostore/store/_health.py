@@ -37,8 +37,9 @@ def not_writable(files: Iterable[str], directory: str) -> str | None:
     bits, but not a read-only mount or an immutable file.
     """
     if not os.access(directory, os.W_OK | os.X_OK):
-        return (f"the directory {directory} is not writable"
-                + (" (read-only file system)" if _read_only_fs(directory) else ""))
+        return f"the directory {directory} is not writable" + (
+            " (read-only file system)" if _read_only_fs(directory) else ""
+        )
     for path in files:
         if os.path.exists(path) and not os.access(path, os.W_OK):
             return f"{path} is not writable"
@@ -58,17 +59,23 @@ def disk_space(directory: str, floor: int = MIN_FREE_BYTES) -> HealthCheckResult
     try:
         st = os.statvfs(directory)
     except OSError as exc:
-        return HealthCheckResult(name="disk-space", ok=False,
-                                 detail=f"cannot tell the free space of {directory}: "
-                                        f"{exc.strerror or exc}")
+        return HealthCheckResult(
+            name="disk-space",
+            ok=False,
+            detail=f"cannot tell the free space of {directory}: {exc.strerror or exc}",
+        )
     free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
     shown = f"{human_bytes(free)} free of {human_bytes(total)} at {directory}"
     if free < floor:
-        return HealthCheckResult(name="disk-space", ok=False,
-                                 detail=f"{shown}: below the {human_bytes(floor)} "
-                                        "writes need")
+        return HealthCheckResult(
+            name="disk-space",
+            ok=False,
+            detail=f"{shown}: below the {human_bytes(floor)} writes need",
+        )
     if st.f_files and not st.f_favail:
-        return HealthCheckResult(name="disk-space", ok=False,
-                                 detail=f"no free inodes at {directory}: no file can be "
-                                        "created")
+        return HealthCheckResult(
+            name="disk-space",
+            ok=False,
+            detail=f"no free inodes at {directory}: no file can be created",
+        )
     return HealthCheckResult(name="disk-space", ok=True, detail=shown)

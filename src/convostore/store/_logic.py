@@ -85,8 +85,18 @@ __all__ = [
 #: as the same message. Fields the store assigns or may fill in are left out.
 CLIENT_FIELDS: set[str] = set(
     {
-        "role", "name", "tool_call_id", "parts", "content", "execution_id",
-        "parent_id", "parent_type", "pinned", "metadata", "native", "request_digest",
+        "role",
+        "name",
+        "tool_call_id",
+        "parts",
+        "content",
+        "execution_id",
+        "parent_id",
+        "parent_type",
+        "pinned",
+        "metadata",
+        "native",
+        "request_digest",
     }
 )
 
@@ -146,8 +156,9 @@ def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
         for k, v in value.items():
             # The path names the key, escaped: a bad key must not make the error
             # message itself unencodable.
-            name = str(k).encode("utf-8", "backslashreplace").decode("utf-8").replace(
-                "\x00", "\\x00")
+            name = (
+                str(k).encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+            )
             sub = f"{path}.{name}" if path else name
             found = _find_bad_text(k, sub) or _find_bad_text(v, sub)
             if found:
@@ -160,8 +171,9 @@ def _find_bad_text(value: Any, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
-                    exclude: set[str] | None = None) -> str:
+def _encode_checked(
+    obj: pydantic.BaseModel, what: str, max_bytes: int, exclude: set[str] | None = None
+) -> str:
     """Serialise ``obj`` once, refusing text that no backend can store alike.
 
     PostgreSQL cannot store NUL in text or jsonb and no UTF-8 store can hold a
@@ -184,15 +196,27 @@ def _encode_checked(obj: pydantic.BaseModel, what: str, max_bytes: int,
     if len(text) > max_bytes:  # characters <= bytes; check bytes only when close
         size = len(text.encode("utf-8"))
         if size > max_bytes:
-            raise ValidationError(f"is {size} bytes encoded, over the limit of {max_bytes}",
-                                  field=what)
+            raise ValidationError(
+                f"is {size} bytes encoded, over the limit of {max_bytes}", field=what
+            )
     return text
 
 
 #: Message fields left out of the stored JSON while they are ``None``.
-_OPTIONAL_FIELDS = ("name", "tool_call_id", "execution_id", "parent_id", "parent_type",
-                    "native", "request_digest", "token_count", "token_counter",
-                    "updated_at", "deleted_at", "archived_at")
+_OPTIONAL_FIELDS = (
+    "name",
+    "tool_call_id",
+    "execution_id",
+    "parent_id",
+    "parent_type",
+    "native",
+    "request_digest",
+    "token_count",
+    "token_counter",
+    "updated_at",
+    "deleted_at",
+    "archived_at",
+)
 
 
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
@@ -257,8 +281,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def encode_thread(thread: Thread, limits: Limits = DEFAULT_LIMITS,
-                  exclude: set[str] | None = None) -> str:
+def encode_thread(
+    thread: Thread, limits: Limits = DEFAULT_LIMITS, exclude: set[str] | None = None
+) -> str:
     """The thread as checked JSON, optionally without ``exclude``d fields.
 
     Usage and cost at zero are left out: validating the JSON gives back the
@@ -305,8 +330,9 @@ def is_incomplete_import(thread: Thread) -> bool:
 
 def incomplete_import_thread(thread: Thread, now: dt.datetime) -> Thread:
     """``thread``, about to be created, as an import in progress."""
-    return thread.model_copy(update={
-        "deleted_at": now, "metadata": {**thread.metadata, IMPORT_KEY: INCOMPLETE}})
+    return thread.model_copy(
+        update={"deleted_at": now, "metadata": {**thread.metadata, IMPORT_KEY: INCOMPLETE}}
+    )
 
 
 def check_writable(thread: Thread, *, importing: bool = False) -> None:
@@ -331,11 +357,16 @@ def check_appendable(message: Message, field: str) -> None:
     Checked on append only; stored messages and imported snapshots are read as
     they are.
     """
-    if message.role is Role.TOOL and not message.tool_call_id and not any(
-            isinstance(p, ToolResultPart) for p in message.parts):
+    if (
+        message.role is Role.TOOL
+        and not message.tool_call_id
+        and not any(isinstance(p, ToolResultPart) for p in message.parts)
+    ):
         raise ValidationError(
             "a tool message must name the call it answers: set tool_call_id "
-            "(or give it tool-result parts)", field=f"{field}.tool_call_id")
+            "(or give it tool-result parts)",
+            field=f"{field}.tool_call_id",
+        )
 
 
 def plan_append(
@@ -405,8 +436,9 @@ def plan_checked(
     return new, slots
 
 
-def fill_slots(slots: list[Message | None], batch: Iterable[Message],
-               stored: list[Message]) -> list[Message]:
+def fill_slots(
+    slots: list[Message | None], batch: Iterable[Message], stored: list[Message]
+) -> list[Message]:
     """An append's answer: for each message sent, the stored copy, whether it was
     stored before (its slot) or now (in ``stored``)."""
     by_id = {m.id: m for m in stored}
@@ -462,8 +494,9 @@ class BatchDelta:
     cost: CostInfo | None
 
 
-def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None = None
-                ) -> BatchDelta:
+def batch_delta(
+    new: list[Message], counts: list[tuple[int, str] | None] | None = None
+) -> BatchDelta:
     """The counter changes ``new`` makes; ``counts`` fills in missing token counts."""
     count = turns = tool_calls = tokens = prompt = completion = total = 0
     cost: CostInfo | None = None
@@ -483,13 +516,17 @@ def batch_delta(new: list[Message], counts: list[tuple[int, str] | None] | None 
             total += meta.token_usage.total_tokens
         if meta.cost is not None:
             cost = meta.cost if cost is None else _add_cost(cost, meta.cost)
-    usage = (TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
-             if prompt or completion or total else _NO_USAGE)
+    usage = (
+        TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+        if prompt or completion or total
+        else _NO_USAGE
+    )
     return BatchDelta(count, turns, tool_calls, tokens, usage, cost)
 
 
-def token_counts(new: list[Message], counter: TokenCounter | None = None
-                 ) -> list[tuple[int, str] | None]:
+def token_counts(
+    new: list[Message], counter: TokenCounter | None = None
+) -> list[tuple[int, str] | None]:
     """For each message without a ``token_count``, its count and the counter used.
 
     Counts are stored once, at append, so reading a context window never
@@ -499,13 +536,17 @@ def token_counts(new: list[Message], counter: TokenCounter | None = None
     """
     from convostore.tokens import count_batch
 
-    return [None if tc is None else (tc.tokens, tc.counter)
-            for tc in count_batch(new, counter)]
+    return [None if tc is None else (tc.tokens, tc.counter) for tc in count_batch(new, counter)]
 
 
-def assign(new: list[Message], thread_id: str, count_before: int, turns_before: int,
-           counts: list[tuple[int, str] | None] | None = None,
-           imported_pins: list[bool] | None = None) -> list[Message]:
+def assign(
+    new: list[Message],
+    thread_id: str,
+    count_before: int,
+    turns_before: int,
+    counts: list[tuple[int, str] | None] | None = None,
+    imported_pins: list[bool] | None = None,
+) -> list[Message]:
     """Give the new messages their thread id, seq (from ``count_before + 1``), turn
     and, from ``counts``, the token counts they were missing.
 
@@ -531,8 +572,11 @@ def assign(new: list[Message], thread_id: str, count_before: int, turns_before: 
 
 
 def apply_append(
-    thread: Thread, new: list[Message], now: dt.datetime,
-    imported_pins: list[bool] | None = None, counter: TokenCounter | None = None,
+    thread: Thread,
+    new: list[Message],
+    now: dt.datetime,
+    imported_pins: list[bool] | None = None,
+    counter: TokenCounter | None = None,
 ) -> tuple[Thread, list[Message]]:
     """Assign seq, turn and thread id to ``new`` and advance the counters.
 
@@ -546,19 +590,21 @@ def apply_append(
     """
     counts = token_counts(new, counter)
     d = batch_delta(new, counts)
-    stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts,
-                    imported_pins)
-    updated = thread.model_copy(update={
-        "message_count": thread.message_count + d.count,
-        "live_message_count": thread.live_message_count
-        + sum(1 for m in stored if m.deleted_at is None),
-        "turn_count": thread.turn_count + d.turns,
-        "tool_call_count": thread.tool_call_count + d.tool_calls,
-        "token_count": thread.token_count + d.tokens,
-        "usage": thread.usage + d.usage,
-        "cost": _add_cost(thread.cost, d.cost),
-        "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
-    })
+    stored = assign(new, thread.id, thread.message_count, thread.turn_count, counts, imported_pins)
+    updated = thread.model_copy(
+        update={
+            "message_count": thread.message_count + d.count,
+            "live_message_count": thread.live_message_count
+            + sum(1 for m in stored if m.deleted_at is None),
+            "turn_count": thread.turn_count + d.turns,
+            "tool_call_count": thread.tool_call_count + d.tool_calls,
+            "token_count": thread.token_count + d.tokens,
+            "usage": thread.usage + d.usage,
+            "cost": _add_cost(thread.cost, d.cost),
+            "revision": thread.revision + 1,
+            "updated_at": max(now, thread.updated_at),
+        }
+    )
     return updated, stored
 
 
@@ -580,12 +626,16 @@ def parts_with_text(parts: list[Any], text: str) -> list[Any]:
             parts (e.g. several tool results), so no single edit of it is
             meaningful; change ``parts`` instead.
     """
-    sources = [i for i, p in enumerate(parts) if isinstance(p, TextPart) or (
-        isinstance(p, ToolResultPart) and isinstance(p.result, str))]
+    sources = [
+        i
+        for i, p in enumerate(parts)
+        if isinstance(p, TextPart) or (isinstance(p, ToolResultPart) and isinstance(p.result, str))
+    ]
     if len(sources) > 1 and not all(isinstance(parts[i], TextPart) for i in sources):
         raise ValidationError(
             "this message's text comes from several tool results; change parts instead",
-            field="message.content")
+            field="message.content",
+        )
     if not sources:
         return [TextPart(text=text), *parts] if text else list(parts)
     first = sources[0]
@@ -602,7 +652,10 @@ def parts_with_text(parts: list[Any], text: str) -> list[Any]:
 
 
 def apply_message_patch(
-    thread: Thread, old: Message, patch: MessagePatch, now: dt.datetime,
+    thread: Thread,
+    old: Message,
+    patch: MessagePatch,
+    now: dt.datetime,
     counter: TokenCounter | None = None,
 ) -> tuple[Thread, Message]:
     """Apply ``patch`` to ``old`` and move the thread's counters by the difference.
@@ -629,8 +682,10 @@ def apply_message_patch(
         raise ValidationError("must be true or false", field="message.pinned")
     pinned = changes.get("pinned", old.pinned)
     if pinned and changes.get("archived_at") is not None:
-        raise ValidationError("a pinned message stays in the active history; unpin it first",
-                              field="message.archived_at")
+        raise ValidationError(
+            "a pinned message stays in the active history; unpin it first",
+            field="message.archived_at",
+        )
     if changes.get("pinned") is True:
         changes["archived_at"] = None
     changes["updated_at"] = now
@@ -639,26 +694,30 @@ def apply_message_patch(
     if "token_count" not in changes and not _COUNTED_FIELDS.isdisjoint(changes):
         from convostore.tokens import token_count_for
 
-        tc = token_count_for(new.model_copy(update={"token_count": None,
-                                                    "token_counter": None}), counter)
+        tc = token_count_for(
+            new.model_copy(update={"token_count": None, "token_counter": None}), counter
+        )
         new = new.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
     before, after = contribution(old), contribution(new)
-    updated = thread.model_copy(update={
-        "tool_call_count": max(0, thread.tool_call_count + after.tool_calls - before.tool_calls),
-        "token_count": max(0, thread.token_count + after.tokens - before.tokens),
-        "usage": thread.usage - before.usage + after.usage,
-        "cost": _add_cost(_add_cost(thread.cost, before.cost, -1), after.cost),
-        "revision": thread.revision + 1,
-        "updated_at": max(now, thread.updated_at),
-    })
+    updated = thread.model_copy(
+        update={
+            "tool_call_count": max(
+                0, thread.tool_call_count + after.tool_calls - before.tool_calls
+            ),
+            "token_count": max(0, thread.token_count + after.tokens - before.tokens),
+            "usage": thread.usage - before.usage + after.usage,
+            "cost": _add_cost(_add_cost(thread.cost, before.cost, -1), after.cost),
+            "revision": thread.revision + 1,
+            "updated_at": max(now, thread.updated_at),
+        }
+    )
     return updated, new
 
 
 def with_reserved_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """``new`` as a thread's metadata, keeping the reserved keys of ``old`` that it
     does not name (see :data:`~convostore.model.RESERVED_METADATA_PREFIX`)."""
-    kept = {k: v for k, v in old.items()
-            if k.startswith(RESERVED_METADATA_PREFIX) and k not in new}
+    kept = {k: v for k, v in old.items() if k.startswith(RESERVED_METADATA_PREFIX) and k not in new}
     return {**new, **kept} if kept else dict(new)
 
 
@@ -677,30 +736,36 @@ def apply_thread_patch(thread: Thread, patch: ThreadPatch, now: dt.datetime) -> 
 
 def touch(thread: Thread, now: dt.datetime, **changes: Any) -> Thread:
     """A copy with ``changes``, the revision advanced and ``updated_at`` bumped."""
-    return thread.model_copy(update={
-        **changes, "revision": thread.revision + 1, "updated_at": max(now, thread.updated_at),
-    })
+    return thread.model_copy(
+        update={
+            **changes,
+            "revision": thread.revision + 1,
+            "updated_at": max(now, thread.updated_at),
+        }
+    )
 
 
-def message_deleted(thread: Thread, message: Message, now: dt.datetime
-                    ) -> tuple[Thread, Message]:
+def message_deleted(thread: Thread, message: Message, now: dt.datetime) -> tuple[Thread, Message]:
     """``message`` soft-deleted at ``now`` and its thread one live message down;
     both unchanged (the same objects) when it already is deleted."""
     if message.deleted_at is not None:
         return thread, message
     live = max(0, thread.live_message_count - 1)
-    return (touch(thread, now, live_message_count=live),
-            message.model_copy(update={"deleted_at": now, "updated_at": now}))
+    return (
+        touch(thread, now, live_message_count=live),
+        message.model_copy(update={"deleted_at": now, "updated_at": now}),
+    )
 
 
-def message_restored(thread: Thread, message: Message, now: dt.datetime
-                     ) -> tuple[Thread, Message]:
+def message_restored(thread: Thread, message: Message, now: dt.datetime) -> tuple[Thread, Message]:
     """``message`` without its deletion mark and its thread one live message up;
     both unchanged (the same objects) when it is not deleted."""
     if message.deleted_at is None:
         return thread, message
-    return (touch(thread, now, live_message_count=thread.live_message_count + 1),
-            message.model_copy(update={"deleted_at": None, "updated_at": now}))
+    return (
+        touch(thread, now, live_message_count=thread.live_message_count + 1),
+        message.model_copy(update={"deleted_at": None, "updated_at": now}),
+    )
 
 
 def soft_deleted(thread: Thread, now: dt.datetime) -> Thread:
@@ -710,8 +775,13 @@ def soft_deleted(thread: Thread, now: dt.datetime) -> Thread:
     return touch(thread, now, deleted_at=now)
 
 
-def restored(thread: Thread, now: dt.datetime, *, finish_import: bool = False,
-             expected_count: int | None = None) -> Thread:
+def restored(
+    thread: Thread,
+    now: dt.datetime,
+    *,
+    finish_import: bool = False,
+    expected_count: int | None = None,
+) -> Thread:
     """The thread with its deletion mark removed, or itself when it has none.
 
     With ``finish_import`` the thread must be an import in progress holding
@@ -724,7 +794,9 @@ def restored(thread: Thread, now: dt.datetime, *, finish_import: bool = False,
         if expected_count is not None and thread.message_count != expected_count:
             raise ValidationError(
                 f"the import holds {thread.message_count} messages, not the "
-                f"{expected_count} expected; it stays incomplete", field="messages")
+                f"{expected_count} expected; it stays incomplete",
+                field="messages",
+            )
         metadata = {k: v for k, v in thread.metadata.items() if k != IMPORT_KEY}
         return touch(thread, now, deleted_at=None, metadata=metadata)
     return touch(thread, now, deleted_at=None) if thread.deleted_at is not None else thread
@@ -760,8 +832,10 @@ INT64_MAX = 2**63 - 1
 #: of a 255-character id of 4-byte characters, is about 1,430 characters.
 MAX_CURSOR_LENGTH = 4096
 #: The times a cursor may hold, in microseconds: those of a ``datetime``.
-_US_RANGE = (to_us(dt.datetime.min.replace(tzinfo=dt.UTC)),
-             to_us(dt.datetime.max.replace(tzinfo=dt.UTC)))
+_US_RANGE = (
+    to_us(dt.datetime.min.replace(tzinfo=dt.UTC)),
+    to_us(dt.datetime.max.replace(tzinfo=dt.UTC)),
+)
 
 CursorField = Literal["id", "seq", "time", "direction"]
 """What one value of a cursor is: an id (the id rule), a seq (an integer
@@ -815,8 +889,7 @@ def decode_cursor(cursor: str, kind: str, fields: Sequence[CursorField]) -> list
 MAX_FILTER_LENGTH = 255
 
 
-def check_filter_text(value: Any, field: str, max_length: int = MAX_FILTER_LENGTH
-                      ) -> str | None:
+def check_filter_text(value: Any, field: str, max_length: int = MAX_FILTER_LENGTH) -> str | None:
     """A text filter of a listing (``agent_name``), refused with the rules of
     stored text: a string of at most ``max_length`` characters without NUL
     characters or lone surrogates. ``None`` (no filter) passes.
@@ -844,8 +917,7 @@ def check_snapshot_version(data: Any) -> None:
             raise UnsupportedSnapshotVersionError(version, SNAPSHOT_VERSIONS)
 
 
-def rekey_snapshot(snapshot: ConversationSnapshot, thread_id: str | None
-                   ) -> ConversationSnapshot:
+def rekey_snapshot(snapshot: ConversationSnapshot, thread_id: str | None) -> ConversationSnapshot:
     """A copy of ``snapshot`` under fresh ids, so it can be imported beside the
     thread it came from.
 
@@ -880,17 +952,26 @@ def normalize_import(
     msgs: list[Message] = list(snapshot.messages)
     seqs = [m.seq for m in msgs]
     if any(s is not None for s in seqs) and seqs != list(range(1, len(msgs) + 1)):
-        raise ValidationError("message seq must be unset or exactly 1..n in order",
-                              field="snapshot.messages")
+        raise ValidationError(
+            "message seq must be unset or exactly 1..n in order", field="snapshot.messages"
+        )
     ids = [m.id for m in msgs]
     if len(set(ids)) != len(ids):
         raise ValidationError("message ids must be unique", field="snapshot.messages")
     src = snapshot.thread
-    blank = src.model_copy(update={
-        "id": thread_id or src.id, "tenant_id": tenant, "revision": 0, "message_count": 0,
-        "live_message_count": 0,
-        "turn_count": 0, "tool_call_count": 0, "token_count": 0,
-        "usage": TokenUsage(), "cost": CostInfo(),
-    })
+    blank = src.model_copy(
+        update={
+            "id": thread_id or src.id,
+            "tenant_id": tenant,
+            "revision": 0,
+            "message_count": 0,
+            "live_message_count": 0,
+            "turn_count": 0,
+            "tool_call_count": 0,
+            "token_count": 0,
+            "usage": TokenUsage(),
+            "cost": CostInfo(),
+        }
+    )
     thread, stored = apply_append(blank, msgs, now, list(snapshot.pinned))
     return thread.model_copy(update={"updated_at": src.updated_at}), stored

@@ -36,15 +36,15 @@ from convostore.store._logic import (
 
 T = TypeVar("T")
 
-__all__ = ["AsyncBackend", "Backend", "Capabilities", "ThreadChangeBackend",
-           "ThreadedAsyncBackend"]
+__all__ = ["AsyncBackend", "Backend", "Capabilities", "ThreadChangeBackend", "ThreadedAsyncBackend"]
 
 
 class Capabilities:
     """Optional features a backend declares instead of raising NotImplementedError."""
 
-    def __init__(self, *, full_text_search: bool = False, multi_process: bool = False,
-                 durable: bool = True) -> None:
+    def __init__(
+        self, *, full_text_search: bool = False, multi_process: bool = False, durable: bool = True
+    ) -> None:
         self.full_text_search = full_text_search
         self.multi_process = multi_process
         self.durable = durable
@@ -119,8 +119,9 @@ class Backend(ABC):
         out: list[Any] = []
         after = 0
         while True:
-            page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, 1000, after,
-                                                       None, op.include_deleted))
+            page = self.list_messages(
+                ops.ListMessages(op.tenant, op.thread_id, 1000, after, None, op.include_deleted)
+            )
             out.extend(page.items)
             if page.next_cursor is None or not page.items:
                 return as_stored_dicts(out) if op.as_dicts else out
@@ -131,15 +132,16 @@ class Backend(ABC):
         override this with one indexed read of exactly those rows that leaves
         the bodies undecoded until the window uses them; this default steps
         over archived messages, so its cost grows with them."""
-        mandatory = (self.mandatory(ops.Mandatory(op.tenant, op.thread_id))
-                     if op.with_mandatory else None)
+        mandatory = (
+            self.mandatory(ops.Mandatory(op.tenant, op.thread_id)) if op.with_mandatory else None
+        )
         rows: list[tuple[int, Message | str]] = []
         before = op.before_seq
         while len(rows) < op.limit:
-            page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, op.limit, 0,
-                                                       before))
-            rows.extend((m.seq or 0, m) for m in reversed(page.items)
-                        if m.archived_at is None)
+            page = self.list_messages(
+                ops.ListMessages(op.tenant, op.thread_id, op.limit, 0, before)
+            )
+            rows.extend((m.seq or 0, m) for m in reversed(page.items) if m.archived_at is None)
             if page.prev_cursor is None or not page.items:
                 break
             before = page.items[0].seq or 0
@@ -151,8 +153,9 @@ class Backend(ABC):
         after = 0
         while True:
             page = self.list_messages(ops.ListMessages(op.tenant, op.thread_id, 500, after))
-            out.extend(m for m in page.items if (m.pinned or m.role == "system")
-                       and m.archived_at is None)
+            out.extend(
+                m for m in page.items if (m.pinned or m.role == "system") and m.archived_at is None
+            )
             if page.next_cursor is None or not page.items:
                 return out
             after = page.items[-1].seq or 0
@@ -169,22 +172,43 @@ class ThreadChangeBackend(Backend):
     """
 
     @abstractmethod
-    def _modify(self, tenant: str, thread_id: str, expected: int | None,
-                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread: ...
+    def _modify(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        change: Callable[[Thread], Thread],
+        *,
+        writable: bool = True,
+    ) -> Thread: ...
 
     def update_thread(self, op: ops.UpdateThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: apply_thread_patch(t, op.patch, utcnow()))
+        return self._modify(
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            lambda t: apply_thread_patch(t, op.patch, utcnow()),
+        )
 
     def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: soft_deleted(t, utcnow()), writable=False)
+        return self._modify(
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            lambda t: soft_deleted(t, utcnow()),
+            writable=False,
+        )
 
     def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        return self._modify(op.tenant, op.thread_id, op.expected_revision,
-                            lambda t: restored(t, utcnow(), finish_import=op.finish_import,
-                                               expected_count=op.expected_count),
-                            writable=False)
+        return self._modify(
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            lambda t: restored(
+                t, utcnow(), finish_import=op.finish_import, expected_count=op.expected_count
+            ),
+            writable=False,
+        )
 
 
 class AsyncBackend(ABC):

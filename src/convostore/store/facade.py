@@ -68,8 +68,14 @@ def _check_revision(value: Any) -> int | None:
 class _Builder(Generic[B]):
     """Argument checks and operation records shared by both faces."""
 
-    def __init__(self, backend: B, tenant: str = _DEFAULT_TENANT, *,
-                 token_counter: TokenCounter | str | None = None, _owner: bool = True):
+    def __init__(
+        self,
+        backend: B,
+        tenant: str = _DEFAULT_TENANT,
+        *,
+        token_counter: TokenCounter | str | None = None,
+        _owner: bool = True,
+    ):
         from convostore.tokens import counter_for
 
         self._backend: B = backend
@@ -118,50 +124,70 @@ class _Builder(Generic[B]):
                 f"is {thread.tenant_id!r} but this store is bound to {self._tenant!r}",
                 field="thread.tenant_id",
             )
-        fresh = thread.model_copy(update={
-            "tenant_id": self._tenant, "revision": 0, "message_count": 0,
-            "live_message_count": 0, "turn_count": 0,
-            "tool_call_count": 0, "token_count": 0, "deleted_at": None,
-        })
+        fresh = thread.model_copy(
+            update={
+                "tenant_id": self._tenant,
+                "revision": 0,
+                "message_count": 0,
+                "live_message_count": 0,
+                "turn_count": 0,
+                "tool_call_count": 0,
+                "token_count": 0,
+                "deleted_at": None,
+            }
+        )
         fresh.usage = type(thread.usage)()
         fresh.cost = type(thread.cost)()
         return ops.CreateThread(self._tenant, fresh)
 
-    def _update_thread(self, thread_id: str, rev: int | None, fields: dict[str, Any]
-                       ) -> ops.UpdateThread:
+    def _update_thread(
+        self, thread_id: str, rev: int | None, fields: dict[str, Any]
+    ) -> ops.UpdateThread:
         with translate_validation("thread"):
             patch = ThreadPatch.model_validate(fields)
-        return ops.UpdateThread(self._tenant, _check_id(thread_id, "thread_id"), patch,
-                                _check_revision(rev))
+        return ops.UpdateThread(
+            self._tenant, _check_id(thread_id, "thread_id"), patch, _check_revision(rev)
+        )
 
-    def _filter(self, user_id: str | None, agent_name: str | None, include_deleted: bool
-                ) -> ops.ThreadFilter:
+    def _filter(
+        self, user_id: str | None, agent_name: str | None, include_deleted: bool
+    ) -> ops.ThreadFilter:
         if user_id is not None:
             _check_id(user_id, "user_id")
         check_filter_text(agent_name, "agent_name")
-        return ops.ThreadFilter(user_id=user_id, agent_name=agent_name,
-                                include_deleted=bool(include_deleted))
+        return ops.ThreadFilter(
+            user_id=user_id, agent_name=agent_name, include_deleted=bool(include_deleted)
+        )
 
-    def _list_threads(self, user_id: str | None, agent_name: str | None,
-                      include_deleted: bool, limit: int | None, cursor: str | None
-                      ) -> ops.ListThreads:
+    def _list_threads(
+        self,
+        user_id: str | None,
+        agent_name: str | None,
+        include_deleted: bool,
+        limit: int | None,
+        cursor: str | None,
+    ) -> ops.ListThreads:
         after = None
         if cursor is not None:
             us, tid = decode_cursor(cursor, "threads", ("time", "id"))
             after = (us, tid)
-        return ops.ListThreads(self._tenant, self._filter(user_id, agent_name, include_deleted),
-                               check_limit(limit, 50, self.limits), after)
+        return ops.ListThreads(
+            self._tenant,
+            self._filter(user_id, agent_name, include_deleted),
+            check_limit(limit, 50, self.limits),
+            after,
+        )
 
     # message ops ------------------------------------------------------------
 
-    def _append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike],
-                rev: int | None) -> ops.Append:
+    def _append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike], rev: int | None
+    ) -> ops.Append:
         _check_id(thread_id, "thread_id")
         if isinstance(messages, Message | Mapping):
             messages = [messages]
         if isinstance(messages, str | bytes) or not isinstance(messages, Iterable):
-            raise ValidationError("must be a message or an iterable of messages",
-                                  field="messages")
+            raise ValidationError("must be a message or an iterable of messages", field="messages")
         batch: list[Message] = []
         for i, m in enumerate(messages):
             if isinstance(m, Message):
@@ -173,20 +199,34 @@ class _Builder(Generic[B]):
                 raise ValidationError("must be a Message or a mapping", field=f"messages.{i}")
             check_appendable(batch[-1], f"messages.{i}")
         if len(batch) > self.limits.max_batch:
-            raise ValidationError(f"at most {self.limits.max_batch} messages per append",
-                                  field="messages")
-        return ops.Append(self._tenant, thread_id, tuple(batch), _check_revision(rev),
-                          self._counter)
+            raise ValidationError(
+                f"at most {self.limits.max_batch} messages per append", field="messages"
+            )
+        return ops.Append(
+            self._tenant, thread_id, tuple(batch), _check_revision(rev), self._counter
+        )
 
-    def _update_message(self, message_id: str, rev: int | None, fields: dict[str, Any]
-                        ) -> ops.UpdateMessage:
+    def _update_message(
+        self, message_id: str, rev: int | None, fields: dict[str, Any]
+    ) -> ops.UpdateMessage:
         with translate_validation("message"):
             patch = MessagePatch.model_validate(fields)
-        return ops.UpdateMessage(self._tenant, _check_id(message_id, "message_id"), patch,
-                                 _check_revision(rev), self._counter)
+        return ops.UpdateMessage(
+            self._tenant,
+            _check_id(message_id, "message_id"),
+            patch,
+            _check_revision(rev),
+            self._counter,
+        )
 
-    def _list_messages(self, thread_id: str, limit: int | None, cursor: str | None,
-                       from_end: bool, include_deleted: bool) -> ops.ListMessages:
+    def _list_messages(
+        self,
+        thread_id: str,
+        limit: int | None,
+        cursor: str | None,
+        from_end: bool,
+        include_deleted: bool,
+    ) -> ops.ListMessages:
         _check_id(thread_id, "thread_id")
         limit = check_limit(limit, 100, self.limits)
         after, before = 0, None
@@ -200,46 +240,62 @@ class _Builder(Generic[B]):
                 before = seq
         elif from_end:
             before = 2**63 - 1
-        return ops.ListMessages(self._tenant, thread_id, limit, after, before,
-                                bool(include_deleted))
+        return ops.ListMessages(
+            self._tenant, thread_id, limit, after, before, bool(include_deleted)
+        )
 
     def _begin_import(self, thread: Thread) -> ops.CreateThread:
         op = self._create_thread(thread, {})
         return ops.CreateThread(op.tenant, incomplete_import_thread(op.thread, utcnow()))
 
-    def _import_append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
-                       ) -> ops.Append:
+    def _import_append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+    ) -> ops.Append:
         op = self._append(thread_id, messages, None)
-        return ops.Append(op.tenant, op.thread_id, op.messages, None, op.counter,
-                          importing=True)
+        return ops.Append(op.tenant, op.thread_id, op.messages, None, op.counter, importing=True)
 
-    def _finish_import(self, thread_id: str, expected_count: int | None
-                       ) -> ops.RestoreThread:
-        if expected_count is not None and (isinstance(expected_count, bool) or not isinstance(
-                expected_count, int) or expected_count < 0):
+    def _finish_import(self, thread_id: str, expected_count: int | None) -> ops.RestoreThread:
+        if expected_count is not None and (
+            isinstance(expected_count, bool)
+            or not isinstance(expected_count, int)
+            or expected_count < 0
+        ):
             raise ValidationError("must be a non-negative integer", field="expected_count")
-        return ops.RestoreThread(self._tenant, _check_id(thread_id, "thread_id"), None,
-                                 finish_import=True, expected_count=expected_count)
+        return ops.RestoreThread(
+            self._tenant,
+            _check_id(thread_id, "thread_id"),
+            None,
+            finish_import=True,
+            expected_count=expected_count,
+        )
 
-    def _by_execution(self, execution_id: str, thread_id: str | None, limit: int | None
-                      ) -> ops.ByExecution:
+    def _by_execution(
+        self, execution_id: str, thread_id: str | None, limit: int | None
+    ) -> ops.ByExecution:
         if thread_id is not None:
             _check_id(thread_id, "thread_id")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or not 1 <= limit <= 2**63 - 1):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**63 - 1
+        ):
             raise ValidationError("must be a positive integer", field="limit")
-        return ops.ByExecution(self._tenant, _check_id(execution_id, "execution_id"),
-                               thread_id, limit)
+        return ops.ByExecution(
+            self._tenant, _check_id(execution_id, "execution_id"), thread_id, limit
+        )
 
     def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
         _check_id(thread_id, "thread_id")
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValidationError("must be a non-negative integer", field="n")
-        return ops.Recent(self._tenant, thread_id, min(n, self.limits.max_list_limit),
-                          bool(include_deleted))
+        return ops.Recent(
+            self._tenant, thread_id, min(n, self.limits.max_list_limit), bool(include_deleted)
+        )
 
-    def _import(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
-                thread_id: str | None, new_ids: bool = False) -> ops.ImportThread:
+    def _import(
+        self,
+        snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+        thread_id: str | None,
+        new_ids: bool = False,
+    ) -> ops.ImportThread:
         if thread_id is not None:
             _check_id(thread_id, "thread_id")
         if not isinstance(snapshot, ConversationSnapshot):
@@ -267,16 +323,30 @@ class _Builder(Generic[B]):
         counts = count_batch(list(snapshot.messages), self._counter)
         if all(tc is None for tc in counts):
             return snapshot
-        msgs = [m if tc is None else m.model_copy(update={
-            "token_count": tc.tokens, "token_counter": tc.counter})
-            for m, tc in zip(snapshot.messages, counts, strict=True)]
+        msgs = [
+            m
+            if tc is None
+            else m.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
+            for m, tc in zip(snapshot.messages, counts, strict=True)
+        ]
         return snapshot.model_copy(update={"messages": msgs})
 
-    def _context(self, thread_id: str, max_tokens: int | None, max_messages: int | None,
-                 start_on_user: bool, counter: TokenCounter | None
-                 ) -> Generator[ops.Op[Any], Any, ContextWindow]:
-        return plan_context(self._tenant, _check_id(thread_id, "thread_id"), max_tokens,
-                            max_messages, bool(start_on_user), counter or self._counter)
+    def _context(
+        self,
+        thread_id: str,
+        max_tokens: int | None,
+        max_messages: int | None,
+        start_on_user: bool,
+        counter: TokenCounter | None,
+    ) -> Generator[ops.Op[Any], Any, ContextWindow]:
+        return plan_context(
+            self._tenant,
+            _check_id(thread_id, "thread_id"),
+            max_tokens,
+            max_messages,
+            bool(start_on_user),
+            counter or self._counter,
+        )
 
     def _view_args(self, name: str) -> tuple[B, str]:
         return self._backend, _check_id(name, "tenant")
@@ -312,43 +382,72 @@ class Store(_Builder[Backend]):
 
     # threads ------------------------------------------------------------------
 
-    def create_thread(self, thread: Thread | None = None, /, *, id: str | None = None,
-                      user_id: str | None = None, agent_name: str | None = None,
-                      model: str | None = None, title: str | None = None,
-                      metadata: dict[str, Any] | None = None,
-                      state: ThreadState | Mapping[str, Any] | None = None) -> Thread:
+    def create_thread(
+        self,
+        thread: Thread | None = None,
+        /,
+        *,
+        id: str | None = None,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        state: ThreadState | Mapping[str, Any] | None = None,
+    ) -> Thread:
         """Create a thread from a :class:`Thread` or from keyword fields.
 
         Raises:
             ThreadExistsError: the id is taken in this tenant.
         """
-        fields = dict(id=id, user_id=user_id, agent_name=agent_name, model=model,
-                      title=title, metadata=metadata, state=state)
+        fields = dict(
+            id=id,
+            user_id=user_id,
+            agent_name=agent_name,
+            model=model,
+            title=title,
+            metadata=metadata,
+            state=state,
+        )
         return self._run(self._create_thread(thread, fields))  # type: ignore[no-any-return]
 
     def get_thread(self, thread_id: str) -> Thread:
         """The thread, soft-deleted or not. Raises ThreadNotFoundError."""
         return self._run(ops.GetThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
-    def update_thread(self, thread_id: str, *, expected_revision: int | None = None,
-                      **fields: Any) -> Thread:
+    def update_thread(
+        self, thread_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Thread:
         """Change the fields given (``title``, ``metadata``, ``state``, ``user_id``,
         ``agent_name``, ``model``, ``ended_at``); ``None`` clears a field."""
         return self._run(self._update_thread(thread_id, expected_revision, fields))  # type: ignore[no-any-return]
 
     def delete_thread(self, thread_id: str, *, expected_revision: int | None = None) -> Thread:
         """Soft-delete: hidden from listings, kept until purged or restored."""
-        return self._run(ops.DeleteThread(self._tenant, _check_id(thread_id, "thread_id"),  # type: ignore[no-any-return]
-                                          _check_revision(expected_revision)))
+        return self._run(  # type: ignore[no-any-return]
+            ops.DeleteThread(
+                self._tenant,
+                _check_id(thread_id, "thread_id"),
+                _check_revision(expected_revision),
+            )
+        )
 
     def restore_thread(self, thread_id: str, *, expected_revision: int | None = None) -> Thread:
-        return self._run(ops.RestoreThread(self._tenant, _check_id(thread_id, "thread_id"),  # type: ignore[no-any-return]
-                                           _check_revision(expected_revision)))
+        return self._run(  # type: ignore[no-any-return]
+            ops.RestoreThread(
+                self._tenant,
+                _check_id(thread_id, "thread_id"),
+                _check_revision(expected_revision),
+            )
+        )
 
     def purge_thread(self, thread_id: str, *, expected_revision: int | None = None) -> None:
         """Remove the thread and all its messages for good."""
-        self._run(ops.PurgeThread(self._tenant, _check_id(thread_id, "thread_id"),
-                                  _check_revision(expected_revision)))
+        self._run(
+            ops.PurgeThread(
+                self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)
+            )
+        )
 
     # imports in steps ----------------------------------------------------------
 
@@ -367,15 +466,19 @@ class Store(_Builder[Backend]):
         """
         return self._run(self._begin_import(thread))  # type: ignore[no-any-return]
 
-    def import_append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
-                      ) -> list[Message]:
+    def import_append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+    ) -> list[Message]:
         """:meth:`append` to an import in progress (and only to one)."""
         return self._run(self._import_append(thread_id, messages))  # type: ignore[no-any-return]
 
     def import_delete_message(self, message_id: str) -> Message:
         """:meth:`delete_message` of a message of an import in progress."""
-        return self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
-            self._tenant, _check_id(message_id, "message_id"), None, importing=True))
+        return self._run(  # type: ignore[no-any-return]
+            ops.DeleteMessage(
+                self._tenant, _check_id(message_id, "message_id"), None, importing=True
+            )
+        )
 
     def finish_import(self, thread_id: str, *, expected_count: int | None = None) -> Thread:
         """Make an import in progress a whole, visible thread, in one write.
@@ -387,29 +490,67 @@ class Store(_Builder[Backend]):
         """
         return self._run(self._finish_import(thread_id, expected_count))  # type: ignore[no-any-return]
 
-    def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
-                     include_deleted: bool = False, limit: int | None = None,
-                     cursor: str | None = None) -> Page[Thread]:
+    def list_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Thread]:
         """One page of threads, newest activity first; pass ``next_cursor`` on."""
         return self._run(self._list_threads(user_id, agent_name, include_deleted, limit, cursor))  # type: ignore[no-any-return]
 
-    def count_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
-                      include_deleted: bool = False) -> int:
-        return self._run(ops.CountThreads(self._tenant, self._filter(user_id, agent_name,  # type: ignore[no-any-return]
-                                                                     include_deleted)))
+    def count_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+    ) -> int:
+        return self._run(  # type: ignore[no-any-return]
+            ops.CountThreads(
+                self._tenant,
+                self._filter(
+                    user_id,
+                    agent_name,
+                    include_deleted,
+                ),
+            )
+        )
 
-    def summaries(self, *, user_id: str | None = None, agent_name: str | None = None,
-                  include_deleted: bool = False, limit: int | None = None
-                  ) -> list[ThreadSummary]:
+    def summaries(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> list[ThreadSummary]:
         """Counts and times per thread, newest activity first, from the thread counters."""
         lim = None if limit is None else check_limit(limit, 50, self.limits)
-        return self._run(ops.Summaries(self._tenant, self._filter(user_id, agent_name,  # type: ignore[no-any-return]
-                                                                  include_deleted), lim))
+        return self._run(  # type: ignore[no-any-return]
+            ops.Summaries(
+                self._tenant,
+                self._filter(
+                    user_id,
+                    agent_name,
+                    include_deleted,
+                ),
+                lim,
+            )
+        )
 
     # messages -----------------------------------------------------------------
 
-    def append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike], *,
-               expected_revision: int | None = None) -> list[Message]:
+    def append(
+        self,
+        thread_id: str,
+        messages: MessageLike | Iterable[MessageLike],
+        *,
+        expected_revision: int | None = None,
+    ) -> list[Message]:
         """Append one message or a batch, atomically.
 
         Returns the stored messages (with ``seq`` and ``turn``) in batch order. A
@@ -425,57 +566,84 @@ class Store(_Builder[Backend]):
     def get_message(self, message_id: str) -> Message:
         return self._run(ops.GetMessage(self._tenant, _check_id(message_id, "message_id")))  # type: ignore[no-any-return]
 
-    def update_message(self, message_id: str, *, expected_revision: int | None = None,
-                       **fields: Any) -> Message:
+    def update_message(
+        self, message_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Message:
         """Change a stored message (``parts``, ``content``, ``pinned``, ``metadata``,
         ``name``, ``native``, ``token_count``, ``token_counter``, ``archived_at``)."""
         return self._run(self._update_message(message_id, expected_revision, fields))  # type: ignore[no-any-return]
 
-    def delete_message(self, message_id: str, *, expected_revision: int | None = None
-                       ) -> Message:
+    def delete_message(self, message_id: str, *, expected_revision: int | None = None) -> Message:
         """Soft-delete a message: it keeps its seq and is listed only on request."""
-        return self._run(ops.DeleteMessage(self._tenant, _check_id(message_id, "message_id"),  # type: ignore[no-any-return]
-                                           _check_revision(expected_revision)))
+        return self._run(  # type: ignore[no-any-return]
+            ops.DeleteMessage(
+                self._tenant,
+                _check_id(message_id, "message_id"),
+                _check_revision(expected_revision),
+            )
+        )
 
-    def restore_message(self, message_id: str, *, expected_revision: int | None = None
-                        ) -> Message:
+    def restore_message(self, message_id: str, *, expected_revision: int | None = None) -> Message:
         """Undo a soft delete: the message is live again, at its seq (a live one is
         returned unchanged)."""
-        return self._run(ops.RestoreMessage(self._tenant, _check_id(message_id, "message_id"),  # type: ignore[no-any-return]
-                                            _check_revision(expected_revision)))
+        return self._run(  # type: ignore[no-any-return]
+            ops.RestoreMessage(
+                self._tenant,
+                _check_id(message_id, "message_id"),
+                _check_revision(expected_revision),
+            )
+        )
 
-    def list_messages(self, thread_id: str, *, limit: int | None = None,
-                      cursor: str | None = None, from_end: bool = False,
-                      include_deleted: bool = False) -> Page[Message]:
+    def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        from_end: bool = False,
+        include_deleted: bool = False,
+    ) -> Page[Message]:
         """A page of messages in seq order.
 
         Starts at the oldest message, or with ``from_end=True`` at the newest page.
         ``next_cursor`` pages forward (newer), ``prev_cursor`` backward (older).
         """
-        return self._run(self._list_messages(thread_id, limit, cursor, from_end,  # type: ignore[no-any-return]
-                                             include_deleted))
+        return self._run(  # type: ignore[no-any-return]
+            self._list_messages(
+                thread_id,
+                limit,
+                cursor,
+                from_end,
+                include_deleted,
+            )
+        )
 
-    def iter_messages(self, thread_id: str, *, batch: int = 500,
-                      include_deleted: bool = False) -> Iterator[Message]:
+    def iter_messages(
+        self, thread_id: str, *, batch: int = 500, include_deleted: bool = False
+    ) -> Iterator[Message]:
         """Every message of a thread in seq order, read a page at a time."""
         cursor = None
         while True:
-            page = self.list_messages(thread_id, limit=batch, cursor=cursor,
-                                      include_deleted=include_deleted)
+            page = self.list_messages(
+                thread_id, limit=batch, cursor=cursor, include_deleted=include_deleted
+            )
             yield from page.items
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
 
     @overload
-    def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
-                      as_dicts: Literal[False] = ...) -> list[Message]: ...
+    def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[False] = ...
+    ) -> list[Message]: ...
     @overload
-    def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
-                      as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+    def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[True]
+    ) -> list[dict[str, Any]]: ...
 
-    def load_messages(self, thread_id: str, *, include_deleted: bool = False,
-                      as_dicts: bool = False) -> list[Message] | list[dict[str, Any]]:
+    def load_messages(
+        self, thread_id: str, *, include_deleted: bool = False, as_dicts: bool = False
+    ) -> list[Message] | list[dict[str, Any]]:
         """Every message of a thread, in seq order, read at once.
 
         With ``as_dicts=True`` the fast path skips building models and returns
@@ -486,17 +654,24 @@ class Store(_Builder[Backend]):
         Use :meth:`iter_messages` to read a long thread in pages instead of
         holding it whole.
         """
-        return self._run(ops.LoadMessages(  # type: ignore[no-any-return]
-            self._tenant, _check_id(thread_id, "thread_id"), bool(include_deleted),
-            bool(as_dicts)))
+        return self._run(  # type: ignore[no-any-return]
+            ops.LoadMessages(
+                self._tenant,
+                _check_id(thread_id, "thread_id"),
+                bool(include_deleted),
+                bool(as_dicts),
+            )
+        )
 
-    def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
-               ) -> list[Message]:
+    def recent(
+        self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+    ) -> list[Message]:
         """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
         return self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
 
-    def messages_by_execution(self, execution_id: str, *, thread_id: str | None = None,
-                              limit: int | None = None) -> list[Message]:
+    def messages_by_execution(
+        self, execution_id: str, *, thread_id: str | None = None, limit: int | None = None
+    ) -> list[Message]:
         """The live messages of one agent execution, in (thread, seq) order.
 
         ``limit`` keeps the first ``limit`` of them; ``None`` returns all.
@@ -509,8 +684,13 @@ class Store(_Builder[Backend]):
         """The whole thread, deleted messages included, as a versioned snapshot."""
         return self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
-    def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
-                      *, thread_id: str | None = None, new_ids: bool = False) -> Thread:
+    def import_thread(
+        self,
+        snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+        *,
+        thread_id: str | None = None,
+        new_ids: bool = False,
+    ) -> Thread:
         """Create a thread in this tenant from a snapshot (optionally under a new id).
 
         By default the import is an exact copy: message ids, times and deletion
@@ -526,9 +706,15 @@ class Store(_Builder[Backend]):
         """
         return self._run(self._import(snapshot, thread_id, new_ids))  # type: ignore[no-any-return]
 
-    def context(self, thread_id: str, *, max_tokens: int | None = None,
-                max_messages: int | None = None, start_on_user: bool = False,
-                counter: TokenCounter | None = None) -> ContextWindow:
+    def context(
+        self,
+        thread_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+    ) -> ContextWindow:
         """The newest messages of a thread that fit a budget, ready for a model.
 
         The system prompt and pinned messages are always in; a tool call and all
@@ -590,108 +776,182 @@ class AsyncStore(_Builder[AsyncBackend]):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def create_thread(self, thread: Thread | None = None, /, *, id: str | None = None,
-                            user_id: str | None = None, agent_name: str | None = None,
-                            model: str | None = None, title: str | None = None,
-                            metadata: dict[str, Any] | None = None,
-                            state: ThreadState | Mapping[str, Any] | None = None) -> Thread:
-        fields = dict(id=id, user_id=user_id, agent_name=agent_name, model=model,
-                      title=title, metadata=metadata, state=state)
+    async def create_thread(
+        self,
+        thread: Thread | None = None,
+        /,
+        *,
+        id: str | None = None,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        state: ThreadState | Mapping[str, Any] | None = None,
+    ) -> Thread:
+        fields = dict(
+            id=id,
+            user_id=user_id,
+            agent_name=agent_name,
+            model=model,
+            title=title,
+            metadata=metadata,
+            state=state,
+        )
         return await self._run(self._create_thread(thread, fields))  # type: ignore[no-any-return]
 
     async def get_thread(self, thread_id: str) -> Thread:
         return await self._run(ops.GetThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
-    async def update_thread(self, thread_id: str, *, expected_revision: int | None = None,
-                            **fields: Any) -> Thread:
+    async def update_thread(
+        self, thread_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Thread:
         return await self._run(self._update_thread(thread_id, expected_revision, fields))  # type: ignore[no-any-return]
 
-    async def delete_thread(self, thread_id: str, *, expected_revision: int | None = None
-                            ) -> Thread:
-        return await self._run(ops.DeleteThread(  # type: ignore[no-any-return]
-            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+    async def delete_thread(
+        self, thread_id: str, *, expected_revision: int | None = None
+    ) -> Thread:
+        return await self._run(  # type: ignore[no-any-return]
+            ops.DeleteThread(
+                self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)
+            )
+        )
 
-    async def restore_thread(self, thread_id: str, *, expected_revision: int | None = None
-                             ) -> Thread:
-        return await self._run(ops.RestoreThread(  # type: ignore[no-any-return]
-            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+    async def restore_thread(
+        self, thread_id: str, *, expected_revision: int | None = None
+    ) -> Thread:
+        return await self._run(  # type: ignore[no-any-return]
+            ops.RestoreThread(
+                self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)
+            )
+        )
 
-    async def purge_thread(self, thread_id: str, *, expected_revision: int | None = None
-                           ) -> None:
-        await self._run(ops.PurgeThread(
-            self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)))
+    async def purge_thread(self, thread_id: str, *, expected_revision: int | None = None) -> None:
+        await self._run(
+            ops.PurgeThread(
+                self._tenant, _check_id(thread_id, "thread_id"), _check_revision(expected_revision)
+            )
+        )
 
     async def begin_import(self, thread: Thread) -> Thread:
         """See :meth:`Store.begin_import`."""
         return await self._run(self._begin_import(thread))  # type: ignore[no-any-return]
 
-    async def import_append(self, thread_id: str,
-                            messages: MessageLike | Iterable[MessageLike]) -> list[Message]:
+    async def import_append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+    ) -> list[Message]:
         """See :meth:`Store.import_append`."""
         return await self._run(self._import_append(thread_id, messages))  # type: ignore[no-any-return]
 
     async def import_delete_message(self, message_id: str) -> Message:
         """See :meth:`Store.import_delete_message`."""
-        return await self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
-            self._tenant, _check_id(message_id, "message_id"), None, importing=True))
+        return await self._run(  # type: ignore[no-any-return]
+            ops.DeleteMessage(
+                self._tenant, _check_id(message_id, "message_id"), None, importing=True
+            )
+        )
 
-    async def finish_import(self, thread_id: str, *, expected_count: int | None = None
-                            ) -> Thread:
+    async def finish_import(self, thread_id: str, *, expected_count: int | None = None) -> Thread:
         """See :meth:`Store.finish_import`."""
         return await self._run(self._finish_import(thread_id, expected_count))  # type: ignore[no-any-return]
 
-    async def list_threads(self, *, user_id: str | None = None, agent_name: str | None = None,
-                           include_deleted: bool = False, limit: int | None = None,
-                           cursor: str | None = None) -> Page[Thread]:
+    async def list_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Thread]:
         return await self._run(  # type: ignore[no-any-return]
-            self._list_threads(user_id, agent_name, include_deleted, limit, cursor))
+            self._list_threads(user_id, agent_name, include_deleted, limit, cursor)
+        )
 
-    async def count_threads(self, *, user_id: str | None = None,
-                            agent_name: str | None = None, include_deleted: bool = False
-                            ) -> int:
-        return await self._run(ops.CountThreads(  # type: ignore[no-any-return]
-            self._tenant, self._filter(user_id, agent_name, include_deleted)))
+    async def count_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+    ) -> int:
+        return await self._run(  # type: ignore[no-any-return]
+            ops.CountThreads(self._tenant, self._filter(user_id, agent_name, include_deleted))
+        )
 
-    async def summaries(self, *, user_id: str | None = None, agent_name: str | None = None,
-                        include_deleted: bool = False, limit: int | None = None
-                        ) -> list[ThreadSummary]:
+    async def summaries(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> list[ThreadSummary]:
         lim = None if limit is None else check_limit(limit, 50, self.limits)
-        return await self._run(ops.Summaries(  # type: ignore[no-any-return]
-            self._tenant, self._filter(user_id, agent_name, include_deleted), lim))
+        return await self._run(  # type: ignore[no-any-return]
+            ops.Summaries(self._tenant, self._filter(user_id, agent_name, include_deleted), lim)
+        )
 
-    async def append(self, thread_id: str, messages: MessageLike | Iterable[MessageLike], *,
-                     expected_revision: int | None = None) -> list[Message]:
+    async def append(
+        self,
+        thread_id: str,
+        messages: MessageLike | Iterable[MessageLike],
+        *,
+        expected_revision: int | None = None,
+    ) -> list[Message]:
         return await self._run(self._append(thread_id, messages, expected_revision))  # type: ignore[no-any-return]
 
     async def get_message(self, message_id: str) -> Message:
         return await self._run(ops.GetMessage(self._tenant, _check_id(message_id, "message_id")))  # type: ignore[no-any-return]
 
-    async def update_message(self, message_id: str, *, expected_revision: int | None = None,
-                             **fields: Any) -> Message:
+    async def update_message(
+        self, message_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Message:
         return await self._run(self._update_message(message_id, expected_revision, fields))  # type: ignore[no-any-return]
 
-    async def delete_message(self, message_id: str, *, expected_revision: int | None = None
-                             ) -> Message:
-        return await self._run(ops.DeleteMessage(  # type: ignore[no-any-return]
-            self._tenant, _check_id(message_id, "message_id"), _check_revision(expected_revision)))
-
-    async def restore_message(self, message_id: str, *, expected_revision: int | None = None
-                              ) -> Message:
-        return await self._run(ops.RestoreMessage(  # type: ignore[no-any-return]
-            self._tenant, _check_id(message_id, "message_id"), _check_revision(expected_revision)))
-
-    async def list_messages(self, thread_id: str, *, limit: int | None = None,
-                            cursor: str | None = None, from_end: bool = False,
-                            include_deleted: bool = False) -> Page[Message]:
+    async def delete_message(
+        self, message_id: str, *, expected_revision: int | None = None
+    ) -> Message:
         return await self._run(  # type: ignore[no-any-return]
-            self._list_messages(thread_id, limit, cursor, from_end, include_deleted))
+            ops.DeleteMessage(
+                self._tenant,
+                _check_id(message_id, "message_id"),
+                _check_revision(expected_revision),
+            )
+        )
 
-    async def iter_messages(self, thread_id: str, *, batch: int = 500,
-                            include_deleted: bool = False) -> AsyncIterator[Message]:
+    async def restore_message(
+        self, message_id: str, *, expected_revision: int | None = None
+    ) -> Message:
+        return await self._run(  # type: ignore[no-any-return]
+            ops.RestoreMessage(
+                self._tenant,
+                _check_id(message_id, "message_id"),
+                _check_revision(expected_revision),
+            )
+        )
+
+    async def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        from_end: bool = False,
+        include_deleted: bool = False,
+    ) -> Page[Message]:
+        return await self._run(  # type: ignore[no-any-return]
+            self._list_messages(thread_id, limit, cursor, from_end, include_deleted)
+        )
+
+    async def iter_messages(
+        self, thread_id: str, *, batch: int = 500, include_deleted: bool = False
+    ) -> AsyncIterator[Message]:
         cursor = None
         while True:
-            page = await self.list_messages(thread_id, limit=batch, cursor=cursor,
-                                            include_deleted=include_deleted)
+            page = await self.list_messages(
+                thread_id, limit=batch, cursor=cursor, include_deleted=include_deleted
+            )
             for m in page.items:
                 yield m
             if page.next_cursor is None:
@@ -699,41 +959,61 @@ class AsyncStore(_Builder[AsyncBackend]):
             cursor = page.next_cursor
 
     @overload
-    async def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
-                            as_dicts: Literal[False] = ...) -> list[Message]: ...
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[False] = ...
+    ) -> list[Message]: ...
     @overload
-    async def load_messages(self, thread_id: str, *, include_deleted: bool = ...,
-                            as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[True]
+    ) -> list[dict[str, Any]]: ...
 
-    async def load_messages(self, thread_id: str, *, include_deleted: bool = False,
-                            as_dicts: bool = False) -> list[Message] | list[dict[str, Any]]:
-        return await self._run(ops.LoadMessages(  # type: ignore[no-any-return]
-            self._tenant, _check_id(thread_id, "thread_id"), bool(include_deleted),
-            bool(as_dicts)))
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = False, as_dicts: bool = False
+    ) -> list[Message] | list[dict[str, Any]]:
+        return await self._run(  # type: ignore[no-any-return]
+            ops.LoadMessages(
+                self._tenant,
+                _check_id(thread_id, "thread_id"),
+                bool(include_deleted),
+                bool(as_dicts),
+            )
+        )
 
-    async def recent(self, thread_id: str, n: int = 20, *, include_deleted: bool = False
-                     ) -> list[Message]:
+    async def recent(
+        self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+    ) -> list[Message]:
         return await self._run(self._recent(thread_id, n, include_deleted))  # type: ignore[no-any-return]
 
-    async def messages_by_execution(self, execution_id: str, *,
-                                    thread_id: str | None = None, limit: int | None = None
-                                    ) -> list[Message]:
+    async def messages_by_execution(
+        self, execution_id: str, *, thread_id: str | None = None, limit: int | None = None
+    ) -> list[Message]:
         """See :meth:`Store.messages_by_execution`."""
         return await self._run(  # type: ignore[no-any-return]
-            self._by_execution(execution_id, thread_id, limit))
+            self._by_execution(execution_id, thread_id, limit)
+        )
 
     async def export_thread(self, thread_id: str) -> ConversationSnapshot:
         return await self._run(ops.ExportThread(self._tenant, _check_id(thread_id, "thread_id")))  # type: ignore[no-any-return]
 
-    async def import_thread(self, snapshot: ConversationSnapshot | Mapping[str, Any] | str
-                            | bytes, *, thread_id: str | None = None, new_ids: bool = False
-                            ) -> Thread:
+    async def import_thread(
+        self,
+        snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+        *,
+        thread_id: str | None = None,
+        new_ids: bool = False,
+    ) -> Thread:
         """See :meth:`Store.import_thread`."""
         return await self._run(self._import(snapshot, thread_id, new_ids))  # type: ignore[no-any-return]
 
-    async def context(self, thread_id: str, *, max_tokens: int | None = None,
-                      max_messages: int | None = None, start_on_user: bool = False,
-                      counter: TokenCounter | None = None) -> ContextWindow:
+    async def context(
+        self,
+        thread_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+    ) -> ContextWindow:
         plan = self._context(thread_id, max_tokens, max_messages, start_on_user, counter)
         try:
             op = next(plan)

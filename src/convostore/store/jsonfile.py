@@ -198,14 +198,20 @@ class JsonFileBackend(MemoryBackend):
     kind: ClassVar[str] = "json"
     capabilities: ClassVar[Capabilities] = Capabilities(durable=True, multi_process=False)
 
-    def __init__(self, path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
-                 lock_timeout: float | str = 5.0, fsync: bool | str = True,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        lock_timeout: float | str = 5.0,
+        fsync: bool | str = True,
+        **options: Any,
+    ) -> None:
         if options:
             name = sorted(options)[0]
             raise ValidationError(
-                "unknown option of the JSON-file store (known: lock_timeout, fsync)",
-                field=name)
+                "unknown option of the JSON-file store (known: lock_timeout, fsync)", field=name
+            )
         super().__init__(limits=limits)
         self._lock_timeout = _seconds(lock_timeout, "lock_timeout")
         self._fsync = _flag(fsync, "fsync")
@@ -261,21 +267,33 @@ class JsonFileBackend(MemoryBackend):
             damaged = dict(self._damaged)
             held = {self._path(key) for key in self._records} if op.full else set()
         root = str(self._root)
-        detail: dict[str, Any] = {"directory": root, "threads": threads,
-                                  "fsync": self._fsync}
+        detail: dict[str, Any] = {"directory": root, "threads": threads, "fsync": self._fsync}
         if damaged:
             detail["damaged"] = {str(p): why for p, why in sorted(damaged.items())}
-        checks = [HealthCheckResult(name="open", ok=problem is None,
-                                    detail=problem or self.describe())]
+        checks = [
+            HealthCheckResult(name="open", ok=problem is None, detail=problem or self.describe())
+        ]
         why = _health.not_writable((str(self._root / LOCK_NAME),), root) or self._probe()
-        checks.append(HealthCheckResult(name="writable", ok=why is None,
-                                        detail=why or "a file was created and removed"))
+        checks.append(
+            HealthCheckResult(
+                name="writable", ok=why is None, detail=why or "a file was created and removed"
+            )
+        )
         checks.append(_health.disk_space(root))
-        checks.append(self._integrity(damaged, held) if op.full else HealthCheckResult(
-            name="integrity", ok=True,
-            detail=(f"{len(damaged)} thread file(s) could not be loaded (detail.damaged); "
-                    "the other threads are served") if damaged else
-            "every thread file loaded when the store opened"))
+        checks.append(
+            self._integrity(damaged, held)
+            if op.full
+            else HealthCheckResult(
+                name="integrity",
+                ok=True,
+                detail=(
+                    f"{len(damaged)} thread file(s) could not be loaded (detail.damaged); "
+                    "the other threads are served"
+                )
+                if damaged
+                else "every thread file loaded when the store opened",
+            )
+        )
         return HealthReport.of(self.kind, checks, detail, full=op.full)
 
     def _probe(self) -> str | None:
@@ -312,12 +330,17 @@ class JsonFileBackend(MemoryBackend):
             held.discard(path)
         problems.extend(f"{p}: missing, though the store holds its thread" for p in sorted(held))
         if problems:
-            shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more"
-                                               if len(problems) > 3 else "")
-            return HealthCheckResult(name="integrity", ok=False,
-                                     detail=f"{len(problems)} damaged thread file(s): {shown}")
-        return HealthCheckResult(name="integrity", ok=True,
-                                 detail=f"all {files} thread files parse")
+            shown = "; ".join(problems[:3]) + (
+                f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+            )
+            return HealthCheckResult(
+                name="integrity",
+                ok=False,
+                detail=f"{len(problems)} damaged thread file(s): {shown}",
+            )
+        return HealthCheckResult(
+            name="integrity", ok=True, detail=f"all {files} thread files parse"
+        )
 
     # opening -------------------------------------------------------------------
 
@@ -337,8 +360,7 @@ class JsonFileBackend(MemoryBackend):
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise BackendUnavailableError(f"cannot open the lock file {path}: {_why(exc)}"
-                                          ) from exc
+            raise BackendUnavailableError(f"cannot open the lock file {path}: {_why(exc)}") from exc
         deadline = time.monotonic() + self._lock_timeout
         try:
             while True:
@@ -365,12 +387,17 @@ class JsonFileBackend(MemoryBackend):
         holder = ""
         with contextlib.suppress(OSError, ValueError):
             pid = int(os.pread(fd, 32, 0).decode().strip())
-            holder = (" by another store open in this process" if pid == os.getpid()
-                      else f" by process {pid}")
+            holder = (
+                " by another store open in this process"
+                if pid == os.getpid()
+                else f" by process {pid}"
+            )
         waited = f" after waiting {self._lock_timeout:g}s" if self._lock_timeout else ""
-        return (f"the JSON-file store directory {self._root} is locked{holder}{waited}; "
-                "only one process may open it at a time (close the other store, or use "
-                "SQLite for several processes)")
+        return (
+            f"the JSON-file store directory {self._root} is locked{holder}{waited}; "
+            "only one process may open it at a time (close the other store, or use "
+            "SQLite for several processes)"
+        )
 
     def _load(self) -> None:
         """Read every thread file, removing temporary files a crash left behind."""
@@ -378,8 +405,9 @@ class JsonFileBackend(MemoryBackend):
         try:
             tenants = sorted(os.scandir(self._root), key=lambda e: e.name)
         except OSError as exc:
-            raise BackendUnavailableError(f"cannot read the directory {self._root}: "
-                                          f"{_why(exc)}") from exc
+            raise BackendUnavailableError(
+                f"cannot read the directory {self._root}: {_why(exc)}"
+            ) from exc
         for tenant_entry in tenants:
             name = tenant_entry.name
             if name.startswith("."):
@@ -392,8 +420,9 @@ class JsonFileBackend(MemoryBackend):
             try:
                 files = sorted(os.scandir(tenant_dir), key=lambda e: e.name)
             except OSError as exc:
-                raise BackendUnavailableError(f"cannot read the directory {tenant_dir}: "
-                                              f"{_why(exc)}") from exc
+                raise BackendUnavailableError(
+                    f"cannot read the directory {tenant_dir}: {_why(exc)}"
+                ) from exc
             self._dirs.add(tenant_dir)
             for entry in files:
                 if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
@@ -414,12 +443,13 @@ class JsonFileBackend(MemoryBackend):
             return
         except OSError as exc:
             raise BackendUnavailableError(
-                f"cannot remove the temporary file {path} left by an interrupted write: "
-                f"{_why(exc)}") from exc
+                f"cannot remove the temporary file {path} left by an interrupted write: {_why(exc)}"
+            ) from exc
         cleaned.add(path.parent)
 
     def _load_file(self, path: Path) -> None:
         """Load one thread file; :class:`DamagedThreadError` if it is not a valid one."""
+
         def bad(why: str) -> DamagedThreadError:
             return DamagedThreadError(str(path), f"not a valid thread file: {why}")
 
@@ -432,7 +462,7 @@ class JsonFileBackend(MemoryBackend):
         except (ValueError, RecursionError) as exc:
             raise bad(f"invalid JSON: {exc}") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise bad(f"no \"format\": \"{FORMAT}\" field")
+            raise bad(f'no "format": "{FORMAT}" field')
         version = doc.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise bad("missing or malformed version")
@@ -440,7 +470,9 @@ class JsonFileBackend(MemoryBackend):
             raise SchemaTooNewError(
                 f"{path} was written by a newer convostore (file format {version}; this "
                 f"version reads up to {FORMAT_VERSION}); upgrade convostore",
-                found=version, expected=FORMAT_VERSION)
+                found=version,
+                expected=FORMAT_VERSION,
+            )
         tenant = doc.get("tenant")
         raw_msgs = doc.get("messages")
         if not isinstance(tenant, str) or not isinstance(raw_msgs, list):
@@ -458,8 +490,9 @@ class JsonFileBackend(MemoryBackend):
         except ValidationError as exc:
             raise bad(str(exc)) from None
         if expected != path:
-            raise bad(f"it holds thread {thread.id!r} of tenant {tenant!r}, whose file is "
-                      f"{expected}")
+            raise bad(
+                f"it holds thread {thread.id!r} of tenant {tenant!r}, whose file is {expected}"
+            )
         if key in self._records:
             raise bad(f"thread {thread.id!r} is stored twice")
         if len(msgs) != thread.message_count:
@@ -512,14 +545,18 @@ class JsonFileBackend(MemoryBackend):
             raise BackendUnavailableError(
                 f"cannot write thread {key[1]!r}: {path} already exists but was not loaded "
                 "as this thread (the file system may treat two thread names as one); "
-                "it is left untouched")
+                "it is left untouched"
+            )
 
     # writing -------------------------------------------------------------------
 
     def _path(self, key: Key) -> Path:
         tenant, thread_id = key
-        return (self._root / _file_stem(tenant, "tenant")
-                / (_file_stem(thread_id, "thread_id") + _JSON_SUFFIX))
+        return (
+            self._root
+            / _file_stem(tenant, "tenant")
+            / (_file_stem(thread_id, "thread_id") + _JSON_SUFFIX)
+        )
 
     @contextlib.contextmanager
     def _writing(self, key: Key) -> Iterator[list[Undo]]:
@@ -559,7 +596,8 @@ class JsonFileBackend(MemoryBackend):
                 self._unlink(path, strict=True)
         except OSError as exc:
             raise BackendUnavailableError(
-                f"cannot write {path}: {_why(exc)}; the change was not made") from exc
+                f"cannot write {path}: {_why(exc)}; the change was not made"
+            ) from exc
 
     def _repair(self, key: Key) -> None:
         """Make the file of ``key`` match memory again after a failed write."""
@@ -572,7 +610,8 @@ class JsonFileBackend(MemoryBackend):
         except (OSError, BackendUnavailableError) as exc:
             self._broken = (
                 f"a failed write left {path} ahead of memory and it could not be rolled back "
-                f"({exc}); reopen the store to continue")
+                f"({exc}); reopen the store to continue"
+            )
 
     def _encode(self, key: Key) -> bytes:
         """The file content of thread ``key``, reusing the JSON of unchanged messages."""
@@ -603,13 +642,12 @@ class JsonFileBackend(MemoryBackend):
         self._dirs.add(directory)
 
     def _replace(self, path: Path, data: bytes, *, strict: bool) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX,
-                                   dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
         try:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 self._sync(fd, strict)
             finally:
                 os.close(fd)
@@ -666,7 +704,7 @@ def _unparsable(path: Path) -> str | None:
     except (ValueError, RecursionError) as exc:
         return f"invalid JSON: {exc}"
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        return f"no \"format\": \"{FORMAT}\" field"
+        return f'no "format": "{FORMAT}" field'
     if not isinstance(doc.get("messages"), list):
         return "no messages"
     try:

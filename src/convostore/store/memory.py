@@ -90,8 +90,9 @@ class _Windows:
 
     def replace(self, old: Message, new: Message) -> None:
         seq = new.seq or 0
-        for before, after, seqs in zip(self.flags(old), self.flags(new),
-                                       (self.live, self.mandatory), strict=True):
+        for before, after, seqs in zip(
+            self.flags(old), self.flags(new), (self.live, self.mandatory), strict=True
+        ):
             if before and not after:
                 del seqs[bisect.bisect_left(seqs, seq)]
             elif after and not before:
@@ -191,8 +192,15 @@ class MemoryBackend(ThreadChangeBackend):
         with self._lock:
             return self._thread(op.tenant, op.thread_id)
 
-    def _modify(self, tenant: str, thread_id: str, expected: int | None,
-                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
+    def _modify(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        change: Callable[[Thread], Thread],
+        *,
+        writable: bool = True,
+    ) -> Thread:
         key = (tenant, thread_id)
         with self._writing(key) as undo:
             thread = self._thread(tenant, thread_id)
@@ -281,8 +289,9 @@ class MemoryBackend(ThreadChangeBackend):
                 loc = self._by_id.get((op.tenant, m.id))
                 if loc is not None:
                     existing[m.id] = self._msgs[(op.tenant, loc[0])][loc[1] - 1]
-            new, slots = plan_checked(thread, op.messages, existing, op.expected_revision,
-                               importing=op.importing)
+            new, slots = plan_checked(
+                thread, op.messages, existing, op.expected_revision, importing=op.importing
+            )
             if not new:
                 return [s for s in slots if s is not None]
             updated, stored = apply_append(thread, new, utcnow(), counter=op.counter)
@@ -310,9 +319,15 @@ class MemoryBackend(ThreadChangeBackend):
         with self._lock:
             return self._message(op.tenant, op.message_id)[2]
 
-    def _replace_message(self, tenant: str, message_id: str, expected: int | None,
-                         change: Callable[[Thread, Message], tuple[Thread, Message]], *,
-                         importing: bool = False) -> Message:
+    def _replace_message(
+        self,
+        tenant: str,
+        message_id: str,
+        expected: int | None,
+        change: Callable[[Thread, Message], tuple[Thread, Message]],
+        *,
+        importing: bool = False,
+    ) -> Message:
         with self._lock:
             key, idx, old = self._message(tenant, message_id)
         with self._writing(key) as undo:
@@ -335,17 +350,28 @@ class MemoryBackend(ThreadChangeBackend):
 
     def update_message(self, op: ops.UpdateMessage) -> Message:
         return self._replace_message(
-            op.tenant, op.message_id, op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter))
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
+        )
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_deleted(t, m, utcnow()),
-                                     importing=op.importing)
+        return self._replace_message(
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_deleted(t, m, utcnow()),
+            importing=op.importing,
+        )
 
     def restore_message(self, op: ops.RestoreMessage) -> Message:
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_restored(t, m, utcnow()))
+        return self._replace_message(
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_restored(t, m, utcnow()),
+        )
 
     def _live(self, op_tenant: str, thread_id: str) -> list[Message]:
         self._thread(op_tenant, thread_id)
@@ -384,8 +410,11 @@ class MemoryBackend(ThreadChangeBackend):
 
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         with self._lock:
-            msgs = [m for m in self._live(op.tenant, op.thread_id)
-                    if op.include_deleted or m.deleted_at is None]
+            msgs = [
+                m
+                for m in self._live(op.tenant, op.thread_id)
+                if op.include_deleted or m.deleted_at is None
+            ]
         return as_stored_dicts(msgs) if op.as_dicts else msgs
 
     def _windows_of(self, key: Key) -> _Windows:
@@ -401,8 +430,7 @@ class MemoryBackend(ThreadChangeBackend):
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._lock:
             msgs = self._live(op.tenant, op.thread_id)
-            return [msgs[seq - 1]
-                    for seq in self._windows_of((op.tenant, op.thread_id)).mandatory]
+            return [msgs[seq - 1] for seq in self._windows_of((op.tenant, op.thread_id)).mandatory]
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         key = (op.tenant, op.thread_id)
@@ -410,10 +438,9 @@ class MemoryBackend(ThreadChangeBackend):
             msgs = self._live(*key)
             windows = self._windows_of(key)
             end = bisect.bisect_left(windows.live, op.before_seq)
-            seqs = windows.live[max(0, end - op.limit):end]
+            seqs = windows.live[max(0, end - op.limit) : end]
             rows: list[tuple[int, Message | str]] = [(s, msgs[s - 1]) for s in reversed(seqs)]
-            mandatory = ([msgs[s - 1] for s in windows.mandatory] if op.with_mandatory
-                         else None)
+            mandatory = [msgs[s - 1] for s in windows.mandatory] if op.with_mandatory else None
         return ops.ContextRows(mandatory, rows)
 
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
@@ -436,8 +463,7 @@ class MemoryBackend(ThreadChangeBackend):
         with self._lock:
             thread = self._thread(op.tenant, op.thread_id)
             msgs = list(self._msgs[(op.tenant, op.thread_id)])
-        return ConversationSnapshot(thread=thread, messages=msgs,
-                                    pinned=[m.pinned for m in msgs])
+        return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
         thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
@@ -466,8 +492,9 @@ class MemoryBackend(ThreadChangeBackend):
     def health_check(self, op: ops.HealthCheck) -> HealthReport:
         with self._lock:
             n = len(self._records)
-        check = HealthCheckResult(name="open", ok=not self._closed,
-                                  detail="the store is closed" if self._closed else
-                                  "in the memory of this process")
+        check = HealthCheckResult(
+            name="open",
+            ok=not self._closed,
+            detail="the store is closed" if self._closed else "in the memory of this process",
+        )
         return HealthReport.of(self.kind, [check], {"threads": n}, full=op.full)
-

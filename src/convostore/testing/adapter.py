@@ -86,16 +86,16 @@ class SyncStoreAdapter:
     Exceptions raised by the async store propagate unchanged.
     """
 
-    def __init__(self, store: AsyncStore, runner: EventLoopThread, *, owner: bool = True
-                 ) -> None:
+    def __init__(self, store: AsyncStore, runner: EventLoopThread, *, owner: bool = True) -> None:
         self._store = store
         self._runner = runner
         self._owner = owner
         self._closed = False
 
     @classmethod
-    def open(cls, factory: Callable[[], AsyncStore], *, name: str = "convostore-loop"
-             ) -> SyncStoreAdapter:
+    def open(
+        cls, factory: Callable[[], AsyncStore], *, name: str = "convostore-loop"
+    ) -> SyncStoreAdapter:
         """Create a loop thread, build the store with ``factory`` on it and open it."""
         runner = EventLoopThread(name)
 
@@ -133,14 +133,18 @@ class SyncStoreAdapter:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._store, name)
         if inspect.iscoroutinefunction(attr):
+
             @functools.wraps(attr)
             def call(*args: Any, **kwargs: Any) -> Any:
                 return self._runner.run(attr(*args, **kwargs))
+
             return call
         if inspect.isasyncgenfunction(attr):
+
             @functools.wraps(attr)
             def iterate(*args: Any, **kwargs: Any) -> Iterator[Any]:
                 return iter(self._runner.run(_collect(attr(*args, **kwargs))))
+
             return iterate
         return attr
 
@@ -165,10 +169,10 @@ class SyncStoreAdapter:
         """A view bound to tenant ``name`` sharing this store and its loop."""
         return SyncStoreAdapter(self._store.tenant(name), self._runner, owner=False)
 
-    def iter_messages(self, thread_id: str, *, batch: int = 500,
-                      include_deleted: bool = False) -> Iterator[Message]:
-        gen = self._store.iter_messages(thread_id, batch=batch,
-                                        include_deleted=include_deleted)
+    def iter_messages(
+        self, thread_id: str, *, batch: int = 500, include_deleted: bool = False
+    ) -> Iterator[Message]:
+        gen = self._store.iter_messages(thread_id, batch=batch, include_deleted=include_deleted)
         return iter(self._runner.run(_collect(gen)))
 
     def close(self) -> None:

@@ -115,14 +115,14 @@ class BackendSpec:
 MEMORY = BackendSpec("memory", "convostore.store.memory", durable=False, multi_process=False)
 JSON = BackendSpec("json", "convostore.store.jsonfile", durable=True, multi_process=False)
 SQLITE = BackendSpec("sqlite", "convostore.store.sqlite", durable=True, multi_process=True)
-POSTGRES = BackendSpec("postgres", "convostore.store.postgres", durable=True,
-                       multi_process=True, needs_server=True)
+POSTGRES = BackendSpec(
+    "postgres", "convostore.store.postgres", durable=True, multi_process=True, needs_server=True
+)
 
 
 def standard_backends() -> tuple[BackendSpec, ...]:
     """memory, json, sqlite and postgres, in that order."""
     return (MEMORY, JSON, SQLITE, POSTGRES)
-
 
 
 def backend_face_params() -> list[Any]:
@@ -134,6 +134,7 @@ def backend_face_params() -> list[Any]:
         for face in FACES:
             params.append(pytest.param((spec, face), id=f"{spec.name}-{face}", marks=marks))
     return params
+
 
 def require(spec: BackendSpec) -> None:
     """Skip (or fail under CI) unless ``spec`` can run here."""
@@ -171,8 +172,9 @@ class Harness:
     for PostgreSQL also drops the harness's schema.
     """
 
-    def __init__(self, spec: BackendSpec, face: Face, location: Path, *,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, spec: BackendSpec, face: Face, location: Path, *, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self.spec = spec
         self.face = face
         self.location = location
@@ -197,8 +199,7 @@ class Harness:
         if self.face == "sync":
             store = open_store(self.url, limits=self.limits, **self.options)
         else:
-            store = SyncStoreAdapter.open(self.async_factory(),
-                                          name=f"convostore-{self.spec.name}")
+            store = SyncStoreAdapter.open(self.async_factory(), name=f"convostore-{self.spec.name}")
         self._open.append(store)
         _fill_pool(store)
         return store

@@ -77,8 +77,11 @@ StoreLike = Any  # a Store, or a SyncStoreAdapter over an AsyncStore
 PROPERTY_SETTINGS = settings(
     max_examples=30,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 
 
@@ -140,17 +143,27 @@ def _thread_ids(page: Any) -> list[str]:
 # Bad-input cases: (name, setup, action). setup(store) prepares a thread "t1"
 # with two messages; action(store) must be refused without writing anything.
 
+
 def _setup_basic(store: StoreLike) -> None:
     store.create_thread(id="t1", user_id="u1", agent_name="agent", title="first")
-    store.append("t1", [Message.user("hello", id="m1"),
-                        Message.assistant("hi", id="m2", execution_id="e1")])
+    store.append(
+        "t1", [Message.user("hello", id="m1"), Message.assistant("hi", id="m2", execution_id="e1")]
+    )
 
 
 def _nul_message(**fields: Any) -> Message:
-    return Message.model_construct(**{
-        "id": "bad1", "role": Role.USER, "parts": [], "content": "",
-        "metadata": MessageMetadata(), "pinned": False, "created_at": dt.datetime.now(dt.UTC),
-        **fields})
+    return Message.model_construct(
+        **{
+            "id": "bad1",
+            "role": Role.USER,
+            "parts": [],
+            "content": "",
+            "metadata": MessageMetadata(),
+            "pinned": False,
+            "created_at": dt.datetime.now(dt.UTC),
+            **fields,
+        }
+    )
 
 
 def _big_metadata(store: StoreLike) -> dict[str, str]:
@@ -166,151 +179,318 @@ def _crafted_cursor(json_text: str) -> str:
 BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
     ("append-unknown-thread", lambda s: s.append("nope", Message.user("x", id="bad1"))),
     ("append-invalid-role", lambda s: s.append("t1", {"role": "robot", "content": "x"})),
-    ("append-unknown-part-type",
-     lambda s: s.append("t1", {"role": "user", "parts": [{"type": "video", "url": "u"}]})),
-    ("append-part-missing-field",
-     lambda s: s.append("t1", {"role": "assistant",
-                               "parts": [{"type": "tool-call", "tool_name": "f"}]})),
-    ("append-empty-tool-call-id",
-     lambda s: s.append("t1", {"role": "assistant", "parts": [
-         {"type": "tool-call", "tool_call_id": "", "tool_name": "f"}]})),
-    ("append-unknown-field",
-     lambda s: s.append("t1", {"role": "user", "content": "x", "colour": "red"})),
-    ("append-bad-message-id",
-     lambda s: s.append("t1", {"id": "bad\nid", "role": "user", "content": "x"})),
-    ("append-overlong-message-id",
-     lambda s: s.append("t1", {"id": "a" * 256, "role": "user", "content": "x"})),
+    (
+        "append-unknown-part-type",
+        lambda s: s.append("t1", {"role": "user", "parts": [{"type": "video", "url": "u"}]}),
+    ),
+    (
+        "append-part-missing-field",
+        lambda s: s.append(
+            "t1", {"role": "assistant", "parts": [{"type": "tool-call", "tool_name": "f"}]}
+        ),
+    ),
+    (
+        "append-empty-tool-call-id",
+        lambda s: s.append(
+            "t1",
+            {
+                "role": "assistant",
+                "parts": [{"type": "tool-call", "tool_call_id": "", "tool_name": "f"}],
+            },
+        ),
+    ),
+    (
+        "append-unknown-field",
+        lambda s: s.append("t1", {"role": "user", "content": "x", "colour": "red"}),
+    ),
+    (
+        "append-bad-message-id",
+        lambda s: s.append("t1", {"id": "bad\nid", "role": "user", "content": "x"}),
+    ),
+    (
+        "append-overlong-message-id",
+        lambda s: s.append("t1", {"id": "a" * 256, "role": "user", "content": "x"}),
+    ),
     ("append-bad-thread-id", lambda s: s.append("bad\x00thread", Message.user("x"))),
-    ("append-other-thread-id",
-     lambda s: s.append("t1", Message.user("x", id="bad1", thread_id="t2"))),
-    ("append-nan-cost",
-     lambda s: s.append("t1", {"role": "assistant", "content": "x",
-                               "metadata": {"cost": {"input_cost": float("nan")}}})),
-    ("append-infinite-arg",
-     lambda s: s.append("t1", {"role": "assistant", "parts": [
-         {"type": "tool-call", "tool_call_id": "c", "tool_name": "f",
-          "args": {"x": float("inf")}}]})),
-    ("append-non-json-args",
-     lambda s: s.append("t1", {"role": "assistant", "parts": [
-         {"type": "tool-call", "tool_call_id": "c", "tool_name": "f", "args": {1, 2}}]})),
-    ("append-negative-token-count",
-     lambda s: s.append("t1", {"role": "user", "content": "x", "token_count": -1})),
+    (
+        "append-other-thread-id",
+        lambda s: s.append("t1", Message.user("x", id="bad1", thread_id="t2")),
+    ),
+    (
+        "append-nan-cost",
+        lambda s: s.append(
+            "t1",
+            {
+                "role": "assistant",
+                "content": "x",
+                "metadata": {"cost": {"input_cost": float("nan")}},
+            },
+        ),
+    ),
+    (
+        "append-infinite-arg",
+        lambda s: s.append(
+            "t1",
+            {
+                "role": "assistant",
+                "parts": [
+                    {
+                        "type": "tool-call",
+                        "tool_call_id": "c",
+                        "tool_name": "f",
+                        "args": {"x": float("inf")},
+                    }
+                ],
+            },
+        ),
+    ),
+    (
+        "append-non-json-args",
+        lambda s: s.append(
+            "t1",
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "tool-call", "tool_call_id": "c", "tool_name": "f", "args": {1, 2}}
+                ],
+            },
+        ),
+    ),
+    (
+        "append-negative-token-count",
+        lambda s: s.append("t1", {"role": "user", "content": "x", "token_count": -1}),
+    ),
     ("append-not-a-message", lambda s: s.append("t1", ["hello"])),
-    ("append-tool-without-call-id",
-     lambda s: s.append("t1", {"role": "tool", "content": "42"})),
+    ("append-tool-without-call-id", lambda s: s.append("t1", {"role": "tool", "content": "42"})),
     ("append-a-string", lambda s: s.append("t1", "hello")),
     ("append-nul-content", lambda s: s.append("t1", Message.user("a\x00b", id="bad1"))),
-    ("append-nul-in-part",
-     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
-         TextPart(text="ok"), ReasoningPart(text="\x00")))),
-    ("append-nul-in-args-key",
-     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
-         ToolCallPart(tool_call_id="c1", tool_name="f", args={"k\x00": 1})))),
-    ("append-nul-in-metadata",
-     lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata(note="a\x00"))),
-    ("append-nul-in-native",
-     lambda s: s.append("t1", Message.user("ok", id="bad1", native=NativePayload(
-         format="openai.chat", data={"content": ["\x00"]})))),
+    (
+        "append-nul-in-part",
+        lambda s: s.append(
+            "t1",
+            Message.assistant("ok", id="bad1").with_parts(
+                TextPart(text="ok"), ReasoningPart(text="\x00")
+            ),
+        ),
+    ),
+    (
+        "append-nul-in-args-key",
+        lambda s: s.append(
+            "t1",
+            Message.assistant("ok", id="bad1").with_parts(
+                ToolCallPart(tool_call_id="c1", tool_name="f", args={"k\x00": 1})
+            ),
+        ),
+    ),
+    (
+        "append-nul-in-metadata",
+        lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata(note="a\x00")),
+    ),
+    (
+        "append-nul-in-native",
+        lambda s: s.append(
+            "t1",
+            Message.user(
+                "ok",
+                id="bad1",
+                native=NativePayload(format="openai.chat", data={"content": ["\x00"]}),
+            ),
+        ),
+    ),
     ("append-surrogate-content", lambda s: s.append("t1", Message.user("a\ud800b", id="bad1"))),
-    ("append-surrogate-in-args",
-     lambda s: s.append("t1", Message.assistant("ok", id="bad1").with_parts(
-         ToolCallPart(tool_call_id="c1", tool_name="f", args={"x": ["\udfff"]})))),
-    ("append-surrogate-metadata-key",
-     lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata("\udc80", "v"))),
-    ("append-surrogate-unconstructed",
-     lambda s: s.append("t1", _nul_message(content="\ud83d", parts=[TextPart(text="\ud83d")]))),
-    ("append-oversized-message",
-     lambda s: s.append("t1", Message.user("x" * (s.limits.max_message_bytes + 1), id="bad1"))),
-    ("append-batch-with-bad-last",
-     lambda s: s.append("t1", [Message.user("ok", id="ok1"), Message.user("ok", id="ok2"),
-                               Message.user("\x00", id="bad1")])),
-    ("append-batch-too-large",
-     lambda s: s.append("t1", [Message.user("x") for _ in range(s.limits.max_batch + 1)])),
-    ("append-bad-expected-revision",
-     lambda s: s.append("t1", Message.user("x"), expected_revision=-1)),
-    ("append-bool-expected-revision",
-     lambda s: s.append("t1", Message.user("x"), expected_revision=True)),
+    (
+        "append-surrogate-in-args",
+        lambda s: s.append(
+            "t1",
+            Message.assistant("ok", id="bad1").with_parts(
+                ToolCallPart(tool_call_id="c1", tool_name="f", args={"x": ["\udfff"]})
+            ),
+        ),
+    ),
+    (
+        "append-surrogate-metadata-key",
+        lambda s: s.append("t1", Message.user("ok", id="bad1").with_metadata("\udc80", "v")),
+    ),
+    (
+        "append-surrogate-unconstructed",
+        lambda s: s.append("t1", _nul_message(content="\ud83d", parts=[TextPart(text="\ud83d")])),
+    ),
+    (
+        "append-oversized-message",
+        lambda s: s.append("t1", Message.user("x" * (s.limits.max_message_bytes + 1), id="bad1")),
+    ),
+    (
+        "append-batch-with-bad-last",
+        lambda s: s.append(
+            "t1",
+            [
+                Message.user("ok", id="ok1"),
+                Message.user("ok", id="ok2"),
+                Message.user("\x00", id="bad1"),
+            ],
+        ),
+    ),
+    (
+        "append-batch-too-large",
+        lambda s: s.append("t1", [Message.user("x") for _ in range(s.limits.max_batch + 1)]),
+    ),
+    (
+        "append-bad-expected-revision",
+        lambda s: s.append("t1", Message.user("x"), expected_revision=-1),
+    ),
+    (
+        "append-bool-expected-revision",
+        lambda s: s.append("t1", Message.user("x"), expected_revision=True),
+    ),
     ("create-thread-bad-id", lambda s: s.create_thread(id="has\ttab")),
     ("create-thread-nul-title", lambda s: s.create_thread(id="t9", title="a\x00")),
-    ("create-thread-surrogate-metadata",
-     lambda s: s.create_thread(id="t9", metadata={"k": "\ud800"})),
+    (
+        "create-thread-surrogate-metadata",
+        lambda s: s.create_thread(id="t9", metadata={"k": "\ud800"}),
+    ),
     ("create-thread-oversized", lambda s: s.create_thread(id="t9", metadata=_big_metadata(s))),
     ("create-thread-other-tenant", lambda s: s.create_thread(Thread(id="t9", tenant_id="x"))),
     ("create-thread-exists", lambda s: s.create_thread(id="t1")),
     ("update-thread-unknown-field", lambda s: s.update_thread("t1", colour="red")),
     ("update-thread-nul-title", lambda s: s.update_thread("t1", title="\x00")),
-    ("update-thread-surrogate-state",
-     lambda s: s.update_thread("t1", state={"variables": {"k": "\udfff"}})),
+    (
+        "update-thread-surrogate-state",
+        lambda s: s.update_thread("t1", state={"variables": {"k": "\udfff"}}),
+    ),
     ("update-thread-oversized", lambda s: s.update_thread("t1", metadata=_big_metadata(s))),
-    ("update-thread-surrogate-metadata-key",
-     lambda s: s.update_thread("t1", metadata={"\ud800": 1})),
+    (
+        "update-thread-surrogate-metadata-key",
+        lambda s: s.update_thread("t1", metadata={"\ud800": 1}),
+    ),
     ("update-thread-bad-user", lambda s: s.update_thread("t1", user_id="")),
     ("update-thread-unknown", lambda s: s.update_thread("nope", title="x")),
     ("update-message-nul", lambda s: s.update_message("m1", content="\x00")),
-    ("update-message-surrogate-part",
-     lambda s: s.update_message("m1", parts=[CodePart(code="\ud800")])),
+    (
+        "update-message-surrogate-part",
+        lambda s: s.update_message("m1", parts=[CodePart(code="\ud800")]),
+    ),
     ("update-message-unknown-field", lambda s: s.update_message("m1", role="system")),
     ("update-message-unknown", lambda s: s.update_message("nope", pinned=True)),
-    ("update-message-oversized",
-     lambda s: s.update_message("m1", content="x" * (s.limits.max_message_bytes + 1))),
+    (
+        "update-message-oversized",
+        lambda s: s.update_message("m1", content="x" * (s.limits.max_message_bytes + 1)),
+    ),
     ("delete-message-unknown", lambda s: s.delete_message("nope")),
     ("delete-thread-unknown", lambda s: s.delete_thread("nope")),
     ("purge-thread-unknown", lambda s: s.purge_thread("nope")),
     ("import-garbage", lambda s: s.import_thread("{not json")),
-    ("import-unknown-version",
-     lambda s: s.import_thread({"version": 99, "thread": {"id": "t9"}, "messages": []})),
-    ("import-bad-seq",
-     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
-         Message.user("a", id="i1", seq=2), Message.user("b", id="i2", seq=3)]))),
-    ("import-nul-message",
-     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
-         Message.user("ok", id="i1"), Message.user("\x00", id="i2")]))),
-    ("import-existing-thread",
-     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t1"), messages=[]))),
-    ("import-existing-message-id",
-     lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
-         Message.user("new", id="i1"), Message.user("hello", id="m1")]))),
+    (
+        "import-unknown-version",
+        lambda s: s.import_thread({"version": 99, "thread": {"id": "t9"}, "messages": []}),
+    ),
+    (
+        "import-bad-seq",
+        lambda s: s.import_thread(
+            ConversationSnapshot(
+                thread=Thread(id="t9"),
+                messages=[Message.user("a", id="i1", seq=2), Message.user("b", id="i2", seq=3)],
+            )
+        ),
+    ),
+    (
+        "import-nul-message",
+        lambda s: s.import_thread(
+            ConversationSnapshot(
+                thread=Thread(id="t9"),
+                messages=[Message.user("ok", id="i1"), Message.user("\x00", id="i2")],
+            )
+        ),
+    ),
+    (
+        "import-existing-thread",
+        lambda s: s.import_thread(ConversationSnapshot(thread=Thread(id="t1"), messages=[])),
+    ),
+    (
+        "import-existing-message-id",
+        lambda s: s.import_thread(
+            ConversationSnapshot(
+                thread=Thread(id="t9"),
+                messages=[Message.user("new", id="i1"), Message.user("hello", id="m1")],
+            )
+        ),
+    ),
     ("list-messages-bad-limit", lambda s: s.list_messages("t1", limit=0)),
-    ("list-messages-huge-limit",
-     lambda s: s.list_messages("t1", limit=s.limits.max_list_limit + 1)),
+    (
+        "list-messages-huge-limit",
+        lambda s: s.list_messages("t1", limit=s.limits.max_list_limit + 1),
+    ),
     ("list-messages-garbage-cursor", lambda s: s.list_messages("t1", cursor="%%%")),
-    ("list-messages-threads-cursor",
-     lambda s: s.list_messages("t1", cursor=encode_cursor("threads", [0, "t1"]))),
-    ("list-messages-cursor-seq-over-64-bits",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
-         f'["messages","t1","after",{2**64}]'))),
-    ("list-messages-cursor-seq-past-int64",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
-         f'["messages","t1","before",{2**63}]'))),
-    ("list-messages-cursor-bool-seq",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",true]'))),
-    ("list-messages-cursor-float-seq",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",1.0]'))),
-    ("list-messages-cursor-surrogate-id",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
-         '["messages","t1\\ud800","after",1]'))),
-    ("list-messages-cursor-nul-id",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor(
-         '["messages","t1\\u0000","after",1]'))),
-    ("list-messages-cursor-deep-json",
-     lambda s: s.list_messages("t1", cursor=_crafted_cursor("[" * 1500 + "]" * 1500))),
+    (
+        "list-messages-threads-cursor",
+        lambda s: s.list_messages("t1", cursor=encode_cursor("threads", [0, "t1"])),
+    ),
+    (
+        "list-messages-cursor-seq-over-64-bits",
+        lambda s: s.list_messages(
+            "t1", cursor=_crafted_cursor(f'["messages","t1","after",{2**64}]')
+        ),
+    ),
+    (
+        "list-messages-cursor-seq-past-int64",
+        lambda s: s.list_messages(
+            "t1", cursor=_crafted_cursor(f'["messages","t1","before",{2**63}]')
+        ),
+    ),
+    (
+        "list-messages-cursor-bool-seq",
+        lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",true]')),
+    ),
+    (
+        "list-messages-cursor-float-seq",
+        lambda s: s.list_messages("t1", cursor=_crafted_cursor('["messages","t1","after",1.0]')),
+    ),
+    (
+        "list-messages-cursor-surrogate-id",
+        lambda s: s.list_messages(
+            "t1", cursor=_crafted_cursor('["messages","t1\\ud800","after",1]')
+        ),
+    ),
+    (
+        "list-messages-cursor-nul-id",
+        lambda s: s.list_messages(
+            "t1", cursor=_crafted_cursor('["messages","t1\\u0000","after",1]')
+        ),
+    ),
+    (
+        "list-messages-cursor-deep-json",
+        lambda s: s.list_messages("t1", cursor=_crafted_cursor("[" * 1500 + "]" * 1500)),
+    ),
     ("list-messages-overlong-cursor", lambda s: s.list_messages("t1", cursor="A" * 5000)),
     ("list-threads-string-limit", lambda s: s.list_threads(limit="3")),
     ("list-threads-bad-cursor", lambda s: s.list_threads(cursor="bm90IGEgY3Vyc29y")),
-    ("list-threads-cursor-time-over-64-bits",
-     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**64},"t1"]'))),
-    ("list-threads-cursor-time-below-int64",
-     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{-(2**63 + 1)},"t1"]'))),
-    ("list-threads-cursor-time-past-year-9999",
-     lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**62},"t1"]'))),
-    ("list-threads-cursor-bool-time",
-     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",true,"t1"]'))),
-    ("list-threads-cursor-nul-id",
-     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t\\u0000"]'))),
-    ("list-threads-cursor-surrogate-id",
-     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"\\udfff"]'))),
-    ("list-threads-cursor-trailing-newline-id",
-     lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t1\\n"]'))),
+    (
+        "list-threads-cursor-time-over-64-bits",
+        lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**64},"t1"]')),
+    ),
+    (
+        "list-threads-cursor-time-below-int64",
+        lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{-(2**63 + 1)},"t1"]')),
+    ),
+    (
+        "list-threads-cursor-time-past-year-9999",
+        lambda s: s.list_threads(cursor=_crafted_cursor(f'["threads",{2**62},"t1"]')),
+    ),
+    (
+        "list-threads-cursor-bool-time",
+        lambda s: s.list_threads(cursor=_crafted_cursor('["threads",true,"t1"]')),
+    ),
+    (
+        "list-threads-cursor-nul-id",
+        lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t\\u0000"]')),
+    ),
+    (
+        "list-threads-cursor-surrogate-id",
+        lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"\\udfff"]')),
+    ),
+    (
+        "list-threads-cursor-trailing-newline-id",
+        lambda s: s.list_threads(cursor=_crafted_cursor('["threads",0,"t1\\n"]')),
+    ),
     ("list-threads-nul-agent-name", lambda s: s.list_threads(agent_name="agent\x00")),
     ("list-threads-surrogate-agent-name", lambda s: s.list_threads(agent_name="agent\ud800")),
     ("list-threads-overlong-agent-name", lambda s: s.list_threads(agent_name="a" * 256)),
@@ -321,8 +501,10 @@ BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
     ("count-threads-surrogate-agent-name", lambda s: s.count_threads(agent_name="\ud83d")),
     ("get-thread-trailing-newline-id", lambda s: s.get_thread("t1\n")),
     ("append-trailing-newline-thread-id", lambda s: s.append("t1\n", Message.user("x"))),
-    ("append-trailing-newline-message-id",
-     lambda s: s.append("t1", {"id": "m9\n", "role": "user", "content": "x"})),
+    (
+        "append-trailing-newline-message-id",
+        lambda s: s.append("t1", {"id": "m9\n", "role": "user", "content": "x"}),
+    ),
     ("create-thread-trailing-newline-id", lambda s: s.create_thread(id="t9\n")),
     ("tenant-trailing-newline", lambda s: s.tenant("acme\n")),
     ("list-threads-trailing-newline-user-id", lambda s: s.list_threads(user_id="u1\n")),
@@ -339,7 +521,8 @@ KNOWN_BUGS: dict[str, str] = {}
 def _bad_input_params() -> list[Any]:
     return [
         pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-        if name in KNOWN_BUGS else name
+        if name in KNOWN_BUGS
+        else name
         for name, _ in BAD_INPUT
     ]
 
@@ -354,18 +537,53 @@ def _reference_store() -> Any:
 #: would be trouble if used unescaped as a file name, a URL path segment or inside
 #: a cursor. Each must be accepted everywhere an id is and come back exactly.
 REAL_WORLD_IDS: tuple[str, ...] = (
-    "auth0|64b7f0c2e1", "google-oauth2|1180", "slack/C123", "alice@example.com",
-    "José", "Jose\u0301", "Alice", "alice", "漢字", "Ωμέγα", "👨\u200d👩\u200d👧 family",
-    "../x", "..", ".", ".lock", "%2e%2e", "%", "a/b", "a\\b", "x?y#z&w=1+2", "CON", "nul.txt",
-    " spaced out ", "~tilde", "\u200fRTL mark", "\u202eevil", "\u200bzero width", "\ufeffbom",
-    "Ω" * 255, "😀" * 255,
+    "auth0|64b7f0c2e1",
+    "google-oauth2|1180",
+    "slack/C123",
+    "alice@example.com",
+    "José",
+    "Jose\u0301",
+    "Alice",
+    "alice",
+    "漢字",
+    "Ωμέγα",
+    "👨\u200d👩\u200d👧 family",
+    "../x",
+    "..",
+    ".",
+    ".lock",
+    "%2e%2e",
+    "%",
+    "a/b",
+    "a\\b",
+    "x?y#z&w=1+2",
+    "CON",
+    "nul.txt",
+    " spaced out ",
+    "~tilde",
+    "\u200fRTL mark",
+    "\u202eevil",
+    "\u200bzero width",
+    "\ufeffbom",
+    "Ω" * 255,
+    "😀" * 255,
 )
 
 #: Ids that are refused: empty, too long, or holding a control character (C0, DEL,
 #: C1), a line or paragraph separator, or a lone surrogate.
 REFUSED_IDS: tuple[str, ...] = (
-    "", "a\x00b", "line\nbreak", "tab\there", "\x1b[31mred", "del\x7f", "c1\x85",
-    "ls\u2028", "ps\u2029", "lone\ud800", "x" * 256, "😀" * 256,
+    "",
+    "a\x00b",
+    "line\nbreak",
+    "tab\there",
+    "\x1b[31mred",
+    "del\x7f",
+    "c1\x85",
+    "ls\u2028",
+    "ps\u2029",
+    "lone\ud800",
+    "x" * 256,
+    "😀" * 256,
 )
 
 
@@ -380,15 +598,19 @@ class IdentifierContract:
     the contract's.
     """
 
-    def test_real_world_ids_round_trip(self, store: StoreLike,
-                                       reopen: Callable[[], StoreLike] | None) -> None:
+    def test_real_world_ids_round_trip(
+        self, store: StoreLike, reopen: Callable[[], StoreLike] | None
+    ) -> None:
         for n, rid in enumerate(REAL_WORLD_IDS):
             view = store.tenant(rid)
             view.create_thread(id=rid, user_id=rid, title=f"thread {n}")
-            view.append(rid, [
-                Message.user("question", id=rid, execution_id=rid),
-                Message.assistant("answer", id=f"reply-{n}", parent_id=rid, execution_id=rid),
-            ])
+            view.append(
+                rid,
+                [
+                    Message.user("question", id=rid, execution_id=rid),
+                    Message.assistant("answer", id=f"reply-{n}", parent_id=rid, execution_id=rid),
+                ],
+            )
 
         def check(s: StoreLike) -> None:
             for n, rid in enumerate(REAL_WORLD_IDS):
@@ -404,10 +626,14 @@ class IdentifierContract:
                 assert [m.parent_id for m in second] == [rid]
                 assert view.get_message(rid).execution_id == rid
                 assert [m.id for m in view.messages_by_execution(rid, thread_id=rid)] == [
-                    rid, f"reply-{n}"]
+                    rid,
+                    f"reply-{n}",
+                ]
                 snap = view.export_thread(rid)
                 assert snap.thread.id == rid and [m.id for m in snap.messages] == [
-                    rid, f"reply-{n}"]
+                    rid,
+                    f"reply-{n}",
+                ]
 
         check(store)
         if reopen is not None:
@@ -546,8 +772,10 @@ class StoreContract(IdentifierContract):
         store.delete_thread(t2)
         listed = _thread_ids(store.list_threads(user_id="user_test", limit=100))
         assert listed == [t1]
-        assert set(_thread_ids(store.list_threads(user_id="user_test",
-                                                  include_deleted=True))) == {t1, t2}
+        assert set(_thread_ids(store.list_threads(user_id="user_test", include_deleted=True))) == {
+            t1,
+            t2,
+        }
 
     def test_seed000_create_message(self, store: StoreLike) -> None:
         tid = store.create_thread(user_id="user_test").id
@@ -562,8 +790,9 @@ class StoreContract(IdentifierContract):
         tid = store.create_thread(user_id="user_test").id
         user_msg = Message.user("What's the weather?")
         store.append(tid, user_msg)
-        reply = Message.assistant("The weather is sunny.", execution_id=new_id("exec"),
-                                  parent_id=user_msg.id)
+        reply = Message.assistant(
+            "The weather is sunny.", execution_id=new_id("exec"), parent_id=user_msg.id
+        )
         store.append(tid, reply)
         messages = store.list_messages(tid).items
         assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT]
@@ -595,8 +824,9 @@ class StoreContract(IdentifierContract):
             ToolCallPart(tool_call_id="tc_123", tool_name="get_weather", args={"city": "NYC"}),
             TextPart(text="The weather is sunny."),
         ]
-        msg = Message.assistant("The weather is sunny.",
-                                execution_id=new_id("exec")).with_parts(parts)
+        msg = Message.assistant("The weather is sunny.", execution_id=new_id("exec")).with_parts(
+            parts
+        )
         store.append(tid, msg)
         loaded = store.get_message(msg.id)
         assert loaded.parts == parts
@@ -605,7 +835,9 @@ class StoreContract(IdentifierContract):
     def test_seed000_message_metadata(self, store: StoreLike) -> None:
         tid = store.create_thread(user_id="user_test").id
         metadata = MessageMetadata(
-            model="gpt-4o", provider="azure", duration_ms=1500,
+            model="gpt-4o",
+            provider="azure",
+            duration_ms=1500,
             token_usage=TokenUsage.of(100, 200),
             stats=ExecutionStats(llm_calls=2, tool_calls=1, steps=3, decisions=1),
             finish_reason=FinishReason.STOP,
@@ -648,8 +880,9 @@ class StoreContract(IdentifierContract):
         assert store.list_threads().items == []
         assert store.count_threads(include_deleted=True) == 0
 
-    def test_seed002_file_store_round_trip(self, store: StoreLike,
-                                           reopen: Callable[[], StoreLike] | None) -> None:
+    def test_seed002_file_store_round_trip(
+        self, store: StoreLike, reopen: Callable[[], StoreLike] | None
+    ) -> None:
         if reopen is None:
             pytest.skip("backend is not durable")
         snap = ConversationSnapshot(
@@ -681,8 +914,7 @@ class StoreContract(IdentifierContract):
         store.create_thread(id="test-123", agent_name="test-agent", model="gpt-5")
         store.append("test-123", Message.user("Hello"))
         loaded = store.get_thread("test-123")
-        assert (loaded.id, loaded.agent_name, loaded.model) == ("test-123", "test-agent",
-                                                                "gpt-5")
+        assert (loaded.id, loaded.agent_name, loaded.model) == ("test-123", "test-agent", "gpt-5")
         assert [m.content for m in store.list_messages("test-123")] == ["Hello"]
 
     def test_seed003_list_sessions(self, store: StoreLike) -> None:
@@ -699,7 +931,11 @@ class StoreContract(IdentifierContract):
 
     def test_thread_fields_round_trip(self, store: StoreLike) -> None:
         created = store.create_thread(
-            id="t1", user_id="u1", agent_name="agent", model="m", title="Title",
+            id="t1",
+            user_id="u1",
+            agent_name="agent",
+            model="m",
+            title="Title",
             metadata={"k": [1, 2.5, None, {"x": "y"}]},
             state={"variables": {"lang": "fr"}, "data": {"n": 1, "l": [True]}},
         )
@@ -710,8 +946,9 @@ class StoreContract(IdentifierContract):
         assert (loaded.revision, loaded.message_count, loaded.deleted_at) == (0, 0, None)
 
     def test_create_thread_ignores_client_counters(self, store: StoreLike) -> None:
-        thread = Thread(id="t1", revision=7, message_count=3, turn_count=2,
-                        usage=TokenUsage.of(5, 5))
+        thread = Thread(
+            id="t1", revision=7, message_count=3, turn_count=2, usage=TokenUsage.of(5, 5)
+        )
         created = store.create_thread(thread)
         assert (created.revision, created.message_count, created.turn_count) == (0, 0, 0)
         assert store.get_thread("t1").usage == TokenUsage()
@@ -724,10 +961,14 @@ class StoreContract(IdentifierContract):
 
     def test_update_thread_sets_and_clears(self, store: StoreLike) -> None:
         store.create_thread(id="t1", title="a", model="m1")
-        updated = store.update_thread("t1", title="b", metadata={"x": 1},
-                                      state={"variables": {"v": "1"}})
+        updated = store.update_thread(
+            "t1", title="b", metadata={"x": 1}, state={"variables": {"v": "1"}}
+        )
         assert (updated.title, updated.metadata, updated.state.variables) == (
-            "b", {"x": 1}, {"v": "1"})
+            "b",
+            {"x": 1},
+            {"v": "1"},
+        )
         assert updated.revision == 1
         cleared = store.update_thread("t1", title=None)
         assert cleared.title is None and cleared.model == "m1"
@@ -806,8 +1047,9 @@ class StoreContract(IdentifierContract):
         store.delete_thread("a2")
         assert _thread_ids(store.list_threads(user_id="ann")) == ["a1"]
         assert sorted(_thread_ids(store.list_threads(agent_name="x"))) == ["a1", "b1"]
-        assert _thread_ids(store.list_threads(user_id="ann", agent_name="y",
-                                              include_deleted=True)) == ["a2"]
+        assert _thread_ids(
+            store.list_threads(user_id="ann", agent_name="y", include_deleted=True)
+        ) == ["a2"]
         assert store.count_threads() == 2
         assert store.count_threads(user_id="ann", include_deleted=True) == 2
         assert store.count_threads(user_id="nobody") == 0
@@ -821,8 +1063,12 @@ class StoreContract(IdentifierContract):
 
     def test_append_assigns_seq_turn_and_thread(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
-        batch = [Message.system("be brief"), Message.user("q1"), Message.assistant("a1"),
-                 Message.user("q2")]
+        batch = [
+            Message.system("be brief"),
+            Message.user("q1"),
+            Message.assistant("a1"),
+            Message.user("q2"),
+        ]
         stored = store.append("t1", batch)
         assert [m.id for m in stored] == [m.id for m in batch]
         assert seqs(stored) == [1, 2, 3, 4]
@@ -834,22 +1080,41 @@ class StoreContract(IdentifierContract):
 
     def test_counters_count_every_appended_message(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
-        call = Message.assistant("", id="call", token_count=7).with_parts(
-            ToolCallPart(tool_call_id="c1", tool_name="f", args={}),
-            ToolCallPart(tool_call_id="c2", tool_name="g", args=[1]),
-        ).with_metadata(MessageMetadata(token_usage=TokenUsage.of(10, 5),
-                                        cost=CostInfo(input_cost=0.25, output_cost=0.5,
-                                                      total_cost=0.75)))
-        stored = store.append("t1", [Message.system("sys"), Message.user("q", id="q1"), call,
-                                     Message.tool("r1", "c1"), Message.tool("r2", "c2"),
-                                     Message.user("again", token_count=3)])
+        call = (
+            Message.assistant("", id="call", token_count=7)
+            .with_parts(
+                ToolCallPart(tool_call_id="c1", tool_name="f", args={}),
+                ToolCallPart(tool_call_id="c2", tool_name="g", args=[1]),
+            )
+            .with_metadata(
+                MessageMetadata(
+                    token_usage=TokenUsage.of(10, 5),
+                    cost=CostInfo(input_cost=0.25, output_cost=0.5, total_cost=0.75),
+                )
+            )
+        )
+        stored = store.append(
+            "t1",
+            [
+                Message.system("sys"),
+                Message.user("q", id="q1"),
+                call,
+                Message.tool("r1", "c1"),
+                Message.tool("r2", "c2"),
+                Message.user("again", token_count=3),
+            ],
+        )
         # Counts given by the caller are kept; the others are counted once, at append.
         assert (stored[2].token_count, stored[5].token_count) == (7, 3)
         assert all(m.token_count is not None for m in stored)
         tokens = sum(m.token_count or 0 for m in stored)
         t = store.get_thread("t1")
         assert (t.message_count, t.turn_count, t.tool_call_count, t.token_count) == (
-            6, 2, 2, tokens)
+            6,
+            2,
+            2,
+            tokens,
+        )
         assert t.usage == TokenUsage.of(10, 5)
         assert math.isclose(t.cost.total_cost, 0.75)
         store.delete_message("call")
@@ -862,9 +1127,11 @@ class StoreContract(IdentifierContract):
         store.create_thread(id="t1")
         store.append("t1", [Message.user("q", id="m1"), Message.assistant("a", id="m2")])
         rev = store.get_thread("t1").revision
-        patched = store.update_message("m2", parts=[
-            TextPart(text="new answer"), ToolCallPart(tool_call_id="c", tool_name="f")],
-            pinned=True)
+        patched = store.update_message(
+            "m2",
+            parts=[TextPart(text="new answer"), ToolCallPart(tool_call_id="c", tool_name="f")],
+            pinned=True,
+        )
         assert patched.content == "new answer"
         assert patched.pinned and patched.updated_at is not None
         assert (patched.seq, patched.role, patched.thread_id) == (2, Role.ASSISTANT, "t1")
@@ -941,8 +1208,12 @@ class StoreContract(IdentifierContract):
         gone = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
         snap = ConversationSnapshot(
             thread=Thread(id="src", message_count=9, live_message_count=9),
-            messages=[Message.user("q", id="i1"), Message.user("x", id="i2", deleted_at=gone),
-                      Message.assistant("a", id="i3")])
+            messages=[
+                Message.user("q", id="i1"),
+                Message.user("x", id="i2", deleted_at=gone),
+                Message.assistant("a", id="i3"),
+            ],
+        )
         imported = store.import_thread(snap, thread_id="dst")
         assert (imported.message_count, imported.live_message_count) == (3, 2)
         assert store.get_thread("dst").live_message_count == 2
@@ -957,9 +1228,12 @@ class StoreContract(IdentifierContract):
 
     def test_context_reads_skip_archived_and_deleted_rows(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
-        store.append("t1", [Message.system("sys", id="s")]
-                     + [Message.user(f"old {i}", id=f"o{i}") for i in range(40)]
-                     + [Message.user(f"new {i}", id=f"n{i}") for i in range(6)])
+        store.append(
+            "t1",
+            [Message.system("sys", id="s")]
+            + [Message.user(f"old {i}", id=f"o{i}") for i in range(40)]
+            + [Message.user(f"new {i}", id=f"n{i}") for i in range(6)],
+        )
         when = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
         for i in range(40):
             store.update_message(f"o{i}", archived_at=when)
@@ -969,16 +1243,18 @@ class StoreContract(IdentifierContract):
         store.append("t1", Message.system("late", id="s2"))
         store.delete_message("s2")
         tenant = store.tenant_id
-        first = execute_op(store, ops.ContextPage(tenant, "t1", 1000, 2**63 - 1,
-                                                  with_mandatory=True))
+        first = execute_op(
+            store, ops.ContextPage(tenant, "t1", 1000, 2**63 - 1, with_mandatory=True)
+        )
         assert [m.id for m in first.mandatory] == ["s", "o7", "n1"]
         live = [47, 46, 45, 43, 42, 9, 1]  # n5 n4 n3 n1 n0 o7 s: no archived, no deleted
         assert [seq for seq, _ in first.rows] == live
         page = execute_op(store, ops.ContextPage(tenant, "t1", 3, 45))
         assert page.mandatory is None
         assert [seq for seq, _ in page.rows] == [43, 42, 9]
-        bodies = [b if isinstance(b, Message) else Message.model_validate_json(b)
-                  for _, b in page.rows]
+        bodies = [
+            b if isinstance(b, Message) else Message.model_validate_json(b) for _, b in page.rows
+        ]
         assert [m.id for m in bodies] == ["n1", "n0", "o7"]
         window = store.context("t1", max_messages=100)
         assert [m.id for m in window.messages] == ["s", "o7", "n0", "n1", "n3", "n4", "n5"]
@@ -992,8 +1268,12 @@ class StoreContract(IdentifierContract):
             store.get_message("nope")
         assert msg_exc.value.message_id == "nope"
         action: Callable[[], object]
-        for action in (lambda: store.list_messages("nope"), lambda: store.recent("nope"),
-                       lambda: store.export_thread("nope"), lambda: store.restore_thread("nope")):
+        for action in (
+            lambda: store.list_messages("nope"),
+            lambda: store.recent("nope"),
+            lambda: store.export_thread("nope"),
+            lambda: store.restore_thread("nope"),
+        ):
             with pytest.raises(ThreadNotFoundError):
                 action()
         assert store.messages_by_execution("nope") == []
@@ -1026,14 +1306,19 @@ class StoreContract(IdentifierContract):
             page = store.list_messages("t1", limit=3, cursor=page.prev_cursor)
             got.append(seqs(page.items))
         assert got == [[8, 9, 10], [4, 6, 7], [1, 2, 3]]
-        middle = store.list_messages("t1", limit=3, cursor=store.list_messages(
-            "t1", limit=3, from_end=True).prev_cursor)
+        middle = store.list_messages(
+            "t1", limit=3, cursor=store.list_messages("t1", limit=3, from_end=True).prev_cursor
+        )
         assert middle.next_cursor is not None
         assert seqs(store.list_messages("t1", limit=3, cursor=middle.next_cursor).items) == [
-            8, 9, 10]
+            8,
+            9,
+            10,
+        ]
         with_deleted = store.list_messages("t1", limit=3, from_end=True, include_deleted=True)
-        prev = store.list_messages("t1", limit=3, cursor=with_deleted.prev_cursor,
-                                   include_deleted=True)
+        prev = store.list_messages(
+            "t1", limit=3, cursor=with_deleted.prev_cursor, include_deleted=True
+        )
         assert seqs(prev.items) == [5, 6, 7]
 
     def test_message_cursor_is_bound_to_its_thread(self, store: StoreLike) -> None:
@@ -1050,14 +1335,15 @@ class StoreContract(IdentifierContract):
         store.append("t1", [Message.user(str(i)) for i in range(25)])
         assert seqs(list(store.iter_messages("t1", batch=4))) == list(range(1, 26))
 
-    def test_load_messages_reads_a_whole_thread_typed_or_as_dicts(self, store: StoreLike
-                                                                    ) -> None:
+    def test_load_messages_reads_a_whole_thread_typed_or_as_dicts(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
-        stored = store.append("t1", [Message.user(f"q{i}") for i in range(5)] + [
-            Message.assistant("a", pinned=True, execution_id="ex")])
+        stored = store.append(
+            "t1",
+            [Message.user(f"q{i}") for i in range(5)]
+            + [Message.assistant("a", pinned=True, execution_id="ex")],
+        )
         store.delete_message(stored[1].id)
-        live = [m for m in all_messages(store, "t1")
-                if m.deleted_at is None]
+        live = [m for m in all_messages(store, "t1") if m.deleted_at is None]
         assert store.load_messages("t1") == live
         every = all_messages(store, "t1")
         assert store.load_messages("t1", include_deleted=True) == every
@@ -1083,9 +1369,15 @@ class StoreContract(IdentifierContract):
     def test_messages_by_execution(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
         store.create_thread(id="t2")
-        store.append("t1", [Message.user("q"), Message.assistant("a", id="a1", execution_id="e1"),
-                            Message.assistant("b", id="a2", execution_id="e1"),
-                            Message.assistant("c", id="a3", execution_id="e2")])
+        store.append(
+            "t1",
+            [
+                Message.user("q"),
+                Message.assistant("a", id="a1", execution_id="e1"),
+                Message.assistant("b", id="a2", execution_id="e1"),
+                Message.assistant("c", id="a3", execution_id="e2"),
+            ],
+        )
         store.append("t2", Message.assistant("d", id="a4", execution_id="e1"))
         store.delete_message("a2")
         assert sorted(m.id for m in store.messages_by_execution("e1")) == ["a1", "a4"]
@@ -1094,10 +1386,20 @@ class StoreContract(IdentifierContract):
 
     def test_native_payload_kept_untouched(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
-        data = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "f", "arguments": "{\"a\": 1}"}}],
-            "refusal": None, "annotations": [], "x": {"nested": [1, 1.5, "\\u0000"]}}
+        data = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": '{"a": 1}'},
+                }
+            ],
+            "refusal": None,
+            "annotations": [],
+            "x": {"nested": [1, 1.5, "\\u0000"]},
+        }
         msg = Message.assistant("", native=NativePayload(format="openai.chat", data=data))
         store.append("t1", msg)
         loaded = store.get_message(msg.id)
@@ -1117,12 +1419,22 @@ class StoreContract(IdentifierContract):
     def _as_appended(self, store: StoreLike, message: Message) -> Message:
         """``message`` as appending it afresh would store it (in a scratch thread)."""
         scratch = store.create_thread()
-        fresh = message.model_copy(update={
-            "id": new_id("msg"), "thread_id": None, "seq": None, "turn": None,
-            "token_count": None, "token_counter": None, "updated_at": None})
+        fresh = message.model_copy(
+            update={
+                "id": new_id("msg"),
+                "thread_id": None,
+                "seq": None,
+                "turn": None,
+                "token_count": None,
+                "token_counter": None,
+                "updated_at": None,
+            }
+        )
         stored: Message
-        (stored,) = store.append(scratch.id, Message.model_validate(fresh.model_dump(
-            exclude={"content"} if fresh.parts else set())))
+        (stored,) = store.append(
+            scratch.id,
+            Message.model_validate(fresh.model_dump(exclude={"content"} if fresh.parts else set())),
+        )
         store.purge_thread(scratch.id)
         return stored
 
@@ -1130,17 +1442,14 @@ class StoreContract(IdentifierContract):
         got: Message = store.get_message(message_id)
         fresh = self._as_appended(store, got.model_copy(update={"content": ""}))
         assert (got.content, got.parts) == (fresh.content, fresh.parts)
-        assert (got.token_count, got.token_counter) == (fresh.token_count,
-                                                        fresh.token_counter)
+        assert (got.token_count, got.token_counter) == (fresh.token_count, fresh.token_counter)
         tid = got.thread_id
         assert tid is not None
         live = all_messages(store, tid)
-        assert store.get_thread(tid).token_count == sum(
-            m.token_count or 0 for m in live)
+        assert store.get_thread(tid).token_count == sum(m.token_count or 0 for m in live)
         return got
 
-    def test_editing_content_rewrites_the_parts_and_the_count(self, store: StoreLike
-                                                               ) -> None:
+    def test_editing_content_rewrites_the_parts_and_the_count(self, store: StoreLike) -> None:
         _setup_basic(store)
         long = "A much longer answer, with several clauses and numbers 1234567. " * 20
         before = store.get_message("m2")
@@ -1159,12 +1468,16 @@ class StoreContract(IdentifierContract):
         assert store.update_message("m2", content="").parts == []
         self._check_whole(store, "m2")
 
-    def test_editing_content_keeps_calls_and_edits_a_tool_result(self, store: StoreLike
-                                                                  ) -> None:
+    def test_editing_content_keeps_calls_and_edits_a_tool_result(self, store: StoreLike) -> None:
         _setup_basic(store)
         call = ToolCallPart(tool_call_id="c1", tool_name="calc", args={"x": 1})
-        store.append("t1", [Message.assistant("", id="a1", parts=[call]),
-                            Message.tool("41", "c1", id="r1", tool_name="calc")])
+        store.append(
+            "t1",
+            [
+                Message.assistant("", id="a1", parts=[call]),
+                Message.tool("41", "c1", id="r1", tool_name="calc"),
+            ],
+        )
         edited = store.update_message("a1", content="Let me compute.")
         assert edited.parts == [TextPart(text="Let me compute."), call]
         self._check_whole(store, "a1")
@@ -1175,9 +1488,17 @@ class StoreContract(IdentifierContract):
 
     def test_an_edit_that_cannot_be_meant_writes_nothing(self, store: StoreLike) -> None:
         _setup_basic(store)
-        store.append("t1", Message.user("", id="u2", parts=[
-            ToolResultPart(tool_call_id="c1", result="a"),
-            ToolResultPart(tool_call_id="c2", result="b")]))
+        store.append(
+            "t1",
+            Message.user(
+                "",
+                id="u2",
+                parts=[
+                    ToolResultPart(tool_call_id="c1", result="a"),
+                    ToolResultPart(tool_call_id="c2", result="b"),
+                ],
+            ),
+        )
         before = fingerprint(store, "t1")
         with pytest.raises(ValidationError) as err:
             store.update_message("u2", content="c")
@@ -1186,23 +1507,25 @@ class StoreContract(IdentifierContract):
 
     def test_an_explicit_count_in_the_edit_is_kept(self, store: StoreLike) -> None:
         _setup_basic(store)
-        edited = store.update_message("m2", content="x" * 50, token_count=7,
-                                      token_counter="mine")
+        edited = store.update_message("m2", content="x" * 50, token_count=7, token_counter="mine")
         assert (edited.token_count, edited.token_counter) == (7, "mine")
         assert store.get_thread("t1").token_count == sum(
-            m.token_count or 0 for m in all_messages(store, "t1"))
+            m.token_count or 0 for m in all_messages(store, "t1")
+        )
 
     def test_a_metadata_update_keeps_reserved_keys(self, store: StoreLike) -> None:
         own = {"system_prompt": "be brief", "turn_base": 3}
         store.create_thread(id="t1", metadata={"convostore.conversation": own, "a": 1})
         assert store.update_thread("t1", metadata={"b": 2}).metadata == {
-            "b": 2, "convostore.conversation": own}
-        assert store.update_thread("t1", metadata=None).metadata == {
-            "convostore.conversation": own}
+            "b": 2,
+            "convostore.conversation": own,
+        }
+        assert store.update_thread("t1", metadata=None).metadata == {"convostore.conversation": own}
         assert store.get_thread("t1").metadata == {"convostore.conversation": own}
         # Naming a reserved key replaces it.
         assert store.update_thread("t1", metadata={"convostore.conversation": {}}).metadata == {
-            "convostore.conversation": {}}
+            "convostore.conversation": {}
+        }
 
     def test_pinning_an_archived_message_brings_it_back(self, store: StoreLike) -> None:
         _setup_basic(store)
@@ -1225,20 +1548,27 @@ class StoreContract(IdentifierContract):
         assert err.value.field == "messages.1.tool_call_id"
         assert fingerprint(store, "t1") == before
         # Either way of naming the call is enough.
-        store.append("t1", [Message(role=Role.TOOL, content="1", tool_call_id="c1"),
-                            Message(role=Role.TOOL, parts=[
-                                ToolResultPart(tool_call_id="c2", result="2")])])
+        store.append(
+            "t1",
+            [
+                Message(role=Role.TOOL, content="1", tool_call_id="c1"),
+                Message(role=Role.TOOL, parts=[ToolResultPart(tool_call_id="c2", result="2")]),
+            ],
+        )
 
     def test_turns_are_opened_by_user_content_only(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
         call = ToolCallPart(tool_call_id="c1", tool_name="look", args={})
-        got = store.append("t1", [
-            Message.user("what is in the box?"),
-            Message.assistant("", parts=[call]),
-            Message.user("", parts=[ToolResultPart(tool_call_id="c1", result="a cat")]),
-            Message.assistant("A cat."),
-            Message.user("and now?"),
-        ])
+        got = store.append(
+            "t1",
+            [
+                Message.user("what is in the box?"),
+                Message.assistant("", parts=[call]),
+                Message.user("", parts=[ToolResultPart(tool_call_id="c1", result="a cat")]),
+                Message.assistant("A cat."),
+                Message.user("and now?"),
+            ],
+        )
         assert [m.turn for m in got] == [1, 1, 1, 1, 2]
         assert store.get_thread("t1").turn_count == 2
         assert [s.turn_count for s in store.summaries()] == [2]
@@ -1260,8 +1590,7 @@ class StoreContract(IdentifierContract):
         assert [m.id for m in mixed] == ["m1", "m2"] and seqs(mixed) == [1, 2]
         assert seqs(all_messages(store, "t1")) == [1, 2]
 
-    def test_retry_with_original_expected_revision_is_idempotent(self, store: StoreLike
-                                                                 ) -> None:
+    def test_retry_with_original_expected_revision_is_idempotent(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
         msg = Message.user("hello", id="m1")
         first = store.append("t1", msg, expected_revision=0)
@@ -1289,8 +1618,7 @@ class StoreContract(IdentifierContract):
             store.append("t1", [Message.user("a", id="m3"), Message.user("b", id="m3")])
         assert fingerprint(store, "t1", "t2") == before
 
-    def test_the_request_digest_is_part_of_a_messages_content(self, store: StoreLike
-                                                              ) -> None:
+    def test_the_request_digest_is_part_of_a_messages_content(self, store: StoreLike) -> None:
         """The same id re-sent by another idempotent request is another message."""
         store.create_thread(id="t1")
         first = Message.user("hello", id="m1").model_copy(update={"request_digest": "req_a"})
@@ -1306,8 +1634,7 @@ class StoreContract(IdentifierContract):
 
     # === imports in steps ==========================================================
 
-    def test_an_import_in_progress_is_hidden_until_finished(self, store: StoreLike
-                                                            ) -> None:
+    def test_an_import_in_progress_is_hidden_until_finished(self, store: StoreLike) -> None:
         started = store.begin_import(Thread(id="imp", title="copy"))
         assert started.deleted_at is not None
         assert started.metadata["convostore.import"] == "incomplete"
@@ -1395,8 +1722,9 @@ class StoreContract(IdentifierContract):
                     n = t.state.data["n"]
                     assert isinstance(n, int)
                     try:
-                        store.update_thread("t1", state={"data": {"n": n + 1}},
-                                            expected_revision=t.revision)
+                        store.update_thread(
+                            "t1", state={"data": {"n": n + 1}}, expected_revision=t.revision
+                        )
                         break
                     except RevisionConflictError:
                         conflicts += 1
@@ -1414,8 +1742,9 @@ class StoreContract(IdentifierContract):
         assert other.tenant_id == "other"
         before = fingerprint(store, "t1")
 
-        def same_as_missing(call: Callable[[StoreLike, str], object], real: str,
-                            missing: str) -> None:
+        def same_as_missing(
+            call: Callable[[StoreLike, str], object], real: str, missing: str
+        ) -> None:
             leaked = _raised(lambda: call(other, real))
             absent = _raised(lambda: call(other, missing))
             assert type(leaked) is type(absent)
@@ -1478,8 +1807,11 @@ class StoreContract(IdentifierContract):
         store.update_message("m2", pinned=True)
         store.delete_message("m1")
         snap = store.export_thread("t1")
-        assert [m.id for m in snap.messages] == ["m1", "m2", next(
-            m.id for m in snap.messages if m.role is Role.TOOL)]
+        assert [m.id for m in snap.messages] == [
+            "m1",
+            "m2",
+            next(m.id for m in snap.messages if m.role is Role.TOOL),
+        ]
         assert snap.pinned == [False, True, False]
         payload = snap.model_dump_json()
         copy = store.tenant("copy")
@@ -1487,15 +1819,25 @@ class StoreContract(IdentifierContract):
         again = copy.export_thread("t1")
         assert again.messages == snap.messages
         assert again.pinned == snap.pinned
-        for field in ("title", "user_id", "agent_name", "message_count", "turn_count",
-                      "tool_call_count", "created_at"):
+        for field in (
+            "title",
+            "user_id",
+            "agent_name",
+            "message_count",
+            "turn_count",
+            "tool_call_count",
+            "created_at",
+        ):
             assert getattr(again.thread, field) == getattr(snap.thread, field), field
 
     def test_import_under_new_id_and_pinned_flags(self, store: StoreLike) -> None:
         snap = ConversationSnapshot(
             thread=Thread(id="src", message_count=99, turn_count=99),
-            messages=[Message.user("q", id="i1"), Message.assistant("a", id="i2"),
-                      Message.user("q2", id="i3")],
+            messages=[
+                Message.user("q", id="i1"),
+                Message.assistant("a", id="i2"),
+                Message.user("q2", id="i3"),
+            ],
             pinned=[False, True, False],
         )
         imported = store.import_thread(snap, thread_id="dst")
@@ -1517,20 +1859,37 @@ class StoreContract(IdentifierContract):
         with pytest.raises(ThreadExistsError):
             store.import_thread(ConversationSnapshot(thread=Thread(id="t1")))
         with pytest.raises(DuplicateMessageError):
-            store.import_thread(ConversationSnapshot(thread=Thread(id="t9"), messages=[
-                Message.user("x", id="fresh"), Message.user("hello", id="m1")]))
+            store.import_thread(
+                ConversationSnapshot(
+                    thread=Thread(id="t9"),
+                    messages=[Message.user("x", id="fresh"), Message.user("hello", id="m1")],
+                )
+            )
         assert fingerprint(store, "t1", "t9") == before
 
-    def test_import_with_new_ids_copies_a_thread_beside_its_source(self, store: StoreLike
-                                                                    ) -> None:
+    def test_import_with_new_ids_copies_a_thread_beside_its_source(self, store: StoreLike) -> None:
         _setup_basic(store)
-        store.append("t1", [
-            Message.assistant("", id="call", parts=[ToolCallPart(
-                tool_call_id="c1", tool_name="calc", args={"x": 1})], parent_id="m1",
-                parent_type=ParentType.USER_MESSAGE),
-            Message.tool("42", "c1", id="res", tool_name="calc", parent_id="call",
-                         parent_type=ParentType.ASSISTANT_MESSAGE, execution_id="run-1"),
-        ])
+        store.append(
+            "t1",
+            [
+                Message.assistant(
+                    "",
+                    id="call",
+                    parts=[ToolCallPart(tool_call_id="c1", tool_name="calc", args={"x": 1})],
+                    parent_id="m1",
+                    parent_type=ParentType.USER_MESSAGE,
+                ),
+                Message.tool(
+                    "42",
+                    "c1",
+                    id="res",
+                    tool_name="calc",
+                    parent_id="call",
+                    parent_type=ParentType.ASSISTANT_MESSAGE,
+                    execution_id="run-1",
+                ),
+            ],
+        )
         store.update_message("m2", pinned=True)
         store.delete_message("m2")
         snap = store.export_thread("t1")
@@ -1544,10 +1903,25 @@ class StoreContract(IdentifierContract):
         assert not set(new_of) & set(new_of.values())
         for o, c in zip(original, copied, strict=True):
             assert c.thread_id == "t1-copy"
-            assert (c.seq, c.role, c.content, c.parts, c.pinned, c.deleted_at,
-                    c.execution_id, c.created_at) == (
-                o.seq, o.role, o.content, o.parts, o.pinned, o.deleted_at,
-                o.execution_id, o.created_at)
+            assert (
+                c.seq,
+                c.role,
+                c.content,
+                c.parts,
+                c.pinned,
+                c.deleted_at,
+                c.execution_id,
+                c.created_at,
+            ) == (
+                o.seq,
+                o.role,
+                o.content,
+                o.parts,
+                o.pinned,
+                o.deleted_at,
+                o.execution_id,
+                o.created_at,
+            )
             assert c.parent_id == (new_of[o.parent_id] if o.parent_id else None)
         assert store.get_message(new_of["res"]).parent_id == new_of["call"]
         assert all_messages(store, "t1") == original
@@ -1559,8 +1933,9 @@ class StoreContract(IdentifierContract):
     # === bad input ==================================================================
 
     @pytest.mark.parametrize("case", _bad_input_params())
-    def test_bad_input_is_refused_alike_and_writes_nothing(self, store: StoreLike,
-                                                           case: str) -> None:
+    def test_bad_input_is_refused_alike_and_writes_nothing(
+        self, store: StoreLike, case: str
+    ) -> None:
         action = dict(BAD_INPUT)[case]
         reference = _reference_store()
         try:
@@ -1579,10 +1954,15 @@ class StoreContract(IdentifierContract):
         assert fingerprint(store, "t1", "t9") == before
 
     @PROPERTY_SETTINGS
-    @given(bad=cst.bad_texts(), where=st.sampled_from(
-        ["content", "part", "args", "metadata", "native", "name", "title", "state"]))
-    def test_unstorable_text_is_refused_everywhere(self, store: StoreLike, bad: str,
-                                                   where: str) -> None:
+    @given(
+        bad=cst.bad_texts(),
+        where=st.sampled_from(
+            ["content", "part", "args", "metadata", "native", "name", "title", "state"]
+        ),
+    )
+    def test_unstorable_text_is_refused_everywhere(
+        self, store: StoreLike, bad: str, where: str
+    ) -> None:
         tid = new_id("th")
         store.create_thread(id=tid)
         store.append(tid, Message.user("ok"))
@@ -1592,16 +1972,22 @@ class StoreContract(IdentifierContract):
         if where == "content":
             action = lambda: store.append(tid, Message.user(bad))
         elif where == "part":
-            action = lambda: store.append(tid, msg.with_parts(TextPart(text="a"),
-                                                              ReasoningPart(text=bad)))
+            action = lambda: store.append(
+                tid, msg.with_parts(TextPart(text="a"), ReasoningPart(text=bad))
+            )
         elif where == "args":
-            action = lambda: store.append(tid, msg.with_parts(ToolCallPart(
-                tool_call_id="c", tool_name="f", args={"a": [{"k": bad}]})))
+            action = lambda: store.append(
+                tid,
+                msg.with_parts(
+                    ToolCallPart(tool_call_id="c", tool_name="f", args={"a": [{"k": bad}]})
+                ),
+            )
         elif where == "metadata":
             action = lambda: store.append(tid, msg.with_metadata(k=bad))
         elif where == "native":
-            action = lambda: store.append(tid, msg.model_copy(update={
-                "native": NativePayload(format="f", data=[bad])}))
+            action = lambda: store.append(
+                tid, msg.model_copy(update={"native": NativePayload(format="f", data=[bad])})
+            )
         elif where == "name":
             action = lambda: store.append(tid, msg.with_name(bad))
         elif where == "title":
@@ -1617,8 +2003,7 @@ class StoreContract(IdentifierContract):
 
     @PROPERTY_SETTINGS
     @given(batch=cst.message_batches())
-    def test_any_accepted_message_round_trips(self, store: StoreLike,
-                                              batch: list[Message]) -> None:
+    def test_any_accepted_message_round_trips(self, store: StoreLike, batch: list[Message]) -> None:
         tid = new_id("th")
         store.create_thread(id=tid)
         batch = [m.model_copy(update={"id": f"x{i}{tid}-{m.id}"}) for i, m in enumerate(batch)]
@@ -1628,8 +2013,17 @@ class StoreContract(IdentifierContract):
             turns += m.opens_turn
             if tc is not None:
                 m = m.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
-            expected.append(m.model_copy(update={"thread_id": tid, "seq": seq, "turn": turns,
-                                                 "updated_at": None, "deleted_at": None}))
+            expected.append(
+                m.model_copy(
+                    update={
+                        "thread_id": tid,
+                        "seq": seq,
+                        "turn": turns,
+                        "updated_at": None,
+                        "deleted_at": None,
+                    }
+                )
+            )
         assert store.append(tid, batch) == expected
         assert [store.get_message(m.id) for m in batch] == expected
         assert all_messages(store, tid) == expected
@@ -1639,12 +2033,14 @@ class StoreContract(IdentifierContract):
         assert thread.tool_call_count == sum(len(m.tool_calls) for m in batch)
         assert thread.token_count == sum(m.token_count or 0 for m in expected)
         assert thread.usage.total_tokens == sum(
-            m.metadata.token_usage.total_tokens for m in batch if m.metadata.token_usage)
+            m.metadata.token_usage.total_tokens for m in batch if m.metadata.token_usage
+        )
 
     @PROPERTY_SETTINGS
     @given(batch=cst.message_batches(max_size=4), thread=cst.threads())
     def test_any_thread_round_trips_through_export_and_import(
-            self, store: StoreLike, batch: list[Message], thread: Thread) -> None:
+        self, store: StoreLike, batch: list[Message], thread: Thread
+    ) -> None:
         tid = new_id("th")
         created = store.create_thread(thread.model_copy(update={"id": tid}))
         assert store.get_thread(tid) == created
@@ -1658,15 +2054,28 @@ class StoreContract(IdentifierContract):
         again = copy.export_thread(tid)
         assert again.messages == snap.messages
         assert again.pinned == snap.pinned == [m.pinned for m in snap.messages]
-        for field in ("title", "user_id", "agent_name", "model", "metadata", "state",
-                      "created_at", "ended_at", "message_count", "turn_count",
-                      "tool_call_count", "token_count", "usage"):
+        for field in (
+            "title",
+            "user_id",
+            "agent_name",
+            "model",
+            "metadata",
+            "state",
+            "created_at",
+            "ended_at",
+            "message_count",
+            "turn_count",
+            "tool_call_count",
+            "token_count",
+            "usage",
+        ):
             assert getattr(again.thread, field) == getattr(snap.thread, field), field
 
     # === durability =================================================================
 
-    def test_reopen_keeps_everything(self, store: StoreLike,
-                                     reopen: Callable[[], StoreLike] | None) -> None:
+    def test_reopen_keeps_everything(
+        self, store: StoreLike, reopen: Callable[[], StoreLike] | None
+    ) -> None:
         if reopen is None:
             pytest.skip("backend is not durable")
         _setup_basic(store)

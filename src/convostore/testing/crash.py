@@ -51,18 +51,21 @@ def sqlite_path(url: str) -> str | None:
     """The file of a ``sqlite:///`` URL, or ``None`` for other URLs and ``:memory:``."""
     if not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///"):].partition("?")[0]
+    path = url[len("sqlite:///") :].partition("?")[0]
     return None if path in ("", ":memory:") else path
 
 
 def _batch(tag: str, i: int) -> list[Message]:
     pad = "x" * ((i * 37) % 300)
-    return [Message.user(f"{tag} batch {i} part {j} {pad}", id=f"{tag}-{i}-{j}")
-            for j in range(i % 3 + 1)]
+    return [
+        Message.user(f"{tag} batch {i} part {j} {pad}", id=f"{tag}-{i}-{j}")
+        for j in range(i % 3 + 1)
+    ]
 
 
-def _crash_writer(url: str, thread_id: str, tag: str, conn: Connection,
-                  options: dict[str, Any]) -> None:
+def _crash_writer(
+    url: str, thread_id: str, tag: str, conn: Connection, options: dict[str, Any]
+) -> None:
     store = open_store(url, **options)
     with contextlib.suppress(ThreadExistsError):
         store.create_thread(id=thread_id)
@@ -98,8 +101,14 @@ class CrashReport:
     per_round: list[tuple[int, int]] = field(default_factory=list)  # (acked, stored)
 
 
-def _verify(url: str, options: dict[str, Any], thread_id: str, tag: str,
-            acks: list[bytes], report: CrashReport) -> None:
+def _verify(
+    url: str,
+    options: dict[str, Any],
+    thread_id: str,
+    tag: str,
+    acks: list[bytes],
+    report: CrashReport,
+) -> None:
     path = sqlite_path(url)
     if path is not None:
         with sqlite3.connect(path) as db:
@@ -133,7 +142,8 @@ def _verify(url: str, options: dict[str, Any], thread_id: str, tag: str,
         for i, parts in batches.items():
             assert parts == set(range(i % 3 + 1)), f"batch {i} half-written: {parts}"
         assert len(stored) in (len(acked), len(acked) + 1), (
-            f"{len(acked)} batches acknowledged but {len(stored)} stored")
+            f"{len(acked)} batches acknowledged but {len(stored)} stored"
+        )
         expected = [m.id for i in stored for m in _batch(tag, i)]
         assert ids == expected, "messages out of order"
         probe = store.append(thread_id, Message.user("after the crash", id=f"{tag}-probe"))
@@ -146,9 +156,15 @@ def _verify(url: str, options: dict[str, Any], thread_id: str, tag: str,
         store.close()
 
 
-def crash_rounds(url: str, *, rounds: int = 100, max_delay: float = 0.05,
-                 early_kill_ratio: float = 0.15, seed: int | None = None,
-                 options: dict[str, Any] | None = None) -> CrashReport:
+def crash_rounds(
+    url: str,
+    *,
+    rounds: int = 100,
+    max_delay: float = 0.05,
+    early_kill_ratio: float = 0.15,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> CrashReport:
     """Kill a writer of ``url`` with SIGKILL ``rounds`` times and verify after each.
 
     Most kills land ``uniform(0, max_delay)`` seconds after the writer has its
@@ -164,8 +180,9 @@ def crash_rounds(url: str, *, rounds: int = 100, max_delay: float = 0.05,
     for r in range(rounds):
         thread_id, tag = f"crash-{r}", f"r{r}"
         reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_crash_writer, args=(url, thread_id, tag, writer, options),
-                           daemon=True)
+        proc = ctx.Process(
+            target=_crash_writer, args=(url, thread_id, tag, writer, options), daemon=True
+        )
         proc.start()
         writer.close()
         try:
@@ -182,7 +199,8 @@ def crash_rounds(url: str, *, rounds: int = 100, max_delay: float = 0.05,
         if not alive:
             raise AssertionError(
                 f"round {r}: the writer exited by itself (exit code {proc.exitcode}) "
-                "before it was killed; see its stderr")
+                "before it was killed; see its stderr"
+            )
         acks = _drain(reader)
         try:
             _verify(url, options, thread_id, tag, acks, report)
@@ -193,8 +211,9 @@ def crash_rounds(url: str, *, rounds: int = 100, max_delay: float = 0.05,
     return report
 
 
-def _append_worker(url: str, thread_id: str, tag: str, count: int, conn: Connection,
-                   options: dict[str, Any]) -> None:
+def _append_worker(
+    url: str, thread_id: str, tag: str, count: int, conn: Connection, options: dict[str, Any]
+) -> None:
     try:
         store = open_store(url, **options)
         seqs = []
@@ -207,9 +226,15 @@ def _append_worker(url: str, thread_id: str, tag: str, count: int, conn: Connect
         raise
 
 
-def run_writers(url: str, thread_id: str, *, processes: int = 4, appends: int = 250,
-                options: dict[str, Any] | None = None, timeout: float = 300
-                ) -> dict[str, list[int]]:
+def run_writers(
+    url: str,
+    thread_id: str,
+    *,
+    processes: int = 4,
+    appends: int = 250,
+    options: dict[str, Any] | None = None,
+    timeout: float = 300,
+) -> dict[str, list[int]]:
     """Run ``processes`` writer processes, each appending ``appends`` single messages
     with ids ``p<k>-<i>`` to ``thread_id`` (which must exist) at the same time.
 
@@ -220,9 +245,11 @@ def run_writers(url: str, thread_id: str, *, processes: int = 4, appends: int = 
     started = []
     for k in range(processes):
         reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_append_worker,
-                           args=(url, thread_id, f"p{k}", appends, writer, dict(options or {})),
-                           daemon=True)
+        proc = ctx.Process(
+            target=_append_worker,
+            args=(url, thread_id, f"p{k}", appends, writer, dict(options or {})),
+            daemon=True,
+        )
         proc.start()
         writer.close()
         started.append((f"p{k}", proc, reader))

@@ -80,11 +80,13 @@ def identifiers(max_size: int = 40) -> st.SearchStrategy[str]:
 
 def datetimes() -> st.SearchStrategy[dt.datetime]:
     """Aware datetimes at microsecond precision over most of the representable range."""
-    zones = st.sampled_from([
-        dt.UTC,
-        dt.timezone(dt.timedelta(hours=5, minutes=30)),
-        dt.timezone(-dt.timedelta(hours=8)),
-    ])
+    zones = st.sampled_from(
+        [
+            dt.UTC,
+            dt.timezone(dt.timedelta(hours=5, minutes=30)),
+            dt.timezone(-dt.timedelta(hours=8)),
+        ]
+    )
     return st.datetimes(
         min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=zones
     )
@@ -101,8 +103,9 @@ def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
     )
     return st.recursive(
         scalars,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts(max_size=12), inner,
-                                                                    max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(texts(max_size=12), inner, max_size=4)
+        ),
         max_leaves=max_leaves,
     )
 
@@ -116,18 +119,30 @@ def parts() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.builds(TextPart, text=texts()),
         st.builds(ReasoningPart, text=texts()),
-        st.builds(ToolCallPart, tool_call_id=texts(min_size=1, max_size=20),
-                  tool_name=texts(max_size=20), args=json_values()),
-        st.builds(ToolResultPart, tool_call_id=texts(min_size=1, max_size=20),
-                  tool_name=texts(max_size=20), result=json_values(),
-                  is_error=st.booleans()),
-        st.builds(SourcePart, source_id=texts(max_size=20), url=_opt(texts()),
-                  title=_opt(texts())),
-        st.builds(FilePart, file_id=texts(max_size=20), filename=texts(max_size=20),
-                  mime_type=texts(max_size=20),
-                  size_bytes=st.integers(min_value=0, max_value=I64)),
-        st.builds(ImagePart, image_id=texts(max_size=20), url=_opt(texts()),
-                  alt_text=_opt(texts())),
+        st.builds(
+            ToolCallPart,
+            tool_call_id=texts(min_size=1, max_size=20),
+            tool_name=texts(max_size=20),
+            args=json_values(),
+        ),
+        st.builds(
+            ToolResultPart,
+            tool_call_id=texts(min_size=1, max_size=20),
+            tool_name=texts(max_size=20),
+            result=json_values(),
+            is_error=st.booleans(),
+        ),
+        st.builds(SourcePart, source_id=texts(max_size=20), url=_opt(texts()), title=_opt(texts())),
+        st.builds(
+            FilePart,
+            file_id=texts(max_size=20),
+            filename=texts(max_size=20),
+            mime_type=texts(max_size=20),
+            size_bytes=st.integers(min_value=0, max_value=I64),
+        ),
+        st.builds(
+            ImagePart, image_id=texts(max_size=20), url=_opt(texts()), alt_text=_opt(texts())
+        ),
         st.builds(CodePart, language=_opt(texts(max_size=10)), code=texts()),
     )
 
@@ -139,8 +154,13 @@ def token_usages() -> st.SearchStrategy[TokenUsage]:
 
 def cost_infos() -> st.SearchStrategy[CostInfo]:
     f = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
-    return st.builds(CostInfo, input_cost=f, output_cost=f, total_cost=f,
-                     currency=st.sampled_from(["USD", "EUR", "JPY"]))
+    return st.builds(
+        CostInfo,
+        input_cost=f,
+        output_cost=f,
+        total_cost=f,
+        currency=st.sampled_from(["USD", "EUR", "JPY"]),
+    )
 
 
 def message_metadata() -> st.SearchStrategy[MessageMetadata]:
@@ -152,8 +172,17 @@ def message_metadata() -> st.SearchStrategy[MessageMetadata]:
         model=_opt(texts(max_size=20)),
         provider=_opt(texts(max_size=20)),
         token_usage=_opt(token_usages()),
-        stats=_opt(st.builds(ExecutionStats, llm_calls=n, tool_calls=n, sub_agents=n,
-                             steps=n, decisions=n, artifacts=n)),
+        stats=_opt(
+            st.builds(
+                ExecutionStats,
+                llm_calls=n,
+                tool_calls=n,
+                sub_agents=n,
+                steps=n,
+                decisions=n,
+                artifacts=n,
+            )
+        ),
         finish_reason=_opt(st.sampled_from(FinishReason)),
         cost=_opt(cost_infos()),
         extra=st.dictionaries(texts(max_size=10), texts(max_size=20), max_size=3),
@@ -194,16 +223,18 @@ def messages(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Mes
 
 def _names_its_call(message: Message) -> Message:
     """A tool message the store accepts says which call it answers."""
-    if message.role is Role.TOOL and not message.tool_call_id and not any(
-            isinstance(p, ToolResultPart) for p in message.parts):
+    if (
+        message.role is Role.TOOL
+        and not message.tool_call_id
+        and not any(isinstance(p, ToolResultPart) for p in message.parts)
+    ):
         return message.model_copy(update={"tool_call_id": "call_0"})
     return message
 
 
 def message_batches(min_size: int = 1, max_size: int = 6) -> st.SearchStrategy[list[Message]]:
     """Batches of messages with distinct ids."""
-    return st.lists(messages(), min_size=min_size, max_size=max_size,
-                    unique_by=lambda m: m.id)
+    return st.lists(messages(), min_size=min_size, max_size=max_size, unique_by=lambda m: m.id)
 
 
 def thread_states() -> st.SearchStrategy[ThreadState]:

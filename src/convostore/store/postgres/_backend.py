@@ -56,8 +56,11 @@ _CAPABILITIES = Capabilities(multi_process=True, durable=True)
 
 
 def _connect_kwargs(config: Config) -> dict[str, Any]:
-    return {**config.connect_kwargs, "autocommit": True,
-            "prepare_threshold": config.prepare_threshold}
+    return {
+        **config.connect_kwargs,
+        "autocommit": True,
+        "prepare_threshold": config.prepare_threshold,
+    }
 
 
 def _open_steps(config: Config, sq: Statements) -> tuple[h.Mode, Callable[[], h.Steps[Any]]]:
@@ -141,9 +144,15 @@ class _Common:
 
     def _pool_kwargs(self) -> dict[str, Any]:
         c = self.config
-        return {"conninfo": c.conninfo, "kwargs": _connect_kwargs(c), "min_size": c.min_size,
-                "max_size": c.max_size, "timeout": c.pool_timeout, "open": False,
-                "name": f"convostore:{c.schema}"}
+        return {
+            "conninfo": c.conninfo,
+            "kwargs": _connect_kwargs(c),
+            "min_size": c.min_size,
+            "max_size": c.max_size,
+            "timeout": c.pool_timeout,
+            "open": False,
+            "name": f"convostore:{c.schema}",
+        }
 
 
 class PostgresBackend(_Common, Backend):
@@ -166,10 +175,14 @@ class PostgresBackend(_Common, Backend):
         Backend.__init__(self, limits=limits)
         self._setup(url, options)
         config = self.config
-        run_sync(lambda: psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)),
-                 *_open_steps(config, self.statements), self.policy)
+        run_sync(
+            lambda: psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)),
+            *_open_steps(config, self.statements),
+            self.policy,
+        )
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-            **self._pool_kwargs())
+            **self._pool_kwargs()
+        )
         self._pool.open(wait=False)
 
     @property
@@ -186,8 +199,7 @@ class PostgresBackend(_Common, Backend):
         if isinstance(op, ops.Append):
             return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
-        result: T = self._run(handler.mode,
-                              lambda: handler.fn(self.statements, self.limits, op))
+        result: T = self._run(handler.mode, lambda: handler.fn(self.statements, self.limits, op))
         self._track(op, handler.mode, result)
         return result
 
@@ -221,8 +233,9 @@ class PostgresBackend(_Common, Backend):
 
     def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
-            report = self._run(h.Mode.AUTOCOMMIT,
-                               lambda: h.health_check(self.statements, self.limits, op))
+            report = self._run(
+                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.limits, op)
+            )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
         report.detail["pool"] = self._pool.get_stats()
@@ -326,17 +339,20 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         async with self._lock:
             if self._pool is not None:
                 return
-            await run_async(self._connect_once, *_open_steps(self.config, self.statements),
-                            self.policy)
+            await run_async(
+                self._connect_once, *_open_steps(self.config, self.statements), self.policy
+            )
             pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
-                **self._pool_kwargs())
+                **self._pool_kwargs()
+            )
             await pool.open(wait=False)
             self._pool = pool
 
     @contextlib.asynccontextmanager
     async def _connect_once(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        conn = await psycopg.AsyncConnection.connect(self.config.conninfo,
-                                                     **_connect_kwargs(self.config))
+        conn = await psycopg.AsyncConnection.connect(
+            self.config.conninfo, **_connect_kwargs(self.config)
+        )
         async with conn:
             yield conn
 
@@ -358,8 +374,9 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         if isinstance(op, ops.Append):
             return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
-        result: T = await self._run(handler.mode,
-                                    lambda: handler.fn(self.statements, self.limits, op))
+        result: T = await self._run(
+            handler.mode, lambda: handler.fn(self.statements, self.limits, op)
+        )
         self._track(op, handler.mode, result)
         return result
 
@@ -368,8 +385,7 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         known = self._known.get(key)
         done = None
         if known is not None:
-            done = await self._run(h.Mode.AUTOCOMMIT,
-                                   lambda: h.append_known(sq, limits, op, known))
+            done = await self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, limits, op, known))
         if done is None:
             try:
                 done = await self._run(h.Mode.WRITE, lambda: h.append(sq, limits, op))
@@ -389,8 +405,9 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
 
     async def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
-            report = await self._run(h.Mode.AUTOCOMMIT,
-                                     lambda: h.health_check(self.statements, self.limits, op))
+            report = await self._run(
+                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.limits, op)
+            )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
         if self._pool is not None:
@@ -401,8 +418,9 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
 def _unhealthy(kind: str, exc: ConvostoreError, op: ops.HealthCheck) -> HealthReport:
     """The report of a health check that could not run to its end."""
     name = "schema" if isinstance(exc, SchemaVersionError) else "open"
-    return HealthReport.of(kind, [HealthCheckResult(name=name, ok=False, detail=str(exc))],
-                           full=op.full)
+    return HealthReport.of(
+        kind, [HealthCheckResult(name=name, ok=False, detail=str(exc))], full=op.full
+    )
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -416,8 +434,7 @@ def drop_schema(url: str, schema: str) -> None:
     try:
         with psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)) as conn:
             if config.schema == "public":
-                for table in (sq.messages_table, sq.threads_table,
-                              sq.migrations_table_name):
+                for table in (sq.messages_table, sq.threads_table, sq.migrations_table_name):
                     conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE".encode())
             else:
                 conn.execute(f"DROP SCHEMA IF EXISTS {sq.quoted_schema} CASCADE".encode())

@@ -97,8 +97,7 @@ def _float(name: str, value: Any) -> float:
 
 
 def _schema(value: Any) -> str:
-    if (not isinstance(value, str) or not value or "\x00" in value
-            or len(value.encode()) > 63):
+    if not isinstance(value, str) or not value or "\x00" in value or len(value.encode()) > 63:
         raise ValidationError("must be a schema name of 1-63 bytes", field="schema")
     return value
 
@@ -113,8 +112,10 @@ _PARSERS: dict[str, Any] = {
     "retries": lambda v: _int("retries", v, 0),
     "retry_delay": lambda v: _float("retry_delay", v),
     "prepare_threshold": lambda v: (
-        None if v is None or (isinstance(v, str) and v.lower() == "none")
-        else _int("prepare_threshold", v, 0)),
+        None
+        if v is None or (isinstance(v, str) and v.lower() == "none")
+        else _int("prepare_threshold", v, 0)
+    ),
 }
 
 
@@ -151,10 +152,10 @@ def parse_config(url: str, options: Mapping[str, Any]) -> Config:
         connect_kwargs["application_name"] = "convostore"
     if "connect_timeout" not in names:
         connect_kwargs["connect_timeout"] = 10
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(libpq),
-                           parts.fragment))
+    conninfo = urlunsplit(
+        ("postgresql", parts.netloc, parts.path, urlencode(libpq), parts.fragment)
+    )
     config = Config(conninfo=conninfo, connect_kwargs=connect_kwargs, **values)
     if config.min_size > config.max_size:
-        raise ValidationError(f"must be at most max_size ({config.max_size})",
-                              field="min_size")
+        raise ValidationError(f"must be at most max_size ({config.max_size})", field="min_size")
     return config

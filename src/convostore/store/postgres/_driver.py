@@ -97,22 +97,28 @@ def translate(exc: psycopg.Error) -> ConvostoreError | _Retry:
     if state in ("42P01", "3F000"):  # undefined table / schema: dropped under us
         return SchemaTooOldError(
             f"convostore tables are missing ({_message(exc)}): run `convostore db upgrade`",
-            found=0, expected=LATEST)
+            found=0,
+            expected=LATEST,
+        )
     if state.startswith("22"):
         return ValidationError(f"rejected by the database: {_message(exc)}")
     if state.startswith("23"):
         return ConflictError(f"rejected by the database: {_message(exc)}")
-    if (isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-            or state[:2] in ("08", "53", "57", "58")):
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or state[:2] in (
+        "08",
+        "53",
+        "57",
+        "58",
+    ):
         return BackendUnavailableError(f"PostgreSQL is unavailable: {_message(exc)}")
-    return ConvostoreError(f"unexpected database error ({state or 'no SQLSTATE'}): "
-                           f"{_message(exc)}")
+    return ConvostoreError(f"unexpected database error ({state or 'no SQLSTATE'}): {_message(exc)}")
 
 
 def _give_up(policy: RetryPolicy, retry: _Retry) -> ConflictError:
     return ConflictError(
         f"the write conflicted with concurrent writes {policy.retries + 1} times "
-        f"(last: {retry.reason}); try again later")
+        f"(last: {retry.reason}); try again later"
+    )
 
 
 # --- sync ---------------------------------------------------------------------------
@@ -128,8 +134,7 @@ def _fetch_sync(cur: psycopg.Cursor[Any], fetch: Fetch) -> Any:
     return None
 
 
-def drive_sync(conn: psycopg.Connection[Any], steps: Steps[T],
-               begin: bytes | None = None) -> T:
+def drive_sync(conn: psycopg.Connection[Any], steps: Steps[T], begin: bytes | None = None) -> T:
     """Run every query ``steps`` yields on ``conn``; return what it returns.
 
     With ``begin``, that statement is sent ahead of the first query and
@@ -180,8 +185,12 @@ def _once_sync(conn: psycopg.Connection[Any], mode: Mode, steps: Steps[T]) -> T:
         steps.close()
 
 
-def run_sync(connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
-             mode: Mode, make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+def run_sync(
+    connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]],
+    mode: Mode,
+    make: Callable[[], Steps[T]],
+    policy: RetryPolicy,
+) -> T:
     """Run a handler on a connection from ``connect`` (a pool's), retrying conflicts."""
     attempt = 0
     while True:
@@ -211,8 +220,9 @@ async def _fetch_async(cur: psycopg.AsyncCursor[Any], fetch: Fetch) -> Any:
     return None
 
 
-async def drive_async(conn: psycopg.AsyncConnection[Any], steps: Steps[T],
-                      begin: bytes | None = None) -> T:
+async def drive_async(
+    conn: psycopg.AsyncConnection[Any], steps: Steps[T], begin: bytes | None = None
+) -> T:
     """Run every query ``steps`` yields on ``conn``; return what it returns.
 
     ``begin`` works as in :func:`drive_sync`.
@@ -256,8 +266,11 @@ async def _once_async(conn: psycopg.AsyncConnection[Any], mode: Mode, steps: Ste
 
 
 async def run_async(
-        connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
-        mode: Mode, make: Callable[[], Steps[T]], policy: RetryPolicy) -> T:
+    connect: Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]],
+    mode: Mode,
+    make: Callable[[], Steps[T]],
+    policy: RetryPolicy,
+) -> T:
     """Run a handler on a connection from ``connect`` (a pool's), retrying conflicts."""
     attempt = 0
     while True:

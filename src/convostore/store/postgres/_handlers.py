@@ -72,8 +72,17 @@ from convostore.store.postgres._sql import SMALL_BATCH, Fetch, Query, Statements
 from convostore.store.postgres.migrations import BOOTSTRAP, LATEST, MIGRATIONS
 
 __all__ = [
-    "HANDLERS", "Appended", "Handler", "Known", "Mode", "Steps", "append", "append_known",
-    "check_schema", "migrate", "schema_version",
+    "HANDLERS",
+    "Appended",
+    "Handler",
+    "Known",
+    "Mode",
+    "Steps",
+    "append",
+    "append_known",
+    "check_schema",
+    "migrate",
+    "schema_version",
 ]
 
 T = TypeVar("T")
@@ -113,26 +122,35 @@ def _message(text: str) -> Message:
 
 def _thread_params(thread: Thread, body: str) -> dict[str, Any]:
     return {
-        "tenant_id": thread.tenant_id, "id": thread.id, "user_id": thread.user_id,
-        "agent_name": thread.agent_name, "created_at": thread.created_at,
-        "updated_at": thread.updated_at, "deleted_at": thread.deleted_at,
-        "revision": thread.revision, "body": body,
+        "tenant_id": thread.tenant_id,
+        "id": thread.id,
+        "user_id": thread.user_id,
+        "agent_name": thread.agent_name,
+        "created_at": thread.created_at,
+        "updated_at": thread.updated_at,
+        "deleted_at": thread.deleted_at,
+        "revision": thread.revision,
+        "body": body,
     }
 
 
-def _batch_params(tenant: str, thread_id: str, msgs: list[Message],
-                  bodies: list[str]) -> dict[str, Any]:
+def _batch_params(
+    tenant: str, thread_id: str, msgs: list[Message], bodies: list[str]
+) -> dict[str, Any]:
     """The parameters of inserting ``msgs``, for :meth:`Statements.messages_insert`
     and the append statements: one per value for a small batch, else one
     array per column."""
     params: dict[str, Any] = {"tenant_id": tenant, "id": thread_id}
     if len(msgs) > SMALL_BATCH:
         params.update(
-            m_seq=[m.seq for m in msgs], m_id=[m.id for m in msgs],
+            m_seq=[m.seq for m in msgs],
+            m_id=[m.id for m in msgs],
             m_role=[m.role.value for m in msgs],
             m_execution_id=[m.execution_id for m in msgs],
             m_created_at=[m.created_at for m in msgs],
-            m_deleted_at=[m.deleted_at for m in msgs], m_body=bodies)
+            m_deleted_at=[m.deleted_at for m in msgs],
+            m_body=bodies,
+        )
         return params
     for k, (m, body) in enumerate(zip(msgs, bodies, strict=True)):
         params[f"m_seq{k}"], params[f"m_id{k}"] = m.seq, m.id
@@ -150,8 +168,9 @@ def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
 
 
 def _save_thread(sq: Statements, thread: Thread, limits: Limits) -> Query:
-    return Query(sq.thread_update, _thread_params(thread, encode_thread(thread, limits)),
-                 Fetch.NONE)
+    return Query(
+        sq.thread_update, _thread_params(thread, encode_thread(thread, limits)), Fetch.NONE
+    )
 
 
 def _require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:
@@ -179,9 +198,16 @@ def get_thread(sq: Statements, limits: Limits, op: ops.GetThread) -> Steps[Threa
     return _thread(row[0])
 
 
-def _modify(sq: Statements, limits: Limits, tenant: str, thread_id: str,
-            expected: int | None, change: Callable[[Thread], Thread], *,
-            writable: bool = True) -> Steps[Thread]:
+def _modify(
+    sq: Statements,
+    limits: Limits,
+    tenant: str,
+    thread_id: str,
+    expected: int | None,
+    change: Callable[[Thread], Thread],
+    *,
+    writable: bool = True,
+) -> Steps[Thread]:
     thread = yield from _lock_thread(sq, tenant, thread_id)
     check_revision(thread, expected)
     if writable:
@@ -194,23 +220,40 @@ def _modify(sq: Statements, limits: Limits, tenant: str, thread_id: str,
 
 
 def update_thread(sq: Statements, limits: Limits, op: ops.UpdateThread) -> Steps[Thread]:
-    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
-                               lambda t: apply_thread_patch(t, op.patch, utcnow())))
+    return (
+        yield from _modify(
+            sq,
+            limits,
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            lambda t: apply_thread_patch(t, op.patch, utcnow()),
+        )
+    )
 
 
 def delete_thread(sq: Statements, limits: Limits, op: ops.DeleteThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
         return soft_deleted(t, utcnow())
-    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
-                               change, writable=False))
+
+    return (
+        yield from _modify(
+            sq, limits, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+        )
+    )
 
 
 def restore_thread(sq: Statements, limits: Limits, op: ops.RestoreThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
-        return restored(t, utcnow(), finish_import=op.finish_import,
-                        expected_count=op.expected_count)
-    return (yield from _modify(sq, limits, op.tenant, op.thread_id, op.expected_revision,
-                               change, writable=False))
+        return restored(
+            t, utcnow(), finish_import=op.finish_import, expected_count=op.expected_count
+        )
+
+    return (
+        yield from _modify(
+            sq, limits, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+        )
+    )
 
 
 def purge_thread(sq: Statements, limits: Limits, op: ops.PurgeThread) -> Steps[None]:
@@ -220,8 +263,9 @@ def purge_thread(sq: Statements, limits: Limits, op: ops.PurgeThread) -> Steps[N
     yield Query(sq.thread_delete, (op.tenant, op.thread_id), Fetch.NONE)
 
 
-def _listing_params(op: ops.ListThreads | ops.CountThreads | ops.Summaries,
-                    limit: int | None) -> tuple[dict[str, Any], dict[str, bool]]:
+def _listing_params(
+    op: ops.ListThreads | ops.CountThreads | ops.Summaries, limit: int | None
+) -> tuple[dict[str, Any], dict[str, bool]]:
     flt = op.filter
     after = op.after if isinstance(op, ops.ListThreads) else None
     params: dict[str, Any] = {"tenant": op.tenant, "limit": limit}
@@ -232,8 +276,10 @@ def _listing_params(op: ops.ListThreads | ops.CountThreads | ops.Summaries,
     if after is not None:
         params["after_at"], params["after_id"] = from_us(after[0]), after[1]
     shape = {
-        "user": flt.user_id is not None, "agent": flt.agent_name is not None,
-        "include_deleted": flt.include_deleted, "after": after is not None,
+        "user": flt.user_id is not None,
+        "agent": flt.agent_name is not None,
+        "include_deleted": flt.include_deleted,
+        "after": after is not None,
     }
     return params, shape
 
@@ -250,8 +296,7 @@ def count_threads(sq: Statements, limits: Limits, op: ops.CountThreads) -> Steps
     return int(row[0])
 
 
-def summaries(sq: Statements, limits: Limits, op: ops.Summaries
-              ) -> Steps[list[ThreadSummary]]:
+def summaries(sq: Statements, limits: Limits, op: ops.Summaries) -> Steps[list[ThreadSummary]]:
     params, shape = _listing_params(op, op.limit)
     rows = yield Query(sq.thread_listing(what="rows", **shape), params)
     return [ThreadSummary.of(_thread(r[0])) for r in rows]
@@ -284,12 +329,14 @@ class _Write:
     appended: Appended
 
 
-def _append_write(op: ops.Append, known: Known, existing: dict[str, Message],
-                  limits: Limits) -> _Write | list[Message]:
+def _append_write(
+    op: ops.Append, known: Known, existing: dict[str, Message], limits: Limits
+) -> _Write | list[Message]:
     """The rows and thread state an append writes on top of ``known``, or,
     when every message is already stored, the stored messages."""
-    new, slots = plan_checked(known.thread, op.messages, existing, op.expected_revision,
-                               importing=op.importing)
+    new, slots = plan_checked(
+        known.thread, op.messages, existing, op.expected_revision, importing=op.importing
+    )
     if not new:
         return [s for s in slots if s is not None]
     updated, stored = apply_append(known.thread, new, utcnow(), counter=op.counter)
@@ -307,8 +354,7 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
     # waited for the lock makes the insert hit the unique key; the driver then
     # retries and the lookup finds it.
     ids = list(dict.fromkeys(m.id for m in op.messages))
-    row = yield Query(sq.thread_lock_lookup, (op.tenant, ids, op.tenant, op.thread_id),
-                      Fetch.ONE)
+    row = yield Query(sq.thread_lock_lookup, (op.tenant, ids, op.tenant, op.thread_id), Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
     known = Known(_thread(row[0]), row[0])
@@ -320,8 +366,9 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
     return write.appended
 
 
-def append_known(sq: Statements, limits: Limits, op: ops.Append, known: Known
-                 ) -> Steps[Appended | None]:
+def append_known(
+    sq: Statements, limits: Limits, op: ops.Append, known: Known
+) -> Steps[Appended | None]:
     """An append in one statement (run in autocommit), computed on ``known``.
 
     It writes only if the thread row still holds ``known.body`` exactly and no
@@ -337,8 +384,7 @@ def append_known(sq: Statements, limits: Limits, op: ops.Append, known: Known
     if isinstance(write, list):
         return None
     write.params["known"] = known.body
-    inserted = yield Query(sq.append_if_unchanged(write.n), write.params,
-                           Fetch.ROWCOUNT)
+    inserted = yield Query(sq.append_if_unchanged(write.n), write.params, Fetch.ROWCOUNT)
     return write.appended if inserted else None
 
 
@@ -349,10 +395,16 @@ def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Mes
     return _message(row[0])
 
 
-def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: str,
-                     expected: int | None,
-                     change: Callable[[Thread, Message], tuple[Thread, Message]], *,
-                     importing: bool = False) -> Steps[Message]:
+def _replace_message(
+    sq: Statements,
+    limits: Limits,
+    tenant: str,
+    message_id: str,
+    expected: int | None,
+    change: Callable[[Thread, Message], tuple[Thread, Message]],
+    *,
+    importing: bool = False,
+) -> Steps[Message]:
     row = yield Query(sq.message_thread, (tenant, message_id), Fetch.ONE)
     if row is None:
         raise MessageNotFoundError(message_id)
@@ -367,35 +419,55 @@ def _replace_message(sq: Statements, limits: Limits, tenant: str, message_id: st
     new_thread, new = change(thread, old)
     body = encode_message(new, limits)
     if new is not old:
-        yield Query(sq.message_update, (new.deleted_at, body, tenant, thread_id, new.seq),
-                    Fetch.NONE)
+        yield Query(
+            sq.message_update, (new.deleted_at, body, tenant, thread_id, new.seq), Fetch.NONE
+        )
     if new_thread is not thread:
         yield _save_thread(sq, new_thread, limits)
     return new
 
 
 def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Steps[Message]:
-    return (yield from _replace_message(
-        sq, limits, op.tenant, op.message_id, op.expected_revision,
-        lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter)))
+    return (
+        yield from _replace_message(
+            sq,
+            limits,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
+        )
+    )
 
 
 def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:
-    return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
-                                        op.expected_revision,
-                                        lambda t, m: message_deleted(t, m, utcnow()),
-                                        importing=op.importing))
+    return (
+        yield from _replace_message(
+            sq,
+            limits,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_deleted(t, m, utcnow()),
+            importing=op.importing,
+        )
+    )
 
 
-def restore_message(sq: Statements, limits: Limits, op: ops.RestoreMessage
-                    ) -> Steps[Message]:
-    return (yield from _replace_message(sq, limits, op.tenant, op.message_id,
-                                        op.expected_revision,
-                                        lambda t, m: message_restored(t, m, utcnow())))
+def restore_message(sq: Statements, limits: Limits, op: ops.RestoreMessage) -> Steps[Message]:
+    return (
+        yield from _replace_message(
+            sq,
+            limits,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_restored(t, m, utcnow()),
+        )
+    )
 
 
-def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages
-                  ) -> Steps[Page[Message]]:
+def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages) -> Steps[Page[Message]]:
     backward = op.before_seq is not None
     bound = op.before_seq if op.before_seq is not None else op.after_seq
     sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
@@ -425,10 +497,13 @@ def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps
         return [_message(r[0]) for r in rows]  # no joined copy of every body
 
 
-def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
-                 ) -> Steps[ops.ContextRows]:
-    params = {"tenant": op.tenant, "thread": op.thread_id, "before": op.before_seq,
-              "limit": op.limit}
+def context_page(sq: Statements, limits: Limits, op: ops.ContextPage) -> Steps[ops.ContextRows]:
+    params = {
+        "tenant": op.tenant,
+        "thread": op.thread_id,
+        "before": op.before_seq,
+        "limit": op.limit,
+    }
     if op.with_mandatory:
         read = ops.ContextRows.from_first_read((yield Query(sq.context_start, params)))
     else:
@@ -438,13 +513,15 @@ def context_page(sq: Statements, limits: Limits, op: ops.ContextPage
     return read
 
 
-def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
-                          ) -> Steps[list[Message]]:
+def messages_by_execution(
+    sq: Statements, limits: Limits, op: ops.ByExecution
+) -> Steps[list[Message]]:
     if op.thread_id is None:  # LIMIT NULL: no limit
         query = Query(sq.messages_by_execution, (op.tenant, op.execution_id, op.limit))
     else:
-        query = Query(sq.messages_by_execution_in_thread,
-                      (op.tenant, op.execution_id, op.thread_id, op.limit))
+        query = Query(
+            sq.messages_by_execution_in_thread, (op.tenant, op.execution_id, op.thread_id, op.limit)
+        )
     rows = yield query
     return [_message(r[0]) for r in rows]
 
@@ -452,16 +529,18 @@ def messages_by_execution(sq: Statements, limits: Limits, op: ops.ByExecution
 # --- snapshots and health ---------------------------------------------------------
 
 
-def export_thread(sq: Statements, limits: Limits, op: ops.ExportThread
-                  ) -> Steps[ConversationSnapshot]:
+def export_thread(
+    sq: Statements, limits: Limits, op: ops.ExportThread
+) -> Steps[ConversationSnapshot]:
     row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
     rows = yield Query(sq.messages_all, (op.tenant, op.thread_id))
     with collector_paused():
         msgs = [_message(r[0]) for r in rows]
-    return ConversationSnapshot(thread=_thread(row[0]), messages=msgs,
-                                pinned=[m.pinned for m in msgs])
+    return ConversationSnapshot(
+        thread=_thread(row[0]), messages=msgs, pinned=[m.pinned for m in msgs]
+    )
 
 
 def import_thread(sq: Statements, limits: Limits, op: ops.ImportThread) -> Steps[Thread]:
@@ -481,8 +560,11 @@ def import_thread(sq: Statements, limits: Limits, op: ops.ImportThread) -> Steps
     if inserted is None:
         raise ThreadExistsError(thread.id)
     if msgs:
-        yield Query(sq.messages_insert(len(msgs)),
-                    _batch_params(op.tenant, thread.id, msgs, bodies), Fetch.NONE)
+        yield Query(
+            sq.messages_insert(len(msgs)),
+            _batch_params(op.tenant, thread.id, msgs, bodies),
+            Fetch.NONE,
+        )
     return thread
 
 
@@ -499,7 +581,9 @@ def _too_new(sq: Statements, found: int) -> SchemaTooNewError:
     return SchemaTooNewError(
         f"the database schema {sq.schema!r} is at version {found}, written by a newer "
         f"convostore; this version understands up to {LATEST}. Upgrade convostore.",
-        found=found, expected=LATEST)
+        found=found,
+        expected=LATEST,
+    )
 
 
 def check_schema(sq: Statements) -> Steps[int]:
@@ -512,7 +596,9 @@ def check_schema(sq: Statements) -> Steps[int]:
             f"the database schema {sq.schema!r} is at version {found}, this convostore "
             f"needs {LATEST}: run `convostore db upgrade`, call store.backend.migrate(), "
             "or open the store with auto_migrate=True",
-            found=found, expected=LATEST)
+            found=found,
+            expected=LATEST,
+        )
     return found
 
 
@@ -552,21 +638,34 @@ def health_check(sq: Statements, limits: Limits, op: ops.HealthCheck) -> Steps[H
     found = yield from schema_version(sq)
     checks = [
         HealthCheckResult(name="open", ok=True, detail=f"schema {sq.schema!r}"),
-        HealthCheckResult(name="schema", ok=found == LATEST,
-                          detail=f"version {found} of {LATEST}"),
+        HealthCheckResult(name="schema", ok=found == LATEST, detail=f"version {found} of {LATEST}"),
     ]
     if found:  # the tables exist, so what may be done to them can be asked
         recovery, read_only, granted = yield Query(sq.write_state, None, Fetch.ONE)
-        why = ("the server is a standby in recovery" if recovery else
-               "transactions are read-only (default_transaction_read_only is on)"
-               if read_only == "on" else
-               "the role may not insert, update and delete in the convostore tables"
-               if not granted else None)
-        checks.append(HealthCheckResult(name="writable", ok=why is None,
-                                        detail=why or "the server accepts writes"))
-    return HealthReport.of("postgres", checks, {
-        "schema": sq.schema, "schema_version": found, "expected_schema_version": LATEST,
-    }, full=op.full)
+        why = (
+            "the server is a standby in recovery"
+            if recovery
+            else "transactions are read-only (default_transaction_read_only is on)"
+            if read_only == "on"
+            else "the role may not insert, update and delete in the convostore tables"
+            if not granted
+            else None
+        )
+        checks.append(
+            HealthCheckResult(
+                name="writable", ok=why is None, detail=why or "the server accepts writes"
+            )
+        )
+    return HealthReport.of(
+        "postgres",
+        checks,
+        {
+            "schema": sq.schema,
+            "schema_version": found,
+            "expected_schema_version": LATEST,
+        },
+        full=op.full,
+    )
 
 
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT

@@ -78,44 +78,52 @@ class Statements:
         self.write_state = b(
             "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
             f"has_table_privilege('{t}', 'INSERT, UPDATE, DELETE') "
-            f"AND has_table_privilege('{m}', 'INSERT, UPDATE, DELETE')")
+            f"AND has_table_privilege('{m}', 'INSERT, UPDATE, DELETE')"
+        )
 
         # threads
         save_thread = (
             f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
             "updated_at = %(updated_at)s, deleted_at = %(deleted_at)s, "
             "revision = %(revision)s, body = %(body)s::json "
-            "WHERE tenant_id = %(tenant_id)s AND id = %(id)s")
+            "WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
+        )
         self.thread_get = b(f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s")
         self.thread_lock = b(
-            f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE")
+            f"SELECT body::text FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE"
+        )
         # Lock the thread and look up the batch's ids already stored, in one trip.
         self.thread_lock_lookup = b(
             f"SELECT t.body::text, (SELECT coalesce(json_agg(m.body), '[]')::text "
             f"FROM {m} m WHERE m.tenant_id = %s AND m.id = ANY(%s::text[])) "
-            f"FROM {t} t WHERE t.tenant_id = %s AND t.id = %s FOR UPDATE OF t")
+            f"FROM {t} t WHERE t.tenant_id = %s AND t.id = %s FOR UPDATE OF t"
+        )
         self.thread_exists = b(f"SELECT 1 FROM {t} WHERE tenant_id = %s AND id = %s")
         self.thread_insert = b(
             f"INSERT INTO {t} ({_THREAD_COLS}) VALUES ({_THREAD_VALS}) "
-            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1")
+            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1"
+        )
         self.thread_update = b(save_thread)
         self._save_thread = save_thread  # also the core of the append statements
         self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
 
         # messages
         self.message_ids_taken = b(
-            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%b::text[])")
+            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%b::text[])"
+        )
         self.message_get = b(f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = %s")
-        self.message_thread = b(
-            f"SELECT thread_id FROM {m} WHERE tenant_id = %s AND id = %s")
+        self.message_thread = b(f"SELECT thread_id FROM {m} WHERE tenant_id = %s AND id = %s")
         self.message_in_thread = b(
-            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s AND id = %s")
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s AND id = %s"
+        )
         self.message_update = b(
             f"UPDATE {m} SET deleted_at = %s, body = %s::json "
-            "WHERE tenant_id = %s AND thread_id = %s AND seq = %s")
+            "WHERE tenant_id = %s AND thread_id = %s AND seq = %s"
+        )
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
         self.messages_all = b(
-            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq")
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq"
+        )
         # A context window's pages: live, unarchived messages below a seq, newest
         # first. The conditions are those of the partial index holding exactly
         # these rows (convostore_messages_live), so the read never steps over
@@ -124,24 +132,29 @@ class Statements:
         newest_live = (
             f"seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
             f"AND thread_id = %(thread)s AND seq < %(before)s AND {window_rows} "
-            "ORDER BY seq DESC LIMIT %(limit)s")
+            "ORDER BY seq DESC LIMIT %(limit)s"
+        )
         # Its first read: mandatory messages (0) and the newest live page (1) in
         # one statement, so from one snapshot (convostore_messages_live_mandatory).
         self.context_start = b(
             f"(SELECT 0, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
             f"AND thread_id = %(thread)s AND {window_rows} "
             "AND (role = 'system' OR (body->>'pinned')::boolean)) "
-            f"UNION ALL (SELECT 1, {newest_live})")
+            f"UNION ALL (SELECT 1, {newest_live})"
+        )
         self.context_page = b(f"SELECT {newest_live}")
         self.messages_all_live = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
-            "AND deleted_at IS NULL ORDER BY seq")
+            "AND deleted_at IS NULL ORDER BY seq"
+        )
         self.messages_by_execution = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
-            "AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s")
+            "AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s"
+        )
         self.messages_by_execution_in_thread = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
-            "AND thread_id = %s AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s")
+            "AND thread_id = %s AND deleted_at IS NULL ORDER BY thread_id, seq LIMIT %s"
+        )
 
     def _insert_batch(self, n: int) -> tuple[str, str]:
         """Inserting ``n`` rows, and the condition "one of their ids is stored".
@@ -155,18 +168,23 @@ class Statements:
             f"INSERT INTO {self.messages_table} (tenant_id, thread_id, seq, id, role, "
             "execution_id, created_at, deleted_at, body) "
             "SELECT %(tenant_id)s, %(id)s, u.seq, u.id, u.role, u.execution_id, "
-            "u.created_at, u.deleted_at, u.body::json FROM ")
+            "u.created_at, u.deleted_at, u.body::json FROM "
+        )
         names = "AS u(seq, id, role, execution_id, created_at, deleted_at, body)"
         if n > SMALL_BATCH:
-            rows = ("unnest(%(m_seq)b::bigint[], %(m_id)b::text[], %(m_role)b::text[], "
-                    "%(m_execution_id)b::text[], %(m_created_at)b::timestamptz[], "
-                    "%(m_deleted_at)b::timestamptz[], %(m_body)b::text[]) ")
+            rows = (
+                "unnest(%(m_seq)b::bigint[], %(m_id)b::text[], %(m_role)b::text[], "
+                "%(m_execution_id)b::text[], %(m_created_at)b::timestamptz[], "
+                "%(m_deleted_at)b::timestamptz[], %(m_body)b::text[]) "
+            )
             taken = "id = ANY(%(m_id)b::text[])"
         else:
             values = ", ".join(
                 f"(%(m_seq{k})s::bigint, %(m_id{k})s::text, %(m_role{k})s::text, "
                 f"%(m_execution_id{k})s::text, %(m_created_at{k})s::timestamptz, "
-                f"%(m_deleted_at{k})s::timestamptz, %(m_body{k})s::text)" for k in range(n))
+                f"%(m_deleted_at{k})s::timestamptz, %(m_body{k})s::text)"
+                for k in range(n)
+            )
             rows = f"(VALUES {values}) "
             ids = ", ".join(f"%(m_id{k})s" for k in range(n))
             taken = f"id IN ({ids})"
@@ -183,7 +201,8 @@ class Statements:
             f"WITH moved AS ({self._save_thread} AND body::text = %(known)s "
             f"AND NOT EXISTS (SELECT FROM {self.messages_table} "
             f"WHERE tenant_id = %(tenant_id)s AND {taken}) RETURNING 1) "
-            f"{insert} WHERE EXISTS (SELECT FROM moved)").encode()
+            f"{insert} WHERE EXISTS (SELECT FROM moved)"
+        ).encode()
 
     def messages_insert(self, n: int) -> bytes:
         """Insert ``n`` rows (an import's)."""
@@ -222,8 +241,9 @@ class Statements:
         ).encode()
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Statements per backend, kept for life
-    def thread_listing(self, *, what: str, user: bool, agent: bool, include_deleted: bool,
-                       after: bool) -> bytes:
+    def thread_listing(
+        self, *, what: str, user: bool, agent: bool, include_deleted: bool, after: bool
+    ) -> bytes:
         """Threads of a tenant, newest activity first, filtered as asked.
 
         ``what`` is ``rows`` (bodies, with a ``%(limit)s``) or ``count``. Named

@@ -53,8 +53,11 @@ BOOTSTRAP: tuple[str, ...] = (
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "threads and messages", (
-        """CREATE TABLE {s}.convostore_threads (
+    Migration(
+        1,
+        "threads and messages",
+        (
+            """CREATE TABLE {s}.convostore_threads (
     tenant_id   text COLLATE "C" NOT NULL,
     id          text COLLATE "C" NOT NULL,
     user_id     text COLLATE "C",
@@ -66,11 +69,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     body        json NOT NULL,
     CONSTRAINT convostore_threads_pkey PRIMARY KEY (tenant_id, id)
 )""",
-        """CREATE INDEX convostore_threads_by_user
+            """CREATE INDEX convostore_threads_by_user
     ON {s}.convostore_threads (tenant_id, user_id, updated_at DESC, id DESC)""",
-        """CREATE INDEX convostore_threads_by_tenant
+            """CREATE INDEX convostore_threads_by_tenant
     ON {s}.convostore_threads (tenant_id, updated_at DESC, id DESC)""",
-        """CREATE TABLE {s}.convostore_messages (
+            """CREATE TABLE {s}.convostore_messages (
     tenant_id    text COLLATE "C" NOT NULL,
     thread_id    text COLLATE "C" NOT NULL,
     seq          bigint NOT NULL CHECK (seq > 0),
@@ -85,34 +88,39 @@ MIGRATIONS: tuple[Migration, ...] = (
     CONSTRAINT convostore_messages_thread_fkey FOREIGN KEY (tenant_id, thread_id)
         REFERENCES {s}.convostore_threads (tenant_id, id) ON DELETE CASCADE
 )""",
-        """CREATE INDEX convostore_messages_by_execution
+            """CREATE INDEX convostore_messages_by_execution
     ON {s}.convostore_messages (tenant_id, execution_id, thread_id, seq)
     WHERE execution_id IS NOT NULL""",
-        # The system prompt and pinned messages every context window starts from.
-        """CREATE INDEX convostore_messages_mandatory
+            # The system prompt and pinned messages every context window starts from.
+            """CREATE INDEX convostore_messages_mandatory
     ON {s}.convostore_messages (tenant_id, thread_id, seq)
     WHERE role = 'system' OR (body->>'pinned')::boolean""",
-    )),
-    Migration(2, "live message count and live window indexes", (
-        # A thread's counters live in its body: the live count is added there,
-        # counted once; from now on it moves with every write.
-        """UPDATE {s}.convostore_threads AS t SET body = (t.body::jsonb || jsonb_build_object(
+        ),
+    ),
+    Migration(
+        2,
+        "live message count and live window indexes",
+        (
+            # A thread's counters live in its body: the live count is added there,
+            # counted once; from now on it moves with every write.
+            """UPDATE {s}.convostore_threads AS t SET body = (t.body::jsonb || jsonb_build_object(
     'live_message_count', (SELECT count(*) FROM {s}.convostore_messages AS m
         WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id
           AND m.deleted_at IS NULL)))::json""",
-        # The rows a context window may read (live, not archived), and the
-        # mandatory ones among them, so archived or deleted history costs a
-        # window nothing. A message body leaves out ``archived_at`` (and
-        # ``pinned``) at its default, so these test the body's fields.
-        """CREATE INDEX convostore_messages_live
+            # The rows a context window may read (live, not archived), and the
+            # mandatory ones among them, so archived or deleted history costs a
+            # window nothing. A message body leaves out ``archived_at`` (and
+            # ``pinned``) at its default, so these test the body's fields.
+            """CREATE INDEX convostore_messages_live
     ON {s}.convostore_messages (tenant_id, thread_id, seq)
     WHERE deleted_at IS NULL AND (body->>'archived_at') IS NULL""",
-        """CREATE INDEX convostore_messages_live_mandatory
+            """CREATE INDEX convostore_messages_live_mandatory
     ON {s}.convostore_messages (tenant_id, thread_id, seq)
     WHERE deleted_at IS NULL AND (body->>'archived_at') IS NULL
       AND (role = 'system' OR (body->>'pinned')::boolean)""",
-        "DROP INDEX {s}.convostore_messages_mandatory",
-    )),
+            "DROP INDEX {s}.convostore_messages_mandatory",
+        ),
+    ),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 
@@ -149,8 +157,7 @@ def render_ddl(schema: str = "public") -> str:
         lines += [render(stmt, schema) + ";" for stmt in mig.statements]
         name = mig.name.replace("'", "''")
         lines.append(
-            f"INSERT INTO {q}.{MIGRATIONS_TABLE} (version, name) "
-            f"VALUES ({mig.version}, '{name}');"
+            f"INSERT INTO {q}.{MIGRATIONS_TABLE} (version, name) VALUES ({mig.version}, '{name}');"
         )
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"

@@ -116,26 +116,41 @@ def diagnose(path: str) -> list[HealthCheckResult]:
     checks: list[HealthCheckResult] = []
     if os.path.isdir(directory):
         why = _health.not_writable((full, full + "-wal", full + "-shm"), directory)
-        checks.append(HealthCheckResult(name="writable", ok=why is None,
-                                        detail=why or f"{full} and its directory are writable"))
+        checks.append(
+            HealthCheckResult(
+                name="writable",
+                ok=why is None,
+                detail=why or f"{full} and its directory are writable",
+            )
+        )
         checks.append(_health.disk_space(directory))
     else:
-        checks.append(HealthCheckResult(name="writable", ok=False,
-                                        detail=f"the directory {directory} does not exist"))
+        checks.append(
+            HealthCheckResult(
+                name="writable", ok=False, detail=f"the directory {directory} does not exist"
+            )
+        )
     try:
         with open(full, "rb") as f:
             head = f.read(len(_HEADER))
     except FileNotFoundError:
         return checks
     except OSError as exc:
-        checks.append(HealthCheckResult(name="integrity", ok=False,
-                                        detail=f"cannot read {full}: {exc.strerror}"))
+        checks.append(
+            HealthCheckResult(
+                name="integrity", ok=False, detail=f"cannot read {full}: {exc.strerror}"
+            )
+        )
         return checks
     if head and head != _HEADER:
-        checks.append(HealthCheckResult(
-            name="integrity", ok=False,
-            detail=f"{full} does not start with the SQLite header: not a SQLite "
-                   "database, or its first page is damaged"))
+        checks.append(
+            HealthCheckResult(
+                name="integrity",
+                ok=False,
+                detail=f"{full} does not start with the SQLite header: not a SQLite "
+                "database, or its first page is damaged",
+            )
+        )
     return checks
 
 
@@ -149,10 +164,20 @@ def _translate(exc: sqlite3.Error) -> ConvostoreError:
 
 
 #: Thread fields kept in columns of their own rather than in the JSON body.
-_COLUMN_FIELDS = set({
-    "revision", "message_count", "live_message_count", "turn_count", "tool_call_count",
-    "token_count", "usage", "cost", "updated_at", "deleted_at",
-})
+_COLUMN_FIELDS = set(
+    {
+        "revision",
+        "message_count",
+        "live_message_count",
+        "turn_count",
+        "tool_call_count",
+        "token_count",
+        "usage",
+        "cost",
+        "updated_at",
+        "deleted_at",
+    }
+)
 
 
 def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
@@ -161,11 +186,23 @@ def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
     body = thread.model_dump_json(exclude=_COLUMN_FIELDS)
     u, c = thread.usage, thread.cost
     return (
-        thread.user_id, thread.agent_name, to_us(thread.updated_at),
-        to_us(thread.deleted_at) if thread.deleted_at else None, thread.revision,
-        thread.message_count, thread.turn_count, thread.tool_call_count, thread.token_count,
-        u.prompt_tokens, u.completion_tokens, u.total_tokens,
-        c.input_cost, c.output_cost, c.total_cost, c.currency, body,
+        thread.user_id,
+        thread.agent_name,
+        to_us(thread.updated_at),
+        to_us(thread.deleted_at) if thread.deleted_at else None,
+        thread.revision,
+        thread.message_count,
+        thread.turn_count,
+        thread.tool_call_count,
+        thread.token_count,
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.total_tokens,
+        c.input_cost,
+        c.output_cost,
+        c.total_cost,
+        c.currency,
+        body,
         thread.live_message_count,
     )
 
@@ -188,11 +225,15 @@ def _row_json(row: Sequence[Any]) -> str:
     body = row[16]
     usage = cost = ""
     if row[9] or row[10] or row[11]:
-        usage = (f',"usage":{{"prompt_tokens":{row[9]},"completion_tokens":{row[10]},'
-                 f'"total_tokens":{row[11]}}}')
+        usage = (
+            f',"usage":{{"prompt_tokens":{row[9]},"completion_tokens":{row[10]},'
+            f'"total_tokens":{row[11]}}}'
+        )
     if row[12] or row[13] or row[14] or row[15] != "USD":
-        cost = (f',"cost":{{"input_cost":{row[12]!r},"output_cost":{row[13]!r},'
-                f'"total_cost":{row[14]!r},"currency":{json.dumps(row[15])}}}')
+        cost = (
+            f',"cost":{{"input_cost":{row[12]!r},"output_cost":{row[13]!r},'
+            f'"total_cost":{row[14]!r},"currency":{json.dumps(row[15])}}}'
+        )
     return (
         f'{body[:-1]},"updated_at":{_iso(row[2], row[18])},'
         f'"deleted_at":{_iso(row[3], row[19])},'
@@ -216,8 +257,16 @@ def _row_threads(rows: Sequence[Sequence[Any]]) -> list[Thread]:
 
 def _message_row(tenant: str, m: Message, body: str) -> tuple[Any, ...]:
     return (
-        tenant, m.thread_id, m.seq, m.id, m.role.value, m.execution_id, int(m.pinned),
-        int(m.deleted_at is not None), int(m.archived_at is not None), body,
+        tenant,
+        m.thread_id,
+        m.seq,
+        m.id,
+        m.role.value,
+        m.execution_id,
+        int(m.pinned),
+        int(m.deleted_at is not None),
+        int(m.archived_at is not None),
+        body,
     )
 
 
@@ -236,8 +285,14 @@ class SQLiteBackend(ThreadChangeBackend):
     capabilities: ClassVar[Capabilities] = Capabilities(multi_process=True)
     latest_version: ClassVar[int] = sql.LATEST_VERSION
 
-    def __init__(self, path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
-                 synchronous: str = "full", busy_timeout: int | str = 10_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        synchronous: str = "full",
+        busy_timeout: int | str = 10_000,
+    ) -> None:
         super().__init__(limits=limits)
         self.path = str(path)
         self._memory = self.path == ":memory:"
@@ -248,8 +303,9 @@ class SQLiteBackend(ThreadChangeBackend):
         try:
             self._busy_ms = int(busy_timeout)
         except ValueError:
-            raise ValidationError("must be an integer (milliseconds)",
-                                  field="busy_timeout") from None
+            raise ValidationError(
+                "must be an integer (milliseconds)", field="busy_timeout"
+            ) from None
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -277,18 +333,24 @@ class SQLiteBackend(ThreadChangeBackend):
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self._busy_ms / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             if not self._memory:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise BackendUnavailableError(
-                        f"{self.path}: cannot switch to WAL mode (got {mode})")
+                        f"{self.path}: cannot switch to WAL mode (got {mode})"
+                    )
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except sqlite3.Error as exc:
-            raise BackendUnavailableError(f"cannot open SQLite database {self.path}: {exc}"
-                                          ) from None
+            raise BackendUnavailableError(
+                f"cannot open SQLite database {self.path}: {exc}"
+            ) from None
         with self._conns_lock:
             self._conns.append(conn)
         return conn
@@ -370,30 +432,39 @@ class SQLiteBackend(ThreadChangeBackend):
         try:
             self.migrate()
         except sqlite3.DatabaseError as exc:
-            raise BackendUnavailableError(f"{self.path} is not a usable SQLite database: {exc}"
-                                          ) from None
+            raise BackendUnavailableError(
+                f"{self.path} is not a usable SQLite database: {exc}"
+            ) from None
 
     def migrate(self) -> list[int]:
         """Apply pending migrations, each in its own transaction; return their versions."""
         applied: list[int] = []
         for migration in sql.MIGRATIONS:
+
             def step(conn: sqlite3.Connection, m: sql.Migration = migration) -> bool:
                 conn.execute(sql.CREATE_MIGRATIONS_TABLE)
-                current = conn.execute(
-                    "SELECT max(version) FROM convostore_migrations").fetchone()[0] or 0
+                current = (
+                    conn.execute("SELECT max(version) FROM convostore_migrations").fetchone()[0]
+                    or 0
+                )
                 if current > sql.LATEST_VERSION:
                     raise SchemaTooNewError(
                         f"{self.path} has schema version {current}, newer than the "
                         f"{sql.LATEST_VERSION} this convostore knows: upgrade convostore",
-                        found=current, expected=sql.LATEST_VERSION)
+                        found=current,
+                        expected=sql.LATEST_VERSION,
+                    )
                 if current >= m.version:
                     return False
                 for statement in m.statements:
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO convostore_migrations (version, name, applied_at) "
-                    "VALUES (?, ?, ?)", (m.version, m.name, utcnow().isoformat()))
+                    "VALUES (?, ?, ?)",
+                    (m.version, m.name, utcnow().isoformat()),
+                )
                 return True
+
             if self._write(step):
                 applied.append(migration.version)
         return applied
@@ -437,10 +508,9 @@ class SQLiteBackend(ThreadChangeBackend):
         found: dict[str, Message] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+            chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for (body,) in conn.execute(sql.MESSAGES_BY_IDS.format(marks=marks),
-                                        (tenant, *chunk)):
+            for (body,) in conn.execute(sql.MESSAGES_BY_IDS.format(marks=marks), (tenant, *chunk)):
                 m = Message.model_validate_json(body)
                 found[m.id] = m
         return found
@@ -453,8 +523,15 @@ class SQLiteBackend(ThreadChangeBackend):
     def _decode_dicts(rows: Iterable[tuple[str]]) -> list[Any]:
         return bodies_as_dicts(body for (body,) in rows)
 
-    def _modify(self, tenant: str, thread_id: str, expected: int | None,
-                change: Callable[[Thread], Thread], *, writable: bool = True) -> Thread:
+    def _modify(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        change: Callable[[Thread], Thread],
+        *,
+        writable: bool = True,
+    ) -> Thread:
         def tx(conn: sqlite3.Connection) -> Thread:
             thread = self._load_thread(conn, tenant, thread_id)
             check_revision(thread, expected)
@@ -464,6 +541,7 @@ class SQLiteBackend(ThreadChangeBackend):
             if new is not thread:
                 self._save_thread(conn, tenant, new)
             return new
+
         return self._write(tx)
 
     # threads ----------------------------------------------------------------
@@ -477,6 +555,7 @@ class SQLiteBackend(ThreadChangeBackend):
                 raise ThreadExistsError(thread.id)
             conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *row))
             return thread
+
         return self._write(tx)
 
     def get_thread(self, op: ops.GetThread) -> Thread:
@@ -489,6 +568,7 @@ class SQLiteBackend(ThreadChangeBackend):
             check_revision(thread, op.expected_revision)
             conn.execute(sql.DELETE_THREAD_MESSAGES, (op.tenant, op.thread_id))
             conn.execute(sql.DELETE_THREAD, (op.tenant, op.thread_id))
+
         self._write(tx)
 
     @staticmethod
@@ -505,14 +585,21 @@ class SQLiteBackend(ThreadChangeBackend):
             clauses.append("deleted_us IS NULL")
         return " AND ".join(clauses), params
 
-    def _threads(self, tenant: str, flt: ops.ThreadFilter, limit: int | None,
-                 after: tuple[int, str] | None = None) -> list[Thread]:
+    def _threads(
+        self,
+        tenant: str,
+        flt: ops.ThreadFilter,
+        limit: int | None,
+        after: tuple[int, str] | None = None,
+    ) -> list[Thread]:
         where, params = self._where(tenant, flt)
         if after is not None:
             where += " AND (updated_us, id) < (?, ?)"
             params.extend(after)
-        query = (f"SELECT {sql.THREAD_READ_COLUMNS} FROM threads WHERE {where} "
-                 "ORDER BY updated_us DESC, id DESC")
+        query = (
+            f"SELECT {sql.THREAD_READ_COLUMNS} FROM threads WHERE {where} "
+            "ORDER BY updated_us DESC, id DESC"
+        )
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)
@@ -526,8 +613,9 @@ class SQLiteBackend(ThreadChangeBackend):
     def count_threads(self, op: ops.CountThreads) -> int:
         where, params = self._where(op.tenant, op.filter)
         with self._read() as conn:
-            return int(conn.execute(f"SELECT count(*) FROM threads WHERE {where}",
-                                    params).fetchone()[0])
+            return int(
+                conn.execute(f"SELECT count(*) FROM threads WHERE {where}", params).fetchone()[0]
+            )
 
     def summaries(self, op: ops.Summaries) -> list[ThreadSummary]:
         return [ThreadSummary.of(t) for t in self._threads(op.tenant, op.filter, op.limit)]
@@ -551,27 +639,50 @@ class SQLiteBackend(ThreadChangeBackend):
                 pass
         return self._write(lambda conn: self._append_checked(conn, op))
 
-    def _advance(self, conn: sqlite3.Connection, op: ops.Append, new: list[Message],
-                 expected: int | None) -> list[Message] | None:
+    def _advance(
+        self, conn: sqlite3.Connection, op: ops.Append, new: list[Message], expected: int | None
+    ) -> list[Message] | None:
         counts = token_counts(new, op.counter)
         d = batch_delta(new, counts)
         cost, u = d.cost, d.usage
         now = to_us(utcnow())
         if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
-            row = conn.execute(sql.ADVANCE_THREAD_COUNTS, (
-                d.count, d.turns, d.tool_calls, d.tokens, now, op.tenant, op.thread_id,
-                expected, op.importing)).fetchone()
+            row = conn.execute(
+                sql.ADVANCE_THREAD_COUNTS,
+                (
+                    d.count,
+                    d.turns,
+                    d.tool_calls,
+                    d.tokens,
+                    now,
+                    op.tenant,
+                    op.thread_id,
+                    expected,
+                    op.importing,
+                ),
+            ).fetchone()
         else:
-            row = conn.execute(sql.ADVANCE_THREAD, {
-                "n": d.count, "turns": d.turns, "tools": d.tool_calls, "tokens": d.tokens,
-                "prompt": u.prompt_tokens, "completion": u.completion_tokens,
-                "total": u.total_tokens, "currency": cost.currency if cost else None,
-                "input_cost": cost.input_cost if cost else 0.0,
-                "output_cost": cost.output_cost if cost else 0.0,
-                "total_cost": cost.total_cost if cost else 0.0,
-                "now": now, "tenant": op.tenant, "id": op.thread_id, "rev": expected,
-                "importing": op.importing,
-            }).fetchone()
+            row = conn.execute(
+                sql.ADVANCE_THREAD,
+                {
+                    "n": d.count,
+                    "turns": d.turns,
+                    "tools": d.tool_calls,
+                    "tokens": d.tokens,
+                    "prompt": u.prompt_tokens,
+                    "completion": u.completion_tokens,
+                    "total": u.total_tokens,
+                    "currency": cost.currency if cost else None,
+                    "input_cost": cost.input_cost if cost else 0.0,
+                    "output_cost": cost.output_cost if cost else 0.0,
+                    "total_cost": cost.total_cost if cost else 0.0,
+                    "now": now,
+                    "tenant": op.tenant,
+                    "id": op.thread_id,
+                    "rev": expected,
+                    "importing": op.importing,
+                },
+            ).fetchone()
         if row is None:
             return None
         stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns, counts)
@@ -600,8 +711,9 @@ class SQLiteBackend(ThreadChangeBackend):
     def _append_checked(self, conn: sqlite3.Connection, op: ops.Append) -> list[Message]:
         thread = self._load_thread(conn, op.tenant, op.thread_id)
         existing = self._taken_ids(conn, op.tenant, [m.id for m in op.messages])
-        new, slots = plan_checked(thread, op.messages, existing, op.expected_revision,
-                               importing=op.importing)
+        new, slots = plan_checked(
+            thread, op.messages, existing, op.expected_revision, importing=op.importing
+        )
         if not new:
             return [s for s in slots if s is not None]
         stored = self._advance(conn, op, new, thread.revision)
@@ -612,9 +724,15 @@ class SQLiteBackend(ThreadChangeBackend):
         with self._read() as conn:
             return self._load_message(conn, op.tenant, op.message_id)
 
-    def _replace_message(self, tenant: str, message_id: str, expected: int | None,
-                         change: Callable[[Thread, Message], tuple[Thread, Message]], *,
-                         importing: bool = False) -> Message:
+    def _replace_message(
+        self,
+        tenant: str,
+        message_id: str,
+        expected: int | None,
+        change: Callable[[Thread, Message], tuple[Thread, Message]],
+        *,
+        importing: bool = False,
+    ) -> Message:
         def tx(conn: sqlite3.Connection) -> Message:
             old = self._load_message(conn, tenant, message_id)
             thread = self._load_thread(conn, tenant, old.thread_id or "")
@@ -624,26 +742,46 @@ class SQLiteBackend(ThreadChangeBackend):
             if new is old:
                 return old
             body = encode_message(new, self.limits)
-            conn.execute(sql.UPDATE_MESSAGE, (
-                int(new.pinned), int(new.deleted_at is not None),
-                int(new.archived_at is not None), body, tenant, message_id))
+            conn.execute(
+                sql.UPDATE_MESSAGE,
+                (
+                    int(new.pinned),
+                    int(new.deleted_at is not None),
+                    int(new.archived_at is not None),
+                    body,
+                    tenant,
+                    message_id,
+                ),
+            )
             self._save_thread(conn, tenant, new_thread)
             return new
+
         return self._write(tx)
 
     def update_message(self, op: ops.UpdateMessage) -> Message:
         return self._replace_message(
-            op.tenant, op.message_id, op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter))
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
+        )
 
     def delete_message(self, op: ops.DeleteMessage) -> Message:
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_deleted(t, m, utcnow()),
-                                     importing=op.importing)
+        return self._replace_message(
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_deleted(t, m, utcnow()),
+            importing=op.importing,
+        )
 
     def restore_message(self, op: ops.RestoreMessage) -> Message:
-        return self._replace_message(op.tenant, op.message_id, op.expected_revision,
-                                     lambda t, m: message_restored(t, m, utcnow()))
+        return self._replace_message(
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_restored(t, m, utcnow()),
+        )
 
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         deleted = "" if op.include_deleted else "AND deleted = 0"
@@ -660,17 +798,24 @@ class SQLiteBackend(ThreadChangeBackend):
     def recent(self, op: ops.Recent) -> list[Message]:
         deleted = "" if op.include_deleted else "AND deleted = 0"
         with self._read() as conn:
-            rows = conn.execute(sql.MESSAGES_BACKWARD.format(deleted=deleted),
-                                (op.tenant, op.thread_id, 2**63 - 1, op.n)).fetchall()
+            rows = conn.execute(
+                sql.MESSAGES_BACKWARD.format(deleted=deleted),
+                (op.tenant, op.thread_id, 2**63 - 1, op.n),
+            ).fetchall()
             if not rows:
                 self._require_thread(conn, op.tenant, op.thread_id)
         out = self._decode(rows)
         out.reverse()
         return out
 
-    def _whole_thread(self, tenant: str, thread_id: str, query: str,
-                      decode: Callable[[Iterable[tuple[str]]], list[Any]],
-                      head: Callable[[sqlite3.Connection], T]) -> tuple[T, list[Any]]:
+    def _whole_thread(
+        self,
+        tenant: str,
+        thread_id: str,
+        query: str,
+        decode: Callable[[Iterable[tuple[str]]], list[Any]],
+        head: Callable[[sqlite3.Connection], T],
+    ) -> tuple[T, list[Any]]:
         """``head(conn)`` and every row of ``query`` decoded, from one snapshot.
 
         Each body is decoded as its row arrives, so the stored text of the whole
@@ -698,8 +843,12 @@ class SQLiteBackend(ThreadChangeBackend):
         query = sql.MESSAGES_ALL if op.include_deleted else sql.MESSAGES_ALL_LIVE
         decode = self._decode_dicts if op.as_dicts else self._decode
         _, out = self._whole_thread(
-            op.tenant, op.thread_id, query, decode,
-            lambda conn: self._require_thread(conn, op.tenant, op.thread_id))
+            op.tenant,
+            op.thread_id,
+            query,
+            decode,
+            lambda conn: self._require_thread(conn, op.tenant, op.thread_id),
+        )
         return out
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
@@ -707,7 +856,8 @@ class SQLiteBackend(ThreadChangeBackend):
         with self._read() as conn:
             if op.with_mandatory:
                 read = ops.ContextRows.from_first_read(
-                    conn.execute(sql.CONTEXT_START, params).fetchall())
+                    conn.execute(sql.CONTEXT_START, params).fetchall()
+                )
             else:
                 read = ops.ContextRows(None, conn.execute(sql.CONTEXT_PAGE, params).fetchall())
             if not read.rows and not read.mandatory:  # no row proves nothing
@@ -722,16 +872,19 @@ class SQLiteBackend(ThreadChangeBackend):
             params.append(op.thread_id)
         params.append(-1 if op.limit is None else op.limit)  # LIMIT -1: no limit
         with self._read() as conn:
-            rows = conn.execute(sql.MESSAGES_BY_EXECUTION.format(thread=thread), params
-                                ).fetchall()
+            rows = conn.execute(sql.MESSAGES_BY_EXECUTION.format(thread=thread), params).fetchall()
         return self._decode(rows)
 
     # snapshots --------------------------------------------------------------
 
     def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
         thread, msgs = self._whole_thread(
-            op.tenant, op.thread_id, sql.MESSAGES_ALL, self._decode,
-            lambda conn: self._load_thread(conn, op.tenant, op.thread_id))
+            op.tenant,
+            op.thread_id,
+            sql.MESSAGES_ALL,
+            self._decode,
+            lambda conn: self._load_thread(conn, op.tenant, op.thread_id),
+        )
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
@@ -749,6 +902,7 @@ class SQLiteBackend(ThreadChangeBackend):
             conn.execute(sql.INSERT_THREAD, (op.tenant, thread.id, *thread_row))
             conn.executemany(sql.INSERT_MESSAGE, rows)
             return thread
+
         return self._write(tx)
 
     # health -------------------------------------------------------------------
@@ -761,14 +915,18 @@ class SQLiteBackend(ThreadChangeBackend):
         and rolled back, and a database up to :data:`QUICK_CHECK_MAX_BYTES` is
         quick-checked. ``full`` runs ``PRAGMA integrity_check`` on any size.
         """
-        detail: dict[str, Any] = {"path": self.path, "synchronous": self._synchronous,
-                                  "sqlite_version": sqlite3.sqlite_version}
+        detail: dict[str, Any] = {
+            "path": self.path,
+            "synchronous": self._synchronous,
+            "sqlite_version": sqlite3.sqlite_version,
+        }
         checks: list[HealthCheckResult] = []
         try:
             with self._read() as conn:
                 row = conn.execute(
                     "SELECT (SELECT max(version) FROM convostore_migrations), page_size, "
-                    "page_count FROM pragma_page_size, pragma_page_count").fetchone()
+                    "page_count FROM pragma_page_size, pragma_page_count"
+                ).fetchone()
         except ConvostoreError as exc:
             checks.append(HealthCheckResult(name="open", ok=False, detail=str(exc)))
             if not self._memory:
@@ -777,29 +935,42 @@ class SQLiteBackend(ThreadChangeBackend):
         version, size = int(row[0] or 0), int(row[1]) * int(row[2])
         detail.update(schema_version=version, size_bytes=size)
         checks.append(HealthCheckResult(name="open", ok=True, detail=self.describe()))
-        checks.append(HealthCheckResult(
-            name="schema", ok=version == sql.LATEST_VERSION,
-            detail=f"version {version} of {sql.LATEST_VERSION}"))
+        checks.append(
+            HealthCheckResult(
+                name="schema",
+                ok=version == sql.LATEST_VERSION,
+                detail=f"version {version} of {sql.LATEST_VERSION}",
+            )
+        )
         why = None
         if not self._memory:
             full = os.path.abspath(self.path)
-            why = _health.not_writable((full, full + "-wal", full + "-shm"),
-                                       os.path.dirname(full))
+            why = _health.not_writable((full, full + "-wal", full + "-shm"), os.path.dirname(full))
         probe, busy = self._probe_write()
         full_disk = probe is not None and "full" in probe
-        done = ("another connection is writing; writes wait for it" if busy else
-                "a write transaction was begun and rolled back")
+        done = (
+            "another connection is writing; writes wait for it"
+            if busy
+            else "a write transaction was begun and rolled back"
+        )
         if full_disk:
             done = "a write transaction was begun, but its write found no space"
-        checks.append(HealthCheckResult(
-            name="writable", ok=why is None and (probe is None or full_disk),
-            detail=why or (None if full_disk else probe) or done))
-        space = (HealthCheckResult(name="disk-space", ok=True, detail="in memory")
-                 if self._memory else
-                 _health.disk_space(os.path.dirname(os.path.abspath(self.path))))
+        checks.append(
+            HealthCheckResult(
+                name="writable",
+                ok=why is None and (probe is None or full_disk),
+                detail=why or (None if full_disk else probe) or done,
+            )
+        )
+        space = (
+            HealthCheckResult(name="disk-space", ok=True, detail="in memory")
+            if self._memory
+            else _health.disk_space(os.path.dirname(os.path.abspath(self.path)))
+        )
         if full_disk:
-            space = HealthCheckResult(name="disk-space", ok=False,
-                                      detail=f"{probe}; {space.detail}")
+            space = HealthCheckResult(
+                name="disk-space", ok=False, detail=f"{probe}; {space.detail}"
+            )
         checks.append(space)
         checks.append(self._integrity(op.full, size))
         return HealthReport.of(self.kind, checks, detail, full=op.full)
@@ -826,9 +997,11 @@ class SQLiteBackend(ThreadChangeBackend):
                 raise
             try:
                 page = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute("INSERT INTO convostore_migrations (version, name, applied_at) "
-                             "VALUES (-1, 'health check: rolled back', zeroblob(?))",
-                             (page * _PROBE_PAGES,))
+                conn.execute(
+                    "INSERT INTO convostore_migrations (version, name, applied_at) "
+                    "VALUES (-1, 'health check: rolled back', zeroblob(?))",
+                    (page * _PROBE_PAGES,),
+                )
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
@@ -859,18 +1032,23 @@ class SQLiteBackend(ThreadChangeBackend):
         if found != ["ok"]:
             lines = [ln for r in found for ln in r.splitlines() if not ln.startswith("***")]
             shown = "; ".join(lines[:3]) + ("; ..." if len(lines) > 3 else "")
-            return HealthCheckResult(name="integrity", ok=False,
-                                     detail=f"PRAGMA {pragma} found damage: {shown}")
+            return HealthCheckResult(
+                name="integrity", ok=False, detail=f"PRAGMA {pragma} found damage: {shown}"
+            )
         if whole:
             self._corrupt = None
         elif self._corrupt is not None:
             return HealthCheckResult(name="integrity", ok=False, detail=self._corrupt)
         if whole:
-            return HealthCheckResult(name="integrity", ok=True,
-                                     detail=f"PRAGMA {pragma}: ok ({_health.human_bytes(size)})")
+            return HealthCheckResult(
+                name="integrity",
+                ok=True,
+                detail=f"PRAGMA {pragma}: ok ({_health.human_bytes(size)})",
+            )
         return HealthCheckResult(
-            name="integrity", ok=True,
+            name="integrity",
+            ok=True,
             detail=f"header, schema and table roots read; the pages of this "
-                   f"{_health.human_bytes(size)} database are checked by "
-                   "health_check(full=True) and convostore doctor")
-
+            f"{_health.human_bytes(size)} database are checked by "
+            "health_check(full=True) and convostore doctor",
+        )

@@ -133,8 +133,10 @@ THREAD_COLUMNS = (
 def _iso(column: str) -> str:
     # An exact ISO-8601 UTC time for a non-negative microsecond count, else NULL
     # (then the caller formats it).
-    return (f"CASE WHEN {column} >= 0 THEN strftime('%Y-%m-%dT%H:%M:%S', {column} / 1000000, "
-            f"'unixepoch') || printf('.%06dZ', {column} % 1000000) END")
+    return (
+        f"CASE WHEN {column} >= 0 THEN strftime('%Y-%m-%dT%H:%M:%S', {column} / 1000000, "
+        f"'unixepoch') || printf('.%06dZ', {column} % 1000000) END"
+    )
 
 
 #: THREAD_COLUMNS plus the two times already formatted, for reads.
