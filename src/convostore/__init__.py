@@ -72,7 +72,7 @@ from convostore.store import (
     open_store,
     url_from_env,
 )
-from convostore.store._logic import Limits
+from convostore.store.settings import Limits, StoreSettings
 from convostore.tokens import HeuristicCounter, TiktokenCounter, TokenCounter
 
 __version__ = "0.1.0"
@@ -123,6 +123,7 @@ __all__ = [
     "Store",
     "StoreLockedError",
     "StoreNotFoundError",
+    "StoreSettings",
     "TextPart",
     "Thread",
     "ThreadDeletedError",

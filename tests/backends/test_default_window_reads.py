@@ -1,4 +1,4 @@
-"""The window reads a backend inherits from ``Backend`` (for third-party backends
+"""The window reads a backend inherits from ``CoreBackend`` (for third-party backends
 that override only the required handlers) give what the indexed reads of the
 built-in backends give: live, unarchived rows only."""
 
@@ -8,14 +8,14 @@ import datetime as dt
 
 from convostore import Message
 from convostore.store import Store
-from convostore.store import _ops as ops
-from convostore.store.base import Backend
+from convostore.store import ops
+from convostore.store.backend import CoreBackend
 from convostore.store.memory import MemoryBackend
 
 
 class _Inherited(MemoryBackend):
-    context_page = Backend.context_page
-    mandatory = Backend.mandatory
+    context_page = CoreBackend.context_page
+    mandatory = CoreBackend.mandatory
 
 
 def test_inherited_window_reads_skip_archived_and_deleted_rows() -> None:

@@ -34,7 +34,7 @@ from convostore.errors import (
     ValidationError,
 )
 from convostore.model import Message, Thread
-from convostore.store import _ops as ops
+from convostore.store import ops
 from convostore.store.facade import Store
 from convostore.store.jsonfile import FORMAT, FORMAT_VERSION, JsonFileBackend, _file_stem
 from convostore.testing import strategies as cst

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from convostore import Message, Thread, open_store
-from convostore.store._logic import encode_message
+from convostore.store.rules.codec import encode_message
 from convostore.store.sqlite import _sql as sql
 
 GONE = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

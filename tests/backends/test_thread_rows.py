@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from convostore import CostInfo, Message, MessageMetadata, Thread, TokenUsage, open_store
 from convostore.model import _NO_COST, _NO_USAGE
 from convostore.store import Store
-from convostore.store.sqlite import _THREAD_LIST, DEFAULT_LIMITS, _row_json, _thread_row
+from convostore.store.settings import DEFAULT_LIMITS
+from convostore.store.sqlite import _THREAD_LIST, _row_json, _thread_row
 from convostore.testing import strategies as cst
 
 

@@ -10,7 +10,7 @@ import pytest
 from convostore.cli import _common
 from convostore.model import Message
 from convostore.store import open_store
-from convostore.store._logic import Limits
+from convostore.store.settings import Limits
 
 from ._helpers import Run, seed, with_store
 

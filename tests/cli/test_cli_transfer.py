@@ -17,7 +17,7 @@ from convostore.cli import _common
 from convostore.cli.transfer import JSONL_FORMAT
 from convostore.errors import ThreadDeletedError
 from convostore.model import ConversationSnapshot, Message, Thread, ToolCallPart
-from convostore.store._logic import DEFAULT_LIMITS
+from convostore.store.settings import DEFAULT_LIMITS
 
 from ._helpers import Run, seed, with_store
 

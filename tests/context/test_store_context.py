@@ -8,7 +8,7 @@ import pytest
 
 from convostore import Message, open_store
 from convostore.model import utcnow
-from convostore.store import _context
+from convostore.store.rules import window as _context
 
 
 @pytest.fixture

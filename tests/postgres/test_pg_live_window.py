@@ -16,7 +16,7 @@ import pytest
 
 from convostore import ConversationSnapshot, Message, SchemaTooOldError, Thread
 from convostore.store import open_store
-from convostore.store._logic import encode_message
+from convostore.store.rules.codec import encode_message
 from convostore.store.postgres.migrations import BOOTSTRAP, MIGRATIONS, quote_ident, render
 
 pytestmark = pytest.mark.postgres

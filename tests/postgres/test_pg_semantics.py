@@ -285,7 +285,7 @@ def test_same_results_as_memory_from_two_processes(pg_url: str, schema: str) -> 
 
 
 def test_validation_and_limits_match(pg_url: str, schema: str) -> None:
-    from convostore.store._logic import Limits
+    from convostore.store.settings import Limits
 
     limits = Limits(max_message_bytes=2000, max_thread_bytes=3000)
     with (

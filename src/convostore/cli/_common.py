@@ -22,7 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from convostore.errors import MessageNotFoundError, StoreNotFoundError, ThreadNotFoundError
-from convostore.store import DEFAULT_URL, Store, _path_of, open_store, url_from_env
+from convostore.store import DEFAULT_URL, Store, open_store, url_from_env
+from convostore.store.registry import path_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,7 +127,7 @@ def must_exist(url: str) -> None:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("sqlite", "json"):
         return
-    path, _ = _path_of(url, scheme)
+    path, _ = path_of(url)
     if scheme == "sqlite" and path == ":memory:":
         return
     if not os.path.exists(path):

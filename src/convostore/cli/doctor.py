@@ -57,11 +57,13 @@ def tokenizer_in_use(url: str | None = None) -> tuple[str, str]:
     messages with (its ``token_counter`` option; the heuristic unless named)."""
     from convostore.errors import ConvostoreError
     from convostore.store import _token_counter
+    from convostore.store.settings import DEFAULT_SETTINGS
 
     try:
-        _, counter = _token_counter(url or "memory://", None)
+        _, named = _token_counter(url or "memory://", None)
     except ConvostoreError as exc:
         return "fail", str(exc)
+    counter = named or DEFAULT_SETTINGS.token_counter
     if counter.estimate:
         fix = (
             "add ?token_counter=o200k_base to the store URL for exact counts"
@@ -108,21 +110,13 @@ def _store_checks(url: str, store: Store) -> list[Check]:
                 f"version {info['schema_version']} of {info['latest_version']}: {info['detail']}",
             )
         )
-    fts = backend.capabilities.full_text_search
-    out.append(
-        Check(
-            "full-text search",
-            "ok" if fts else "info",
-            "supported by this backend" if fts else "not offered by this backend",
-        )
-    )
     return out
 
 
 def _imports_check(store: Store) -> Check:
     """``imports``: the imports begun and not finished in this tenant (hidden from
     every listing until they are; resume one by running its import again)."""
-    from convostore.store._logic import is_incomplete_import
+    from convostore.store.rules.validation import is_incomplete_import
 
     found: list[str] = []
     cursor = None
@@ -148,13 +142,13 @@ def _imports_check(store: Store) -> Check:
 def _file_checks(url: str) -> list[Check]:
     """What the file system tells of a SQLite store that could not be opened:
     which of ``writable``, ``disk-space`` and ``integrity`` is the reason."""
-    from convostore.store import _path_of
+    from convostore.store.registry import path_of
     from convostore.store.sqlite import diagnose
 
     if urlsplit(url).scheme.lower() != "sqlite":
         return []
     try:
-        path, _ = _path_of(url, "sqlite")
+        path, _ = path_of(url)
     except Exception:  # a malformed URL was reported by the open already
         return []
     if path == ":memory:":

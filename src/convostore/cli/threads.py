@@ -26,7 +26,7 @@ from convostore.cli._common import (
 )
 from convostore.model import Thread
 from convostore.store import Store
-from convostore.store._logic import is_incomplete_import
+from convostore.store.rules.validation import is_incomplete_import
 
 COLUMNS = ("id", "user", "agent", "title", "messages", "updated", "deleted", "status")
 

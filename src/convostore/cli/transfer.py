@@ -50,12 +50,9 @@ from convostore.errors import (
 from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
 from convostore.snapshot_stream import JSON_TAIL, json_head, json_messages, past_cut
 from convostore.store import Store
-from convostore.store._logic import (
-    check_snapshot_version,
-    is_incomplete_import,
-    same_content,
-    translate_validation,
-)
+from convostore.store.rules.append import same_content
+from convostore.store.rules.snapshots import check_snapshot_version
+from convostore.store.rules.validation import is_incomplete_import, translate_validation
 
 __all__ = ["JSONL_FORMAT", "ImportResult", "export_stream", "import_stream"]
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query
 
 from convostore.errors import ValidationError
-from convostore.store._context import DEFAULT_CONTEXT_TOKENS
 from convostore.store.facade import AsyncStore
+from convostore.store.rules.window import DEFAULT_CONTEXT_TOKENS
 
 from .deps import LimitsDep, TenantStore
 from .schemas import ContextResponse

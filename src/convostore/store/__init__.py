@@ -1,16 +1,9 @@
 """Opening stores by URL.
 
-==================================  =======================================
-URL                                 backend
-==================================  =======================================
-``None``                            SQLite file ``convostore.db`` in the working directory
-``memory://``                       in-process, lost on exit
-``json:///dir`` / ``json:////abs``  one JSON file per thread under ``dir``
-``sqlite:///file.db``               SQLite (relative path; four slashes for absolute)
-``sqlite:///:memory:``              SQLite in memory
-``postgresql://user@host/db``       PostgreSQL (``postgres`` extra)
-==================================  =======================================
-
+``open_store(url)`` finds the backend by the URL's scheme in
+:mod:`convostore.store.registry` (which lists the built-in schemes, and where
+third-party backends register through the ``convostore.backends`` entry-point
+group); ``None`` is the SQLite file ``convostore.db`` in the working directory.
 Paths follow the SQLAlchemy convention: what follows ``scheme:///`` is the path,
 so ``sqlite:///app.db`` is relative and ``sqlite:////var/lib/app.db`` absolute.
 """
@@ -20,18 +13,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 
 from convostore.errors import ValidationError
-from convostore.store._logic import DEFAULT_LIMITS, Limits
-from convostore.store.base import AsyncBackend, Backend, ThreadedAsyncBackend
+from convostore.store.backend import AsyncBackend, Backend
 from convostore.store.facade import AsyncStore, Store
+from convostore.store.registry import open_backend
+from convostore.store.settings import DEFAULT_SETTINGS, Limits, StoreSettings
 from convostore.tokens import TokenCounter, counter_for
 
 __all__ = [
     "DEFAULT_URL",
     "AsyncStore",
     "Store",
+    "StoreSettings",
     "open_async_store",
     "open_store",
     "url_from_env",
@@ -51,55 +46,9 @@ def url_from_env(environ: Mapping[str, str] | None = None) -> str:
     return env.get(ENV_VAR) or DEFAULT_URL
 
 
-def _path_of(url: str, scheme: str) -> tuple[str, dict[str, str]]:
-    rest = url[len(scheme) + 3 :]
-    rest, _, query = rest.partition("?")
-    params = dict(parse_qsl(query))
-    if "limits" in params:
-        raise ValidationError("limits cannot be set in a URL; pass limits=Limits(...)", field="url")
-    if rest.startswith("/"):
-        rest = rest[1:]
-    if not rest:
-        raise ValidationError(f"{scheme} URL needs a path, e.g. {scheme}:///name", field="url")
-    return rest, params
-
-
-def _sync_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
-    try:
-        return _make_backend(url, limits, options)
-    except TypeError as exc:  # an option the backend does not take
-        raise ValidationError(f"unsupported store option: {exc}", field="url") from None
-
-
-def _make_backend(url: str, limits: Limits, options: dict[str, Any]) -> Backend:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
-        from convostore.store.memory import MemoryBackend
-
-        return MemoryBackend(limits=limits)
-    if scheme == "json":
-        from convostore.store.jsonfile import JsonFileBackend
-
-        path, query = _path_of(url, scheme)
-        return JsonFileBackend(path, limits=limits, **{**query, **options})
-    if scheme == "sqlite":
-        from convostore.store.sqlite import SQLiteBackend
-
-        path, query = _path_of(url, scheme)
-        return SQLiteBackend(path, limits=limits, **{**query, **options})
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        from convostore.store.postgres import PostgresBackend
-
-        return PostgresBackend(url, limits=limits, **options)
-    raise ValidationError(
-        f"unknown store URL scheme {scheme!r}; use memory://, json://, sqlite:// or postgresql://",
-        field="url",
-    )
-
-
-def _token_counter(url: str, spec: TokenCounter | str | None) -> tuple[str, TokenCounter]:
+def _token_counter(url: str, spec: TokenCounter | str | None) -> tuple[str, TokenCounter | None]:
     """The store's token counter (the keyword, or ``token_counter=`` in the URL's
-    query) and the URL without it."""
+    query; ``None`` when neither names one) and the URL without it."""
     base, _, query = url.partition("?")
     params = parse_qsl(query, keep_blank_values=True)
     named = [v for k, v in params if k == "token_counter"]
@@ -109,41 +58,64 @@ def _token_counter(url: str, spec: TokenCounter | str | None) -> tuple[str, Toke
         spec = named[0]
         rest = [(k, v) for k, v in params if k != "token_counter"]
         url = base + (f"?{urlencode(rest, quote_via=quote)}" if rest else "")
-    return url, counter_for(spec)
+    return url, None if spec is None else counter_for(spec)
+
+
+def _settings(
+    url: str | None,
+    settings: StoreSettings | None,
+    limits: Limits | None,
+    token_counter: TokenCounter | str | None,
+) -> tuple[str, StoreSettings]:
+    url, counter = _token_counter(url or DEFAULT_URL, token_counter)
+    settings = settings or DEFAULT_SETTINGS
+    if limits is not None:
+        settings = settings.replace(limits=limits)
+    if counter is not None:
+        settings = settings.replace(token_counter=counter)
+    return url, settings
 
 
 def open_store(
     url: str | None = None,
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    settings: StoreSettings | None = None,
+    limits: Limits | None = None,
     token_counter: TokenCounter | str | None = None,
     **options: Any,
 ) -> Store:
     """Open a sync store bound to the tenant ``default``.
 
     Args:
-        url: where the store lives (see the module docs); ``None`` is the
-            embedded SQLite file ``convostore.db`` in the working directory.
-        limits: size limits applied to every write.
+        url: where the store lives (see :mod:`convostore.store.registry`);
+            ``None`` is the embedded SQLite file ``convostore.db`` in the
+            working directory.
+        settings: limits, token counter, clock (:class:`StoreSettings`).
+        limits: size limits applied to every write (replaces those of
+            ``settings``).
         token_counter: what messages that arrive without a token count are
-            counted with: ``"heuristic"`` (the default: the same counts on
-            every machine), ``"o200k_base"`` or ``"cl100k_base"`` (exact, from
-            the ``tokens`` extra), or any :class:`~convostore.TokenCounter`.
-            Also accepted in the URL, e.g. ``sqlite:///app.db?token_counter=o200k_base``.
+            counted with (replaces that of ``settings``): ``"heuristic"`` (the
+            default: the same counts on every machine), ``"o200k_base"`` or
+            ``"cl100k_base"`` (exact, from the ``tokens`` extra), or any
+            :class:`~convostore.TokenCounter`. Also accepted in the URL, e.g.
+            ``sqlite:///app.db?token_counter=o200k_base``.
         **options: backend options, e.g. ``synchronous="normal"`` for SQLite.
 
     Raises:
-        ValidationError: an unknown counter name.
+        ValidationError: an unknown scheme, option or counter name.
         MissingDependencyError: an encoding was named without its extra.
     """
-    url, counter = _token_counter(url or DEFAULT_URL, token_counter)
-    return Store(_sync_backend(url, limits, options), token_counter=counter)
+    url, settings = _settings(url, settings, limits, token_counter)
+    backend = open_backend(url, settings, options)
+    assert isinstance(backend, Backend)
+    return Store(backend)
 
 
 def open_async_store(
     url: str | None = None,
     *,
-    limits: Limits = DEFAULT_LIMITS,
+    settings: StoreSettings | None = None,
+    limits: Limits | None = None,
     token_counter: TokenCounter | str | None = None,
     **options: Any,
 ) -> AsyncStore:
@@ -151,14 +123,7 @@ def open_async_store(
 
     Takes the same arguments as :func:`open_store`.
     """
-    url, counter = _token_counter(url or DEFAULT_URL, token_counter)
-    scheme = urlsplit(url).scheme.lower()
-    backend: AsyncBackend
-    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        from convostore.store.postgres import AsyncPostgresBackend
-
-        backend = AsyncPostgresBackend(url, limits=limits, **options)
-    else:
-        sync = _sync_backend(url, limits, options)
-        backend = ThreadedAsyncBackend(sync, inline=scheme == "memory")
-    return AsyncStore(backend, token_counter=counter)
+    url, settings = _settings(url, settings, limits, token_counter)
+    backend = open_backend(url, settings, options, asynchronous=True)
+    assert isinstance(backend, AsyncBackend)
+    return AsyncStore(backend)

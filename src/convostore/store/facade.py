@@ -23,21 +23,20 @@ from convostore.model import (
     ThreadState,
     ThreadSummary,
     is_identifier,
-    utcnow,
 )
-from convostore.store import _ops as ops
-from convostore.store._context import plan_context
-from convostore.store._logic import (
+from convostore.store import ops
+from convostore.store.backend import AsyncBackend, Backend
+from convostore.store.rules.paging import decode_cursor
+from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
+from convostore.store.rules.validation import (
     check_appendable,
     check_filter_text,
     check_limit,
-    check_snapshot_version,
-    decode_cursor,
     incomplete_import_thread,
-    rekey_snapshot,
     translate_validation,
 )
-from convostore.store.base import AsyncBackend, Backend
+from convostore.store.rules.window import plan_context
+from convostore.store.settings import Limits, StoreSettings
 
 if TYPE_CHECKING:
     from convostore.context import ContextWindow
@@ -81,7 +80,9 @@ class _Builder(Generic[B]):
         self._backend: B = backend
         self._tenant = _check_id(tenant, "tenant")
         self._owner = _owner
-        self._counter = counter_for(token_counter)
+        self._counter = (
+            backend.settings.token_counter if token_counter is None else counter_for(token_counter)
+        )
 
     @property
     def token_counter(self) -> TokenCounter:
@@ -100,8 +101,14 @@ class _Builder(Generic[B]):
         return self._backend
 
     @property
-    def limits(self) -> Any:
-        return self._backend.limits
+    def limits(self) -> Limits:
+        """The size limits every write is checked against (the store's settings)."""
+        return self._backend.settings.limits
+
+    @property
+    def settings(self) -> StoreSettings:
+        """Limits, token counter and clock of this store."""
+        return self._backend.settings
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._backend.describe()!r}, tenant={self._tenant!r})"
@@ -246,7 +253,9 @@ class _Builder(Generic[B]):
 
     def _begin_import(self, thread: Thread) -> ops.CreateThread:
         op = self._create_thread(thread, {})
-        return ops.CreateThread(op.tenant, incomplete_import_thread(op.thread, utcnow()))
+        return ops.CreateThread(
+            op.tenant, incomplete_import_thread(op.thread, self._backend.settings.now())
+        )
 
     def _import_append(
         self, thread_id: str, messages: MessageLike | Iterable[MessageLike]

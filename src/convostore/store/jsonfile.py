@@ -75,11 +75,10 @@ from convostore.model import (
     Thread,
     is_identifier,
 )
-from convostore.store import _health
-from convostore.store import _ops as ops
-from convostore.store._logic import DEFAULT_LIMITS, Limits
-from convostore.store.base import Capabilities
+from convostore.store import _health, ops
+from convostore.store.backend import Capabilities
 from convostore.store.memory import MemoryBackend, Undo
+from convostore.store.settings import Limits, StoreSettings
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "JsonFileBackend"]
 
@@ -202,7 +201,8 @@ class JsonFileBackend(MemoryBackend):
         self,
         path: str | os.PathLike[str],
         *,
-        limits: Limits = DEFAULT_LIMITS,
+        settings: StoreSettings | None = None,
+        limits: Limits | None = None,
         lock_timeout: float | str = 5.0,
         fsync: bool | str = True,
         **options: Any,
@@ -212,7 +212,7 @@ class JsonFileBackend(MemoryBackend):
             raise ValidationError(
                 "unknown option of the JSON-file store (known: lock_timeout, fsync)", field=name
             )
-        super().__init__(limits=limits)
+        super().__init__(settings=settings, limits=limits)
         self._lock_timeout = _seconds(lock_timeout, "lock_timeout")
         self._fsync = _flag(fsync, "fsync")
         try:

@@ -36,29 +36,21 @@ from convostore.model import (
     Page,
     Thread,
     ThreadSummary,
-    utcnow,
 )
-from convostore.store import _ops as ops
-from convostore.store._logic import (
-    DEFAULT_LIMITS,
-    Limits,
-    apply_append,
-    apply_message_patch,
+from convostore.store import ops
+from convostore.store.backend import Capabilities, CoreBackend
+from convostore.store.rules.append import apply_append, fill_slots, plan_checked
+from convostore.store.rules.codec import (
     as_stored_dicts,
-    check_revision,
-    check_writable,
     collector_paused,
     encode_message,
     encode_thread,
-    fill_slots,
-    message_deleted,
-    message_restored,
-    normalize_import,
-    plan_checked,
     to_us,
 )
-from convostore.store._pages import message_page, thread_page
-from convostore.store.base import Capabilities, ThreadChangeBackend
+from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.validation import check_revision, check_writable
+from convostore.store.settings import Limits, StoreSettings
 
 __all__ = ["MemoryBackend"]
 
@@ -99,14 +91,16 @@ class _Windows:
                 bisect.insort(seqs, seq)
 
 
-class MemoryBackend(ThreadChangeBackend):
+class MemoryBackend(CoreBackend):
     """Everything in process memory; lost when the process ends."""
 
     kind: ClassVar[str] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(durable=False)
 
-    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
-        super().__init__(limits=limits)
+    def __init__(
+        self, *, settings: StoreSettings | None = None, limits: Limits | None = None
+    ) -> None:
+        super().__init__(settings=settings, limits=limits)
         self._lock = threading.RLock()
         self._records: dict[Key, Thread] = {}
         self._msgs: dict[Key, list[Message]] = {}
@@ -125,7 +119,9 @@ class MemoryBackend(ThreadChangeBackend):
         # decode one.
         result = super().execute(copy.deepcopy(op))
         whole = isinstance(op, ops.LoadMessages | ops.ExportThread)
-        with collector_paused() if whole else contextlib.nullcontext():
+        with (
+            collector_paused(self.settings.pause_gc_on_load) if whole else contextlib.nullcontext()
+        ):
             return copy.deepcopy(result)
 
     def close(self) -> None:
@@ -192,7 +188,7 @@ class MemoryBackend(ThreadChangeBackend):
         with self._lock:
             return self._thread(op.tenant, op.thread_id)
 
-    def _modify(
+    def modify_thread(
         self,
         tenant: str,
         thread_id: str,
@@ -294,7 +290,7 @@ class MemoryBackend(ThreadChangeBackend):
             )
             if not new:
                 return [s for s in slots if s is not None]
-            updated, stored = apply_append(thread, new, utcnow(), counter=op.counter)
+            updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
             for m in stored:
                 encode_message(m, self.limits)
             encode_thread(updated, self.limits)
@@ -319,7 +315,7 @@ class MemoryBackend(ThreadChangeBackend):
         with self._lock:
             return self._message(op.tenant, op.message_id)[2]
 
-    def _replace_message(
+    def modify_message(
         self,
         tenant: str,
         message_id: str,
@@ -347,31 +343,6 @@ class MemoryBackend(ThreadChangeBackend):
             if windows is not None:
                 windows.replace(old, new)
         return new
-
-    def update_message(self, op: ops.UpdateMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
-        )
-
-    def delete_message(self, op: ops.DeleteMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: message_deleted(t, m, utcnow()),
-            importing=op.importing,
-        )
-
-    def restore_message(self, op: ops.RestoreMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: message_restored(t, m, utcnow()),
-        )
 
     def _live(self, op_tenant: str, thread_id: str) -> list[Message]:
         self._thread(op_tenant, thread_id)
@@ -466,7 +437,7 @@ class MemoryBackend(ThreadChangeBackend):
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
-        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
+        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, self.now())
         key = (op.tenant, thread.id)
         encode_thread(thread, self.limits)
         for m in msgs:

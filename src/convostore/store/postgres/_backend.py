@@ -26,17 +26,12 @@ from convostore.errors import (
     SchemaVersionError,
 )
 from convostore.model import (
-    ConversationSnapshot,
     HealthCheckResult,
     HealthReport,
     Message,
-    Page,
-    Thread,
-    ThreadSummary,
 )
-from convostore.store import _ops as ops
-from convostore.store._logic import DEFAULT_LIMITS, Limits, encode_thread
-from convostore.store.base import AsyncBackend, Backend, Capabilities
+from convostore.store import ops
+from convostore.store.backend import AsyncBackend, Backend, Capabilities
 from convostore.store.postgres import _handlers as h
 from convostore.store.postgres._config import Config, parse_config
 from convostore.store.postgres._driver import (
@@ -47,6 +42,8 @@ from convostore.store.postgres._driver import (
 )
 from convostore.store.postgres._sql import Statements
 from convostore.store.postgres.migrations import LATEST, render_ddl
+from convostore.store.rules.codec import encode_thread
+from convostore.store.settings import Limits, StoreSettings, resolve_settings
 
 __all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
 
@@ -112,7 +109,7 @@ class _Common:
     capabilities: ClassVar[Capabilities] = _CAPABILITIES
     latest_version: ClassVar[int] = LATEST
     """The schema version this code reads and writes."""
-    limits: Limits
+    settings: StoreSettings
 
     def _setup(self, url: str, options: dict[str, Any]) -> None:
         self.config = parse_config(url, options)
@@ -128,7 +125,7 @@ class _Common:
         """Keep the remembered thread rows in step with a write other than an
         append: a created thread is remembered, a changed one forgotten."""
         if isinstance(op, ops.CreateThread):
-            body = encode_thread(result, self.limits)  # what the insert stored
+            body = encode_thread(result, self.settings.limits)  # what the insert stored
             self._known.keep((op.tenant, result.id), h.Known(result, body))
         elif mode is h.Mode.WRITE:
             thread_id = getattr(op, "thread_id", None) or getattr(result, "thread_id", None)
@@ -171,8 +168,15 @@ class PostgresBackend(_Common, Backend):
         SchemaTooNewError: the database was written by a newer convostore.
     """
 
-    def __init__(self, url: str, *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> None:
-        Backend.__init__(self, limits=limits)
+    def __init__(
+        self,
+        url: str,
+        *,
+        settings: StoreSettings | None = None,
+        limits: Limits | None = None,
+        **options: Any,
+    ) -> None:
+        Backend.__init__(self, settings=settings, limits=limits)
         self._setup(url, options)
         config = self.config
         run_sync(
@@ -199,19 +203,19 @@ class PostgresBackend(_Common, Backend):
         if isinstance(op, ops.Append):
             return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
-        result: T = self._run(handler.mode, lambda: handler.fn(self.statements, self.limits, op))
+        result: T = self._run(handler.mode, lambda: handler.fn(self.statements, self.settings, op))
         self._track(op, handler.mode, result)
         return result
 
     def _append(self, op: ops.Append) -> list[Message]:
-        sq, limits, key = self.statements, self.limits, (op.tenant, op.thread_id)
+        sq, settings, key = self.statements, self.settings, (op.tenant, op.thread_id)
         known = self._known.get(key)
         done = None
         if known is not None:
-            done = self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, limits, op, known))
+            done = self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, settings, op, known))
         if done is None:
             try:
-                done = self._run(h.Mode.WRITE, lambda: h.append(sq, limits, op))
+                done = self._run(h.Mode.WRITE, lambda: h.append(sq, settings, op))
             except BaseException:
                 self._known.forget(key)
                 raise
@@ -234,74 +238,12 @@ class PostgresBackend(_Common, Backend):
     def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = self._run(
-                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.limits, op)
+                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.settings, op)
             )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
         report.detail["pool"] = self._pool.get_stats()
         return report
-
-    # the contract: every handler is shared with the async face ------------------
-
-    def create_thread(self, op: ops.CreateThread) -> Thread:
-        return self.execute(op)
-
-    def get_thread(self, op: ops.GetThread) -> Thread:
-        return self.execute(op)
-
-    def update_thread(self, op: ops.UpdateThread) -> Thread:
-        return self.execute(op)
-
-    def delete_thread(self, op: ops.DeleteThread) -> Thread:
-        return self.execute(op)
-
-    def restore_thread(self, op: ops.RestoreThread) -> Thread:
-        return self.execute(op)
-
-    def purge_thread(self, op: ops.PurgeThread) -> None:
-        return self.execute(op)
-
-    def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
-        return self.execute(op)
-
-    def count_threads(self, op: ops.CountThreads) -> int:
-        return self.execute(op)
-
-    def summaries(self, op: ops.Summaries) -> list[ThreadSummary]:
-        return self.execute(op)
-
-    def append(self, op: ops.Append) -> list[Message]:
-        return self.execute(op)
-
-    def get_message(self, op: ops.GetMessage) -> Message:
-        return self.execute(op)
-
-    def update_message(self, op: ops.UpdateMessage) -> Message:
-        return self.execute(op)
-
-    def delete_message(self, op: ops.DeleteMessage) -> Message:
-        return self.execute(op)
-
-    def restore_message(self, op: ops.RestoreMessage) -> Message:
-        return self.execute(op)
-
-    def list_messages(self, op: ops.ListMessages) -> Page[Message]:
-        return self.execute(op)
-
-    def recent(self, op: ops.Recent) -> list[Message]:
-        return self.execute(op)
-
-    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
-        return self.execute(op)
-
-    def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
-        return self.execute(op)
-
-    def import_thread(self, op: ops.ImportThread) -> Thread:
-        return self.execute(op)
-
-    def health_check(self, op: ops.HealthCheck) -> HealthReport:
-        return self._health(op)
 
 
 class AsyncPostgresBackend(_Common, AsyncBackend):
@@ -317,8 +259,15 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
     replaced by the pool.
     """
 
-    def __init__(self, url: str, *, limits: Limits = DEFAULT_LIMITS, **options: Any) -> None:
-        self.limits = limits
+    def __init__(
+        self,
+        url: str,
+        *,
+        settings: StoreSettings | None = None,
+        limits: Limits | None = None,
+        **options: Any,
+    ) -> None:
+        self.settings = resolve_settings(settings, limits)
         self._setup(url, options)
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._lock: asyncio.Lock | None = None
@@ -375,20 +324,22 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
             return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
         result: T = await self._run(
-            handler.mode, lambda: handler.fn(self.statements, self.limits, op)
+            handler.mode, lambda: handler.fn(self.statements, self.settings, op)
         )
         self._track(op, handler.mode, result)
         return result
 
     async def _append(self, op: ops.Append) -> list[Message]:
-        sq, limits, key = self.statements, self.limits, (op.tenant, op.thread_id)
+        sq, settings, key = self.statements, self.settings, (op.tenant, op.thread_id)
         known = self._known.get(key)
         done = None
         if known is not None:
-            done = await self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, limits, op, known))
+            done = await self._run(
+                h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, settings, op, known)
+            )
         if done is None:
             try:
-                done = await self._run(h.Mode.WRITE, lambda: h.append(sq, limits, op))
+                done = await self._run(h.Mode.WRITE, lambda: h.append(sq, settings, op))
             except BaseException:
                 self._known.forget(key)
                 raise
@@ -406,7 +357,7 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
     async def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = await self._run(
-                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.limits, op)
+                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.settings, op)
             )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)

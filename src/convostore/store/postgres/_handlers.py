@@ -44,32 +44,30 @@ from convostore.model import (
     Page,
     Thread,
     ThreadSummary,
-    utcnow,
 )
-from convostore.store import _ops as ops
-from convostore.store._logic import (
-    Limits,
-    apply_append,
-    apply_message_patch,
-    apply_thread_patch,
+from convostore.store import ops
+from convostore.store.postgres._sql import SMALL_BATCH, Fetch, Query, Statements
+from convostore.store.postgres.migrations import BOOTSTRAP, LATEST, MIGRATIONS
+from convostore.store.rules.append import apply_append, fill_slots, plan_checked
+from convostore.store.rules.codec import (
     bodies_as_dicts,
-    check_revision,
-    check_writable,
     collector_paused,
     encode_message,
     encode_thread,
-    fill_slots,
     from_us,
+)
+from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.patches import (
+    apply_message_patch,
+    apply_thread_patch,
     message_deleted,
     message_restored,
-    normalize_import,
-    plan_checked,
     restored,
     soft_deleted,
 )
-from convostore.store._pages import message_page, thread_page
-from convostore.store.postgres._sql import SMALL_BATCH, Fetch, Query, Statements
-from convostore.store.postgres.migrations import BOOTSTRAP, LATEST, MIGRATIONS
+from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.validation import check_revision, check_writable
+from convostore.store.settings import StoreSettings
 
 __all__ = [
     "HANDLERS",
@@ -103,7 +101,7 @@ class Mode(enum.Enum):
 class Handler:
     """A handler and the transaction mode it runs in."""
 
-    fn: Callable[[Statements, Limits, Any], Steps[Any]]
+    fn: Callable[[Statements, StoreSettings, Any], Steps[Any]]
     mode: Mode
 
 
@@ -167,9 +165,9 @@ def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
     return _thread(row[0])
 
 
-def _save_thread(sq: Statements, thread: Thread, limits: Limits) -> Query:
+def _save_thread(sq: Statements, thread: Thread, settings: StoreSettings) -> Query:
     return Query(
-        sq.thread_update, _thread_params(thread, encode_thread(thread, limits)), Fetch.NONE
+        sq.thread_update, _thread_params(thread, encode_thread(thread, settings.limits)), Fetch.NONE
     )
 
 
@@ -182,16 +180,16 @@ def _require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:
 # --- threads --------------------------------------------------------------------
 
 
-def create_thread(sq: Statements, limits: Limits, op: ops.CreateThread) -> Steps[Thread]:
+def create_thread(sq: Statements, settings: StoreSettings, op: ops.CreateThread) -> Steps[Thread]:
     thread = op.thread
-    body = encode_thread(thread, limits)
+    body = encode_thread(thread, settings.limits)
     row = yield Query(sq.thread_insert, _thread_params(thread, body), Fetch.ONE)
     if row is None:
         raise ThreadExistsError(thread.id)
     return thread
 
 
-def get_thread(sq: Statements, limits: Limits, op: ops.GetThread) -> Steps[Thread]:
+def get_thread(sq: Statements, settings: StoreSettings, op: ops.GetThread) -> Steps[Thread]:
     row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
@@ -200,7 +198,7 @@ def get_thread(sq: Statements, limits: Limits, op: ops.GetThread) -> Steps[Threa
 
 def _modify(
     sq: Statements,
-    limits: Limits,
+    settings: StoreSettings,
     tenant: str,
     thread_id: str,
     expected: int | None,
@@ -213,50 +211,50 @@ def _modify(
     if writable:
         check_writable(thread)
     new = change(thread)
-    body = encode_thread(new, limits)
+    body = encode_thread(new, settings.limits)
     if new is not thread:
         yield Query(sq.thread_update, _thread_params(new, body), Fetch.NONE)
     return new
 
 
-def update_thread(sq: Statements, limits: Limits, op: ops.UpdateThread) -> Steps[Thread]:
+def update_thread(sq: Statements, settings: StoreSettings, op: ops.UpdateThread) -> Steps[Thread]:
     return (
         yield from _modify(
             sq,
-            limits,
+            settings,
             op.tenant,
             op.thread_id,
             op.expected_revision,
-            lambda t: apply_thread_patch(t, op.patch, utcnow()),
+            lambda t: apply_thread_patch(t, op.patch, settings.now()),
         )
     )
 
 
-def delete_thread(sq: Statements, limits: Limits, op: ops.DeleteThread) -> Steps[Thread]:
+def delete_thread(sq: Statements, settings: StoreSettings, op: ops.DeleteThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
-        return soft_deleted(t, utcnow())
+        return soft_deleted(t, settings.now())
 
     return (
         yield from _modify(
-            sq, limits, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+            sq, settings, op.tenant, op.thread_id, op.expected_revision, change, writable=False
         )
     )
 
 
-def restore_thread(sq: Statements, limits: Limits, op: ops.RestoreThread) -> Steps[Thread]:
+def restore_thread(sq: Statements, settings: StoreSettings, op: ops.RestoreThread) -> Steps[Thread]:
     def change(t: Thread) -> Thread:
         return restored(
-            t, utcnow(), finish_import=op.finish_import, expected_count=op.expected_count
+            t, settings.now(), finish_import=op.finish_import, expected_count=op.expected_count
         )
 
     return (
         yield from _modify(
-            sq, limits, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+            sq, settings, op.tenant, op.thread_id, op.expected_revision, change, writable=False
         )
     )
 
 
-def purge_thread(sq: Statements, limits: Limits, op: ops.PurgeThread) -> Steps[None]:
+def purge_thread(sq: Statements, settings: StoreSettings, op: ops.PurgeThread) -> Steps[None]:
     thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
     check_revision(thread, op.expected_revision)
     yield Query(sq.messages_delete, (op.tenant, op.thread_id), Fetch.NONE)
@@ -284,19 +282,23 @@ def _listing_params(
     return params, shape
 
 
-def list_threads(sq: Statements, limits: Limits, op: ops.ListThreads) -> Steps[Page[Thread]]:
+def list_threads(
+    sq: Statements, settings: StoreSettings, op: ops.ListThreads
+) -> Steps[Page[Thread]]:
     params, shape = _listing_params(op, op.limit + 1)
     rows = yield Query(sq.thread_listing(what="rows", **shape), params)
     return thread_page([_thread(r[0]) for r in rows], op.limit)
 
 
-def count_threads(sq: Statements, limits: Limits, op: ops.CountThreads) -> Steps[int]:
+def count_threads(sq: Statements, settings: StoreSettings, op: ops.CountThreads) -> Steps[int]:
     params, shape = _listing_params(op, None)
     row = yield Query(sq.thread_listing(what="count", **shape), params, Fetch.ONE)
     return int(row[0])
 
 
-def summaries(sq: Statements, limits: Limits, op: ops.Summaries) -> Steps[list[ThreadSummary]]:
+def summaries(
+    sq: Statements, settings: StoreSettings, op: ops.Summaries
+) -> Steps[list[ThreadSummary]]:
     params, shape = _listing_params(op, op.limit)
     rows = yield Query(sq.thread_listing(what="rows", **shape), params)
     return [ThreadSummary.of(_thread(r[0])) for r in rows]
@@ -330,7 +332,7 @@ class _Write:
 
 
 def _append_write(
-    op: ops.Append, known: Known, existing: dict[str, Message], limits: Limits
+    op: ops.Append, known: Known, existing: dict[str, Message], settings: StoreSettings
 ) -> _Write | list[Message]:
     """The rows and thread state an append writes on top of ``known``, or,
     when every message is already stored, the stored messages."""
@@ -339,16 +341,16 @@ def _append_write(
     )
     if not new:
         return [s for s in slots if s is not None]
-    updated, stored = apply_append(known.thread, new, utcnow(), counter=op.counter)
-    bodies = [encode_message(m, limits) for m in stored]
-    body = encode_thread(updated, limits)
+    updated, stored = apply_append(known.thread, new, settings.now(), counter=op.counter)
+    bodies = [encode_message(m, settings.limits) for m in stored]
+    body = encode_thread(updated, settings.limits)
     params = _thread_params(updated, body)
     params.update(_batch_params(op.tenant, op.thread_id, stored, bodies))
     result = fill_slots(slots, op.messages, stored)
     return _Write(len(stored), params, Appended(result, Known(updated, body)))
 
 
-def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
+def append(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[Appended]:
     # One trip locks the thread and looks up the batch's ids. The lookup reads
     # the statement's snapshot, so a concurrent re-send committed while this
     # waited for the lock makes the insert hit the unique key; the driver then
@@ -359,7 +361,7 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
         raise ThreadNotFoundError(op.thread_id)
     known = Known(_thread(row[0]), row[0])
     existing = {m.id: m for m in _MESSAGE_LIST.validate_json(row[1])}
-    write = _append_write(op, known, existing, limits)
+    write = _append_write(op, known, existing, settings)
     if isinstance(write, list):
         return Appended(write, known)
     yield Query(sq.append_write(write.n), write.params, Fetch.NONE)
@@ -367,7 +369,7 @@ def append(sq: Statements, limits: Limits, op: ops.Append) -> Steps[Appended]:
 
 
 def append_known(
-    sq: Statements, limits: Limits, op: ops.Append, known: Known
+    sq: Statements, settings: StoreSettings, op: ops.Append, known: Known
 ) -> Steps[Appended | None]:
     """An append in one statement (run in autocommit), computed on ``known``.
 
@@ -378,7 +380,7 @@ def append_known(
     or state check): the locked path then decides, on the row as it is now.
     """
     try:
-        write = _append_write(op, known, {}, limits)
+        write = _append_write(op, known, {}, settings)
     except ConvostoreError:
         return None
     if isinstance(write, list):
@@ -388,7 +390,7 @@ def append_known(
     return write.appended if inserted else None
 
 
-def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Message]:
+def get_message(sq: Statements, settings: StoreSettings, op: ops.GetMessage) -> Steps[Message]:
     row = yield Query(sq.message_get, (op.tenant, op.message_id), Fetch.ONE)
     if row is None:
         raise MessageNotFoundError(op.message_id)
@@ -397,7 +399,7 @@ def get_message(sq: Statements, limits: Limits, op: ops.GetMessage) -> Steps[Mes
 
 def _replace_message(
     sq: Statements,
-    limits: Limits,
+    settings: StoreSettings,
     tenant: str,
     message_id: str,
     expected: int | None,
@@ -417,57 +419,65 @@ def _replace_message(
     check_revision(thread, expected)
     check_writable(thread, importing=importing)
     new_thread, new = change(thread, old)
-    body = encode_message(new, limits)
+    body = encode_message(new, settings.limits)
     if new is not old:
         yield Query(
             sq.message_update, (new.deleted_at, body, tenant, thread_id, new.seq), Fetch.NONE
         )
     if new_thread is not thread:
-        yield _save_thread(sq, new_thread, limits)
+        yield _save_thread(sq, new_thread, settings)
     return new
 
 
-def update_message(sq: Statements, limits: Limits, op: ops.UpdateMessage) -> Steps[Message]:
+def update_message(
+    sq: Statements, settings: StoreSettings, op: ops.UpdateMessage
+) -> Steps[Message]:
     return (
         yield from _replace_message(
             sq,
-            limits,
+            settings,
             op.tenant,
             op.message_id,
             op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
+            lambda t, m: apply_message_patch(t, m, op.patch, settings.now(), op.counter),
         )
     )
 
 
-def delete_message(sq: Statements, limits: Limits, op: ops.DeleteMessage) -> Steps[Message]:
+def delete_message(
+    sq: Statements, settings: StoreSettings, op: ops.DeleteMessage
+) -> Steps[Message]:
     return (
         yield from _replace_message(
             sq,
-            limits,
+            settings,
             op.tenant,
             op.message_id,
             op.expected_revision,
-            lambda t, m: message_deleted(t, m, utcnow()),
+            lambda t, m: message_deleted(t, m, settings.now()),
             importing=op.importing,
         )
     )
 
 
-def restore_message(sq: Statements, limits: Limits, op: ops.RestoreMessage) -> Steps[Message]:
+def restore_message(
+    sq: Statements, settings: StoreSettings, op: ops.RestoreMessage
+) -> Steps[Message]:
     return (
         yield from _replace_message(
             sq,
-            limits,
+            settings,
             op.tenant,
             op.message_id,
             op.expected_revision,
-            lambda t, m: message_restored(t, m, utcnow()),
+            lambda t, m: message_restored(t, m, settings.now()),
         )
     )
 
 
-def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages) -> Steps[Page[Message]]:
+def list_messages(
+    sq: Statements, settings: StoreSettings, op: ops.ListMessages
+) -> Steps[Page[Message]]:
     backward = op.before_seq is not None
     bound = op.before_seq if op.before_seq is not None else op.after_seq
     sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
@@ -477,7 +487,7 @@ def list_messages(sq: Statements, limits: Limits, op: ops.ListMessages) -> Steps
     return message_page([_message(r[0]) for r in rows], op)
 
 
-def recent(sq: Statements, limits: Limits, op: ops.Recent) -> Steps[list[Message]]:
+def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[list[Message]]:
     sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
     rows = yield Query(sql, (op.tenant, op.thread_id, 2**63 - 1, op.n))
     if not rows:
@@ -487,17 +497,21 @@ def recent(sq: Statements, limits: Limits, op: ops.Recent) -> Steps[list[Message
     return out
 
 
-def load_messages(sq: Statements, limits: Limits, op: ops.LoadMessages) -> Steps[list[Any]]:
+def load_messages(
+    sq: Statements, settings: StoreSettings, op: ops.LoadMessages
+) -> Steps[list[Any]]:
     yield from _require_thread(sq, op.tenant, op.thread_id)
     query = sq.messages_all if op.include_deleted else sq.messages_all_live
     rows = yield Query(query, (op.tenant, op.thread_id))
-    with collector_paused():
+    with collector_paused(settings.pause_gc_on_load):
         if op.as_dicts:
             return bodies_as_dicts(r[0] for r in rows)
         return [_message(r[0]) for r in rows]  # no joined copy of every body
 
 
-def context_page(sq: Statements, limits: Limits, op: ops.ContextPage) -> Steps[ops.ContextRows]:
+def context_page(
+    sq: Statements, settings: StoreSettings, op: ops.ContextPage
+) -> Steps[ops.ContextRows]:
     params = {
         "tenant": op.tenant,
         "thread": op.thread_id,
@@ -514,7 +528,7 @@ def context_page(sq: Statements, limits: Limits, op: ops.ContextPage) -> Steps[o
 
 
 def messages_by_execution(
-    sq: Statements, limits: Limits, op: ops.ByExecution
+    sq: Statements, settings: StoreSettings, op: ops.ByExecution
 ) -> Steps[list[Message]]:
     if op.thread_id is None:  # LIMIT NULL: no limit
         query = Query(sq.messages_by_execution, (op.tenant, op.execution_id, op.limit))
@@ -530,23 +544,23 @@ def messages_by_execution(
 
 
 def export_thread(
-    sq: Statements, limits: Limits, op: ops.ExportThread
+    sq: Statements, settings: StoreSettings, op: ops.ExportThread
 ) -> Steps[ConversationSnapshot]:
     row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
     rows = yield Query(sq.messages_all, (op.tenant, op.thread_id))
-    with collector_paused():
+    with collector_paused(settings.pause_gc_on_load):
         msgs = [_message(r[0]) for r in rows]
     return ConversationSnapshot(
         thread=_thread(row[0]), messages=msgs, pinned=[m.pinned for m in msgs]
     )
 
 
-def import_thread(sq: Statements, limits: Limits, op: ops.ImportThread) -> Steps[Thread]:
-    thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
-    body = encode_thread(thread, limits)
-    bodies = [encode_message(m, limits) for m in msgs]
+def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread) -> Steps[Thread]:
+    thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, settings.now())
+    body = encode_thread(thread, settings.limits)
+    bodies = [encode_message(m, settings.limits) for m in msgs]
     exists = yield Query(sq.thread_exists, (op.tenant, thread.id), Fetch.ONE)
     if exists is not None:
         raise ThreadExistsError(thread.id)
@@ -629,7 +643,9 @@ def migrate(sq: Statements) -> Steps[list[int]]:
     return applied
 
 
-def health_check(sq: Statements, limits: Limits, op: ops.HealthCheck) -> Steps[HealthReport]:
+def health_check(
+    sq: Statements, settings: StoreSettings, op: ops.HealthCheck
+) -> Steps[HealthReport]:
     """``open``, ``schema`` and ``writable``: the server answers, the schema is
     this code's, and a write would be accepted (the server is not a standby in
     recovery, the session's transactions are not read-only, and the role may

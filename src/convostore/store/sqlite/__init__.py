@@ -47,33 +47,28 @@ from convostore.model import (
     Page,
     Thread,
     ThreadSummary,
-    utcnow,
 )
-from convostore.store import _health
-from convostore.store import _ops as ops
-from convostore.store._logic import (
-    DEFAULT_LIMITS,
-    Limits,
-    apply_message_patch,
+from convostore.store import _health, ops
+from convostore.store.backend import Capabilities, CoreBackend
+from convostore.store.rules.append import (
     assign,
     batch_delta,
+    fill_slots,
+    plan_checked,
+    token_counts,
+)
+from convostore.store.rules.codec import (
     bodies_as_dicts,
-    check_revision,
-    check_writable,
     collector_paused,
     encode_message,
     encode_thread,
-    fill_slots,
     from_us,
-    message_deleted,
-    message_restored,
-    normalize_import,
-    plan_checked,
     to_us,
-    token_counts,
 )
-from convostore.store._pages import message_page, thread_page
-from convostore.store.base import Capabilities, ThreadChangeBackend
+from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.validation import check_revision, check_writable
+from convostore.store.settings import Limits, StoreSettings
 from convostore.store.sqlite import _sql as sql
 
 __all__ = ["QUICK_CHECK_MAX_BYTES", "SQLiteBackend", "diagnose"]
@@ -278,7 +273,7 @@ class _SlowPath(Exception):
     """The fast append path declined; retry the batch on the checked path."""
 
 
-class SQLiteBackend(ThreadChangeBackend):
+class SQLiteBackend(CoreBackend):
     """A SQLite database file (or ``:memory:``)."""
 
     kind: ClassVar[str] = "sqlite"
@@ -289,11 +284,12 @@ class SQLiteBackend(ThreadChangeBackend):
         self,
         path: str | os.PathLike[str],
         *,
-        limits: Limits = DEFAULT_LIMITS,
+        settings: StoreSettings | None = None,
+        limits: Limits | None = None,
         synchronous: str = "full",
         busy_timeout: int | str = 10_000,
     ) -> None:
-        super().__init__(limits=limits)
+        super().__init__(settings=settings, limits=limits)
         self.path = str(path)
         self._memory = self.path == ":memory:"
         mode = _SYNCHRONOUS.get(str(synchronous).lower())
@@ -415,7 +411,7 @@ class SQLiteBackend(ThreadChangeBackend):
         :meth:`health_check`, which reports it until a check of the whole
         database passes."""
         if _corruption(exc):
-            when = f"{utcnow():%Y-%m-%d %H:%M:%S}Z"
+            when = f"{self.now():%Y-%m-%d %H:%M:%S}Z"
             self._corrupt = f"a query ran into a damaged page at {when}: {exc}"
         return _translate(exc)
 
@@ -461,7 +457,7 @@ class SQLiteBackend(ThreadChangeBackend):
                 conn.execute(
                     "INSERT INTO convostore_migrations (version, name, applied_at) "
                     "VALUES (?, ?, ?)",
-                    (m.version, m.name, utcnow().isoformat()),
+                    (m.version, m.name, self.now().isoformat()),
                 )
                 return True
 
@@ -523,7 +519,7 @@ class SQLiteBackend(ThreadChangeBackend):
     def _decode_dicts(rows: Iterable[tuple[str]]) -> list[Any]:
         return bodies_as_dicts(body for (body,) in rows)
 
-    def _modify(
+    def modify_thread(
         self,
         tenant: str,
         thread_id: str,
@@ -645,7 +641,7 @@ class SQLiteBackend(ThreadChangeBackend):
         counts = token_counts(new, op.counter)
         d = batch_delta(new, counts)
         cost, u = d.cost, d.usage
-        now = to_us(utcnow())
+        now = to_us(self.now())
         if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
             row = conn.execute(
                 sql.ADVANCE_THREAD_COUNTS,
@@ -724,7 +720,7 @@ class SQLiteBackend(ThreadChangeBackend):
         with self._read() as conn:
             return self._load_message(conn, op.tenant, op.message_id)
 
-    def _replace_message(
+    def modify_message(
         self,
         tenant: str,
         message_id: str,
@@ -757,31 +753,6 @@ class SQLiteBackend(ThreadChangeBackend):
             return new
 
         return self._write(tx)
-
-    def update_message(self, op: ops.UpdateMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: apply_message_patch(t, m, op.patch, utcnow(), op.counter),
-        )
-
-    def delete_message(self, op: ops.DeleteMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: message_deleted(t, m, utcnow()),
-            importing=op.importing,
-        )
-
-    def restore_message(self, op: ops.RestoreMessage) -> Message:
-        return self._replace_message(
-            op.tenant,
-            op.message_id,
-            op.expected_revision,
-            lambda t, m: message_restored(t, m, utcnow()),
-        )
 
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         deleted = "" if op.include_deleted else "AND deleted = 0"
@@ -831,12 +802,12 @@ class SQLiteBackend(ThreadChangeBackend):
                 first = head(conn)
                 cursor = conn.execute(query, (tenant, thread_id))
                 if not self._memory:
-                    with collector_paused():
+                    with collector_paused(self.settings.pause_gc_on_load):
                         return first, decode(cursor)
                 rows = cursor.fetchall()
             finally:
                 conn.execute("COMMIT")
-        with collector_paused():
+        with collector_paused(self.settings.pause_gc_on_load):
             return first, decode(rows)
 
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
@@ -888,7 +859,7 @@ class SQLiteBackend(ThreadChangeBackend):
         return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
-        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, utcnow())
+        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, self.now())
         thread_row = _thread_row(thread, self.limits)
         rows = [_message_row(op.tenant, m, encode_message(m, self.limits)) for m in msgs]
 

@@ -16,13 +16,13 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from convostore.model import Message
-from convostore.store import _ops as ops
+from convostore.store import ops
 
 if TYPE_CHECKING:
     from convostore.context import ContextWindow
     from convostore.tokens import TokenCounter
 
-__all__ = ["DEFAULT_CONTEXT_TOKENS", "plan_context"]
+__all__ = ["DEFAULT_CONTEXT_TOKENS", "is_mandatory", "plan_context"]
 
 #: The token budget of a window when neither ``max_tokens`` nor ``max_messages``
 #: is given (the default of a conversation's ``SessionConfig``).
@@ -30,6 +30,17 @@ DEFAULT_CONTEXT_TOKENS = 8192
 _FIRST_PAGE = 64
 _MAX_PAGE = 1000
 _decode = Message.model_validate_json
+
+
+def is_mandatory(message: Message) -> bool:
+    """Whether a stored message is one a window reads up front: live, not
+    archived, and a system or pinned message
+    (:func:`convostore.context.is_mandatory`). SQL backends keep an index of
+    exactly these rows; of the system messages only the thread's first ends up
+    mandatory (see :func:`convostore.context.mandatory_messages`)."""
+    from convostore.context import is_mandatory as candidate
+
+    return message.deleted_at is None and message.archived_at is None and candidate(message)
 
 
 def plan_context(

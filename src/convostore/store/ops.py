@@ -1,0 +1,277 @@
+"""The closed set of operations a backend executes.
+
+A backend implements one handler per operation record below; the friendly
+methods of :class:`~convostore.Store` and :class:`~convostore.AsyncStore` only
+validate their arguments and build these records. Because the records carry
+everything (tenant included), the async face of a blocking backend is a single
+``execute`` that hands the record to a worker thread.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    MessagePatch,
+    Page,
+    Thread,
+    ThreadPatch,
+    ThreadSummary,
+)
+
+if TYPE_CHECKING:
+    from convostore.tokens import TokenCounter
+
+T = TypeVar("T")
+_SEQ = operator.itemgetter(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Generic[T]):
+    """An operation whose result is a ``T``; ``name`` selects the handler."""
+
+    name: ClassVar[str]
+    tenant: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateThread(Op[Thread]):
+    name: ClassVar[str] = "create_thread"
+    thread: Thread
+
+
+@dataclass(frozen=True, slots=True)
+class GetThread(Op[Thread]):
+    name: ClassVar[str] = "get_thread"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateThread(Op[Thread]):
+    name: ClassVar[str] = "update_thread"
+    thread_id: str
+    patch: ThreadPatch
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteThread(Op[Thread]):
+    name: ClassVar[str] = "delete_thread"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreThread(Op[Thread]):
+    name: ClassVar[str] = "restore_thread"
+    thread_id: str
+    expected_revision: int | None = None
+    finish_import: bool = False
+    """Finish an import in progress instead (see ``_logic.restored``)."""
+    expected_count: int | None = None
+    """With ``finish_import``: the messages the import must hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeThread(Op[None]):
+    name: ClassVar[str] = "purge_thread"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadFilter:
+    """Which threads a listing, count or summary covers."""
+
+    user_id: str | None = None
+    agent_name: str | None = None
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListThreads(Op[Page[Thread]]):
+    """Newest activity first; ``after`` is the (updated_at_us, id) of the last row seen."""
+
+    name: ClassVar[str] = "list_threads"
+    filter: ThreadFilter
+    limit: int
+    after: tuple[int, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountThreads(Op[int]):
+    name: ClassVar[str] = "count_threads"
+    filter: ThreadFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Summaries(Op[list[ThreadSummary]]):
+    name: ClassVar[str] = "summaries"
+    filter: ThreadFilter
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Append(Op[list[Message]]):
+    name: ClassVar[str] = "append"
+    thread_id: str
+    messages: tuple[Message, ...]
+    expected_revision: int | None = None
+    counter: TokenCounter | None = None  # counts messages that carry no count
+    importing: bool = False
+    """Append to an import in progress (a thread hidden until it is finished)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetMessage(Op[Message]):
+    name: ClassVar[str] = "get_message"
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateMessage(Op[Message]):
+    name: ClassVar[str] = "update_message"
+    message_id: str
+    patch: MessagePatch
+    expected_revision: int | None = None
+    counter: TokenCounter | None = None  # recounts an edited message
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage(Op[Message]):
+    name: ClassVar[str] = "delete_message"
+    message_id: str
+    expected_revision: int | None = None
+    importing: bool = False
+    """The message belongs to an import in progress (see ``Append.importing``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreMessage(Op[Message]):
+    """Take a soft-deleted message's deletion mark away; a live one is left as is."""
+
+    name: ClassVar[str] = "restore_message"
+    message_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMessages(Op[Page[Message]]):
+    """Messages in seq order, ``limit`` of them after ``after_seq`` or before ``before_seq``.
+
+    With ``before_seq`` set the page is the newest ``limit`` messages below it,
+    still returned oldest first; ``before_seq`` larger than any seq pages from
+    the end of the thread.
+    """
+
+    name: ClassVar[str] = "list_messages"
+    thread_id: str
+    limit: int
+    after_seq: int = 0
+    before_seq: int | None = None
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Recent(Op[list[Message]]):
+    name: ClassVar[str] = "recent"
+    thread_id: str
+    n: int
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ByExecution(Op[list[Message]]):
+    name: ClassVar[str] = "messages_by_execution"
+    execution_id: str
+    thread_id: str | None = None
+    limit: int | None = None
+    """At most this many messages, the first in (thread, seq) order; all if ``None``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportThread(Op[ConversationSnapshot]):
+    name: ClassVar[str] = "export_thread"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportThread(Op[Thread]):
+    name: ClassVar[str] = "import_thread"
+    snapshot: ConversationSnapshot
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck(Op[HealthReport]):
+    """Check that the store can serve reads and writes now; with ``full``, that
+    all the stored data is sound too (which reads all of it)."""
+
+    name: ClassVar[str] = "health_check"
+    extra: dict[str, Any] = field(default_factory=dict)
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mandatory(Op[list[Message]]):
+    """The thread's live (not deleted, not archived) system and pinned messages, in order."""
+
+    name: ClassVar[str] = "mandatory"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRows:
+    """What :class:`ContextPage` reads: optionally the mandatory messages, and a
+    page of live, unarchived messages newest first as ``(seq, message)`` pairs
+    where the message may still be its stored JSON text, decoded only if it is
+    used."""
+
+    mandatory: list[Message] | None
+    rows: list[tuple[int, Message | str]]
+
+    @classmethod
+    def from_first_read(cls, found: Iterable[Sequence[Any]]) -> ContextRows:
+        """From a first read's ``(tag, seq, body)`` rows in any order (the order
+        of a UNION's rows is not promised): tag 0 for a mandatory message, 1
+        for one of the newest page."""
+        mandatory: list[tuple[int, str]] = []
+        page: list[tuple[int, Message | str]] = []
+        for tag, seq, body in found:
+            (page if tag else mandatory).append((seq, body))
+        mandatory.sort(key=_SEQ)
+        page.sort(key=_SEQ, reverse=True)
+        return cls([Message.model_validate_json(b) for _, b in mandatory], page)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextPage(Op[ContextRows]):
+    """Up to ``limit`` live, unarchived messages below ``before_seq``, newest
+    first, for a context window; with ``with_mandatory`` the thread's mandatory
+    messages (as :class:`Mandatory` returns them) come from the same read.
+
+    A backend reads exactly these rows through an index that holds only them,
+    never stepping over archived or deleted ones: a window then costs the same
+    whatever share of a long history is archived or deleted."""
+
+    name: ClassVar[str] = "context_page"
+    thread_id: str
+    limit: int
+    before_seq: int
+    with_mandatory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoadMessages(Op[list[Any]]):
+    """Every message of a thread in seq order, typed or in their stored JSON form."""
+
+    name: ClassVar[str] = "load_messages"
+    thread_id: str
+    include_deleted: bool = False
+    as_dicts: bool = False
