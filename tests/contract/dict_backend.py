@@ -1,0 +1,221 @@
+"""A backend over plain dicts, written from the public modules alone.
+
+It implements the twelve primitives of :class:`convostore.store.backend.CoreBackend`
+and nothing else: every other operation, the async face and the context
+window come from the store core. ``test_dict_backend.py`` runs the whole
+conformance suite on it in both faces; docs/backends.md walks through it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from convostore.errors import (
+    DuplicateMessageError,
+    MessageNotFoundError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+)
+from convostore.model import Message, Page, Thread
+from convostore.store import ops
+from convostore.store.backend import Capabilities, CoreBackend
+from convostore.store.rules.append import apply_append, fill_slots, plan_checked
+from convostore.store.rules.codec import encode_message, encode_thread, to_us
+from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.validation import check_revision, check_writable
+from convostore.store.settings import StoreSettings
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+
+class DictBackend(CoreBackend):
+    """Threads and messages in dicts, one lock around every operation.
+
+    Every check runs before the first change, so an operation that raises has
+    changed nothing; callers get copies, so mutating a returned object never
+    changes what is stored.
+    """
+
+    kind = "dict"
+    capabilities = Capabilities(durable=False)
+
+    def __init__(self, *, settings: StoreSettings | None = None) -> None:
+        super().__init__(settings=settings)
+        self._lock = threading.Lock()
+        self._threads: dict[Key, Thread] = {}
+        self._messages: dict[Key, list[Message]] = {}  # (tenant, thread id) -> in seq order
+        self._where: dict[Key, str] = {}  # (tenant, message id) -> thread id
+
+    def execute(self, op: ops.Op[T]) -> T:
+        with self._lock:
+            return copy.deepcopy(super().execute(copy.deepcopy(op)))
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "dict://"
+
+    def _thread(self, tenant: str, thread_id: str) -> Thread:
+        thread = self._threads.get((tenant, thread_id))
+        if thread is None:
+            raise ThreadNotFoundError(thread_id)
+        return thread
+
+    def _message(self, tenant: str, message_id: str) -> tuple[Key, int]:
+        thread_id = self._where.get((tenant, message_id))
+        if thread_id is None:
+            raise MessageNotFoundError(message_id)
+        key = (tenant, thread_id)
+        index = next(i for i, m in enumerate(self._messages[key]) if m.id == message_id)
+        return key, index
+
+    # threads -----------------------------------------------------------------
+
+    def create_thread(self, op: ops.CreateThread) -> Thread:
+        key = (op.tenant, op.thread.id)
+        encode_thread(op.thread, self.limits)
+        if key in self._threads:
+            raise ThreadExistsError(op.thread.id)
+        self._threads[key] = op.thread
+        self._messages[key] = []
+        return op.thread
+
+    def get_thread(self, op: ops.GetThread) -> Thread:
+        return self._thread(op.tenant, op.thread_id)
+
+    def modify_thread(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        change: Callable[[Thread], Thread],
+        *,
+        writable: bool = True,
+    ) -> Thread:
+        thread = self._thread(tenant, thread_id)
+        check_revision(thread, expected)
+        if writable:
+            check_writable(thread)
+        new = change(thread)
+        if new is not thread:
+            encode_thread(new, self.limits)
+            self._threads[(tenant, thread_id)] = new
+        return new
+
+    def purge_thread(self, op: ops.PurgeThread) -> None:
+        key = (op.tenant, op.thread_id)
+        check_revision(self._thread(*key), op.expected_revision)
+        for m in self._messages.pop(key):
+            del self._where[(op.tenant, m.id)]
+        del self._threads[key]
+
+    def list_threads(self, op: ops.ListThreads) -> Page[Thread]:
+        f = op.filter
+        rows = [
+            t
+            for (tenant, _), t in self._threads.items()
+            if tenant == op.tenant
+            and (f.user_id is None or t.user_id == f.user_id)
+            and (f.agent_name is None or t.agent_name == f.agent_name)
+            and (f.include_deleted or t.deleted_at is None)
+            and (op.after is None or (to_us(t.updated_at), t.id) < op.after)
+        ]
+        rows.sort(key=lambda t: (to_us(t.updated_at), t.id), reverse=True)
+        return thread_page(rows[: op.limit + 1], op.limit)
+
+    # messages ----------------------------------------------------------------
+
+    def append(self, op: ops.Append) -> list[Message]:
+        thread = self._thread(op.tenant, op.thread_id)
+        existing = {}
+        for m in op.messages:
+            if (op.tenant, m.id) in self._where:
+                key, index = self._message(op.tenant, m.id)
+                existing[m.id] = self._messages[key][index]
+        new, slots = plan_checked(
+            thread, op.messages, existing, op.expected_revision, importing=op.importing
+        )
+        if not new:
+            return [s for s in slots if s is not None]
+        updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
+        for m in stored:
+            encode_message(m, self.limits)
+        encode_thread(updated, self.limits)
+        key = (op.tenant, op.thread_id)
+        self._threads[key] = updated
+        self._messages[key].extend(stored)
+        self._where.update({(op.tenant, m.id): op.thread_id for m in stored})
+        return fill_slots(slots, op.messages, stored)
+
+    def get_message(self, op: ops.GetMessage) -> Message:
+        key, index = self._message(op.tenant, op.message_id)
+        return self._messages[key][index]
+
+    def modify_message(
+        self,
+        tenant: str,
+        message_id: str,
+        expected: int | None,
+        change: Callable[[Thread, Message], tuple[Thread, Message]],
+        *,
+        importing: bool = False,
+    ) -> Message:
+        key, index = self._message(tenant, message_id)
+        thread, old = self._threads[key], self._messages[key][index]
+        check_revision(thread, expected)
+        check_writable(thread, importing=importing)
+        new_thread, new = change(thread, old)
+        if new is old:
+            return old
+        encode_message(new, self.limits)
+        encode_thread(new_thread, self.limits)
+        self._threads[key] = new_thread
+        self._messages[key][index] = new
+        return new
+
+    def list_messages(self, op: ops.ListMessages) -> Page[Message]:
+        self._thread(op.tenant, op.thread_id)
+        msgs = self._messages[(op.tenant, op.thread_id)]
+        live = [m for m in msgs if op.include_deleted or m.deleted_at is None]
+        if op.before_seq is None:  # forward from after_seq, ascending
+            rows = [m for m in live if (m.seq or 0) > op.after_seq]
+        else:  # backward from before_seq, descending
+            rows = [m for m in reversed(live) if (m.seq or 0) < op.before_seq]
+        return message_page(rows[: op.limit + 1], op)
+
+    def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
+        out: list[Message] = []
+        for (tenant, thread_id), msgs in sorted(self._messages.items()):
+            if tenant != op.tenant or op.thread_id not in (None, thread_id):
+                continue
+            out.extend(
+                m for m in msgs if m.execution_id == op.execution_id and m.deleted_at is None
+            )
+        return out if op.limit is None else out[: op.limit]
+
+    def import_thread(self, op: ops.ImportThread) -> Thread:
+        thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, self.now())
+        encode_thread(thread, self.limits)
+        for m in msgs:
+            encode_message(m, self.limits)
+        key = (op.tenant, thread.id)
+        if key in self._threads:
+            raise ThreadExistsError(thread.id)
+        for m in msgs:
+            if (op.tenant, m.id) in self._where:
+                raise DuplicateMessageError(m.id, "in another thread")
+        self._threads[key] = thread
+        self._messages[key] = msgs
+        self._where.update({(op.tenant, m.id): thread.id for m in msgs})
+        return thread
+
+
+def sample(**settings: Any) -> DictBackend:
+    """A fresh backend (a factory for tests and the docs)."""
+    return DictBackend(settings=StoreSettings(**settings) if settings else None)

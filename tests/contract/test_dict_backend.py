@@ -1,0 +1,46 @@
+"""The whole conformance suite on a backend written from the public modules
+alone (``dict_backend.py``), in both faces: proof that the twelve primitives
+of ``CoreBackend`` are the whole of what a backend must implement."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.contract.dict_backend import DictBackend
+
+from convostore import AsyncStore, Store
+from convostore.store.backend import ThreadedAsyncBackend
+from convostore.testing import StoreContract, SyncStoreAdapter
+
+SOURCE = Path(__file__).with_name("dict_backend.py")
+
+
+class TestDictBackend(StoreContract):
+    @pytest.fixture(params=["sync", "async"])
+    def store(self, request: pytest.FixtureRequest) -> Iterator[Any]:
+        if request.param == "sync":
+            store: Any = Store(DictBackend())
+        else:
+            store = SyncStoreAdapter.open(lambda: AsyncStore(ThreadedAsyncBackend(DictBackend())))
+        yield store
+        store.close()
+
+
+def test_written_from_public_modules_only() -> None:
+    tree = ast.parse(SOURCE.read_text())
+    imported = [
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("convostore")
+    ]
+    assert imported, "the backend imports nothing of convostore?"
+    for module in imported:
+        assert not any(part.startswith("_") for part in module.split(".")), module
+
+
+def test_small() -> None:
+    assert len(SOURCE.read_text().splitlines()) < 250
