@@ -216,6 +216,6 @@ class DictBackend(CoreBackend):
         return thread
 
 
-def sample(**settings: Any) -> DictBackend:
-    """A fresh backend (a factory for tests and the docs)."""
-    return DictBackend(settings=StoreSettings(**settings) if settings else None)
+def open_dict(url: str, *, settings: StoreSettings, **options: Any) -> DictBackend:
+    """Open ``dict://`` (what an entry point of ``convostore.backends`` names)."""
+    return DictBackend(settings=settings, **options)

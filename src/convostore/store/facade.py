@@ -131,8 +131,13 @@ class _Builder(Generic[B]):
                 f"is {thread.tenant_id!r} but this store is bound to {self._tenant!r}",
                 field="thread.tenant_id",
             )
+        times = {}
+        if "created_at" not in thread.model_fields_set:  # not given: the store's clock
+            now = self._backend.settings.now()
+            times = {"created_at": now, "updated_at": now}
         fresh = thread.model_copy(
             update={
+                **times,
                 "tenant_id": self._tenant,
                 "revision": 0,
                 "message_count": 0,
