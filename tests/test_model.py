@@ -373,8 +373,25 @@ def test_a_bad_time_is_one_error_at_its_field() -> None:
 
 def test_time_fields_are_plain_date_times_in_the_json_schema() -> None:
     props = Thread.model_json_schema()["properties"]
-    assert props["created_at"] == {"format": "date-time", "title": "Created At", "type": "string"}
+    created = {k: v for k, v in props["created_at"].items() if k != "description"}
+    assert created == {"format": "date-time", "title": "Created At", "type": "string"}
     assert {"format": "date-time", "type": "string"} in props["ended_at"]["anyOf"]
+
+
+def test_every_public_field_is_described_in_the_json_schema() -> None:
+    import convostore.model as model
+
+    models = [
+        obj
+        for name in model.__all__
+        if isinstance(obj := getattr(model, name), type) and issubclass(obj, pydantic.BaseModel)
+    ]
+    assert len(models) == 23
+    for cls in [*models, Page[Message]]:
+        for name, field in cls.model_fields.items():
+            assert field.description, f"{cls.__name__}.{name} has no description"
+    props = Message.model_json_schema()["properties"]
+    assert props["token_count"]["description"].startswith("The message's size in tokens")
 
 
 def test_token_usage_arithmetic() -> None:

@@ -1,0 +1,98 @@
+"""The data model: threads, messages, typed parts and metadata.
+
+These are values with no I/O. Their JSON form is the wire and storage format of
+every backend, so it is kept stable: parts are a tagged union keyed by ``type`` in
+kebab-case (``tool-call``), every other field is snake_case, and unknown fields are
+refused rather than silently dropped.
+
+The package holds one module per concept; every name is imported from here:
+
+* :mod:`~convostore.model._types`: ids, bounded integers, UTC times, :func:`utcnow`;
+* :mod:`~convostore.model.parts`: the typed parts of a message and :data:`Part`;
+* :mod:`~convostore.model.metadata`: usage, cost and :class:`MessageMetadata`;
+* :mod:`~convostore.model.message`: :class:`Message` and :class:`MessagePatch`;
+* :mod:`~convostore.model.thread`: :class:`Thread`, its summary and patch;
+* :mod:`~convostore.model.snapshot`: :class:`ConversationSnapshot`;
+* :mod:`~convostore.model.page`: :class:`Page`;
+* :mod:`~convostore.model.health`: :class:`HealthReport`.
+"""
+
+from __future__ import annotations
+
+# The names imported "as" themselves are importable from here too, though not
+# part of ``__all__``: the id rule and field types other modules build on, and
+# the shared values and text projection of parts that the stores use.
+from convostore.model._types import ID_MAX_LENGTH as ID_MAX_LENGTH
+from convostore.model._types import ID_PATTERN as ID_PATTERN
+from convostore.model._types import ID_RULE as ID_RULE
+from convostore.model._types import Identifier as Identifier
+from convostore.model._types import NonNegInt as NonNegInt
+from convostore.model._types import UTCDateTime as UTCDateTime
+from convostore.model._types import is_identifier as is_identifier
+from convostore.model._types import utcnow
+from convostore.model.health import HealthCheckResult, HealthReport
+from convostore.model.message import Message, MessagePatch, NativePayload, ParentType, Role
+from convostore.model.metadata import _NO_COST as _NO_COST
+from convostore.model.metadata import _NO_METADATA as _NO_METADATA
+from convostore.model.metadata import _NO_USAGE as _NO_USAGE
+from convostore.model.metadata import (
+    CostInfo,
+    ExecutionStats,
+    FinishReason,
+    MessageMetadata,
+    TokenUsage,
+)
+from convostore.model.page import Page
+from convostore.model.parts import (
+    CodePart,
+    FilePart,
+    ImagePart,
+    Part,
+    ReasoningPart,
+    SourcePart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from convostore.model.parts import _text_of as _text_of
+from convostore.model.snapshot import SNAPSHOT_VERSIONS, ConversationSnapshot
+from convostore.model.thread import (
+    RESERVED_METADATA_PREFIX,
+    Thread,
+    ThreadPatch,
+    ThreadState,
+    ThreadSummary,
+)
+
+__all__ = [
+    "RESERVED_METADATA_PREFIX",
+    "SNAPSHOT_VERSIONS",
+    "CodePart",
+    "ConversationSnapshot",
+    "CostInfo",
+    "ExecutionStats",
+    "FilePart",
+    "FinishReason",
+    "HealthCheckResult",
+    "HealthReport",
+    "ImagePart",
+    "Message",
+    "MessageMetadata",
+    "MessagePatch",
+    "NativePayload",
+    "Page",
+    "ParentType",
+    "Part",
+    "ReasoningPart",
+    "Role",
+    "SourcePart",
+    "TextPart",
+    "Thread",
+    "ThreadPatch",
+    "ThreadState",
+    "ThreadSummary",
+    "TokenUsage",
+    "ToolCallPart",
+    "ToolResultPart",
+    "utcnow",
+]
