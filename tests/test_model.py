@@ -209,13 +209,13 @@ def test_with_metadata_replaces_or_adds_extra() -> None:
         msg.with_metadata("key-without-value")
 
 
-def test_messages_without_metadata_share_one_empty_instance() -> None:
+def test_messages_without_metadata_have_empty_metadata_of_their_own() -> None:
     built = Message.user("a")
     read = Message.model_validate_json('{"role": "user", "content": "b"}')
-    assert built.metadata is read.metadata
-    assert built.metadata == MessageMetadata() and "metadata" not in read.model_fields_set
-    given_meta = Message.user("c", metadata=MessageMetadata())
-    assert given_meta.metadata is not built.metadata  # given metadata stays its own
+    assert built.metadata == read.metadata == MessageMetadata()
+    assert "metadata" not in built.model_fields_set | read.model_fields_set
+    assert built.metadata is not read.metadata
+    assert built.metadata.extra is not read.metadata.extra
 
 
 def test_metadata_is_a_value() -> None:
@@ -243,48 +243,66 @@ def test_threads_share_the_zero_usage_and_cost() -> None:
     assert built.usage == TokenUsage() and built.cost == CostInfo()
 
 
-def test_the_shared_empty_metadata_refuses_changes_in_place() -> None:
-    msg, other = Message.user("a"), Message.assistant("b")
+def _extra_changes(extra: dict[str, str]) -> list[object]:
+    """Change ``extra`` in place every way a dict can, noting what each step saw."""
+    seen: list[object] = []
+    extra["a"] = "1"
+    extra.update(b="2")
+    seen.append(extra.setdefault("c", "3"))
+    seen.append(extra.pop("b"))
+    extra |= {"d": "4"}
+    del extra["a"]
+    seen.append(dict(extra))
+    seen.append(extra.popitem())
+    extra.clear()
+    seen.append(dict(extra))
+    extra["e"] = "5"
+    return seen
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: Message.user("a"), id="built-without-metadata"),
+        pytest.param(lambda: Message.user("a", metadata=MessageMetadata()), id="built-empty"),
+        pytest.param(
+            lambda: Message.user("a", metadata=MessageMetadata(extra={"k": "v"})),
+            id="built-with-extra",
+        ),
+        pytest.param(lambda: Message.user("a").with_metadata(k="v"), id="with-metadata"),
+        pytest.param(
+            lambda: Message.model_validate_json('{"role": "user", "content": "a"}'),
+            id="json-without-metadata",
+        ),
+        pytest.param(
+            lambda: Message.model_validate_json(Message.user("a").model_dump_json()),
+            id="json-empty",
+        ),
+        pytest.param(
+            lambda: Message.model_validate_json(
+                '{"role": "user", "content": "a", "metadata": {"extra": {"k": "v"}}}'
+            ),
+            id="json-with-extra",
+        ),
+        pytest.param(lambda: copy.deepcopy(Message.user("a")), id="deep-copy"),
+        pytest.param(lambda: pickle.loads(pickle.dumps(Message.user("a"))), id="pickled"),
+    ],
+)
+def test_metadata_extra_is_a_plain_dict_on_every_message(make: Callable[[], Message]) -> None:
+    msg, other = make(), make()
     extra = msg.metadata.extra
-    changes: list[Callable[[], object]] = [
-        lambda: extra.__setitem__("k", "v"),
-        lambda: extra.update(k="v"),
-        lambda: extra.setdefault("k", "v"),
-        lambda: extra.pop("k"),
-        extra.popitem,
-        extra.clear,
-        lambda: extra.__delitem__("k"),
-    ]
-    for change in changes:
-        with pytest.raises(TypeError, match="with_metadata"):
-            change()
-    with pytest.raises(TypeError, match="with_metadata"):
-        extra |= {"k": "v"}
-    assert other.metadata.extra == {} and msg.metadata == MessageMetadata()
-    # Copies are ordinary metadata whose map can change; the shared one stays empty.
-    tagged = msg.with_metadata(k="v")
-    copies = [
-        tagged.metadata.extra,
-        copy.copy(extra),
-        copy.deepcopy(extra),
-        msg.model_copy(deep=True).metadata.extra,
-        pickle.loads(pickle.dumps(msg)).metadata.extra,
-    ]
-    for c in copies:
-        assert type(c) is dict
-    copies[1]["x"] = "y"
-    copies[3]["x"] = "y"
-    assert tagged.metadata.extra == {"k": "v"} and other.metadata.extra == {}
-    assert pickle.loads(pickle.dumps(msg)) == msg
-
-
-@settings(max_examples=200)
-@given(cst.message_metadata(), cst.message_metadata())
-def test_metadata_hash_agrees_with_equality(a: MessageMetadata, b: MessageMetadata) -> None:
-    twin = MessageMetadata.model_validate_json(a.model_dump_json())
-    assert twin == a and hash(twin) == hash(a)
-    if a == b:
-        assert hash(a) == hash(b)
+    given_extra = dict(extra)
+    assert type(extra) is dict
+    extra.pop("k", None)
+    assert _extra_changes(extra) == ["3", "2", {"c": "3", "d": "4"}, ("d", "4"), {}]
+    assert msg.metadata.extra == {"e": "5"}
+    assert json.loads(msg.model_dump_json())["metadata"]["extra"] == {"e": "5"}
+    assert Message.model_validate_json(msg.model_dump_json()).metadata.extra == {"e": "5"}
+    # Each message has a map of its own: the others, and new ones, are unchanged.
+    assert other.metadata.extra == given_extra and make().metadata.extra == given_extra
+    assert Message.user("b").metadata == MessageMetadata()
+    assert msg.with_metadata(f="6").metadata.extra == {"e": "5", "f": "6"}
+    assert msg.metadata.extra == {"e": "5"}
 
 
 def test_native_payload_is_kept_untouched() -> None:

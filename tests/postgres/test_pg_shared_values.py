@@ -1,6 +1,6 @@
-"""PostgreSQL reads share the one empty metadata instance and a thread's zero
-usage and cost, like SQLite's (see tests/backends/test_shared_metadata.py and
-test_thread_rows.py)."""
+"""PostgreSQL reads give each message metadata of its own and share a thread's
+zero usage and cost, like SQLite's (see tests/backends/test_shared_metadata.py
+and test_thread_rows.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from convostore import CostInfo, Message, MessageMetadata, TokenUsage
-from convostore.model import _NO_COST, _NO_METADATA, _NO_USAGE
+from convostore.model import _NO_COST, _NO_USAGE
 from convostore.store import Store, open_async_store
 
 pytestmark = pytest.mark.postgres
@@ -24,8 +24,10 @@ def _batch() -> list[Message]:
 
 
 def _check(read: list[Message]) -> None:
-    assert [m.metadata is _NO_METADATA for m in read] == [True, False, True]
+    assert [m.metadata == MessageMetadata() for m in read] == [True, False, True]
     assert read[1].metadata.model == "m"
+    read[0].metadata.extra["k"] = "v"
+    assert read[2].metadata.extra == {}
 
 
 def test_sync_reads(store: Store) -> None:

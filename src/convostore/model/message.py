@@ -11,7 +11,7 @@ from pydantic import Field, JsonValue, model_validator
 
 from convostore._ids import new_id
 from convostore.model._types import Identifier, NonNegInt, UTCDateTime, _Model, utcnow
-from convostore.model.metadata import _NO_METADATA, MessageMetadata
+from convostore.model.metadata import MessageMetadata
 from convostore.model.parts import Part, TextPart, ToolCallPart, ToolResultPart, _text_of
 
 
@@ -88,7 +88,10 @@ class Message(_Model):
     pinned: bool = False
     """Whether the message is pinned: context windows always keep it, and it
     cannot be archived."""
-    metadata: MessageMetadata = _NO_METADATA
+    metadata: MessageMetadata = Field(
+        default_factory=MessageMetadata,
+        json_schema_extra={"default": MessageMetadata().model_dump(mode="json")},
+    )
     """What the model run that produced the message reported; empty when nothing
     was."""
     native: NativePayload | None = None

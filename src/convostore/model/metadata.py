@@ -8,7 +8,7 @@ also use (see :class:`~convostore.model.Thread`).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
@@ -99,9 +99,7 @@ class MessageMetadata(_Model):
     annotations.
 
     Metadata is a value: its fields cannot be assigned. Change it with
-    :meth:`Message.with_metadata` or ``model_copy(update=...)``. Every message
-    built or read without metadata shares one empty instance, whose ``extra``
-    refuses changes in place, so a message costs no metadata object of its own.
+    :meth:`Message.with_metadata` or ``model_copy(update=...)``.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -130,40 +128,8 @@ class MessageMetadata(_Model):
     """The caller's own annotations, string keys to string values; empty when
     there are none."""
 
-    def __hash__(self) -> int:
-        # Consistent with ``==`` (equal metadata have equal scalar fields), and
-        # defined at all so that pydantic shares the default instance below
-        # instead of copying it into every message.
-        return hash(
-            (self.completed_at, self.duration_ms, self.model, self.provider, self.finish_reason)
-        )
 
-
-class _EmptyExtra(dict[str, str]):
-    """The ``extra`` map of the shared empty metadata: refuses changes in place.
-
-    A copy of it (``copy``, ``deepcopy``, pickling, ``dict(...)``) is an ordinary
-    empty dict, so copies of the shared metadata can be changed as usual.
-    """
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
-            "this message has no metadata of its own: add entries with "
-            "Message.with_metadata(key=value)"
-        )
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __copy__(self) -> dict[str, str]:
-        return {}
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, str]:
-        return {}
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, ())
-
-
-_NO_METADATA = MessageMetadata.model_construct(set(), extra=_EmptyExtra())
-"""The empty metadata every message without metadata of its own shares."""
+_NO_METADATA = MessageMetadata()
+"""Empty metadata, to compare with (``metadata == _NO_METADATA``). Never a
+message's own: every message has metadata of its own, whose ``extra`` it can
+change."""
