@@ -3,8 +3,9 @@
 A seeded random script of operations (good and bad: stale revisions, re-sent
 ids, other tenants' ids, deleted threads, paging both ways) runs against both
 stores with the very same arguments; every result and every error must match.
-Only times the store assigns itself (``updated_at``, ``deleted_at``) are
-compared by presence rather than value.
+Both stores read one clock that moves on between calls, so even the times a
+store assigns itself (``created_at`` when not given, ``updated_at``,
+``deleted_at``, ``exported_at``) must match to the microsecond.
 """
 
 from __future__ import annotations
@@ -27,10 +28,26 @@ from convostore.model import (
     ToolCallPart,
 )
 from convostore.store import Store, open_store
+from convostore.store.settings import Limits, StoreSettings
 
 pytestmark = pytest.mark.postgres
 
-_SERVER_TIMES = {"updated_at", "deleted_at", "exported_at"}
+
+class StepClock:
+    """A clock that stands still within a call and moves on 1 ms between them."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += dt.timedelta(milliseconds=1)
+
+
+def _settings(clock: StepClock, **limits: Any) -> StoreSettings:
+    return StoreSettings(limits=Limits(**limits), clock=clock)
 
 
 def _norm(value: Any) -> Any:
@@ -46,7 +63,7 @@ def _norm(value: Any) -> Any:
         out = {}
         for name in type(value).model_fields:
             v = getattr(value, name)
-            out[name] = (v is not None) if name in _SERVER_TIMES else _norm(v)
+            out[name] = _norm(v)
         return out
     if isinstance(value, list | tuple):
         return [_norm(v) for v in value]
@@ -58,13 +75,14 @@ def _norm(value: Any) -> Any:
 class Twin:
     """Calls the same method with the same arguments on two stores and compares."""
 
-    def __init__(self, ref: Store, other: Store) -> None:
-        self.ref, self.other = ref, other
+    def __init__(self, ref: Store, other: Store, clock: StepClock) -> None:
+        self.ref, self.other, self.clock = ref, other, clock
         self.calls = 0
         self.errors = 0
 
     def call(self, tenant: str, name: str, *args: Any, **kwargs: Any) -> Any:
         results = []
+        self.clock.tick()
         for s in (self.ref, self.other):
             try:
                 results.append(("ok", getattr(s.tenant(tenant), name)(*args, **kwargs)))
@@ -255,8 +273,12 @@ def _list_all(twin: Twin, tenant: str, rng: random.Random) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_same_results_as_memory(pg_url: str, schema: str, seed: int) -> None:
-    with open_store("memory://") as ref, open_store(pg_url, schema=schema, auto_migrate=True) as pg:
-        twin = Twin(ref, pg)
+    clock = StepClock()
+    with (
+        open_store("memory://", settings=_settings(clock)) as ref,
+        open_store(pg_url, schema=schema, auto_migrate=True, settings=_settings(clock)) as pg,
+    ):
+        twin = Twin(ref, pg, clock)
         _script(twin, random.Random(seed), 250)
     assert twin.calls > 300
     assert twin.errors > 20  # the script exercises the error paths too
@@ -274,25 +296,25 @@ class _Alternating:
 
 
 def test_same_results_as_memory_from_two_processes(pg_url: str, schema: str) -> None:
+    clock = StepClock()
     with (
-        open_store("memory://") as ref,
-        open_store(pg_url, schema=schema, auto_migrate=True) as a,
-        open_store(pg_url, schema=schema) as b,
+        open_store("memory://", settings=_settings(clock)) as ref,
+        open_store(pg_url, schema=schema, auto_migrate=True, settings=_settings(clock)) as a,
+        open_store(pg_url, schema=schema, settings=_settings(clock)) as b,
     ):
-        twin = Twin(ref, cast(Store, _Alternating(random.Random(9), a, b)))
+        twin = Twin(ref, cast(Store, _Alternating(random.Random(9), a, b)), clock)
         _script(twin, random.Random(4), 300)
     assert twin.calls > 300
 
 
 def test_validation_and_limits_match(pg_url: str, schema: str) -> None:
-    from convostore.store.settings import Limits
-
-    limits = Limits(max_message_bytes=2000, max_thread_bytes=3000)
+    clock = StepClock()
+    settings = _settings(clock, max_message_bytes=2000, max_thread_bytes=3000)
     with (
-        open_store("memory://", limits=limits) as ref,
-        open_store(pg_url, schema=schema, auto_migrate=True, limits=limits) as pg,
+        open_store("memory://", settings=settings) as ref,
+        open_store(pg_url, schema=schema, auto_migrate=True, settings=settings) as pg,
     ):
-        twin = Twin(ref, pg)
+        twin = Twin(ref, pg, clock)
         call: Callable[..., Any] = twin.call
         call("default", "create_thread", Thread(id="t", title="x" * 5000))
         call("default", "create_thread", Thread(id="t"))

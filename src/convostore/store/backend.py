@@ -75,6 +75,7 @@ from convostore.store.rules.patches import (
     restored,
     soft_deleted,
 )
+from convostore.store.rules.snapshots import snapshot_of
 from convostore.store.rules.window import is_mandatory
 from convostore.store.settings import DEFAULT_SETTINGS, Limits, StoreSettings, resolve_settings
 
@@ -137,6 +138,10 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release what the backend holds; idempotent."""
+
+    def open(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Acquire what needs acquiring after construction; idempotent (the
+        twin of :meth:`AsyncBackend.aopen`)."""
 
     def describe(self) -> str:
         """A human-readable location of the store, without secrets."""
@@ -351,7 +356,7 @@ class CoreBackend(Backend):
                 for m in self._all_messages(op.tenant, op.thread_id, True)
                 if (m.seq or 0) <= thread.message_count
             ]
-        return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
+        return snapshot_of(thread, msgs, self.now())
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         """The thread's mandatory messages (``rules.window.is_mandatory``); a

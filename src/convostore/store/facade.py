@@ -131,10 +131,10 @@ class _Builder(Generic[B]):
                 f"is {thread.tenant_id!r} but this store is bound to {self._tenant!r}",
                 field="thread.tenant_id",
             )
-        times = {}
-        if "created_at" not in thread.model_fields_set:  # not given: the store's clock
-            now = self._backend.settings.now()
-            times = {"created_at": now, "updated_at": now}
+        # The times not given come from the store's clock.
+        unset = {"created_at", "updated_at"} - thread.model_fields_set
+        now = self._backend.settings.now() if unset else None
+        times = dict.fromkeys(unset, now)
         fresh = thread.model_copy(
             update={
                 **times,

@@ -48,7 +48,7 @@ from convostore.store.rules.codec import (
     to_us,
 )
 from convostore.store.rules.paging import message_page, thread_page
-from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import Limits, StoreSettings
 
@@ -386,7 +386,10 @@ class MemoryBackend(CoreBackend):
                 for m in self._live(op.tenant, op.thread_id)
                 if op.include_deleted or m.deleted_at is None
             ]
-        return as_stored_dicts(msgs) if op.as_dicts else msgs
+        if not op.as_dicts:
+            return msgs
+        with collector_paused(self.settings.pause_gc_on_load):
+            return as_stored_dicts(msgs)
 
     def _windows_of(self, key: Key) -> _Windows:
         """The window index of a thread, built on first use (O(thread) once)."""
@@ -434,7 +437,7 @@ class MemoryBackend(CoreBackend):
         with self._lock:
             thread = self._thread(op.tenant, op.thread_id)
             msgs = list(self._msgs[(op.tenant, op.thread_id)])
-        return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
+        return snapshot_of(thread, msgs, self.now())
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
         thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, self.now())

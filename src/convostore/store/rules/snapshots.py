@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from convostore.errors import (
     UnsupportedSnapshotVersionError,
@@ -20,8 +20,18 @@ from convostore.model import (
 )
 from convostore.store.rules.append import apply_append
 
-if TYPE_CHECKING:
-    pass
+
+def snapshot_of(
+    thread: Thread, messages: list[Message], exported_at: dt.datetime
+) -> ConversationSnapshot:
+    """The snapshot of ``thread`` with ``messages`` (in seq order, deleted ones
+    included), each message's pin kept, stamped with the store's clock."""
+    return ConversationSnapshot(
+        thread=thread,
+        messages=messages,
+        pinned=[m.pinned for m in messages],
+        exported_at=exported_at,
+    )
 
 
 def check_snapshot_version(data: Any) -> None:

@@ -66,7 +66,7 @@ from convostore.store.rules.codec import (
     to_us,
 )
 from convostore.store.rules.paging import message_page, thread_page
-from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import Limits, StoreSettings
 from convostore.store.sqlite import _sql as sql
@@ -856,7 +856,7 @@ class SQLiteBackend(CoreBackend):
             self._decode,
             lambda conn: self._load_thread(conn, op.tenant, op.thread_id),
         )
-        return ConversationSnapshot(thread=thread, messages=msgs, pinned=[m.pinned for m in msgs])
+        return snapshot_of(thread, msgs, self.now())
 
     def import_thread(self, op: ops.ImportThread) -> Thread:
         thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, self.now())
