@@ -10,7 +10,6 @@ from convostore.context import (
     DIALECTS,
     ContextWindow,
     WindowSelector,
-    _shape,
     call_ids,
     is_mandatory,
     is_reasoning_only,
@@ -18,6 +17,7 @@ from convostore.context import (
     result_ids,
     select_messages,
     select_window,
+    shape_of,
     validate_context,
 )
 from convostore.errors import ContextBudgetError, ValidationError
@@ -408,4 +408,4 @@ def test_one_pass_shape_matches_the_three_questions(
             update={"parts": [_OwnCall(tool_call_id="c", tool_name="t"), *parts], "role": role}
         ),
     ):
-        assert _shape(msg) == (call_ids(msg), result_ids(msg), is_reasoning_only(msg))
+        assert shape_of(msg) == (call_ids(msg), result_ids(msg), is_reasoning_only(msg))

@@ -1,133 +1,24 @@
-"""Context windows: the newest messages of a thread that fit a model's budget.
-
-The seeds trimmed context by dropping the oldest messages one at a time, which
-routinely cut a tool call away from its results (every provider rejects that)
-and counted tokens by string length. This module is the pure, I/O-free rule
-that every store and the conversation layer share:
-
-* the system prompt and pinned messages are always in; if they alone exceed
-  the budget, :class:`~convostore.errors.ContextBudgetError` says by how much;
-* the rest of the window is a contiguous run of the newest messages;
-* a tool call and all of its results are in or out together, parallel calls
-  included, and a reasoning-only message stays with the message it precedes;
-* a tool exchange that cannot be completed (a result whose call is gone, a
-  call still waiting for its results) is left out rather than sent broken;
-* optionally the window starts on a user message.
-
-:func:`select_window` pulls messages newest-first from a lazy iterable and stops
-as soon as the budget is spent, so a store feeding it page by page reads
-O(window) messages. It reads the token counts stored on each message and only
-counts a message that has none.
-
-:func:`validate_context` checks a list of messages against the tool-pairing
-rules of OpenAI Chat Completions, OpenAI Responses and Anthropic Messages.
-"""
+"""Selecting a window: the newest messages that fit a budget, with tool
+exchanges kept whole (:func:`select_window`, :class:`WindowSelector`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convostore.context.shapes import (
+    call_ids,
+    is_mandatory,
+    is_reasoning_only,
+    mandatory_messages,
+    result_ids,
+    shape_of,
+)
 from convostore.errors import ContextBudgetError, ValidationError
-from convostore.model import Message, ReasoningPart, Role, ToolCallPart, ToolResultPart
+from convostore.model import Message, Role
 from convostore.tokens import TokenCounter, token_count_for
-
-__all__ = [
-    "DIALECTS",
-    "ContextIssue",
-    "ContextWindow",
-    "Dialect",
-    "WindowSelector",
-    "call_ids",
-    "is_mandatory",
-    "is_reasoning_only",
-    "mandatory_messages",
-    "result_ids",
-    "select_messages",
-    "select_window",
-    "validate_context",
-]
-
-
-# --- message shapes -----------------------------------------------------------
-
-
-def call_ids(message: Message) -> list[str]:
-    """Ids of the tool calls a message makes."""
-    return [p.tool_call_id for p in message.parts if isinstance(p, ToolCallPart)]
-
-
-def result_ids(message: Message) -> list[str]:
-    """Ids of the tool calls a message answers (its tool-result parts, or the
-    ``tool_call_id`` of a tool message without such parts)."""
-    ids = [p.tool_call_id for p in message.parts if isinstance(p, ToolResultPart)]
-    if not ids and message.role is Role.TOOL and message.tool_call_id:
-        ids.append(message.tool_call_id)
-    return ids
-
-
-def is_reasoning_only(message: Message) -> bool:
-    """An assistant message holding nothing but reasoning (a Responses-style
-    reasoning item), which belongs with the assistant message after it."""
-    return (
-        message.role is Role.ASSISTANT
-        and bool(message.parts)
-        and all(isinstance(p, ReasoningPart) for p in message.parts)
-    )
-
-
-def _shape(message: Message) -> tuple[list[str], list[str], bool]:
-    """``call_ids``, ``result_ids`` and ``is_reasoning_only`` of a message, from
-    one pass over its parts (the selector asks all three of every message)."""
-    calls: list[str] = []
-    results: list[str] = []
-    reasoning_only = bool(message.parts) and message.role is Role.ASSISTANT
-    for p in message.parts:
-        if isinstance(p, ReasoningPart):
-            continue
-        reasoning_only = False
-        if isinstance(p, ToolCallPart):
-            calls.append(p.tool_call_id)
-        elif isinstance(p, ToolResultPart):
-            results.append(p.tool_call_id)
-    if not results and message.role is Role.TOOL and message.tool_call_id:
-        results.append(message.tool_call_id)
-    return calls, results, reasoning_only
-
-
-def is_mandatory(message: Message) -> bool:
-    """Whether a live message may be mandatory in a window: a system message or a
-    pinned one. These are the candidates a store reads up front; of the system
-    messages only the thread's first is mandatory (see :func:`mandatory_messages`)."""
-    return message.role is Role.SYSTEM or message.pinned
-
-
-def mandatory_messages(
-    candidates: Sequence[Message], *, position: Callable[[Message], int | None] | None = None
-) -> list[Message]:
-    """The messages that must be in every window, from the candidates of
-    :func:`is_mandatory` (a thread's live system and pinned messages, in seq
-    order): the system prompt, which is the earliest live system message, and
-    the pinned messages. A later system message is ordinary history.
-
-    ``position`` gives a message's place in the thread (default: its ``seq``);
-    without one, the candidates' order is taken as the thread's.
-    """
-    pos = position or (lambda m: m.seq)
-    systems = [m for m in candidates if m.role is Role.SYSTEM]
-    system: Message | None = None
-    if systems:
-        if all(pos(m) is not None for m in systems):
-            system = min(systems, key=lambda m: pos(m) or 0)
-        else:
-            system = systems[0]
-    return [m for m in candidates if m.pinned or m is system]
-
-
-# --- the result ---------------------------------------------------------------
 
 
 class ContextWindow(BaseModel):
@@ -169,8 +60,6 @@ class ContextWindow(BaseModel):
     def ids(self) -> list[str]:
         return [m.id for m in self.messages]
 
-
-# --- selection ----------------------------------------------------------------
 
 _NEWEST = "the newest message (with its tool exchange and the system prompt)"
 
@@ -234,7 +123,7 @@ class _Scanner:
         self.parent.append(i)
         comp = _Comp([i], mandatory=m.id in self.mandatory_ids)
         self.comps[i] = comp
-        calls, results, reasoning_only = _shape(m)
+        calls, results, reasoning_only = shape_of(m)
         for rid in results:
             # A result waits for the nearest call of its id before it (older);
             # results of the same id met before that call answer it too.
@@ -294,7 +183,7 @@ def _dangling(mandatory: Sequence[Message]) -> set[str]:
     results = {r for m in mandatory for r in result_ids(m)}
     out = set()
     for m in mandatory:
-        calls, answers, reasoning_only = _shape(m)
+        calls, answers, reasoning_only = shape_of(m)
         if (
             reasoning_only
             or (m.role is Role.ASSISTANT and calls)
@@ -627,169 +516,3 @@ class WindowSelector:
             or any(i not in fixed and i not in bad for i in range(best + 1, n)),
             omitted=omitted,
         )
-
-
-# --- validation ----------------------------------------------------------------
-
-Dialect = Literal["openai-chat", "openai-responses", "anthropic-messages"]
-DIALECTS: tuple[Dialect, ...] = ("openai-chat", "openai-responses", "anthropic-messages")
-
-IssueCode = Literal[
-    "result_without_call",
-    "call_without_result",
-    "result_before_call",
-    "results_not_adjacent",
-    "duplicate_call_id",
-    "duplicate_result",
-    "reasoning_not_followed",
-    "first_not_user",
-]
-
-
-class ContextIssue(BaseModel):
-    """One way a list of messages breaks a provider's rules.
-
-    Attributes:
-        code: what is wrong (``result_without_call``, ``call_without_result``,
-            ``result_before_call``, ``results_not_adjacent``, ``duplicate_call_id``,
-            ``duplicate_result``, ``reasoning_not_followed``, ``first_not_user``).
-        index: position of the offending message in the list.
-        message_id: its id.
-        tool_call_id: the tool call concerned, if any.
-        detail: a sentence for people.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    code: IssueCode
-    index: int
-    message_id: str
-    tool_call_id: str | None = None
-    detail: str
-
-
-def validate_context(
-    messages: Sequence[Message],
-    dialect: Dialect = "openai-chat",
-    *,
-    require_user_first: bool | None = None,
-) -> list[ContextIssue]:
-    """Check tool-call pairing as a provider would, before sending.
-
-    Rules for every dialect: each tool result answers the nearest call of its
-    id made earlier in the list; each call gets exactly one result; a call id
-    is not used again while its call waits for its result. An id may be
-    reused once its call is answered (some OpenAI-compatible servers number
-    calls ``call_0``, ``call_1``... in every turn), except for
-    ``anthropic-messages``, which wants every ``tool_use`` id of a request to
-    be unique (``duplicate_call_id``).
-
-    ``openai-chat``: the results of an assistant message's calls follow it
-    directly, before any other message (Chat Completions rejects anything in
-    between). ``anthropic-messages``: the same, since all ``tool_result``
-    blocks must be in the message right after the ``tool_use``; and the first
-    message after the system prompt must be the user's (``require_user_first``,
-    on by default for this dialect). ``openai-responses``: outputs may come
-    anywhere after their call, but a reasoning item must be followed by the
-    assistant item it belongs to.
-
-    Returns:
-        The issues found, in list order; empty when the list is valid.
-    """
-    if dialect not in DIALECTS:
-        raise ValidationError(
-            f"unknown dialect {dialect!r}; use one of {list(DIALECTS)}", field="dialect"
-        )
-    if require_user_first is None:
-        require_user_first = dialect == "anthropic-messages"
-    adjacent = dialect in ("openai-chat", "anthropic-messages")
-    issues: list[ContextIssue] = []
-
-    def issue(code: IssueCode, i: int, detail: str, call_id: str | None = None) -> None:
-        issues.append(
-            ContextIssue(
-                code=code, index=i, message_id=messages[i].id, tool_call_id=call_id, detail=detail
-            )
-        )
-
-    # A result answers the nearest call of its id before it. An id may be used
-    # again once its call is answered (some servers number calls per turn);
-    # Anthropic wants every id of a request to be unique.
-    current: dict[str, int] = {}  # call id -> index of its nearest call so far
-    answered: set[tuple[str, int]] = set()  # (call id, index of the call)
-    made: list[tuple[str, int]] = []
-    later_calls = {c: i for i, m in enumerate(messages) for c in call_ids(m)}
-    open_block: set[tuple[str, int]] = set()  # calls of the last caller not yet answered
-    block_closed_for: set[tuple[str, int]] = set()
-    for i, m in enumerate(messages):
-        results = result_ids(m)
-        mcalls = call_ids(m)
-        if open_block and not results:
-            block_closed_for |= open_block
-            open_block = set()
-        for rid in results:
-            at = current.get(rid)
-            if at is None:
-                if later_calls.get(rid, -1) > i:
-                    issue("result_before_call", i, f"result for {rid!r} precedes its call", rid)
-                else:
-                    issue(
-                        "result_without_call",
-                        i,
-                        f"result for {rid!r} has no call in the context",
-                        rid,
-                    )
-            elif (rid, at) in answered:
-                issue("duplicate_result", i, f"call {rid!r} is answered twice", rid)
-            else:
-                answered.add((rid, at))
-                if adjacent and (rid, at) in block_closed_for:
-                    issue(
-                        "results_not_adjacent",
-                        i,
-                        f"result for {rid!r} does not directly follow its call",
-                        rid,
-                    )
-                open_block.discard((rid, at))
-        if mcalls:
-            block_closed_for |= open_block
-            open_block = set()
-            for cid in mcalls:
-                before = current.get(cid)
-                if before is not None:
-                    if before == i or (cid, before) not in answered:
-                        issue(
-                            "duplicate_call_id",
-                            i,
-                            f"call id {cid!r} is used again before its call is answered",
-                            cid,
-                        )
-                        continue
-                    if dialect == "anthropic-messages":
-                        issue(
-                            "duplicate_call_id",
-                            i,
-                            f"call id {cid!r} is used twice; Anthropic wants each "
-                            "tool_use id of a request to be unique",
-                            cid,
-                        )
-                current[cid] = i
-                made.append((cid, i))
-                open_block.add((cid, i))
-        if dialect == "openai-responses" and is_reasoning_only(m):
-            nxt = messages[i + 1] if i + 1 < len(messages) else None
-            if nxt is None or nxt.role is not Role.ASSISTANT:
-                issue(
-                    "reasoning_not_followed",
-                    i,
-                    "a reasoning item must be followed by the assistant item it precedes",
-                )
-    for cid, i in made:
-        if (cid, i) not in answered:
-            issue("call_without_result", i, f"call {cid!r} has no result in the context", cid)
-    if require_user_first:
-        first = next((i for i, m in enumerate(messages) if m.role is not Role.SYSTEM), None)
-        if first is not None and messages[first].role is not Role.USER:
-            issue("first_not_user", first, "the first non-system message must be the user's")
-    issues.sort(key=lambda x: x.index)
-    return issues
