@@ -466,7 +466,7 @@ def test_any_snapshot_round_trips_through_json(thread: Thread, msgs: list[Messag
 
 @given(msg=cst.messages())
 def test_the_lean_stored_form_round_trips(msg: Message) -> None:
-    from convostore.store._logic import bodies_as_dicts, encode_message
+    from convostore.store.rules.codec import bodies_as_dicts, encode_message
 
     stored = encode_message(msg)
     assert Message.model_validate_json(stored) == msg
@@ -476,7 +476,7 @@ def test_the_lean_stored_form_round_trips(msg: Message) -> None:
 
 
 def test_the_lean_stored_form_keeps_a_text_once() -> None:
-    from convostore.store._logic import encode_message
+    from convostore.store.rules.codec import encode_message
 
     plain = json.loads(encode_message(Message.user("hello there")))
     assert plain["content"] == "hello there" and "parts" not in plain

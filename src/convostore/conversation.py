@@ -48,8 +48,8 @@ from convostore.errors import (
     ValidationError,
 )
 from convostore.model import Message, Role, Thread, ThreadState, utcnow
-from convostore.store import _ops as ops
-from convostore.store._logic import translate_validation
+from convostore.store import ops
+from convostore.store.rules.validation import translate_validation
 from convostore.tokens import TokenCounter, token_count_for, with_token_count
 
 if TYPE_CHECKING:
@@ -1492,7 +1492,7 @@ class AsyncConversationManager(_ManagerCore[AsyncConversation]):
         self, conversation_id: str | None, fields: dict[str, Any]
     ) -> AsyncConversation:
         from convostore.store import AsyncStore
-        from convostore.store.base import ThreadedAsyncBackend
+        from convostore.store.backend import ThreadedAsyncBackend
         from convostore.store.memory import MemoryBackend
 
         store = AsyncStore(ThreadedAsyncBackend(MemoryBackend(), inline=True))

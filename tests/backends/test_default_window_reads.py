@@ -7,8 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from convostore import Message
-from convostore.store import Store
-from convostore.store import ops
+from convostore.store import Store, ops
 from convostore.store.backend import CoreBackend
 from convostore.store.memory import MemoryBackend
 

@@ -24,7 +24,8 @@ from convostore import (
     ThreadNotFoundError,
 )
 from convostore.store import Store, open_async_store, open_store
-from convostore.store.postgres import _backend, _handlers
+from convostore.store.postgres import _backend
+from convostore.store.sql import handlers as _handlers
 
 pytestmark = pytest.mark.postgres
 
@@ -176,7 +177,7 @@ def test_known_rows_are_bounded() -> None:
     from convostore.model import Thread
 
     rows = _backend._KnownRows(size=3, max_body=100)
-    known = _handlers.Known(Thread(id="t"), "{}")
+    known = _handlers.Known(Thread(id="t"), "{}", {})
     for i in range(5):
         rows.keep(("default", f"t{i}"), known)
     assert [rows.get(("default", f"t{i}")) is not None for i in range(5)] == [
@@ -186,7 +187,7 @@ def test_known_rows_are_bounded() -> None:
         True,
         True,
     ]
-    rows.keep(("default", "t4"), _handlers.Known(Thread(id="t4"), "x" * 101))
+    rows.keep(("default", "t4"), _handlers.Known(Thread(id="t4"), "x" * 101, {}))
     assert rows.get(("default", "t4")) is None  # too big to keep, and the old one dropped
     rows.forget(("default", "t3"))
     assert rows.get(("default", "t3")) is None

@@ -16,8 +16,8 @@ import pytest
 
 from convostore import ConversationSnapshot, Message, SchemaTooOldError, Thread
 from convostore.store import open_store
-from convostore.store.rules.codec import encode_message
 from convostore.store.postgres.migrations import BOOTSTRAP, MIGRATIONS, quote_ident, render
+from convostore.store.rules.codec import encode_message
 
 pytestmark = pytest.mark.postgres
 

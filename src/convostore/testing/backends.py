@@ -29,8 +29,8 @@ from typing import Any, Literal
 import pytest
 
 from convostore.store import open_async_store, open_store
-from convostore.store._logic import DEFAULT_LIMITS, Limits
 from convostore.store.facade import AsyncStore, Store
+from convostore.store.settings import DEFAULT_LIMITS, Limits
 from convostore.testing.adapter import SyncStoreAdapter
 
 __all__ = [

@@ -64,9 +64,8 @@ from convostore.model import (
     ToolCallPart,
     ToolResultPart,
 )
-from convostore.store import _ops as ops
-from convostore.store import open_store
-from convostore.store._logic import encode_cursor
+from convostore.store import open_store, ops
+from convostore.store.rules.paging import encode_cursor
 from convostore.testing import strategies as cst
 from convostore.tokens import count_batch
 

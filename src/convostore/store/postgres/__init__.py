@@ -1,9 +1,10 @@
 """PostgreSQL backend: the scale path of convostore (``postgres`` extra).
 
 ``open_store("postgresql://...")`` and ``open_async_store("postgresql://...")``
-land here. Both faces run the same sans-I/O handlers (``_handlers``) over the
-same statements (``_sql``); only the small drivers that execute them on a
-psycopg pool differ. The schema is versioned by append-only ``migrations`` and
+land here. Both faces run the sans-I/O handlers every SQL engine shares
+(:mod:`convostore.store.sql.handlers`) over this engine's statements
+(``_statements``); only the small drivers that execute them on a psycopg pool
+differ. The schema is versioned by append-only ``migrations`` and
 keyed by tenant throughout, so it can be distributed with Citus unchanged.
 """
 

@@ -32,7 +32,7 @@ from convostore.model import (
 )
 from convostore.store import ops
 from convostore.store.backend import AsyncBackend, Backend, Capabilities
-from convostore.store.postgres import _handlers as h
+from convostore.store.postgres import _admin as admin
 from convostore.store.postgres._config import Config, parse_config
 from convostore.store.postgres._driver import (
     RetryPolicy,
@@ -40,10 +40,11 @@ from convostore.store.postgres._driver import (
     run_sync,
     translate,
 )
-from convostore.store.postgres._sql import Statements
+from convostore.store.postgres._statements import PgStatements
 from convostore.store.postgres.migrations import LATEST, render_ddl
-from convostore.store.rules.codec import encode_thread
 from convostore.store.settings import Limits, StoreSettings, resolve_settings
+from convostore.store.sql import handlers as h
+from convostore.store.sql import rows
 
 __all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
 
@@ -60,13 +61,13 @@ def _connect_kwargs(config: Config) -> dict[str, Any]:
     }
 
 
-def _open_steps(config: Config, sq: Statements) -> tuple[h.Mode, Callable[[], h.Steps[Any]]]:
+def _open_steps(config: Config, sq: PgStatements) -> tuple[h.Mode, Callable[[], h.Steps[Any]]]:
     """What opening a backend runs: migrate, check the version, or just read it."""
     if config.auto_migrate:
-        return h.Mode.WRITE, lambda: h.migrate(sq)
+        return h.Mode.WRITE, lambda: admin.migrate(sq)
     if config.check_schema:
-        return h.Mode.AUTOCOMMIT, lambda: h.check_schema(sq)
-    return h.Mode.AUTOCOMMIT, lambda: h.schema_version(sq)
+        return h.Mode.AUTOCOMMIT, lambda: admin.check_schema(sq)
+    return h.Mode.AUTOCOMMIT, lambda: admin.schema_version(sq)
 
 
 class _KnownRows:
@@ -113,7 +114,7 @@ class _Common:
 
     def _setup(self, url: str, options: dict[str, Any]) -> None:
         self.config = parse_config(url, options)
-        self.statements = Statements(self.config.schema)
+        self.statements = PgStatements(self.config.schema)
         self.policy = RetryPolicy(self.config.retries, self.config.retry_delay)
         self._known = _KnownRows()
 
@@ -125,8 +126,9 @@ class _Common:
         """Keep the remembered thread rows in step with a write other than an
         append: a created thread is remembered, a changed one forgotten."""
         if isinstance(op, ops.CreateThread):
-            body = encode_thread(result, self.settings.limits)  # what the insert stored
-            self._known.keep((op.tenant, result.id), h.Known(result, body))
+            body = rows.thread_body(result, self.settings.limits)  # what the insert stored
+            counters = rows.counter_values(result, self.statements.time)
+            self._known.keep((op.tenant, result.id), h.Known(result, body, counters))
         elif mode is h.Mode.WRITE:
             thread_id = getattr(op, "thread_id", None) or getattr(result, "thread_id", None)
             if isinstance(thread_id, str):
@@ -204,6 +206,8 @@ class PostgresBackend(_Common, Backend):
             return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
         result: T = self._run(handler.mode, lambda: handler.fn(self.statements, self.settings, op))
+        if handler.post is not None:
+            result = handler.post(self.settings, op, result)
         self._track(op, handler.mode, result)
         return result
 
@@ -229,16 +233,16 @@ class PostgresBackend(_Common, Backend):
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""
-        return self._run(h.Mode.WRITE, lambda: h.migrate(self.statements))
+        return self._run(h.Mode.WRITE, lambda: admin.migrate(self.statements))
 
     def schema_version(self) -> int:
         """The schema version recorded in the database (0: not installed)."""
-        return self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
+        return self._run(h.Mode.AUTOCOMMIT, lambda: admin.schema_version(self.statements))
 
     def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = self._run(
-                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.settings, op)
+                h.Mode.AUTOCOMMIT, lambda: admin.health_check(self.statements, self.settings, op)
             )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
@@ -326,6 +330,8 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         result: T = await self._run(
             handler.mode, lambda: handler.fn(self.statements, self.settings, op)
         )
+        if handler.post is not None:
+            result = handler.post(self.settings, op, result)
         self._track(op, handler.mode, result)
         return result
 
@@ -348,16 +354,16 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""
-        return await self._run(h.Mode.WRITE, lambda: h.migrate(self.statements))
+        return await self._run(h.Mode.WRITE, lambda: admin.migrate(self.statements))
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database (0: not installed)."""
-        return await self._run(h.Mode.AUTOCOMMIT, lambda: h.schema_version(self.statements))
+        return await self._run(h.Mode.AUTOCOMMIT, lambda: admin.schema_version(self.statements))
 
     async def _health(self, op: ops.HealthCheck) -> HealthReport:
         try:
             report = await self._run(
-                h.Mode.AUTOCOMMIT, lambda: h.health_check(self.statements, self.settings, op)
+                h.Mode.AUTOCOMMIT, lambda: admin.health_check(self.statements, self.settings, op)
             )
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
@@ -381,7 +387,7 @@ def drop_schema(url: str, schema: str) -> None:
     only convostore's tables are dropped. Missing objects are not an error.
     """
     config = parse_config(url, {"schema": schema})
-    sq = Statements(config.schema)
+    sq = PgStatements(config.schema)
     try:
         with psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)) as conn:
             if config.schema == "public":

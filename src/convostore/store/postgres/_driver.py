@@ -33,9 +33,9 @@ from convostore.errors import (
     SchemaTooOldError,
     ValidationError,
 )
-from convostore.store.postgres._handlers import Mode, Steps
-from convostore.store.postgres._sql import Fetch, Query
 from convostore.store.postgres.migrations import LATEST
+from convostore.store.sql.handlers import Mode, Steps
+from convostore.store.sql.statements import Fetch, Query
 
 __all__ = ["RetryPolicy", "drive_async", "drive_sync", "run_async", "run_sync", "translate"]
 
@@ -125,7 +125,7 @@ def _give_up(policy: RetryPolicy, retry: _Retry) -> ConflictError:
 
 
 def _fetch_sync(cur: psycopg.Cursor[Any], fetch: Fetch) -> Any:
-    if fetch is Fetch.ALL:
+    if fetch is Fetch.ALL or fetch is Fetch.STREAM:
         return cur.fetchall()
     if fetch is Fetch.ONE:
         return cur.fetchone()
@@ -211,7 +211,7 @@ def run_sync(
 
 
 async def _fetch_async(cur: psycopg.AsyncCursor[Any], fetch: Fetch) -> Any:
-    if fetch is Fetch.ALL:
+    if fetch is Fetch.ALL or fetch is Fetch.STREAM:
         return await cur.fetchall()
     if fetch is Fetch.ONE:
         return await cur.fetchone()

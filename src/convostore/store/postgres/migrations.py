@@ -22,6 +22,10 @@ Layout choices, all made so the same schema runs on a sharded PostgreSQL
   is a plain copy handed to ``Message.model_validate_json``, with no re-rendering
   on the server and no ``json.loads`` on the client. The columns the queries
   filter or sort on are kept beside it.
+* The physical shape is SQLite's (since version 3): a thread's counters and a
+  message's flags (``pinned``, ``deleted``, ``archived``) are columns, so both
+  engines run the same handlers (:mod:`convostore.store.sql`) on the same
+  shape, and an append never rewrites a thread's JSON.
 """
 
 from __future__ import annotations
@@ -121,6 +125,76 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX {s}.convostore_messages_mandatory",
         ),
     ),
+    Migration(
+        3,
+        "thread counters and message flags as columns",
+        (
+            # The shape SQLite stores: what every append changes in columns of
+            # its own, so an append moves integers and never rewrites the JSON.
+            """ALTER TABLE {s}.convostore_threads
+    ADD COLUMN message_count      bigint NOT NULL DEFAULT 0,
+    ADD COLUMN live_message_count bigint NOT NULL DEFAULT 0,
+    ADD COLUMN turn_count         bigint NOT NULL DEFAULT 0,
+    ADD COLUMN tool_call_count    bigint NOT NULL DEFAULT 0,
+    ADD COLUMN token_count        bigint NOT NULL DEFAULT 0,
+    ADD COLUMN prompt_tokens      bigint NOT NULL DEFAULT 0,
+    ADD COLUMN completion_tokens  bigint NOT NULL DEFAULT 0,
+    ADD COLUMN total_tokens       bigint NOT NULL DEFAULT 0,
+    ADD COLUMN input_cost         double precision NOT NULL DEFAULT 0,
+    ADD COLUMN output_cost        double precision NOT NULL DEFAULT 0,
+    ADD COLUMN total_cost         double precision NOT NULL DEFAULT 0,
+    ADD COLUMN currency           text NOT NULL DEFAULT 'USD'""",
+            # Moved out of each body in one pass: the values into the columns
+            # (a body leaves usage and cost out at zero), and the body rebuilt
+            # from its other members, in their order and with their text as
+            # stored. The columns it drops were already columns (revision,
+            # updated_at, deleted_at) or are now.
+            """UPDATE {s}.convostore_threads AS t SET
+    message_count      = coalesce((j->>'message_count')::bigint, 0),
+    live_message_count = coalesce((j->>'live_message_count')::bigint, 0),
+    turn_count         = coalesce((j->>'turn_count')::bigint, 0),
+    tool_call_count    = coalesce((j->>'tool_call_count')::bigint, 0),
+    token_count        = coalesce((j->>'token_count')::bigint, 0),
+    prompt_tokens      = coalesce((j #>> '{usage,prompt_tokens}')::bigint, 0),
+    completion_tokens  = coalesce((j #>> '{usage,completion_tokens}')::bigint, 0),
+    total_tokens       = coalesce((j #>> '{usage,total_tokens}')::bigint, 0),
+    input_cost         = coalesce((j #>> '{cost,input_cost}')::double precision, 0),
+    output_cost        = coalesce((j #>> '{cost,output_cost}')::double precision, 0),
+    total_cost         = coalesce((j #>> '{cost,total_cost}')::double precision, 0),
+    currency           = coalesce(j #>> '{cost,currency}', 'USD'),
+    body = (SELECT coalesce('{' || string_agg(to_json(e.key)::text || ':' || e.value::text,
+                                              ',' ORDER BY e.n) || '}', '{}')
+            FROM json_each(t.body) WITH ORDINALITY AS e(key, value, n)
+            WHERE e.key NOT IN ('updated_at', 'deleted_at', 'revision', 'message_count',
+                                'live_message_count', 'turn_count', 'tool_call_count',
+                                'token_count', 'usage', 'cost'))::json
+FROM (SELECT tenant_id, id, body::jsonb AS j FROM {s}.convostore_threads) AS old
+WHERE old.tenant_id = t.tenant_id AND old.id = t.id""",
+            # The window indexes test the flags from now on; these tested the body.
+            "DROP INDEX {s}.convostore_messages_live",
+            "DROP INDEX {s}.convostore_messages_live_mandatory",
+            """ALTER TABLE {s}.convostore_messages
+    ADD COLUMN pinned   boolean NOT NULL DEFAULT false,
+    ADD COLUMN deleted  boolean NOT NULL DEFAULT false,
+    ADD COLUMN archived boolean NOT NULL DEFAULT false""",
+            # Only the rows with a flag set are written; a body leaves ``pinned``
+            # and ``archived_at`` out at their defaults.
+            """UPDATE {s}.convostore_messages SET
+    pinned   = coalesce((body->>'pinned')::boolean, false),
+    deleted  = deleted_at IS NOT NULL,
+    archived = (body->>'archived_at') IS NOT NULL
+WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
+   OR coalesce((body->>'pinned')::boolean, false)""",
+            # Replaced by ``deleted``: the time stays in the body, as in SQLite.
+            "ALTER TABLE {s}.convostore_messages DROP COLUMN deleted_at",
+            """CREATE INDEX convostore_messages_live
+    ON {s}.convostore_messages (tenant_id, thread_id, seq)
+    WHERE NOT deleted AND NOT archived""",
+            """CREATE INDEX convostore_messages_live_mandatory
+    ON {s}.convostore_messages (tenant_id, thread_id, seq)
+    WHERE NOT deleted AND NOT archived AND (pinned OR role = 'system')""",
+        ),
+    ),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 
@@ -138,21 +212,23 @@ def render(template: str, schema: str) -> str:
     return template.replace("{s}", quote_ident(schema))
 
 
-def render_ddl(schema: str = "public") -> str:
+def render_ddl(schema: str = "public", after: int = 0) -> str:
     """The whole schema as one SQL script a DBA can review and apply by hand.
 
     The script is what :meth:`migrate` runs on an empty database, including the
     rows that record the migrations, so a store opened afterwards finds the
-    schema current.
+    schema current. With ``after``, only the migrations past that version: the
+    upgrade script of a database at version ``after``, in one transaction.
     """
     q = quote_ident(schema)
-    lines = [
-        f"-- convostore schema version {LATEST}, in schema {q}",
-        "BEGIN;",
-        f"CREATE SCHEMA IF NOT EXISTS {q};",
-    ]
+    head = f"-- convostore schema version {LATEST}, in schema {q}"
+    if after:
+        head += f", upgrading from version {after}"
+    lines = [head, "BEGIN;", f"CREATE SCHEMA IF NOT EXISTS {q};"]
     lines += [render(stmt, schema) + ";" for stmt in BOOTSTRAP]
     for mig in MIGRATIONS:
+        if mig.version <= after:
+            continue
         lines.append(f"-- migration {mig.version}: {mig.name}")
         lines += [render(stmt, schema) + ";" for stmt in mig.statements]
         name = mig.name.replace("'", "''")

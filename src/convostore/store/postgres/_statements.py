@@ -1,0 +1,349 @@
+"""The statement text of the PostgreSQL backend, rendered once per schema.
+
+Every statement either face runs is here, as bytes (which psycopg accepts as a
+query as is); the handlers of :mod:`convostore.store.sql.handlers` name them.
+Besides the statements every SQL engine supplies, this holds PostgreSQL's own:
+schema management and the health check's questions, and the one-statement
+append :meth:`PgStatements.append_if_unchanged`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, render
+from convostore.store.sql.rows import THREAD_READ
+from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
+
+__all__ = ["SMALL_BATCH", "PgStatements"]
+
+
+SMALL_BATCH = 4
+"""Batches up to this many rows are inserted from plain parameters, larger ones
+from one array per column. Timed on one statement, plain parameters were the
+quicker at 1 and 4 rows and arrays at 6, 8 and 16."""
+
+#: The columns an append writes (``rows.counter_values``), in SET order.
+_COUNTERS = tuple(c for c in THREAD_READ if c != "body")
+_THREAD_COLS = ("tenant_id", "id", "user_id", "agent_name", "created_at", *_COUNTERS, "body")
+
+
+def _iso(column: str) -> str:
+    """A timestamptz column as ISO-8601 UTC text, as ``rows.THREAD_READ`` reads it."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def _thread_read(alias: str = "") -> str:
+    p = f"{alias}." if alias else ""
+    exprs = {
+        "updated_at": _iso(f"{p}updated_at"),
+        "deleted_at": _iso(f"{p}deleted_at"),
+        "body": f"{p}body::text",
+    }
+    return ", ".join(exprs.get(c, f"{p}{c}") for c in THREAD_READ)
+
+
+def _set(prefix: str = "") -> str:
+    return ", ".join(f"{c} = %({prefix}{c})s" for c in _COUNTERS)
+
+
+class PgStatements(Statements):
+    """Every statement of the backend, rendered for one schema."""
+
+    engine = "postgres"
+    no_limit = None  # LIMIT NULL
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.quoted_schema = quote_ident(schema)
+        t = f"{self.quoted_schema}.convostore_threads"
+        m = f"{self.quoted_schema}.convostore_messages"
+        self.threads_table = t
+        self.messages_table = m
+        mig = f"{self.quoted_schema}.{MIGRATIONS_TABLE}"
+
+        def b(text: str) -> bytes:
+            return text.encode()
+
+        # schema management
+        self.schema_exists = b("SELECT 1 FROM pg_namespace WHERE nspname = %s")
+        self.create_schema = b(f"CREATE SCHEMA {self.quoted_schema}")
+        self.migrations_table_exists = b("SELECT to_regclass(%s) IS NOT NULL")
+        self.migrations_table_name = mig
+        self.schema_version = b(f"SELECT coalesce(max(version), 0) FROM {mig}")
+        self.record_migration = b(f"INSERT INTO {mig} (version, name) VALUES (%s, %s)")
+        self.advisory_lock = b("SELECT pg_advisory_xact_lock(hashtext(%s))")
+        # health: can this session write (not a standby, not read-only, granted)?
+        self.write_state = b(
+            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+            f"has_table_privilege('{t}', 'INSERT, UPDATE, DELETE') "
+            f"AND has_table_privilege('{m}', 'INSERT, UPDATE, DELETE')"
+        )
+
+        # threads
+        read = _thread_read()
+        self.thread_get = b(f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_lock = b(f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE")
+        # Lock the thread and look up the batch's ids already stored, in one trip.
+        self.thread_lock_lookup = b(
+            f"SELECT (SELECT coalesce(json_agg(m.body), '[]')::text "
+            f"FROM {m} m WHERE m.tenant_id = %s AND m.id = ANY(%s::text[])), "
+            f"{_thread_read('t')} FROM {t} t WHERE t.tenant_id = %s AND t.id = %s FOR UPDATE OF t"
+        )
+        self.thread_exists = b(f"SELECT 1 FROM {t} WHERE tenant_id = %s AND id = %s")
+        names = ", ".join(_THREAD_COLS)
+        values = ", ".join(f"%({c})s::json" if c == "body" else f"%({c})s" for c in _THREAD_COLS)
+        self.thread_insert = b(
+            f"INSERT INTO {t} ({names}) VALUES ({values}) "
+            "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1"
+        )
+        self.thread_update = b(
+            f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, {_set()}, "
+            "body = %(body)s::json WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
+        )
+        # An append's thread write: the counters only, the body stays as it is.
+        self._advance = f"UPDATE {t} SET {_set()} WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
+        self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
+
+        # messages
+        self.message_ids_taken = b(
+            f"SELECT id FROM {m} WHERE tenant_id = %s AND id = ANY(%b::text[])"
+        )
+        self.message_get = b(f"SELECT body::text FROM {m} WHERE tenant_id = %s AND id = %s")
+        self.message_thread = b(f"SELECT thread_id FROM {m} WHERE tenant_id = %s AND id = %s")
+        self.message_in_thread = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s AND id = %s"
+        )
+        self.message_update = b(
+            f"UPDATE {m} SET pinned = %s, deleted = %s, archived = %s, body = %s::json "
+            "WHERE tenant_id = %s AND thread_id = %s AND seq = %s"
+        )
+        self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
+        self.messages_all = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq"
+        )
+        self.messages_all_live = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
+            "AND NOT deleted ORDER BY seq"
+        )
+        # A context window's pages: live, unarchived messages below a seq, newest
+        # first. The conditions are those of the partial index holding exactly
+        # these rows (convostore_messages_live), so the read never steps over
+        # archived or deleted history.
+        window_rows = "NOT deleted AND NOT archived"
+        mandatory = f"{window_rows} AND (pinned OR role = 'system')"
+        newest_live = (
+            f"seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            f"AND thread_id = %(thread)s AND seq < %(before)s AND {window_rows} "
+            "ORDER BY seq DESC LIMIT %(limit)s"
+        )
+        # Its first read: mandatory messages (0) and the newest live page (1) in
+        # one statement, so from one snapshot (convostore_messages_live_mandatory).
+        self.context_start = b(
+            f"(SELECT 0, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            f"AND thread_id = %(thread)s AND {mandatory}) "
+            f"UNION ALL (SELECT 1, {newest_live})"
+        )
+        self.context_page = b(f"SELECT {newest_live}")
+        self.messages_mandatory = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
+            f"AND {mandatory} ORDER BY seq"
+        )
+        self.messages_by_execution = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
+            "AND NOT deleted ORDER BY thread_id, seq LIMIT %s"
+        )
+        self.messages_by_execution_in_thread = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
+            "AND thread_id = %s AND NOT deleted ORDER BY thread_id, seq LIMIT %s"
+        )
+
+    # parameter forms -------------------------------------------------------------
+
+    def time(self, value: dt.datetime) -> dt.datetime:
+        return value
+
+    def id_list(self, ids: Sequence[str]) -> list[str]:
+        return list(ids)
+
+    # statements built per shape ----------------------------------------------------
+
+    def _insert_batch(self, n: int) -> tuple[str, str]:
+        """Inserting ``n`` rows, and the condition "one of their ids is stored".
+
+        Parameters: ``tenant_id``, ``id`` (the thread) and the rows' columns,
+        ``m_<column>`` with the row's index appended for each of up to
+        :data:`SMALL_BATCH` rows, or one array per column for a larger batch,
+        sent in binary (in text form psycopg escapes every JSON body).
+        """
+        head = (
+            f"INSERT INTO {self.messages_table} (tenant_id, thread_id, seq, id, role, "
+            "execution_id, created_at, pinned, deleted, archived, body) "
+            "SELECT %(tenant_id)s, %(id)s, u.seq, u.id, u.role, u.execution_id, "
+            "u.created_at, u.pinned, u.deleted, u.archived, u.body::json FROM "
+        )
+        names = "AS u(seq, id, role, execution_id, created_at, pinned, deleted, archived, body)"
+        if n > SMALL_BATCH:
+            rows = (
+                "unnest(%(m_seq)b::bigint[], %(m_id)b::text[], %(m_role)b::text[], "
+                "%(m_execution_id)b::text[], %(m_created_at)b::timestamptz[], "
+                "%(m_pinned)b::boolean[], %(m_deleted)b::boolean[], %(m_archived)b::boolean[], "
+                "%(m_body)b::text[]) "
+            )
+            taken = "id = ANY(%(m_id)b::text[])"
+        else:
+            values = ", ".join(
+                f"(%(m_seq{k})s::bigint, %(m_id{k})s::text, %(m_role{k})s::text, "
+                f"%(m_execution_id{k})s::text, %(m_created_at{k})s::timestamptz, "
+                f"%(m_pinned{k})s::boolean, %(m_deleted{k})s::boolean, "
+                f"%(m_archived{k})s::boolean, %(m_body{k})s::text)"
+                for k in range(n)
+            )
+            rows = f"(VALUES {values}) "
+            ids = ", ".join(f"%(m_id{k})s" for k in range(n))
+            taken = f"id IN ({ids})"
+        return head + rows + names, taken
+
+    @functools.lru_cache(maxsize=32)  # noqa: B019 - one PgStatements per backend, kept for life
+    def _batch_statement(self, kind: str, n: int) -> bytes:
+        insert, taken = self._insert_batch(n)
+        if kind == "insert":
+            return insert.encode()
+        if kind == "insert_or_skip":
+            return f"{insert} ON CONFLICT DO NOTHING".encode()
+        if kind == "write":
+            return f"WITH added AS ({insert}) {self._advance}".encode()
+        # The thread row must hold exactly what this process last saw of it:
+        # every column an append writes, and the body.
+        same = " AND ".join(
+            f"deleted_at IS NOT DISTINCT FROM %(k_{c})s::timestamptz"
+            if c == "deleted_at"
+            else f"{c} = %(k_{c})s"
+            for c in _COUNTERS
+        )
+        return (
+            f"WITH moved AS ({self._advance} AND {same} AND body::text = %(known)s "
+            f"AND NOT EXISTS (SELECT FROM {self.messages_table} "
+            f"WHERE tenant_id = %(tenant_id)s AND {taken}) RETURNING 1) "
+            f"{insert} WHERE EXISTS (SELECT FROM moved)"
+        ).encode()
+
+    @staticmethod
+    def _batch_params(
+        tenant: str, thread_id: str, rows: Sequence[MessageRow], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``params`` with the thread's key and the rows: one parameter per
+        value for a small batch, else one array per column."""
+        params["tenant_id"], params["id"] = tenant, thread_id
+        if len(rows) > SMALL_BATCH:
+            (seq, ids, role, exe, created, pinned, deleted, archived, body) = zip(
+                *rows, strict=True
+            )
+            params.update(
+                m_seq=list(seq),
+                m_id=list(ids),
+                m_role=list(role),
+                m_execution_id=list(exe),
+                m_created_at=list(created),
+                m_pinned=list(pinned),
+                m_deleted=list(deleted),
+                m_archived=list(archived),
+                m_body=list(body),
+            )
+            return params
+        for k, row in enumerate(rows):
+            (
+                params[f"m_seq{k}"],
+                params[f"m_id{k}"],
+                params[f"m_role{k}"],
+                params[f"m_execution_id{k}"],
+                params[f"m_created_at{k}"],
+                params[f"m_pinned{k}"],
+                params[f"m_deleted{k}"],
+                params[f"m_archived{k}"],
+                params[f"m_body{k}"],
+            ) = row
+        return params
+
+    def insert_messages(
+        self, tenant: str, thread_id: str, rows: Sequence[MessageRow], *, skip_taken: bool = False
+    ) -> Query:
+        kind = "insert_or_skip" if skip_taken else "insert"
+        sql = self._batch_statement(kind, min(len(rows), SMALL_BATCH + 1))
+        params = self._batch_params(tenant, thread_id, rows, {})
+        return Query(sql, params, Fetch.ROWCOUNT if skip_taken else Fetch.NONE)
+
+    def append_write(
+        self,
+        tenant: str,
+        thread_id: str,
+        counters: dict[str, Any],
+        rows: Sequence[MessageRow],
+    ) -> tuple[Query, ...]:
+        """``rows`` and the thread's new counters in one statement, so the row
+        lock is held for a single round trip plus the commit."""
+        sql = self._batch_statement("write", min(len(rows), SMALL_BATCH + 1))
+        params = self._batch_params(tenant, thread_id, rows, dict(counters))
+        return (Query(sql, params, Fetch.NONE),)
+
+    def append_if_unchanged(
+        self,
+        tenant: str,
+        thread_id: str,
+        counters: dict[str, Any],
+        known_counters: dict[str, Any],
+        known_body: str,
+        rows: Sequence[MessageRow],
+    ) -> Query:
+        """An append's writes without a lock query, on the thread row as this
+        process last created, read or wrote it.
+
+        They happen only if the row still holds exactly that (every column an
+        append writes, and the body text) and none of the batch's ids is
+        stored. Run on its own (autocommit), it is a whole append in one round
+        trip; the row count says whether it happened.
+        """
+        sql = self._batch_statement("if_unchanged", min(len(rows), SMALL_BATCH + 1))
+        params = dict(counters)
+        for c in _COUNTERS:
+            params[f"k_{c}"] = known_counters[c]
+        params["known"] = known_body
+        return Query(sql, self._batch_params(tenant, thread_id, rows, params), Fetch.ROWCOUNT)
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life
+    def messages_page(self, *, backward: bool, include_deleted: bool) -> bytes:
+        live = "" if include_deleted else " AND NOT deleted"
+        op, order = ("<", "DESC") if backward else (">", "")
+        return (
+            f"SELECT body::text FROM {self.messages_table} "
+            f"WHERE tenant_id = %s AND thread_id = %s AND seq {op} %s{live} "
+            f"ORDER BY seq {order} LIMIT %s"
+        ).encode()
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one PgStatements per backend, kept for life
+    def thread_listing(
+        self, *, what: str, user: bool, agent: bool, include_deleted: bool, after: bool
+    ) -> bytes:
+        where = ["tenant_id = %(tenant)s"]
+        if user:
+            where.append("user_id = %(user_id)s")
+        if agent:
+            where.append("agent_name = %(agent_name)s")
+        if not include_deleted:
+            where.append("deleted_at IS NULL")
+        if after:
+            where.append("(updated_at, id) < (%(after_at)s, %(after_id)s)")
+        cond = " AND ".join(where)
+        if what == "count":
+            return f"SELECT count(*) FROM {self.threads_table} WHERE {cond}".encode()
+        return (
+            f"SELECT {_thread_read()} FROM {self.threads_table} WHERE {cond} "
+            "ORDER BY updated_at DESC, id DESC LIMIT %(limit)s"
+        ).encode()
+
+    def render(self, template: str) -> bytes:
+        """A migration statement template rendered for this schema."""
+        return render(template, self.schema).encode()

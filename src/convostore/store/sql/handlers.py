@@ -1,0 +1,709 @@
+"""Every operation of the SQL engines, written once.
+
+Each handler is a generator: it yields :class:`~.statements.Query` records
+naming statements of the engine's :class:`~.statements.Statements`, receives
+what the driver fetched for each, and returns the operation's result. It does
+no I/O, so SQLite's driver and PostgreSQL's sync and async drivers run the
+very same handlers, and a retry is simply a fresh generator. The rules (seq,
+counters, re-sends, revisions) come from :mod:`convostore.store.rules`,
+exactly as the memory backend applies them.
+
+Ordering within a thread comes from the thread row: every write to a thread or
+its messages first locks that row (``thread_lock``, or the guarded write of
+one of the append paths below), so appends to one thread are serialised, seq
+is assigned from the locked counter without gaps, and commits happen in seq
+order, which is why any snapshot sees a prefix.
+
+Appends have three paths, all here; an engine runs the quick one that suits
+it and falls back to :func:`append`, the locked path that decides everything
+on the row as it is:
+
+* :func:`append_advance` (SQLite, where a statement costs no round trip):
+  advance the counters with one relative ``UPDATE ... RETURNING`` and insert
+  the rows, in one transaction; anything unusual raises :class:`Fallback`.
+* :func:`append_known` (PostgreSQL, where round trips dominate): one
+  statement computed on the thread row this process last saw, which writes
+  only if the row is still exactly that.
+* :func:`append`: lock the thread and look up the batch's ids, plan, write.
+
+Whole-thread reads (:data:`HANDLERS` entries with a ``post`` step) return
+their rows undecoded; the driver runs ``post`` on them, inside the read's
+snapshot when it streams the rows from its cursor, after releasing what it
+holds when it fetched them all (so other callers need not wait for the
+decoding).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from convostore.errors import (
+    ConvostoreError,
+    DuplicateMessageError,
+    MessageNotFoundError,
+    ThreadExistsError,
+    ThreadNotFoundError,
+)
+from convostore.model import (
+    ConversationSnapshot,
+    Message,
+    Page,
+    Thread,
+    ThreadSummary,
+)
+from convostore.store import ops
+from convostore.store.rules.append import (
+    apply_append,
+    assign,
+    batch_delta,
+    fill_slots,
+    plan_checked,
+    token_counts,
+)
+from convostore.store.rules.codec import (
+    bodies_as_dicts,
+    collector_paused,
+    encode_message,
+    from_us,
+)
+from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.patches import (
+    apply_message_patch,
+    apply_thread_patch,
+    message_deleted,
+    message_restored,
+    restored,
+    soft_deleted,
+)
+from convostore.store.rules.snapshots import normalize_import, snapshot_of
+from convostore.store.rules.validation import check_revision, check_writable
+from convostore.store.settings import StoreSettings
+from convostore.store.sql import rows as r
+from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
+
+__all__ = [
+    "END",
+    "HANDLERS",
+    "Appended",
+    "Fallback",
+    "Handler",
+    "Known",
+    "Mode",
+    "Steps",
+    "append",
+    "append_advance",
+    "append_known",
+]
+
+T = TypeVar("T")
+
+Steps = Generator[Query, Any, T]
+"""A handler's run: yields queries, is sent their results, returns the answer."""
+
+#: Past any seq: the ``before`` bound of a read from the end of a thread.
+END = 2**63 - 1
+
+
+class Mode(enum.Enum):
+    """How the driver wraps a handler's queries."""
+
+    AUTOCOMMIT = "autocommit"  # each query on its own
+    WRITE = "write"  # one read-write transaction
+    SNAPSHOT = "snapshot"  # one read-only transaction: every query sees one snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A handler, the transaction mode it runs in, and whether it writes (an
+    engine that serialises its writers takes its write lock for those)."""
+
+    fn: Callable[[Statements, StoreSettings, Any], Steps[Any]]
+    mode: Mode
+    writes: bool = False
+    post: Callable[[StoreSettings, Any, Any], Any] | None = None
+    """Turns what ``fn`` returned into the result (the decoding of a whole
+    thread); ``None``: ``fn``'s result is the result."""
+
+
+class Fallback(Exception):
+    """A quick append path declined: roll its transaction back and take
+    :func:`append`."""
+
+
+_MESSAGE_LIST = TypeAdapter(list[Message])
+
+
+def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
+    row = yield Query(sq.thread_lock, (tenant, thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(thread_id)
+    return r.decode_thread(row)
+
+
+def _require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:
+    row = yield Query(sq.thread_exists, (tenant, thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(thread_id)
+
+
+def _thread_write(sq: Statements, thread: Thread, settings: StoreSettings) -> dict[str, Any]:
+    return r.thread_values(thread, r.thread_body(thread, settings.limits), sq.time)
+
+
+def _decode(rows: Iterable[Any]) -> list[Message]:
+    decode = r.decode_message
+    return [decode(row[0]) for row in rows]
+
+
+# --- threads --------------------------------------------------------------------
+
+
+def create_thread(sq: Statements, settings: StoreSettings, op: ops.CreateThread) -> Steps[Thread]:
+    thread = op.thread
+    row = yield Query(sq.thread_insert, _thread_write(sq, thread, settings), Fetch.ONE)
+    if row is None:
+        raise ThreadExistsError(thread.id)
+    return thread
+
+
+def get_thread(sq: Statements, settings: StoreSettings, op: ops.GetThread) -> Steps[Thread]:
+    row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    return r.decode_thread(row)
+
+
+def _modify(
+    sq: Statements,
+    settings: StoreSettings,
+    tenant: str,
+    thread_id: str,
+    expected: int | None,
+    change: Callable[[Thread], Thread],
+    *,
+    writable: bool = True,
+) -> Steps[Thread]:
+    thread = yield from _lock_thread(sq, tenant, thread_id)
+    check_revision(thread, expected)
+    if writable:
+        check_writable(thread)
+    new = change(thread)
+    if new is not thread:
+        yield Query(sq.thread_update, _thread_write(sq, new, settings), Fetch.NONE)
+    return new
+
+
+def update_thread(sq: Statements, settings: StoreSettings, op: ops.UpdateThread) -> Steps[Thread]:
+    return (
+        yield from _modify(
+            sq,
+            settings,
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            lambda t: apply_thread_patch(t, op.patch, settings.now()),
+        )
+    )
+
+
+def delete_thread(sq: Statements, settings: StoreSettings, op: ops.DeleteThread) -> Steps[Thread]:
+    def change(t: Thread) -> Thread:
+        return soft_deleted(t, settings.now())
+
+    return (
+        yield from _modify(
+            sq, settings, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+        )
+    )
+
+
+def restore_thread(sq: Statements, settings: StoreSettings, op: ops.RestoreThread) -> Steps[Thread]:
+    def change(t: Thread) -> Thread:
+        return restored(
+            t, settings.now(), finish_import=op.finish_import, expected_count=op.expected_count
+        )
+
+    return (
+        yield from _modify(
+            sq, settings, op.tenant, op.thread_id, op.expected_revision, change, writable=False
+        )
+    )
+
+
+def purge_thread(sq: Statements, settings: StoreSettings, op: ops.PurgeThread) -> Steps[None]:
+    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    check_revision(thread, op.expected_revision)
+    yield Query(sq.messages_delete, (op.tenant, op.thread_id), Fetch.NONE)
+    yield Query(sq.thread_delete, (op.tenant, op.thread_id), Fetch.NONE)
+
+
+def _listing(
+    sq: Statements,
+    what: str,
+    op: ops.ListThreads | ops.CountThreads | ops.Summaries,
+    limit: int | None,
+) -> Query:
+    flt = op.filter
+    after = op.after if isinstance(op, ops.ListThreads) else None
+    params: dict[str, Any] = {
+        "tenant": op.tenant,
+        "limit": sq.no_limit if limit is None else limit,
+    }
+    if flt.user_id is not None:
+        params["user_id"] = flt.user_id
+    if flt.agent_name is not None:
+        params["agent_name"] = flt.agent_name
+    if after is not None:
+        params["after_at"], params["after_id"] = sq.time(from_us(after[0])), after[1]
+    text = sq.thread_listing(
+        what=what,
+        user=flt.user_id is not None,
+        agent=flt.agent_name is not None,
+        include_deleted=flt.include_deleted,
+        after=after is not None,
+    )
+    return Query(text, params, Fetch.ONE if what == "count" else Fetch.ALL)
+
+
+def list_threads(
+    sq: Statements, settings: StoreSettings, op: ops.ListThreads
+) -> Steps[Page[Thread]]:
+    rows = yield _listing(sq, "rows", op, op.limit + 1)
+    return thread_page(r.decode_threads(rows), op.limit)
+
+
+def count_threads(sq: Statements, settings: StoreSettings, op: ops.CountThreads) -> Steps[int]:
+    row = yield _listing(sq, "count", op, None)
+    return int(row[0])
+
+
+def summaries(
+    sq: Statements, settings: StoreSettings, op: ops.Summaries
+) -> Steps[list[ThreadSummary]]:
+    rows = yield _listing(sq, "rows", op, op.limit)
+    return [ThreadSummary.of(t) for t in r.decode_threads(rows)]
+
+
+# --- appends --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A thread row as this process last created, read or wrote it: the model,
+    the exact ``body`` text stored and the counter columns in parameter form,
+    which :func:`append_known` checks the row still holds."""
+
+    thread: Thread
+    body: str
+    counters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What an append returns, and the thread row it left behind."""
+
+    messages: list[Message]
+    known: Known
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    rows: list[MessageRow]
+    counters: dict[str, Any]
+    result: list[Message]
+    thread: Thread
+
+
+def _plan_write(
+    sq: Statements,
+    op: ops.Append,
+    thread: Thread,
+    existing: dict[str, Message],
+    settings: StoreSettings,
+) -> _Write | list[Message]:
+    """The rows and counters an append writes on top of ``thread``, or, when
+    every message is already stored, the stored messages."""
+    new, slots = plan_checked(
+        thread, op.messages, existing, op.expected_revision, importing=op.importing
+    )
+    if not new:
+        return [s for s in slots if s is not None]
+    updated, stored = apply_append(thread, new, settings.now(), counter=op.counter)
+    limits = settings.limits
+    rows = [r.message_row(m, encode_message(m, limits)) for m in stored]
+    counters = r.counter_values(updated, sq.time)
+    return _Write(rows, counters, fill_slots(slots, op.messages, stored), updated)
+
+
+def append(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[Appended]:
+    """The locked path: lock the thread and look up the batch's ids in one
+    query, plan with the rules, write.
+
+    The lookup reads the statement's snapshot, so on PostgreSQL a concurrent
+    re-send committed while this waited for the lock makes the insert hit the
+    unique key; the driver then retries and the lookup finds it.
+    """
+    ids = list(dict.fromkeys(m.id for m in op.messages))
+    row = yield Query(
+        sq.thread_lock_lookup,
+        (op.tenant, sq.id_list(ids), op.tenant, op.thread_id),
+        Fetch.ONE,
+    )
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    head = row[1:]
+    thread = r.decode_thread(head)
+    body = head[r.BODY]
+    existing = {m.id: m for m in _MESSAGE_LIST.validate_json(row[0])}
+    write = _plan_write(sq, op, thread, existing, settings)
+    if isinstance(write, list):
+        return Appended(write, Known(thread, body, r.counter_values(thread, sq.time)))
+    # Statements only: what the runner sends back for them is not needed, and
+    # a plain iterator could not take it (so not ``yield from``).
+    for query in sq.append_write(op.tenant, op.thread_id, write.counters, write.rows):  # noqa: UP028
+        yield query
+    return Appended(write.result, Known(write.thread, body, write.counters))
+
+
+def append_known(
+    sq: Statements, settings: StoreSettings, op: ops.Append, known: Known
+) -> Steps[Appended | None]:
+    """An append in one statement (run in autocommit), computed on ``known``.
+
+    It writes only if the thread row still holds ``known`` exactly (its body
+    and every counter column) and no id of the batch is stored: then the
+    locked path would have read that very row, found no stored ids, and
+    written the same. Otherwise it writes nothing and returns None, and so
+    does a batch ``known`` would refuse (a revision or state check): the
+    locked path then decides, on the row as it is now.
+    """
+    try:
+        write = _plan_write(sq, op, known.thread, {}, settings)
+    except ConvostoreError:
+        return None
+    if isinstance(write, list):
+        return None
+    query = sq.append_if_unchanged(
+        op.tenant, op.thread_id, write.counters, known.counters, known.body, write.rows
+    )
+    inserted = yield query
+    if not inserted:
+        return None
+    return Appended(write.result, Known(write.thread, known.body, write.counters))
+
+
+def append_advance(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[list[Message]]:
+    """An append that never reads the thread (run in a write transaction).
+
+    One relative ``thread_advance`` moves the counters of a live thread at the
+    expected revision and returns the new counts, from which the seqs and
+    turns follow; then the rows are inserted, skipping any whose id is taken.
+    No row matched, a skipped row, a message naming another thread or an id
+    twice in the batch: :class:`Fallback`, and the driver rolls back.
+    """
+    if op.importing:
+        raise Fallback
+    new = list(op.messages)
+    if not new:
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+        return []
+    ids = set()
+    for m in new:
+        if m.thread_id is not None and m.thread_id != op.thread_id:
+            raise Fallback
+        ids.add(m.id)
+    if len(ids) != len(new):
+        raise Fallback
+    counts = token_counts(new, op.counter)
+    d = batch_delta(new, counts)
+    cost, u = d.cost, d.usage
+    now = sq.time(settings.now())
+    if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
+        query = Query(
+            sq.thread_advance_counts,
+            (d.count, d.turns, d.tool_calls, d.tokens, now, op.tenant, op.thread_id,
+             op.expected_revision, False),
+            Fetch.ONE,
+        )  # fmt: skip
+    else:
+        query = Query(
+            sq.thread_advance,
+            {
+                "n": d.count,
+                "turns": d.turns,
+                "tools": d.tool_calls,
+                "tokens": d.tokens,
+                "prompt": u.prompt_tokens,
+                "completion": u.completion_tokens,
+                "total": u.total_tokens,
+                "currency": cost.currency if cost else None,
+                "input_cost": cost.input_cost if cost else 0.0,
+                "output_cost": cost.output_cost if cost else 0.0,
+                "total_cost": cost.total_cost if cost else 0.0,
+                "now": now,
+                "tenant": op.tenant,
+                "id": op.thread_id,
+                "rev": op.expected_revision,
+                "importing": False,
+            },
+            Fetch.ONE,
+        )
+    row = yield query
+    if row is None:
+        raise Fallback
+    stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns, counts)
+    limits = settings.limits
+    rows = [r.message_row(m, encode_message(m, limits)) for m in stored]
+    inserted = yield sq.insert_messages(op.tenant, op.thread_id, rows, skip_taken=True)
+    if inserted != len(rows):
+        raise Fallback
+    return stored
+
+
+# --- messages -------------------------------------------------------------------
+
+
+def get_message(sq: Statements, settings: StoreSettings, op: ops.GetMessage) -> Steps[Message]:
+    row = yield Query(sq.message_get, (op.tenant, op.message_id), Fetch.ONE)
+    if row is None:
+        raise MessageNotFoundError(op.message_id)
+    return r.decode_message(row[0])
+
+
+def _replace_message(
+    sq: Statements,
+    settings: StoreSettings,
+    tenant: str,
+    message_id: str,
+    expected: int | None,
+    change: Callable[[Thread, Message], tuple[Thread, Message]],
+    *,
+    importing: bool = False,
+) -> Steps[Message]:
+    row = yield Query(sq.message_thread, (tenant, message_id), Fetch.ONE)
+    if row is None:
+        raise MessageNotFoundError(message_id)
+    thread_id: str = row[0]
+    locked = yield Query(sq.thread_lock, (tenant, thread_id), Fetch.ONE)
+    row = yield Query(sq.message_in_thread, (tenant, thread_id, message_id), Fetch.ONE)
+    if locked is None or row is None:  # purged meanwhile
+        raise MessageNotFoundError(message_id)
+    thread, old = r.decode_thread(locked), r.decode_message(row[0])
+    check_revision(thread, expected)
+    check_writable(thread, importing=importing)
+    new_thread, new = change(thread, old)
+    if new is old:
+        return old
+    body = encode_message(new, settings.limits)
+    yield Query(
+        sq.message_update,
+        (
+            new.pinned,
+            new.deleted_at is not None,
+            new.archived_at is not None,
+            body,
+            tenant,
+            thread_id,
+            new.seq,
+        ),
+        Fetch.NONE,
+    )
+    if new_thread is not thread:
+        yield Query(sq.thread_update, _thread_write(sq, new_thread, settings), Fetch.NONE)
+    return new
+
+
+def update_message(
+    sq: Statements, settings: StoreSettings, op: ops.UpdateMessage
+) -> Steps[Message]:
+    return (
+        yield from _replace_message(
+            sq,
+            settings,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: apply_message_patch(t, m, op.patch, settings.now(), op.counter),
+        )
+    )
+
+
+def delete_message(
+    sq: Statements, settings: StoreSettings, op: ops.DeleteMessage
+) -> Steps[Message]:
+    return (
+        yield from _replace_message(
+            sq,
+            settings,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_deleted(t, m, settings.now()),
+            importing=op.importing,
+        )
+    )
+
+
+def restore_message(
+    sq: Statements, settings: StoreSettings, op: ops.RestoreMessage
+) -> Steps[Message]:
+    return (
+        yield from _replace_message(
+            sq,
+            settings,
+            op.tenant,
+            op.message_id,
+            op.expected_revision,
+            lambda t, m: message_restored(t, m, settings.now()),
+        )
+    )
+
+
+def list_messages(
+    sq: Statements, settings: StoreSettings, op: ops.ListMessages
+) -> Steps[Page[Message]]:
+    backward = op.before_seq is not None
+    bound = op.before_seq if op.before_seq is not None else op.after_seq
+    sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
+    rows = yield Query(sql, (op.tenant, op.thread_id, bound, op.limit + 1))
+    if not rows:  # a message row proves the thread exists; no row proves nothing
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return message_page(_decode(rows), op)
+
+
+def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[list[Message]]:
+    sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
+    rows = yield Query(sql, (op.tenant, op.thread_id, END, op.n))
+    if not rows:
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    out = _decode(rows)
+    out.reverse()
+    return out
+
+
+def load_messages(sq: Statements, settings: StoreSettings, op: ops.LoadMessages) -> Steps[Any]:
+    """The rows of a whole thread; :func:`decode_loaded` makes the result."""
+    yield from _require_thread(sq, op.tenant, op.thread_id)
+    query = sq.messages_all if op.include_deleted else sq.messages_all_live
+    return (yield Query(query, (op.tenant, op.thread_id), Fetch.STREAM))
+
+
+def decode_loaded(settings: StoreSettings, op: ops.LoadMessages, rows: Any) -> list[Any]:
+    with collector_paused(settings.pause_gc_on_load):
+        if op.as_dicts:
+            return bodies_as_dicts(row[0] for row in rows)
+        return _decode(rows)  # each body as its row arrives: no joined copy of every body
+
+
+def context_page(
+    sq: Statements, settings: StoreSettings, op: ops.ContextPage
+) -> Steps[ops.ContextRows]:
+    params = {
+        "tenant": op.tenant,
+        "thread": op.thread_id,
+        "before": op.before_seq,
+        "limit": op.limit,
+    }
+    if op.with_mandatory:
+        read = ops.ContextRows.from_first_read((yield Query(sq.context_start, params)))
+    else:
+        read = ops.ContextRows(None, (yield Query(sq.context_page, params)))
+    if not read.rows and not read.mandatory:  # no row proves nothing about the thread
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return read
+
+
+def mandatory(sq: Statements, settings: StoreSettings, op: ops.Mandatory) -> Steps[list[Message]]:
+    rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
+    if not rows:
+        yield from _require_thread(sq, op.tenant, op.thread_id)
+    return _decode(rows)
+
+
+def messages_by_execution(
+    sq: Statements, settings: StoreSettings, op: ops.ByExecution
+) -> Steps[list[Message]]:
+    limit = sq.no_limit if op.limit is None else op.limit
+    if op.thread_id is None:
+        query = Query(sq.messages_by_execution, (op.tenant, op.execution_id, limit))
+    else:
+        query = Query(
+            sq.messages_by_execution_in_thread, (op.tenant, op.execution_id, op.thread_id, limit)
+        )
+    return _decode((yield query))
+
+
+# --- snapshots --------------------------------------------------------------------
+
+
+def export_thread(sq: Statements, settings: StoreSettings, op: ops.ExportThread) -> Steps[Any]:
+    """The thread and the rows of its messages; :func:`decode_export` makes the snapshot."""
+    row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
+    if row is None:
+        raise ThreadNotFoundError(op.thread_id)
+    rows = yield Query(sq.messages_all, (op.tenant, op.thread_id), Fetch.STREAM)
+    return r.decode_thread(row), rows
+
+
+def decode_export(
+    settings: StoreSettings, op: ops.ExportThread, read: tuple[Thread, Any]
+) -> ConversationSnapshot:
+    thread, rows = read
+    with collector_paused(settings.pause_gc_on_load):
+        msgs = _decode(rows)
+    return snapshot_of(thread, msgs, settings.now())
+
+
+def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread) -> Steps[Thread]:
+    thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, settings.now())
+    values = _thread_write(sq, thread, settings)
+    limits = settings.limits
+    rows = [r.message_row(m, encode_message(m, limits)) for m in msgs]
+    exists = yield Query(sq.thread_exists, (op.tenant, thread.id), Fetch.ONE)
+    if exists is not None:
+        raise ThreadExistsError(thread.id)
+    if msgs:
+        found = yield Query(sq.message_ids_taken, (op.tenant, sq.id_list([m.id for m in msgs])))
+        taken = {row[0] for row in found}
+        for m in msgs:
+            if m.id in taken:
+                raise DuplicateMessageError(m.id, "in another thread")
+    inserted = yield Query(sq.thread_insert, values, Fetch.ONE)
+    if inserted is None:
+        raise ThreadExistsError(thread.id)
+    if msgs:
+        yield sq.insert_messages(op.tenant, thread.id, rows)
+    return thread
+
+
+_A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT
+
+HANDLERS: dict[str, Handler] = {
+    "create_thread": Handler(create_thread, _A, writes=True),
+    "get_thread": Handler(get_thread, _A),
+    "update_thread": Handler(update_thread, _W, writes=True),
+    "delete_thread": Handler(delete_thread, _W, writes=True),
+    "restore_thread": Handler(restore_thread, _W, writes=True),
+    "purge_thread": Handler(purge_thread, _W, writes=True),
+    "list_threads": Handler(list_threads, _A),
+    "count_threads": Handler(count_threads, _A),
+    "summaries": Handler(summaries, _A),
+    "get_message": Handler(get_message, _A),
+    "update_message": Handler(update_message, _W, writes=True),
+    "delete_message": Handler(delete_message, _W, writes=True),
+    "restore_message": Handler(restore_message, _W, writes=True),
+    "list_messages": Handler(list_messages, _A),
+    "recent": Handler(recent, _A),
+    "messages_by_execution": Handler(messages_by_execution, _A),
+    "context_page": Handler(context_page, _A),
+    "mandatory": Handler(mandatory, _A),
+    "load_messages": Handler(load_messages, _S, post=decode_loaded),
+    "export_thread": Handler(export_thread, _S, post=decode_export),
+    "import_thread": Handler(import_thread, _W, writes=True),
+}
+"""The handler of every operation but appends and health checks, by name."""

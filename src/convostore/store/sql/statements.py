@@ -1,0 +1,195 @@
+"""Query records and the statements an engine supplies to the shared handlers.
+
+Handlers never write SQL: they yield :class:`Query` records naming a statement
+of the engine's :class:`Statements`, which is all that differs between SQLite
+and PostgreSQL besides connection handling. A statement's parameters are
+either a tuple, in the order documented on the attribute (``?`` or ``%s``
+placeholders), or a dict of the names documented (``:name`` or ``%(name)s``).
+
+Values whose form differs per engine go through the statements too:
+:meth:`Statements.time` (a time parameter), :meth:`Statements.id_list` (a list
+of ids for an ``IN``) and :attr:`Statements.no_limit`. Writes of several rows,
+whose parameters differ in shape (one statement of arrays, or one statement
+run per row), are built by the methods at the end of the class.
+
+Every thread read (``thread_get``, ``thread_lock``, each row of a listing)
+returns the columns of :data:`convostore.store.sql.rows.THREAD_READ` in that
+order; ``thread_lock_lookup`` returns one column more, first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+__all__ = ["Fetch", "Query", "Statements"]
+
+
+class Fetch(enum.Enum):
+    """What the driver hands back to a handler after running a query."""
+
+    NONE = "none"  # nothing
+    ONE = "one"  # the first row, or None
+    ALL = "all"  # every row, as a list
+    ROWCOUNT = "rowcount"  # the number of rows affected
+    STREAM = "stream"
+    """The rows as an iterable, to be consumed before the handler's next query:
+    a driver may hand over its cursor, so a whole thread is decoded as its rows
+    arrive rather than after all of them are held as text."""
+
+
+class Query(NamedTuple):
+    """One statement to run: its text, parameters and what to fetch.
+
+    ``many``: ``params`` is a list of parameter sets, the statement is run once
+    for each (``executemany``)."""
+
+    sql: Any  # str or bytes, as the engine's driver takes it
+    params: Any = None
+    fetch: Fetch = Fetch.ALL
+    many: bool = False
+
+
+#: A message row as the handlers hand it to the insert builders: seq, id,
+#: role, execution_id, created_at, pinned, deleted, archived, body
+#: (see :func:`convostore.store.sql.rows.message_row`).
+MessageRow = tuple[int, str, str, str | None, dt.datetime, bool, bool, bool, str]
+
+
+class Statements(ABC):
+    """The statement text of one engine (and one schema, for PostgreSQL).
+
+    Attributes are statements, ``Any`` because an engine keeps them in the
+    form its driver takes (text or bytes). The parameters of each are
+    documented with it.
+    """
+
+    engine: str
+    """``sqlite`` or ``postgres``."""
+    no_limit: Any
+    """The value of a ``LIMIT`` parameter that means no limit."""
+
+    # threads -------------------------------------------------------------------
+    thread_get: Any
+    """(tenant, id) -> a THREAD_READ row."""
+    thread_lock: Any
+    """(tenant, id) -> a THREAD_READ row, the thread locked until the write
+    transaction ends."""
+    thread_lock_lookup: Any
+    """(tenant, ids, tenant, id) -> (the stored bodies of the tenant's messages
+    among ``ids`` as one JSON array, *THREAD_READ), the thread locked."""
+    thread_exists: Any
+    """(tenant, id) -> a row if the thread exists."""
+    thread_insert: Any
+    """The named values of ``rows.thread_values`` -> a row, none when the id is taken."""
+    thread_update: Any
+    """The named values of ``rows.thread_values``: every column of the thread."""
+    thread_delete: Any
+    """(tenant, id)."""
+    thread_advance: Any = None
+    """An append's counter changes, relative, on a live thread (an import in
+    progress when ``importing``) at the expected revision (when not NULL):
+    named ``n, turns, tools, tokens, prompt, completion, total, currency,
+    input_cost, output_cost, total_cost, now, tenant, id, rev, importing`` ->
+    (message_count, turn_count) after the change, none when no row matched.
+    Engines that append another way leave it ``None``."""
+    thread_advance_counts: Any = None
+    """The same for a batch without usage or cost, positional: (n, turns,
+    tools, tokens, now, tenant, id, rev, importing)."""
+
+    # messages ------------------------------------------------------------------
+    message_get: Any
+    """(tenant, id) -> (body,)."""
+    message_thread: Any
+    """(tenant, id) -> (thread_id,)."""
+    message_in_thread: Any
+    """(tenant, thread, id) -> (body,)."""
+    message_update: Any
+    """(pinned, deleted, archived, body, tenant, thread, seq)."""
+    messages_delete: Any
+    """(tenant, thread): every message of the thread."""
+    message_ids_taken: Any
+    """(tenant, ids) -> (id,) of each stored message among ``ids``."""
+    messages_all: Any
+    """(tenant, thread) -> (body,) of every message, in seq order."""
+    messages_all_live: Any
+    """(tenant, thread) -> (body,) of every message not soft-deleted, in seq order."""
+    messages_mandatory: Any
+    """(tenant, thread) -> (body,) of the live, unarchived system and pinned
+    messages, in seq order."""
+    context_start: Any
+    """Named ``tenant, thread, before, limit`` -> (tag, seq, body): the
+    mandatory messages (tag 0) and up to ``limit`` live, unarchived messages
+    below ``before``, newest first (tag 1), in one read."""
+    context_page: Any
+    """Named ``tenant, thread, before, limit`` -> (seq, body) of up to
+    ``limit`` live, unarchived messages below ``before``, newest first."""
+    messages_by_execution: Any
+    """(tenant, execution_id, limit) -> (body,) of live messages, (thread, seq) order."""
+    messages_by_execution_in_thread: Any
+    """(tenant, execution_id, thread, limit) -> the same, in one thread."""
+
+    # parameter forms -------------------------------------------------------------
+
+    @abstractmethod
+    def time(self, value: dt.datetime) -> Any:
+        """A time as this engine's statements take it."""
+
+    @abstractmethod
+    def id_list(self, ids: Sequence[str]) -> Any:
+        """A list of ids as the ``ids`` parameter of this engine's statements."""
+
+    # statements built per shape ----------------------------------------------------
+
+    @abstractmethod
+    def thread_listing(
+        self, *, what: str, user: bool, agent: bool, include_deleted: bool, after: bool
+    ) -> Any:
+        """Threads of a tenant, newest activity first, filtered as asked.
+
+        ``what`` is ``rows`` (THREAD_READ rows, at most ``limit``) or
+        ``count``. Named parameters: tenant, user_id, agent_name, after_at (a
+        :meth:`time`), after_id, limit."""
+
+    @abstractmethod
+    def messages_page(self, *, backward: bool, include_deleted: bool) -> Any:
+        """(tenant, thread, seq bound, limit) -> (body,) of the messages after
+        the bound in seq order, or, ``backward``, below it newest first."""
+
+    @abstractmethod
+    def insert_messages(
+        self, tenant: str, thread_id: str, rows: Sequence[MessageRow], *, skip_taken: bool = False
+    ) -> Query:
+        """Insert ``rows`` into the thread. ``skip_taken``: a row whose id or
+        seq is taken is skipped instead of failing the statement (the query
+        fetches the row count, so the handler sees it)."""
+
+    @abstractmethod
+    def append_write(
+        self,
+        tenant: str,
+        thread_id: str,
+        counters: dict[str, Any],
+        rows: Sequence[MessageRow],
+    ) -> tuple[Query, ...]:
+        """An append's writes on a locked thread: ``rows`` and the thread's new
+        counters (the named values of ``rows.counter_values``)."""
+
+    def append_if_unchanged(
+        self,
+        tenant: str,
+        thread_id: str,
+        counters: dict[str, Any],
+        known_counters: dict[str, Any],
+        known_body: str,
+        rows: Sequence[MessageRow],
+    ) -> Query:
+        """An append's writes in one statement without a lock query, made only
+        if the thread row still holds ``known_counters`` and ``known_body``
+        and no id of ``rows`` is stored; fetches the row count (0: nothing was
+        written). Engines whose appends take no round trips to speak of need
+        not offer it."""
+        raise NotImplementedError(f"{self.engine} statements have no append_if_unchanged")
