@@ -1,16 +1,22 @@
 # Quick start: `make run` (the main job on the embedded SQLite default) and `make test`.
+# `make check` runs the checks CI runs before the tests, in the same order.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-all lint typecheck bench clean
+.PHONY: run test test-all setup format format-check ruff lint typecheck generate \
+	cli-docs-check spell check bench clean
 
+# The package with every extra, editable, plus the `dev` dependency group
+# (pytest, ruff, mypy, ...). Installing a group needs pip >= 25.1.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet -e '.[all]' --group dev
 	touch $(STAMP)
+
+setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/convostore serve
@@ -21,11 +27,34 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "stress or not stress"
 
-lint: $(STAMP)
+# Rewrite: format the tree; regenerate docs/cli.md.
+format: $(STAMP)
+	$(BIN)/ruff format
+	$(BIN)/ruff check --fix src tests bench scripts
+
+generate: $(STAMP)
+	$(BIN)/python scripts/gen_cli_docs.py
+
+# Checks: each fails without changing a file.
+format-check: $(STAMP)
+	$(BIN)/ruff format --check
+
+ruff: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
+
+lint: format-check ruff
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts
+
+cli-docs-check: $(STAMP)
+	$(BIN)/python scripts/gen_cli_docs.py --check
+
+spell: $(STAMP)
+	$(BIN)/codespell src docs scripts README.md CHANGELOG.md
+
+check: format-check ruff typecheck cli-docs-check spell
 
 bench: $(STAMP)
 	$(BIN)/python bench/flat_history.py
