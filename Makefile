@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-all setup format format-check ruff lint typecheck generate \
-	cli-docs-check spell check bench clean
+	sync-check cli-docs-check spell check bench clean
 
 # The package with every extra, editable, plus the `dev` dependency group
 # (pytest, ruff, mypy, ...). Installing a group needs pip >= 25.1.
@@ -27,12 +27,13 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "stress or not stress"
 
-# Rewrite: format the tree; regenerate docs/cli.md.
+# Rewrite: format the tree; regenerate the sync twins and docs/cli.md.
 format: $(STAMP)
 	$(BIN)/ruff format
 	$(BIN)/ruff check --fix src tests bench scripts
 
 generate: $(STAMP)
+	$(BIN)/python scripts/gen_sync.py
 	$(BIN)/python scripts/gen_cli_docs.py
 
 # Checks: each fails without changing a file.
@@ -48,13 +49,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict scripts
 
+sync-check: $(STAMP)
+	$(BIN)/python scripts/gen_sync.py --check
+
 cli-docs-check: $(STAMP)
 	$(BIN)/python scripts/gen_cli_docs.py --check
 
 spell: $(STAMP)
 	$(BIN)/codespell src docs scripts README.md CHANGELOG.md
 
-check: format-check ruff typecheck cli-docs-check spell
+check: format-check ruff typecheck sync-check cli-docs-check spell
 
 bench: $(STAMP)
 	$(BIN)/python bench/flat_history.py

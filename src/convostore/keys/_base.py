@@ -15,8 +15,9 @@ lookup, the secret is checked against the stored hash with
 :func:`hmac.compare_digest`. The secret is returned once, by ``create``, and
 never stored.
 
-:class:`KeyManager` (sync) and :class:`AsyncKeyManager` (async) are twins with
-the same methods; their pure parts live in :class:`_KeyLogic`.
+:class:`AsyncKeyManager` (``_async.py``) is written by hand and
+:class:`KeyManager` (``_sync.py``) is generated from it, so the two have the
+same methods; their pure parts live in :class:`KeyLogic` (this module).
 """
 
 from __future__ import annotations
@@ -32,30 +33,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from convostore._ids import new_ulid
-from convostore.errors import NotFoundError, RevisionConflictError, ValidationError
+from convostore.errors import NotFoundError, ValidationError
 from convostore.model import Thread, utcnow
-from convostore.store.facade import AsyncStore, Store, _check_id
+from convostore.store.api import check_id
 
-__all__ = [
-    "KEYS_TENANT",
-    "TOKEN_PREFIX",
-    "ApiKey",
-    "AsyncKeyManager",
-    "KeyManager",
-    "parse_token",
-]
+__all__ = ["AGENT", "KEYS_TENANT", "PAGE", "TOKEN_PREFIX", "ApiKey", "KeyLogic", "parse_token"]
 
 KEYS_TENANT = "_keys"
 """The reserved tenant that holds the keys; no key may be issued for it."""
 
 TOKEN_PREFIX = "cs"
-_AGENT = "convostore.api-key"
+AGENT = "convostore.api-key"
 # Used with fullmatch only: "$" would also match before a final newline.
 _KEY_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")  # a ULID: no "_", so tokens split cleanly
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # 32 random bytes, urlsafe base64
 # Compared against when a key id is unknown, so a miss costs what a hit costs.
 _DUMMY_HASH = hashlib.sha256(b"convostore: no such key").hexdigest()
-_PAGE = 500
+PAGE = 500
 
 
 class ApiKey(BaseModel):
@@ -107,12 +101,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class _KeyLogic:
+class KeyLogic:
     """What both managers share: token making, record layout, checks. No I/O."""
 
     @staticmethod
     def _check_tenant(tenant: str) -> str:
-        _check_id(tenant, "tenant")
+        check_id(tenant, "tenant")
         if tenant == KEYS_TENANT:
             raise ValidationError(f"{KEYS_TENANT!r} is reserved for API keys", field="tenant")
         return tenant
@@ -139,7 +133,7 @@ class _KeyLogic:
             id=key_id,
             tenant_id=KEYS_TENANT,
             user_id=tenant,
-            agent_name=_AGENT,
+            agent_name=AGENT,
             title=label,
             metadata={
                 "hash": _hash(key_id, secret),
@@ -167,7 +161,7 @@ class _KeyLogic:
 
     @staticmethod
     def _is_key(record: Thread) -> bool:
-        return record.agent_name == _AGENT and isinstance(record.metadata.get("hash"), str)
+        return record.agent_name == AGENT and isinstance(record.metadata.get("hash"), str)
 
     @staticmethod
     def _revoked_metadata(record: Thread) -> dict[str, Any]:
@@ -193,141 +187,3 @@ class _KeyLogic:
     @staticmethod
     def _missing(key_id: str) -> NotFoundError:
         return NotFoundError(f"API key {key_id!r} not found")
-
-
-class KeyManager(_KeyLogic):
-    """Create, list, revoke and verify API keys kept in a sync :class:`Store`.
-
-    Args:
-        store: any store; the keys live in its reserved tenant ``_keys`` whatever
-            tenant the store itself is bound to.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store.tenant(KEYS_TENANT)
-
-    def create(
-        self, tenant: str, *, read_only: bool = False, label: str | None = None
-    ) -> tuple[ApiKey, str]:
-        """Issue a key for ``tenant``.
-
-        Returns:
-            ``(key, token)``: the token is shown here once and cannot be read back.
-
-        Raises:
-            ValidationError: the tenant is not a valid id or is the reserved ``_keys``.
-        """
-        record, token = self._new_record(tenant, read_only, label)
-        return self._to_key(self._store.create_thread(record)), token
-
-    def list(self, tenant: str | None = None) -> builtins.list[ApiKey]:
-        """Every key (revoked ones included), oldest first; only ``tenant``'s if given."""
-        user_id = None if tenant is None else _check_id(tenant, "tenant")
-        out: builtins.list[ApiKey] = []
-        cursor = None
-        while True:
-            page = self._store.list_threads(
-                user_id=user_id, agent_name=_AGENT, limit=_PAGE, cursor=cursor
-            )
-            out.extend(self._to_key(r) for r in page.items if self._is_key(r))
-            if page.next_cursor is None:
-                return self._sorted(out)
-            cursor = page.next_cursor
-
-    def revoke(self, key_id: str) -> ApiKey:
-        """Revoke a key at once; revoking a revoked key changes nothing.
-
-        Raises:
-            NotFoundError: there is no such key.
-        """
-        self._check_key_id(key_id)
-        while True:
-            try:
-                record = self._store.get_thread(key_id)
-            except NotFoundError:
-                raise self._missing(key_id) from None
-            if not self._is_key(record):
-                raise self._missing(key_id)
-            if record.metadata.get("revoked_at"):
-                return self._to_key(record)
-            try:
-                return self._to_key(
-                    self._store.update_thread(
-                        key_id,
-                        expected_revision=record.revision,
-                        metadata=self._revoked_metadata(record),
-                    )
-                )
-            except RevisionConflictError:
-                continue
-
-    def verify(self, token: str) -> ApiKey | None:
-        """The active key a token belongs to, or ``None`` for any other token."""
-        parsed = parse_token(token)
-        if parsed is None:
-            return None
-        key_id, secret = parsed
-        try:
-            record: Thread | None = self._store.get_thread(key_id)
-        except NotFoundError:
-            record = None
-        return self._check_secret(record, secret)
-
-
-class AsyncKeyManager(_KeyLogic):
-    """The async twin of :class:`KeyManager`, over an :class:`AsyncStore`."""
-
-    def __init__(self, store: AsyncStore) -> None:
-        self._store = store.tenant(KEYS_TENANT)
-
-    async def create(
-        self, tenant: str, *, read_only: bool = False, label: str | None = None
-    ) -> tuple[ApiKey, str]:
-        record, token = self._new_record(tenant, read_only, label)
-        return self._to_key(await self._store.create_thread(record)), token
-
-    async def list(self, tenant: str | None = None) -> builtins.list[ApiKey]:
-        user_id = None if tenant is None else _check_id(tenant, "tenant")
-        out: builtins.list[ApiKey] = []
-        cursor = None
-        while True:
-            page = await self._store.list_threads(
-                user_id=user_id, agent_name=_AGENT, limit=_PAGE, cursor=cursor
-            )
-            out.extend(self._to_key(r) for r in page.items if self._is_key(r))
-            if page.next_cursor is None:
-                return self._sorted(out)
-            cursor = page.next_cursor
-
-    async def revoke(self, key_id: str) -> ApiKey:
-        self._check_key_id(key_id)
-        while True:
-            try:
-                record = await self._store.get_thread(key_id)
-            except NotFoundError:
-                raise self._missing(key_id) from None
-            if not self._is_key(record):
-                raise self._missing(key_id)
-            if record.metadata.get("revoked_at"):
-                return self._to_key(record)
-            try:
-                return self._to_key(
-                    await self._store.update_thread(
-                        key_id,
-                        expected_revision=record.revision,
-                        metadata=self._revoked_metadata(record),
-                    )
-                )
-            except RevisionConflictError:
-                continue
-
-    async def verify(self, token: str) -> ApiKey | None:
-        parsed = parse_token(token)
-        if parsed is None:
-            return None
-        key_id, secret = parsed
-        try:
-            record: Thread | None = await self._store.get_thread(key_id)
-        except NotFoundError:
-            record = None
-        return self._check_secret(record, secret)

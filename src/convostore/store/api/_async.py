@@ -1,0 +1,451 @@
+"""The async face of a store, :class:`AsyncStore`: the source of both faces.
+
+:class:`~convostore.Store` is generated from this file (``make generate``
+writes ``_sync.py``; CI fails when it is stale), so a method, its arguments
+and its documentation are written once. Argument checks and operation records
+live in :class:`~convostore.store.api._base.StoreBase`; a method here builds the
+record and awaits :meth:`AsyncStore._run`, the one place an operation meets
+the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from convostore.model import (
+    ConversationSnapshot,
+    HealthReport,
+    Message,
+    Page,
+    Thread,
+    ThreadState,
+    ThreadSummary,
+)
+from convostore.store import ops
+from convostore.store.api._base import MessageLike, StoreBase, check_id, check_revision
+from convostore.store.backend import AsyncBackend
+from convostore.store.rules.validation import check_limit
+
+if TYPE_CHECKING:
+    from convostore.context import ContextWindow
+    from convostore.tokens import TokenCounter
+
+__all__ = ["AsyncStore"]
+
+T = TypeVar("T")
+
+
+class AsyncStore(StoreBase[AsyncBackend]):
+    """A conversation store bound to one tenant (``default`` unless told otherwise).
+
+    Open one with :func:`convostore.open_async_store`;
+    use it as an async context manager.
+
+    :meth:`tenant` returns a view of the same store bound to another tenant.
+    A thread or message of another tenant behaves exactly like one that does
+    not exist.
+    """
+
+    async def _run(self, op: ops.Op[T]) -> T:
+        """Execute one operation record on the backend."""
+        return await self._backend.execute(op)
+
+    def tenant(self, name: str) -> AsyncStore:
+        """A view of this store bound to tenant ``name``; it shares the backend."""
+        backend, tenant = self._view_args(name)
+        return AsyncStore(backend, tenant, token_counter=self._counter, _owner=False)
+
+    async def open(self) -> AsyncStore:
+        """Open the backend's connections (entering the context manager does it)."""
+        await self._backend.aopen()
+        return self
+
+    async def close(self) -> None:
+        """Release the backend. Closing a tenant view does nothing."""
+        if self._owner:
+            await self._backend.aclose()
+
+    async def __aenter__(self) -> AsyncStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # threads ------------------------------------------------------------------
+
+    async def create_thread(
+        self,
+        thread: Thread | None = None,
+        /,
+        *,
+        id: str | None = None,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        state: ThreadState | Mapping[str, Any] | None = None,
+    ) -> Thread:
+        """Create a thread from a :class:`Thread` or from keyword fields.
+
+        The times left unset come from the store's clock; counters start at 0.
+
+        Raises:
+            ThreadExistsError: the id is taken in this tenant.
+            ValidationError: a field is invalid, or both a Thread and fields are given.
+        """
+        fields = dict(
+            id=id,
+            user_id=user_id,
+            agent_name=agent_name,
+            model=model,
+            title=title,
+            metadata=metadata,
+            state=state,
+        )
+        return await self._run(self._create_thread(thread, fields))
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        """The thread, soft-deleted or not.
+
+        Raises:
+            ThreadNotFoundError: no such thread in this tenant.
+        """
+        return await self._run(ops.GetThread(self._tenant, check_id(thread_id, "thread_id")))
+
+    async def update_thread(
+        self, thread_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Thread:
+        """Change the fields given (``title``, ``metadata``, ``state``, ``user_id``,
+        ``agent_name``, ``model``, ``ended_at``); ``None`` clears a field.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            ValidationError (an unknown or invalid field).
+        """
+        return await self._run(self._update_thread(thread_id, expected_revision, fields))
+
+    async def delete_thread(
+        self, thread_id: str, *, expected_revision: int | None = None
+    ) -> Thread:
+        """Soft-delete: hidden from listings, kept until purged or restored."""
+        return await self._run(
+            ops.DeleteThread(
+                self._tenant, check_id(thread_id, "thread_id"), check_revision(expected_revision)
+            )
+        )
+
+    async def restore_thread(
+        self, thread_id: str, *, expected_revision: int | None = None
+    ) -> Thread:
+        """Undo a soft delete: the thread is listed again (a live one is returned
+        unchanged)."""
+        return await self._run(
+            ops.RestoreThread(
+                self._tenant, check_id(thread_id, "thread_id"), check_revision(expected_revision)
+            )
+        )
+
+    async def purge_thread(self, thread_id: str, *, expected_revision: int | None = None) -> None:
+        """Remove the thread and all its messages for good."""
+        await self._run(
+            ops.PurgeThread(
+                self._tenant, check_id(thread_id, "thread_id"), check_revision(expected_revision)
+            )
+        )
+
+    # imports in steps ----------------------------------------------------------
+
+    async def begin_import(self, thread: Thread) -> Thread:
+        """Create ``thread`` as an import in progress: empty, soft-deleted and marked
+        (``metadata["convostore.import"] == "incomplete"``), so that no listing,
+        summary or ordinary write sees it until :meth:`finish_import`.
+
+        Fill it with :meth:`import_append` in batches of any size: an import of
+        any length costs the memory of one batch, and one that fails or is
+        interrupted stays hidden (``list_threads(include_deleted=True)`` shows
+        it, marked) until it is finished or purged.
+
+        Raises:
+            ThreadExistsError: the id is taken.
+        """
+        return await self._run(self._begin_import(thread))
+
+    async def import_append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+    ) -> list[Message]:
+        """:meth:`append` to an import in progress (and only to one)."""
+        return await self._run(self._import_append(thread_id, messages))
+
+    async def import_delete_message(self, message_id: str) -> Message:
+        """:meth:`delete_message` of a message of an import in progress."""
+        return await self._run(
+            ops.DeleteMessage(
+                self._tenant, check_id(message_id, "message_id"), None, importing=True
+            )
+        )
+
+    async def finish_import(self, thread_id: str, *, expected_count: int | None = None) -> Thread:
+        """Make an import in progress a whole, visible thread, in one write.
+
+        Raises:
+            ValidationError: the thread does not hold ``expected_count`` messages
+                (it stays an import in progress).
+            ConflictError: the thread is not an import in progress.
+        """
+        return await self._run(self._finish_import(thread_id, expected_count))
+
+    # listings ---------------------------------------------------------------------
+
+    async def list_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Thread]:
+        """One page of threads, newest activity first; pass ``next_cursor`` on."""
+        return await self._run(
+            self._list_threads(user_id, agent_name, include_deleted, limit, cursor)
+        )
+
+    async def count_threads(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+    ) -> int:
+        """How many threads match the filters (the same filters as :meth:`list_threads`)."""
+        return await self._run(
+            ops.CountThreads(self._tenant, self._filter(user_id, agent_name, include_deleted))
+        )
+
+    async def summaries(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> list[ThreadSummary]:
+        """Counts and times per thread, newest activity first, from the thread counters."""
+        lim = None if limit is None else check_limit(limit, 50, self.limits)
+        return await self._run(
+            ops.Summaries(self._tenant, self._filter(user_id, agent_name, include_deleted), lim)
+        )
+
+    # messages -----------------------------------------------------------------
+
+    async def append(
+        self,
+        thread_id: str,
+        messages: MessageLike | Iterable[MessageLike],
+        *,
+        expected_revision: int | None = None,
+    ) -> list[Message]:
+        """Append one message or a batch, atomically.
+
+        Returns the stored messages (with ``seq`` and ``turn``) in batch order. A
+        message whose id is already stored with the same content is not added
+        again; the stored copy is returned in its place.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            DuplicateMessageError, ValidationError.
+        """
+        return await self._run(self._append(thread_id, messages, expected_revision))
+
+    async def get_message(self, message_id: str) -> Message:
+        """The message, soft-deleted or not.
+
+        Raises:
+            MessageNotFoundError: no such message in this tenant.
+        """
+        return await self._run(ops.GetMessage(self._tenant, check_id(message_id, "message_id")))
+
+    async def update_message(
+        self, message_id: str, *, expected_revision: int | None = None, **fields: Any
+    ) -> Message:
+        """Change a stored message (``parts``, ``content``, ``pinned``, ``metadata``,
+        ``name``, ``native``, ``token_count``, ``token_counter``, ``archived_at``).
+
+        ``expected_revision`` is the thread's revision, as for every write."""
+        return await self._run(self._update_message(message_id, expected_revision, fields))
+
+    async def delete_message(
+        self, message_id: str, *, expected_revision: int | None = None
+    ) -> Message:
+        """Soft-delete a message: it keeps its seq and is listed only on request."""
+        return await self._run(
+            ops.DeleteMessage(
+                self._tenant,
+                check_id(message_id, "message_id"),
+                check_revision(expected_revision),
+            )
+        )
+
+    async def restore_message(
+        self, message_id: str, *, expected_revision: int | None = None
+    ) -> Message:
+        """Undo a soft delete: the message is live again, at its seq (a live one is
+        returned unchanged)."""
+        return await self._run(
+            ops.RestoreMessage(
+                self._tenant,
+                check_id(message_id, "message_id"),
+                check_revision(expected_revision),
+            )
+        )
+
+    async def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        from_end: bool = False,
+        include_deleted: bool = False,
+    ) -> Page[Message]:
+        """A page of messages in seq order.
+
+        Starts at the oldest message, or with ``from_end=True`` at the newest page.
+        ``next_cursor`` pages forward (newer), ``prev_cursor`` backward (older).
+        """
+        return await self._run(
+            self._list_messages(thread_id, limit, cursor, from_end, include_deleted)
+        )
+
+    async def iter_messages(
+        self, thread_id: str, *, batch: int = 500, include_deleted: bool = False
+    ) -> AsyncIterator[Message]:
+        """Every message of a thread in seq order, read a page at a time."""
+        cursor = None
+        while True:
+            page = await self.list_messages(
+                thread_id, limit=batch, cursor=cursor, include_deleted=include_deleted
+            )
+            for m in page.items:
+                yield m
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    @overload
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[False] = ...
+    ) -> list[Message]: ...
+    @overload
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[True]
+    ) -> list[dict[str, Any]]: ...
+
+    async def load_messages(
+        self, thread_id: str, *, include_deleted: bool = False, as_dicts: bool = False
+    ) -> list[Message] | list[dict[str, Any]]:
+        """Every message of a thread, in seq order, read at once.
+
+        With ``as_dicts=True`` the fast path skips building models and returns
+        each message in its stored JSON form: plain dicts in which fields at
+        their defaults are left out, and so is ``parts`` when it is the one
+        text part of ``content`` (or ``content`` when it is the text of
+        ``parts``); ``Message.model_validate(d)`` gives the message back.
+        Use :meth:`iter_messages` to read a long thread in pages instead of
+        holding it whole.
+        """
+        return await self._run(
+            ops.LoadMessages(
+                self._tenant,
+                check_id(thread_id, "thread_id"),
+                bool(include_deleted),
+                bool(as_dicts),
+            )
+        )
+
+    async def recent(
+        self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+    ) -> list[Message]:
+        """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
+        return await self._run(self._recent(thread_id, n, include_deleted))
+
+    async def messages_by_execution(
+        self, execution_id: str, *, thread_id: str | None = None, limit: int | None = None
+    ) -> list[Message]:
+        """The live messages of one agent execution, in (thread, seq) order.
+
+        ``limit`` keeps the first ``limit`` of them; ``None`` returns all.
+        """
+        return await self._run(self._by_execution(execution_id, thread_id, limit))
+
+    # snapshots, context and health -------------------------------------------------
+
+    async def export_thread(self, thread_id: str) -> ConversationSnapshot:
+        """The whole thread, deleted messages included, as a versioned snapshot."""
+        return await self._run(ops.ExportThread(self._tenant, check_id(thread_id, "thread_id")))
+
+    async def import_thread(
+        self,
+        snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+        *,
+        thread_id: str | None = None,
+        new_ids: bool = False,
+    ) -> Thread:
+        """Create a thread in this tenant from a snapshot (optionally under a new id).
+
+        By default the import is an exact copy: message ids, times and deletion
+        marks are kept, so importing a thread beside the one it was exported
+        from fails on the message ids. With ``new_ids=True`` the messages get
+        fresh ids (their parent links re-pointed to match) and the thread gets
+        ``thread_id`` or a fresh id: a copy of a thread within one tenant.
+
+        Raises:
+            UnsupportedSnapshotVersionError: the snapshot's version is unknown.
+            ThreadExistsError: the thread id is taken.
+            DuplicateMessageError: a message id is taken (import with ``new_ids``).
+        """
+        return await self._run(self._import(snapshot, thread_id, new_ids))
+
+    async def context(
+        self,
+        thread_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+    ) -> ContextWindow:
+        """The newest messages of a thread that fit a budget, ready for a model.
+
+        The system prompt and pinned messages are always in; a tool call and all
+        its results are in or out together. Costs O(window), not O(thread).
+
+        Raises:
+            ContextBudgetError: the mandatory messages alone exceed the budget.
+        """
+        plan = self._context(thread_id, max_tokens, max_messages, start_on_user, counter)
+        try:
+            op = next(plan)
+            while True:
+                op = plan.send(await self._run(op))
+        except StopIteration as done:
+            window: ContextWindow = done.value
+            return window
+
+    async def health_check(self, *, full: bool = False) -> HealthReport:
+        """Whether the store can serve reads and writes now, and why not.
+
+        The default check is cheap enough for a readiness probe: the store
+        answers, its schema is current, a write transaction can be begun and
+        rolled back, the files are writable, disk space is left, and what
+        costs little of the integrity check (on SQLite: the header, the
+        schema and a full ``quick_check`` of a small database). ``full=True``
+        also reads every stored page or file to check its integrity, which
+        takes time in proportion to the size of the store.
+
+        Never raises for a store that is unwell: the report's ``checks`` name
+        each problem.
+        """
+        return await self._run(ops.HealthCheck(self._tenant, full=bool(full)))

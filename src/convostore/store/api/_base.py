@@ -1,0 +1,366 @@
+"""What both faces of a store share: argument checks and operation records.
+
+:class:`StoreBase` validates a call's arguments and builds the
+:mod:`~convostore.store.ops` record for it; the faces
+(:class:`~convostore.AsyncStore`, written by hand, and
+:class:`~convostore.Store`, generated from it) only hand the record to their
+backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from convostore.errors import ValidationError
+from convostore.model import (
+    ID_RULE,
+    ConversationSnapshot,
+    Message,
+    MessagePatch,
+    Thread,
+    ThreadPatch,
+    ThreadState,
+    is_identifier,
+)
+from convostore.store import ops
+from convostore.store.backend import AsyncBackend, Backend
+from convostore.store.rules.paging import decode_cursor
+from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
+from convostore.store.rules.validation import (
+    check_appendable,
+    check_filter_text,
+    check_limit,
+    incomplete_import_thread,
+    translate_validation,
+)
+from convostore.store.rules.window import plan_context
+from convostore.store.settings import Limits, StoreSettings
+
+if TYPE_CHECKING:
+    from convostore.context import ContextWindow
+    from convostore.tokens import TokenCounter
+
+__all__ = ["MessageLike", "StoreBase", "check_id", "check_revision"]
+
+B = TypeVar("B", Backend, AsyncBackend)
+MessageLike = Message | Mapping[str, Any]
+
+_DEFAULT_TENANT = "default"
+
+
+def check_id(value: Any, field: str) -> str:
+    """``value`` if it is a valid identifier, else a ValidationError naming ``field``."""
+    if not is_identifier(value):
+        raise ValidationError(ID_RULE, field=field)
+    return value
+
+
+def check_revision(value: Any) -> int | None:
+    """An ``expected_revision`` argument: ``None`` or a non-negative integer."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError("must be a non-negative integer", field="expected_revision")
+    return value
+
+
+class StoreBase(Generic[B]):
+    """Argument checks and operation records shared by both faces."""
+
+    def __init__(
+        self,
+        backend: B,
+        tenant: str = _DEFAULT_TENANT,
+        *,
+        token_counter: TokenCounter | str | None = None,
+        _owner: bool = True,
+    ):
+        from convostore.tokens import counter_for
+
+        self._backend: B = backend
+        self._tenant = check_id(tenant, "tenant")
+        self._owner = _owner
+        self._counter = (
+            backend.settings.token_counter if token_counter is None else counter_for(token_counter)
+        )
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """What this store counts a message's tokens with when the message does
+        not carry a count (the ``token_counter`` option; the heuristic unless
+        told). Used by every append, edit and import, and by context windows."""
+        return self._counter
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant every call of this store is scoped to."""
+        return self._tenant
+
+    @property
+    def backend(self) -> B:
+        """The backend this store hands its operations to."""
+        return self._backend
+
+    @property
+    def limits(self) -> Limits:
+        """The size limits every write is checked against (the store's settings)."""
+        return self._backend.settings.limits
+
+    @property
+    def settings(self) -> StoreSettings:
+        """Limits, token counter and clock of this store."""
+        return self._backend.settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._backend.describe()!r}, tenant={self._tenant!r})"
+
+    # thread ops --------------------------------------------------------------
+
+    def _create_thread(self, thread: Thread | None, fields: dict[str, Any]) -> ops.CreateThread:
+        with translate_validation("thread"):
+            if thread is None:
+                clean = {k: v for k, v in fields.items() if v is not None}
+                if isinstance(clean.get("state"), Mapping):
+                    clean["state"] = ThreadState.model_validate(clean["state"])
+                thread = Thread.model_validate({**clean, "tenant_id": self._tenant})
+            elif fields and any(v is not None for v in fields.values()):
+                raise ValidationError("pass a Thread or keyword fields, not both", field="thread")
+        if not isinstance(thread, Thread):
+            raise ValidationError("must be a Thread", field="thread")
+        if "tenant_id" in thread.model_fields_set and thread.tenant_id != self._tenant:
+            raise ValidationError(
+                f"is {thread.tenant_id!r} but this store is bound to {self._tenant!r}",
+                field="thread.tenant_id",
+            )
+        # The times not given come from the store's clock.
+        unset = {"created_at", "updated_at"} - thread.model_fields_set
+        now = self._backend.settings.now() if unset else None
+        times = dict.fromkeys(unset, now)
+        fresh = thread.model_copy(
+            update={
+                **times,
+                "tenant_id": self._tenant,
+                "revision": 0,
+                "message_count": 0,
+                "live_message_count": 0,
+                "turn_count": 0,
+                "tool_call_count": 0,
+                "token_count": 0,
+                "deleted_at": None,
+            }
+        )
+        fresh.usage = type(thread.usage)()
+        fresh.cost = type(thread.cost)()
+        return ops.CreateThread(self._tenant, fresh)
+
+    def _update_thread(
+        self, thread_id: str, rev: int | None, fields: dict[str, Any]
+    ) -> ops.UpdateThread:
+        with translate_validation("thread"):
+            patch = ThreadPatch.model_validate(fields)
+        return ops.UpdateThread(
+            self._tenant, check_id(thread_id, "thread_id"), patch, check_revision(rev)
+        )
+
+    def _filter(
+        self, user_id: str | None, agent_name: str | None, include_deleted: bool
+    ) -> ops.ThreadFilter:
+        if user_id is not None:
+            check_id(user_id, "user_id")
+        check_filter_text(agent_name, "agent_name")
+        return ops.ThreadFilter(
+            user_id=user_id, agent_name=agent_name, include_deleted=bool(include_deleted)
+        )
+
+    def _list_threads(
+        self,
+        user_id: str | None,
+        agent_name: str | None,
+        include_deleted: bool,
+        limit: int | None,
+        cursor: str | None,
+    ) -> ops.ListThreads:
+        after = None
+        if cursor is not None:
+            us, tid = decode_cursor(cursor, "threads", ("time", "id"))
+            after = (us, tid)
+        return ops.ListThreads(
+            self._tenant,
+            self._filter(user_id, agent_name, include_deleted),
+            check_limit(limit, 50, self.limits),
+            after,
+        )
+
+    # message ops ------------------------------------------------------------
+
+    def _append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike], rev: int | None
+    ) -> ops.Append:
+        check_id(thread_id, "thread_id")
+        if isinstance(messages, Message | Mapping):
+            messages = [messages]
+        if isinstance(messages, str | bytes) or not isinstance(messages, Iterable):
+            raise ValidationError("must be a message or an iterable of messages", field="messages")
+        batch: list[Message] = []
+        for i, m in enumerate(messages):
+            if isinstance(m, Message):
+                batch.append(m)
+            elif isinstance(m, Mapping):
+                with translate_validation(f"messages.{i}"):
+                    batch.append(Message.model_validate(m))
+            else:
+                raise ValidationError("must be a Message or a mapping", field=f"messages.{i}")
+            check_appendable(batch[-1], f"messages.{i}")
+        if len(batch) > self.limits.max_batch:
+            raise ValidationError(
+                f"at most {self.limits.max_batch} messages per append", field="messages"
+            )
+        return ops.Append(self._tenant, thread_id, tuple(batch), check_revision(rev), self._counter)
+
+    def _update_message(
+        self, message_id: str, rev: int | None, fields: dict[str, Any]
+    ) -> ops.UpdateMessage:
+        with translate_validation("message"):
+            patch = MessagePatch.model_validate(fields)
+        return ops.UpdateMessage(
+            self._tenant,
+            check_id(message_id, "message_id"),
+            patch,
+            check_revision(rev),
+            self._counter,
+        )
+
+    def _list_messages(
+        self,
+        thread_id: str,
+        limit: int | None,
+        cursor: str | None,
+        from_end: bool,
+        include_deleted: bool,
+    ) -> ops.ListMessages:
+        check_id(thread_id, "thread_id")
+        limit = check_limit(limit, 100, self.limits)
+        after, before = 0, None
+        if cursor is not None:
+            tid, direction, seq = decode_cursor(cursor, "messages", ("id", "direction", "seq"))
+            if tid != thread_id:
+                raise ValidationError("belongs to another thread", field="cursor")
+            if direction == "after":
+                after = seq
+            else:
+                before = seq
+        elif from_end:
+            before = 2**63 - 1
+        return ops.ListMessages(
+            self._tenant, thread_id, limit, after, before, bool(include_deleted)
+        )
+
+    def _begin_import(self, thread: Thread) -> ops.CreateThread:
+        op = self._create_thread(thread, {})
+        return ops.CreateThread(
+            op.tenant, incomplete_import_thread(op.thread, self._backend.settings.now())
+        )
+
+    def _import_append(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
+    ) -> ops.Append:
+        op = self._append(thread_id, messages, None)
+        return ops.Append(op.tenant, op.thread_id, op.messages, None, op.counter, importing=True)
+
+    def _finish_import(self, thread_id: str, expected_count: int | None) -> ops.RestoreThread:
+        if expected_count is not None and (
+            isinstance(expected_count, bool)
+            or not isinstance(expected_count, int)
+            or expected_count < 0
+        ):
+            raise ValidationError("must be a non-negative integer", field="expected_count")
+        return ops.RestoreThread(
+            self._tenant,
+            check_id(thread_id, "thread_id"),
+            None,
+            finish_import=True,
+            expected_count=expected_count,
+        )
+
+    def _by_execution(
+        self, execution_id: str, thread_id: str | None, limit: int | None
+    ) -> ops.ByExecution:
+        if thread_id is not None:
+            check_id(thread_id, "thread_id")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**63 - 1
+        ):
+            raise ValidationError("must be a positive integer", field="limit")
+        return ops.ByExecution(
+            self._tenant, check_id(execution_id, "execution_id"), thread_id, limit
+        )
+
+    def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
+        check_id(thread_id, "thread_id")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValidationError("must be a non-negative integer", field="n")
+        return ops.Recent(
+            self._tenant, thread_id, min(n, self.limits.max_list_limit), bool(include_deleted)
+        )
+
+    def _import(
+        self,
+        snapshot: ConversationSnapshot | Mapping[str, Any] | str | bytes,
+        thread_id: str | None,
+        new_ids: bool = False,
+    ) -> ops.ImportThread:
+        if thread_id is not None:
+            check_id(thread_id, "thread_id")
+        if not isinstance(snapshot, ConversationSnapshot):
+            with translate_validation("snapshot"):
+                if isinstance(snapshot, str | bytes):
+                    import json
+
+                    try:
+                        snapshot = json.loads(snapshot)
+                    except ValueError as exc:
+                        raise ValidationError(f"not JSON: {exc}", field="snapshot") from None
+                check_snapshot_version(snapshot)
+                snapshot = ConversationSnapshot.model_validate(snapshot)
+        if not isinstance(new_ids, bool):
+            raise ValidationError("must be true or false", field="new_ids")
+        if new_ids:
+            snapshot = rekey_snapshot(snapshot, thread_id)
+            thread_id = snapshot.thread.id
+        return ops.ImportThread(self._tenant, self._counted(snapshot), thread_id)
+
+    def _counted(self, snapshot: ConversationSnapshot) -> ConversationSnapshot:
+        """The snapshot with this store's counts on the messages that carry none."""
+        from convostore.tokens import count_batch
+
+        counts = count_batch(list(snapshot.messages), self._counter)
+        if all(tc is None for tc in counts):
+            return snapshot
+        msgs = [
+            m
+            if tc is None
+            else m.model_copy(update={"token_count": tc.tokens, "token_counter": tc.counter})
+            for m, tc in zip(snapshot.messages, counts, strict=True)
+        ]
+        return snapshot.model_copy(update={"messages": msgs})
+
+    def _context(
+        self,
+        thread_id: str,
+        max_tokens: int | None,
+        max_messages: int | None,
+        start_on_user: bool,
+        counter: TokenCounter | None,
+    ) -> Generator[ops.Op[Any], Any, ContextWindow]:
+        return plan_context(
+            self._tenant,
+            check_id(thread_id, "thread_id"),
+            max_tokens,
+            max_messages,
+            bool(start_on_user),
+            counter or self._counter,
+        )
+
+    def _view_args(self, name: str) -> tuple[B, str]:
+        return self._backend, check_id(name, "tenant")
