@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from convostore import tokens
 from convostore.errors import MissingDependencyError, ValidationError
 from convostore.model import Message
 from convostore.tokens import (
@@ -27,6 +26,7 @@ from convostore.tokens import (
     counter_for,
     with_token_count,
 )
+from convostore.tokens import packaged as tokens
 
 from .token_corpus import CATEGORIES, corpus
 
