@@ -1,57 +1,11 @@
-"""JSON-file backend: one file per thread, replaced atomically, one writer process.
-
-Why it exists: a store that needs nothing but a directory, whose content a person
-can read, diff and back up with ordinary tools. Why it looks like this:
-
-* It is the memory backend plus persistence. Every thread file is read when the
-  store opens, so reads cost exactly what they cost in memory; each write changes
-  memory, then rewrites the file of the one thread it touched through
-  :meth:`MemoryBackend._persist`. If that fails, memory is rolled back and the
-  caller gets a typed error, so memory and disk never disagree.
-* A file is never written in place (a crash mid-write would leave it torn, which
-  is what the seed's single-file store did). The new content goes to a temporary
-  file in the same directory, is flushed and fsynced, renamed over the old file
-  (``os.replace`` is atomic), and the directory is fsynced so the rename itself
-  survives a power loss. A kill at any moment leaves either the old or the new
-  file, plus perhaps a stray temporary file that the next open removes.
-* The whole thread is rewritten on each write, so an append costs O(thread size).
-  That is the price of one self-contained file per thread; SQLite is the backend
-  for anything beyond small, local use.
-* Only one process may have a directory open: an exclusive ``flock`` on
-  ``<dir>/.lock`` is taken at open and held until :meth:`close`. The OS drops it
-  when the process dies, so a killed writer never leaves the store locked.
-* A damaged thread file (unreadable, not JSON, the wrong shape, or holding a
-  thread that does not belong under its name) costs that one thread, not the
-  store: the store opens, lists and serves every other thread, and any call on
-  the damaged thread raises :class:`~convostore.errors.DamagedThreadError`
-  naming the file, writes included, so the file is never overwritten and can be
-  restored from a backup. ``health_check`` lists the damaged files. A file
-  written by a newer convostore still stops the store from opening.
-* Ids may hold any character but controls, so they are not used as file names
-  as they are. Ids made only of ASCII letters, digits and ``_ . : @ + = -`` (not
-  starting with punctuation other than ``_``), the only ids older versions
-  accepted, keep their names; any other id is percent-encoded (UTF-8, every byte
-  outside that set as ``%XX``, a leading ``.`` too), so a name never holds a
-  ``/``, never starts with a dot and is ASCII whatever the id. Names over 200
-  characters are cut to 100 and made unique again by a digest; the file itself
-  holds the exact id, so nothing depends on reading a name back.
-* A write never replaces a file the store did not load. On a file system that
-  treats two names as one (case- or normalization-insensitive), a thread whose
-  file name collides with another's is refused instead of overwriting it.
-"""
+"""The JSON-file backend: the memory backend plus one file per thread, replaced
+atomically (see the notes of :mod:`convostore.store.jsonfile`)."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import hashlib
 import json
 import os
-import re
-import stat
-import tempfile
-import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,106 +17,30 @@ from convostore.errors import (
     BackendUnavailableError,
     DamagedThreadError,
     SchemaTooNewError,
-    StoreLockedError,
     ThreadNotFoundError,
     ValidationError,
 )
-from convostore.model import (
-    ID_RULE,
-    HealthCheckResult,
-    HealthReport,
-    Message,
-    Thread,
-    is_identifier,
-)
+from convostore.model import HealthCheckResult, HealthReport, Message, Thread
 from convostore.store import _health, ops
 from convostore.store.backend import Capabilities
+from convostore.store.jsonfile import health, lock
+from convostore.store.jsonfile.files import _TMP_SUFFIX, _why, atomic_replace, sync_dir
+from convostore.store.jsonfile.layout import (
+    _JSON_SUFFIX,
+    FORMAT,
+    FORMAT_VERSION,
+    LOCK_NAME,
+    _exact_message,
+)
+from convostore.store.jsonfile.names import _file_stem
+from convostore.store.jsonfile.options import _flag, _seconds
 from convostore.store.memory import MemoryBackend, Undo
 from convostore.store.settings import Limits, StoreSettings
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "JsonFileBackend"]
+__all__ = ["JsonFileBackend"]
 
 T = TypeVar("T")
 Key = tuple[str, str]  # (tenant, thread_id)
-
-#: Value of the ``format`` field of every thread file.
-FORMAT = "convostore.thread"
-#: Version of the thread file layout this code writes and the newest it reads.
-FORMAT_VERSION = 1
-
-LOCK_NAME = ".lock"
-_TMP_SUFFIX = ".tmp"
-_JSON_SUFFIX = ".json"
-# Ids used as file names as they are: the ids older versions accepted, so their
-# files keep their names. Starting with a letter, digit or "_" rules out ".",
-# ".." and the dot-files the store keeps for itself.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:@+=-]*\Z")
-# Bytes an encoded name keeps as they are; "%" is not one of them, so every
-# encoded name holds a "%" and no plain name does.
-_KEEP_FIRST = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_KEEP = _KEEP_FIRST | frozenset(b".:@+=-")
-# A file name may have at most 255 bytes, and an encoded id up to 3 x 1,020, so
-# long names are shortened and made unique again with a digest. "~" occurs in
-# neither a plain nor an encoded name, so a shortened name equals neither.
-_PLAIN_MAX = 200
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-def _encode_name(name: str) -> str:
-    """``name`` as an ASCII file name: percent-encoded UTF-8 unless it is plain."""
-    if _SAFE_NAME.match(name):
-        return name
-    out = []
-    for i, byte in enumerate(name.encode()):
-        out.append(chr(byte) if byte in (_KEEP if i else _KEEP_FIRST) else f"%{byte:02X}")
-    return "".join(out)
-
-
-def _file_stem(name: str, field: str) -> str:
-    """The file-system name for a thread id or tenant, refusing anything not an id."""
-    if not is_identifier(name):
-        raise ValidationError(ID_RULE, field=field)
-    stem = _encode_name(name)
-    if len(stem) <= _PLAIN_MAX:
-        return stem
-    head = stem[:100]
-    cut = head.rfind("%", 98)  # keep a %XX escape whole
-    if cut >= 0:
-        head = head[:cut]
-    digest = hashlib.sha256(name.encode()).hexdigest()[:32]
-    return f"{head}~{digest}"
-
-
-def _seconds(value: object, field: str) -> float:
-    if isinstance(value, bool):
-        raise ValidationError("must be a number of seconds", field=field)
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValidationError("must be a number of seconds", field=field) from None
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValidationError("must be a finite number of seconds, 0 or more", field=field)
-    return seconds
-
-
-def _flag(value: object, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValidationError("must be true or false", field=field)
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-def _is_dir_fd(fd: int) -> bool:
-    try:
-        return stat.S_ISDIR(os.fstat(fd).st_mode)
-    except OSError:
-        return False
 
 
 class JsonFileBackend(MemoryBackend):
@@ -225,7 +103,7 @@ class JsonFileBackend(MemoryBackend):
         self._broken: str | None = None
         self._damaged: dict[Path, str] = {}  # thread files that could not be loaded: why
         self._make_root()
-        self._lock_fd = self._acquire_lock()
+        self._lock_fd = lock.acquire(self._root, self._lock_timeout)
         self._release = weakref.finalize(self, os.close, self._lock_fd)
         try:
             self._load()
@@ -273,7 +151,7 @@ class JsonFileBackend(MemoryBackend):
         checks = [
             HealthCheckResult(name="open", ok=problem is None, detail=problem or self.describe())
         ]
-        why = _health.not_writable((str(self._root / LOCK_NAME),), root) or self._probe()
+        why = _health.not_writable((str(self._root / LOCK_NAME),), root) or health.probe(self._root)
         checks.append(
             HealthCheckResult(
                 name="writable", ok=why is None, detail=why or "a file was created and removed"
@@ -281,7 +159,7 @@ class JsonFileBackend(MemoryBackend):
         )
         checks.append(_health.disk_space(root))
         checks.append(
-            self._integrity(damaged, held)
+            health.integrity(self._root, damaged, held)
             if op.full
             else HealthCheckResult(
                 name="integrity",
@@ -296,52 +174,6 @@ class JsonFileBackend(MemoryBackend):
         )
         return HealthReport.of(self.kind, checks, detail, full=op.full)
 
-    def _probe(self) -> str | None:
-        """Why a file cannot be created in the store directory now, or ``None``.
-
-        The probe file is named like a temporary file, so one left behind by a
-        crash is removed at the next open."""
-        try:
-            fd, name = tempfile.mkstemp(prefix=".health-", suffix=_TMP_SUFFIX, dir=self._root)
-        except OSError as exc:
-            return f"cannot create a file in {self._root}: {_why(exc)}"
-        try:
-            os.write(fd, b"\n")
-        except OSError as exc:
-            return f"cannot write a file in {self._root}: {_why(exc)}"
-        finally:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-        return None
-
-    def _integrity(self, damaged: dict[Path, str], held: set[Path]) -> HealthCheckResult:
-        """Every thread file on disk read and parsed again; every thread held
-        in memory still has its file."""
-        problems = [f"{p}: {why}" for p, why in sorted(damaged.items())]
-        files = 0
-        for path in sorted(self._root.glob(f"*/*{_JSON_SUFFIX}")):
-            if path.parent.name.startswith(".") or path.name.startswith("."):
-                continue
-            files += 1
-            why = _unparsable(path)
-            if why is not None and path not in damaged:
-                problems.append(f"{path}: {why}")
-            held.discard(path)
-        problems.extend(f"{p}: missing, though the store holds its thread" for p in sorted(held))
-        if problems:
-            shown = "; ".join(problems[:3]) + (
-                f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
-            )
-            return HealthCheckResult(
-                name="integrity",
-                ok=False,
-                detail=f"{len(problems)} damaged thread file(s): {shown}",
-            )
-        return HealthCheckResult(
-            name="integrity", ok=True, detail=f"all {files} thread files parse"
-        )
-
     # opening -------------------------------------------------------------------
 
     def _make_root(self) -> None:
@@ -354,50 +186,6 @@ class JsonFileBackend(MemoryBackend):
             raise BackendUnavailableError(
                 f"cannot create the JSON-file store directory {self._root}: {_why(exc)}"
             ) from exc
-
-    def _acquire_lock(self) -> int:
-        path = self._root / LOCK_NAME
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise BackendUnavailableError(f"cannot open the lock file {path}: {_why(exc)}") from exc
-        deadline = time.monotonic() + self._lock_timeout
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise StoreLockedError(self._locked_message(fd)) from None
-                    time.sleep(min(0.05, left))
-            with contextlib.suppress(OSError):  # the pid is only a hint for humans
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError as exc:
-            os.close(fd)
-            raise BackendUnavailableError(f"cannot lock {path}: {_why(exc)}") from exc
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-    def _locked_message(self, fd: int) -> str:
-        holder = ""
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(os.pread(fd, 32, 0).decode().strip())
-            holder = (
-                " by another store open in this process"
-                if pid == os.getpid()
-                else f" by process {pid}"
-            )
-        waited = f" after waiting {self._lock_timeout:g}s" if self._lock_timeout else ""
-        return (
-            f"the JSON-file store directory {self._root} is locked{holder}{waited}; "
-            "only one process may open it at a time (close the other store, or use "
-            "SQLite for several processes)"
-        )
 
     def _load(self) -> None:
         """Read every thread file, removing temporary files a crash left behind."""
@@ -642,20 +430,7 @@ class JsonFileBackend(MemoryBackend):
         self._dirs.add(directory)
 
     def _replace(self, path: Path, data: bytes, *, strict: bool) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                self._sync(fd, strict)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_replace(path, data, fsync=self._fsync, strict=strict)
         self._disk_changed = True
         self._sync_dir(path.parent, strict)
 
@@ -667,69 +442,5 @@ class JsonFileBackend(MemoryBackend):
         self._disk_changed = True
         self._sync_dir(path.parent, strict)
 
-    def _sync(self, fd: int, strict: bool) -> None:
-        if not self._fsync:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            if strict:
-                raise
-
     def _sync_dir(self, directory: Path, strict: bool) -> None:
-        if not self._fsync:
-            return
-        try:
-            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            if strict:
-                raise
-            return
-        try:
-            self._sync(fd, strict)
-        except OSError as exc:
-            # Some file systems cannot fsync a directory at all; that is no failure.
-            if exc.errno not in (errno.EINVAL, errno.ENOTSUP) or not _is_dir_fd(fd):
-                raise
-        finally:
-            os.close(fd)
-
-
-def _unparsable(path: Path) -> str | None:
-    """Why the thread file at ``path`` does not parse, or ``None``."""
-    try:
-        doc = json.loads(path.read_bytes())
-    except OSError as exc:
-        return f"unreadable: {_why(exc)}"
-    except (ValueError, RecursionError) as exc:
-        return f"invalid JSON: {exc}"
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        return f'no "format": "{FORMAT}" field'
-    if not isinstance(doc.get("messages"), list):
-        return "no messages"
-    try:
-        Thread.model_validate(doc.get("thread"))
-        for m in doc["messages"]:
-            _exact_message(m)
-    except pydantic.ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        return f"{where}: {err.get('msg')}"
-    return None
-
-
-def _exact_message(raw: Any) -> Message:
-    """Validate a stored message without the builder conveniences of the model.
-
-    ``Message`` fills ``parts`` from ``content`` (and the reverse) when one is
-    empty, which is right for new messages but would change a stored message
-    whose ``parts`` or ``content`` was deliberately emptied by an update.
-    """
-    msg = Message.model_validate(raw)
-    fix: dict[str, Any] = {}
-    if isinstance(raw, dict):
-        if raw.get("parts") == [] and msg.parts:
-            fix["parts"] = []
-        if isinstance(raw.get("content"), str) and raw["content"] != msg.content:
-            fix["content"] = raw["content"]
-    return msg.model_copy(update=fix) if fix else msg
+        sync_dir(directory, fsync=self._fsync, strict=strict)
