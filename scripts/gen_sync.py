@@ -36,6 +36,8 @@ PKG = ROOT / "src" / "convostore"
 TWINS: list[tuple[str, str]] = [
     ("store/api/_async.py", "store/api/_sync.py"),
     ("keys/_async.py", "keys/_sync.py"),
+    ("conversation/_async.py", "conversation/_sync.py"),
+    ("conversation/_async_manager.py", "conversation/_sync_manager.py"),
 ]
 
 #: Async name -> sync name, swapped as whole words everywhere.

@@ -29,11 +29,15 @@ gen = _generator()
 
 
 def _pairs() -> list[tuple[type, type]]:
+    from convostore import conversation as conv
     from convostore import keys
 
     return [
         (Store, AsyncStore),
         (keys.KeyManager, keys.AsyncKeyManager),
+        (conv.Conversation, conv.AsyncConversation),
+        (conv.ConversationManager, conv.AsyncConversationManager),
+        (conv.SessionState, conv.AsyncSessionState),
     ]
 
 

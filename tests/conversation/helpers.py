@@ -33,14 +33,11 @@ class Clock:
 class Spy:
     """Wraps a store and records the names of the methods called on it."""
 
-    def __init__(self, store: Any, *, hide: tuple[str, ...] = ()) -> None:
+    def __init__(self, store: Any) -> None:
         self._store = store
-        self._hide = hide
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
-        if name in self._hide:
-            raise AttributeError(name)
         attr = getattr(self._store, name)
         if callable(attr):
 
