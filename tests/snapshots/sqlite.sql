@@ -1,0 +1,78 @@
+-- The schema of a new convostore SQLite store: sqlite_master, PRAGMA
+-- user_version and the migrations recorded (tests/test_schema_snapshot.py).
+-- Regenerate: CONVOSTORE_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_schema_snapshot.py
+
+PRAGMA user_version = 0;
+
+-- migration 1: threads and messages
+-- migration 2: live message count and live window indexes
+
+-- table convostore_migrations on convostore_migrations
+CREATE TABLE convostore_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at TEXT    NOT NULL
+);
+
+-- table messages on messages
+CREATE TABLE messages (
+                tenant_id    TEXT    NOT NULL,
+                thread_id    TEXT    NOT NULL,
+                seq          INTEGER NOT NULL,
+                id           TEXT    NOT NULL,
+                role         TEXT    NOT NULL,
+                execution_id TEXT,
+                pinned       INTEGER NOT NULL DEFAULT 0,
+                deleted      INTEGER NOT NULL DEFAULT 0,
+                archived     INTEGER NOT NULL DEFAULT 0,
+                body         TEXT    NOT NULL,
+                PRIMARY KEY (tenant_id, thread_id, seq)
+            ) WITHOUT ROWID;
+
+-- index messages_by_execution on messages
+CREATE INDEX messages_by_execution ON messages (tenant_id, execution_id, thread_id)
+               WHERE execution_id IS NOT NULL;
+
+-- index messages_by_id on messages
+CREATE UNIQUE INDEX messages_by_id ON messages (tenant_id, id);
+
+-- index messages_live on messages
+CREATE INDEX messages_live ON messages (tenant_id, thread_id, seq)
+               WHERE deleted = 0 AND archived = 0;
+
+-- index messages_live_mandatory on messages
+CREATE INDEX messages_live_mandatory ON messages (tenant_id, thread_id, seq)
+               WHERE deleted = 0 AND archived = 0 AND (pinned = 1 OR role = 'system');
+
+-- table threads on threads
+CREATE TABLE threads (
+                tenant_id   TEXT    NOT NULL,
+                id          TEXT    NOT NULL,
+                user_id     TEXT,
+                agent_name  TEXT,
+                updated_us  INTEGER NOT NULL,
+                deleted_us  INTEGER,
+                revision    INTEGER NOT NULL,
+                message_count     INTEGER NOT NULL DEFAULT 0,
+                turn_count        INTEGER NOT NULL DEFAULT 0,
+                tool_call_count   INTEGER NOT NULL DEFAULT 0,
+                token_count       INTEGER NOT NULL DEFAULT 0,
+                prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+                completion_tokens INTEGER NOT NULL DEFAULT 0,
+                total_tokens      INTEGER NOT NULL DEFAULT 0,
+                input_cost        REAL    NOT NULL DEFAULT 0,
+                output_cost       REAL    NOT NULL DEFAULT 0,
+                total_cost        REAL    NOT NULL DEFAULT 0,
+                currency          TEXT    NOT NULL DEFAULT 'USD',
+                body        TEXT    NOT NULL, live_message_count INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (tenant_id, id)
+            );
+
+-- index sqlite_autoindex_threads_1 on threads: made by SQLite itself
+
+-- index threads_by_activity on threads
+CREATE INDEX threads_by_activity ON threads (tenant_id, updated_us DESC, id DESC);
+
+-- index threads_by_user on threads
+CREATE INDEX threads_by_user
+               ON threads (tenant_id, user_id, updated_us DESC, id DESC);
