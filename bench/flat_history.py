@@ -43,6 +43,187 @@ def build(store: Any, thread_id: str, n: int, user_id: str = "u-flat") -> float:
     return time.perf_counter() - t0
 
 
+class Bench:
+    """Two threads in one SQLite database and the calls measured on them."""
+
+    def __init__(self, args: argparse.Namespace, db: Path, large: int, calls: int) -> None:
+        from convostore import open_store
+
+        self.store = store = open_store(f"sqlite:///{db}", synchronous=args.synchronous)
+        self.sizes = {"small": args.small, "large": large}
+        self.tids = {k: f"flat-{k}" for k in self.sizes}
+        self.calls = calls
+        self.build_s: dict[str, float] = {}
+        for key, n in self.sizes.items():
+            self.build_s[key] = build(store, self.tids[key], n)
+            print(f"built {key} thread: {n:,} messages in {self.build_s[key]:.1f} s", flush=True)
+        self.ops: dict[str, Any] = {
+            "recent(20)": lambda tid: store.recent(tid, 20),
+            "append(1 message)": None,  # needs a fresh message per call, see run_block
+        }
+        if has_context():
+            self.ops["context(max_tokens=4000)"] = lambda tid: store.context(tid, max_tokens=4000)
+        self.fresh = iter(range(10**9))
+        # warm-up: one block of each, not recorded
+        for op in self.ops:
+            for key in self.sizes:
+                self.run_block(op, self.tids[key])
+
+    def run_block(self, op: str, tid: str) -> list[float]:
+        out = []
+        for _ in range(self.calls):
+            if op.startswith("append"):
+                msg = to_messages(items(1, start=next(self.fresh) % 4))
+                t0 = time.perf_counter()
+                self.store.append(tid, msg)
+            else:
+                fn = self.ops[op]
+                t0 = time.perf_counter()
+                fn(tid)
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def round(self, r: int) -> dict[str, dict[str, list[float]]]:
+        """One round: a block of calls per (operation, thread), size order alternating."""
+        order = list(self.sizes) if r % 2 == 0 else list(reversed(self.sizes))
+        out: dict[str, dict[str, list[float]]] = {op: {} for op in self.ops}
+        for op in self.ops:
+            for key in order:
+                out[op][key] = self.run_block(op, self.tids[key])
+        return out
+
+    def serve(self) -> int:
+        """Run rounds on request (``round N`` on stdin), answering with JSON lines:
+        how ``--old`` interleaves two processes, one per revision."""
+        import json
+
+        print(
+            json.dumps({"ready": True, "build_seconds": self.build_s, "ops": list(self.ops)}),
+            flush=True,
+        )
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd or cmd[0] == "quit":
+                break
+            print(json.dumps(self.round(int(cmd[1]))), flush=True)
+        self.close()
+        return 0
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def compare_revisions(args: argparse.Namespace, argv: list[str]) -> int:
+    """The measurement in two processes, the working tree and ``--old``'s revision,
+    one round each in turn, same database settings and sizes; medians side by side."""
+    import json
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    rounds = args.rounds or (3 if args.quick else 7)
+    child_args = [a for a in argv if not a.startswith("--old")]
+    if "--old" in argv:  # "--old REV" as two words
+        i = argv.index("--old")
+        child_args = argv[:i] + argv[i + 2 :]
+    with tempfile.TemporaryDirectory(prefix="flat-history-old-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), args.old],
+            check=True,
+        )
+        procs: dict[str, subprocess.Popen[str]] = {}
+        try:
+            for rev, path in (("new", None), ("old", tree / "src")):
+                env = dict(os.environ)
+                if path is not None:
+                    env["PYTHONPATH"] = str(path)
+                procs[rev] = subprocess.Popen(
+                    [sys.executable, __file__, *child_args, "--serve"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+            ready = {}
+            for rev, proc in procs.items():
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    if line.startswith("{"):
+                        ready[rev] = json.loads(line)
+                        break
+                else:
+                    raise SystemExit(f"the {rev} process died while building")
+            ops = [op for op in ready["new"]["ops"] if op in ready["old"]["ops"]]
+            raw = {rev: {op: {"small": [], "large": []} for op in ops} for rev in procs}
+            for r in range(rounds):
+                for rev in ("new", "old") if r % 2 == 0 else ("old", "new"):
+                    proc = procs[rev]
+                    assert proc.stdin is not None and proc.stdout is not None
+                    proc.stdin.write(f"round {r}\n")
+                    proc.stdin.flush()
+                    got = json.loads(proc.stdout.readline())
+                    for op in ops:
+                        for key, times in got[op].items():
+                            raw[rev][op][key].extend(times)
+                print(f"round {r + 1}/{rounds} done (both revisions)", flush=True)
+        finally:
+            for proc in procs.values():
+                if proc.stdin is not None:
+                    proc.stdin.write("quit\n")
+                    proc.stdin.close()
+                proc.wait(timeout=60)
+            subprocess.run(
+                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False
+            )
+    rows = []
+    for op in ops:
+        for key in ("small", "large"):
+            new_m, old_m = median(raw["new"][op][key]), median(raw["old"][op][key])
+            assert new_m and old_m
+            rows.append(
+                {
+                    "operation": op,
+                    "thread": key,
+                    "new_s": new_m,
+                    "old_s": old_m,
+                    "ratio": new_m / old_m,
+                }
+            )
+    large = args.large or (10_000 if args.quick else 100_000)
+    stem = f"flat_history-vs-{args.old}" + ("-quick" if args.quick else "")
+    write_json(
+        RESULTS / f"{stem}.json",
+        {
+            "old": args.old,
+            "synchronous": args.synchronous,
+            "rounds": rounds,
+            "rows": rows,
+            "machine": machine(),
+        },
+    )
+    md = [
+        f"# Flat history: the working tree against {args.old} (SQLite)",
+        "",
+        f"SQLite, WAL, `synchronous={args.synchronous}`; threads of {args.small:,} and "
+        f"{large:,} messages per revision; {rounds} rounds, the two revisions' processes "
+        "taking turns; medians of all calls. new/old is the time ratio. Generated by "
+        f"`bench/flat_history.py --old {args.old}`.",
+        "",
+        "| operation | thread | new | old | new/old |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        n = args.small if row["thread"] == "small" else large
+        md.append(
+            f"| `{row['operation']}` | {n:,} messages | {fmt_seconds(row['new_s'])} | "
+            f"{fmt_seconds(row['old_s'])} | {row['ratio']:.3f} |"
+        )
+    (RESULTS / f"{stem}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="10,000 messages, 3 rounds")
@@ -57,57 +238,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--synchronous", default="normal", choices=["normal", "full"])
     ap.add_argument("--dir", default=None, help="where the database goes (default: a temp dir)")
+    ap.add_argument(
+        "--old",
+        metavar="REV",
+        help="measure the working tree and git revision REV side by side, interleaved",
+    )
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     large = args.large or (10_000 if args.quick else 100_000)
     rounds = args.rounds or (3 if args.quick else 7)
     calls = args.calls or (20 if args.quick else 50)
 
-    from convostore import open_store
-
+    if args.old:
+        return compare_revisions(args, argv or sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="flat-history-", dir=args.dir) as tmp:
-        db = Path(tmp) / "flat.db"
-        store = open_store(f"sqlite:///{db}", synchronous=args.synchronous)
-        sizes = {"small": args.small, "large": large}
-        tids = {k: f"flat-{k}" for k in sizes}
-        build_s = {}
-        for key, n in sizes.items():
-            build_s[key] = build(store, tids[key], n)
-            print(f"built {key} thread: {n:,} messages in {build_s[key]:.1f} s", flush=True)
-
-        ops: dict[str, Any] = {
-            "recent(20)": lambda tid: store.recent(tid, 20),
-            "append(1 message)": None,  # needs a fresh message per call, see below
+        bench = Bench(args, Path(tmp) / "flat.db", large, calls)
+        if args.serve:
+            return bench.serve()
+        raw: dict[str, dict[str, list[float]]] = {
+            op: {k: [] for k in bench.sizes} for op in bench.ops
         }
-        if has_context():
-            ops["context(max_tokens=4000)"] = lambda tid: store.context(tid, max_tokens=4000)
-        fresh = iter(range(10**9))
-
-        def run_block(op: str, tid: str) -> list[float]:
-            out = []
-            for _ in range(calls):
-                if op.startswith("append"):
-                    msg = to_messages(items(1, start=next(fresh) % 4))
-                    t0 = time.perf_counter()
-                    store.append(tid, msg)
-                else:
-                    fn = ops[op]
-                    t0 = time.perf_counter()
-                    fn(tid)
-                out.append(time.perf_counter() - t0)
-            return out
-
-        # warm-up: one block of each, not recorded
-        for op in ops:
-            for key in sizes:
-                run_block(op, tids[key])
-        raw: dict[str, dict[str, list[float]]] = {op: {k: [] for k in sizes} for op in ops}
         for r in range(rounds):
-            order = list(sizes) if r % 2 == 0 else list(reversed(sizes))
-            for op in ops:
-                for key in order:
-                    raw[op][key].extend(run_block(op, tids[key]))
+            for op, by_size in bench.round(r).items():
+                for key, times in by_size.items():
+                    raw[op][key].extend(times)
             print(f"round {r + 1}/{rounds} done", flush=True)
-        store.close()
+        bench.close()
+    sizes, build_s, ops = bench.sizes, bench.build_s, bench.ops
 
     rows = []
     for op in ops:

@@ -35,11 +35,22 @@ LIBRARIES: dict[str, tuple[str, str]] = {
 CONCURRENCY = ["convostore-postgres", "lc-postgres", "agents-sa-postgres", "raw-psycopg"]
 
 
+def base_key(key: str) -> str:
+    """``convostore-sqlite@80d0864`` -> ``convostore-sqlite``: a library run from an
+    older revision of convostore (``bench/run.py --old REV``) uses the same adapter."""
+    return key.split("@", 1)[0]
+
+
+def revision(key: str) -> str | None:
+    """The revision a library key names after ``@``, if any."""
+    return key.split("@", 1)[1] if "@" in key else None
+
+
 def adapter_class(key: str) -> Any:
-    path, _ = LIBRARIES[key]
+    path, _ = LIBRARIES[base_key(key)]
     module, cls = path.split(":")
     return getattr(importlib.import_module(module), cls)
 
 
 def baseline(key: str) -> str:
-    return LIBRARIES[key][1]
+    return LIBRARIES[base_key(key)][1]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from common import fmt_seconds
-from registry import LIBRARIES, baseline
+from registry import LIBRARIES, base_key, baseline, revision
 
 TITLES = {
     "w1": "W1: append one message per call",
@@ -30,7 +30,12 @@ def med(values: list[float]) -> float | None:
 
 def order(libs: list[str]) -> list[str]:
     keys = list(LIBRARIES)
-    return sorted(libs, key=lambda k: keys.index(k) if k in keys else 99)
+
+    def rank(k: str) -> tuple[int, int]:
+        base = base_key(k)
+        return (keys.index(base) if base in keys else 99, revision(k) is not None)
+
+    return sorted(libs, key=rank)
 
 
 class Report:
@@ -539,3 +544,66 @@ def generate(results: dict[str, Any], out_dir: Path) -> None:
         body += [*lines, ""]
     (out_dir / "summary.md").write_text("\n".join(body))
     (out_dir / "machine.md").write_text("\n".join([*head, ""]))
+
+
+#: How much slower the new code may be than the old before a row is flagged.
+REVISION_TOLERANCE = 1.05
+
+
+def revision_rows(rep: Report) -> list[tuple[str, str, float | None, float | None]]:
+    """(workload, library, new median, old median) as seconds per call or per
+    message, for every convostore library run from both revisions."""
+    rows: list[tuple[str, str, float | None, float | None]] = []
+    olds = [lib for lib in rep.libs if revision(lib) is not None]
+    cfg = rep.r.get("config", {})
+    for old in order(olds):
+        new = base_key(old)
+
+        def inv(v: float | None) -> float | None:
+            return None if not v else 1 / v
+
+        for w in ("w1", "w2"):
+            if w in rep.runs:
+                rows.append((w.upper(), new, rep.per_call(w, new), rep.per_call(w, old)))
+        if "w6" in rep.runs:
+            rows.append(
+                ("W6 (per message)", new, inv(rep.rate("w6", new)), inv(rep.rate("w6", old)))
+            )
+        for n in cfg.get("sizes", []) if "sized" in rep.runs else []:
+            for w, op in (
+                ("W3 load", "load"),
+                ("W4 recent(20)", "recent"),
+                ("W4 context", "context"),
+            ):
+                rows.append((f"{w}, {n:,} msgs", new, rep.sized(new, n, op), rep.sized(old, n, op)))
+    return rows
+
+
+def write_revisions(results: dict[str, Any], out_dir: Path) -> None:
+    """``revisions.md``: the old revision against the new, side by side."""
+    rep = Report(results)
+    revs = results.get("revisions", {})
+    lines = [
+        f"# convostore {revs.get('new')} against {revs.get('old')}",
+        "",
+        "Run by `bench/run.py --old REV`: each convostore library once from the working "
+        "tree and once from the old revision (a git worktree first on the worker's path), "
+        f"interleaved in every one of {results.get('reps')} rounds, in fresh processes, "
+        "in one run. Medians over the rounds of each round's median; new/old is the "
+        f"time ratio (above {REVISION_TOLERANCE:.2f} is flagged: slower by more than 5%).",
+        "",
+        *rep.header(),
+        "",
+        "| workload | library | new | old | new/old |",
+        "|---|---|---|---|---|",
+    ]
+    for w, lib, new, old in revision_rows(rep):
+        if new is None or old is None:
+            ratio = "n/a"
+        else:
+            r = new / old
+            ratio = f"{r:.3f}" + (" **slower**" if r > REVISION_TOLERANCE else "")
+        lines.append(
+            f"| {w} | {rep.label(lib)} | {fmt_seconds(new)} | {fmt_seconds(old)} | {ratio} |"
+        )
+    (out_dir / "revisions.md").write_text("\n".join([*lines, ""]))

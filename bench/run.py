@@ -37,7 +37,7 @@ sys.path.insert(0, str(BENCH))
 
 import setup_peers  # noqa: E402
 from common import PG_URL, RESULTS, machine, write_json  # noqa: E402
-from registry import CONCURRENCY, LIBRARIES, adapter_class  # noqa: E402
+from registry import CONCURRENCY, LIBRARIES, adapter_class, revision  # noqa: E402
 
 WORKLOADS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "memory", "concurrency")
 IN_PEERS_ENV = "CONVOSTORE_BENCH_IN_PEERS"
@@ -88,7 +88,10 @@ class Runner:
         self.unavailable: dict[str, str] = {}
         self.skipped: dict[str, dict[str, str]] = {}
         self.results: dict[str, Any] = {}
-        self.log = (RESULTS / ("quick" if self.quick else ".") / "run.log").resolve()
+        self.out_dir = out_dir_of(args)
+        #: revision -> the src directory of its worktree (--old)
+        self.trees: dict[str, Path] = {}
+        self.log = (self.out_dir / "run.log").resolve()
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.log.write_text("")
 
@@ -115,15 +118,23 @@ class Runner:
             "pg_url": self.pg_dbs.get(lib),
             "run": f"{self.run_id}-{n}",
         }
-        path = self.specs / f"{n:05d}-{lib}-{task}.json"
+        path = self.specs / f"{n:05d}-{lib.replace('@', '_at_')}-{task}.json"
         path.write_text(json.dumps(spec))
         out = path.with_suffix(".out.json")
+        env = dict(os.environ)
+        rev = revision(lib)
+        if rev is not None:
+            # convostore of that revision first on the path, ahead of the working tree
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.trees[rev]), *filter(None, [env.get("PYTHONPATH")])]
+            )
         with (self.specs / f"{n:05d}.log").open("w") as log:
             proc = subprocess.Popen(
                 [sys.executable, str(BENCH / "worker.py"), str(path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
             try:
                 proc.wait(timeout=timeout)
@@ -152,7 +163,38 @@ class Runner:
             if unknown:
                 raise SystemExit(f"unknown libraries: {sorted(unknown)}; known: {libs}")
             libs = [x for x in libs if x in wanted]
+        if self.args.old:
+            # Each convostore library once more, from the old revision, next to it.
+            out = []
+            for lib in libs:
+                out.append(lib)
+                if lib.startswith("convostore-"):
+                    out.append(f"{lib}@{self.args.old}")
+            libs = out
         return libs
+
+    def checkout_old(self) -> None:
+        """A worktree of ``--old`` (its ``src`` goes first on the workers' path)."""
+        rev = self.args.old
+        tree = self.root / f"tree-{rev}"
+        subprocess.run(
+            ["git", "-C", str(BENCH.parent), "worktree", "add", "--detach", "-q", str(tree), rev],
+            check=True,
+        )
+        self.trees[rev] = tree / "src"
+        head = subprocess.run(
+            ["git", "-C", str(BENCH.parent), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(BENCH.parent), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        self.results["revisions"] = {"old": rev, "new": head + ("+dirty" if dirty else "")}
 
     def setup_postgres(self, libs: list[str]) -> None:
         pg_libs = [x for x in libs if adapter_class(x).backend == "postgres"]
@@ -169,7 +211,7 @@ class Runner:
         with admin:
             base = PG_URL.rsplit("/", 1)[0]
             for lib in pg_libs:
-                db = "cbench_" + lib.replace("-", "_")
+                db = "cbench_" + lib.replace("-", "_").replace("@", "_at_")
                 admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
                 admin.execute(f'CREATE DATABASE "{db}"')
                 self.pg_dbs[lib] = f"{base}/{db}"
@@ -201,6 +243,8 @@ class Runner:
                 ok.append(lib)
                 self.results["libraries"][lib]["supports"] = res["supports"]
                 self.results["libraries"][lib]["notes"] = res["notes"]
+                if res.get("source"):
+                    self.results["libraries"][lib]["source"] = res["source"]
             else:
                 why = res.get("unavailable") or res.get("error") or "unknown failure"
                 self.unavailable[lib] = why
@@ -277,6 +321,12 @@ class Runner:
                 },
             }
         )
+        if args.old:
+            self.checkout_old()
+            for lib in libs:
+                rev = revision(lib)
+                if rev is not None:
+                    self.results["libraries"][lib]["label"] += f" @ {rev}"
         self.say(f"work directory {self.root}; {len(libs)} libraries; reps={self.reps}")
         self.setup_postgres(libs)
         self.say("probing libraries ...")
@@ -442,18 +492,32 @@ class Runner:
         self.results["skipped"] = self.skipped
 
     def finish(self) -> Path:
-        out_dir = RESULTS / "quick" if self.quick else RESULTS
+        out_dir = self.out_dir
         write_json(out_dir / "results.json", self.results)
         import report
 
         report.generate(self.results, out_dir)
+        if self.args.old:
+            report.write_revisions(self.results, out_dir)
         return out_dir
 
     def cleanup(self) -> None:
         with contextlib.suppress(Exception):
             self.drop_postgres()
+        for src in self.trees.values():
+            subprocess.run(
+                ["git", "-C", str(BENCH.parent), "worktree", "remove", "--force", str(src.parent)],
+                check=False,
+            )
         if not self.args.keep:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def out_dir_of(args: argparse.Namespace) -> Path:
+    default = RESULTS / "quick" if args.quick else RESULTS
+    out = Path(args.out).resolve() if args.out else default
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def summarize(times: list[float]) -> dict[str, Any]:
@@ -514,9 +578,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--report-only", action="store_true", help="regenerate tables and plots from results.json"
     )
+    ap.add_argument(
+        "--old",
+        metavar="REV",
+        help="also run each convostore library from git revision REV, interleaved with the "
+        "working tree's, and write revisions.md (old vs new medians)",
+    )
+    ap.add_argument("--out", help="results directory (default bench/results, or .../quick)")
     args = ap.parse_args(argv)
 
-    if os.environ.get(IN_PEERS_ENV) != "1":
+    # Only convostore and the raw limits selected: the project's own virtualenv
+    # has all they need, no peers' virtualenv is made.
+    own_only = bool(args.libs) and all(
+        k.startswith(("convostore-", "raw-")) for k in (args.libs or "").split(",")
+    )
+    if os.environ.get(IN_PEERS_ENV) != "1" and not own_only:
         status = setup_peers.ensure()
         failed = {k: v["error"] for k, v in status.get("peers", {}).items() if not v["ok"]}
         for name, why in failed.items():
@@ -530,8 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         import report
 
-        out_dir = RESULTS / "quick" if args.quick else RESULTS
-        report.generate(json.loads((out_dir / "results.json").read_text()), out_dir)
+        out_dir = out_dir_of(args)
+        results = json.loads((out_dir / "results.json").read_text())
+        report.generate(results, out_dir)
+        if results.get("revisions"):
+            report.write_revisions(results, out_dir)
         return 0
     if args.reps < 1:
         raise SystemExit("--reps must be at least 1")
@@ -541,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         out = runner.finish()
     finally:
         runner.cleanup()
-    runner.say(f"done: {out.relative_to(BENCH.parent)}/summary.md")
+    runner.say(f"done: {out}/summary.md")
     return 0
 
 

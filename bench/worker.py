@@ -78,7 +78,13 @@ async def probe(spec: dict[str, Any]) -> dict[str, Any]:
         got = await maybe(ad.recent(tid, 2))
         if len(got) != 2:
             raise AssertionError(f"recent(2) returned {len(got)} messages")
-        return _state(ad)
+        state = _state(ad)
+        if spec["lib"].startswith("convostore-"):
+            import convostore
+
+            # Which source tree ran (the working tree, or an old revision's worktree).
+            state["source"] = str(Path(convostore.__file__).resolve().parent)
+        return state
     finally:
         await maybe(ad.close())
 
