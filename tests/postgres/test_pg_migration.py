@@ -1648,13 +1648,6 @@ def test_the_printed_upgrade_script_does_what_migrate_does(
     assert _dump(pg_url, by_hand) == _dump(pg_url, schema)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="migration 2 re-renders every thread body through jsonb (body::jsonb || ...), "
-    "which reorders the members of metadata and state, writes 1e16 as the integer "
-    "10000000000000000 and -0.0 as 0.0; migration 3 keeps what it finds",
-)
 def test_a_thread_json_keeps_its_member_order_and_number_forms(upgraded: Store) -> None:
     t = upgraded.tenant("acme").get_thread("th_support")
     v1 = _thread("acme", "th_support")

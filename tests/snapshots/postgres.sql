@@ -46,10 +46,11 @@ CREATE INDEX convostore_messages_mandatory
     WHERE role = 'system' OR (body->>'pinned')::boolean;
 INSERT INTO "public".convostore_migrations (version, name) VALUES (1, 'threads and messages');
 -- migration 2: live message count and live window indexes
-UPDATE "public".convostore_threads AS t SET body = (t.body::jsonb || jsonb_build_object(
-    'live_message_count', (SELECT count(*) FROM "public".convostore_messages AS m
+UPDATE "public".convostore_threads AS t SET body = (
+    left(rtrim(t.body::text), -1) || ',"live_message_count":' ||
+    (SELECT count(*) FROM "public".convostore_messages AS m
         WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id
-          AND m.deleted_at IS NULL)))::json;
+          AND m.deleted_at IS NULL)::text || '}')::json;
 CREATE INDEX convostore_messages_live
     ON "public".convostore_messages (tenant_id, thread_id, seq)
     WHERE deleted_at IS NULL AND (body->>'archived_at') IS NULL;

@@ -106,11 +106,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "live message count and live window indexes",
         (
             # A thread's counters live in its body: the live count is added there,
-            # counted once; from now on it moves with every write.
-            """UPDATE {s}.convostore_threads AS t SET body = (t.body::jsonb || jsonb_build_object(
-    'live_message_count', (SELECT count(*) FROM {s}.convostore_messages AS m
+            # counted once; from now on it moves with every write. The member is
+            # spliced into the JSON text (a thread body is a non-empty object
+            # without it), so the other members keep their order and their
+            # number forms: a round trip through jsonb would sort the keys of
+            # metadata and state and turn 1e16 into 10000000000000000.
+            """UPDATE {s}.convostore_threads AS t SET body = (
+    left(rtrim(t.body::text), -1) || ',"live_message_count":' ||
+    (SELECT count(*) FROM {s}.convostore_messages AS m
         WHERE m.tenant_id = t.tenant_id AND m.thread_id = t.id
-          AND m.deleted_at IS NULL)))::json""",
+          AND m.deleted_at IS NULL)::text || '}')::json""",
             # The rows a context window may read (live, not archived), and the
             # mandatory ones among them, so archived or deleted history costs a
             # window nothing. A message body leaves out ``archived_at`` (and
