@@ -1,17 +1,48 @@
 """Project-wide test configuration.
 
-Markers (``postgres``, ``stress``, ``crash``) are declared in ``pyproject.toml``,
-whose default options leave the ``stress`` runs out (``-m stress`` selects them).
-The conformance suite's backend fixtures live in ``tests/contract/conftest.py``.
+Markers ``postgres``, ``stress`` and ``crash`` are declared in ``pyproject.toml``
+(whose default options leave the ``stress`` runs out); ``performance`` is
+registered here. The harness that opens the built-in backends is
+``tests/_harness.py``; the conformance suite's fixtures live in
+``tests/contract/conftest.py``.
+
+``store_url`` is the one fixture that hands the CLI, server and conversation
+suites a fresh store of every built-in backend: memory, JSON files, SQLite and
+PostgreSQL (in a schema of its own, dropped afterwards). With ``CI=true`` a
+backend that cannot run fails instead of being skipped.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests._harness import BackendSpec, Harness, backend_params, require
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "performance: a performance guard; it pins how the code is fast or small "
+        "(object identity, the garbage collector's state, memory peaks, query plans), "
+        "not what it does, so a change of implementation may change or drop it",
+    )
+
+
+@pytest.fixture(params=backend_params())
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty store of each built-in backend (the store exists,
+    so commands that only read find it). ``memory://`` opens a new store each
+    time; the CLI suite shares one per test (see ``tests/cli/conftest.py``)."""
+    spec: BackendSpec = request.param
+    require(spec)
+    harness = Harness(spec, "sync", tmp_path)
+    try:
+        yield harness.create()
+    finally:
+        harness.cleanup()
 
 
 @pytest.fixture
@@ -21,24 +52,3 @@ def collector_on() -> Iterator[None]:
     gc.enable()
     yield
     gc.enable()
-
-
-@pytest.fixture
-def collector_log(
-    monkeypatch: pytest.MonkeyPatch, collector_on: None
-) -> Callable[[object, str], list[bool]]:
-    """``record(owner, name)`` wraps ``owner.name`` so that every call appends
-    whether the cyclic garbage collector was on (see ``collector_on``)."""
-
-    def record(owner: object, name: str) -> list[bool]:
-        seen: list[bool] = []
-        original: Callable[[Any], Any] = getattr(owner, name)
-
-        def wrapped(body: Any) -> Any:
-            seen.append(gc.isenabled())
-            return original(body)
-
-        monkeypatch.setattr(owner, name, wrapped)
-        return seen
-
-    return record

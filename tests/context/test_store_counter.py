@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._harness import Harness, backend_face_params, require
 
 from convostore import Message, open_async_store, open_store
 from convostore.errors import ValidationError
 from convostore.model import MessageMetadata, TokenUsage, ToolCallPart
 from convostore.store import _token_counter
-from convostore.testing.backends import (
-    Harness,
-    backend_face_params,
-    require,
-)
 from convostore.tokens import HEURISTIC, TokenCounter, text_floor
 
 

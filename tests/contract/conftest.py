@@ -2,8 +2,9 @@
 
 ``harness`` is parametrized over (memory, json, sqlite, postgres) x (sync,
 async); each test gets a fresh location (``tmp_path``, or a fresh PostgreSQL
-schema that is dropped afterwards). A backend whose module does not import yet
-is skipped with the reason, except under ``CI=true`` where that fails.
+schema that is dropped afterwards). ``backend_spec`` is the backend alone. A
+backend whose module does not import yet is skipped with the reason, except
+under ``CI=true`` where that fails.
 """
 
 from __future__ import annotations
@@ -12,24 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from convostore.testing.backends import (
-    BackendSpec,
-    Harness,
-    backend_face_params,
-    require,
-    standard_backends,
-)
-
-
-def _spec_params(*, multi_process: bool = False, durable: bool = False) -> list[object]:
-    out: list[object] = []
-    for spec in standard_backends():
-        if (multi_process and not spec.multi_process) or (durable and not spec.durable):
-            continue
-        marks = [pytest.mark.postgres] if spec.needs_server else []
-        out.append(pytest.param(spec, id=spec.name, marks=marks))
-    return out
+from tests._harness import BackendSpec, Harness, backend_face_params, backend_params, require
 
 
 @pytest.fixture(params=backend_face_params())
@@ -43,7 +27,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         h.cleanup()
 
 
-@pytest.fixture(params=_spec_params())
+@pytest.fixture(params=backend_params())
 def backend_spec(request: pytest.FixtureRequest) -> BackendSpec:
     spec: BackendSpec = request.param
     require(spec)

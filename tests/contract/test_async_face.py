@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from tests._harness import BackendSpec, Harness
 
 from convostore import AsyncStore, Message, RevisionConflictError, ThreadNotFoundError
-from convostore.testing.backends import BackendSpec, Harness
 
 
 def run(spec: BackendSpec, tmp_path: Path, body: Callable[[AsyncStore], Awaitable[None]]) -> None:
@@ -117,6 +117,8 @@ def test_cancelled_append_is_all_or_nothing(backend_spec: BackendSpec, tmp_path:
         for round_ in range(10):
             batch = [Message.user(f"{round_}.{j}", id=f"x{round_}-{j}") for j in range(3)]
             task = asyncio.ensure_future(store.append("t1", batch))
+            # Not a pause: one turn of the loop, so the append has started when it is
+            # cancelled (the cancellation is what is under test).
             await asyncio.sleep(0)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,7 +2,8 @@
 
 Each test of :class:`~convostore.testing.StoreContract` runs once per backend
 and face (see ``conftest.py``): ``pytest tests/contract -k "sqlite-async"``
-runs one combination.
+runs one combination. The stores run on the suite's clock (its ``settings``
+fixture); other processes open them at the harness's URL.
 """
 
 from __future__ import annotations
@@ -11,16 +12,26 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests._harness import Harness
 
+from convostore.store.settings import StoreSettings
 from convostore.testing import StoreContract
-from convostore.testing.backends import Harness
 
 
 class TestStoreContract(StoreContract):
     @pytest.fixture
-    def store(self, harness: Harness) -> Any:
-        return harness.open()
+    def harness_with_clock(self, harness: Harness, settings: StoreSettings) -> Harness:
+        harness.settings = settings
+        return harness
 
     @pytest.fixture
-    def reopen(self, harness: Harness) -> Callable[[], Any] | None:
-        return harness.reopen if harness.durable else None
+    def store(self, harness_with_clock: Harness) -> Any:
+        return harness_with_clock.open()
+
+    @pytest.fixture
+    def reopen(self, harness_with_clock: Harness) -> Callable[[], Any]:
+        return harness_with_clock.reopen
+
+    @pytest.fixture
+    def process_url(self, harness: Harness) -> str:
+        return harness.url

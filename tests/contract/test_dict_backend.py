@@ -14,6 +14,7 @@ from tests.contract.dict_backend import DictBackend
 
 from convostore import AsyncStore, Store
 from convostore.store.backend import ThreadedAsyncBackend
+from convostore.store.settings import StoreSettings
 from convostore.testing import StoreContract, SyncStoreAdapter
 
 SOURCE = Path(__file__).with_name("dict_backend.py")
@@ -21,11 +22,13 @@ SOURCE = Path(__file__).with_name("dict_backend.py")
 
 class TestDictBackend(StoreContract):
     @pytest.fixture(params=["sync", "async"])
-    def store(self, request: pytest.FixtureRequest) -> Iterator[Any]:
+    def store(self, request: pytest.FixtureRequest, settings: StoreSettings) -> Iterator[Any]:
         if request.param == "sync":
-            store: Any = Store(DictBackend())
+            store: Any = Store(DictBackend(settings=settings))
         else:
-            store = SyncStoreAdapter.open(lambda: AsyncStore(ThreadedAsyncBackend(DictBackend())))
+            store = SyncStoreAdapter.open(
+                lambda: AsyncStore(ThreadedAsyncBackend(DictBackend(settings=settings)))
+            )
         yield store
         store.close()
 

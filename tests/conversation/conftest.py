@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._harness import Harness, backend_face_params, require
 
 from convostore.conversation import (
     AsyncConversation,
@@ -25,11 +26,6 @@ from convostore.conversation import (
     SessionConfig,
 )
 from convostore.model import utcnow
-from convostore.testing.backends import (
-    Harness,
-    backend_face_params,
-    require,
-)
 
 
 class Blocking:

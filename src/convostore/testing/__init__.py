@@ -1,7 +1,8 @@
 """The convostore conformance suite, reusable by third-party backends.
 
 A backend proves it keeps the store contract by passing the tests of
-:class:`StoreContract`::
+:class:`StoreContract` (:mod:`convostore.testing.contract`, one class per
+concept); the tests of a capability the backend declares run too::
 
     import pytest
     from convostore import Store
@@ -9,12 +10,13 @@ A backend proves it keeps the store contract by passing the tests of
 
     class TestMyBackend(StoreContract):
         @pytest.fixture
-        def store(self, tmp_path):
-            store = Store(MyBackend(tmp_path))
+        def store(self, tmp_path, settings):
+            store = Store(MyBackend(tmp_path, settings=settings))
             yield store
             store.close()
 
-Also here:
+The ``settings`` fixture carries the suite's :class:`ManualClock`, which the
+tests move instead of sleeping. Also here:
 
 * :mod:`convostore.testing.strategies` - hypothesis strategies for messages,
   parts, metadata and threads;
@@ -35,9 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from convostore.testing.adapter import EventLoopThread, SyncStoreAdapter
-    from convostore.testing.contract import StoreContract, fingerprint
+    from convostore.testing.contract import ManualClock, StoreContract, fingerprint
 
-__all__ = ["EventLoopThread", "StoreContract", "SyncStoreAdapter", "fingerprint"]
+__all__ = ["EventLoopThread", "ManualClock", "StoreContract", "SyncStoreAdapter", "fingerprint"]
 
 if "pytest" in sys.modules:  # let pytest explain failing asserts of the suite
     sys.modules["pytest"].register_assert_rewrite("convostore.testing.contract")
@@ -45,6 +47,7 @@ if "pytest" in sys.modules:  # let pytest explain failing asserts of the suite
 _WHERE = {
     "EventLoopThread": "convostore.testing.adapter",
     "SyncStoreAdapter": "convostore.testing.adapter",
+    "ManualClock": "convostore.testing.contract.clock",
     "StoreContract": "convostore.testing.contract",
     "fingerprint": "convostore.testing.contract",
 }
