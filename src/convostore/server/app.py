@@ -25,7 +25,7 @@ from convostore import __version__
 from convostore.keys import ApiKey, AsyncKeyManager
 from convostore.model import HealthCheckResult, HealthReport
 from convostore.store import DEFAULT_URL, open_async_store, open_store, url_from_env
-from convostore.store.facade import AsyncStore
+from convostore.store.api import AsyncStore
 
 from . import context, docs, messages, threads
 from ._errors_asgi import UnhandledErrorMiddleware

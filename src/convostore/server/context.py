@@ -14,7 +14,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Query
 
 from convostore.errors import ValidationError
-from convostore.store.facade import AsyncStore
+from convostore.store.api import AsyncStore
 from convostore.store.rules.window import DEFAULT_CONTEXT_TOKENS
 
 from .deps import LimitsDep, TenantStore

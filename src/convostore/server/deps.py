@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from convostore.errors import ValidationError
 from convostore.keys import ApiKey, AsyncKeyManager
 from convostore.model import Identifier
-from convostore.store.facade import AsyncStore
+from convostore.store.api import AsyncStore
 
 from .errors import ApiError
 from .limits import ServerLimits

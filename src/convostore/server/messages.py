@@ -27,7 +27,7 @@ from fastapi import APIRouter, Header, Path, Query, status
 from convostore._ids import new_id
 from convostore.errors import DuplicateMessageError, NotFoundError
 from convostore.model import Identifier, Message, MessagePatch, Page
-from convostore.store.facade import AsyncStore
+from convostore.store.api import AsyncStore
 
 from .deps import ApiKeyDep, ExpectedRevision, PathId, TenantStore
 from .errors import ApiError

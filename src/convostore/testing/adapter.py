@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from convostore.model import Message
-from convostore.store.facade import AsyncStore
+from convostore.store.api import AsyncStore
 
 __all__ = ["EventLoopThread", "SyncStoreAdapter"]
 
