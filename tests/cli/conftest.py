@@ -1,9 +1,10 @@
-"""Fixtures of the CLI tests: a store URL per persistent backend, and a runner
-that fails the test whenever a traceback or an unhandled exception escapes.
+"""Fixtures of the CLI tests: a runner that fails the test whenever a traceback
+or an unhandled exception escapes, and one memory store per test.
 
-The ``memory`` variant stands in for a persistent store by handing every
-invocation of a test the same in-process store (``memory://`` alone would start
-empty on each invocation).
+``store_url`` (``tests/conftest.py``) is a fresh store of every backend. Its
+``memory://`` variant stands in for a persistent store because every
+invocation of a test that opens ``memory://`` is handed the same in-process
+store (``memory://`` alone would start empty on each invocation).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 import pytest
 
 from convostore.cli import _common
-from convostore.store import open_store
+from convostore.store import StoreSettings, open_store
 
-from ._helpers import Run, invoke
+from ._helpers import SEED_CLOCK, Run, invoke
 
 
 @pytest.fixture(autouse=True)
@@ -25,30 +26,20 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(params=["sqlite", "json", "memory"])
-def store_url(
-    request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    if request.param in ("sqlite", "json"):
-        url = (
-            f"sqlite:///{tmp_path / 'cli.db'}"
-            if request.param == "sqlite"
-            else f"json:///{tmp_path / 'store'}"
-        )
-        open_store(url).close()  # an empty store, as read commands do not create one
-        yield url
-    else:
-        shared = open_store("memory://")
-        real = _common._open
-        monkeypatch.setattr(
-            _common,
-            "_open",
-            lambda url, **kw: (
-                shared.tenant(shared.tenant_id) if url == "memory://shared" else real(url, **kw)
-            ),
-        )
-        yield "memory://shared"
-        shared.close()
+@pytest.fixture(autouse=True)
+def _one_memory_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every invocation of a test that opens ``memory://`` gets the same store."""
+    shared = open_store("memory://", settings=StoreSettings(clock=SEED_CLOCK))
+    real = _common._open
+    monkeypatch.setattr(
+        _common,
+        "_open",
+        lambda url, **kw: (
+            shared.tenant(shared.tenant_id) if url == "memory://" else real(url, **kw)
+        ),
+    )
+    yield
+    shared.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import types
 from pathlib import Path
 from typing import Any
@@ -175,14 +174,13 @@ def test_prune_soft_deletes_when_asked(run: Run, store_url: str) -> None:
     assert new
 
 
-def test_prune_removes_idle_sessions(run: Run, sqlite_url: str) -> None:
-    idle = seed(sqlite_url, messages=0).id
-    time.sleep(0.6)
-    active = seed(sqlite_url, messages=0).id
-    result = run("prune", "--idle", "0.5s", "--yes", "--store", sqlite_url, "--json")
+def test_prune_removes_idle_sessions(run: Run, store_url: str) -> None:
+    idle = seed(store_url, messages=0, ago=3600).id  # seeded an hour in the past
+    active = seed(store_url, messages=0).id
+    result = run("prune", "--idle", "30m", "--yes", "--store", store_url, "--json")
     assert json.loads(result.stdout)["expired"] == 1
-    assert run("threads", "show", idle, "--store", sqlite_url).exit_code == 3
-    assert run("threads", "show", active, "--store", sqlite_url).exit_code == 0
+    assert run("threads", "show", idle, "--store", store_url).exit_code == 3
+    assert run("threads", "show", active, "--store", store_url).exit_code == 0
 
 
 def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_url: str) -> None:
@@ -201,12 +199,11 @@ def test_prune_dry_run_lists_what_would_go_and_changes_nothing(run: Run, store_u
     assert _live(run, store_url) == before
 
 
-def test_prune_dry_run_counts_each_thread_once(run: Run, sqlite_url: str) -> None:
-    made = [seed(sqlite_url, user_id="u", messages=0).id for _ in range(3)]
-    time.sleep(0.6)
+def test_prune_dry_run_counts_each_thread_once(run: Run, store_url: str) -> None:
+    made = [seed(store_url, user_id="u", messages=0, ago=3600).id for _ in range(3)]
     report = json.loads(
         run(
-            "prune", "--idle", "0.5s", "--keep", "1", "--dry-run", "--store", sqlite_url, "--json"
+            "prune", "--idle", "30m", "--keep", "1", "--dry-run", "--store", store_url, "--json"
         ).stdout
     )
     assert (report["expired"], report["over_limit"]) == (3, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
@@ -29,8 +30,10 @@ from .helpers import Clock, Spy, run
 
 
 @pytest.fixture
-def store() -> Store:
-    return open_store("memory://")
+def store(store_url: str) -> Iterator[Store]:
+    """A fresh store of each backend (``store_url``)."""
+    with open_store(store_url) as opened:
+        yield opened
 
 
 def tool_turn(conv: Conversation, n: int, *, parallel: int = 2, size: int = 10) -> None:
@@ -313,9 +316,9 @@ def test_metadata_of_the_caller_is_kept_apart(store: Store) -> None:
 # --- async face ---------------------------------------------------------------------
 
 
-def test_async_face_has_the_same_behaviour() -> None:
+def test_async_face_has_the_same_behaviour(store_url: str) -> None:
     async def main() -> None:
-        async with open_async_store("memory://") as store:
+        async with open_async_store(store_url) as store:
             manager = AsyncConversationManager(store, SessionConfig(max_messages=3))
             conv = await manager.create("t", system_prompt="sys", user_id="u1")
             await conv.add(Role.USER, "q1")

@@ -48,6 +48,7 @@ class RowCounter(Spy):
 
 
 def test_adds_past_the_limit_read_a_few_messages_not_the_whole_limit() -> None:
+    # what the conversation layer asks the store for does not depend on the backend
     spy = RowCounter(open_store("memory://"))
     conv = ConversationManager(spy, SessionConfig(max_messages=100)).create("t")  # type: ignore[arg-type]
     for i in range(150):
@@ -153,6 +154,8 @@ def test_a_trailing_reasoning_message_is_left_out_of_the_window(env: Env) -> Non
     st.integers(1, 6),
 )
 def test_trimming_keeps_whole_exchanges(script: list[str], limit: int) -> None:
+    # a fresh store per example: the rule is the conversation layer's, the same on
+    # every backend (the env tests above run it on each)
     store = open_store("memory://")
     conv = ConversationManager(store, SessionConfig(max_messages=limit)).create("t")
     for n, step in enumerate(script):

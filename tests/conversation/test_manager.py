@@ -6,12 +6,14 @@ import asyncio
 import datetime as dt
 import multiprocessing
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests._harness import BackendSpec, Harness, backend_params, require
 
 from convostore import (
     Message,
@@ -36,8 +38,10 @@ from .helpers import Clock, run
 
 
 @pytest.fixture
-def store() -> Store:
-    return open_store("memory://")
+def store(store_url: str) -> Iterator[Store]:
+    """A fresh store of each backend (``store_url``)."""
+    with open_store(store_url) as opened:
+        yield opened
 
 
 def test_get_or_create_32_threads_create_exactly_one(store: Store) -> None:
@@ -58,9 +62,9 @@ def test_get_or_create_32_threads_create_exactly_one(store: Store) -> None:
     assert [m.role for m in store.list_messages("shared").items] == [Role.SYSTEM]
 
 
-def test_get_or_create_32_tasks_create_exactly_one() -> None:
+def test_get_or_create_32_tasks_create_exactly_one(store_url: str) -> None:
     async def main() -> None:
-        async with open_async_store("memory://") as store:
+        async with open_async_store(store_url) as store:
             manager = AsyncConversationManager(store)
             convs = await asyncio.gather(*(manager.get_or_create("shared") for _ in range(32)))
             assert sum(c.created for c in convs) == 1
@@ -78,9 +82,19 @@ def _worker(url: str, n: int, out: multiprocessing.Queue[int]) -> None:  # pragm
     out.put(created)
 
 
-def test_get_or_create_across_processes_creates_exactly_one(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'conv.db'}".replace("sqlite:///", "sqlite:////", 1)
-    open_store(url).close()  # create the schema before the race
+@pytest.mark.parametrize("spec", backend_params("multi_process"))
+def test_get_or_create_across_processes_creates_exactly_one(
+    spec: BackendSpec, tmp_path: Path
+) -> None:
+    require(spec)
+    harness = Harness(spec, "sync", tmp_path)
+    try:
+        _race_processes(harness.create())  # the store exists before the race
+    finally:
+        harness.cleanup()
+
+
+def _race_processes(url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue[int] = ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, 8, out)) for _ in range(4)]
@@ -203,6 +217,8 @@ def test_disabled_async_manager() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(["chat", "tool1", "tool3"]), max_size=14), st.integers(1, 6))
 def test_trimming_never_orphans_a_tool_result(script: list[str], limit: int) -> None:
+    # a fresh store per example: the rule is the conversation layer's, the same on
+    # every backend (the tests of test_limits.py run it on each)
     store = open_store("memory://")
     conv = ConversationManager(store, SessionConfig(max_messages=limit)).create("t")
     for n, step in enumerate(script):

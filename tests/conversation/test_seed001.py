@@ -6,6 +6,7 @@ the async ones run on both faces.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -22,8 +23,10 @@ from .helpers import run
 
 
 @pytest.fixture
-def store() -> Store:
-    return open_store("memory://")
+def store(store_url: str) -> Iterator[Store]:
+    """A fresh store of each backend (``store_url``)."""
+    with open_store(store_url) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -141,9 +144,9 @@ def test_session_manager(manager: ConversationManager) -> None:
     assert manager.list() == []
 
 
-def test_session_manager_async() -> None:
+def test_session_manager_async(store_url: str) -> None:
     async def main() -> None:
-        async with open_async_store("memory://") as store:
+        async with open_async_store(store_url) as store:
             manager = AsyncConversationManager(store)
             session = await manager.create("session1")
             assert session.id == "session1"

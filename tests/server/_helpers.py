@@ -10,19 +10,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from convostore.server.deps import Runtime
-
-STORES = ["memory", "sqlite"]
-
-
-def store_url(kind: str, tmp: Path) -> str:
-    return "memory://" if kind == "memory" else f"sqlite:///{tmp}/server.db"
 
 
 @contextlib.asynccontextmanager

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from convostore.server import create_app
 
-from ._helpers import STORES, Api, issue_keys, running, store_url
+from ._helpers import Api, issue_keys, running
 
 
 @pytest.fixture
@@ -17,9 +16,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=STORES)
-async def api(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
-    app = create_app(store_url(request.param, tmp_path), max_body_bytes=64 * 1024)
+@pytest.fixture
+async def api(store_url: str) -> AsyncIterator[Api]:
+    """A running app with keys on a fresh store of each backend (``store_url``)."""
+    app = create_app(store_url, max_body_bytes=64 * 1024)
     async with running(app) as client:
         yield Api(app, client, await issue_keys(app))
 
