@@ -74,10 +74,12 @@ def pg_url() -> str:
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skip with ``reason``; under ``CI=true`` fail instead: CI must run everything."""
+    """Skip with ``reason``; under ``CI=true`` fail instead: CI must run everything.
+
+    Callable inside a test or fixture and at module level alike."""
     if in_ci():
         pytest.fail(f"{reason} (CI=true: what a test needs must be there)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def need_module(name: str, install: str = "") -> ModuleType:

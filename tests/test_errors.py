@@ -13,6 +13,7 @@ import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests._harness import need_module
 
 import convostore
 import convostore.errors as errors
@@ -196,7 +197,7 @@ CALLS = {
 def hostile_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path / 'h.db'}"
     if request.param == "sqlite":
-        pytest.importorskip("convostore.store.sqlite")
+        need_module("convostore.store.sqlite")
     store = convostore.open_store(url)
     store.create_thread(id="t1")
     store.append("t1", Message.user("hello", id="m1"))

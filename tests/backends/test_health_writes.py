@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from tests._harness import need_module, unavailable
 
 from convostore import BackendUnavailableError, Message, open_store
 from convostore.cli import cli
@@ -58,7 +59,7 @@ def read_only(path: Path) -> Iterator[None]:
         == 0
     )
     if not done:
-        pytest.skip(
+        unavailable(
             "running as root, where mode bits do not stop writes, and chattr +i is "
             "not available here (needs CAP_LINUX_IMMUTABLE and a file system that "
             "supports it)"
@@ -187,7 +188,7 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         ).returncode
         != 0
     ):
-        pytest.skip(
+        unavailable(
             "mounting a tmpfs is not allowed here (needs root and CAP_SYS_ADMIN); "
             "the portable tests above simulate a full disk"
         )
@@ -308,7 +309,7 @@ def test_serve_on_a_store_it_cannot_open_says_why_in_one_line_and_exits_5(
 
     url = make(tmp_path)
     if url.startswith("postgresql"):
-        pytest.importorskip("psycopg")
+        need_module("psycopg", "the postgres extra")
 
     def started(*args: object, **kwargs: object) -> None:
         raise AssertionError("the server was started on a store that cannot be opened")

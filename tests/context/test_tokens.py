@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests._harness import need_module
 
 from convostore.errors import MissingDependencyError, ValidationError
 from convostore.model import (
@@ -32,10 +33,12 @@ from convostore.tokens import (
     with_token_count,
 )
 
-HAS_TIKTOKEN = importlib.util.find_spec("tiktoken") is not None
-needs_tiktoken = pytest.mark.skipif(
-    not HAS_TIKTOKEN, reason="tiktoken is an optional extra: pip install 'convostore[tiktoken]'"
-)
+
+@pytest.fixture
+def tiktoken_installed() -> None:
+    """tiktoken (an optional extra) is importable: skipped without it, a failure
+    under CI."""
+    need_module("tiktoken", "pip install 'convostore[tiktoken]'")
 
 
 def test_token_estimation() -> None:
@@ -90,7 +93,7 @@ def test_precedence_stored_then_usage_then_counter() -> None:
 def test_with_token_count_stores_the_counter() -> None:
     m = with_token_count(Message.user("Hello world"), HEURISTIC)
     assert m.token_count == 5 and m.token_counter == "heuristic-v2"
-    assert with_token_count(m) is m
+    assert with_token_count(m) == m  # already counted: unchanged
 
 
 def test_is_estimate() -> None:
@@ -109,8 +112,8 @@ def test_from_cache_without_a_cached_file_is_none(tmp_path: Path) -> None:
     assert TiktokenCounter.from_cache("no-such-encoding", cache_dir=tmp_path) is None
 
 
-@pytest.mark.skipif(HAS_TIKTOKEN, reason="checks the message shown when tiktoken is missing")
-def test_missing_tiktoken_names_the_extra(tmp_path: Path) -> None:
+def test_missing_tiktoken_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", None)  # as if it were not installed
     with pytest.raises(MissingDependencyError, match=r"convostore\[tiktoken\]"):
         TiktokenCounter.from_file(tmp_path / "x.tiktoken")
 
@@ -125,7 +128,7 @@ def _tiny_bpe(path: Path) -> bytes:
     return data
 
 
-@needs_tiktoken
+@pytest.mark.usefixtures("tiktoken_installed")
 def test_tiktoken_from_a_local_file(tmp_path: Path) -> None:
     f = tmp_path / "tiny.tiktoken"
     data = _tiny_bpe(f)
@@ -139,7 +142,7 @@ def test_tiktoken_from_a_local_file(tmp_path: Path) -> None:
     assert m.token_counter == "tiktoken:o200k_base" and m.token_count == 1 + 3
 
 
-@needs_tiktoken
+@pytest.mark.usefixtures("tiktoken_installed")
 def test_tiktoken_found_in_its_cache_never_downloads(tmp_path: Path) -> None:
     from convostore.tokens import KNOWN_ENCODINGS
 
@@ -150,7 +153,7 @@ def test_tiktoken_found_in_its_cache_never_downloads(tmp_path: Path) -> None:
     assert TiktokenCounter.from_cache("o200k_base", cache_dir=tmp_path) is None
 
 
-@needs_tiktoken
+@pytest.mark.usefixtures("tiktoken_installed")
 def test_tiktoken_rejects_bad_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tiktoken"
     bad.write_bytes(b"not base64 at all\n")

@@ -8,36 +8,17 @@ a failure, not a silent pass.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _url() -> str:
-    return os.environ.get("CONVOSTORE_TEST_PG_URL", DEFAULT_URL)
+from tests._harness import require_pg
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The URL of a reachable server; skips (or fails on CI) without one."""
-    url = _url()
-    try:
-        import psycopg
-    except ImportError:
-        reason = "psycopg is not installed (pip install 'convostore[postgres]')"
-    else:
-        try:
-            with psycopg.connect(url, connect_timeout=3):
-                return url
-        except psycopg.Error as exc:
-            reason = f"no PostgreSQL server at {url}: {str(exc).strip()}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
+    return require_pg()
 
 
 @pytest.fixture

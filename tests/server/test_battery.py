@@ -11,16 +11,15 @@ mounted; those phases run only in the battery itself.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests._harness import require_pg
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.crash]
 
-PG_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PHASES = ("load", "retry_storm", "sigkill")
 
 
@@ -69,21 +68,8 @@ def test_battery_sqlite(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_admin_url() -> str:
-    """A reachable server's URL (as in tests/postgres); skips, or fails with CI=true."""
-    url = os.environ.get("CONVOSTORE_TEST_PG_URL", PG_DEFAULT_URL)
-    try:
-        import psycopg
-    except ImportError:
-        reason = "psycopg is not installed (pip install 'convostore[postgres]')"
-    else:
-        try:
-            with psycopg.connect(url, connect_timeout=3):
-                return url
-        except psycopg.Error as exc:
-            reason = f"no PostgreSQL server at {url}: {str(exc).strip()}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
+    """A reachable server's URL; skips without one, fails with CI=true."""
+    return require_pg()
 
 
 @pytest.mark.postgres

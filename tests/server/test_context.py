@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from convostore.store.facade import AsyncStore
-
 from ._helpers import Api
 
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(
-        not hasattr(AsyncStore, "context"), reason="the library has no AsyncStore.context yet"
-    ),
-]
+pytestmark = pytest.mark.anyio
 
 
 async def seed(api: Api) -> None:

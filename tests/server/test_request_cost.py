@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests._harness import unavailable
 
 from convostore import Message, open_store
 from convostore.keys import KeyManager
@@ -214,7 +215,7 @@ def _peak_rss(pid: int) -> int:
 def server(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     """(base URL, token, pid) of ``convostore serve`` on a SQLite file."""
     if not Path("/proc/self/status").exists():
-        pytest.skip("needs /proc to read the server's memory")
+        unavailable("needs /proc to read the server's memory")
     url = f"sqlite:///{tmp_path}/serve.db"
     with open_store(url) as store:
         _, token = KeyManager(store).create("acme")
@@ -240,7 +241,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+            time.sleep(0.05)  # polls a real server process starting up
         yield base, token, proc.pid
     finally:
         proc.terminate()
@@ -253,7 +254,7 @@ def _sample_health(base: str, stop: threading.Event, out: list[float]) -> None:
             start = time.perf_counter()
             c.get("/healthz").raise_for_status()
             out.append(time.perf_counter() - start)
-            time.sleep(0.005)
+            time.sleep(0.005)  # paces the probe: real latency under a real load is measured
 
 
 @pytest.mark.parametrize("body", ["batch", "parts"])
@@ -271,6 +272,8 @@ def test_a_hostile_body_neither_stalls_nor_balloons_the_server(
     sampler = threading.Thread(target=_sample_health, args=(base, stop, latencies))
     sampler.start()
     try:
+        # Real time on purpose: the probe measures whether the server stalls, so it
+        # samples a while before and after the hostile request.
         time.sleep(0.1)
         r = httpx.post(
             base + "/v1/threads/t/messages",

@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from tests._harness import need_module
 
 from convostore import open_async_store
 from convostore.keys import AsyncKeyManager
 from convostore.server import create_app
 
-schemathesis = pytest.importorskip("schemathesis")
+schemathesis = need_module("schemathesis", "the dev dependency group")
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
