@@ -701,7 +701,7 @@ def test_waits_for_another_process_then_opens(root: Path, holder: Any) -> None:
 
     waiter = threading.Thread(target=opener)
     waiter.start()
-    time.sleep(0.3)
+    time.sleep(0.3)  # a real lock wait is under test: the opener must still be blocked
     assert result == []  # still waiting for the lock
     holder.stdin.write("close\n")
     holder.stdin.flush()
@@ -743,7 +743,7 @@ def test_killed_writers_leave_a_store_that_opens(root: Path) -> None:
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2 + 0.1 * round_)
+        time.sleep(0.2 + 0.1 * round_)  # let the writer run for real before the SIGKILL
         proc.kill()
         proc.wait()
         proc.stdout.close()

@@ -96,7 +96,7 @@ async def _async_reader(
         else:
             msgs = await store.recent(tid, 30)
         seen.append((tid, [(m.seq or 0, m.id) for m in msgs]))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # paces the reader among real concurrent writers
 
 
 async def _async_run(url: str, schema: str, n_threads: int) -> tuple[list[str], list[Observation]]:
@@ -178,7 +178,7 @@ def test_4_writer_processes(pg_url: str, schema: str, n_threads: int) -> None:
                 else:
                     msgs = store.recent(tid, 30)
                 seen.append((tid, [(m.seq or 0, m.id) for m in msgs]))
-                time.sleep(0.01)
+                time.sleep(0.01)  # paces the reader among real concurrent writers
 
         reading = threading.Thread(target=reader)
         reading.start()

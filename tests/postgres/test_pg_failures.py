@@ -52,7 +52,7 @@ async def _wait_until_blocked(url: str, app: str) -> None:
     for _ in range(200):
         if ("active", "Lock") in await asyncio.to_thread(_sessions, url, app):
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # polls the server until the append really waits on the lock
     raise AssertionError("the append never blocked on the row lock")
 
 
@@ -187,7 +187,7 @@ def test_cancelled_wait_for_a_connection_is_harmless(pg_url: str, schema: str) -
             pool = _pool(store)
             async with pool.connection():  # take the only connection
                 waiting = asyncio.create_task(store.get_thread(t.id))
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # the task must really be waiting for the pool
                 waiting.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await waiting

@@ -47,7 +47,7 @@ def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
     while not server.started:
         assert thread.is_alive(), "uvicorn exited during startup"
         assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.02)
+        time.sleep(0.02)  # polls a real server starting in another thread: no clock to drive
     try:
         yield f"http://127.0.0.1:{port}", token
     finally:
