@@ -237,6 +237,7 @@ def test_usage_and_cost_are_values(value: TokenUsage | CostInfo, field: str) -> 
     assert TokenUsage.of(1, 2) + TokenUsage.of(3, 4) == TokenUsage.of(4, 6)
 
 
+@pytest.mark.performance
 def test_threads_share_the_zero_usage_and_cost() -> None:
     built, read = Thread(), Thread.model_validate_json("{}")
     assert built.usage is read.usage and built.cost is read.cost

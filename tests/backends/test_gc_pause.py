@@ -21,7 +21,7 @@ import pytest
 from convostore import Message, Store, StoreSettings, open_store
 from convostore.store.rules.codec import collector_paused
 
-pytestmark = pytest.mark.usefixtures("collector_on")
+pytestmark = [pytest.mark.performance, pytest.mark.usefixtures("collector_on")]
 N = 400
 
 

@@ -54,6 +54,7 @@ def _peak_over_result(load: Callable[[], list[Any]]) -> float:
     return peak / retained
 
 
+@pytest.mark.performance
 @pytest.mark.parametrize("as_dicts", [False, True], ids=["typed", "dicts"])
 def test_whole_thread_read_peaks_at_about_its_result(tmp_path: Path, as_dicts: bool) -> None:
     with open_store(f"sqlite:///{tmp_path}/m.db") as store:
@@ -81,6 +82,7 @@ def test_an_in_memory_database_reads_the_same_thread(tmp_path: Path, as_dicts: b
     assert (first["content"] if as_dicts else first.content) == messages[0].content
 
 
+@pytest.mark.performance
 @pytest.mark.parametrize("read", ["load", "export"])
 def test_an_in_memory_database_decodes_outside_the_write_lock(
     read: str, monkeypatch: pytest.MonkeyPatch

@@ -15,6 +15,8 @@ import pytest
 from convostore import Message, open_store
 from convostore.store.sqlite import _sql as sql
 
+pytestmark = pytest.mark.performance
+
 THREAD_COLS = sql.THREAD_READ_COLUMNS
 CASES = {
     "get message by id": (sql.GET_MESSAGE, ("default", "m"), "INDEX messages_by_id"),

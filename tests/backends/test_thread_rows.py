@@ -30,6 +30,7 @@ def _read_back(thread: Thread) -> list[Thread]:
     return _THREAD_LIST.validate_json(f"[{_row_json(read)}]")
 
 
+@pytest.mark.performance
 def test_zero_usage_and_cost_are_the_shared_values(store: Store) -> None:
     store.create_thread(id="a", user_id="u")
     store.append("a", Message.user("hi"))

@@ -381,6 +381,7 @@ class SinkStore:
         pass
 
 
+@pytest.mark.performance
 def test_jsonl_import_memory_is_bounded_by_the_batch(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -54,6 +54,7 @@ def test_async_reads(pg_url: str, schema: str) -> None:
         _check(read)
 
 
+@pytest.mark.performance
 def test_threads_share_zero_usage_and_cost(store: Store) -> None:
     store.create_thread(id="zero", user_id="u")
     store.append("zero", Message.user("hi"))
