@@ -1,0 +1,299 @@
+"""The statement text of the SQLite backend, for the shared handlers.
+
+:class:`SqliteStatements` fills the :class:`~convostore.store.sql.statements.Statements`
+contract: ``?`` placeholders where the handlers pass a tuple, ``:name`` where
+they pass a dict. Times are parameters in microseconds since the epoch (the
+``updated_us`` and ``deleted_us`` columns) and read back as ISO-8601 UTC text
+formatted in SQL; a list of ids is one JSON array parameter, whose values
+``json_each`` yields to an ``IN``.
+
+Appends take the quick path of SQLite, where a statement costs no round trip
+(:func:`~convostore.store.sql.handlers.append_advance`): the relative
+:data:`ADVANCE_THREAD` (or :data:`ADVANCE_THREAD_COUNTS`), then the rows in one
+``executemany``.
+
+Several reads name the index they must use (``INDEXED BY``): without table
+statistics the planner prefers the clustered key, which reads a whole thread
+(or every message of a tenant) where the index reads only the rows asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from convostore.store.rules.codec import to_us
+from convostore.store.sql.rows import THREAD_READ
+from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
+
+__all__ = ["SqliteStatements"]
+
+
+def _iso(column: str) -> str:
+    """A microsecond column as ISO-8601 UTC text (``...T12:00:00.000000Z``), NULL
+    for NULL; exact for every time a ``datetime`` holds, before 1970 too (the
+    floor of the seconds, and the microseconds above it)."""
+    us = f"(({column} % 1000000) + 1000000) % 1000000"
+    return (
+        f"strftime('%Y-%m-%dT%H:%M:%S', ({column} - {us}) / 1000000, 'unixepoch') "
+        f"|| printf('.%06dZ', {us})"
+    )
+
+
+_TIMES = {"updated_at": "updated_us", "deleted_at": "deleted_us"}
+#: The counter columns an append writes (``rows.counter_values``) by parameter name.
+_COUNTERS = {c: _TIMES.get(c, c) for c in THREAD_READ if c != "body"}
+
+# --- threads ---------------------------------------------------------------
+
+#: The columns of a thread read (``rows.THREAD_READ``), the times formatted.
+THREAD_READ_COLUMNS = ", ".join(_iso(_TIMES[c]) if c in _TIMES else c for c in THREAD_READ)
+GET_THREAD = f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND id = ?"
+THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
+#: Every column of a thread row by the name of its parameter (``rows.thread_values``).
+_THREAD_NAMES = {
+    **{c: c for c in ("tenant_id", "id", "user_id", "agent_name")},
+    **_COUNTERS,
+    "body": "body",
+}
+INSERT_THREAD = (
+    f"INSERT INTO threads ({', '.join(_THREAD_NAMES.values())}) "
+    f"VALUES ({', '.join(':' + p for p in _THREAD_NAMES)}) "
+    "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1"
+)
+_SET_COUNTERS = ", ".join(f"{c} = :{p}" for p, c in _COUNTERS.items())
+#: An append's thread write on the locked path: the counters only.
+SET_COUNTERS = f"UPDATE threads SET {_SET_COUNTERS} WHERE tenant_id = :tenant_id AND id = :id"
+UPDATE_THREAD = (
+    f"UPDATE threads SET user_id = :user_id, agent_name = :agent_name, {_SET_COUNTERS}, "
+    "body = :body WHERE tenant_id = :tenant_id AND id = :id"
+)
+# The append fast path: advance the counters of a live thread (at the expected
+# revision, when one is given) and learn the new counts in the same statement.
+# An import in progress is a deleted thread that its importer may fill.
+ADVANCE_THREAD = """
+UPDATE threads SET
+    message_count = message_count + :n,
+    live_message_count = live_message_count + :n,
+    turn_count = turn_count + :turns,
+    tool_call_count = tool_call_count + :tools,
+    token_count = token_count + :tokens,
+    prompt_tokens = prompt_tokens + :prompt,
+    completion_tokens = completion_tokens + :completion,
+    total_tokens = total_tokens + :total,
+    currency = CASE
+        WHEN :currency IS NULL THEN currency
+        WHEN input_cost = 0 AND output_cost = 0 AND total_cost = 0 THEN :currency
+        WHEN currency = :currency THEN currency
+        ELSE 'mixed' END,
+    input_cost = input_cost + :input_cost,
+    output_cost = output_cost + :output_cost,
+    total_cost = total_cost + :total_cost,
+    revision = revision + 1,
+    updated_us = max(updated_us, :now)
+WHERE tenant_id = :tenant AND id = :id AND (deleted_us IS NULL OR :importing)
+      AND (:rev IS NULL OR revision = :rev)
+RETURNING message_count, turn_count
+"""
+# The same for the common batch that reports no usage or cost.
+ADVANCE_THREAD_COUNTS = """
+UPDATE threads SET
+    message_count = message_count + ?1, live_message_count = live_message_count + ?1,
+    turn_count = turn_count + ?2,
+    tool_call_count = tool_call_count + ?3, token_count = token_count + ?4,
+    revision = revision + 1, updated_us = max(updated_us, ?5)
+WHERE tenant_id = ?6 AND id = ?7 AND (deleted_us IS NULL OR ?9) AND (?8 IS NULL OR revision = ?8)
+RETURNING message_count, turn_count
+"""
+DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
+DELETE_THREAD_MESSAGES = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ?"
+
+# --- messages --------------------------------------------------------------
+
+INSERT_MESSAGE = """
+INSERT INTO messages (tenant_id, thread_id, seq, id, role, execution_id, pinned, deleted,
+                      archived, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_MESSAGE_OR_SKIP = f"{INSERT_MESSAGE.rstrip()} ON CONFLICT DO NOTHING"
+UPDATE_MESSAGE = """
+UPDATE messages SET pinned = ?, deleted = ?, archived = ?, body = ?
+WHERE tenant_id = ? AND thread_id = ? AND seq = ?
+"""
+GET_MESSAGE = "SELECT body FROM messages WHERE tenant_id = ? AND id = ?"
+MESSAGE_THREAD = "SELECT thread_id FROM messages WHERE tenant_id = ? AND id = ?"
+MESSAGE_IN_THREAD = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND id = ?"
+#: Where the ids of a batch come from: the values of one JSON array parameter.
+IDS = "SELECT value FROM json_each(?)"
+#: Stored messages among a batch of ids (``{marks}``: :data:`IDS`, or one ``?``
+#: per id). With more than a few ids and no table statistics the planner
+#: prefers the clustered key and reads every message of the tenant, so an
+#: import or a re-sent batch would slow down as the store grows; the id index
+#: reads only the ids asked for.
+MESSAGES_BY_IDS = """
+SELECT body FROM messages INDEXED BY messages_by_id WHERE tenant_id = ? AND id IN ({marks})
+"""
+MESSAGE_IDS_TAKEN = (
+    f"SELECT id FROM messages INDEXED BY messages_by_id WHERE tenant_id = ? AND id IN ({IDS})"
+)
+#: The stored bodies among a batch's ids as one JSON array (each body is stored
+#: JSON, so joining them makes one) and the thread row. It runs in the append's
+#: write transaction, whose ``BEGIN IMMEDIATE`` holds the database's write lock.
+THREAD_LOOKUP = (
+    "SELECT (SELECT '[' || coalesce(group_concat(body, ','), '') || ']' FROM ("
+    + MESSAGES_BY_IDS.strip().format(marks=IDS)
+    + f")), {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND id = ?"
+)
+MESSAGES_FORWARD = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND seq > ? {deleted}
+ORDER BY seq LIMIT ?
+"""
+MESSAGES_BACKWARD = """
+SELECT body FROM messages
+WHERE tenant_id = ? AND thread_id = ? AND seq < ? {deleted}
+ORDER BY seq DESC LIMIT ?
+"""
+# A context window's pages: live, unarchived messages below a seq, newest first,
+# through the partial index that holds exactly those (the clustered key would
+# step over every archived or deleted row on the way).
+_NEWEST_LIVE = """FROM messages INDEXED BY messages_live
+WHERE tenant_id = :tenant AND thread_id = :thread AND seq < :before AND deleted = 0
+      AND archived = 0
+ORDER BY seq DESC LIMIT :limit"""
+_MANDATORY = """FROM messages INDEXED BY messages_live_mandatory
+WHERE tenant_id = {tenant} AND thread_id = {thread} AND deleted = 0 AND archived = 0
+      AND (pinned = 1 OR role = 'system')"""
+#: A context window's first read: the mandatory messages (``0``) and the newest
+#: live page (``1``), from one snapshot. The partial index reads only the live,
+#: unarchived system and pinned messages.
+CONTEXT_START = f"""
+SELECT 0, seq, body {_MANDATORY.format(tenant=":tenant", thread=":thread")}
+UNION ALL
+SELECT * FROM (SELECT 1, seq, body {_NEWEST_LIVE})
+"""
+CONTEXT_PAGE = f"SELECT seq, body {_NEWEST_LIVE}"
+MESSAGES_MANDATORY = f"SELECT body {_MANDATORY.format(tenant='?', thread='?')} ORDER BY seq"
+MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
+MESSAGES_ALL_LIVE = """
+SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
+"""
+MESSAGES_BY_EXECUTION = """
+SELECT body FROM messages INDEXED BY messages_by_execution
+WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
+ORDER BY thread_id, seq LIMIT ?
+"""
+
+
+class SqliteStatements(Statements):
+    """Every statement the shared handlers run on SQLite."""
+
+    engine = "sqlite"
+    no_limit = -1  # LIMIT -1
+
+    thread_get = GET_THREAD
+    thread_lock = GET_THREAD  # inside BEGIN IMMEDIATE, which locks the database
+    thread_lock_lookup = THREAD_LOOKUP
+    thread_exists = THREAD_EXISTS
+    thread_insert = INSERT_THREAD
+    thread_update = UPDATE_THREAD
+    thread_delete = DELETE_THREAD
+    thread_advance = ADVANCE_THREAD
+    thread_advance_counts = ADVANCE_THREAD_COUNTS
+
+    message_get = GET_MESSAGE
+    message_thread = MESSAGE_THREAD
+    message_in_thread = MESSAGE_IN_THREAD
+    message_update = UPDATE_MESSAGE
+    messages_delete = DELETE_THREAD_MESSAGES
+    message_ids_taken = MESSAGE_IDS_TAKEN
+    messages_all = MESSAGES_ALL
+    messages_all_live = MESSAGES_ALL_LIVE
+    messages_mandatory = MESSAGES_MANDATORY
+    context_start = CONTEXT_START
+    context_page = CONTEXT_PAGE
+    messages_by_execution = MESSAGES_BY_EXECUTION.format(thread="")
+    messages_by_execution_in_thread = MESSAGES_BY_EXECUTION.format(thread="AND thread_id = ?")
+
+    def __init__(self) -> None:
+        self._pages = {
+            (backward, include_deleted): (
+                MESSAGES_BACKWARD if backward else MESSAGES_FORWARD
+            ).format(deleted="" if include_deleted else "AND deleted = 0")
+            for backward in (False, True)
+            for include_deleted in (False, True)
+        }
+        self._listings: dict[tuple[str, bool, bool, bool, bool], str] = {}
+
+    # parameter forms -------------------------------------------------------------
+
+    def time(self, value: dt.datetime) -> int:
+        return to_us(value)
+
+    def id_list(self, ids: Sequence[str]) -> str:
+        return json.dumps(list(ids))
+
+    # statements built per shape ----------------------------------------------------
+
+    def messages_page(self, *, backward: bool, include_deleted: bool) -> str:
+        return self._pages[backward, include_deleted]
+
+    def thread_listing(
+        self, *, what: str, user: bool, agent: bool, include_deleted: bool, after: bool
+    ) -> str:
+        key = (what, user, agent, include_deleted, after)
+        text = self._listings.get(key)
+        if text is None:
+            text = self._listings[key] = _listing(*key)
+        return text
+
+    def insert_messages(
+        self, tenant: str, thread_id: str, rows: Sequence[MessageRow], *, skip_taken: bool = False
+    ) -> Query:
+        """One ``execute`` for one row, an ``executemany`` for more; skipped
+        rows (``ON CONFLICT DO NOTHING``) are missing from the row count."""
+        sql = INSERT_MESSAGE_OR_SKIP if skip_taken else INSERT_MESSAGE
+        fetch = Fetch.ROWCOUNT if skip_taken else Fetch.NONE
+        if len(rows) == 1:
+            seq, mid, role, execution_id, _, pinned, deleted, archived, body = rows[0]
+            one = (tenant, thread_id, seq, mid, role, execution_id, pinned, deleted, archived, body)
+            return Query(sql, one, fetch)
+        params = [
+            (tenant, thread_id, seq, mid, role, execution_id, pinned, deleted, archived, body)
+            for (seq, mid, role, execution_id, _, pinned, deleted, archived, body) in rows
+        ]
+        return Query(sql, params, fetch, many=True)
+
+    def append_write(
+        self,
+        tenant: str,
+        thread_id: str,
+        counters: dict[str, Any],
+        rows: Sequence[MessageRow],
+    ) -> tuple[Query, ...]:
+        params = {**counters, "tenant_id": tenant, "id": thread_id}
+        return (
+            Query(SET_COUNTERS, params, Fetch.NONE),
+            self.insert_messages(tenant, thread_id, rows),
+        )
+
+
+def _listing(what: str, user: bool, agent: bool, include_deleted: bool, after: bool) -> str:
+    where = ["tenant_id = :tenant"]
+    if user:
+        where.append("user_id = :user_id")
+    if agent:
+        where.append("agent_name = :agent_name")
+    if not include_deleted:
+        where.append("deleted_us IS NULL")
+    if after:
+        where.append("(updated_us, id) < (:after_at, :after_id)")
+    cond = " AND ".join(where)
+    if what == "count":
+        return f"SELECT count(*) FROM threads WHERE {cond}"
+    return (
+        f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE {cond} "
+        "ORDER BY updated_us DESC, id DESC LIMIT :limit"
+    )
