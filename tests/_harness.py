@@ -33,9 +33,9 @@ from typing import Any, Literal, NoReturn
 
 import pytest
 
+from convostore import AsyncStore, Store
 from convostore.store import open_async_store, open_store
 from convostore.store.backend import Capabilities
-from convostore.store.facade import AsyncStore, Store
 from convostore.store.settings import StoreSettings
 from convostore.testing import SyncStoreAdapter
 
