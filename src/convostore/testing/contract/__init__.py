@@ -18,22 +18,22 @@ declare it.
 
 The suite is one class per concept, each usable on its own:
 
-==========================  ==================================================
-:class:`SeedContract`       the reference tests of seeds 000, 002 and 003
-:class:`ThreadContract`     threads: fields, updates, deletes, listing
-:class:`MessageContract`    messages: appends, counters, deletes, re-sends
-:class:`EditContract`       edits keep a message whole
-:class:`PagingContract`     pages, cursors, whole-thread reads
-:class:`ContextContract`    context windows
-:class:`ImportContract`     export and import
-:class:`RevisionContract`   ``expected_revision``
-:class:`TenantContract`     tenant isolation
-:class:`IdentifierContract` real-world and refused ids
-:class:`BadInputContract`   bad input refused alike, nothing written
-:class:`PropertyContract`   hypothesis round trips
-:class:`DurabilityContract` reopening (capability ``durable``)
-:class:`ConcurrencyContract` threads and processes (capability ``multi_process``)
-==========================  ==================================================
+============================  ====================================================
+:class:`SeedContract`         the reference tests of seeds 000, 002 and 003
+:class:`ThreadContract`       threads: fields, updates, deletes, listing
+:class:`MessageContract`      messages: appends, counters, deletes, re-sends
+:class:`EditContract`         edits keep a message whole
+:class:`PagingContract`       pages, cursors, whole-thread reads
+:class:`ContextContract`      context windows
+:class:`ImportContract`       export and import
+:class:`RevisionContract`     ``expected_revision``
+:class:`TenantContract`       tenant isolation
+:class:`IdentifierContract`   real-world and refused ids
+:class:`BadInputContract`     bad input refused alike, nothing written
+:class:`PropertyContract`     hypothesis round trips
+:class:`DurabilityContract`   reopening (capability ``durable``)
+:class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
+============================  ====================================================
 """
 
 from __future__ import annotations
@@ -55,11 +55,7 @@ from convostore.testing.contract.concurrency import ConcurrencyContract
 from convostore.testing.contract.context import ContextContract
 from convostore.testing.contract.durability import DurabilityContract
 from convostore.testing.contract.edits import EditContract
-from convostore.testing.contract.identifiers import (
-    REAL_WORLD_IDS,
-    REFUSED_IDS,
-    IdentifierContract,
-)
+from convostore.testing.contract.identifiers import REAL_WORLD_IDS, REFUSED_IDS, IdentifierContract
 from convostore.testing.contract.imports import ImportContract
 from convostore.testing.contract.messages import MessageContract
 from convostore.testing.contract.paging import PagingContract

@@ -18,9 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convostore._ids import new_id
-from convostore.errors import (
-    ValidationError,
-)
+from convostore.errors import ValidationError
 from convostore.model import (
     CodePart,
     ConversationSnapshot,
@@ -434,8 +432,6 @@ def _reference_store() -> Any:
 
 class BadInputContract(ContractBase):
     """Refusals of bad input, alike on every backend."""
-
-    # === bad input ==================================================================
 
     @pytest.mark.parametrize("case", _bad_input_params())
     def test_bad_input_is_refused_alike_and_writes_nothing(

@@ -9,12 +9,8 @@ from typing import ClassVar
 
 import pytest
 
-from convostore.errors import (
-    RevisionConflictError,
-)
-from convostore.model import (
-    Message,
-)
+from convostore.errors import RevisionConflictError
+from convostore.model import Message
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,

@@ -8,18 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from convostore.model import (
-    ConversationSnapshot,
-    Message,
-    Thread,
-)
-from convostore.testing.contract.base import (
-    ContractBase,
-    StoreLike,
-    fingerprint,
-    seqs,
-    setup_basic,
-)
+from convostore.model import ConversationSnapshot, Message, Thread
+from convostore.testing.contract.base import ContractBase, StoreLike, fingerprint, seqs, setup_basic
 
 __all__ = ["DurabilityContract"]
 

@@ -8,15 +8,8 @@ import datetime as dt
 import pytest
 
 from convostore._ids import new_id
-from convostore.errors import (
-    ValidationError,
-)
-from convostore.model import (
-    Message,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-)
+from convostore.errors import ValidationError
+from convostore.model import Message, TextPart, ToolCallPart, ToolResultPart
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,
@@ -30,8 +23,6 @@ __all__ = ["EditContract"]
 
 class EditContract(ContractBase):
     """Edits of a message keep its parts, content and counts consistent."""
-
-    # === edits keep a message whole ===============================================
 
     def _as_appended(self, store: StoreLike, message: Message) -> Message:
         """``message`` as appending it afresh would store it (in a scratch thread)."""

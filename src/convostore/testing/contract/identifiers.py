@@ -8,13 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from convostore.errors import (
-    ThreadNotFoundError,
-    ValidationError,
-)
-from convostore.model import (
-    Message,
-)
+from convostore.errors import ThreadNotFoundError, ValidationError
+from convostore.model import Message
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,
@@ -25,8 +20,6 @@ from convostore.testing.contract.base import (
 )
 
 __all__ = ["REAL_WORLD_IDS", "REFUSED_IDS", "IdentifierContract"]
-
-# --- real-world ids ------------------------------------------------------------
 
 #: Ids as identity providers, chat platforms and people make them, plus ones that
 #: would be trouble if used unescaped as a file name, a URL path segment or inside

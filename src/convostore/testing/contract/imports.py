@@ -16,14 +16,7 @@ from convostore.errors import (
     UnsupportedSnapshotVersionError,
     ValidationError,
 )
-from convostore.model import (
-    ConversationSnapshot,
-    Message,
-    ParentType,
-    Role,
-    Thread,
-    ToolCallPart,
-)
+from convostore.model import ConversationSnapshot, Message, ParentType, Role, Thread, ToolCallPart
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,

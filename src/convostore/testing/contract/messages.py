@@ -42,8 +42,6 @@ __all__ = ["MessageContract"]
 class MessageContract(ContractBase):
     """Appending, reading, deleting and re-sending messages."""
 
-    # === messages ==============================================================
-
     def test_append_assigns_seq_turn_and_thread(self, store: StoreLike) -> None:
         store.create_thread(id="t1")
         batch = [

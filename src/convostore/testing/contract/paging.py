@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from convostore.errors import (
-    ThreadNotFoundError,
-    ValidationError,
-)
-from convostore.model import (
-    Message,
-)
-from convostore.testing.contract.base import (
-    ContractBase,
-    StoreLike,
-    all_messages,
-    seqs,
-)
+from convostore.errors import ThreadNotFoundError, ValidationError
+from convostore.model import Message
+from convostore.testing.contract.base import ContractBase, StoreLike, all_messages, seqs
 
 __all__ = ["PagingContract"]
 

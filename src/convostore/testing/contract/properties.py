@@ -6,11 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 
 from convostore._ids import new_id
-from convostore.model import (
-    ConversationSnapshot,
-    Message,
-    Thread,
-)
+from convostore.model import ConversationSnapshot, Message, Thread
 from convostore.testing import strategies as cst
 from convostore.testing.contract.base import (
     PROPERTY_SETTINGS,
@@ -25,8 +21,6 @@ __all__ = ["PropertyContract"]
 
 class PropertyContract(ContractBase):
     """Hypothesis round trips through the store."""
-
-    # === property-based round trips =================================================
 
     @PROPERTY_SETTINGS
     @given(batch=cst.message_batches())

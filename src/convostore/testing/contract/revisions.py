@@ -6,28 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from convostore.errors import (
-    RevisionConflictError,
-    ThreadNotFoundError,
-)
-from convostore.model import (
-    Message,
-)
-from convostore.testing.contract.base import (
-    ContractBase,
-    StoreLike,
-    fingerprint,
-    seqs,
-    setup_basic,
-)
+from convostore.errors import RevisionConflictError, ThreadNotFoundError
+from convostore.model import Message
+from convostore.testing.contract.base import ContractBase, StoreLike, fingerprint, seqs, setup_basic
 
 __all__ = ["RevisionContract"]
 
 
 class RevisionContract(ContractBase):
     """Writes given a stale ``expected_revision`` are refused and change nothing."""
-
-    # === expected_revision ========================================================
 
     def test_expected_revision_on_append(self, store: StoreLike) -> None:
         store.create_thread(id="t1")

@@ -10,9 +10,7 @@ from __future__ import annotations
 import pytest
 
 from convostore._ids import new_id
-from convostore.errors import (
-    ThreadNotFoundError,
-)
+from convostore.errors import ThreadNotFoundError
 from convostore.model import (
     ConversationSnapshot,
     ExecutionStats,
@@ -28,11 +26,7 @@ from convostore.model import (
     TokenUsage,
     ToolCallPart,
 )
-from convostore.testing.contract.base import (
-    ContractBase,
-    StoreLike,
-    thread_ids,
-)
+from convostore.testing.contract.base import ContractBase, StoreLike, thread_ids
 from convostore.testing.contract.clock import ManualClock
 
 __all__ = ["SeedContract"]

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from convostore.errors import (
-    NotFoundError,
-)
-from convostore.model import (
-    Message,
-)
+from convostore.errors import NotFoundError
+from convostore.model import Message
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,
@@ -25,8 +21,6 @@ __all__ = ["TenantContract"]
 
 class TenantContract(ContractBase):
     """Tenant isolation."""
-
-    # === tenants ===================================================================
 
     def test_other_tenants_ids_behave_like_missing_ones(self, store: StoreLike) -> None:
         setup_basic(store)

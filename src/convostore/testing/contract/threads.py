@@ -12,12 +12,7 @@ from convostore.errors import (
     ThreadExistsError,
     ThreadNotFoundError,
 )
-from convostore.model import (
-    Message,
-    Thread,
-    ThreadSummary,
-    TokenUsage,
-)
+from convostore.model import Message, Thread, ThreadSummary, TokenUsage
 from convostore.testing.contract.base import (
     ContractBase,
     StoreLike,
@@ -32,8 +27,6 @@ __all__ = ["ThreadContract"]
 
 class ThreadContract(ContractBase):
     """Creating, changing, deleting and listing threads."""
-
-    # === threads ===============================================================
 
     def test_thread_fields_round_trip(self, store: StoreLike) -> None:
         created = store.create_thread(
