@@ -52,6 +52,7 @@ __all__ = [
     "pg_url",
     "require",
     "require_pg",
+    "spec_named",
     "standard_backends",
     "unavailable",
 ]
@@ -164,6 +165,14 @@ POSTGRES = BackendSpec(
 def standard_backends() -> tuple[BackendSpec, ...]:
     """memory, json, sqlite and postgres, in that order."""
     return (MEMORY, JSON, SQLITE, POSTGRES)
+
+
+def spec_named(name: str) -> BackendSpec:
+    """The standard backend called ``name`` (``memory``, ``json``, ``sqlite``, ``postgres``)."""
+    for spec in standard_backends():
+        if spec.name == name:
+            return spec
+    raise ValueError(f"no standard backend {name!r}")
 
 
 def _marks(spec: BackendSpec) -> list[Any]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests._harness import BackendSpec, Harness, backend_params, require
+from tests._harness import BackendSpec, Harness, backend_params, require, spec_named
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,8 +35,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty store of each built-in backend (the store exists,
     so commands that only read find it). ``memory://`` opens a new store each
-    time; the CLI suite shares one per test (see ``tests/cli/conftest.py``)."""
-    spec: BackendSpec = request.param
+    time; the CLI suite shares one per test (see ``tests/cli/conftest.py``).
+
+    A heavy test whose behaviour cannot differ between backends narrows the
+    fan-out by name: ``@pytest.mark.parametrize("store_url", ["memory", "sqlite"],
+    indirect=True)``.
+    """
+    spec: BackendSpec = (
+        request.param if isinstance(request.param, BackendSpec) else spec_named(request.param)
+    )
     require(spec)
     harness = Harness(spec, "sync", tmp_path)
     try:
