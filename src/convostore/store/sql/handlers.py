@@ -14,17 +14,10 @@ one of the append paths below), so appends to one thread are serialised, seq
 is assigned from the locked counter without gaps, and commits happen in seq
 order, which is why any snapshot sees a prefix.
 
-Appends have three paths, all here; an engine runs the quick one that suits
-it and falls back to :func:`append`, the locked path that decides everything
-on the row as it is:
-
-* :func:`append_advance` (SQLite, where a statement costs no round trip):
-  advance the counters with one relative ``UPDATE ... RETURNING`` and insert
-  the rows, in one transaction; anything unusual raises :class:`Fallback`.
-* :func:`append_known` (PostgreSQL, where round trips dominate): one
-  statement computed on the thread row this process last saw, which writes
-  only if the row is still exactly that.
-* :func:`append`: lock the thread and look up the batch's ids, plan, write.
+Appends have three paths, in :mod:`convostore.store.sql.appends`; the
+building blocks of a handler (:data:`Steps`, :class:`Mode`, :class:`Handler`)
+are in :mod:`convostore.store.sql.steps`. Both are re-exported here, so an
+engine's driver needs this module alone.
 
 Whole-thread reads (:data:`HANDLERS` entries with a ``post`` step) return
 their rows undecoded; the driver runs ``post`` on them, inside the read's
@@ -35,15 +28,10 @@ decoding).
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Generator, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from pydantic import TypeAdapter
+from collections.abc import Callable
+from typing import Any
 
 from convostore.errors import (
-    ConvostoreError,
     DuplicateMessageError,
     MessageNotFoundError,
     ThreadExistsError,
@@ -57,14 +45,6 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import ops
-from convostore.store.rules.append import (
-    apply_append,
-    assign,
-    batch_delta,
-    fill_slots,
-    plan_checked,
-    token_counts,
-)
 from convostore.store.rules.codec import (
     bodies_as_dicts,
     collector_paused,
@@ -84,7 +64,19 @@ from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import StoreSettings
 from convostore.store.sql import rows as r
-from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
+from convostore.store.sql.appends import Appended, Known, append, append_advance, append_known
+from convostore.store.sql.statements import Fetch, Query, Statements
+from convostore.store.sql.steps import (
+    END,
+    Fallback,
+    Handler,
+    Mode,
+    Steps,
+    decode,
+    lock_thread,
+    require_thread,
+    thread_write,
+)
 
 __all__ = [
     "END",
@@ -100,72 +92,12 @@ __all__ = [
     "append_known",
 ]
 
-T = TypeVar("T")
-
-Steps = Generator[Query, Any, T]
-"""A handler's run: yields queries, is sent their results, returns the answer."""
-
-#: Past any seq: the ``before`` bound of a read from the end of a thread.
-END = 2**63 - 1
-
-
-class Mode(enum.Enum):
-    """How the driver wraps a handler's queries."""
-
-    AUTOCOMMIT = "autocommit"  # each query on its own
-    WRITE = "write"  # one read-write transaction
-    SNAPSHOT = "snapshot"  # one read-only transaction: every query sees one snapshot
-
-
-@dataclass(frozen=True, slots=True)
-class Handler:
-    """A handler, the transaction mode it runs in, and whether it writes (an
-    engine that serialises its writers takes its write lock for those)."""
-
-    fn: Callable[[Statements, StoreSettings, Any], Steps[Any]]
-    mode: Mode
-    writes: bool = False
-    post: Callable[[StoreSettings, Any, Any], Any] | None = None
-    """Turns what ``fn`` returned into the result (the decoding of a whole
-    thread); ``None``: ``fn``'s result is the result."""
-
-
-class Fallback(Exception):
-    """A quick append path declined: roll its transaction back and take
-    :func:`append`."""
-
-
-_MESSAGE_LIST = TypeAdapter(list[Message])
-
-
-def _lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
-    row = yield Query(sq.thread_lock, (tenant, thread_id), Fetch.ONE)
-    if row is None:
-        raise ThreadNotFoundError(thread_id)
-    return r.decode_thread(row)
-
-
-def _require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:
-    row = yield Query(sq.thread_exists, (tenant, thread_id), Fetch.ONE)
-    if row is None:
-        raise ThreadNotFoundError(thread_id)
-
-
-def _thread_write(sq: Statements, thread: Thread, settings: StoreSettings) -> dict[str, Any]:
-    return r.thread_values(thread, r.thread_body(thread, settings.limits), sq.time)
-
-
-def _decode(rows: Iterable[Any]) -> list[Message]:
-    decode = r.decode_message
-    return [decode(row[0]) for row in rows]
-
-
 # --- threads --------------------------------------------------------------------
 
 
 def create_thread(sq: Statements, settings: StoreSettings, op: ops.CreateThread) -> Steps[Thread]:
     thread = op.thread
-    row = yield Query(sq.thread_insert, _thread_write(sq, thread, settings), Fetch.ONE)
+    row = yield Query(sq.thread_insert, thread_write(sq, thread, settings), Fetch.ONE)
     if row is None:
         raise ThreadExistsError(thread.id)
     return thread
@@ -188,13 +120,13 @@ def _modify(
     *,
     writable: bool = True,
 ) -> Steps[Thread]:
-    thread = yield from _lock_thread(sq, tenant, thread_id)
+    thread = yield from lock_thread(sq, tenant, thread_id)
     check_revision(thread, expected)
     if writable:
         check_writable(thread)
     new = change(thread)
     if new is not thread:
-        yield Query(sq.thread_update, _thread_write(sq, new, settings), Fetch.NONE)
+        yield Query(sq.thread_update, thread_write(sq, new, settings), Fetch.NONE)
     return new
 
 
@@ -236,7 +168,7 @@ def restore_thread(sq: Statements, settings: StoreSettings, op: ops.RestoreThrea
 
 
 def purge_thread(sq: Statements, settings: StoreSettings, op: ops.PurgeThread) -> Steps[None]:
-    thread = yield from _lock_thread(sq, op.tenant, op.thread_id)
+    thread = yield from lock_thread(sq, op.tenant, op.thread_id)
     check_revision(thread, op.expected_revision)
     yield Query(sq.messages_delete, (op.tenant, op.thread_id), Fetch.NONE)
     yield Query(sq.thread_delete, (op.tenant, op.thread_id), Fetch.NONE)
@@ -289,182 +221,6 @@ def summaries(
     return [ThreadSummary.of(t) for t in r.decode_threads(rows)]
 
 
-# --- appends --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Known:
-    """A thread row as this process last created, read or wrote it: the model,
-    the exact ``body`` text stored and the counter columns in parameter form,
-    which :func:`append_known` checks the row still holds."""
-
-    thread: Thread
-    body: str
-    counters: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Appended:
-    """What an append returns, and the thread row it left behind."""
-
-    messages: list[Message]
-    known: Known
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    rows: list[MessageRow]
-    counters: dict[str, Any]
-    result: list[Message]
-    thread: Thread
-
-
-def _plan_write(
-    sq: Statements,
-    op: ops.Append,
-    thread: Thread,
-    existing: dict[str, Message],
-    settings: StoreSettings,
-) -> _Write | list[Message]:
-    """The rows and counters an append writes on top of ``thread``, or, when
-    every message is already stored, the stored messages."""
-    new, slots = plan_checked(
-        thread, op.messages, existing, op.expected_revision, importing=op.importing
-    )
-    if not new:
-        return [s for s in slots if s is not None]
-    updated, stored = apply_append(thread, new, settings.now(), counter=op.counter)
-    limits = settings.limits
-    rows = [r.message_row(m, encode_message(m, limits)) for m in stored]
-    counters = r.counter_values(updated, sq.time)
-    return _Write(rows, counters, fill_slots(slots, op.messages, stored), updated)
-
-
-def append(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[Appended]:
-    """The locked path: lock the thread and look up the batch's ids in one
-    query, plan with the rules, write.
-
-    The lookup reads the statement's snapshot, so on PostgreSQL a concurrent
-    re-send committed while this waited for the lock makes the insert hit the
-    unique key; the driver then retries and the lookup finds it.
-    """
-    ids = list(dict.fromkeys(m.id for m in op.messages))
-    row = yield Query(
-        sq.thread_lock_lookup,
-        (op.tenant, sq.id_list(ids), op.tenant, op.thread_id),
-        Fetch.ONE,
-    )
-    if row is None:
-        raise ThreadNotFoundError(op.thread_id)
-    head = row[1:]
-    thread = r.decode_thread(head)
-    body = head[r.BODY]
-    existing = {m.id: m for m in _MESSAGE_LIST.validate_json(row[0])}
-    write = _plan_write(sq, op, thread, existing, settings)
-    if isinstance(write, list):
-        return Appended(write, Known(thread, body, r.counter_values(thread, sq.time)))
-    # Statements only: what the runner sends back for them is not needed, and
-    # a plain iterator could not take it (so not ``yield from``).
-    for query in sq.append_write(op.tenant, op.thread_id, write.counters, write.rows):  # noqa: UP028
-        yield query
-    return Appended(write.result, Known(write.thread, body, write.counters))
-
-
-def append_known(
-    sq: Statements, settings: StoreSettings, op: ops.Append, known: Known
-) -> Steps[Appended | None]:
-    """An append in one statement (run in autocommit), computed on ``known``.
-
-    It writes only if the thread row still holds ``known`` exactly (its body
-    and every counter column) and no id of the batch is stored: then the
-    locked path would have read that very row, found no stored ids, and
-    written the same. Otherwise it writes nothing and returns None, and so
-    does a batch ``known`` would refuse (a revision or state check): the
-    locked path then decides, on the row as it is now.
-    """
-    try:
-        write = _plan_write(sq, op, known.thread, {}, settings)
-    except ConvostoreError:
-        return None
-    if isinstance(write, list):
-        return None
-    query = sq.append_if_unchanged(
-        op.tenant, op.thread_id, write.counters, known.counters, known.body, write.rows
-    )
-    inserted = yield query
-    if not inserted:
-        return None
-    return Appended(write.result, Known(write.thread, known.body, write.counters))
-
-
-def append_advance(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[list[Message]]:
-    """An append that never reads the thread (run in a write transaction).
-
-    One relative ``thread_advance`` moves the counters of a live thread at the
-    expected revision and returns the new counts, from which the seqs and
-    turns follow; then the rows are inserted, skipping any whose id is taken.
-    No row matched, a skipped row, a message naming another thread or an id
-    twice in the batch: :class:`Fallback`, and the driver rolls back.
-    """
-    if op.importing:
-        raise Fallback
-    new = list(op.messages)
-    if not new:
-        yield from _require_thread(sq, op.tenant, op.thread_id)
-        return []
-    ids = set()
-    for m in new:
-        if m.thread_id is not None and m.thread_id != op.thread_id:
-            raise Fallback
-        ids.add(m.id)
-    if len(ids) != len(new):
-        raise Fallback
-    counts = token_counts(new, op.counter)
-    d = batch_delta(new, counts)
-    cost, u = d.cost, d.usage
-    now = sq.time(settings.now())
-    if cost is None and not (u.prompt_tokens or u.completion_tokens or u.total_tokens):
-        query = Query(
-            sq.thread_advance_counts,
-            (d.count, d.turns, d.tool_calls, d.tokens, now, op.tenant, op.thread_id,
-             op.expected_revision, False),
-            Fetch.ONE,
-        )  # fmt: skip
-    else:
-        query = Query(
-            sq.thread_advance,
-            {
-                "n": d.count,
-                "turns": d.turns,
-                "tools": d.tool_calls,
-                "tokens": d.tokens,
-                "prompt": u.prompt_tokens,
-                "completion": u.completion_tokens,
-                "total": u.total_tokens,
-                "currency": cost.currency if cost else None,
-                "input_cost": cost.input_cost if cost else 0.0,
-                "output_cost": cost.output_cost if cost else 0.0,
-                "total_cost": cost.total_cost if cost else 0.0,
-                "now": now,
-                "tenant": op.tenant,
-                "id": op.thread_id,
-                "rev": op.expected_revision,
-                "importing": False,
-            },
-            Fetch.ONE,
-        )
-    row = yield query
-    if row is None:
-        raise Fallback
-    stored = assign(new, op.thread_id, row[0] - d.count, row[1] - d.turns, counts)
-    limits = settings.limits
-    rows = [r.message_row(m, encode_message(m, limits)) for m in stored]
-    inserted = yield sq.insert_messages(op.tenant, op.thread_id, rows, skip_taken=True)
-    if inserted != len(rows):
-        raise Fallback
-    return stored
-
-
 # --- messages -------------------------------------------------------------------
 
 
@@ -514,7 +270,7 @@ def _replace_message(
         Fetch.NONE,
     )
     if new_thread is not thread:
-        yield Query(sq.thread_update, _thread_write(sq, new_thread, settings), Fetch.NONE)
+        yield Query(sq.thread_update, thread_write(sq, new_thread, settings), Fetch.NONE)
     return new
 
 
@@ -572,23 +328,23 @@ def list_messages(
     sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
     rows = yield Query(sql, (op.tenant, op.thread_id, bound, op.limit + 1))
     if not rows:  # a message row proves the thread exists; no row proves nothing
-        yield from _require_thread(sq, op.tenant, op.thread_id)
-    return message_page(_decode(rows), op)
+        yield from require_thread(sq, op.tenant, op.thread_id)
+    return message_page(decode(rows), op)
 
 
 def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[list[Message]]:
     sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
     rows = yield Query(sql, (op.tenant, op.thread_id, END, op.n))
     if not rows:
-        yield from _require_thread(sq, op.tenant, op.thread_id)
-    out = _decode(rows)
+        yield from require_thread(sq, op.tenant, op.thread_id)
+    out = decode(rows)
     out.reverse()
     return out
 
 
 def load_messages(sq: Statements, settings: StoreSettings, op: ops.LoadMessages) -> Steps[Any]:
     """The rows of a whole thread; :func:`decode_loaded` makes the result."""
-    yield from _require_thread(sq, op.tenant, op.thread_id)
+    yield from require_thread(sq, op.tenant, op.thread_id)
     query = sq.messages_all if op.include_deleted else sq.messages_all_live
     return (yield Query(query, (op.tenant, op.thread_id), Fetch.STREAM))
 
@@ -597,7 +353,7 @@ def decode_loaded(settings: StoreSettings, op: ops.LoadMessages, rows: Any) -> l
     with collector_paused(settings.pause_gc_on_load):
         if op.as_dicts:
             return bodies_as_dicts(row[0] for row in rows)
-        return _decode(rows)  # each body as its row arrives: no joined copy of every body
+        return decode(rows)  # each body as its row arrives: no joined copy of every body
 
 
 def context_page(
@@ -614,15 +370,15 @@ def context_page(
     else:
         read = ops.ContextRows(None, (yield Query(sq.context_page, params)))
     if not read.rows and not read.mandatory:  # no row proves nothing about the thread
-        yield from _require_thread(sq, op.tenant, op.thread_id)
+        yield from require_thread(sq, op.tenant, op.thread_id)
     return read
 
 
 def mandatory(sq: Statements, settings: StoreSettings, op: ops.Mandatory) -> Steps[list[Message]]:
     rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
     if not rows:
-        yield from _require_thread(sq, op.tenant, op.thread_id)
-    return _decode(rows)
+        yield from require_thread(sq, op.tenant, op.thread_id)
+    return decode(rows)
 
 
 def messages_by_execution(
@@ -635,7 +391,7 @@ def messages_by_execution(
         query = Query(
             sq.messages_by_execution_in_thread, (op.tenant, op.execution_id, op.thread_id, limit)
         )
-    return _decode((yield query))
+    return decode((yield query))
 
 
 # --- snapshots --------------------------------------------------------------------
@@ -655,13 +411,13 @@ def decode_export(
 ) -> ConversationSnapshot:
     thread, rows = read
     with collector_paused(settings.pause_gc_on_load):
-        msgs = _decode(rows)
+        msgs = decode(rows)
     return snapshot_of(thread, msgs, settings.now())
 
 
 def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread) -> Steps[Thread]:
     thread, msgs = normalize_import(op.tenant, op.snapshot, op.thread_id, settings.now())
-    values = _thread_write(sq, thread, settings)
+    values = thread_write(sq, thread, settings)
     limits = settings.limits
     rows = [r.message_row(m, encode_message(m, limits)) for m in msgs]
     exists = yield Query(sq.thread_exists, (op.tenant, thread.id), Fetch.ONE)
