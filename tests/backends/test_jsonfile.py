@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convostore
-from convostore import open_store
+from convostore import Store, open_store
 from convostore.errors import (
     BackendUnavailableError,
     DamagedThreadError,
@@ -35,7 +35,6 @@ from convostore.errors import (
 )
 from convostore.model import Message, Thread
 from convostore.store import ops
-from convostore.store.facade import Store
 from convostore.store.jsonfile import FORMAT, FORMAT_VERSION, JsonFileBackend, _file_stem
 from convostore.testing import strategies as cst
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from convostore import Message, Thread, open_store
 from convostore.store.rules.codec import encode_message
-from convostore.store.sqlite import _sql as sql
+from convostore.store.sqlite import _schema
 
 GONE = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 
@@ -20,8 +20,8 @@ def _version_1_database(path: Path) -> None:
     """A database as convostore wrote it at schema version 1: thread ``t1`` with
     five messages, two of them soft-deleted and one archived, and an empty ``t2``."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute(sql.CREATE_MIGRATIONS_TABLE)
-    for statement in sql.MIGRATIONS[0].statements:
+    conn.execute(_schema.CREATE_MIGRATIONS_TABLE)
+    for statement in _schema.MIGRATIONS[0].statements:
         conn.execute(statement)
     conn.execute(
         "INSERT INTO convostore_migrations VALUES (1, 'threads and messages', ?)",
@@ -70,7 +70,7 @@ def test_sqlite_upgrade_fills_the_live_count_and_adds_the_window_indexes(tmp_pat
     path = tmp_path / "old.db"
     _version_1_database(path)
     with open_store(f"sqlite:///{path}") as store:
-        assert store.backend.schema_version() == sql.LATEST_VERSION
+        assert store.backend.schema_version() == _schema.LATEST_VERSION
         t1, t2 = store.get_thread("t1"), store.get_thread("t2")
         assert (t1.message_count, t1.live_message_count) == (5, 3)
         assert (t2.message_count, t2.live_message_count) == (0, 0)

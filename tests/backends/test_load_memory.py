@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-import convostore.store.sqlite as sqlite_backend
 from convostore import Message, ToolResultPart, open_store
+from convostore.store.sql import rows as sql_rows
 
 N = 600
 
@@ -90,7 +90,7 @@ def test_an_in_memory_database_decodes_outside_the_write_lock(
     # While a body is decoded, another thread must be able to take the lock
     # writers wait on; a store that decoded under it would make them wait.
     free: list[bool] = []
-    original = sqlite_backend._decode_message
+    original = sql_rows.decode_message
     with open_store("sqlite:///:memory:") as store:
         store.create_thread(id="t")
         store.append("t", _messages()[:5])
@@ -108,7 +108,7 @@ def test_an_in_memory_database_decodes_outside_the_write_lock(
             other.join()
             return original(body)
 
-        monkeypatch.setattr(sqlite_backend, "_decode_message", probe)
+        monkeypatch.setattr(sql_rows, "decode_message", probe)
         if read == "load":
             assert len(store.load_messages("t")) == 5
         else:

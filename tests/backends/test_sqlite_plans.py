@@ -13,47 +13,47 @@ from pathlib import Path
 import pytest
 
 from convostore import Message, open_store
-from convostore.store.sqlite import _sql as sql
+from convostore.store.sqlite import _statements
 
 pytestmark = pytest.mark.performance
 
-THREAD_COLS = sql.THREAD_READ_COLUMNS
+THREAD_COLS = _statements.THREAD_READ_COLUMNS
 CASES = {
-    "get message by id": (sql.GET_MESSAGE, ("default", "m"), "INDEX messages_by_id"),
+    "get message by id": (_statements.GET_MESSAGE, ("default", "m"), "INDEX messages_by_id"),
     "a batch of ids": (
-        sql.MESSAGES_BY_IDS.format(marks=",".join("?" * 50)),
+        _statements.MESSAGES_BY_IDS.format(marks=",".join("?" * 50)),
         ("default", *(f"m{i}" for i in range(50))),
         "INDEX messages_by_id",
     ),
     "messages of an execution": (
-        sql.MESSAGES_BY_EXECUTION.format(thread=""),
+        _statements.MESSAGES_BY_EXECUTION.format(thread=""),
         ("default", "e", 1000),
         "INDEX messages_by_execution",
     ),
     "newest page": (
-        sql.MESSAGES_BACKWARD.format(deleted="AND deleted = 0"),
+        _statements.MESSAGES_BACKWARD.format(deleted="AND deleted = 0"),
         ("default", "t", 9, 20),
         "PRIMARY KEY (tenant_id=? AND thread_id=? AND seq<?)",
     ),
     "oldest page": (
-        sql.MESSAGES_FORWARD.format(deleted=""),
+        _statements.MESSAGES_FORWARD.format(deleted=""),
         ("default", "t", 0, 20),
         "PRIMARY KEY (tenant_id=? AND thread_id=? AND seq>?)",
     ),
     # Windows read only live, unarchived rows: archived or deleted history is
     # never stepped over, however long it is.
     "a context window's first read": (
-        sql.CONTEXT_START,
+        _statements.CONTEXT_START,
         ("default", "t", 9, 20),
         "INDEX messages_live (tenant_id=? AND thread_id=? AND seq<?)",
     ),
     "a context window's next page": (
-        sql.CONTEXT_PAGE,
+        _statements.CONTEXT_PAGE,
         ("default", "t", 9, 20),
         "INDEX messages_live (tenant_id=? AND thread_id=? AND seq<?)",
     ),
     "whole thread": (
-        sql.MESSAGES_ALL_LIVE,
+        _statements.MESSAGES_ALL_LIVE,
         ("default", "t"),
         "PRIMARY KEY (tenant_id=? AND thread_id=?)",
     ),
@@ -85,7 +85,7 @@ def test_hot_query_uses_its_index(name: str, tmp_path: Path) -> None:
         conn = store.backend._conn()
         plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", params))
     assert expected in plan, plan
-    if query is sql.CONTEXT_START:
+    if query is _statements.CONTEXT_START:
         assert "INDEX messages_live_mandatory (tenant_id=? AND thread_id=?)" in plan, plan
     # scanning a LIMITed subquery's own rows is fine; scanning a table is not
     tables = plan.replace("SCAN (subquery-", "(subquery-")

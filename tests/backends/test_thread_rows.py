@@ -3,18 +3,47 @@ JSON the model validates (the model's shared zero values stand in for them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from pydantic import TypeAdapter
 
 from convostore import CostInfo, Message, MessageMetadata, Thread, TokenUsage, open_store
 from convostore.model import _NO_COST, _NO_USAGE
 from convostore.store import Store
-from convostore.store.settings import DEFAULT_LIMITS
-from convostore.store.sqlite import _THREAD_LIST, _row_json, _thread_row
+from convostore.store.settings import DEFAULT_LIMITS, Limits
+from convostore.store.sql import rows
+from convostore.store.sqlite._schema import MIGRATIONS
+from convostore.store.sqlite._statements import SqliteStatements
 from convostore.testing import strategies as cst
+
+_THREAD_LIST = TypeAdapter(list[Thread])
+
+
+def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
+    """The ``rows.THREAD_READ`` row a read of ``thread`` returns: the thread
+    written and read back by the backend's statements, in a scratch database."""
+    sq = SqliteStatements()
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        for migration in MIGRATIONS:
+            for statement in migration.statements:
+                conn.execute(statement)
+        conn.execute(
+            sq.thread_insert, rows.thread_values(thread, rows.thread_body(thread, limits), sq.time)
+        )
+        row: tuple[Any, ...] = conn.execute(sq.thread_get, (thread.tenant_id, thread.id)).fetchone()
+    return row
+
+
+def _row_json(row: Sequence[Any]) -> str:
+    """The thread JSON a read validates from a row that starts with a
+    ``rows.THREAD_READ`` row."""
+    return rows.thread_json(row[: len(rows.THREAD_READ)])
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from convostore import BackendUnavailableError, SchemaTooNewError, open_async_store
+from convostore import AsyncStore, BackendUnavailableError, SchemaTooNewError, open_async_store
 from convostore.keys import KEYS_TENANT
 from convostore.server import app as app_module
 from convostore.server import create_app, serve
-from convostore.store.facade import AsyncStore
 
 from ._helpers import Api, running, runtime
 
@@ -233,9 +232,8 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "deleteMessage": ("DELETE", "/v1/messages/{message_id}"),
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
         "getCurrentKey": ("GET", "/v1/whoami"),
+        "getContext": ("GET", "/v1/threads/{thread_id}/context"),
     }
-    if hasattr(AsyncStore, "context"):
-        expected["getContext"] = ("GET", "/v1/threads/{thread_id}/context")
     assert ops == expected
     assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     for path, item in spec["paths"].items():

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from convostore import open_store
+from convostore import AsyncStore, open_store
 from convostore.keys import KeyManager
 from convostore.server import create_app
-from convostore.store.facade import AsyncStore
 
 from ._helpers import Api, issue_keys, running
 

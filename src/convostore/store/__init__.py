@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from convostore.errors import ValidationError
-from convostore.store.backend import AsyncBackend, Backend
 from convostore.store.api import AsyncStore, Store
+from convostore.store.backend import AsyncBackend, Backend
 from convostore.store.registry import open_backend
 from convostore.store.settings import DEFAULT_SETTINGS, Limits, StoreSettings
 from convostore.tokens import TokenCounter, counter_for

@@ -186,6 +186,8 @@ def crash_rounds(
         proc.start()
         writer.close()
         try:
+            # The sleeps pick the moment of the SIGKILL: real time is what the
+            # writer process runs in, so a clock cannot stand in for them.
             if rng.random() < early_kill_ratio:
                 time.sleep(rng.uniform(0, 0.02))
             else:

@@ -22,21 +22,16 @@ Options (keyword arguments or URL query parameters):
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar
-
-from pydantic import TypeAdapter
+from typing import ClassVar, TypeVar
 
 from convostore.errors import ValidationError
-from convostore.model import HealthReport, Message, Thread
+from convostore.model import HealthReport, Message
 from convostore.store import ops
 from convostore.store.backend import Backend, Capabilities
 from convostore.store.settings import Limits, StoreSettings
 from convostore.store.sql import handlers as h
-from convostore.store.sql import rows
 from convostore.store.sqlite import _health, _schema
 from convostore.store.sqlite._driver import Database
 from convostore.store.sqlite._health import diagnose
@@ -163,32 +158,3 @@ class SQLiteBackend(Backend):
     def ddl() -> str:
         """The full schema as SQL, for review or to apply by hand."""
         return _schema.ddl()
-
-
-# Private helpers of the backend before it ran the shared handlers, which the
-# tests of the thread row still import: the row a read of a thread returns, the
-# JSON a read validates from it, and the adapter that validates a listing.
-# Remove them once no test imports them.
-
-_THREAD_LIST = TypeAdapter(list[Thread])
-
-
-def _thread_row(thread: Thread, limits: Limits) -> tuple[Any, ...]:
-    """The ``rows.THREAD_READ`` row a read of ``thread`` returns: the thread
-    written and read back by the backend's statements, in a scratch database."""
-    sq = SqliteStatements()
-    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
-        for migration in _schema.MIGRATIONS:
-            for statement in migration.statements:
-                conn.execute(statement)
-        conn.execute(
-            sq.thread_insert, rows.thread_values(thread, rows.thread_body(thread, limits), sq.time)
-        )
-        row: tuple[Any, ...] = conn.execute(sq.thread_get, (thread.tenant_id, thread.id)).fetchone()
-    return row
-
-
-def _row_json(row: Sequence[Any]) -> str:
-    """The thread JSON a read validates from a row that starts with a
-    ``rows.THREAD_READ`` row."""
-    return rows.thread_json(row[: len(rows.THREAD_READ)])

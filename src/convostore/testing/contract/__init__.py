@@ -38,7 +38,7 @@ The suite is one class per concept, each usable on its own:
 
 from __future__ import annotations
 
-from convostore.testing.contract.bad_input import BAD_INPUT, KNOWN_BUGS, BadInputContract
+from convostore.testing.contract.bad_input import BAD_INPUT, BadInputContract
 from convostore.testing.contract.base import (
     PROPERTY_SETTINGS,
     ContractBase,
@@ -67,7 +67,6 @@ from convostore.testing.contract.threads import ThreadContract
 
 __all__ = [
     "BAD_INPUT",
-    "KNOWN_BUGS",
     "PROPERTY_SETTINGS",
     "REAL_WORLD_IDS",
     "REFUSED_IDS",

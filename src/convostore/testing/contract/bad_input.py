@@ -1,8 +1,7 @@
 """Bad input: every way a caller can be wrong is refused with a typed error,
 the same error as the in-memory reference backend, and nothing written.
 
-:data:`BAD_INPUT` lists every case by name; :data:`KNOWN_BUGS` marks those
-the shared logic still accepts (each an ``xfail(strict=True)``).
+:data:`BAD_INPUT` lists every case by name.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ from convostore.testing.contract.base import (
     setup_basic,
 )
 
-__all__ = ["BAD_INPUT", "KNOWN_BUGS", "BadInputContract"]
+__all__ = ["BAD_INPUT", "BadInputContract"]
 
 # Bad-input cases: (name, action). The test prepares a thread "t1" with two
 # messages (setup_basic); action(store) must be refused without writing anything.
@@ -412,20 +411,6 @@ BAD_INPUT: list[tuple[str, Callable[[StoreLike], object]]] = [
 ]
 
 
-#: Cases refused by the contract that the shared logic still accepts; each is an
-#: ``xfail(strict=True)`` so the suite notices the day the bug is fixed.
-KNOWN_BUGS: dict[str, str] = {}
-
-
-def _bad_input_params() -> list[Any]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-        if name in KNOWN_BUGS
-        else name
-        for name, _ in BAD_INPUT
-    ]
-
-
 def _reference_store() -> Any:
     return open_store("memory://")
 
@@ -433,7 +418,7 @@ def _reference_store() -> Any:
 class BadInputContract(ContractBase):
     """Refusals of bad input, alike on every backend."""
 
-    @pytest.mark.parametrize("case", _bad_input_params())
+    @pytest.mark.parametrize("case", [name for name, _ in BAD_INPUT])
     def test_bad_input_is_refused_alike_and_writes_nothing(
         self, store: StoreLike, case: str
     ) -> None:
