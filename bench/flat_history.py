@@ -191,7 +191,8 @@ def compare_revisions(args: argparse.Namespace, argv: list[str]) -> int:
                 }
             )
     large = args.large or (10_000 if args.quick else 100_000)
-    stem = f"flat_history-vs-{args.old}" + ("-quick" if args.quick else "")
+    stem = f"flat_history-vs-{args.old}" + ("-full" if args.synchronous == "full" else "")
+    stem += "-quick" if args.quick else ""
     write_json(
         RESULTS / f"{stem}.json",
         {
