@@ -18,13 +18,27 @@ from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, 
 from convostore.store.sql.rows import THREAD_READ
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
 
-__all__ = ["SMALL_BATCH", "PgStatements"]
+__all__ = ["CACHED_PARAMS", "SMALL_BATCH", "PgStatements"]
 
 
 SMALL_BATCH = 4
 """Batches up to this many rows are inserted from plain parameters, larger ones
 from one array per column. Timed on one statement, plain parameters were the
-quicker at 1 and 4 rows and arrays at 6, 8 and 16."""
+quicker at 1 and 4 rows and arrays at 6, 8 and 16 (when psycopg's cache of
+converted queries holds the statement: see :data:`CACHED_PARAMS`)."""
+
+CACHED_PARAMS = 50
+"""The most parameters a statement may take and still be converted once.
+
+psycopg turns a query's ``%(name)s`` placeholders into PostgreSQL's ``$n``
+ones on every ``execute``, from a cache that holds only statements of at most
+50 parameters (and 4 KiB); past that it parses the text again on every call,
+which cost a four-row append more than the plain parameters saved. So a batch
+takes plain parameters only while the whole statement stays within this;
+otherwise arrays, a fixed dozen parameters whatever the batch's size."""
+
+#: The parameters each row of a plain-parameter batch takes.
+_PER_ROW = 9
 
 #: The columns an append writes (``rows.counter_values``), in SET order.
 _COUNTERS = tuple(c for c in THREAD_READ if c != "body")
@@ -171,13 +185,27 @@ class PgStatements(Statements):
 
     # statements built per shape ----------------------------------------------------
 
+    @staticmethod
+    def _plain_rows(kind: str, n: int) -> int:
+        """How many rows a ``kind`` statement for ``n`` rows takes as plain
+        parameters: ``n``, or 0 for one array per column (more than
+        :data:`SMALL_BATCH` rows, or more than :data:`CACHED_PARAMS` in all)."""
+        fixed = {
+            "insert": 2,
+            "insert_or_skip": 2,
+            "write": 2 + len(_COUNTERS),
+            "if_unchanged": 3 + 2 * len(_COUNTERS),
+        }[kind]
+        return n if n <= SMALL_BATCH and fixed + _PER_ROW * n <= CACHED_PARAMS else 0
+
     def _insert_batch(self, n: int) -> tuple[str, str]:
-        """Inserting ``n`` rows, and the condition "one of their ids is stored".
+        """Inserting ``n`` rows (0: any number, from arrays), and the condition
+        "one of their ids is stored".
 
         Parameters: ``tenant_id``, ``id`` (the thread) and the rows' columns,
-        ``m_<column>`` with the row's index appended for each of up to
-        :data:`SMALL_BATCH` rows, or one array per column for a larger batch,
-        sent in binary (in text form psycopg escapes every JSON body).
+        ``m_<column>`` with the row's index appended for each of ``n`` rows, or
+        for ``n`` 0 one array per column, sent in binary (in text form psycopg
+        escapes every JSON body).
         """
         head = (
             f"INSERT INTO {self.messages_table} (tenant_id, thread_id, seq, id, role, "
@@ -186,7 +214,7 @@ class PgStatements(Statements):
             "u.created_at, u.pinned, u.deleted, u.archived, u.body::json FROM "
         )
         names = "AS u(seq, id, role, execution_id, created_at, pinned, deleted, archived, body)"
-        if n > SMALL_BATCH:
+        if not n:
             rows = (
                 "unnest(%(m_seq)b::bigint[], %(m_id)b::text[], %(m_role)b::text[], "
                 "%(m_execution_id)b::text[], %(m_created_at)b::timestamptz[], "
@@ -231,14 +259,21 @@ class PgStatements(Statements):
             f"{insert} WHERE EXISTS (SELECT FROM moved)"
         ).encode()
 
-    @staticmethod
-    def _batch_params(
-        tenant: str, thread_id: str, rows: Sequence[MessageRow], params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """``params`` with the thread's key and the rows: one parameter per
-        value for a small batch, else one array per column."""
+    def _batch(
+        self,
+        kind: str,
+        tenant: str,
+        thread_id: str,
+        rows: Sequence[MessageRow],
+        params: dict[str, Any],
+    ) -> tuple[bytes, dict[str, Any]]:
+        """The ``kind`` statement for ``rows``, and ``params`` with the
+        thread's key and the rows: one parameter per value for a small batch,
+        else one array per column."""
+        plain = self._plain_rows(kind, len(rows))
         params["tenant_id"], params["id"] = tenant, thread_id
-        if len(rows) > SMALL_BATCH:
+        sql = self._batch_statement(kind, plain)
+        if not plain:
             (seq, ids, role, exe, created, pinned, deleted, archived, body) = zip(
                 *rows, strict=True
             )
@@ -253,7 +288,7 @@ class PgStatements(Statements):
                 m_archived=list(archived),
                 m_body=list(body),
             )
-            return params
+            return sql, params
         for k, row in enumerate(rows):
             (
                 params[f"m_seq{k}"],
@@ -266,14 +301,13 @@ class PgStatements(Statements):
                 params[f"m_archived{k}"],
                 params[f"m_body{k}"],
             ) = row
-        return params
+        return sql, params
 
     def insert_messages(
         self, tenant: str, thread_id: str, rows: Sequence[MessageRow], *, skip_taken: bool = False
     ) -> Query:
         kind = "insert_or_skip" if skip_taken else "insert"
-        sql = self._batch_statement(kind, min(len(rows), SMALL_BATCH + 1))
-        params = self._batch_params(tenant, thread_id, rows, {})
+        sql, params = self._batch(kind, tenant, thread_id, rows, {})
         return Query(sql, params, Fetch.ROWCOUNT if skip_taken else Fetch.NONE)
 
     def append_write(
@@ -285,8 +319,7 @@ class PgStatements(Statements):
     ) -> tuple[Query, ...]:
         """``rows`` and the thread's new counters in one statement, so the row
         lock is held for a single round trip plus the commit."""
-        sql = self._batch_statement("write", min(len(rows), SMALL_BATCH + 1))
-        params = self._batch_params(tenant, thread_id, rows, dict(counters))
+        sql, params = self._batch("write", tenant, thread_id, rows, dict(counters))
         return (Query(sql, params, Fetch.NONE),)
 
     def append_if_unchanged(
@@ -306,12 +339,12 @@ class PgStatements(Statements):
         stored. Run on its own (autocommit), it is a whole append in one round
         trip; the row count says whether it happened.
         """
-        sql = self._batch_statement("if_unchanged", min(len(rows), SMALL_BATCH + 1))
         params = dict(counters)
         for c in _COUNTERS:
             params[f"k_{c}"] = known_counters[c]
         params["known"] = known_body
-        return Query(sql, self._batch_params(tenant, thread_id, rows, params), Fetch.ROWCOUNT)
+        sql, params = self._batch("if_unchanged", tenant, thread_id, rows, params)
+        return Query(sql, params, Fetch.ROWCOUNT)
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life
     def messages_page(self, *, backward: bool, include_deleted: bool) -> bytes:
