@@ -592,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     own_only = bool(args.libs) and all(
         k.startswith(("convostore-", "raw-")) for k in (args.libs or "").split(",")
     )
-    if os.environ.get(IN_PEERS_ENV) != "1" and not own_only:
+    # Regenerating the tables reads results.json only: no peers needed either.
+    if os.environ.get(IN_PEERS_ENV) != "1" and not own_only and not args.report_only:
         status = setup_peers.ensure()
         failed = {k: v["error"] for k, v in status.get("peers", {}).items() if not v["ok"]}
         for name, why in failed.items():
