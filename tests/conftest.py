@@ -21,6 +21,27 @@ from pathlib import Path
 import pytest
 from tests._harness import BackendSpec, Harness, backend_params, require, spec_named
 
+#: Where the suite runs from; no test may leave anything new at its top level.
+ROOT = Path(__file__).resolve().parent.parent
+_CACHES = {".hypothesis", ".pytest_cache", "__pycache__", ".mypy_cache", ".ruff_cache"}
+_ROOT_BEFORE: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _ROOT_BEFORE.update(p.name for p in ROOT.iterdir())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test wrote into the checkout instead of its own
+    temporary directory (a store URL with one slash too few, say, makes an
+    absolute path relative to the working directory)."""
+    left = sorted({p.name for p in ROOT.iterdir()} - _ROOT_BEFORE - _CACHES)
+    if left:
+        session.config.get_terminal_writer().line(
+            f"tests left files in the checkout: {', '.join(left)}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

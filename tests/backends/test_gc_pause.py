@@ -78,7 +78,7 @@ def test_nested_blocks_switch_it_on_once_at_the_outer_end() -> None:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return {
         "memory": "memory://",
-        "json": f"json://{tmp_path / 'gc.json'}",
+        "json": f"json:///{tmp_path / 'gc'}",
         "sqlite": f"sqlite:///{tmp_path / 'gc.db'}",
     }[request.param]
 
