@@ -25,9 +25,10 @@ MAX_TEXT = _queries.MAX_CACHED_STATEMENT_LENGTH
 
 
 def test_the_backends_bound_is_psycopgs() -> None:
-    from convostore.store.postgres._statements import CACHED_PARAMS
+    from convostore.store.postgres._statements import CACHED_LENGTH, CACHED_PARAMS
 
     assert CACHED_PARAMS <= MAX_PARAMS
+    assert CACHED_LENGTH <= MAX_TEXT
 
 
 def _statements(n: int) -> dict[str, Query]:

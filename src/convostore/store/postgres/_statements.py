@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, 
 from convostore.store.sql.rows import THREAD_READ
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
 
-__all__ = ["CACHED_PARAMS", "SMALL_BATCH", "PgStatements"]
+__all__ = ["CACHED_LENGTH", "CACHED_PARAMS", "SMALL_BATCH", "PgStatements"]
 
 
 SMALL_BATCH = 4
@@ -32,13 +33,16 @@ CACHED_PARAMS = 50
 
 psycopg turns a query's ``%(name)s`` placeholders into PostgreSQL's ``$n``
 ones on every ``execute``, from a cache that holds only statements of at most
-50 parameters (and 4 KiB); past that it parses the text again on every call,
-which cost a four-row append more than the plain parameters saved. So a batch
-takes plain parameters only while the whole statement stays within this;
-otherwise arrays, a fixed dozen parameters whatever the batch's size."""
+50 parameters and :data:`CACHED_LENGTH` bytes; past that it parses the text
+again on every call, which cost a four-row append more than the plain
+parameters saved. So a batch takes plain parameters only while the whole
+statement stays within both; otherwise arrays, a fixed dozen parameters
+whatever the batch's size."""
 
-#: The parameters each row of a plain-parameter batch takes.
-_PER_ROW = 9
+CACHED_LENGTH = 4096
+"""The longest statement psycopg's cache of converted queries holds."""
+
+_PLACEHOLDER = re.compile(rb"%\((\w+)\)[sb]")
 
 #: The columns an append writes (``rows.counter_values``), in SET order.
 _COUNTERS = tuple(c for c in THREAD_READ if c != "body")
@@ -185,18 +189,17 @@ class PgStatements(Statements):
 
     # statements built per shape ----------------------------------------------------
 
-    @staticmethod
-    def _plain_rows(kind: str, n: int) -> int:
+    @functools.lru_cache(maxsize=32)  # noqa: B019 - one PgStatements per backend, kept for life
+    def _plain_rows(self, kind: str, n: int) -> int:
         """How many rows a ``kind`` statement for ``n`` rows takes as plain
         parameters: ``n``, or 0 for one array per column (more than
-        :data:`SMALL_BATCH` rows, or more than :data:`CACHED_PARAMS` in all)."""
-        fixed = {
-            "insert": 2,
-            "insert_or_skip": 2,
-            "write": 2 + len(_COUNTERS),
-            "if_unchanged": 3 + 2 * len(_COUNTERS),
-        }[kind]
-        return n if n <= SMALL_BATCH and fixed + _PER_ROW * n <= CACHED_PARAMS else 0
+        :data:`SMALL_BATCH` rows, or a plain statement past psycopg's cache
+        bounds, counted on its text)."""
+        if n > SMALL_BATCH:
+            return 0
+        sql = self._batch_statement(kind, n)
+        names = set(_PLACEHOLDER.findall(sql))
+        return n if len(names) <= CACHED_PARAMS and len(sql) <= CACHED_LENGTH else 0
 
     def _insert_batch(self, n: int) -> tuple[str, str]:
         """Inserting ``n`` rows (0: any number, from arrays), and the condition
