@@ -7,6 +7,7 @@ virtualenv and in the peers' virtualenv alike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -14,6 +15,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -230,3 +232,21 @@ def machine() -> dict[str, Any]:
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=False, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def old_source(rev: str) -> Iterator[Path]:
+    """The ``src`` directory of revision ``rev``, checked out into a temporary
+    git worktree for the block and removed after it."""
+    with tempfile.TemporaryDirectory(prefix="convostore-old-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), rev],
+            check=True,
+        )
+        try:
+            yield tree / "src"
+        finally:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
+            )

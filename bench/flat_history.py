@@ -30,7 +30,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from adapters.convostore_store import has_context, to_messages
-from common import RESULTS, fmt_seconds, items, iter_items, machine, median, write_json
+from common import (
+    RESULTS,
+    fmt_seconds,
+    items,
+    iter_items,
+    machine,
+    median,
+    old_source,
+    write_json,
+)
 
 LIMIT = 1.5
 
@@ -120,21 +129,15 @@ def compare_revisions(args: argparse.Namespace, argv: list[str]) -> int:
     import os
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
     rounds = args.rounds or (3 if args.quick else 7)
     child_args = [a for a in argv if not a.startswith("--old")]
     if "--old" in argv:  # "--old REV" as two words
         i = argv.index("--old")
         child_args = argv[:i] + argv[i + 2 :]
-    with tempfile.TemporaryDirectory(prefix="flat-history-old-") as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(
-            ["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), args.old],
-            check=True,
-        )
+    with old_source(args.old) as old_src:
         procs: dict[str, subprocess.Popen[str]] = {}
         try:
-            for rev, path in (("new", None), ("old", tree / "src")):
+            for rev, path in (("new", None), ("old", old_src)):
                 env = dict(os.environ)
                 if path is not None:
                     env["PYTHONPATH"] = str(path)
@@ -173,9 +176,6 @@ def compare_revisions(args: argparse.Namespace, argv: list[str]) -> int:
                     proc.stdin.write("quit\n")
                     proc.stdin.close()
                 proc.wait(timeout=60)
-            subprocess.run(
-                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False
-            )
     rows = []
     for op in ops:
         for key in ("small", "large"):

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import old_source
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
@@ -84,12 +86,7 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        old = tmp / "old"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), args.old],
-            check=True,
-        )
-        try:
+        with old_source(args.old) as old_src:
             url = f"sqlite:///{tmp}/source.db"
             build(url, args.messages)
             files = {}
@@ -110,7 +107,7 @@ def main() -> None:
                     ],
                     check=True,
                 )
-            versions = {f"old ({args.old})": old / "src", "new (working tree)": ROOT / "src"}
+            versions = {f"old ({args.old})": old_src, "new (working tree)": ROOT / "src"}
             for fmt, path in files.items():
                 runs: dict[str, list[tuple[float, float]]] = {v: [] for v in versions}
                 for _ in range(args.rounds):
@@ -125,10 +122,6 @@ def main() -> None:
                     for v, rs in runs.items()
                 }
                 print(fmt, results[fmt], flush=True)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False
-            )
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()

@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from adapters.convostore_store import to_messages
-from common import RESULTS, fmt_seconds, iter_items, machine, write_json
+from common import RESULTS, fmt_seconds, iter_items, machine, old_source, write_json
 
 VARIANTS = ("old", "new", "new, collector paused")
 
@@ -106,38 +106,27 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     rounds = args.rounds or (3 if args.quick else 5)
-    root = Path(__file__).resolve().parent.parent
     raw: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    with tempfile.TemporaryDirectory(prefix="load-cost-") as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(
-            ["git", "-C", str(root), "worktree", "add", "--detach", "-q", str(tree), args.old],
-            check=True,
-        )
-        try:
-            for r in range(rounds):
-                order = VARIANTS if r % 2 == 0 else VARIANTS[::-1]
-                for variant in order:
-                    env = dict(os.environ)
-                    extra: list[str] = []
-                    if variant == "old":
-                        env["PYTHONPATH"] = str(tree / "src")
-                        db = Path(tmp) / "old.db"
-                    else:
-                        db = Path(tmp) / "new.db"  # both new variants read one database
-                        if "paused" in variant:
-                            extra.append("--pause-gc")
-                    cmd = [sys.executable, __file__, "--worker", "--old", args.old]
-                    cmd += ["--n", str(args.n), "--calls", str(args.calls), "--db", str(db)]
-                    out = subprocess.run(
-                        cmd + extra, env=env, check=True, capture_output=True, text=True
-                    ).stdout
-                    raw[variant].append(json.loads(out.strip().splitlines()[-1]))
-                    print(f"round {r + 1}/{rounds} {variant}: {raw[variant][-1]}", flush=True)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], check=False
-            )
+    with tempfile.TemporaryDirectory(prefix="load-cost-") as tmp, old_source(args.old) as old_src:
+        for r in range(rounds):
+            order = VARIANTS if r % 2 == 0 else VARIANTS[::-1]
+            for variant in order:
+                env = dict(os.environ)
+                extra: list[str] = []
+                if variant == "old":
+                    env["PYTHONPATH"] = str(old_src)
+                    db = Path(tmp) / "old.db"
+                else:
+                    db = Path(tmp) / "new.db"  # both new variants read one database
+                    if "paused" in variant:
+                        extra.append("--pause-gc")
+                cmd = [sys.executable, __file__, "--worker", "--old", args.old]
+                cmd += ["--n", str(args.n), "--calls", str(args.calls), "--db", str(db)]
+                out = subprocess.run(
+                    cmd + extra, env=env, check=True, capture_output=True, text=True
+                ).stdout
+                raw[variant].append(json.loads(out.strip().splitlines()[-1]))
+                print(f"round {r + 1}/{rounds} {variant}: {raw[variant][-1]}", flush=True)
 
     summary = {
         v: {

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import old_source
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -163,36 +164,26 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=200_000, help="length of the long thread")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        old = Path(tmp) / "old"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old), args.old],
-            check=True,
-        )
-        try:
-            url = f"sqlite:///{tmp}/cost.db"
-            token = build_store(url, args.messages)
-            versions = {f"old ({args.old})": old / "src", "new (working tree)": ROOT / "src"}
-            results: dict[str, dict[str, dict[str, Any]]] = {}
-            for name, attack in _attacks().items():
-                results[name] = {}
-                runs: dict[str, list[dict[str, Any]]] = {v: [] for v in versions}
-                for _ in range(args.rounds):  # interleaved: old, new, old, new, ...
-                    for version, src in versions.items():
-                        runs[version].append(run_one(src, url, token, attack))
-                for version, rs in runs.items():
-                    results[name][version] = {
-                        "status": rs[0]["status"],
-                        **{
-                            k: statistics.median(r[k] for r in rs)
-                            for k in ("seconds", "bytes", "peak_growth_mb", "healthz_max_ms")
-                        },
-                    }
-                    print(name, version, results[name][version], flush=True)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False
-            )
+    with tempfile.TemporaryDirectory() as tmp, old_source(args.old) as old_src:
+        url = f"sqlite:///{tmp}/cost.db"
+        token = build_store(url, args.messages)
+        versions = {f"old ({args.old})": old_src, "new (working tree)": ROOT / "src"}
+        results: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, attack in _attacks().items():
+            results[name] = {}
+            runs: dict[str, list[dict[str, Any]]] = {v: [] for v in versions}
+            for _ in range(args.rounds):  # interleaved: old, new, old, new, ...
+                for version, src in versions.items():
+                    runs[version].append(run_one(src, url, token, attack))
+            for version, rs in runs.items():
+                results[name][version] = {
+                    "status": rs[0]["status"],
+                    **{
+                        k: statistics.median(r[k] for r in rs)
+                        for k in ("seconds", "bytes", "peak_growth_mb", "healthz_max_ms")
+                    },
+                }
+                print(name, version, results[name][version], flush=True)
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
