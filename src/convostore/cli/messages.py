@@ -23,11 +23,15 @@ from convostore.cli._common import (
     table,
 )
 from convostore.model import (
+    AudioPart,
+    DataPart,
     FilePart,
+    HostedToolPart,
     ImagePart,
     Message,
     Part,
     ReasoningPart,
+    RefusalPart,
     SourcePart,
     TextPart,
     ToolCallPart,
@@ -68,7 +72,7 @@ def _part(p: Part) -> str:
         body = "" if p.result is None else _clip(_json(p.result), PREVIEW)
         return f"{label} ({p.tool_call_id}){name}: {body}"
     if isinstance(p, ImagePart):
-        return f"image: {p.alt_text or p.url or p.image_id}"
+        return f"image: {p.alt_text or p.url or p.image_id or p.attachment or p.media_type}"
     if isinstance(p, FilePart):
         return f"file: {p.filename} ({p.mime_type}, {p.size_bytes} bytes)"
     if isinstance(p, SourcePart):
@@ -77,6 +81,16 @@ def _part(p: Part) -> str:
             if (p.title or p.url)
             else f"source: {p.source_id}"
         )
+    if isinstance(p, AudioPart):
+        return f"audio: {p.transcript or p.url or p.media_type or ''}".rstrip()
+    if isinstance(p, RefusalPart):
+        return f"refusal: {p.text}"
+    if isinstance(p, HostedToolPart):
+        name = p.tool_name or p.item_type
+        status = f" [{p.status}]" if p.status else ""
+        return f"hosted tool {name} ({p.provider}){status}"
+    if isinstance(p, DataPart):
+        return f"data {p.name}: {_clip(_json(p.data), PREVIEW)}"
     return p.code  # CodePart
 
 

@@ -12,6 +12,7 @@ The package holds one module per concept; every name is imported from here:
 * :mod:`~convostore.model.metadata`: usage, cost and :class:`MessageMetadata`;
 * :mod:`~convostore.model.message`: :class:`Message` and :class:`MessagePatch`;
 * :mod:`~convostore.model.thread`: :class:`Thread`, its summary and patch;
+* :mod:`~convostore.model.attachment`: stored bytes, :class:`Attachment`;
 * :mod:`~convostore.model.snapshot`: :class:`ConversationSnapshot`;
 * :mod:`~convostore.model.page`: :class:`Page`;
 * :mod:`~convostore.model.health`: :class:`HealthReport`.
@@ -30,6 +31,7 @@ from convostore.model._types import NonNegInt as NonNegInt
 from convostore.model._types import UTCDateTime as UTCDateTime
 from convostore.model._types import is_identifier as is_identifier
 from convostore.model._types import utcnow
+from convostore.model.attachment import Attachment, AttachmentInfo, attachment_ref
 from convostore.model.health import HealthCheckResult, HealthReport
 from convostore.model.message import Message, MessagePatch, NativePayload, ParentType, Role
 from convostore.model.metadata import _NO_COST as _NO_COST
@@ -44,14 +46,24 @@ from convostore.model.metadata import (
 )
 from convostore.model.page import Page
 from convostore.model.parts import (
+    BINARY_PARTS,
+    AttachmentRef,
+    AudioPart,
+    Base64Data,
+    Citation,
     CodePart,
+    DataPart,
     FilePart,
+    HostedToolPart,
     ImagePart,
     Part,
+    ProviderMetadata,
     ReasoningPart,
+    RefusalPart,
     SourcePart,
     TextPart,
     ToolCallPart,
+    ToolResultItem,
     ToolResultPart,
 )
 from convostore.model.parts import _text_of as _text_of
@@ -65,16 +77,25 @@ from convostore.model.thread import (
 )
 
 __all__ = [
+    "BINARY_PARTS",
     "RESERVED_METADATA_PREFIX",
     "SNAPSHOT_VERSIONS",
+    "Attachment",
+    "AttachmentInfo",
+    "AttachmentRef",
+    "AudioPart",
+    "Base64Data",
+    "Citation",
     "CodePart",
     "ConversationSnapshot",
     "CostInfo",
+    "DataPart",
     "ExecutionStats",
     "FilePart",
     "FinishReason",
     "HealthCheckResult",
     "HealthReport",
+    "HostedToolPart",
     "ImagePart",
     "Message",
     "MessageMetadata",
@@ -83,7 +104,9 @@ __all__ = [
     "Page",
     "ParentType",
     "Part",
+    "ProviderMetadata",
     "ReasoningPart",
+    "RefusalPart",
     "Role",
     "SourcePart",
     "TextPart",
@@ -93,6 +116,8 @@ __all__ = [
     "ThreadSummary",
     "TokenUsage",
     "ToolCallPart",
+    "ToolResultItem",
     "ToolResultPart",
+    "attachment_ref",
     "utcnow",
 ]

@@ -14,6 +14,8 @@ from convostore.model._types import Identifier, NonNegInt, UTCDateTime, _Model, 
 from convostore.model.metadata import MessageMetadata
 from convostore.model.parts import Part, TextPart, ToolCallPart, ToolResultPart, _text_of
 
+_MISSING = object()
+
 
 class Role(StrEnum):
     SYSTEM = "system"
@@ -35,12 +37,14 @@ class ParentType(StrEnum):
 class NativePayload(_Model):
     """A message exactly as a provider sent it, kept for lossless conversion back.
 
-    ``format`` names the wire format, e.g. ``openai.chat``, ``openai.responses`` or
-    ``anthropic.messages``; ``data`` is that format's JSON, untouched.
+    ``format`` names the wire format, one of the names of
+    :mod:`convostore.formats` (``openai-chat``, ``openai-responses``,
+    ``anthropic``, ``gemini``, ``vercel-ui``) or any other name of the
+    caller's; ``data`` is that format's JSON, untouched.
     """
 
     format: str = Field(min_length=1, max_length=100)
-    """The wire format, e.g. ``openai.chat`` (1-100 characters)."""
+    """The wire format, e.g. ``openai-chat`` (1-100 characters)."""
     data: JsonValue
     """The message in that format's JSON, untouched."""
 
@@ -67,6 +71,9 @@ class Message(_Model):
     name: str | None = None
     """The name of who wrote it, e.g. the tool of a tool message; ``None`` when
     not given."""
+    provider_role: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The role as the provider named it, when that name is not ``role``'s
+    (OpenAI's ``developer`` is a ``system`` message); ``None`` otherwise."""
     tool_call_id: str | None = None
     """For a tool message, the id of the call it answers; ``None`` otherwise."""
     parts: list[Part] = Field(default_factory=list, fail_fast=True)
@@ -215,24 +222,24 @@ class Message(_Model):
     def with_metadata(
         self,
         metadata: MessageMetadata | str | None = None,
-        value: str | None = None,
+        value: JsonValue | object = _MISSING,
         /,
-        **extra: str,
+        **extra: JsonValue,
     ) -> Message:
         """A copy with new metadata.
 
         ``with_metadata(MessageMetadata(...))`` replaces the metadata;
-        ``with_metadata("key", "value")`` or ``with_metadata(key="value")`` adds
-        entries to the free string map ``metadata.extra``.
+        ``with_metadata("key", value)`` or ``with_metadata(key=value)`` adds
+        entries to the free map of JSON values ``metadata.extra``.
         """
         if isinstance(metadata, MessageMetadata):
             new = metadata.model_copy(deep=True)
         else:
             new = self.metadata.model_copy(deep=True)
             if isinstance(metadata, str):
-                if value is None:
+                if value is _MISSING:
                     raise TypeError("with_metadata(key, value) needs a value")
-                new.extra[metadata] = value
+                new.extra[metadata] = value  # type: ignore[assignment]
         new.extra.update(extra)
         return self.model_copy(update={"metadata": new})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
 
 from convostore.model._types import NonNegInt, _Model
 
@@ -26,6 +26,15 @@ class TokenUsage(_Model):
     """Tokens the model generated."""
     total_tokens: NonNegInt = 0
     """All the tokens of the run, as reported (usually prompt plus completion)."""
+    cached_input_tokens: NonNegInt | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Of the input, the tokens read from the provider's prompt cache; ``None``
+    when not reported. Per message: a thread's ``usage`` counts the three
+    totals only."""
+    cache_write_tokens: NonNegInt | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Input tokens written to the provider's prompt cache (Anthropic's
+    ``cache_creation_input_tokens``); ``None`` when not reported."""
+    reasoning_tokens: NonNegInt | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Of the output, the tokens spent reasoning; ``None`` when not reported."""
 
     @classmethod
     def of(cls, prompt: int, completion: int) -> TokenUsage:
@@ -34,11 +43,30 @@ class TokenUsage(_Model):
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
 
+    def totals(self) -> TokenUsage:
+        """The three totals alone, as a thread's ``usage`` counts them."""
+        if (
+            self.cached_input_tokens is None
+            and self.cache_write_tokens is None
+            and self.reasoning_tokens is None
+        ):
+            return self
+        return TokenUsage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.total_tokens,
+        )
+
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            **{
+                f: _opt_sum(getattr(self, f), getattr(other, f), 1)
+                for f in _DETAIL_FIELDS
+                if getattr(self, f) is not None or getattr(other, f) is not None
+            },
         )
 
     def __sub__(self, other: TokenUsage) -> TokenUsage:
@@ -46,7 +74,19 @@ class TokenUsage(_Model):
             prompt_tokens=max(0, self.prompt_tokens - other.prompt_tokens),
             completion_tokens=max(0, self.completion_tokens - other.completion_tokens),
             total_tokens=max(0, self.total_tokens - other.total_tokens),
+            **{
+                f: _opt_sum(getattr(self, f), getattr(other, f), -1)
+                for f in _DETAIL_FIELDS
+                if getattr(self, f) is not None
+            },
         )
+
+
+_DETAIL_FIELDS = ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def _opt_sum(a: int | None, b: int | None, sign: int) -> int:
+    return max(0, (a or 0) + sign * (b or 0))
 
 
 class ExecutionStats(_Model):
@@ -85,17 +125,34 @@ _NO_COST = CostInfo()
 
 
 class FinishReason(StrEnum):
+    """Why the model stopped, in one vocabulary for every provider (the
+    provider's own word is kept in ``MessageMetadata.provider_finish_reason``)."""
+
     STOP = "stop"
+    """It finished its answer (OpenAI ``stop``, Anthropic ``end_turn``, Gemini
+    ``STOP``)."""
     LENGTH = "length"
+    """It ran out of output tokens or context."""
     TOOL_CALLS = "tool_calls"
+    """It called tools and waits for their results."""
     CONTENT_FILTER = "content_filter"
+    """A safety or content filter stopped it."""
     ERROR = "error"
+    """The run failed."""
+    STOP_SEQUENCE = "stop_sequence"
+    """It wrote one of the request's stop sequences."""
+    PAUSE_TURN = "pause_turn"
+    """The provider paused a long turn, to be continued (Anthropic)."""
+    REFUSAL = "refusal"
+    """It refused to answer."""
+    OTHER = "other"
+    """Any other reason the provider gave (see ``provider_finish_reason``)."""
 
 
 class MessageMetadata(_Model):
     """What the model run that produced a message reported about it.
 
-    ``extra`` is a free map of string keys to string values for the caller's own
+    ``extra`` is a free map of string keys to JSON values for the caller's own
     annotations.
 
     Metadata is a value: its fields cannot be assigned. Change it with
@@ -121,11 +178,17 @@ class MessageMetadata(_Model):
     """What the run did (calls, steps, ...); ``None`` when not reported."""
     finish_reason: FinishReason | None = None
     """Why the model stopped; ``None`` when not reported."""
+    provider_finish_reason: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """Why the model stopped in the provider's own words (``end_turn``,
+    ``MAX_TOKENS``...); ``None`` when not reported."""
+    response_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The provider's id of the response that produced the message
+    (``chatcmpl-...``, ``resp_...``, ``msg_...``); ``None`` when not reported."""
     cost: CostInfo | None = None
     """What the run cost, added to the thread's ``cost``; ``None`` when not
     reported."""
-    extra: dict[str, str] = Field(default_factory=dict)
-    """The caller's own annotations, string keys to string values; empty when
+    extra: dict[str, JsonValue] = Field(default_factory=dict)
+    """The caller's own annotations, string keys to JSON values; empty when
     there are none."""
 
 

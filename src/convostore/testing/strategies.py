@@ -17,17 +17,22 @@ from typing import Any
 from hypothesis import strategies as st
 
 from convostore.model import (
+    AudioPart,
+    Citation,
     CodePart,
     CostInfo,
+    DataPart,
     ExecutionStats,
     FilePart,
     FinishReason,
+    HostedToolPart,
     ImagePart,
     Message,
     MessageMetadata,
     NativePayload,
     ParentType,
     ReasoningPart,
+    RefusalPart,
     Role,
     SourcePart,
     TextPart,
@@ -39,7 +44,10 @@ from convostore.model import (
 )
 
 __all__ = [
+    "attachment_refs",
     "bad_texts",
+    "binary_parts",
+    "citations",
     "cost_infos",
     "datetimes",
     "identifiers",
@@ -49,6 +57,7 @@ __all__ = [
     "messages",
     "native_payloads",
     "parts",
+    "provider_metadata",
     "texts",
     "thread_states",
     "threads",
@@ -114,16 +123,112 @@ def _opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
+def citations() -> st.SearchStrategy[Citation]:
+    n = st.integers(min_value=0, max_value=SMALL)
+    return st.builds(
+        Citation,
+        kind=st.sampled_from(["url_citation", "file_citation", "char_location"]),
+        url=_opt(texts()),
+        title=_opt(texts()),
+        start_index=_opt(n),
+        end_index=_opt(n),
+        cited_text=_opt(texts()),
+        file_id=_opt(texts(max_size=20)),
+        details=st.dictionaries(texts(max_size=10), json_values(max_leaves=3), max_size=2),
+    )
+
+
+def provider_metadata() -> st.SearchStrategy[dict[str, dict[str, Any]]]:
+    return st.dictionaries(
+        st.sampled_from(["anthropic", "openai", "google"]),
+        st.dictionaries(texts(max_size=10), json_values(max_leaves=3), max_size=2),
+        max_size=2,
+    )
+
+
+def attachment_refs() -> st.SearchStrategy[str]:
+    """References of the attachment form (``sha256:`` and 64 hex digits)."""
+    return st.from_regex(r"\Asha256:[0-9a-f]{64}\Z", fullmatch=True)
+
+
+_status = _opt(st.sampled_from(["completed", "in_progress", "incomplete"]))
+
+
+def _text_parts() -> st.SearchStrategy[TextPart]:
+    return st.builds(
+        TextPart,
+        text=texts(),
+        citations=st.lists(citations(), max_size=2),
+        provider_id=_opt(texts(min_size=1, max_size=20)),
+        status=_status,
+        signature=_opt(texts(max_size=40)),
+        provider_metadata=provider_metadata(),
+    )
+
+
+def _image_parts() -> st.SearchStrategy[ImagePart]:
+    return st.builds(
+        ImagePart,
+        image_id=texts(max_size=20),
+        url=_opt(texts()),
+        alt_text=_opt(texts()),
+        media_type=_opt(st.sampled_from(["image/png", "image/jpeg"])),
+        detail=_opt(st.sampled_from(["low", "high", "auto"])),
+        provider_file_id=_opt(texts(max_size=20)),
+    )
+
+
+def _file_parts() -> st.SearchStrategy[FilePart]:
+    return st.builds(
+        FilePart,
+        file_id=texts(max_size=20),
+        filename=texts(max_size=20),
+        mime_type=texts(max_size=20),
+        size_bytes=st.integers(min_value=0, max_value=I64),
+        url=_opt(texts()),
+        title=_opt(texts()),
+        text=_opt(texts()),
+        provider_file_id=_opt(texts(max_size=20)),
+        citations_enabled=_opt(st.booleans()),
+    )
+
+
+def _audio_parts() -> st.SearchStrategy[AudioPart]:
+    return st.builds(
+        AudioPart,
+        media_type=_opt(st.sampled_from(["audio/wav", "audio/mpeg"])),
+        url=_opt(texts()),
+        transcript=_opt(texts()),
+        provider_id=_opt(texts(max_size=20)),
+    )
+
+
 def parts() -> st.SearchStrategy[Any]:
-    """One part of any of the eight kinds."""
+    """One part of any kind. Binary parts carry no inline bytes here (a store
+    moves those into attachments, so they read back as references): see
+    :func:`binary_parts` for those."""
     return st.one_of(
-        st.builds(TextPart, text=texts()),
-        st.builds(ReasoningPart, text=texts()),
+        _text_parts(),
+        st.builds(
+            ReasoningPart,
+            text=texts(),
+            summary=st.lists(texts(), max_size=2),
+            signature=_opt(texts(max_size=40)),
+            encrypted_content=_opt(texts(max_size=40)),
+            redacted=st.booleans(),
+            provider_id=_opt(texts(min_size=1, max_size=20)),
+            status=_status,
+        ),
         st.builds(
             ToolCallPart,
             tool_call_id=texts(min_size=1, max_size=20),
             tool_name=texts(max_size=20),
             args=json_values(),
+            args_text=_opt(texts()),
+            tool_kind=_opt(st.just("custom")),
+            provider_id=_opt(texts(min_size=1, max_size=20)),
+            status=_status,
+            signature=_opt(texts(max_size=40)),
         ),
         st.builds(
             ToolResultPart,
@@ -131,25 +236,71 @@ def parts() -> st.SearchStrategy[Any]:
             tool_name=texts(max_size=20),
             result=json_values(),
             is_error=st.booleans(),
-        ),
-        st.builds(SourcePart, source_id=texts(max_size=20), url=_opt(texts()), title=_opt(texts())),
-        st.builds(
-            FilePart,
-            file_id=texts(max_size=20),
-            filename=texts(max_size=20),
-            mime_type=texts(max_size=20),
-            size_bytes=st.integers(min_value=0, max_value=I64),
+            content=st.lists(_text_parts() | _image_parts() | _file_parts(), max_size=2),
+            provider_id=_opt(texts(min_size=1, max_size=20)),
+            status=_status,
         ),
         st.builds(
-            ImagePart, image_id=texts(max_size=20), url=_opt(texts()), alt_text=_opt(texts())
+            SourcePart,
+            source_id=texts(max_size=20),
+            url=_opt(texts()),
+            title=_opt(texts()),
+            media_type=_opt(texts(max_size=20)),
+            filename=_opt(texts(max_size=20)),
         ),
-        st.builds(CodePart, language=_opt(texts(max_size=10)), code=texts()),
+        _file_parts(),
+        _image_parts(),
+        st.builds(
+            CodePart,
+            language=_opt(texts(max_size=10)),
+            code=texts(),
+            provider_id=_opt(texts(max_size=20)),
+        ),
+        _audio_parts(),
+        st.builds(RefusalPart, text=texts(), provider_id=_opt(texts(max_size=20))),
+        st.builds(
+            HostedToolPart,
+            provider=st.sampled_from(["openai-responses", "anthropic", "gemini"]),
+            item_type=st.sampled_from(["web_search_call", "server_tool_use", "mcp_call"]),
+            payload=st.dictionaries(texts(max_size=10), json_values(max_leaves=4), max_size=3),
+            tool_name=_opt(texts(max_size=20)),
+            tool_call_id=_opt(texts(max_size=20)),
+            status=_status,
+            is_error=st.booleans(),
+        ),
+        st.builds(
+            DataPart,
+            name=texts(min_size=1, max_size=20),
+            data=json_values(),
+            data_id=_opt(texts(max_size=20)),
+        ),
+    )
+
+
+def binary_parts(max_bytes: int = 2048) -> st.SearchStrategy[Any]:
+    """Image, file and audio parts with inline bytes (which a store keeps as
+    attachments)."""
+    data = st.binary(min_size=0, max_size=max_bytes)
+    return st.one_of(
+        st.builds(ImagePart, media_type=st.just("image/png"), data=data),
+        st.builds(
+            FilePart, filename=texts(max_size=20), mime_type=st.just("application/pdf"), data=data
+        ),
+        st.builds(AudioPart, media_type=st.just("audio/wav"), data=data),
     )
 
 
 def token_usages() -> st.SearchStrategy[TokenUsage]:
     n = st.integers(min_value=0, max_value=SMALL)
-    return st.builds(TokenUsage, prompt_tokens=n, completion_tokens=n, total_tokens=n)
+    return st.builds(
+        TokenUsage,
+        prompt_tokens=n,
+        completion_tokens=n,
+        total_tokens=n,
+        cached_input_tokens=_opt(n),
+        cache_write_tokens=_opt(n),
+        reasoning_tokens=_opt(n),
+    )
 
 
 def cost_infos() -> st.SearchStrategy[CostInfo]:
@@ -185,7 +336,9 @@ def message_metadata() -> st.SearchStrategy[MessageMetadata]:
         ),
         finish_reason=_opt(st.sampled_from(FinishReason)),
         cost=_opt(cost_infos()),
-        extra=st.dictionaries(texts(max_size=10), texts(max_size=20), max_size=3),
+        provider_finish_reason=_opt(texts(max_size=20)),
+        response_id=_opt(texts(max_size=20)),
+        extra=st.dictionaries(texts(max_size=10), json_values(max_leaves=4), max_size=3),
     )
 
 
@@ -204,6 +357,7 @@ def messages(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Mes
         Message,
         id=ids if ids is not None else identifiers(),
         role=st.sampled_from(Role),
+        provider_role=_opt(st.sampled_from(["developer", "model"])),
         name=_opt(texts(max_size=20)),
         tool_call_id=_opt(texts(max_size=20)),
         parts=st.lists(parts(), max_size=4),

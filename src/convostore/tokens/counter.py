@@ -8,11 +8,14 @@ import json
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from convostore.model import (
+    AudioPart,
     CodePart,
     FilePart,
+    HostedToolPart,
     ImagePart,
     Message,
     ReasoningPart,
+    RefusalPart,
     SourcePart,
     TextPart,
     ToolCallPart,
@@ -87,12 +90,28 @@ class _PartCounter:
             elif isinstance(part, ToolResultPart):
                 total += self.per_tool_item + self.count_text(part.tool_call_id)
                 total += self.count_text(_json(part.result))
+                for item in part.content:
+                    if isinstance(item, TextPart):
+                        total += self.count_text(item.text)
+                    elif isinstance(item, ImagePart):
+                        total += self.per_image
+                    else:
+                        total += self.per_tool_item
             elif isinstance(part, CodePart):
                 total += self.count_text(part.code) + 2
             elif isinstance(part, ImagePart):
                 total += self.per_image + self.count_text(part.alt_text or "")
             elif isinstance(part, FilePart):
                 total += self.per_tool_item + self.count_text(part.filename)
+                if part.text:
+                    total += self.count_text(part.text)
             elif isinstance(part, SourcePart):
                 total += self.count_text(" ".join(x for x in (part.title, part.url) if x))
+            elif isinstance(part, RefusalPart):
+                total += self.count_text(part.text)
+            elif isinstance(part, AudioPart):
+                total += self.per_tool_item + self.count_text(part.transcript or "")
+            elif isinstance(part, HostedToolPart):
+                total += self.per_tool_item + self.count_text(_json(part.payload))
+            # DataPart: application data, never sent to a model.
         return total

@@ -145,7 +145,7 @@ def contribution(msg: Message) -> Contribution:
     return Contribution(
         tool_calls=sum(1 for p in msg.parts if p.type == "tool-call"),
         tokens=msg.token_count or 0,
-        usage=meta.token_usage or TokenUsage(),
+        usage=meta.token_usage.totals() if meta.token_usage else TokenUsage(),
         cost=meta.cost,
     )
 
