@@ -19,6 +19,8 @@ import convostore
 import convostore.errors as errors
 from convostore import Message
 from convostore.errors import (
+    AttachmentNotFoundError,
+    AttachmentTooLargeError,
     BackendUnavailableError,
     ConflictError,
     ContextBudgetError,
@@ -45,6 +47,7 @@ TREE: dict[type[Exception], type[Exception]] = {
     NotFoundError: ConvostoreError,
     ThreadNotFoundError: NotFoundError,
     MessageNotFoundError: NotFoundError,
+    AttachmentNotFoundError: NotFoundError,
     StoreNotFoundError: NotFoundError,
     ConflictError: ConvostoreError,
     RevisionConflictError: ConflictError,
@@ -53,6 +56,7 @@ TREE: dict[type[Exception], type[Exception]] = {
     ThreadDeletedError: ConflictError,
     ValidationError: ConvostoreError,
     UnsupportedSnapshotVersionError: ValidationError,
+    AttachmentTooLargeError: ValidationError,
     ContextBudgetError: ValidationError,
     SchemaVersionError: ConvostoreError,
     SchemaTooOldError: SchemaVersionError,

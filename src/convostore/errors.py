@@ -8,6 +8,7 @@ shallow on purpose, so callers catch by meaning rather than by backend::
     ├── NotFoundError
     │   ├── ThreadNotFoundError
     │   ├── MessageNotFoundError
+    │   ├── AttachmentNotFoundError    no stored bytes of that hash in the tenant
     │   └── StoreNotFoundError         opened without creating, and nothing is there
     ├── ConflictError
     │   ├── RevisionConflictError      stale ``expected_revision``
@@ -16,6 +17,7 @@ shallow on purpose, so callers catch by meaning rather than by backend::
     │   └── ThreadDeletedError         write to a soft-deleted thread
     ├── ValidationError (ValueError)   bad input; names the offending field
     │   ├── UnsupportedSnapshotVersionError
+    │   ├── AttachmentTooLargeError    bytes over ``Limits.max_attachment_bytes``
     │   └── ContextBudgetError         mandatory context exceeds the budget
     ├── SchemaVersionError
     │   ├── SchemaTooOldError          database needs ``migrate()``
@@ -32,6 +34,8 @@ thread of another tenant is reported exactly like one that never existed.
 from __future__ import annotations
 
 __all__ = [
+    "AttachmentNotFoundError",
+    "AttachmentTooLargeError",
     "BackendUnavailableError",
     "ConflictError",
     "ContextBudgetError",
@@ -73,6 +77,12 @@ class MessageNotFoundError(NotFoundError):
     def __init__(self, message_id: str) -> None:
         super().__init__(f"message {message_id!r} not found")
         self.message_id = message_id
+
+
+class AttachmentNotFoundError(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"attachment {ref!r} not found")
+        self.ref = ref
 
 
 class StoreNotFoundError(NotFoundError):
@@ -138,6 +148,15 @@ class UnsupportedSnapshotVersionError(ValidationError):
             field="version",
         )
         self.version = version
+
+
+class AttachmentTooLargeError(ValidationError):
+    """An attachment's bytes exceed the store's ``Limits.max_attachment_bytes``."""
+
+    def __init__(self, size: int, limit: int, *, field: str | None = None) -> None:
+        super().__init__(f"is {size} bytes, over the attachment limit of {limit}", field=field)
+        self.size = size
+        self.limit = limit
 
 
 class ContextBudgetError(ValidationError):

@@ -233,6 +233,9 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
         "getCurrentKey": ("GET", "/v1/whoami"),
         "getContext": ("GET", "/v1/threads/{thread_id}/context"),
+        "uploadAttachment": ("POST", "/v1/attachments"),
+        "downloadAttachment": ("GET", "/v1/attachments/{ref}"),
+        "getAttachmentInfo": ("GET", "/v1/attachments/{ref}/info"),
     }
     assert ops == expected
     assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"

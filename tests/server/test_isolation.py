@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from convostore.model import attachment_ref
 from convostore.server import create_app
 
 from ._helpers import issue_keys, running, runtime
@@ -29,20 +30,29 @@ from ._helpers import issue_keys, running, runtime
 pytestmark = pytest.mark.anyio
 
 TENANT_OF = {"own": "acme", "other": "globex", "read_only": "acme"}
+BYTES = {tenant: f"bytes-of-{tenant}".encode() for tenant in ("acme", "globex")}
+REFS = {tenant: attachment_ref(data) for tenant, data in BYTES.items()}
 IDS = {  # per tenant: thread, message, execution, plus a marker in its content
     "acme": {
         "thread_id": "t-acme",
         "message_id": "m-acme",
         "execution_id": "x-acme",
         "marker": "secret-of-acme",
+        "ref": REFS["acme"],
     },
     "globex": {
         "thread_id": "t-globex",
         "message_id": "m-globex",
         "execution_id": "x-globex",
         "marker": "secret-of-globex",
+        "ref": REFS["globex"],
     },
-    "missing": {"thread_id": "t-nowhere", "message_id": "m-nowhere", "execution_id": "x-nowhere"},
+    "missing": {
+        "thread_id": "t-nowhere",
+        "message_id": "m-nowhere",
+        "execution_id": "x-nowhere",
+        "ref": attachment_ref(b"bytes of nowhere"),
+    },
 }
 BODIES: dict[str, Any] = {
     "createThread": {"title": "new"},
@@ -52,6 +62,7 @@ BODIES: dict[str, Any] = {
     "replaceThreadState": {"variables": {"a": "b"}},
     "patchThreadState": {"data": {"k": 1}},
     "importThread": {"thread": {"id": "imported"}, "messages": []},
+    "uploadAttachment": {"uploaded": "bytes"},
 }
 BODILESS = {
     "listThreads",
@@ -69,6 +80,8 @@ BODILESS = {
     "listExecutionMessages",
     "getCurrentKey",
     "getContext",
+    "downloadAttachment",
+    "getAttachmentInfo",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -114,6 +127,10 @@ async def seed(app: Any) -> None:
                     "role": "user",
                     "content": ids["marker"],
                     "execution_id": ids["execution_id"],
+                    "parts": [
+                        {"type": "text", "text": ids["marker"]},
+                        {"type": "image", "data": BYTES[tenant], "media_type": "image/png"},
+                    ],
                 },
             ],
         )
@@ -135,7 +152,7 @@ async def dump(app: Any) -> dict[str, Any]:
 
 
 def fill(path: str, target: dict[str, str]) -> str:
-    for name in ("thread_id", "message_id", "execution_id"):
+    for name in ("thread_id", "message_id", "execution_id", "ref"):
         path = path.replace("{" + name + "}", target[name])
     return path
 

@@ -1,4 +1,4 @@
--- convostore schema version 3, in schema "public"
+-- convostore schema version 4, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -115,4 +115,25 @@ CREATE INDEX convostore_messages_live_mandatory
     ON "public".convostore_messages (tenant_id, thread_id, seq)
     WHERE NOT deleted AND NOT archived AND (pinned OR role = 'system');
 INSERT INTO "public".convostore_migrations (version, name) VALUES (3, 'thread counters and message flags as columns');
+-- migration 4: attachments
+CREATE TABLE "public".convostore_attachments (
+    tenant_id  text COLLATE "C" NOT NULL,
+    sha256     text COLLATE "C" NOT NULL,
+    media_type text NOT NULL,
+    size_bytes bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    data       bytea NOT NULL,
+    PRIMARY KEY (tenant_id, sha256)
+);
+CREATE TABLE "public".convostore_attachment_refs (
+    tenant_id  text COLLATE "C" NOT NULL,
+    sha256     text COLLATE "C" NOT NULL,
+    thread_id  text COLLATE "C" NOT NULL,
+    message_id text COLLATE "C" NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, sha256, thread_id, message_id)
+);
+CREATE INDEX convostore_attachment_refs_by_thread
+    ON "public".convostore_attachment_refs (tenant_id, thread_id);
+INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
 COMMIT;

@@ -6,6 +6,33 @@ PRAGMA user_version = 0;
 
 -- migration 1: threads and messages
 -- migration 2: live message count and live window indexes
+-- migration 3: attachments
+
+-- table attachment_refs on attachment_refs
+CREATE TABLE attachment_refs (
+                tenant_id   TEXT    NOT NULL,
+                sha256      TEXT    NOT NULL,
+                thread_id   TEXT    NOT NULL,
+                message_id  TEXT    NOT NULL,
+                created_us  INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, sha256, thread_id, message_id)
+            ) WITHOUT ROWID;
+
+-- index attachment_refs_by_thread on attachment_refs
+CREATE INDEX attachment_refs_by_thread ON attachment_refs (tenant_id, thread_id);
+
+-- table attachments on attachments
+CREATE TABLE attachments (
+                tenant_id   TEXT    NOT NULL,
+                sha256      TEXT    NOT NULL,
+                media_type  TEXT    NOT NULL,
+                size_bytes  INTEGER NOT NULL,
+                created_us  INTEGER NOT NULL,
+                data        BLOB    NOT NULL,
+                UNIQUE (tenant_id, sha256)
+            );
+
+-- index sqlite_autoindex_attachments_1 on attachments: made by SQLite itself
 
 -- table convostore_migrations on convostore_migrations
 CREATE TABLE convostore_migrations (

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from convostore.model._types import UTCDateTime, _Model, utcnow
+from convostore.model.attachment import Attachment
 from convostore.model.message import Message
 from convostore.model.thread import Thread
 
@@ -34,6 +35,10 @@ class ConversationSnapshot(_Model):
     the messages when not given."""
     exported_at: UTCDateTime = Field(default_factory=utcnow)
     """When the snapshot was made (UTC)."""
+    attachments: list[Attachment] = Field(default_factory=list, exclude_if=lambda v: not v)
+    """The bytes the messages reference, each once, so the snapshot is
+    self-contained; left out of the JSON while empty (release 0.1, which
+    stored no bytes, refuses a snapshot that holds some)."""
 
     @field_validator("version")
     @classmethod

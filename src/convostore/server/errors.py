@@ -67,6 +67,7 @@ class ApiError(Exception):
 _TABLE: Sequence[tuple[type[BaseException], int, str, str | None]] = (
     (e.ThreadNotFoundError, 404, "not-found", "thread not found"),
     (e.MessageNotFoundError, 404, "not-found", "message not found"),
+    (e.AttachmentNotFoundError, 404, "not-found", "attachment not found"),
     (e.NotFoundError, 404, "not-found", "not found"),
     (e.RevisionConflictError, 409, "revision-conflict", None),
     (e.DuplicateMessageError, 409, "duplicate-message", None),
@@ -75,6 +76,7 @@ _TABLE: Sequence[tuple[type[BaseException], int, str, str | None]] = (
     (e.ConflictError, 409, "conflict", None),
     (e.ContextBudgetError, 422, "context-budget", None),
     (e.UnsupportedSnapshotVersionError, 422, "unsupported-snapshot-version", None),
+    (e.AttachmentTooLargeError, 413, "attachment-too-large", None),
     (e.ValidationError, 422, "validation", None),
     (
         e.SchemaVersionError,

@@ -56,7 +56,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
+from convostore.errors import ValidationError
 from convostore.model import (
+    Attachment,
+    AttachmentInfo,
     ConversationSnapshot,
     HealthCheckResult,
     HealthReport,
@@ -101,6 +104,9 @@ class Capabilities:
     server behind it, a crash of the machine as far as its sync setting goes)."""
     multi_process: bool = False
     """Several processes may open the same store and write to it at once."""
+    attachments: bool = False
+    """It stores attachments: the four ``*attach*`` operations below. Without
+    them a write that carries bytes is refused with a ValidationError."""
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -242,6 +248,31 @@ class CoreBackend(Backend):
 
         Raises ThreadExistsError, DuplicateMessageError (an id stored in the
         tenant)."""
+
+    # attachments (with ``capabilities.attachments``) -----------------------------
+
+    def attach(self, op: ops.Attach) -> list[AttachmentInfo]:
+        """In one transaction: store each of ``op.blobs`` the tenant does not
+        hold (an existing one keeps its info), record each reference of
+        ``op.refs`` for ``op.thread_id``, and check that every referenced
+        attachment is stored (AttachmentNotFoundError, nothing written, if
+        not). Returns the stored info of each blob."""
+        raise _no_attachments(self)
+
+    def get_attachment(self, op: ops.GetAttachment) -> Attachment | AttachmentInfo:
+        """The tenant's attachment ``op.ref``. Raises AttachmentNotFoundError."""
+        raise _no_attachments(self)
+
+    def release_attachments(self, op: ops.ReleaseAttachments) -> int:
+        """Drop the references recorded for ``op.thread_id`` and remove the
+        attachments no reference is left for; how many were removed."""
+        raise _no_attachments(self)
+
+    def purge_attachments(self, op: ops.PurgeAttachments) -> int:
+        """Drop references whose message is not stored and that were recorded
+        before ``op.before``, then remove the attachments stored before it that
+        no reference is left for; how many were removed."""
+        raise _no_attachments(self)
 
     # derived: thread writes --------------------------------------------------
 
@@ -394,6 +425,10 @@ class CoreBackend(Backend):
         except Exception as exc:  # a health check reports, it does not raise
             check = HealthCheckResult(name="open", ok=False, detail=str(exc))
         return HealthReport.of(self.kind, [check], {}, full=op.full)
+
+
+def _no_attachments(backend: Backend) -> ValidationError:
+    return ValidationError(f"the {backend.kind} backend does not store attachments", field="data")
 
 
 class AsyncBackend(ABC):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import datetime as dt
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -23,12 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from convostore.errors import (
+    AttachmentNotFoundError,
     DuplicateMessageError,
     MessageNotFoundError,
     ThreadExistsError,
     ThreadNotFoundError,
 )
 from convostore.model import (
+    Attachment,
+    AttachmentInfo,
     ConversationSnapshot,
     HealthCheckResult,
     HealthReport,
@@ -95,7 +99,7 @@ class MemoryBackend(CoreBackend):
     """Everything in process memory; lost when the process ends."""
 
     kind: ClassVar[str] = "memory"
-    capabilities: ClassVar[Capabilities] = Capabilities(durable=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(durable=False, attachments=True)
 
     def __init__(
         self, *, settings: StoreSettings | None = None, limits: Limits | None = None
@@ -107,6 +111,9 @@ class MemoryBackend(CoreBackend):
         self._by_id: dict[Key, tuple[str, int]] = {}  # (tenant, msg id) -> (thread, seq)
         self._by_exec: dict[Key, list[tuple[str, int]]] = {}
         self._windows: dict[Key, _Windows] = {}  # built on a thread's first window read
+        self._blobs: dict[Key, Attachment] = {}  # (tenant, ref) -> attachment
+        # (tenant, ref) -> {(thread id, message id): when the reference was recorded}
+        self._refs: dict[Key, dict[Key, dt.datetime]] = {}
         self._closed = False
 
     def describe(self) -> str:
@@ -462,6 +469,79 @@ class MemoryBackend(CoreBackend):
                 if m.execution_id:
                     self._index_exec(op.tenant, m, undo)
         return thread
+
+    # attachments ------------------------------------------------------------
+
+    def _persist_blob(self, tenant: str, blob: Attachment) -> None:
+        """Make a new attachment durable. Memory: nothing to do."""
+
+    def _drop_blob(self, tenant: str, ref: str) -> None:
+        """Remove a durable attachment. Memory: nothing to do."""
+
+    def attach(self, op: ops.Attach) -> list[AttachmentInfo]:
+        with self._lock:
+            given = {b.ref for b in op.blobs}
+            for _, ref in op.refs:
+                if ref not in given and (op.tenant, ref) not in self._blobs:
+                    raise AttachmentNotFoundError(ref)
+            infos: list[AttachmentInfo] = []
+            for b in op.blobs:
+                key = (op.tenant, b.ref)
+                have = self._blobs.get(key)
+                if have is None:
+                    have = b.model_copy(update={"created_at": self.now()})
+                    self._persist_blob(op.tenant, have)
+                    self._blobs[key] = have
+                infos.append(have.info())
+            if op.thread_id is not None:
+                now = self.now()
+                for mid, ref in op.refs:
+                    self._refs.setdefault((op.tenant, ref), {}).setdefault((op.thread_id, mid), now)
+            return infos
+
+    def get_attachment(self, op: ops.GetAttachment) -> Attachment | AttachmentInfo:
+        with self._lock:
+            found = self._blobs.get((op.tenant, op.ref))
+        if found is None:
+            raise AttachmentNotFoundError(op.ref)
+        return found if op.with_data else found.info()
+
+    def _remove_unreferenced(self, tenant: str, refs: list[str], before: dt.datetime | None) -> int:
+        removed = 0
+        for ref in refs:
+            key = (tenant, ref)
+            blob = self._blobs.get(key)
+            if blob is None or self._refs.get(key):
+                continue
+            if before is not None and blob.created_at >= before:
+                continue
+            self._drop_blob(tenant, ref)
+            del self._blobs[key]
+            self._refs.pop(key, None)
+            removed += 1
+        return removed
+
+    def release_attachments(self, op: ops.ReleaseAttachments) -> int:
+        with self._lock:
+            released = []
+            for (tenant, ref), holders in self._refs.items():
+                if tenant != op.tenant:
+                    continue
+                for holder in [h for h in holders if h[0] == op.thread_id]:
+                    del holders[holder]
+                    released.append(ref)
+            return self._remove_unreferenced(op.tenant, list(dict.fromkeys(released)), None)
+
+    def purge_attachments(self, op: ops.PurgeAttachments) -> int:
+        with self._lock:
+            for (tenant, _), holders in self._refs.items():
+                if tenant != op.tenant:
+                    continue
+                for holder, at in list(holders.items()):
+                    if at < op.before and (tenant, holder[1]) not in self._by_id:
+                        del holders[holder]
+            refs = [ref for (tenant, ref) in self._blobs if tenant == op.tenant]
+            return self._remove_unreferenced(op.tenant, refs, op.before)
 
     def health_check(self, op: ops.HealthCheck) -> HealthReport:
         with self._lock:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from convostore.model import (
+    Attachment,
+    AttachmentInfo,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -206,6 +208,52 @@ class ImportThread(Op[Thread]):
     name: ClassVar[str] = "import_thread"
     snapshot: ConversationSnapshot
     thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attach(Op[list[AttachmentInfo]]):
+    """Store attachments and the references of a write, in one transaction,
+    before the write itself: ``blobs`` are stored unless the tenant holds
+    them; every reference of ``refs`` must then name stored bytes
+    (``AttachmentNotFoundError`` otherwise, and nothing is written). Returns
+    the stored info of each blob, in order."""
+
+    name: ClassVar[str] = "attach"
+    thread_id: str | None
+    """The thread the referencing messages are in; ``None`` for an upload."""
+    blobs: tuple[Attachment, ...] = ()
+    refs: tuple[tuple[str, str], ...] = ()
+    """(message id, reference) pairs."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttachment(Op[Attachment | AttachmentInfo]):
+    """An attachment of the tenant, with its bytes unless ``with_data`` is
+    false. Raises AttachmentNotFoundError."""
+
+    name: ClassVar[str] = "get_attachment"
+    ref: str
+    with_data: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAttachments(Op[int]):
+    """After a thread is purged: drop the references its messages held and
+    remove the attachments nothing else references. Returns how many were
+    removed."""
+
+    name: ClassVar[str] = "release_attachments"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeAttachments(Op[int]):
+    """Remove the tenant's attachments that no stored message references and
+    that were stored before ``before`` (references of writes that never
+    happened included). Returns how many were removed."""
+
+    name: ClassVar[str] = "purge_attachments"
+    before: Any  # datetime.datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ class Limits:
     max_thread_bytes: int = 1024 * 1024
     max_batch: int = 10_000
     max_list_limit: int = 1000
+    max_attachment_bytes: int = 20 * 1024 * 1024
+    """The largest attachment (image, audio or file bytes) a write may carry."""
 
 
 DEFAULT_LIMITS = Limits()

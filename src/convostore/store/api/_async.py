@@ -10,10 +10,14 @@ the backend.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from convostore.model import (
+    Attachment,
+    AttachmentInfo,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -25,10 +29,13 @@ from convostore.model import (
 from convostore.store import ops
 from convostore.store.api._base import MessageLike, StoreBase, check_id, check_revision
 from convostore.store.backend import AsyncBackend
+from convostore.store.rules.attachments import GRACE, referenced
+from convostore.store.rules.codec import collector_paused
 from convostore.store.rules.validation import check_limit
 
 if TYPE_CHECKING:
     from convostore.context import ContextWindow
+    from convostore.formats import DropReport
     from convostore.tokens import TokenCounter
 
 __all__ = ["AsyncStore"]
@@ -148,12 +155,15 @@ class AsyncStore(StoreBase[AsyncBackend]):
         )
 
     async def purge_thread(self, thread_id: str, *, expected_revision: int | None = None) -> None:
-        """Remove the thread and all its messages for good."""
+        """Remove the thread and all its messages for good, and the attachments
+        nothing else references."""
         await self._run(
             ops.PurgeThread(
                 self._tenant, check_id(thread_id, "thread_id"), check_revision(expected_revision)
             )
         )
+        if self._stores_attachments():
+            await self._run(ops.ReleaseAttachments(self._tenant, thread_id))
 
     # imports in steps ----------------------------------------------------------
 
@@ -176,7 +186,10 @@ class AsyncStore(StoreBase[AsyncBackend]):
         self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
     ) -> list[Message]:
         """:meth:`append` to an import in progress (and only to one)."""
-        return await self._run(self._import_append(thread_id, messages))
+        attach, op = self._split(self._import_append(thread_id, messages))
+        if attach is not None:
+            await self._run(attach)
+        return await self._run(op)
 
     async def import_delete_message(self, message_id: str) -> Message:
         """:meth:`delete_message` of a message of an import in progress."""
@@ -255,9 +268,13 @@ class AsyncStore(StoreBase[AsyncBackend]):
 
         Raises:
             ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
-            DuplicateMessageError, ValidationError.
+            DuplicateMessageError, ValidationError, AttachmentTooLargeError,
+            AttachmentNotFoundError.
         """
-        return await self._run(self._append(thread_id, messages, expected_revision))
+        attach, op = self._split(self._append(thread_id, messages, expected_revision))
+        if attach is not None:
+            await self._run(attach)
+        return await self._run(op)
 
     async def get_message(self, message_id: str) -> Message:
         """The message, soft-deleted or not.
@@ -274,7 +291,11 @@ class AsyncStore(StoreBase[AsyncBackend]):
         ``name``, ``native``, ``token_count``, ``token_counter``, ``archived_at``).
 
         ``expected_revision`` is the thread's revision, as for every write."""
-        return await self._run(self._update_message(message_id, expected_revision, fields))
+        attach, op = self._split_patch(self._update_message(message_id, expected_revision, fields))
+        if attach is not None:
+            stored = await self._run(ops.GetMessage(self._tenant, op.message_id))
+            await self._run(dataclasses.replace(attach, thread_id=stored.thread_id))
+        return await self._run(op)
 
     async def delete_message(
         self, message_id: str, *, expected_revision: int | None = None
@@ -383,8 +404,15 @@ class AsyncStore(StoreBase[AsyncBackend]):
     # snapshots, context and health -------------------------------------------------
 
     async def export_thread(self, thread_id: str) -> ConversationSnapshot:
-        """The whole thread, deleted messages included, as a versioned snapshot."""
-        return await self._run(ops.ExportThread(self._tenant, check_id(thread_id, "thread_id")))
+        """The whole thread, deleted messages included, as a versioned snapshot,
+        with the attachments its messages reference."""
+        snapshot = await self._run(ops.ExportThread(self._tenant, check_id(thread_id, "thread_id")))
+        with collector_paused(self.settings.pause_gc_on_load):  # a walk of the whole thread
+            refs = referenced(snapshot.messages)
+        if not refs or not self._stores_attachments():
+            return snapshot
+        blobs = [await self._run(ops.GetAttachment(self._tenant, ref)) for ref in refs]
+        return snapshot.model_copy(update={"attachments": blobs})
 
     async def import_thread(
         self,
@@ -405,8 +433,39 @@ class AsyncStore(StoreBase[AsyncBackend]):
             UnsupportedSnapshotVersionError: the snapshot's version is unknown.
             ThreadExistsError: the thread id is taken.
             DuplicateMessageError: a message id is taken (import with ``new_ids``).
+            AttachmentNotFoundError: a message references bytes that neither
+                the snapshot nor the tenant holds.
         """
-        return await self._run(self._import(snapshot, thread_id, new_ids))
+        attach, op = self._split_import(self._import(snapshot, thread_id, new_ids))
+        if attach is not None:
+            await self._run(attach)
+        return await self._run(op)
+
+    @overload
+    async def context(
+        self,
+        thread_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+        format: None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow: ...
+
+    @overload
+    async def context(
+        self,
+        thread_id: str,
+        *,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        start_on_user: bool = False,
+        counter: TokenCounter | None = None,
+        format: str,
+        report: DropReport | None = None,
+    ) -> Any: ...
 
     async def context(
         self,
@@ -416,23 +475,75 @@ class AsyncStore(StoreBase[AsyncBackend]):
         max_messages: int | None = None,
         start_on_user: bool = False,
         counter: TokenCounter | None = None,
-    ) -> ContextWindow:
+        format: str | None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow | Any:
         """The newest messages of a thread that fit a budget, ready for a model.
 
         The system prompt and pinned messages are always in; a tool call and all
         its results are in or out together. Costs O(window), not O(thread).
 
+        With ``format`` (``openai-chat``, ``openai-responses``, ``anthropic``,
+        ``gemini``, ``vercel-ui``), the window is chosen under that provider's
+        rules and framing and returned as its payload, attachments inline;
+        ``report`` receives what the format could not carry (see
+        :mod:`convostore.formats`).
+
         Raises:
             ContextBudgetError: the mandatory messages alone exceed the budget.
         """
-        plan = self._context(thread_id, max_tokens, max_messages, start_on_user, counter)
+        plan = self._context(
+            thread_id, max_tokens, max_messages, start_on_user, counter, format, report
+        )
         try:
             op = next(plan)
             while True:
                 op = plan.send(await self._run(op))
         except StopIteration as done:
-            window: ContextWindow = done.value
-            return window
+            return done.value
+
+    # attachments ---------------------------------------------------------------------
+
+    async def put_attachment(
+        self, data: bytes, media_type: str = "application/octet-stream"
+    ) -> AttachmentInfo:
+        """Store bytes once for this tenant and return their info, whose
+        ``ref`` a part's ``attachment`` may then name. Storing the same bytes
+        again returns the stored info.
+
+        Bytes that no message comes to reference are removed by
+        :meth:`purge_attachments` once older than its grace period.
+
+        Raises:
+            AttachmentTooLargeError: over ``Limits.max_attachment_bytes``.
+        """
+        return (await self._run(self._put_attachment(data, media_type)))[0]
+
+    async def get_attachment(self, ref: str) -> Attachment:
+        """The attachment ``ref`` (``sha256:...``, or the 64 hex digits) with its bytes.
+
+        Raises:
+            AttachmentNotFoundError: this tenant holds no such bytes.
+        """
+        found = await self._run(self._get_attachment(ref, True))
+        assert isinstance(found, Attachment)
+        return found
+
+    async def attachment_info(self, ref: str) -> AttachmentInfo:
+        """What is stored of the attachment ``ref``, without its bytes.
+
+        Raises:
+            AttachmentNotFoundError: this tenant holds no such bytes.
+        """
+        return await self._run(self._get_attachment(ref, False))
+
+    async def purge_attachments(self, *, older_than: dt.timedelta = GRACE) -> int:
+        """Remove this tenant's attachments that no stored message references
+        and that were stored more than ``older_than`` ago (the grace period
+        leaves uploads and writes in flight alone). Returns how many were
+        removed. Purging a thread removes the attachments only it referenced
+        by itself; this collects what failed writes and unused uploads left."""
+        return await self._run(self._purge_attachments(older_than))
 
     async def health_check(self, *, full: bool = False) -> HealthReport:
         """Whether the store can serve reads and writes now, and why not.

@@ -9,12 +9,16 @@ backend.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import re
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from convostore.errors import ValidationError
+from convostore.errors import AttachmentTooLargeError, ValidationError
 from convostore.model import (
     ID_RULE,
+    Attachment,
     ConversationSnapshot,
     Message,
     MessagePatch,
@@ -25,6 +29,7 @@ from convostore.model import (
 )
 from convostore.store import ops
 from convostore.store.backend import AsyncBackend, Backend
+from convostore.store.rules.attachments import extract
 from convostore.store.rules.paging import decode_cursor
 from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
 from convostore.store.rules.validation import (
@@ -38,7 +43,7 @@ from convostore.store.rules.window import plan_context
 from convostore.store.settings import Limits, StoreSettings
 
 if TYPE_CHECKING:
-    from convostore.context import ContextWindow
+    from convostore.formats import DropReport
     from convostore.tokens import TokenCounter
 
 __all__ = ["MessageLike", "StoreBase", "check_id", "check_revision"]
@@ -47,6 +52,8 @@ B = TypeVar("B", Backend, AsyncBackend)
 MessageLike = Message | Mapping[str, Any]
 
 _DEFAULT_TENANT = "default"
+_REF = re.compile(r"sha256:[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def check_id(value: Any, field: str) -> str:
@@ -218,6 +225,89 @@ class StoreBase(Generic[B]):
             )
         return ops.Append(self._tenant, thread_id, tuple(batch), check_revision(rev), self._counter)
 
+    # attachments -------------------------------------------------------------------
+
+    def _stores_attachments(self) -> bool:
+        return self._backend.capabilities.attachments
+
+    def _split(self, op: ops.Append) -> tuple[ops.Attach | None, ops.Append]:
+        """An append whose messages carry bytes as the ``Attach`` to run first
+        and the append of the messages holding references only."""
+        found = extract(op.messages, self.limits)
+        if found is None:
+            return None, op
+        self._need_attachments()
+        attach = ops.Attach(op.tenant, op.thread_id, found.blobs, found.refs)
+        return attach, dataclasses.replace(op, messages=found.messages)
+
+    def _split_patch(self, op: ops.UpdateMessage) -> tuple[ops.Attach | None, ops.UpdateMessage]:
+        """An update whose new parts carry bytes or references, split like
+        :meth:`_split`; the ``Attach`` names no thread yet (the face fills it
+        in from the stored message)."""
+        patch = op.patch
+        if patch.parts is None:
+            return None, op
+        probe = Message(id=op.message_id, role="user", parts=patch.parts, content="")
+        found = extract([probe], self.limits, field="message")
+        if found is None:
+            return None, op
+        self._need_attachments()
+        parts = found.messages[0].parts
+        new = dataclasses.replace(op, patch=patch.model_copy(update={"parts": parts}))
+        return ops.Attach(op.tenant, None, found.blobs, found.refs), new
+
+    def _split_import(self, op: ops.ImportThread) -> tuple[ops.Attach | None, ops.ImportThread]:
+        """An import as the ``Attach`` of its snapshot's attachments and inline
+        bytes, and the import of messages holding references only."""
+        snap = op.snapshot
+        found = extract(
+            snap.messages, self.limits, field="snapshot.messages", blobs=snap.attachments
+        )
+        if found is None:
+            return None, op
+        self._need_attachments()
+        thread_id = op.thread_id or snap.thread.id
+        snapshot = snap.model_copy(update={"messages": list(found.messages), "attachments": []})
+        attach = ops.Attach(op.tenant, thread_id, found.blobs, found.refs)
+        return attach, dataclasses.replace(op, snapshot=snapshot)
+
+    def _need_attachments(self) -> None:
+        if not self._stores_attachments():
+            raise ValidationError(
+                f"the {self._backend.kind} backend does not store attachments "
+                "(image, audio or file bytes)",
+                field="data",
+            )
+
+    def _put_attachment(self, data: Any, media_type: str) -> ops.Attach:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError("must be bytes", field="data")
+        if not isinstance(media_type, str) or not 1 <= len(media_type) <= 255:
+            raise ValidationError("must be a media type of 1-255 characters", field="media_type")
+        data = bytes(data)
+        if len(data) > self.limits.max_attachment_bytes:
+            raise AttachmentTooLargeError(len(data), self.limits.max_attachment_bytes, field="data")
+        self._need_attachments()
+        return ops.Attach(self._tenant, None, (Attachment.of(data, media_type),), ())
+
+    def _get_attachment(self, ref: Any, with_data: bool) -> ops.GetAttachment:
+        if not isinstance(ref, str) or not _REF.fullmatch(ref):
+            if isinstance(ref, str) and _HEX.fullmatch(ref):
+                ref = "sha256:" + ref
+            else:
+                raise ValidationError(
+                    "must be sha256: and 64 lowercase hex digits (or the 64 digits alone)",
+                    field="ref",
+                )
+        self._need_attachments()
+        return ops.GetAttachment(self._tenant, ref, with_data)
+
+    def _purge_attachments(self, older_than: Any) -> ops.PurgeAttachments:
+        if not isinstance(older_than, dt.timedelta) or older_than < dt.timedelta(0):
+            raise ValidationError("must be a non-negative timedelta", field="older_than")
+        self._need_attachments()
+        return ops.PurgeAttachments(self._tenant, self.settings.clock() - older_than)
+
     def _update_message(
         self, message_id: str, rev: int | None, fields: dict[str, Any]
     ) -> ops.UpdateMessage:
@@ -352,14 +442,31 @@ class StoreBase(Generic[B]):
         max_messages: int | None,
         start_on_user: bool,
         counter: TokenCounter | None,
-    ) -> Generator[ops.Op[Any], Any, ContextWindow]:
-        return plan_context(
+        format: str | None = None,
+        report: DropReport | None = None,
+    ) -> Generator[ops.Op[Any], Any, Any]:
+        if format is None:
+            return plan_context(
+                self._tenant,
+                check_id(thread_id, "thread_id"),
+                max_tokens,
+                max_messages,
+                bool(start_on_user),
+                counter or self._counter,
+            )
+        from convostore.formats.window import plan_format_context
+
+        if not isinstance(format, str):
+            raise ValidationError("must be a format name", field="format")
+        return plan_format_context(
             self._tenant,
             check_id(thread_id, "thread_id"),
             max_tokens,
             max_messages,
             bool(start_on_user),
             counter or self._counter,
+            format,
+            report,
         )
 
     def _view_args(self, name: str) -> tuple[B, str]:

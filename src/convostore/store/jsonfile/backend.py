@@ -20,7 +20,14 @@ from convostore.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from convostore.model import HealthCheckResult, HealthReport, Message, Thread
+from convostore.model import (
+    Attachment,
+    AttachmentInfo,
+    HealthCheckResult,
+    HealthReport,
+    Message,
+    Thread,
+)
 from convostore.store import _health, ops
 from convostore.store.backend import Capabilities
 from convostore.store.jsonfile import health, lock
@@ -35,20 +42,25 @@ from convostore.store.jsonfile.layout import (
 from convostore.store.jsonfile.names import _file_stem
 from convostore.store.jsonfile.options import _flag, _seconds
 from convostore.store.memory import MemoryBackend, Undo
+from convostore.store.rules.attachments import refs_of
 from convostore.store.settings import Limits, StoreSettings
 
 __all__ = ["JsonFileBackend"]
 
 T = TypeVar("T")
 Key = tuple[str, str]  # (tenant, thread_id)
+#: The directory of a tenant's attachments, beside its thread files: one
+#: ``<sha256>.json`` file each, written atomically before the message.
+_ATTACHMENTS = ".attachments"
 
 
 class JsonFileBackend(MemoryBackend):
     """Threads kept in memory and persisted as one JSON file per thread.
 
     Layout: ``<dir>/<tenant>/<thread id>.json``, each holding the format version,
-    the tenant, the thread record and all its messages. ``<dir>/.lock`` is the
-    lock file. Open it with ``open_store("json:///relative/dir")`` or
+    the tenant, the thread record and all its messages;
+    ``<dir>/<tenant>/.attachments/<sha256>.json`` for each stored attachment.
+    ``<dir>/.lock`` is the lock file. Open it with ``open_store("json:///relative/dir")`` or
     ``open_store("json:////absolute/dir")``.
 
     Args:
@@ -73,7 +85,9 @@ class JsonFileBackend(MemoryBackend):
     """
 
     kind: ClassVar[str] = "json"
-    capabilities: ClassVar[Capabilities] = Capabilities(durable=True, multi_process=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        durable=True, multi_process=False, attachments=True
+    )
 
     def __init__(
         self,
@@ -107,6 +121,7 @@ class JsonFileBackend(MemoryBackend):
         self._release = weakref.finalize(self, os.close, self._lock_fd)
         try:
             self._load()
+            self._load_attachments()
         except BaseException:
             self._release()
             raise
@@ -223,6 +238,78 @@ class JsonFileBackend(MemoryBackend):
                         self._damaged[path] = exc.reason
         for directory in cleaned:
             self._sync_dir(directory, strict=False)
+
+    def _load_attachments(self) -> None:
+        """Read every tenant's attachments and the references its messages hold."""
+        for tenant_dir in list(self._dirs):
+            blobs = tenant_dir / _ATTACHMENTS
+            if not blobs.is_dir():
+                continue
+            for entry in sorted(os.scandir(blobs), key=lambda e: e.name):
+                if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
+                    self._remove_stray(Path(entry.path), set())
+                    continue
+                if not entry.name.endswith(_JSON_SUFFIX):
+                    continue
+                try:
+                    doc = json.loads(Path(entry.path).read_bytes())
+                    tenant = doc["tenant"]
+                    blob = Attachment.model_validate(doc["attachment"])
+                except (OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
+                    self._damaged[Path(entry.path)] = f"not a valid attachment file: {exc}"
+                    continue
+                self._blobs[(tenant, blob.ref)] = blob
+        for (tenant, thread_id), msgs in self._msgs.items():
+            for m in msgs:
+                for ref in refs_of(m):
+                    held = self._blobs.get((tenant, ref))
+                    if held is not None:
+                        holders = self._refs.setdefault((tenant, ref), {})
+                        holders[(thread_id, m.id)] = held.created_at
+
+    def _blob_path(self, tenant: str, ref: str) -> Path:
+        return self._root / _file_stem(tenant, "tenant") / _ATTACHMENTS / (ref[7:] + _JSON_SUFFIX)
+
+    def _persist_blob(self, tenant: str, blob: Attachment) -> None:
+        path = self._blob_path(tenant, blob.ref)
+        doc = {
+            "format": "convostore.attachment",
+            "tenant": tenant,
+            "attachment": blob.model_dump(mode="json"),
+        }
+        try:
+            self._ensure_dir(path.parent.parent)
+            self._ensure_dir(path.parent)
+            self._replace(path, json.dumps(doc).encode(), strict=True)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"cannot write {path}: {_why(exc)}; the change was not made"
+            ) from exc
+
+    def _drop_blob(self, tenant: str, ref: str) -> None:
+        path = self._blob_path(tenant, ref)
+        try:
+            self._unlink(path, strict=True)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot remove {path}: {_why(exc)}") from exc
+
+    def attach(self, op: ops.Attach) -> list[AttachmentInfo]:
+        self._refuse_closed()
+        return super().attach(op)
+
+    def release_attachments(self, op: ops.ReleaseAttachments) -> int:
+        self._refuse_closed()
+        return super().release_attachments(op)
+
+    def purge_attachments(self, op: ops.PurgeAttachments) -> int:
+        self._refuse_closed()
+        return super().purge_attachments(op)
+
+    def _refuse_closed(self) -> None:
+        if self._closed:
+            raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
+        if self._broken is not None:
+            raise BackendUnavailableError(self._broken)
 
     def _remove_stray(self, path: Path, cleaned: set[Path]) -> None:
         try:

@@ -179,6 +179,44 @@ class PgStatements(Statements):
             "AND thread_id = %s AND NOT deleted ORDER BY thread_id, seq LIMIT %s"
         )
 
+        # attachments
+        a = f"{self.quoted_schema}.convostore_attachments"
+        ar = f"{self.quoted_schema}.convostore_attachment_refs"
+        cols = "media_type, size_bytes, created_at"
+        unreferenced = (
+            f"NOT EXISTS (SELECT 1 FROM {ar} r WHERE r.tenant_id = a.tenant_id "
+            "AND r.sha256 = a.sha256)"
+        )
+        self.attachment_insert = b(
+            f"INSERT INTO {a} (tenant_id, sha256, {cols}, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, sha256) DO NOTHING"
+        )
+        self.attachment_infos = b(
+            f"SELECT sha256, {cols} FROM {a} WHERE tenant_id = %s AND sha256 = ANY(%s::text[])"
+        )
+        self.attachment_get = b(
+            f"SELECT {cols}, data FROM {a} WHERE tenant_id = %s AND sha256 = %s"
+        )
+        self.attachment_ref_insert = b(
+            f"INSERT INTO {ar} (tenant_id, sha256, thread_id, message_id, created_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        )
+        self.attachment_refs_release = b(
+            f"DELETE FROM {ar} WHERE tenant_id = %s AND thread_id = %s RETURNING sha256"
+        )
+        self.attachments_unreferenced_delete = b(
+            f"DELETE FROM {a} a WHERE tenant_id = %s AND sha256 = ANY(%s::text[]) "
+            f"AND {unreferenced} RETURNING 1"
+        )
+        self.attachment_refs_gc = b(
+            f"DELETE FROM {ar} r WHERE tenant_id = %s AND created_at < %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {m} m WHERE m.tenant_id = r.tenant_id AND m.id = r.message_id)"
+        )
+        self.attachments_gc = b(
+            f"DELETE FROM {a} a WHERE tenant_id = %s AND created_at < %s AND {unreferenced} "
+            "RETURNING 1"
+        )
+
     # parameter forms -------------------------------------------------------------
 
     def time(self, value: dt.datetime) -> dt.datetime:

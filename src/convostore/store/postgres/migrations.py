@@ -200,6 +200,34 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
     WHERE NOT deleted AND NOT archived AND (pinned OR role = 'system')""",
         ),
     ),
+    Migration(
+        4,
+        "attachments",
+        (
+            # Bytes of images, audio and files, once per tenant and hash;
+            # PostgreSQL keeps large values out of line (TOAST) by itself.
+            """CREATE TABLE {s}.convostore_attachments (
+    tenant_id  text COLLATE "C" NOT NULL,
+    sha256     text COLLATE "C" NOT NULL,
+    media_type text NOT NULL,
+    size_bytes bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    data       bytea NOT NULL,
+    PRIMARY KEY (tenant_id, sha256)
+)""",
+            # Which message of which thread references which bytes.
+            """CREATE TABLE {s}.convostore_attachment_refs (
+    tenant_id  text COLLATE "C" NOT NULL,
+    sha256     text COLLATE "C" NOT NULL,
+    thread_id  text COLLATE "C" NOT NULL,
+    message_id text COLLATE "C" NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, sha256, thread_id, message_id)
+)""",
+            """CREATE INDEX convostore_attachment_refs_by_thread
+    ON {s}.convostore_attachment_refs (tenant_id, thread_id)""",
+        ),
+    ),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 

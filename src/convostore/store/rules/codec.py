@@ -83,6 +83,17 @@ _OPTIONAL_FIELDS = (
 )
 
 
+def _plain(part: TextPart) -> bool:
+    """Whether a text part holds its text alone, as ``content`` would rebuild it."""
+    return not (
+        part.citations
+        or part.provider_id is not None
+        or part.status is not None
+        or part.signature is not None
+        or part.provider_metadata
+    )
+
+
 def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     """The message as checked JSON, in its lean stored form.
 
@@ -98,7 +109,13 @@ def encode_message(message: Message, limits: Limits = DEFAULT_LIMITS) -> str:
     # ``content`` and ``parts`` derive from each other when one is absent:
     # store a text only once.
     parts, content = message.parts, message.content
-    if content and len(parts) == 1 and isinstance(parts[0], TextPart) and parts[0].text == content:
+    if (
+        content
+        and len(parts) == 1
+        and isinstance(parts[0], TextPart)
+        and parts[0].text == content
+        and _plain(parts[0])
+    ):
         exclude.add("parts")
     elif parts and content == _text_of(parts):
         exclude.add("content")

@@ -12,7 +12,7 @@ are, never recounted.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from convostore.model import Message
@@ -50,8 +50,10 @@ def plan_context(
     max_messages: int | None,
     start_on_user: bool,
     counter: TokenCounter | None = None,
+    framing: Callable[[Message], int] | None = None,
 ) -> Generator[ops.Op[Any], Any, ContextWindow]:
-    """Yield the reads a window needs and return the window."""
+    """Yield the reads a window needs and return the window (``framing`` as
+    for :class:`~convostore.context.WindowSelector`)."""
     from convostore.context import WindowSelector
 
     if max_tokens is None and max_messages is None:
@@ -66,6 +68,7 @@ def plan_context(
         max_messages=max_messages,
         start_on_user=start_on_user,
         counter=counter,
+        framing=framing,
     )
     while True:
         # Decode a stored body only when the selector still wants it: a window

@@ -28,16 +28,20 @@ decoding).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from convostore.errors import (
+    AttachmentNotFoundError,
     DuplicateMessageError,
     MessageNotFoundError,
     ThreadExistsError,
     ThreadNotFoundError,
 )
 from convostore.model import (
+    Attachment,
+    AttachmentInfo,
     ConversationSnapshot,
     Message,
     Page,
@@ -437,6 +441,78 @@ def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread)
     return thread
 
 
+# --- attachments ------------------------------------------------------------------
+
+
+def _when(value: Any) -> dt.datetime:
+    """A stored time as an aware datetime (SQLite keeps microseconds)."""
+    return value if isinstance(value, dt.datetime) else from_us(int(value))
+
+
+def attach(sq: Statements, settings: StoreSettings, op: ops.Attach) -> Steps[list[AttachmentInfo]]:
+    now = sq.time(settings.now())
+    for b in op.blobs:
+        yield Query(
+            sq.attachment_insert,
+            (op.tenant, b.sha256, b.media_type, b.size_bytes, now, bytes(b.data)),
+            Fetch.NONE,
+        )
+    wanted = list(dict.fromkeys([b.sha256 for b in op.blobs] + [ref[7:] for _, ref in op.refs]))
+    rows = yield Query(sq.attachment_infos, (op.tenant, sq.id_list(wanted)), Fetch.ALL)
+    found = {row[0]: row for row in rows}
+    for _, ref in op.refs:
+        if ref[7:] not in found:
+            raise AttachmentNotFoundError(ref)
+    if op.thread_id is not None:
+        # One statement per reference (a batch holds few; PostgreSQL pipelines them).
+        for mid, ref in op.refs:
+            yield Query(
+                sq.attachment_ref_insert, (op.tenant, ref[7:], op.thread_id, mid, now), Fetch.NONE
+            )
+    return [_info(found[b.sha256]) for b in op.blobs]
+
+
+def _info(row: Any) -> AttachmentInfo:
+    sha, media_type, size, created = row[:4]
+    return AttachmentInfo(
+        ref="sha256:" + sha, media_type=media_type, size_bytes=size, created_at=_when(created)
+    )
+
+
+def get_attachment(
+    sq: Statements, settings: StoreSettings, op: ops.GetAttachment
+) -> Steps[Attachment | AttachmentInfo]:
+    row = yield Query(sq.attachment_get, (op.tenant, op.ref[7:]), Fetch.ONE)
+    if row is None:
+        raise AttachmentNotFoundError(op.ref)
+    info = _info((op.ref[7:], *row))
+    if not op.with_data:
+        return info
+    return Attachment(**info.model_dump(), data=bytes(row[3]))
+
+
+def release_attachments(
+    sq: Statements, settings: StoreSettings, op: ops.ReleaseAttachments
+) -> Steps[int]:
+    rows = yield Query(sq.attachment_refs_release, (op.tenant, op.thread_id), Fetch.ALL)
+    hashes = sorted({row[0] for row in rows})
+    if not hashes:
+        return 0
+    removed = yield Query(
+        sq.attachments_unreferenced_delete, (op.tenant, sq.id_list(hashes)), Fetch.ALL
+    )
+    return len(removed)
+
+
+def purge_attachments(
+    sq: Statements, settings: StoreSettings, op: ops.PurgeAttachments
+) -> Steps[int]:
+    before = sq.time(op.before)
+    yield Query(sq.attachment_refs_gc, (op.tenant, before), Fetch.NONE)
+    removed = yield Query(sq.attachments_gc, (op.tenant, before), Fetch.ALL)
+    return len(removed)
+
+
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT
 
 HANDLERS: dict[str, Handler] = {
@@ -461,5 +537,9 @@ HANDLERS: dict[str, Handler] = {
     "load_messages": Handler(load_messages, _S, post=decode_loaded),
     "export_thread": Handler(export_thread, _S, post=decode_export),
     "import_thread": Handler(import_thread, _W, writes=True),
+    "attach": Handler(attach, _W, writes=True),
+    "get_attachment": Handler(get_attachment, _A),
+    "release_attachments": Handler(release_attachments, _W, writes=True),
+    "purge_attachments": Handler(purge_attachments, _W, writes=True),
 }
 """The handler of every operation but appends and health checks, by name."""

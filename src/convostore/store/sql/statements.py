@@ -132,6 +132,30 @@ class Statements(ABC):
     messages_by_execution_in_thread: Any
     """(tenant, execution_id, thread, limit) -> the same, in one thread."""
 
+    # attachments -----------------------------------------------------------------
+    attachment_insert: Any = None
+    """(tenant, sha256, media_type, size_bytes, created, data): stored unless
+    the tenant holds that hash."""
+    attachment_infos: Any = None
+    """(tenant, hashes) -> (sha256, media_type, size_bytes, created) of each
+    stored among ``hashes`` (an :meth:`id_list`)."""
+    attachment_get: Any = None
+    """(tenant, sha256) -> (media_type, size_bytes, created, data)."""
+    attachment_ref_insert: Any = None
+    """(tenant, sha256, thread, message, created): one reference; one already
+    recorded is kept."""
+    attachment_refs_release: Any = None
+    """(tenant, thread) -> (sha256,) of each reference of the thread, deleted."""
+    attachments_unreferenced_delete: Any = None
+    """(tenant, hashes) -> a row per attachment deleted: those among ``hashes``
+    no reference is left for."""
+    attachment_refs_gc: Any = None
+    """(tenant, before): delete references recorded before ``before`` whose
+    message is not stored."""
+    attachments_gc: Any = None
+    """(tenant, before) -> a row per attachment deleted: those stored before
+    ``before`` that no reference is left for."""
+
     # parameter forms -------------------------------------------------------------
 
     @abstractmethod

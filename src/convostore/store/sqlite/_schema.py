@@ -126,6 +126,37 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP INDEX messages_mandatory",
         ),
     ),
+    Migration(
+        3,
+        "attachments",
+        (
+            # Bytes of images, audio and files, once per tenant and hash. A
+            # rowid table: SQLite keeps large rows out of the index b-tree.
+            """
+            CREATE TABLE attachments (
+                tenant_id   TEXT    NOT NULL,
+                sha256      TEXT    NOT NULL,
+                media_type  TEXT    NOT NULL,
+                size_bytes  INTEGER NOT NULL,
+                created_us  INTEGER NOT NULL,
+                data        BLOB    NOT NULL,
+                UNIQUE (tenant_id, sha256)
+            )
+            """,
+            # Which message of which thread references which bytes.
+            """
+            CREATE TABLE attachment_refs (
+                tenant_id   TEXT    NOT NULL,
+                sha256      TEXT    NOT NULL,
+                thread_id   TEXT    NOT NULL,
+                message_id  TEXT    NOT NULL,
+                created_us  INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, sha256, thread_id, message_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX attachment_refs_by_thread ON attachment_refs (tenant_id, thread_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -187,6 +187,13 @@ ORDER BY thread_id, seq LIMIT ?
 """
 
 
+_ATTACHMENT_COLS = "media_type, size_bytes, created_us"
+_UNREFERENCED = (
+    "NOT EXISTS (SELECT 1 FROM attachment_refs AS r WHERE r.tenant_id = attachments.tenant_id "
+    "AND r.sha256 = attachments.sha256)"
+)
+
+
 class SqliteStatements(Statements):
     """Every statement the shared handlers run on SQLite."""
 
@@ -216,6 +223,38 @@ class SqliteStatements(Statements):
     context_page = CONTEXT_PAGE
     messages_by_execution = MESSAGES_BY_EXECUTION.format(thread="")
     messages_by_execution_in_thread = MESSAGES_BY_EXECUTION.format(thread="AND thread_id = ?")
+
+    attachment_insert = (
+        f"INSERT INTO attachments (tenant_id, sha256, {_ATTACHMENT_COLS}, data) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, sha256) DO NOTHING"
+    )
+    attachment_infos = (
+        f"SELECT sha256, {_ATTACHMENT_COLS} FROM attachments "
+        f"WHERE tenant_id = ? AND sha256 IN ({IDS})"
+    )
+    attachment_get = (
+        f"SELECT {_ATTACHMENT_COLS}, data FROM attachments WHERE tenant_id = ? AND sha256 = ?"
+    )
+    attachment_ref_insert = (
+        "INSERT INTO attachment_refs (tenant_id, sha256, thread_id, message_id, created_us) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    attachment_refs_release = (
+        "DELETE FROM attachment_refs WHERE tenant_id = ? AND thread_id = ? RETURNING sha256"
+    )
+    attachments_unreferenced_delete = (
+        f"DELETE FROM attachments WHERE tenant_id = ? AND sha256 IN ({IDS}) AND {_UNREFERENCED} "
+        "RETURNING 1"
+    )
+    attachment_refs_gc = (
+        "DELETE FROM attachment_refs WHERE tenant_id = ? AND created_us < ? AND NOT EXISTS "
+        "(SELECT 1 FROM messages AS m INDEXED BY messages_by_id "
+        "WHERE m.tenant_id = attachment_refs.tenant_id AND m.id = attachment_refs.message_id)"
+    )
+    attachments_gc = (
+        f"DELETE FROM attachments WHERE tenant_id = ? AND created_us < ? AND {_UNREFERENCED} "
+        "RETURNING 1"
+    )
 
     def __init__(self) -> None:
         self._pages = {

@@ -31,6 +31,7 @@ The suite is one class per concept, each usable on its own:
 :class:`IdentifierContract`   real-world and refused ids
 :class:`BadInputContract`     bad input refused alike, nothing written
 :class:`PropertyContract`     hypothesis round trips
+:class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
 :class:`DurabilityContract`   reopening (capability ``durable``)
 :class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
 ============================  ====================================================
@@ -38,6 +39,7 @@ The suite is one class per concept, each usable on its own:
 
 from __future__ import annotations
 
+from convostore.testing.contract.attachments import AttachmentContract, every_part_kind
 from convostore.testing.contract.bad_input import BAD_INPUT, BadInputContract
 from convostore.testing.contract.base import (
     PROPERTY_SETTINGS,
@@ -70,6 +72,7 @@ __all__ = [
     "PROPERTY_SETTINGS",
     "REAL_WORLD_IDS",
     "REFUSED_IDS",
+    "AttachmentContract",
     "BadInputContract",
     "ConcurrencyContract",
     "ContextContract",
@@ -90,6 +93,7 @@ __all__ = [
     "ThreadContract",
     "all_messages",
     "capabilities",
+    "every_part_kind",
     "execute_op",
     "fingerprint",
     "require_capability",
@@ -110,6 +114,7 @@ class StoreContract(
     IdentifierContract,
     BadInputContract,
     PropertyContract,
+    AttachmentContract,
     DurabilityContract,
     ConcurrencyContract,
 ):
