@@ -19,27 +19,41 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from convostore.model import SNAPSHOT_VERSIONS, Message, Thread, utcnow
+from convostore.model import SNAPSHOT_VERSIONS, Attachment, Message, Thread, utcnow
 
-__all__ = ["JSON_TAIL", "json_head", "json_messages", "past_cut"]
+__all__ = ["JSON_TAIL", "attachments_member", "json_head", "json_messages", "past_cut"]
 
 JSON_TAIL = b"\n]}\n"
 """What closes a snapshot document after its last message."""
 
 
-def json_head(thread: Thread, exported_at: dt.datetime | None = None) -> bytes:
-    """The start of the document: version, time of export, thread, and the
-    opening of the messages array."""
+def json_head(
+    thread: Thread,
+    exported_at: dt.datetime | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> bytes:
+    """The start of the document: version, time of export, thread, the
+    attachments its messages reference (before them, so that an import reading
+    the document as a stream has the bytes before the first message naming
+    them), and the opening of the messages array."""
     when = json.dumps((exported_at or utcnow()).isoformat())
     return (
         b'{"version":%d,"exported_at":' % SNAPSHOT_VERSIONS[-1]
         + when.encode()
         + b',"thread":'
         + thread.model_dump_json().encode()
+        + attachments_member(attachments)
         + b',"messages":['
     )
+
+
+def attachments_member(attachments: Sequence[Attachment]) -> bytes:
+    """``,"attachments":[...]`` for a document's head; empty without any."""
+    if not attachments:
+        return b""
+    return b',"attachments":[' + b",".join(a.model_dump_json().encode() for a in attachments) + b"]"
 
 
 def json_messages(messages: Iterable[Message], *, first: bool) -> bytes:

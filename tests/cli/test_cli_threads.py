@@ -254,3 +254,17 @@ def test_a_missing_thread_names_the_tenant_it_was_looked_for_in(run: Run, store_
         "threads", "show", theirs.id, "--store", store_url, env={"CONVOSTORE_TENANT": "acme"}
     )
     assert found.exit_code == 0
+
+
+@pytest.mark.parametrize("fmt", ["anthropic", "openai-chat", "openai-responses", "gemini"])
+def test_tail_format_prints_a_ready_request_body(run: Run, store_url: str, fmt: str) -> None:
+    from convostore.formats import to_format
+
+    thread = seed(store_url, messages=6)
+    body = json.loads(
+        run("messages", "tail", thread.id, "-n", "4", "--format", fmt, "--store", store_url).stdout
+    )
+    window = with_store(store_url, lambda s: s.context(thread.id, max_messages=4, format=fmt))
+    assert body == window
+    newest = with_store(store_url, lambda s: s.recent(thread.id, 4))
+    assert body == to_format(newest, fmt)  # the four newest, whole (no tool exchange cut)

@@ -594,3 +594,31 @@ def test_an_export_is_cut_at_the_thread_as_first_read(store_url: str, fmt: str) 
     lines = iter(out.getvalue().splitlines(keepends=True))
     done = with_store(store_url, lambda s: import_stream(s, lines, fmt), "b")
     assert done.messages == 3
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_an_export_carries_its_attachments_to_another_tenant(
+    run: Run, store_url: str, tmp_path: Path, fmt: str
+) -> None:
+    from convostore import ImagePart
+
+    image = b"\x89PNG" + bytes(range(256))
+    thread = seed(store_url, messages=2)
+    with_store(
+        store_url,
+        lambda s: s.append(thread.id, Message.user("see").with_parts(ImagePart(data=image))),
+    )
+    path = tmp_path / f"out.{fmt}"
+    run("export", thread.id, "--format", fmt, "-o", str(path), "--store", store_url)
+    run("import", str(path), "--format", fmt, "--tenant", "copy", "--store", store_url)
+
+    def read(s: Any) -> bytes:
+        copy = s.tenant("copy")
+        ref = copy.recent(thread.id, 1)[0].parts[0].attachment
+        return bytes(copy.get_attachment(ref).data)
+
+    assert with_store(store_url, read) == image
+    if fmt == "json":
+        assert (
+            ConversationSnapshot.model_validate_json(path.read_bytes()).attachments[0].data == image
+        )

@@ -55,7 +55,7 @@ def test_duplicates(dialect: str) -> None:
     # result); Anthropic wants each id of a request to be unique
     reused = codes([user("q"), call("a"), result("a"), call("a")], dialect)
     assert "call_without_result" in reused
-    assert ("duplicate_call_id" in reused) == (dialect == "anthropic-messages")
+    assert ("duplicate_call_id" in reused) == (dialect in ("anthropic-messages", "anthropic"))
 
 
 def test_interleaved_results_break_chat_and_anthropic_only() -> None:
@@ -92,5 +92,15 @@ def test_issue_details() -> None:
 
 
 def test_unknown_dialect() -> None:
-    with pytest.raises(ValidationError):
-        validate_context([], "gemini")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as err:
+        validate_context([], "cohere")
+    assert err.value.field == "dialect"
+
+
+def test_dialects_are_the_format_names_and_the_old_names_still_work() -> None:
+    from convostore.formats import FORMATS
+
+    assert DIALECTS == FORMATS
+    msgs = [Message.assistant("hi")]
+    assert codes(msgs, "anthropic") == codes(msgs, "anthropic-messages") == ["first_not_user"]
+    assert codes(msgs, "gemini") == ["first_not_user"]

@@ -22,6 +22,7 @@ from convostore.cli._common import (
     store_options,
     table,
 )
+from convostore.formats import FORMATS
 from convostore.model import (
     AudioPart,
     DataPart,
@@ -160,6 +161,20 @@ def messages() -> None:
     is_flag=True,
     help=f"Cut each message to {TRUNCATED} characters on one line.",
 )
+@click.option(
+    "--format",
+    "wire_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Print the newest messages as a ready request body of this provider format "
+    "(a context window: tool exchanges whole, the provider's rules applied).",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1),
+    default=None,
+    help="With --format: the window's token budget (default: the -n newest messages).",
+)
 @json_option
 @jsonl_option
 def tail(
@@ -169,6 +184,8 @@ def tail(
     count: int,
     include_deleted: bool,
     truncate: bool,
+    wire_format: str | None,
+    max_tokens: int | None,
     as_json: bool,
     as_jsonl: bool,
 ) -> None:
@@ -176,10 +193,22 @@ def tail(
 
     Each message shows all its parts: text, reasoning, tool calls (name and
     arguments as JSON), tool results (a preview), images and files by name.
-    --json and --jsonl print the messages whole.
+    --json and --jsonl print the messages whole. --format prints them as the
+    body of a request to that provider, e.g. ``--format anthropic``.
     """
     with opened_store(store_url, tenant, create=False) as store:
         store.get_thread(thread_id)  # a missing thread is an error, not an empty tail
+        if wire_format is not None:
+            if max_tokens is None and count == 0:
+                max_tokens = 2**62
+            payload = store.context(
+                thread_id,
+                max_tokens=max_tokens,
+                max_messages=count or None,
+                format=wire_format,
+            )
+            click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+            return
         items: Iterable[Message]
         if count == 0:
             items = store.iter_messages(

@@ -1,6 +1,5 @@
-"""Checking a list of messages against the tool-pairing rules of OpenAI
-Chat Completions, OpenAI Responses and Anthropic Messages
-(:func:`validate_context`)."""
+"""Checking a list of messages against the tool-pairing rules of each wire
+format of :mod:`convostore.formats` (:func:`validate_context`)."""
 
 from __future__ import annotations
 
@@ -10,13 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from convostore.context.shapes import call_ids, is_reasoning_only, result_ids
-from convostore.errors import ValidationError
+from convostore.formats._common import FORMATS, FormatName, format_name
 from convostore.model import Message, Role
 
-Dialect = Literal["openai-chat", "openai-responses", "anthropic-messages"]
+Dialect = FormatName
+"""A format name of :mod:`convostore.formats`; the names of earlier releases
+(``anthropic-messages``, ``openai.chat``...) are accepted too."""
 
-
-DIALECTS: tuple[Dialect, ...] = ("openai-chat", "openai-responses", "anthropic-messages")
+DIALECTS: tuple[Dialect, ...] = FORMATS
 
 
 IssueCode = Literal[
@@ -55,7 +55,7 @@ class ContextIssue(BaseModel):
 
 def validate_context(
     messages: Sequence[Message],
-    dialect: Dialect = "openai-chat",
+    dialect: str = "openai-chat",
     *,
     require_user_first: bool | None = None,
 ) -> list[ContextIssue]:
@@ -66,12 +66,12 @@ def validate_context(
     is not used again while its call waits for its result. An id may be
     reused once its call is answered (some OpenAI-compatible servers number
     calls ``call_0``, ``call_1``... in every turn), except for
-    ``anthropic-messages``, which wants every ``tool_use`` id of a request to
+    ``anthropic``, which wants every ``tool_use`` id of a request to
     be unique (``duplicate_call_id``).
 
     ``openai-chat``: the results of an assistant message's calls follow it
     directly, before any other message (Chat Completions rejects anything in
-    between). ``anthropic-messages``: the same, since all ``tool_result``
+    between). ``anthropic`` and ``gemini``: the same, since all ``tool_result``
     blocks must be in the message right after the ``tool_use``; and the first
     message after the system prompt must be the user's (``require_user_first``,
     on by default for this dialect). ``openai-responses``: outputs may come
@@ -81,13 +81,10 @@ def validate_context(
     Returns:
         The issues found, in list order; empty when the list is valid.
     """
-    if dialect not in DIALECTS:
-        raise ValidationError(
-            f"unknown dialect {dialect!r}; use one of {list(DIALECTS)}", field="dialect"
-        )
+    dialect = format_name(dialect, field="dialect")
     if require_user_first is None:
-        require_user_first = dialect == "anthropic-messages"
-    adjacent = dialect in ("openai-chat", "anthropic-messages")
+        require_user_first = dialect in ("anthropic", "gemini")
+    adjacent = dialect in ("openai-chat", "anthropic", "gemini")
     issues: list[ContextIssue] = []
 
     def issue(code: IssueCode, i: int, detail: str, call_id: str | None = None) -> None:
@@ -150,7 +147,7 @@ def validate_context(
                             cid,
                         )
                         continue
-                    if dialect == "anthropic-messages":
+                    if dialect == "anthropic":
                         issue(
                             "duplicate_call_id",
                             i,
@@ -161,7 +158,7 @@ def validate_context(
                 current[cid] = i
                 made.append((cid, i))
                 open_block.add((cid, i))
-        if dialect == "openai-responses" and is_reasoning_only(m):
+        if dialect in ("openai-responses", "vercel-ui") and is_reasoning_only(m):
             nxt = messages[i + 1] if i + 1 < len(messages) else None
             if nxt is None or nxt.role is not Role.ASSISTANT:
                 issue(

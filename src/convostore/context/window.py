@@ -281,6 +281,10 @@ class WindowSelector:
             sel.feed(reversed(page))
         window = sel.finish(reached_start=page_was_the_first)
 
+    ``framing`` adds tokens to each message's count: what the target wire
+    format spends around it beyond the OpenAI Chat framing a stored count
+    includes (see :func:`convostore.formats.framing`).
+
     Raises:
         ContextBudgetError: from the constructor or :meth:`finish`, when the
             mandatory part alone exceeds a budget.
@@ -296,12 +300,14 @@ class WindowSelector:
         start_on_user: bool = False,
         counter: TokenCounter | None = None,
         position: Callable[[Message], int | None] | None = None,
+        framing: Callable[[Message], int] | None = None,
     ) -> None:
         self.max_tokens = _check_budget(max_tokens, "max_tokens")
         self.max_messages = _check_budget(max_messages, "max_messages")
         self.start_on_user = bool(start_on_user)
         self._counter = counter
         self._position = position
+        self._framing = framing
         self._costs: dict[str, tuple[int, str, bool]] = {}
         candidates: list[Message] = []
         for m in mandatory:
@@ -339,7 +345,10 @@ class WindowSelector:
     def _cost(self, m: Message) -> int:
         c = self._costs.get(m.id)
         if c is None:
-            c = self._costs[m.id] = token_count_for(m, self._counter)
+            tc = token_count_for(m, self._counter)
+            if self._framing is not None:
+                tc = tc._replace(tokens=max(0, tc.tokens + self._framing(m)))
+            c = self._costs[m.id] = tc
         return c[0]
 
     def _take(self, m: Message) -> None:

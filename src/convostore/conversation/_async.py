@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from convostore.context import ContextWindow, call_ids
 from convostore.conversation._base import ConversationBase, StateView
@@ -42,6 +42,9 @@ from convostore.model import Message, Role, Thread, ThreadState, utcnow
 from convostore.store import ops
 from convostore.store.api import AsyncStore
 from convostore.tokens import token_count_for, with_token_count
+
+if TYPE_CHECKING:
+    from convostore.formats import DropReport
 
 __all__ = ["AsyncConversation", "AsyncSessionState"]
 
@@ -183,22 +186,57 @@ class AsyncConversation(ConversationBase):
         """Turn ``number`` (1-based); None for 0 or past the end."""
         return await self._get_turn(number)
 
+    @overload
     async def context(
         self,
         max_tokens: int | None = None,
         max_messages: int | None = None,
         *,
         start_on_user: bool = False,
-    ) -> ContextWindow:
+        format: None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow: ...
+
+    @overload
+    async def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+        format: str,
+        report: DropReport | None = None,
+    ) -> Any: ...
+
+    async def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+        format: str | None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow | Any:
         """The newest messages that fit, ready for a model (see :mod:`convostore.context`).
 
-        Without a budget, ``config.max_tokens`` applies.
+        Without a budget, ``config.max_tokens`` applies. With ``format``, the
+        window is that provider's payload (see :mod:`convostore.formats`).
 
         Raises:
             ContextBudgetError: the system prompt and pinned messages alone do not fit.
         """
         if max_tokens is None and max_messages is None:
             max_tokens = self._config.max_tokens
+        if format is not None:
+            return await self._store.context(
+                self.id,
+                max_tokens=max_tokens,
+                max_messages=max_messages,
+                start_on_user=start_on_user,
+                counter=self._config.counter,
+                format=format,
+                report=report,
+            )
         return await self._store.context(
             self.id,
             max_tokens=max_tokens,

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from convostore.context import ContextWindow, call_ids
 from convostore.conversation._base import ConversationBase, StateView
@@ -40,6 +40,9 @@ from convostore.model import Message, Role, Thread, ThreadState, utcnow
 from convostore.store import ops
 from convostore.store.api import Store
 from convostore.tokens import token_count_for, with_token_count
+
+if TYPE_CHECKING:
+    from convostore.formats import DropReport
 
 __all__ = ["Conversation", "SessionState"]
 
@@ -181,22 +184,57 @@ class Conversation(ConversationBase):
         """Turn ``number`` (1-based); None for 0 or past the end."""
         return self._get_turn(number)
 
+    @overload
     def context(
         self,
         max_tokens: int | None = None,
         max_messages: int | None = None,
         *,
         start_on_user: bool = False,
-    ) -> ContextWindow:
+        format: None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow: ...
+
+    @overload
+    def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+        format: str,
+        report: DropReport | None = None,
+    ) -> Any: ...
+
+    def context(
+        self,
+        max_tokens: int | None = None,
+        max_messages: int | None = None,
+        *,
+        start_on_user: bool = False,
+        format: str | None = None,
+        report: DropReport | None = None,
+    ) -> ContextWindow | Any:
         """The newest messages that fit, ready for a model (see :mod:`convostore.context`).
 
-        Without a budget, ``config.max_tokens`` applies.
+        Without a budget, ``config.max_tokens`` applies. With ``format``, the
+        window is that provider's payload (see :mod:`convostore.formats`).
 
         Raises:
             ContextBudgetError: the system prompt and pinned messages alone do not fit.
         """
         if max_tokens is None and max_messages is None:
             max_tokens = self._config.max_tokens
+        if format is not None:
+            return self._store.context(
+                self.id,
+                max_tokens=max_tokens,
+                max_messages=max_messages,
+                start_on_user=start_on_user,
+                counter=self._config.counter,
+                format=format,
+                report=report,
+            )
         return self._store.context(
             self.id,
             max_tokens=max_tokens,

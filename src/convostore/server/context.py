@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from convostore.errors import ValidationError
+from convostore.formats import FormatName
 from convostore.store.api import AsyncStore
 from convostore.store.rules.window import DEFAULT_CONTEXT_TOKENS
 
@@ -32,7 +34,9 @@ def available() -> bool:
 
 
 @router.get(
-    "/threads/{thread_id}/context", operation_id="getContext", response_model=ContextResponse
+    "/threads/{thread_id}/context",
+    operation_id="getContext",
+    response_model=ContextResponse | list[dict[str, Any]] | dict[str, Any],
 )
 async def get_context(
     store: TenantStore,
@@ -60,7 +64,14 @@ async def get_context(
     start_on_user: Annotated[
         bool, Query(description="Drop leading non-user messages (after the system prompt).")
     ] = False,
-) -> ContextResponse:
+    format: Annotated[
+        FormatName | None,
+        Query(
+            description="Answer with the window as this provider's payload, chosen under "
+            "its rules (e.g. Anthropic's user-first turns), attachments inline."
+        ),
+    ] = None,
+) -> Any:
     """The context window, oldest first. 422 if the mandatory part exceeds the budget.
 
     A window never holds more than the server's ``max_window_messages``, so the
@@ -78,6 +89,15 @@ async def get_context(
         )
     if max_tokens is None and max_messages is None:  # the library's default budget
         max_tokens = DEFAULT_CONTEXT_TOKENS
+    if format is not None:
+        payload = await store.context(
+            thread_id,
+            max_tokens=max_tokens,
+            max_messages=limits.max_window_messages if max_messages is None else max_messages,
+            start_on_user=start_on_user,
+            format=format,
+        )
+        return JSONResponse(payload)
     window = await cast(Any, store).context(
         thread_id,
         max_tokens=max_tokens,

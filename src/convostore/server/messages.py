@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, status
+import pydantic
+from fastapi import APIRouter, Body, Header, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from convostore._ids import new_id
 from convostore.errors import DuplicateMessageError, NotFoundError
+from convostore.formats import FormatName, from_format
 from convostore.model import Identifier, Message, MessagePatch, Page
 from convostore.store.api import AsyncStore
 
@@ -99,13 +102,39 @@ def _with_ids(
     operation_id="appendMessages",
     status_code=status.HTTP_201_CREATED,
     response_model=AppendResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/AppendRequest"},
+                            {"type": "array", "items": {"type": "object"}},
+                            {"type": "object"},
+                        ],
+                        "description": "convostore's {messages: [...]}, or with ?format= "
+                        "that format's payload.",
+                    }
+                }
+            },
+        }
+    },
 )
 async def append_messages(
     store: TenantStore,
     key: ApiKeyDep,
     thread_id: ThreadId,
-    body: AppendRequest,
+    body: Annotated[Any, Body()],
     expected: ExpectedRevision,
+    format: Annotated[
+        FormatName | None,
+        Query(
+            description="The wire format of the body: a provider payload (OpenAI Chat "
+            "messages, Responses input items, an Anthropic request, Gemini contents or "
+            "AI SDK UIMessages) instead of convostore's ``{messages: [...]}``."
+        ),
+    ] = None,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -120,8 +149,19 @@ async def append_messages(
 
     With an ``Idempotency-Key``, a retry of the same request adds nothing and
     answers as the first did; the key sent with another body gets 409.
+    With ``format``, the body is that format's payload, converted first
+    (``convostore.formats``); a retry is recognised the same way.
     """
-    batch = _with_ids(body.messages, key.tenant, thread_id, idempotency_key)
+    if format is None:
+        try:
+            request = AppendRequest.model_validate(body)
+        except pydantic.ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            ) from None
+        batch = _with_ids(request.messages, key.tenant, thread_id, idempotency_key)
+    else:
+        batch = _converted(body, format, key.tenant, thread_id, idempotency_key)
     try:
         stored = await store.append(thread_id, batch, expected_revision=expected)
     except DuplicateMessageError as exc:
@@ -134,6 +174,35 @@ async def append_messages(
             ) from None
         raise
     return AppendResponse(messages=stored)
+
+
+def _converted(
+    payload: Any, format: FormatName, tenant: str, thread_id: str, key: str | None
+) -> list[Message]:
+    """The messages of a provider payload; with an Idempotency-Key, their ids
+    derived from it (except for formats whose messages carry ids of their own)
+    and the digest taken over the payload as sent."""
+    messages = from_format(payload, format)
+    if not messages:
+        raise ApiError(422, "validation", "the payload holds no message")
+    if key is None:
+        return messages
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256()
+    for piece in (tenant, thread_id, key, format):
+        digest.update(piece.encode("utf-8", "surrogatepass") + b"\x1f")
+    digest.update(body.encode("utf-8", "surrogatepass"))
+    marked = f"req_{digest.hexdigest()[:40]}"
+    own_ids = format == "vercel-ui"
+    return [
+        m.model_copy(
+            update={
+                "request_digest": marked,
+                **({} if own_ids else {"id": derived_message_id(tenant, thread_id, key, i)}),
+            }
+        )
+        for i, m in enumerate(messages)
+    ]
 
 
 async def _key_reused(store: AsyncStore, message_id: str, batch: list[Message]) -> bool:

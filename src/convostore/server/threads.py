@@ -28,6 +28,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.snapshot_stream import JSON_TAIL, json_head, json_messages, past_cut
+from convostore.store.rules.attachments import refs_of
 
 from .deps import ExpectedRevision, PathId, TenantStore, etag, id_segment
 from .schemas import StatePatch, ThreadCreate
@@ -219,9 +220,18 @@ async def export_thread(store: TenantStore, thread_id: ThreadId) -> StreamingRes
     first read: messages appended while it streams are left out.
     """
     thread = await store.get_thread(thread_id)  # a missing thread is a 404, not a stream
+    # The attachments go before the messages: a first read collects what they reference.
+    refs: dict[str, None] = {}
+    async for m in store.iter_messages(
+        thread_id, include_deleted=True, batch=store.limits.max_list_limit
+    ):
+        if past_cut(m, thread):
+            break
+        refs.update(dict.fromkeys(refs_of(m)))
+    blobs = [await store.get_attachment(ref) for ref in refs]
 
     async def document() -> AsyncIterator[bytes]:
-        yield json_head(thread)
+        yield json_head(thread, attachments=blobs)
         page: list[Message] = []
         first = True
         async for m in store.iter_messages(

@@ -8,8 +8,15 @@ from typing import IO
 
 from convostore.cli.transfer.formats import JSONL_FORMAT, Tick, _chunks, _no_tick
 from convostore.model import SNAPSHOT_VERSIONS, utcnow
-from convostore.snapshot_stream import JSON_TAIL, json_head, json_messages, past_cut
+from convostore.snapshot_stream import (
+    JSON_TAIL,
+    attachments_member,
+    json_head,
+    json_messages,
+    past_cut,
+)
 from convostore.store import Store
+from convostore.store.rules.attachments import refs_of
 
 __all__ = ["export_stream"]
 
@@ -21,6 +28,13 @@ def export_stream(
     reading its messages a page at a time; return the number of messages."""
     thread = store.get_thread(thread_id)
     page = store.limits.max_list_limit
+    # The attachments go before the messages: a first read collects what they reference.
+    refs: dict[str, None] = {}
+    for m in store.iter_messages(thread_id, include_deleted=True, batch=page):
+        if past_cut(m, thread):
+            break
+        refs.update(dict.fromkeys(refs_of(m)))
+    blobs = [store.get_attachment(ref) for ref in refs]
     # Cut at the thread as read: the file holds the messages its header counts,
     # which is what import checks.
     msgs = itertools.takewhile(
@@ -38,6 +52,7 @@ def export_stream(
             + exported_at.encode()
             + b',"thread":'
             + thread.model_dump_json().encode()
+            + attachments_member(blobs)
             + b"}\n"
         )
         for m in msgs:
@@ -46,7 +61,7 @@ def export_stream(
             if count % page == 0:
                 tick(page, count)
     else:
-        out.write(json_head(thread))
+        out.write(json_head(thread, attachments=blobs))
         for chunk in _chunks(msgs, page):
             out.write(json_messages(chunk, first=count == 0))
             count += len(chunk)

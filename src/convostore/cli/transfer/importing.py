@@ -11,7 +11,7 @@ from convostore._ids import new_id
 from convostore.cli.transfer.formats import DEFAULT_BATCH, Tick, _chunks, _no_tick
 from convostore.cli.transfer.reading import read_jsonl, read_snapshot
 from convostore.errors import ConflictError, ThreadExistsError, ValidationError
-from convostore.model import Message, Thread
+from convostore.model import Attachment, Message, Thread
 from convostore.store import Store
 from convostore.store.rules.append import same_content
 from convostore.store.rules.validation import is_incomplete_import
@@ -78,7 +78,9 @@ def _import_json(
     """A snapshot document, read as a stream: the members before the messages
     (version, thread) first, then the messages a batch at a time, through the same
     hidden, checked and resumable import as JSONL."""
-    source, declared, msgs, sizes = read_snapshot(lines)
+    source, declared, msgs, sizes, blobs = read_snapshot(lines)
+    if not dry_run:
+        _store_attachments(store, blobs)
     return _import_staged(
         store, "json", source, declared, msgs, sizes, thread_id, new_ids, batch, dry_run, tick
     )
@@ -93,10 +95,18 @@ def _import_jsonl(
     dry_run: bool,
     tick: Tick,
 ) -> ImportResult:
-    source, declared, msgs, sizes = read_jsonl(lines)
+    source, declared, msgs, sizes, blobs = read_jsonl(lines)
+    if not dry_run:
+        _store_attachments(store, blobs)
     return _import_staged(
         store, "jsonl", source, declared, msgs, sizes, thread_id, new_ids, batch, dry_run, tick
     )
+
+
+def _store_attachments(store: Store, blobs: list[Attachment]) -> None:
+    """Store the bytes a file carries before its messages, which reference them."""
+    for blob in blobs:
+        store.put_attachment(blob.data, blob.media_type)
 
 
 def _check_count(found: int, declared: int | None) -> None:

@@ -10,13 +10,15 @@ from typing import Any
 
 from convostore.cli.transfer.formats import JSONL_FORMAT
 from convostore.errors import ValidationError
-from convostore.model import Message, Thread
+from convostore.model import Attachment, Message, Thread
 from convostore.store.rules.snapshots import check_snapshot_version
 from convostore.store.rules.validation import translate_validation
 
 __all__ = ["Contents", "read_jsonl", "read_snapshot"]
 
-Contents = tuple[Thread, int | None, Iterator[Message], list[int]]
+Contents = tuple[Thread, int | None, Iterator[Message], list[int], list[Attachment]]
+"""The thread, the message count it declares, its messages as read, the byte
+count since the last tick, and the attachments the file carries."""
 """What a reader gives: the file's thread, the message count it declares (if
 it declares one), its messages, and a one-item list that counts the bytes read
 (see :func:`~convostore.cli.transfer.importing._import_staged`)."""
@@ -116,6 +118,7 @@ def read_snapshot(lines: Iterator[bytes]) -> Contents:
         raise ValidationError("missing the thread object before the messages", field="file")
     with translate_validation("file.thread"):
         source = Thread.model_validate(header["thread"])
+    blobs = _attachments(header.get("attachments"), "file.attachments")
 
     def messages() -> Iterator[Message]:
         item, position = first, 0
@@ -151,15 +154,28 @@ def read_snapshot(lines: Iterator[bytes]) -> Contents:
                 "the pinned array disagrees with the messages' own pinned flags", field="pinned"
             )
 
-    return source, _declared_count(header["thread"]), messages(), sizes
+    return source, _declared_count(header["thread"]), messages(), sizes, blobs
 
 
 def read_jsonl(lines: Iterator[bytes]) -> Contents:
     """A JSONL file: its header line, then its messages one line at a time, as
     they are consumed."""
-    source, header_size, declared = _read_header(lines)
+    source, header_size, declared, blobs = _read_header(lines)
     sizes = [header_size]
-    return source, declared, _read_messages(lines, sizes), sizes
+    return source, declared, _read_messages(lines, sizes), sizes, blobs
+
+
+def _attachments(raw: Any, field: str) -> list[Attachment]:
+    """The attachments a file's head carries (each checked against its hash)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ValidationError("must be an array of attachments", field=field)
+    out = []
+    for i, item in enumerate(raw):
+        with translate_validation(f"{field}.{i}"):
+            out.append(Attachment.model_validate(item))
+    return out
 
 
 def _json_line(raw: bytes, lineno: int) -> Any:
@@ -175,7 +191,7 @@ def _declared_count(thread: Any) -> int | None:
     return count if type(count) is int and count >= 0 else None
 
 
-def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None]:
+def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None, list[Attachment]]:
     """The thread of the header line, the header's size in bytes, and the message
     count the header declares."""
     first = next(lines, b"")
@@ -191,7 +207,8 @@ def _read_header(lines: Iterator[bytes]) -> tuple[Thread, int, int | None]:
         raise ValidationError("missing the thread object", field="line 1")
     with translate_validation("line 1.thread"):
         thread = Thread.model_validate(header["thread"])
-    return thread, len(first), _declared_count(header["thread"])
+    blobs = _attachments(header.get("attachments"), "line 1.attachments")
+    return thread, len(first), _declared_count(header["thread"]), blobs
 
 
 def _read_messages(lines: Iterator[bytes], sizes: list[int]) -> Iterator[Message]:

@@ -273,11 +273,13 @@ class AttachmentContract(ContractBase):
         with pytest.raises(AttachmentNotFoundError) as err:
             other.get_attachment(_ref(PNG))
         assert str(err.value) == str(raised_for(store.tenant("nobody"), _ref(PNG)))
-        ot = other.create_thread()
+        dest_thread = other.create_thread()
         with pytest.raises(AttachmentNotFoundError):
-            other.append(ot.id, Message.user("y").with_parts(ImagePart(attachment=_ref(PNG))))
+            other.append(
+                dest_thread.id, Message.user("y").with_parts(ImagePart(attachment=_ref(PNG)))
+            )
         # The same bytes sent by the other tenant are its own.
-        other.append(ot.id, Message.user("y").with_parts(ImagePart(data=PNG)))
+        other.append(dest_thread.id, Message.user("y").with_parts(ImagePart(data=PNG)))
         assert other.get_attachment(_ref(PNG)).data == PNG
 
     def test_export_carries_the_bytes_and_import_restores_them(self, store: StoreLike) -> None:
