@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     n_turns = 200 if args.quick else 2000
-    reps = 7 if args.quick else 21
+    reps = 7 if args.quick else 51
     with (
         tempfile.TemporaryDirectory() as tmp,
         convostore.open_store(f"sqlite:///{tmp}/bench.db") as store,

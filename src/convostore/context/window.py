@@ -347,7 +347,9 @@ class WindowSelector:
         if c is None:
             tc = token_count_for(m, self._counter)
             if self._framing is not None:
-                tc = tc._replace(tokens=max(0, tc.tokens + self._framing(m)))
+                extra = self._framing(m)
+                if extra:
+                    tc = tc._replace(tokens=max(0, tc.tokens + extra))
             c = self._costs[m.id] = tc
         return c[0]
 

@@ -564,6 +564,9 @@ class _Group:
         return left
 
 
+_EMPTY = ("", 0, False, [], {})
+
+
 class _Writer:
     """Turns convostore messages into ``UIMessage`` objects, reporting what
     it drops."""
@@ -706,11 +709,10 @@ class _Writer:
 
     def _unheld(self, i: int, m: Message, j: int | None, p: Any, fields: Iterable[str]) -> None:
         """Report each field of ``fields`` that ``p`` sets (the format has no place for it)."""
-        kind = _what(p)
         for name in fields:
             value = getattr(p, name)
-            if value not in (None, "", 0, False, [], {}):
-                self._drop(i, m, j, f"{kind}.{name}", "the format has no place for it")
+            if value is not None and value not in _EMPTY:
+                self._drop(i, m, j, f"{_what(p)}.{name}", "the format has no place for it")
 
     def _text(self, i: int, m: Message, j: int, p: TextPart) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "text", "text": p.text}

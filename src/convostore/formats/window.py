@@ -103,7 +103,12 @@ def framing(format: str) -> Callable[[Message], int]:
     name = format_name(format)
     per = RULES[name].per_item
 
+    one = per - _CHAT_FRAMING
+
     def extra(message: Message) -> int:
+        # A message of one part (or none) is one item or block in every format.
+        if len(message.parts) < 2:
+            return one
         return per * _items(message, name) - _CHAT_FRAMING
 
     return extra
