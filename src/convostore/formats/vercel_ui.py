@@ -564,7 +564,7 @@ class _Group:
         return left
 
 
-_EMPTY = ("", 0, False, [], {})
+_EMPTY: tuple[object, ...] = ("", 0, False, [], {})
 
 
 class _Writer:
