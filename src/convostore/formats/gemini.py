@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -786,7 +787,7 @@ class _Writer:
     def message(self, i: int, m: Message) -> None:
         role = "model" if m.role is Role.ASSISTANT else "user"
         items = self.items(i, m)
-        if not _parts(m):
+        if not m.parts and not m.content:
             self.add(role, None, keep_empty=True)
         for item in items:
             self.add("user" if item.result else role, item)
@@ -874,7 +875,7 @@ class _Writer:
             out = {"text": p.text}
         if out is None:
             return None
-        return _Item({**out, **options})
+        return _Item({**out, **options} if options else out)
 
     def options(
         self, i: int, m: Message, j: int, p: Any, allowed: frozenset[str]
@@ -882,8 +883,11 @@ class _Writer:
         """The Google options of ``p`` that a Gemini part takes (keys in
         snake_case, the options of its inner object under that object's
         name); any other is reported."""
+        given = p.provider_metadata.get(PROVIDER) if p.provider_metadata else None
+        if not given:
+            return {}
         out: dict[str, Any] = {}
-        for key, value in p.provider_metadata.get(PROVIDER, {}).items():
+        for key, value in given.items():
             name = _snake(key)
             inner = _INNER_OPTIONS.get(name)
             if inner is not None and isinstance(value, Mapping):
@@ -949,7 +953,7 @@ class _Writer:
         out: dict[str, Any] = {"function_call": call}
         self.sign(i, m, j, p, out)
         self.unheld(i, m, j, p, "tool-call", ("tool_kind", "provider_id", "status"))
-        return _Item({**out, **options}, call_id=p.tool_call_id)
+        return _Item({**out, **options} if options else out, call_id=p.tool_call_id)
 
     def tool_result(self, i: int, m: Message, j: int, p: ToolResultPart) -> _Item:
         options = self.options(i, m, j, p, _PART_OPTIONS)
@@ -1050,7 +1054,7 @@ _PIECES = (TextPart, ImagePart, FilePart, AudioPart)
 def _parts(m: Message) -> list[Any]:
     """A message's parts; its ``content`` as one text part when it has none."""
     if m.parts:
-        return list(m.parts)
+        return m.parts
     return [TextPart(text=m.content)] if m.content else []
 
 
@@ -1100,7 +1104,10 @@ def _group_results(runs: list[_Run]) -> list[_Run]:
 
 
 def _merge(runs: list[_Run]) -> list[_Run]:
-    """``runs`` with consecutive runs of one role joined."""
+    """``runs`` with consecutive runs of one role joined (``runs`` itself when
+    no two consecutive runs share one)."""
+    if all(a.role != b.role for a, b in itertools.pairwise(runs)):
+        return runs
     out: list[_Run] = []
     for run in runs:
         if out and out[-1].role == run.role:
