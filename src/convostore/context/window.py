@@ -345,12 +345,12 @@ class WindowSelector:
     def _cost(self, m: Message) -> int:
         c = self._costs.get(m.id)
         if c is None:
-            tc = token_count_for(m, self._counter)
+            c = token_count_for(m, self._counter)
             if self._framing is not None:
                 extra = self._framing(m)
                 if extra:
-                    tc = tc._replace(tokens=max(0, tc.tokens + extra))
-            c = self._costs[m.id] = tc
+                    c = (max(0, c[0] + extra), c[1], c[2])
+            self._costs[m.id] = c
         return c[0]
 
     def _take(self, m: Message) -> None:
