@@ -191,8 +191,17 @@ class PgStatements(Statements):
             f"INSERT INTO {a} (tenant_id, sha256, {cols}, data) "
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, sha256) DO NOTHING"
         )
+        # FOR SHARE: a purge deciding that these bytes are unreferenced waits
+        # for the write that is adding a reference to them (and then sees it).
         self.attachment_infos = b(
-            f"SELECT sha256, {cols} FROM {a} WHERE tenant_id = %s AND sha256 = ANY(%s::text[])"
+            f"SELECT sha256, {cols} FROM {a} WHERE tenant_id = %s AND sha256 = ANY(%s::text[]) "
+            "FOR SHARE"
+        )
+        self.attachments_lock = b(
+            f"SELECT sha256 FROM {a} WHERE tenant_id = %s AND sha256 = ANY(%s::text[]) FOR UPDATE"
+        )
+        self.attachments_gc_candidates = b(
+            f"SELECT sha256 FROM {a} a WHERE tenant_id = %s AND created_at < %s AND {unreferenced}"
         )
         self.attachment_get = b(
             f"SELECT {cols}, data FROM {a} WHERE tenant_id = %s AND sha256 = %s"
@@ -211,10 +220,6 @@ class PgStatements(Statements):
         self.attachment_refs_gc = b(
             f"DELETE FROM {ar} r WHERE tenant_id = %s AND created_at < %s AND NOT EXISTS "
             f"(SELECT 1 FROM {m} m WHERE m.tenant_id = r.tenant_id AND m.id = r.message_id)"
-        )
-        self.attachments_gc = b(
-            f"DELETE FROM {a} a WHERE tenant_id = %s AND created_at < %s AND {unreferenced} "
-            "RETURNING 1"
         )
 
     # parameter forms -------------------------------------------------------------

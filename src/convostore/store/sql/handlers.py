@@ -460,6 +460,16 @@ def attach(sq: Statements, settings: StoreSettings, op: ops.Attach) -> Steps[lis
     wanted = list(dict.fromkeys([b.sha256 for b in op.blobs] + [ref[7:] for _, ref in op.refs]))
     rows = yield Query(sq.attachment_infos, (op.tenant, sq.id_list(wanted)), Fetch.ALL)
     found = {row[0]: row for row in rows}
+    gone = [b for b in op.blobs if b.sha256 not in found]
+    if gone:  # a purge removed them after the insert found them stored: again
+        for b in gone:
+            yield Query(
+                sq.attachment_insert,
+                (op.tenant, b.sha256, b.media_type, b.size_bytes, now, bytes(b.data)),
+                Fetch.NONE,
+            )
+        rows = yield Query(sq.attachment_infos, (op.tenant, sq.id_list(wanted)), Fetch.ALL)
+        found = {row[0]: row for row in rows}
     for _, ref in op.refs:
         if ref[7:] not in found:
             raise AttachmentNotFoundError(ref)
@@ -496,10 +506,19 @@ def release_attachments(
 ) -> Steps[int]:
     rows = yield Query(sq.attachment_refs_release, (op.tenant, op.thread_id), Fetch.ALL)
     hashes = sorted({row[0] for row in rows})
+    removed = yield from _remove_unreferenced(sq, op.tenant, hashes)
+    return removed
+
+
+def _remove_unreferenced(sq: Statements, tenant: str, hashes: list[str]) -> Steps[int]:
+    """Delete those of ``hashes`` no reference is left for. The rows are
+    locked first and checked by a later statement, so a write adding a
+    reference to them meanwhile is either seen (and they stay) or waits."""
     if not hashes:
         return 0
+    yield Query(sq.attachments_lock, (tenant, sq.id_list(hashes)), Fetch.ALL)
     removed = yield Query(
-        sq.attachments_unreferenced_delete, (op.tenant, sq.id_list(hashes)), Fetch.ALL
+        sq.attachments_unreferenced_delete, (tenant, sq.id_list(hashes)), Fetch.ALL
     )
     return len(removed)
 
@@ -509,8 +528,9 @@ def purge_attachments(
 ) -> Steps[int]:
     before = sq.time(op.before)
     yield Query(sq.attachment_refs_gc, (op.tenant, before), Fetch.NONE)
-    removed = yield Query(sq.attachments_gc, (op.tenant, before), Fetch.ALL)
-    return len(removed)
+    rows = yield Query(sq.attachments_gc_candidates, (op.tenant, before), Fetch.ALL)
+    removed = yield from _remove_unreferenced(sq, op.tenant, sorted(row[0] for row in rows))
+    return removed
 
 
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT

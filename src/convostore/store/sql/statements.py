@@ -138,7 +138,15 @@ class Statements(ABC):
     the tenant holds that hash."""
     attachment_infos: Any = None
     """(tenant, hashes) -> (sha256, media_type, size_bytes, created) of each
-    stored among ``hashes`` (an :meth:`id_list`)."""
+    stored among ``hashes`` (an :meth:`id_list`), share-locked where the engine
+    has concurrent writers."""
+    attachments_lock: Any = None
+    """(tenant, hashes) -> (sha256,) of those stored, locked against the
+    writes that reference them (``attachment_infos`` takes the shared lock),
+    so that a purge deciding what is unreferenced sees their references."""
+    attachments_gc_candidates: Any = None
+    """(tenant, before) -> (sha256,) of attachments stored before ``before``
+    that no reference is left for."""
     attachment_get: Any = None
     """(tenant, sha256) -> (media_type, size_bytes, created, data)."""
     attachment_ref_insert: Any = None
@@ -152,9 +160,6 @@ class Statements(ABC):
     attachment_refs_gc: Any = None
     """(tenant, before): delete references recorded before ``before`` whose
     message is not stored."""
-    attachments_gc: Any = None
-    """(tenant, before) -> a row per attachment deleted: those stored before
-    ``before`` that no reference is left for."""
 
     # parameter forms -------------------------------------------------------------
 

@@ -232,6 +232,11 @@ class SqliteStatements(Statements):
         f"SELECT sha256, {_ATTACHMENT_COLS} FROM attachments "
         f"WHERE tenant_id = ? AND sha256 IN ({IDS})"
     )
+    # One writer at a time: a purge cannot interleave with a write here.
+    attachments_lock = f"SELECT sha256 FROM attachments WHERE tenant_id = ? AND sha256 IN ({IDS})"
+    attachments_gc_candidates = (
+        f"SELECT sha256 FROM attachments WHERE tenant_id = ? AND created_us < ? AND {_UNREFERENCED}"
+    )
     attachment_get = (
         f"SELECT {_ATTACHMENT_COLS}, data FROM attachments WHERE tenant_id = ? AND sha256 = ?"
     )
@@ -250,10 +255,6 @@ class SqliteStatements(Statements):
         "DELETE FROM attachment_refs WHERE tenant_id = ? AND created_us < ? AND NOT EXISTS "
         "(SELECT 1 FROM messages AS m INDEXED BY messages_by_id "
         "WHERE m.tenant_id = attachment_refs.tenant_id AND m.id = attachment_refs.message_id)"
-    )
-    attachments_gc = (
-        f"DELETE FROM attachments WHERE tenant_id = ? AND created_us < ? AND {_UNREFERENCED} "
-        "RETURNING 1"
     )
 
     def __init__(self) -> None:
