@@ -121,17 +121,6 @@ def _count(obj: Mapping[str, Any], key: str, where: str) -> int | None:
     raise FormatError("must be a non-negative integer", field=_at(where, key))
 
 
-def _args(text: str) -> tuple[Any, str | None]:
-    """``(args, args_text)`` of a call's arguments text, as
-    :func:`~convostore.formats._common.args_from_text` gives them, but keeping
-    the text ``null`` (whose ``args`` is ``None``, which writes back as
-    ``""``)."""
-    args, args_text = args_from_text(text)
-    if args is None and args_text is None and text:
-        return None, text
-    return args, args_text
-
-
 def _kind(obj: Mapping[str, Any], where: str) -> str:
     """The ``type`` of a content part."""
     return _str(obj, "type", where)
@@ -330,21 +319,24 @@ def _from_completion(resp: Mapping[str, Any]) -> Message:
     return msg.model_copy(update={"metadata": meta})
 
 
-def _usage(raw: Any) -> TokenUsage | None:
-    """Chat ``usage`` as token usage; ``None`` when not reported."""
+def _usage(
+    raw: Any, input_name: str = "prompt", output_name: str = "completion"
+) -> TokenUsage | None:
+    """OpenAI ``usage`` as token usage; ``None`` when not reported. Chat names
+    its counts ``prompt``/``completion``, Responses ``input``/``output``."""
     if raw is None:
         return None
     usage = expect_mapping(raw, "usage")
-    at_prompt, at_completion = "usage.prompt_tokens_details", "usage.completion_tokens_details"
-    prompt = expect_mapping(usage.get("prompt_tokens_details") or {}, at_prompt)
-    completion = expect_mapping(usage.get("completion_tokens_details") or {}, at_completion)
+    at_in, at_out = f"usage.{input_name}_tokens_details", f"usage.{output_name}_tokens_details"
+    inputs = expect_mapping(usage.get(f"{input_name}_tokens_details") or {}, at_in)
+    outputs = expect_mapping(usage.get(f"{output_name}_tokens_details") or {}, at_out)
     return TokenUsage(
-        prompt_tokens=_count(usage, "prompt_tokens", "usage") or 0,
-        completion_tokens=_count(usage, "completion_tokens", "usage") or 0,
+        prompt_tokens=_count(usage, f"{input_name}_tokens", "usage") or 0,
+        completion_tokens=_count(usage, f"{output_name}_tokens", "usage") or 0,
         total_tokens=_count(usage, "total_tokens", "usage") or 0,
-        cached_input_tokens=_count(prompt, "cached_tokens", at_prompt),
-        cache_write_tokens=_count(prompt, "cache_write_tokens", at_prompt),
-        reasoning_tokens=_count(completion, "reasoning_tokens", at_completion),
+        cached_input_tokens=_count(inputs, "cached_tokens", at_in),
+        cache_write_tokens=_count(inputs, "cache_write_tokens", at_in),
+        reasoning_tokens=_count(outputs, "reasoning_tokens", at_out),
     )
 
 
@@ -489,7 +481,7 @@ def _assistant_parts(m: Mapping[str, Any], where: str) -> list[Part]:
     if legacy is not None:
         fn = expect_mapping(legacy, f"{where}.function_call")
         name = _id(fn, "name", f"{where}.function_call")
-        args, args_text = _args(_str(fn, "arguments", f"{where}.function_call"))
+        args, args_text = args_from_text(_str(fn, "arguments", f"{where}.function_call"))
         parts.append(
             ToolCallPart(
                 tool_call_id=name, tool_name=name, args=args, args_text=args_text, tool_kind=_LEGACY
@@ -534,7 +526,7 @@ def _tool_call(c: Mapping[str, Any], where: str) -> ToolCallPart:
     kind = c.get("type", "function")
     if kind == "function":
         fn = expect_mapping(c.get("function"), f"{where}.function")
-        args, args_text = _args(_str(fn, "arguments", f"{where}.function"))
+        args, args_text = args_from_text(_str(fn, "arguments", f"{where}.function"))
         return ToolCallPart(
             tool_call_id=call_id,
             tool_name=_str(fn, "name", f"{where}.function"),

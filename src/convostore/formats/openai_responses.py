@@ -20,6 +20,7 @@ from convostore.formats._common import (
     AttachmentResolver,
     DropReport,
     FormatError,
+    args_from_text,
     args_to_text,
     dump,
     expect_list,
@@ -30,11 +31,9 @@ from convostore.formats._common import (
 )
 from convostore.formats.openai_chat import (
     _PROVIDER,
-    _args,
     _at,
     _audio_media_type,
     _b64,
-    _count,
     _data_url,
     _file_part,
     _id,
@@ -51,6 +50,7 @@ from convostore.formats.openai_chat import (
     _split_data_url,
     _str,
     _unb64,
+    _usage,
     _what,
 )
 from convostore.model import (
@@ -70,7 +70,6 @@ from convostore.model import (
     Role,
     SourcePart,
     TextPart,
-    TokenUsage,
     ToolCallPart,
     ToolResultItem,
     ToolResultPart,
@@ -212,7 +211,7 @@ def _from_response(resp: Mapping[str, Any]) -> list[Message]:
     finish, raw_finish = _finish(resp, items)
     full = {
         **base,
-        "token_usage": _usage(resp.get("usage")),
+        "token_usage": _usage(resp.get("usage"), "input", "output"),
         "finish_reason": finish,
         "provider_finish_reason": raw_finish,
     }
@@ -242,24 +241,6 @@ def _finish(resp: Mapping[str, Any], items: Any) -> tuple[FinishReason | None, s
     if status == "cancelled":
         return FinishReason.OTHER, status
     return None, status
-
-
-def _usage(raw: Any) -> TokenUsage | None:
-    """Responses ``usage`` as token usage; ``None`` when not reported."""
-    if raw is None:
-        return None
-    usage = expect_mapping(raw, "usage")
-    at_in, at_out = "usage.input_tokens_details", "usage.output_tokens_details"
-    inputs = expect_mapping(usage.get("input_tokens_details") or {}, at_in)
-    outputs = expect_mapping(usage.get("output_tokens_details") or {}, at_out)
-    return TokenUsage(
-        prompt_tokens=_count(usage, "input_tokens", "usage") or 0,
-        completion_tokens=_count(usage, "output_tokens", "usage") or 0,
-        total_tokens=_count(usage, "total_tokens", "usage") or 0,
-        cached_input_tokens=_count(inputs, "cached_tokens", at_in),
-        cache_write_tokens=_count(inputs, "cache_write_tokens", at_in),
-        reasoning_tokens=_count(outputs, "reasoning_tokens", at_out),
-    )
 
 
 class _Reader:
@@ -494,7 +475,7 @@ def _call(item: Mapping[str, Any], where: str, *, custom: bool) -> ToolCallPart:
     }
     if custom:
         return ToolCallPart(args=_str(item, "input", where), tool_kind="custom", **common)
-    args, args_text = _args(_str(item, "arguments", where))
+    args, args_text = args_from_text(_str(item, "arguments", where))
     return ToolCallPart(
         args=args, args_text=args_text, status=_opt_str(item, "status", where), **common
     )

@@ -50,7 +50,7 @@ from convostore.store.rules.window import plan_context
 if TYPE_CHECKING:
     from convostore.tokens import TokenCounter
 
-__all__ = ["FormatRules", "framing", "plan_format_context", "rules_of"]
+__all__ = ["RULES", "FormatRules", "framing", "plan_format_context"]
 
 #: What a stored token count already spends on framing (OpenAI Chat's rule).
 _CHAT_FRAMING = 3
@@ -73,10 +73,6 @@ RULES: dict[FormatName, FormatRules] = {
     "gemini": FormatRules(user_first=True, per_item=2),
     "vercel-ui": FormatRules(user_first=False, per_item=0),
 }
-
-
-def rules_of(format: str) -> FormatRules:
-    return RULES[format_name(format)]
 
 
 def _items(message: Message, format: FormatName) -> int:

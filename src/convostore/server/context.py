@@ -89,20 +89,18 @@ async def get_context(
         )
     if max_tokens is None and max_messages is None:  # the library's default budget
         max_tokens = DEFAULT_CONTEXT_TOKENS
+    most = limits.max_window_messages if max_messages is None else max_messages
     if format is not None:
         payload = await store.context(
             thread_id,
             max_tokens=max_tokens,
-            max_messages=limits.max_window_messages if max_messages is None else max_messages,
+            max_messages=most,
             start_on_user=start_on_user,
             format=format,
         )
         return JSONResponse(payload)
     window = await cast(Any, store).context(
-        thread_id,
-        max_tokens=max_tokens,
-        max_messages=limits.max_window_messages if max_messages is None else max_messages,
-        start_on_user=start_on_user,
+        thread_id, max_tokens=max_tokens, max_messages=most, start_on_user=start_on_user
     )
     return ContextResponse(
         messages=list(window.messages),

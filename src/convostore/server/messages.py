@@ -67,9 +67,14 @@ def request_digest(
     request and differs for any other request.
     """
     sent = [m.model_dump(mode="json", exclude_unset=True) for m in messages]
+    return _digest((tenant, thread_id, idempotency_key), sent)
+
+
+def _digest(pieces: tuple[str, ...], sent: Any) -> str:
+    """``req_`` and a digest of ``pieces`` and of ``sent`` in a canonical JSON form."""
     body = json.dumps(sent, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256()
-    for piece in (tenant, thread_id, idempotency_key):
+    for piece in pieces:
         digest.update(piece.encode("utf-8", "surrogatepass") + b"\x1f")
     digest.update(body.encode("utf-8", "surrogatepass"))
     return f"req_{digest.hexdigest()[:40]}"
@@ -187,12 +192,7 @@ def _converted(
         raise ApiError(422, "validation", "the payload holds no message")
     if key is None:
         return messages
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256()
-    for piece in (tenant, thread_id, key, format):
-        digest.update(piece.encode("utf-8", "surrogatepass") + b"\x1f")
-    digest.update(body.encode("utf-8", "surrogatepass"))
-    marked = f"req_{digest.hexdigest()[:40]}"
+    marked = _digest((tenant, thread_id, key, format), payload)
     own_ids = format == "vercel-ui"
     return [
         m.model_copy(

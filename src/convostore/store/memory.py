@@ -484,17 +484,17 @@ class MemoryBackend(CoreBackend):
             for _, ref in op.refs:
                 if ref not in given and (op.tenant, ref) not in self._blobs:
                     raise AttachmentNotFoundError(ref)
+            now = self.now()
             infos: list[AttachmentInfo] = []
             for b in op.blobs:
                 key = (op.tenant, b.ref)
                 have = self._blobs.get(key)
                 if have is None:
-                    have = b.model_copy(update={"created_at": self.now()})
+                    have = b.model_copy(update={"created_at": now})
                     self._persist_blob(op.tenant, have)
                     self._blobs[key] = have
                 infos.append(have.info())
             if op.thread_id is not None:
-                now = self.now()
                 for mid, ref in op.refs:
                     self._refs.setdefault((op.tenant, ref), {}).setdefault((op.thread_id, mid), now)
             return infos

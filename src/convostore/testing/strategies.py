@@ -44,9 +44,7 @@ from convostore.model import (
 )
 
 __all__ = [
-    "attachment_refs",
     "bad_texts",
-    "binary_parts",
     "citations",
     "cost_infos",
     "datetimes",
@@ -146,11 +144,6 @@ def provider_metadata() -> st.SearchStrategy[dict[str, dict[str, Any]]]:
     )
 
 
-def attachment_refs() -> st.SearchStrategy[str]:
-    """References of the attachment form (``sha256:`` and 64 hex digits)."""
-    return st.from_regex(r"\Asha256:[0-9a-f]{64}\Z", fullmatch=True)
-
-
 _status = _opt(st.sampled_from(["completed", "in_progress", "incomplete"]))
 
 
@@ -204,9 +197,8 @@ def _audio_parts() -> st.SearchStrategy[AudioPart]:
 
 
 def parts() -> st.SearchStrategy[Any]:
-    """One part of any kind. Binary parts carry no inline bytes here (a store
-    moves those into attachments, so they read back as references): see
-    :func:`binary_parts` for those."""
+    """One part of any kind. Binary parts carry no inline bytes here: a store
+    moves those into attachments, so they read back as references."""
     return st.one_of(
         _text_parts(),
         st.builds(
@@ -274,19 +266,6 @@ def parts() -> st.SearchStrategy[Any]:
             data=json_values(),
             data_id=_opt(texts(max_size=20)),
         ),
-    )
-
-
-def binary_parts(max_bytes: int = 2048) -> st.SearchStrategy[Any]:
-    """Image, file and audio parts with inline bytes (which a store keeps as
-    attachments)."""
-    data = st.binary(min_size=0, max_size=max_bytes)
-    return st.one_of(
-        st.builds(ImagePart, media_type=st.just("image/png"), data=data),
-        st.builds(
-            FilePart, filename=texts(max_size=20), mime_type=st.just("application/pdf"), data=data
-        ),
-        st.builds(AudioPart, media_type=st.just("audio/wav"), data=data),
     )
 
 

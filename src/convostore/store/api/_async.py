@@ -58,6 +58,12 @@ class AsyncStore(StoreBase[AsyncBackend]):
         """Execute one operation record on the backend."""
         return await self._backend.execute(op)
 
+    async def _run_after(self, attach: ops.Attach | None, op: ops.Op[T]) -> T:
+        """Run ``op`` after the ``Attach`` that stores the bytes it references."""
+        if attach is not None:
+            await self._run(attach)
+        return await self._run(op)
+
     def tenant(self, name: str) -> AsyncStore:
         """A view of this store bound to tenant ``name``; it shares the backend."""
         backend, tenant = self._view_args(name)
@@ -186,10 +192,7 @@ class AsyncStore(StoreBase[AsyncBackend]):
         self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
     ) -> list[Message]:
         """:meth:`append` to an import in progress (and only to one)."""
-        attach, op = self._split(self._import_append(thread_id, messages))
-        if attach is not None:
-            await self._run(attach)
-        return await self._run(op)
+        return await self._run_after(*self._split(self._import_append(thread_id, messages)))
 
     async def import_delete_message(self, message_id: str) -> Message:
         """:meth:`delete_message` of a message of an import in progress."""
@@ -271,10 +274,8 @@ class AsyncStore(StoreBase[AsyncBackend]):
             DuplicateMessageError, ValidationError, AttachmentTooLargeError,
             AttachmentNotFoundError.
         """
-        attach, op = self._split(self._append(thread_id, messages, expected_revision))
-        if attach is not None:
-            await self._run(attach)
-        return await self._run(op)
+        op = self._append(thread_id, messages, expected_revision)
+        return await self._run_after(*self._split(op))
 
     async def get_message(self, message_id: str) -> Message:
         """The message, soft-deleted or not.
@@ -436,10 +437,8 @@ class AsyncStore(StoreBase[AsyncBackend]):
             AttachmentNotFoundError: a message references bytes that neither
                 the snapshot nor the tenant holds.
         """
-        attach, op = self._split_import(self._import(snapshot, thread_id, new_ids))
-        if attach is not None:
-            await self._run(attach)
-        return await self._run(op)
+        op = self._import(snapshot, thread_id, new_ids)
+        return await self._run_after(*self._split_import(op))
 
     @overload
     async def context(

@@ -15,7 +15,7 @@ import re
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from convostore.errors import AttachmentTooLargeError, ValidationError
+from convostore.errors import ValidationError
 from convostore.model import (
     ID_RULE,
     Attachment,
@@ -29,7 +29,7 @@ from convostore.model import (
 )
 from convostore.store import ops
 from convostore.store.backend import AsyncBackend, Backend
-from convostore.store.rules.attachments import extract
+from convostore.store.rules.attachments import check_size, extract
 from convostore.store.rules.paging import decode_cursor
 from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
 from convostore.store.rules.validation import (
@@ -285,20 +285,18 @@ class StoreBase(Generic[B]):
         if not isinstance(media_type, str) or not 1 <= len(media_type) <= 255:
             raise ValidationError("must be a media type of 1-255 characters", field="media_type")
         data = bytes(data)
-        if len(data) > self.limits.max_attachment_bytes:
-            raise AttachmentTooLargeError(len(data), self.limits.max_attachment_bytes, field="data")
+        check_size(len(data), self.limits, "data")
         self._need_attachments()
         return ops.Attach(self._tenant, None, (Attachment.of(data, media_type),), ())
 
     def _get_attachment(self, ref: Any, with_data: bool) -> ops.GetAttachment:
+        if isinstance(ref, str) and _HEX.fullmatch(ref):
+            ref = "sha256:" + ref
         if not isinstance(ref, str) or not _REF.fullmatch(ref):
-            if isinstance(ref, str) and _HEX.fullmatch(ref):
-                ref = "sha256:" + ref
-            else:
-                raise ValidationError(
-                    "must be sha256: and 64 lowercase hex digits (or the 64 digits alone)",
-                    field="ref",
-                )
+            raise ValidationError(
+                "must be sha256: and 64 lowercase hex digits (or the 64 digits alone)",
+                field="ref",
+            )
         self._need_attachments()
         return ops.GetAttachment(self._tenant, ref, with_data)
 

@@ -56,6 +56,12 @@ class Store(StoreBase[Backend]):
         """Execute one operation record on the backend."""
         return self._backend.execute(op)
 
+    def _run_after(self, attach: ops.Attach | None, op: ops.Op[T]) -> T:
+        """Run ``op`` after the ``Attach`` that stores the bytes it references."""
+        if attach is not None:
+            self._run(attach)
+        return self._run(op)
+
     def tenant(self, name: str) -> Store:
         """A view of this store bound to tenant ``name``; it shares the backend."""
         backend, tenant = self._view_args(name)
@@ -180,10 +186,7 @@ class Store(StoreBase[Backend]):
         self, thread_id: str, messages: MessageLike | Iterable[MessageLike]
     ) -> list[Message]:
         """:meth:`append` to an import in progress (and only to one)."""
-        attach, op = self._split(self._import_append(thread_id, messages))
-        if attach is not None:
-            self._run(attach)
-        return self._run(op)
+        return self._run_after(*self._split(self._import_append(thread_id, messages)))
 
     def import_delete_message(self, message_id: str) -> Message:
         """:meth:`delete_message` of a message of an import in progress."""
@@ -263,10 +266,8 @@ class Store(StoreBase[Backend]):
             DuplicateMessageError, ValidationError, AttachmentTooLargeError,
             AttachmentNotFoundError.
         """
-        attach, op = self._split(self._append(thread_id, messages, expected_revision))
-        if attach is not None:
-            self._run(attach)
-        return self._run(op)
+        op = self._append(thread_id, messages, expected_revision)
+        return self._run_after(*self._split(op))
 
     def get_message(self, message_id: str) -> Message:
         """The message, soft-deleted or not.
@@ -421,10 +422,8 @@ class Store(StoreBase[Backend]):
             AttachmentNotFoundError: a message references bytes that neither
                 the snapshot nor the tenant holds.
         """
-        attach, op = self._split_import(self._import(snapshot, thread_id, new_ids))
-        if attach is not None:
-            self._run(attach)
-        return self._run(op)
+        op = self._import(snapshot, thread_id, new_ids)
+        return self._run_after(*self._split_import(op))
 
     @overload
     def context(

@@ -293,21 +293,23 @@ class JsonFileBackend(MemoryBackend):
         except OSError as exc:
             raise BackendUnavailableError(f"cannot remove {path}: {_why(exc)}") from exc
 
+    # The attachment writes do not go through ``_writing`` (they touch no
+    # thread file), so they refuse a store a failed write left broken here;
+    # ``execute`` refuses a closed one.
+
     def attach(self, op: ops.Attach) -> list[AttachmentInfo]:
-        self._refuse_closed()
+        self._refuse_broken()
         return super().attach(op)
 
     def release_attachments(self, op: ops.ReleaseAttachments) -> int:
-        self._refuse_closed()
+        self._refuse_broken()
         return super().release_attachments(op)
 
     def purge_attachments(self, op: ops.PurgeAttachments) -> int:
-        self._refuse_closed()
+        self._refuse_broken()
         return super().purge_attachments(op)
 
-    def _refuse_closed(self) -> None:
-        if self._closed:
-            raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
+    def _refuse_broken(self) -> None:
         if self._broken is not None:
             raise BackendUnavailableError(self._broken)
 

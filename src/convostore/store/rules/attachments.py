@@ -23,23 +23,30 @@ from typing import Any
 
 from convostore.errors import AttachmentTooLargeError
 from convostore.model import (
+    BINARY_PARTS,
     Attachment,
-    AudioPart,
     FilePart,
-    ImagePart,
     Message,
     ToolResultPart,
     attachment_ref,
 )
 from convostore.store.settings import Limits
 
-__all__ = ["GRACE", "Extracted", "extract", "extract_parts", "referenced", "refs_of"]
+__all__ = [
+    "GRACE",
+    "Extracted",
+    "check_size",
+    "extract",
+    "extract_parts",
+    "referenced",
+    "refs_of",
+]
 
 #: How old an unreferenced attachment must be before ``purge_attachments``
 #: removes it by default: long past any write in flight.
 GRACE = dt.timedelta(hours=1)
 
-_BINARY = (ImagePart, FilePart, AudioPart)
+_BINARY = BINARY_PARTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +69,15 @@ def _media_type(part: Any) -> str:
     return kind or "application/octet-stream"
 
 
+def check_size(size: int, limits: Limits, field: str) -> None:
+    """Refuse ``size`` bytes over ``limits.max_attachment_bytes``, naming ``field``."""
+    if size > limits.max_attachment_bytes:
+        raise AttachmentTooLargeError(size, limits.max_attachment_bytes, field=field)
+
+
 def _moved(part: Any, blobs: dict[str, Attachment], limits: Limits, where: str) -> Any:
     data = bytes(part.data)
-    if len(data) > limits.max_attachment_bytes:
-        raise AttachmentTooLargeError(len(data), limits.max_attachment_bytes, field=where)
+    check_size(len(data), limits, where)
     ref = attachment_ref(data)
     if ref not in blobs:
         blobs[ref] = Attachment(
@@ -164,17 +176,11 @@ def extract(
     if not given and not any(_has_binary(m) for m in messages):
         return None
     for b in given.values():
-        if b.size_bytes > limits.max_attachment_bytes:
-            raise AttachmentTooLargeError(
-                b.size_bytes, limits.max_attachment_bytes, field="attachments"
-            )
+        check_size(b.size_bytes, limits, "attachments")
     found: dict[str, Attachment] = dict(given)
     out: list[Message] = []
     refs: list[tuple[str, str]] = []
     for i, m in enumerate(messages):
-        if not _has_binary(m):
-            out.append(m)
-            continue
         parts = extract_parts(m.parts, found, limits, f"{field}.{i}.parts")
         moved = m if parts is None else m.model_copy(update={"parts": parts})
         out.append(moved)

@@ -451,18 +451,12 @@ def _when(value: Any) -> dt.datetime:
 
 def attach(sq: Statements, settings: StoreSettings, op: ops.Attach) -> Steps[list[AttachmentInfo]]:
     now = sq.time(settings.now())
-    for b in op.blobs:
-        yield Query(
-            sq.attachment_insert,
-            (op.tenant, b.sha256, b.media_type, b.size_bytes, now, bytes(b.data)),
-            Fetch.NONE,
-        )
     wanted = list(dict.fromkeys([b.sha256 for b in op.blobs] + [ref[7:] for _, ref in op.refs]))
-    rows = yield Query(sq.attachment_infos, (op.tenant, sq.id_list(wanted)), Fetch.ALL)
-    found = {row[0]: row for row in rows}
-    gone = [b for b in op.blobs if b.sha256 not in found]
-    if gone:  # a purge removed them after the insert found them stored: again
-        for b in gone:
+    missing, found = list(op.blobs), {}
+    # Twice at most: a purge may remove stored bytes between the insert that
+    # found them and the read that locks them; they are then stored again.
+    for _ in range(2):
+        for b in missing:
             yield Query(
                 sq.attachment_insert,
                 (op.tenant, b.sha256, b.media_type, b.size_bytes, now, bytes(b.data)),
@@ -470,7 +464,10 @@ def attach(sq: Statements, settings: StoreSettings, op: ops.Attach) -> Steps[lis
             )
         rows = yield Query(sq.attachment_infos, (op.tenant, sq.id_list(wanted)), Fetch.ALL)
         found = {row[0]: row for row in rows}
-    for _, ref in op.refs:
+        missing = [b for b in op.blobs if b.sha256 not in found]
+        if not missing:
+            break
+    for ref in [b.ref for b in missing] + [ref for _, ref in op.refs]:
         if ref[7:] not in found:
             raise AttachmentNotFoundError(ref)
     if op.thread_id is not None:
@@ -505,9 +502,7 @@ def release_attachments(
     sq: Statements, settings: StoreSettings, op: ops.ReleaseAttachments
 ) -> Steps[int]:
     rows = yield Query(sq.attachment_refs_release, (op.tenant, op.thread_id), Fetch.ALL)
-    hashes = sorted({row[0] for row in rows})
-    removed = yield from _remove_unreferenced(sq, op.tenant, hashes)
-    return removed
+    return (yield from _remove_unreferenced(sq, op.tenant, sorted({row[0] for row in rows})))
 
 
 def _remove_unreferenced(sq: Statements, tenant: str, hashes: list[str]) -> Steps[int]:
@@ -529,8 +524,7 @@ def purge_attachments(
     before = sq.time(op.before)
     yield Query(sq.attachment_refs_gc, (op.tenant, before), Fetch.NONE)
     rows = yield Query(sq.attachments_gc_candidates, (op.tenant, before), Fetch.ALL)
-    removed = yield from _remove_unreferenced(sq, op.tenant, sorted(row[0] for row in rows))
-    return removed
+    return (yield from _remove_unreferenced(sq, op.tenant, sorted(row[0] for row in rows)))
 
 
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT
