@@ -1,4 +1,4 @@
--- convostore schema version 4, in schema "public"
+-- convostore schema version 5, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -136,4 +136,10 @@ CREATE TABLE "public".convostore_attachment_refs (
 CREATE INDEX convostore_attachment_refs_by_thread
     ON "public".convostore_attachment_refs (tenant_id, thread_id);
 INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
+-- migration 5: branches
+ALTER TABLE "public".convostore_threads ADD COLUMN parent_id text COLLATE "C";
+ALTER TABLE "public".convostore_threads ADD COLUMN root_id text COLLATE "C";
+CREATE INDEX convostore_threads_by_root
+    ON "public".convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL;
+INSERT INTO "public".convostore_migrations (version, name) VALUES (5, 'branches');
 COMMIT;

@@ -7,6 +7,7 @@ PRAGMA user_version = 0;
 -- migration 1: threads and messages
 -- migration 2: live message count and live window indexes
 -- migration 3: attachments
+-- migration 4: branches
 
 -- table attachment_refs on attachment_refs
 CREATE TABLE attachment_refs (
@@ -91,7 +92,7 @@ CREATE TABLE threads (
                 output_cost       REAL    NOT NULL DEFAULT 0,
                 total_cost        REAL    NOT NULL DEFAULT 0,
                 currency          TEXT    NOT NULL DEFAULT 'USD',
-                body        TEXT    NOT NULL, live_message_count INTEGER NOT NULL DEFAULT 0,
+                body        TEXT    NOT NULL, live_message_count INTEGER NOT NULL DEFAULT 0, parent_id TEXT, root_id TEXT,
                 PRIMARY KEY (tenant_id, id)
             );
 
@@ -99,6 +100,10 @@ CREATE TABLE threads (
 
 -- index threads_by_activity on threads
 CREATE INDEX threads_by_activity ON threads (tenant_id, updated_us DESC, id DESC);
+
+-- index threads_by_root on threads
+CREATE INDEX threads_by_root ON threads (tenant_id, root_id)
+               WHERE root_id IS NOT NULL;
 
 -- index threads_by_user on threads
 CREATE INDEX threads_by_user

@@ -70,10 +70,13 @@ from convostore.model.parts import _text_of as _text_of
 from convostore.model.snapshot import SNAPSHOT_VERSIONS, ConversationSnapshot
 from convostore.model.thread import (
     RESERVED_METADATA_PREFIX,
+    Branch,
+    ForkPoint,
     Thread,
     ThreadPatch,
     ThreadState,
     ThreadSummary,
+    no_branch_fields,
 )
 
 __all__ = [
@@ -85,6 +88,7 @@ __all__ = [
     "AttachmentRef",
     "AudioPart",
     "Base64Data",
+    "Branch",
     "Citation",
     "CodePart",
     "ConversationSnapshot",
@@ -93,6 +97,7 @@ __all__ = [
     "ExecutionStats",
     "FilePart",
     "FinishReason",
+    "ForkPoint",
     "HealthCheckResult",
     "HealthReport",
     "HostedToolPart",
@@ -119,5 +124,6 @@ __all__ = [
     "ToolResultItem",
     "ToolResultPart",
     "attachment_ref",
+    "no_branch_fields",
     "utcnow",
 ]

@@ -29,8 +29,31 @@ class ThreadState(_Model):
 RESERVED_METADATA_PREFIX = "convostore."
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
+def _empty(value: object) -> bool:
+    return not value
+
+
+class ForkPoint(_Model):
+    """Where a branch reads another thread's history: that thread's messages up
+    to and including ``seq``."""
+
+    thread_id: Identifier
+    """The thread whose messages are shared."""
+    seq: NonNegInt
+    """The last shared seq."""
+
+
 class Thread(_Model):
     """A conversation: its owner, labels, state and the counters summaries read.
+
+    A *branch* is a thread that shares the history of another thread up to a
+    fork point without copying it (``parent_thread_id``, ``fork_seq``): its
+    messages are the parent's up to ``fork_seq`` followed by its own. Its
+    counters count the whole history it reads, shared part included.
 
     ``metadata`` is the caller's, except for keys starting with
     :data:`RESERVED_METADATA_PREFIX`, which convostore's own layers keep there
@@ -86,10 +109,35 @@ class Thread(_Model):
     cost: CostInfo = _NO_COST
     """The sum of the appended messages' ``metadata.cost``; its currency is
     ``mixed`` when theirs differ."""
+    parent_thread_id: Identifier | None = Field(default=None, exclude_if=_unset)
+    """For a branch: the thread that holds the message it was forked at;
+    ``None`` for a thread that is not a branch."""
+    fork_seq: NonNegInt | None = Field(default=None, exclude_if=_unset)
+    """For a branch: the last seq it shares with its parent (its own messages
+    start at ``fork_seq + 1``)."""
+    lineage: list[ForkPoint] = Field(default_factory=list, exclude_if=_empty)
+    """For a branch: every thread whose messages it reads, oldest first, each
+    with the last seq read from it; the last one is the parent and
+    ``fork_seq``. Set by the store."""
+    root_thread_id: Identifier | None = Field(default=None, exclude_if=_unset)
+    """The first thread of the branch tree this thread belongs to (the root's
+    own id once it has branches); ``None`` for a thread never forked."""
+    shared_seq: NonNegInt = Field(default=0, exclude_if=_empty)
+    """The highest seq of this thread's own messages that a branch reads; those
+    messages are frozen (no edit, deletion or removal) while that branch
+    exists. Set by the store."""
+    active_branch_id: Identifier | None = Field(default=None, exclude_if=_unset)
+    """On the root of a branch tree: the branch a conversation resumes
+    (``None``: the root itself)."""
 
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_branch(self) -> bool:
+        """Whether the thread shares another thread's history."""
+        return bool(self.lineage)
 
 
 class ThreadSummary(_Model):
@@ -145,6 +193,33 @@ class ThreadSummary(_Model):
             updated_at=thread.updated_at,
             ended_at=thread.ended_at,
         )
+
+
+def no_branch_fields() -> dict[str, object]:
+    """The fields that make a thread a branch or the root of a tree, unset:
+    only the store sets them (a created or imported thread starts with none)."""
+    return {
+        "parent_thread_id": None,
+        "fork_seq": None,
+        "lineage": [],
+        "root_thread_id": None,
+        "active_branch_id": None,
+    }
+
+
+class Branch(_Model):
+    """One thread of a branch tree, as :meth:`~convostore.Store.branches` lists
+    it: the thread (its lineage included) and where it parts from the thread
+    the listing was asked for."""
+
+    thread: Thread
+    """The branch (or the root, or the thread asked about itself)."""
+    shared_seq: NonNegInt
+    """The last seq whose message this thread and the one asked about share
+    (both read the same stored message up to it); 0 when they share none."""
+    is_active: bool = False
+    """Whether it is the tree's active branch (see
+    :attr:`Thread.active_branch_id`; the root when none is set)."""
 
 
 class ThreadPatch(_Model):

@@ -40,7 +40,16 @@ primitive                   what it must do
 Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``restore_thread``, ``count_threads``, ``summaries``, ``update_message``,
 ``delete_message``, ``restore_message``, ``recent``, ``load_messages``,
-``export_thread``, ``mandatory``, ``context_page``, ``health_check``.
+``export_thread``, ``mandatory``, ``context_page``, ``health_check``,
+``branches``, ``set_active_branch``.
+
+A backend that declares the ``branches`` capability also implements
+``fork_thread`` and ``tree_threads``, reads only a thread's own messages up to
+``upto_seq`` when a read carries one, refuses in ``modify_message`` a change
+that ``rules.branches.check_unshared`` refuses and in ``purge_thread`` a purge
+``check_purgeable`` refuses. ``execute`` reads a branch's history as
+:func:`~convostore.store.rules.branches.branch_read` composes it from those
+reads, so the history reads above are written for plain threads only.
 
 A backend is found by the scheme of a store URL: see
 :mod:`convostore.store.registry`.
@@ -60,6 +69,7 @@ from convostore.errors import ValidationError
 from convostore.model import (
     Attachment,
     AttachmentInfo,
+    Branch,
     ConversationSnapshot,
     HealthCheckResult,
     HealthReport,
@@ -69,6 +79,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import ops
+from convostore.store.rules.branches import Read, branch_read, branches_of, needs_lineage, tree_key
 from convostore.store.rules.codec import as_stored_dicts, collector_paused, to_us
 from convostore.store.rules.patches import (
     apply_message_patch,
@@ -77,8 +88,10 @@ from convostore.store.rules.patches import (
     message_restored,
     restored,
     soft_deleted,
+    touch,
 )
 from convostore.store.rules.snapshots import snapshot_of
+from convostore.store.rules.validation import check_writable
 from convostore.store.rules.window import is_mandatory
 from convostore.store.settings import DEFAULT_SETTINGS, Limits, StoreSettings, resolve_settings
 
@@ -107,6 +120,10 @@ class Capabilities:
     attachments: bool = False
     """It stores attachments: the four ``*attach*`` operations below. Without
     them a write that carries bytes is refused with a ValidationError."""
+    branches: bool = False
+    """It stores branches: ``fork_thread`` and ``tree_threads``, and reads of
+    one thread's own messages up to a seq (``upto_seq``); see
+    :mod:`convostore.store.rules.branches`."""
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -164,8 +181,29 @@ class CoreBackend(Backend):
     """
 
     def execute(self, op: ops.Op[T]) -> T:
+        if needs_lineage(op):
+            thread = self._branch_of(op.tenant, op.thread_id)  # type: ignore[attr-defined]
+            if thread is not None:
+                return self._run_read(branch_read(thread, op, self.now))  # type: ignore[no-any-return]
         handler: Callable[[ops.Op[T]], T] = getattr(self, op.name)
         return handler(op)
+
+    def _branch_of(self, tenant: str, thread_id: str) -> Thread | None:
+        """The thread if it is a branch, ``None`` if it is not; raises
+        ThreadNotFoundError. Backends without branches have none."""
+        if not self.capabilities.branches:
+            return None
+        thread = self.get_thread(ops.GetThread(tenant, thread_id))
+        return thread if thread.is_branch else None
+
+    def _run_read(self, read: Read) -> Any:
+        """Run a branch read, each of its operations on this backend's handler."""
+        try:
+            sub = next(read)
+            while True:
+                sub = read.send(getattr(self, sub.name)(sub))
+        except StopIteration as done:
+            return done.value
 
     # primitives --------------------------------------------------------------
 
@@ -248,6 +286,37 @@ class CoreBackend(Backend):
 
         Raises ThreadExistsError, DuplicateMessageError (an id stored in the
         tenant)."""
+
+    # branches (with ``capabilities.branches``) ----------------------------------
+
+    def fork_thread(self, op: ops.ForkThread) -> Thread:
+        """In one transaction: lock the thread that stores seq ``at_seq`` of the
+        source (``rules.branches.owner_of``), compute the branch's counters from
+        that thread's messages after it (``prefix_counters``), store the
+        branch (``new_branch``) and run ``op.append`` on it."""
+        raise _no_branches(self)
+
+    def tree_threads(self, op: ops.TreeThreads) -> list[Thread]:
+        """The threads of the tree rooted at ``op.root_id``, any order."""
+        raise _no_branches(self)
+
+    def branches(self, op: ops.Branches) -> list[Branch]:
+        thread = self.get_thread(ops.GetThread(op.tenant, op.thread_id))
+        tree = self.tree_threads(ops.TreeThreads(op.tenant, tree_key(thread)))
+        return branches_of(thread, tree)
+
+    def set_active_branch(self, op: ops.SetActiveBranch) -> Thread:
+        branch = self.get_thread(ops.GetThread(op.tenant, op.branch_id))
+        check_writable(branch)
+        root_id = tree_key(branch)
+
+        def change(root: Thread) -> Thread:
+            active = None if op.branch_id == root_id else op.branch_id
+            if root.active_branch_id == active:
+                return root
+            return touch(root, self.now(), active_branch_id=active)
+
+        return self.modify_thread(op.tenant, root_id, op.expected_revision, change)
 
     # attachments (with ``capabilities.attachments``) -----------------------------
 
@@ -356,16 +425,18 @@ class CoreBackend(Backend):
 
     def recent(self, op: ops.Recent) -> list[Message]:
         page = self.list_messages(
-            ops.ListMessages(op.tenant, op.thread_id, op.n, 0, END, op.include_deleted)
+            ops.ListMessages(op.tenant, op.thread_id, op.n, 0, END, op.include_deleted, op.upto_seq)
         )
         return page.items
 
-    def _all_messages(self, tenant: str, thread_id: str, include_deleted: bool) -> list[Message]:
+    def _all_messages(
+        self, tenant: str, thread_id: str, include_deleted: bool, last_seq: int | None = None
+    ) -> list[Message]:
         out: list[Message] = []
         after = 0
         while True:
             page = self.list_messages(
-                ops.ListMessages(tenant, thread_id, _PAGE, after, None, include_deleted)
+                ops.ListMessages(tenant, thread_id, _PAGE, after, None, include_deleted, last_seq)
             )
             out.extend(page.items)
             if page.next_cursor is None or not page.items:
@@ -374,7 +445,7 @@ class CoreBackend(Backend):
 
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         with collector_paused(self.settings.pause_gc_on_load):
-            out = self._all_messages(op.tenant, op.thread_id, op.include_deleted)
+            out = self._all_messages(op.tenant, op.thread_id, op.include_deleted, op.upto_seq)
             return as_stored_dicts(out) if op.as_dicts else out
 
     def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:
@@ -392,7 +463,8 @@ class CoreBackend(Backend):
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         """The thread's mandatory messages (``rules.window.is_mandatory``); a
         backend overrides this with one indexed read."""
-        return [m for m in self._all_messages(op.tenant, op.thread_id, False) if is_mandatory(m)]
+        msgs = self._all_messages(op.tenant, op.thread_id, False, op.upto_seq)
+        return [m for m in msgs if is_mandatory(m)]
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         """A page for a context window: live, unarchived messages only. Backends
@@ -400,13 +472,15 @@ class CoreBackend(Backend):
         the bodies undecoded until the window uses them; this default steps
         over archived messages, so its cost grows with them."""
         mandatory = (
-            self.mandatory(ops.Mandatory(op.tenant, op.thread_id)) if op.with_mandatory else None
+            self.mandatory(ops.Mandatory(op.tenant, op.thread_id, op.upto_seq))
+            if op.with_mandatory
+            else None
         )
         rows: list[tuple[int, Message | str]] = []
         before = op.before_seq
         while len(rows) < op.limit:
             page = self.list_messages(
-                ops.ListMessages(op.tenant, op.thread_id, op.limit, 0, before)
+                ops.ListMessages(op.tenant, op.thread_id, op.limit, 0, before, upto_seq=op.upto_seq)
             )
             rows.extend((m.seq or 0, m) for m in reversed(page.items) if m.archived_at is None)
             if page.prev_cursor is None or not page.items:
@@ -425,6 +499,10 @@ class CoreBackend(Backend):
         except Exception as exc:  # a health check reports, it does not raise
             check = HealthCheckResult(name="open", ok=False, detail=str(exc))
         return HealthReport.of(self.kind, [check], {}, full=op.full)
+
+
+def _no_branches(backend: Backend) -> ValidationError:
+    return ValidationError(f"the {backend.kind} backend does not store branches", field="thread_id")
 
 
 def _no_attachments(backend: Backend) -> ValidationError:

@@ -44,6 +44,14 @@ from convostore.model import (
 from convostore.store import ops
 from convostore.store.backend import Capabilities, CoreBackend
 from convostore.store.rules.append import apply_append, fill_slots, plan_checked
+from convostore.store.rules.branches import (
+    check_purgeable,
+    check_unshared,
+    new_branch,
+    plan_fork,
+    prefix_counters,
+    tree_key,
+)
 from convostore.store.rules.codec import (
     as_stored_dicts,
     collector_paused,
@@ -99,7 +107,9 @@ class MemoryBackend(CoreBackend):
     """Everything in process memory; lost when the process ends."""
 
     kind: ClassVar[str] = "memory"
-    capabilities: ClassVar[Capabilities] = Capabilities(durable=False, attachments=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        durable=False, attachments=True, branches=True
+    )
 
     def __init__(
         self, *, settings: StoreSettings | None = None, limits: Limits | None = None
@@ -114,6 +124,8 @@ class MemoryBackend(CoreBackend):
         self._blobs: dict[Key, Attachment] = {}  # (tenant, ref) -> attachment
         # (tenant, ref) -> {(thread id, message id): when the reference was recorded}
         self._refs: dict[Key, dict[Key, dt.datetime]] = {}
+        # (tenant, root id) -> the ids of the branches of that root's tree
+        self._trees: dict[Key, set[str]] = {}
         self._closed = False
 
     def describe(self) -> str:
@@ -162,12 +174,35 @@ class MemoryBackend(CoreBackend):
             raise ThreadNotFoundError(thread_id)
         return rec
 
+    def _base(self, key: Key) -> int:
+        """The seq before a thread's first own message (a branch's fork point)."""
+        return self._records[key].fork_seq or 0
+
     def _message(self, tenant: str, message_id: str) -> tuple[Key, int, Message]:
         loc = self._by_id.get((tenant, message_id))
         if loc is None:
             raise MessageNotFoundError(message_id)
         key = (tenant, loc[0])
-        return key, loc[1] - 1, self._msgs[key][loc[1] - 1]
+        idx = loc[1] - 1 - self._base(key)
+        return key, idx, self._msgs[key][idx]
+
+    def _tree(self, tenant: str, thread: Thread) -> list[Thread]:
+        """The threads of ``thread``'s branch tree (see ``TreeThreads``)."""
+        root = tree_key(thread)
+        ids = [root, *sorted(self._trees.get((tenant, root), ()))]
+        return [self._records[(tenant, i)] for i in ids if (tenant, i) in self._records]
+
+    def _add_to_tree(self, tenant: str, thread: Thread, undo: list[Undo]) -> None:
+        if thread.root_thread_id is None:
+            return
+        members = self._trees.setdefault((tenant, thread.root_thread_id), set())
+        members.add(thread.id)
+        undo.append(lambda: members.discard(thread.id))
+
+    def _branch_of(self, tenant: str, thread_id: str) -> Thread | None:
+        with self._lock:
+            thread = self._thread(tenant, thread_id)
+        return thread if thread.is_branch else None
 
     def _set_record(self, key: Key, thread: Thread, undo: list[Undo]) -> None:
         old = self._records.get(key)
@@ -221,6 +256,12 @@ class MemoryBackend(CoreBackend):
         with self._writing(key) as undo:
             thread = self._thread(*key)
             check_revision(thread, op.expected_revision)
+            check_purgeable(thread, self._tree(op.tenant, thread))
+            if thread.root_thread_id is not None:
+                members = self._trees.get((op.tenant, thread.root_thread_id), set())
+                if thread.id in members:
+                    members.discard(thread.id)
+                    undo.append(functools.partial(members.add, thread.id))
             msgs = self._msgs.pop(key, [])
             del self._records[key]
             self._windows.pop(key, None)
@@ -286,37 +327,69 @@ class MemoryBackend(CoreBackend):
     def append(self, op: ops.Append) -> list[Message]:
         key = (op.tenant, op.thread_id)
         with self._writing(key) as undo:
-            thread = self._thread(*key)
-            existing = {}
-            for m in op.messages:
-                loc = self._by_id.get((op.tenant, m.id))
-                if loc is not None:
-                    existing[m.id] = self._msgs[(op.tenant, loc[0])][loc[1] - 1]
-            new, slots = plan_checked(
-                thread, op.messages, existing, op.expected_revision, importing=op.importing
-            )
-            if not new:
-                return [s for s in slots if s is not None]
-            updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
+            return self._append_locked(key, op, undo)
+
+    def _append_locked(self, key: Key, op: ops.Append, undo: list[Undo]) -> list[Message]:
+        thread = self._thread(*key)
+        existing = {}
+        for m in op.messages:
+            if (op.tenant, m.id) in self._by_id:
+                existing[m.id] = self._message(op.tenant, m.id)[2]
+        new, slots = plan_checked(
+            thread, op.messages, existing, op.expected_revision, importing=op.importing
+        )
+        if not new:
+            return [s for s in slots if s is not None]
+        updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
+        for m in stored:
+            encode_message(m, self.limits)
+        encode_thread(updated, self.limits)
+        msgs = self._msgs[key]
+        size = len(msgs)
+        self._set_record(key, updated, undo)
+        msgs.extend(stored)
+        undo.append(lambda: msgs.__delitem__(slice(size, None)))
+        windows = self._windows.get(key)
+        if windows is not None:
             for m in stored:
-                encode_message(m, self.limits)
-            encode_thread(updated, self.limits)
-            msgs = self._msgs[key]
-            size = len(msgs)
-            self._set_record(key, updated, undo)
-            msgs.extend(stored)
-            undo.append(lambda: msgs.__delitem__(slice(size, None)))
-            windows = self._windows.get(key)
-            if windows is not None:
-                for m in stored:
-                    windows.add(m)
-            for m in stored:
-                mk = (op.tenant, m.id)
-                self._by_id[mk] = (op.thread_id, m.seq or 0)
-                undo.append(functools.partial(self._by_id.pop, mk, None))
-                if m.execution_id:
-                    self._index_exec(op.tenant, m, undo)
+                windows.add(m)
+        for m in stored:
+            mk = (op.tenant, m.id)
+            self._by_id[mk] = (op.thread_id, m.seq or 0)
+            undo.append(functools.partial(self._by_id.pop, mk, None))
+            if m.execution_id:
+                self._index_exec(op.tenant, m, undo)
         return fill_slots(slots, op.messages, stored)
+
+    # branches ---------------------------------------------------------------
+
+    def fork_thread(self, op: ops.ForkThread) -> Thread:
+        key = (op.tenant, op.branch_id)
+        with self._writing(key) as undo:
+            source = self._thread(op.tenant, op.thread_id)
+            at_message = self._message(op.tenant, op.at_message_id)[2] if op.at_message_id else None
+            at, lineage = plan_fork(source, op, at_message)
+            owner_key = (op.tenant, lineage[-1].thread_id)
+            msgs, base, _ = self._own(*owner_key, None)
+            counters = prefix_counters(self._records[owner_key], msgs[max(0, at - base) :], at)
+            branch = new_branch(
+                source, lineage, counters, branch_id=op.branch_id, patch=op.patch, now=self.now()
+            )
+            encode_thread(branch, self.limits)
+            if key in self._records:
+                raise ThreadExistsError(op.branch_id)
+            self._set_record(key, branch, undo)
+            self._msgs[key] = []
+            undo.append(lambda: self._msgs.pop(key, None))
+            self._add_to_tree(op.tenant, branch, undo)
+            if op.append is not None:
+                self._append_locked(key, op.append, undo)
+            return self._records[key]
+
+    def tree_threads(self, op: ops.TreeThreads) -> list[Thread]:
+        with self._lock:
+            ids = [op.root_id, *sorted(self._trees.get((op.tenant, op.root_id), ()))]
+            return [self._records[(op.tenant, i)] for i in ids if (op.tenant, i) in self._records]
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._lock:
@@ -341,6 +414,7 @@ class MemoryBackend(CoreBackend):
             new_thread, new = change(thread, old)
             if new is old:
                 return old
+            check_unshared(thread, old, new, self._tree(tenant, thread))
             encode_message(new, self.limits)
             msgs = self._msgs[key]
             self._set_record(key, new_thread, undo)
@@ -355,19 +429,29 @@ class MemoryBackend(CoreBackend):
         self._thread(op_tenant, thread_id)
         return self._msgs[(op_tenant, thread_id)]
 
+    def _own(
+        self, tenant: str, thread_id: str, last_seq: int | None
+    ) -> tuple[list[Message], int, int]:
+        """A thread's own messages, the seq before the first (its fork point)
+        and how many of them a read up to ``last_seq`` covers."""
+        msgs = self._live(tenant, thread_id)
+        base = self._base((tenant, thread_id))
+        end = len(msgs) if last_seq is None else max(0, min(len(msgs), last_seq - base))
+        return msgs, base, end
+
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         with self._lock:
-            msgs = self._live(op.tenant, op.thread_id)
+            msgs, base, end = self._own(op.tenant, op.thread_id, op.upto_seq)
             want = op.limit + 1
             rows: list[Message] = []
             if op.before_seq is None:
-                i = op.after_seq  # seq n sits at index n-1, so seq > after starts here
-                while i < len(msgs) and len(rows) < want:
+                i = max(0, op.after_seq - base)  # seq n sits at index n-1-base
+                while i < end and len(rows) < want:
                     if op.include_deleted or msgs[i].deleted_at is None:
                         rows.append(msgs[i])
                     i += 1
             else:
-                i = min(op.before_seq - 1, len(msgs)) - 1
+                i = min(op.before_seq - 1 - base, end) - 1
                 while i >= 0 and len(rows) < want:
                     if op.include_deleted or msgs[i].deleted_at is None:
                         rows.append(msgs[i])
@@ -376,9 +460,9 @@ class MemoryBackend(CoreBackend):
 
     def recent(self, op: ops.Recent) -> list[Message]:
         with self._lock:
-            msgs = self._live(op.tenant, op.thread_id)
+            msgs, _, end = self._own(op.tenant, op.thread_id, op.upto_seq)
             out: list[Message] = []
-            i = len(msgs) - 1
+            i = end - 1
             while i >= 0 and len(out) < op.n:
                 if op.include_deleted or msgs[i].deleted_at is None:
                     out.append(msgs[i])
@@ -388,11 +472,8 @@ class MemoryBackend(CoreBackend):
 
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         with self._lock:
-            msgs = [
-                m
-                for m in self._live(op.tenant, op.thread_id)
-                if op.include_deleted or m.deleted_at is None
-            ]
+            own, _, end = self._own(op.tenant, op.thread_id, op.upto_seq)
+            msgs = [m for m in own[:end] if op.include_deleted or m.deleted_at is None]
         if not op.as_dicts:
             return msgs
         with collector_paused(self.settings.pause_gc_on_load):
@@ -410,18 +491,25 @@ class MemoryBackend(CoreBackend):
 
     def mandatory(self, op: ops.Mandatory) -> list[Message]:
         with self._lock:
-            msgs = self._live(op.tenant, op.thread_id)
-            return [msgs[seq - 1] for seq in self._windows_of((op.tenant, op.thread_id)).mandatory]
+            msgs, base, end = self._own(op.tenant, op.thread_id, op.upto_seq)
+            seqs = self._windows_of((op.tenant, op.thread_id)).mandatory
+            return [msgs[s - 1 - base] for s in seqs if s - base <= end]
 
     def context_page(self, op: ops.ContextPage) -> ops.ContextRows:
         key = (op.tenant, op.thread_id)
         with self._lock:
-            msgs = self._live(*key)
+            msgs, base, own_end = self._own(*key, op.upto_seq)
             windows = self._windows_of(key)
-            end = bisect.bisect_left(windows.live, op.before_seq)
+            end = bisect.bisect_left(windows.live, min(op.before_seq, base + own_end + 1))
             seqs = windows.live[max(0, end - op.limit) : end]
-            rows: list[tuple[int, Message | str]] = [(s, msgs[s - 1]) for s in reversed(seqs)]
-            mandatory = [msgs[s - 1] for s in windows.mandatory] if op.with_mandatory else None
+            rows: list[tuple[int, Message | str]] = [
+                (s, msgs[s - 1 - base]) for s in reversed(seqs)
+            ]
+            mandatory = (
+                [msgs[s - 1 - base] for s in windows.mandatory if s - base <= own_end]
+                if op.with_mandatory
+                else None
+            )
         return ops.ContextRows(mandatory, rows)
 
     def messages_by_execution(self, op: ops.ByExecution) -> list[Message]:
@@ -431,7 +519,10 @@ class MemoryBackend(CoreBackend):
             for thread_id, seq in locs:
                 if op.thread_id is not None and thread_id != op.thread_id:
                     continue
-                m = self._msgs[(op.tenant, thread_id)][seq - 1]
+                if op.upto_seq is not None and seq > op.upto_seq:
+                    continue
+                key = (op.tenant, thread_id)
+                m = self._msgs[key][seq - 1 - self._base(key)]
                 if m.deleted_at is None:
                     if op.limit is not None and len(out) == op.limit:
                         break

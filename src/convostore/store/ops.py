@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from convostore.model import (
     Attachment,
     AttachmentInfo,
+    Branch,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -84,6 +85,53 @@ class RestoreThread(Op[Thread]):
 class PurgeThread(Op[None]):
     name: ClassVar[str] = "purge_thread"
     thread_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkThread(Op[Thread]):
+    """Make a branch of ``thread_id`` sharing its history up to ``at_seq`` (its
+    last seq when ``None``; the seq of ``at_message_id`` when that is given,
+    a message the thread's history must hold), without copying it; then, in
+    the same transaction, ``append`` to the branch. The branch takes the
+    source's owner, labels and state, changed by ``patch``."""
+
+    name: ClassVar[str] = "fork_thread"
+    thread_id: str
+    branch_id: str
+    at_seq: int | None = None
+    at_message_id: str | None = None
+    patch: ThreadPatch | None = None
+    append: Append | None = None
+    expected_revision: int | None = None
+    """The source thread's."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreeThreads(Op[list[Thread]]):
+    """Every thread of a branch tree: the root ``root_id`` (unless purged) and
+    each thread whose ``root_thread_id`` is ``root_id``, deleted ones included."""
+
+    name: ClassVar[str] = "tree_threads"
+    root_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Branches(Op[list[Branch]]):
+    """The threads of ``thread_id``'s branch tree, oldest first, with where each
+    parts from it (see :func:`~convostore.store.rules.branches.branches_of`)."""
+
+    name: ClassVar[str] = "branches"
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetActiveBranch(Op[Thread]):
+    """Record ``branch_id`` as the active branch of its tree, on the tree's root
+    (``expected_revision`` is the root's); returns the root."""
+
+    name: ClassVar[str] = "set_active_branch"
+    branch_id: str
     expected_revision: int | None = None
 
 
@@ -178,6 +226,10 @@ class ListMessages(Op[Page[Message]]):
     after_seq: int = 0
     before_seq: int | None = None
     include_deleted: bool = False
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +238,10 @@ class Recent(Op[list[Message]]):
     thread_id: str
     n: int
     include_deleted: bool = False
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +251,10 @@ class ByExecution(Op[list[Message]]):
     thread_id: str | None = None
     limit: int | None = None
     """At most this many messages, the first in (thread, seq) order; all if ``None``."""
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +332,10 @@ class Mandatory(Op[list[Message]]):
 
     name: ClassVar[str] = "mandatory"
     thread_id: str
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +377,10 @@ class ContextPage(Op[ContextRows]):
     limit: int
     before_seq: int
     with_mandatory: bool = False
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,3 +391,7 @@ class LoadMessages(Op[list[Any]]):
     thread_id: str
     include_deleted: bool = False
     as_dicts: bool = False
+    upto_seq: int | None = None
+    """Read only this thread's own messages, up to this seq (a part of a
+    branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
+    the thread's whole history, a branch's lineage included."""

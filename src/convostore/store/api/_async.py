@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from convostore.model import (
     Attachment,
     AttachmentInfo,
+    Branch,
     ConversationSnapshot,
     HealthReport,
     Message,
@@ -276,6 +277,119 @@ class AsyncStore(StoreBase[AsyncBackend]):
         """
         op = self._append(thread_id, messages, expected_revision)
         return await self._run_after(*self._split(op))
+
+    # branches -------------------------------------------------------------------
+
+    async def fork_thread(
+        self,
+        thread_id: str,
+        *,
+        at: str | None = None,
+        at_seq: int | None = None,
+        id: str | None = None,
+        messages: MessageLike | Iterable[MessageLike] = (),
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        model: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        state: ThreadState | Mapping[str, Any] | None = None,
+        expected_revision: int | None = None,
+    ) -> Thread:
+        """Make a branch of a thread that shares its history up to and including
+        message ``at`` (or seq ``at_seq``; its newest message when neither is
+        given) without copying it, and append ``messages`` to the branch, in one
+        transaction.
+
+        The branch is a thread of its own (``id``, a new one when not given):
+        it takes the source's owner, labels and state unless they are given,
+        lists its lineage (``parent_thread_id``, ``fork_seq``, ``lineage``), and
+        counts the whole history it reads. Forking costs the same whatever the
+        length of the shared history. ``expected_revision`` is the source's.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            ThreadExistsError (``id`` is taken), MessageNotFoundError (``at`` is
+            not in the thread's history), ValidationError, and what
+            :meth:`append` raises for ``messages``.
+        """
+        fields = dict(
+            user_id=user_id,
+            agent_name=agent_name,
+            model=model,
+            title=title,
+            metadata=metadata,
+            state=state,
+        )
+        op = self._fork(thread_id, at, at_seq, id, fields, messages, expected_revision)
+        return await self._run_after(*self._split_fork(op))
+
+    async def edit_in_branch(
+        self,
+        message_id: str,
+        *,
+        id: str | None = None,
+        expected_revision: int | None = None,
+        **fields: Any,
+    ) -> Thread:
+        """Edit a message as a new branch: the branch shares the history before
+        the message and ends with a copy of it (a new id) with ``fields``
+        changed (those of :meth:`update_message`). The original stays as it is,
+        in its thread and in every branch that shares it.
+
+        Returns the branch; its newest message is the edited copy.
+        ``expected_revision`` is that of the thread that stores the message."""
+        stored = await self._run(ops.GetMessage(self._tenant, check_id(message_id, "message_id")))
+        op = self._fork_before(stored, [self._edited_copy(stored, fields)], id, expected_revision)
+        return await self._run_after(*self._split_fork(op))
+
+    async def regenerate(
+        self,
+        message_id: str,
+        *,
+        messages: MessageLike | Iterable[MessageLike] = (),
+        id: str | None = None,
+        expected_revision: int | None = None,
+    ) -> Thread:
+        """Start a new branch in place of a reply: the branch shares the history
+        before message ``message_id``, and ``messages`` (the new reply, if it
+        is known already) are appended to it in the same transaction.
+
+        Returns the branch. ``expected_revision`` is that of the thread that
+        stores the message."""
+        stored = await self._run(ops.GetMessage(self._tenant, check_id(message_id, "message_id")))
+        op = self._fork_before(stored, messages, id, expected_revision)
+        return await self._run_after(*self._split_fork(op))
+
+    async def branches(self, thread_id: str) -> list[Branch]:
+        """Every thread of the branch tree ``thread_id`` belongs to (its root, the
+        branches and branches of branches, deleted ones included), oldest
+        first, each with the last seq it shares with ``thread_id`` and whether
+        it is the tree's active branch.
+
+        Raises:
+            ThreadNotFoundError: no such thread in this tenant.
+        """
+        return await self._run(ops.Branches(self._tenant, check_id(thread_id, "thread_id")))
+
+    async def set_active_branch(
+        self, branch_id: str, *, expected_revision: int | None = None
+    ) -> Thread:
+        """Make ``branch_id`` the active branch of its tree (the one a
+        conversation of the tree resumes); the root makes the root active again.
+        It is recorded on the tree's root, whose revision ``expected_revision``
+        is. Returns the root."""
+        return await self._run(
+            ops.SetActiveBranch(
+                self._tenant, check_id(branch_id, "branch_id"), check_revision(expected_revision)
+            )
+        )
+
+    async def active_branch(self, thread_id: str) -> Thread:
+        """The active branch of the tree ``thread_id`` belongs to (its root when
+        none is set, or when the one set is deleted)."""
+        found = await self.branches(thread_id)
+        return next(b.thread for b in found if b.is_active)
 
     async def get_message(self, message_id: str) -> Message:
         """The message, soft-deleted or not.

@@ -15,6 +15,7 @@ import re
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from convostore._ids import new_id
 from convostore.errors import ValidationError
 from convostore.model import (
     ID_RULE,
@@ -26,11 +27,14 @@ from convostore.model import (
     ThreadPatch,
     ThreadState,
     is_identifier,
+    no_branch_fields,
 )
 from convostore.store import ops
 from convostore.store.backend import AsyncBackend, Backend
+from convostore.store.rules.append import CLIENT_FIELDS
 from convostore.store.rules.attachments import check_size, extract
 from convostore.store.rules.paging import decode_cursor
+from convostore.store.rules.patches import apply_message_patch
 from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
 from convostore.store.rules.validation import (
     check_appendable,
@@ -155,6 +159,7 @@ class StoreBase(Generic[B]):
                 "tool_call_count": 0,
                 "token_count": 0,
                 "deleted_at": None,
+                **no_branch_fields(),
             }
         )
         fresh.usage = type(thread.usage)()
@@ -224,6 +229,66 @@ class StoreBase(Generic[B]):
                 f"at most {self.limits.max_batch} messages per append", field="messages"
             )
         return ops.Append(self._tenant, thread_id, tuple(batch), check_revision(rev), self._counter)
+
+    # branches ----------------------------------------------------------------------
+
+    def _fork(
+        self,
+        thread_id: str,
+        at: str | None,
+        at_seq: int | None,
+        branch_id: str | None,
+        fields: dict[str, Any],
+        messages: MessageLike | Iterable[MessageLike],
+        rev: int | None,
+    ) -> ops.ForkThread:
+        check_id(thread_id, "thread_id")
+        if at is not None:
+            check_id(at, "at")
+            if at_seq is not None:
+                raise ValidationError("give at or at_seq, not both", field="at")
+        if at_seq is not None and (
+            isinstance(at_seq, bool) or not isinstance(at_seq, int) or at_seq < 0
+        ):
+            raise ValidationError("must be a seq (an integer from 0)", field="at_seq")
+        bid = new_id("th") if branch_id is None else check_id(branch_id, "id")
+        clean = {k: v for k, v in fields.items() if v is not None}
+        with translate_validation("thread"):
+            patch = ThreadPatch.model_validate(clean) if clean else None
+        empty = isinstance(messages, list | tuple) and not messages
+        append = None if empty else self._append(bid, messages, None)
+        return ops.ForkThread(
+            self._tenant, thread_id, bid, at_seq, at, patch, append, check_revision(rev)
+        )
+
+    def _fork_before(
+        self,
+        stored: Message,
+        messages: MessageLike | Iterable[MessageLike],
+        branch_id: str | None,
+        rev: int | None,
+    ) -> ops.ForkThread:
+        """A fork of the thread that stores ``stored``, sharing the history before
+        it, with ``messages`` appended: an edit or a regeneration of it."""
+        before = (stored.seq or 1) - 1
+        return self._fork(stored.thread_id or "", None, before, branch_id, {}, messages, rev)
+
+    def _split_fork(self, op: ops.ForkThread) -> tuple[ops.Attach | None, ops.ForkThread]:
+        """A fork whose messages carry bytes, split like :meth:`_split`."""
+        if op.append is None:
+            return None, op
+        attach, append = self._split(op.append)
+        return attach, dataclasses.replace(op, append=append)
+
+    def _edited_copy(self, stored: Message, fields: dict[str, Any]) -> Message:
+        """A new message (a new id) that is ``stored`` with ``fields`` changed,
+        as an edit in a new branch appends it."""
+        with translate_validation("message"):
+            patch = MessagePatch.model_validate(fields)
+        _, edited = apply_message_patch(Thread(), stored, patch, stored.created_at)
+        kept = edited.model_dump(include=CLIENT_FIELDS - {"request_digest"})
+        with translate_validation("message"):
+            return Message.model_validate(kept)
 
     # attachments -------------------------------------------------------------------
 

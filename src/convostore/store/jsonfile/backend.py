@@ -86,7 +86,7 @@ class JsonFileBackend(MemoryBackend):
 
     kind: ClassVar[str] = "json"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        durable=True, multi_process=False, attachments=True
+        durable=True, multi_process=False, attachments=True, branches=True
     )
 
     def __init__(
@@ -372,9 +372,10 @@ class JsonFileBackend(MemoryBackend):
             )
         if key in self._records:
             raise bad(f"thread {thread.id!r} is stored twice")
-        if len(msgs) != thread.message_count:
+        base = thread.fork_seq or 0  # a branch stores the messages after its fork point
+        if base + len(msgs) != thread.message_count:
             raise bad(f"{len(msgs)} messages but a message count of {thread.message_count}")
-        for n, m in enumerate(msgs, 1):
+        for n, m in enumerate(msgs, base + 1):
             if m.seq != n or m.thread_id != thread.id:
                 raise bad(f"message {m.id!r} is out of sequence")
             other = self._by_id.get((tenant, m.id))
@@ -387,7 +388,8 @@ class JsonFileBackend(MemoryBackend):
         self._records[key] = thread
         self._msgs[key] = msgs
         discard: list[Undo] = []
-        for n, m in enumerate(msgs, 1):
+        self._add_to_tree(tenant, thread, discard)
+        for n, m in enumerate(msgs, base + 1):
             self._by_id[(tenant, m.id)] = (thread.id, n)
             if m.execution_id:
                 self._index_exec(tenant, m, discard)

@@ -46,7 +46,17 @@ _PLACEHOLDER = re.compile(rb"%\((\w+)\)[sb]")
 
 #: The columns an append writes (``rows.counter_values``), in SET order.
 _COUNTERS = tuple(c for c in THREAD_READ if c != "body")
-_THREAD_COLS = ("tenant_id", "id", "user_id", "agent_name", "created_at", *_COUNTERS, "body")
+_THREAD_COLS = (
+    "tenant_id",
+    "id",
+    "user_id",
+    "agent_name",
+    "created_at",
+    "root_id",
+    "parent_id",
+    *_COUNTERS,
+    "body",
+)
 
 
 def _iso(column: str) -> str:
@@ -119,12 +129,18 @@ class PgStatements(Statements):
             "ON CONFLICT (tenant_id, id) DO NOTHING RETURNING 1"
         )
         self.thread_update = b(
-            f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, {_set()}, "
+            f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
+            f"root_id = %(root_id)s, parent_id = %(parent_id)s, {_set()}, "
             "body = %(body)s::json WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
         )
         # An append's thread write: the counters only, the body stays as it is.
         self._advance = f"UPDATE {t} SET {_set()} WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
         self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_parent = b(f"SELECT parent_id FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_tree = b(
+            f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s UNION ALL "
+            f"SELECT {read} FROM {t} WHERE tenant_id = %s AND root_id = %s"
+        )
 
         # messages
         self.message_ids_taken = b(

@@ -228,6 +228,18 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
     ON {s}.convostore_attachment_refs (tenant_id, thread_id)""",
         ),
     ),
+    Migration(
+        5,
+        "branches",
+        (
+            # A branch's parent (NULL for a thread that is not a branch) and its
+            # tree's root (set on branches); the lineage itself is in body.
+            'ALTER TABLE {s}.convostore_threads ADD COLUMN parent_id text COLLATE "C"',
+            'ALTER TABLE {s}.convostore_threads ADD COLUMN root_id text COLLATE "C"',
+            """CREATE INDEX convostore_threads_by_root
+    ON {s}.convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL""",
+        ),
+    ),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 

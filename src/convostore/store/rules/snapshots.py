@@ -17,6 +17,7 @@ from convostore.model import (
     Message,
     Thread,
     TokenUsage,
+    no_branch_fields,
 )
 from convostore.store.rules.append import apply_append
 
@@ -96,6 +97,7 @@ def normalize_import(
             "token_count": 0,
             "usage": TokenUsage(),
             "cost": CostInfo(),
+            **no_branch_fields(),
         }
     )
     thread, stored = apply_append(blank, msgs, now, list(snapshot.pinned))

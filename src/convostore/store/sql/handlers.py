@@ -42,6 +42,7 @@ from convostore.errors import (
 from convostore.model import (
     Attachment,
     AttachmentInfo,
+    Branch,
     ConversationSnapshot,
     Message,
     Page,
@@ -49,7 +50,19 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import ops
+from convostore.store.rules.branches import (
+    branch_read,
+    branches_of,
+    check_purgeable,
+    check_unshared,
+    needs_lineage,
+    new_branch,
+    plan_fork,
+    prefix_counters,
+    tree_key,
+)
 from convostore.store.rules.codec import (
+    as_stored_dicts,
     bodies_as_dicts,
     collector_paused,
     encode_message,
@@ -63,6 +76,7 @@ from convostore.store.rules.patches import (
     message_restored,
     restored,
     soft_deleted,
+    touch,
 )
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.validation import check_revision, check_writable
@@ -174,6 +188,7 @@ def restore_thread(sq: Statements, settings: StoreSettings, op: ops.RestoreThrea
 def purge_thread(sq: Statements, settings: StoreSettings, op: ops.PurgeThread) -> Steps[None]:
     thread = yield from lock_thread(sq, op.tenant, op.thread_id)
     check_revision(thread, op.expected_revision)
+    check_purgeable(thread, (yield from _tree(sq, op.tenant, tree_key(thread))))
     yield Query(sq.messages_delete, (op.tenant, op.thread_id), Fetch.NONE)
     yield Query(sq.thread_delete, (op.tenant, op.thread_id), Fetch.NONE)
 
@@ -259,6 +274,7 @@ def _replace_message(
     new_thread, new = change(thread, old)
     if new is old:
         return old
+    check_unshared(thread, old, new, (yield from _tree(sq, tenant, tree_key(thread))))
     body = encode_message(new, settings.limits)
     yield Query(
         sq.message_update,
@@ -324,21 +340,79 @@ def restore_message(
     )
 
 
+def _below(last_seq: int | None, before: int = END) -> int:
+    """The exclusive upper seq bound of a read up to ``last_seq`` below ``before``."""
+    return before if last_seq is None else min(before, last_seq + 1)
+
+
+def _through(msgs: list[Message], last_seq: int | None) -> list[Message]:
+    """``msgs`` (in seq order) without those past ``last_seq``."""
+    if last_seq is None:
+        return msgs
+    return [m for m in msgs if (m.seq or 0) <= last_seq]
+
+
+def _history(fn: Callable[..., Steps[Any]]) -> Callable[..., Steps[Any]]:
+    """A read of a thread's history that reads a branch's lineage too: a
+    thread that is not a branch costs one primary-key lookup more, a branch
+    one bounded read per thread of its lineage (``rules.branches``)."""
+
+    def handler(sq: Statements, settings: StoreSettings, op: Any) -> Steps[Any]:
+        if needs_lineage(op):
+            row = yield Query(sq.thread_parent, (op.tenant, op.thread_id), Fetch.ONE)
+            if row is None:
+                raise ThreadNotFoundError(op.thread_id)
+            if row[0] is not None:
+                thread = yield from get_thread(sq, settings, ops.GetThread(op.tenant, op.thread_id))
+                done = yield from _run_read(sq, settings, thread, op)
+                # a handler with a post step hands it the answer to pass on
+                return Composed(done) if isinstance(op, ops.LoadMessages) else done
+        return (yield from fn(sq, settings, op))
+
+    handler.__name__ = fn.__name__
+    handler.__doc__ = fn.__doc__
+    return handler
+
+
+class Composed:
+    """The answer of a branch read, returned by a handler whose ``post`` step
+    would otherwise decode rows."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _run_read(sq: Statements, settings: StoreSettings, thread: Thread, op: Any) -> Steps[Any]:
+    read = branch_read(thread, op, settings.now)
+    try:
+        sub = next(read)
+        while True:
+            result = yield from HANDLERS[sub.name].fn(sq, settings, sub)
+            sub = read.send(result.value if isinstance(result, Composed) else result)
+    except StopIteration as done:
+        return done.value
+
+
+@_history
 def list_messages(
     sq: Statements, settings: StoreSettings, op: ops.ListMessages
 ) -> Steps[Page[Message]]:
     backward = op.before_seq is not None
-    bound = op.before_seq if op.before_seq is not None else op.after_seq
+    bound = _below(op.upto_seq, op.before_seq) if op.before_seq is not None else op.after_seq
     sql = sq.messages_page(backward=backward, include_deleted=op.include_deleted)
     rows = yield Query(sql, (op.tenant, op.thread_id, bound, op.limit + 1))
     if not rows:  # a message row proves the thread exists; no row proves nothing
         yield from require_thread(sq, op.tenant, op.thread_id)
-    return message_page(decode(rows), op)
+    msgs = decode(rows)
+    return message_page(msgs if backward else _through(msgs, op.upto_seq), op)
 
 
+@_history
 def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[list[Message]]:
     sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
-    rows = yield Query(sql, (op.tenant, op.thread_id, END, op.n))
+    rows = yield Query(sql, (op.tenant, op.thread_id, _below(op.upto_seq), op.n))
     if not rows:
         yield from require_thread(sq, op.tenant, op.thread_id)
     out = decode(rows)
@@ -346,6 +420,7 @@ def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[lis
     return out
 
 
+@_history
 def load_messages(sq: Statements, settings: StoreSettings, op: ops.LoadMessages) -> Steps[Any]:
     """The rows of a whole thread; :func:`decode_loaded` makes the result."""
     yield from require_thread(sq, op.tenant, op.thread_id)
@@ -354,23 +429,31 @@ def load_messages(sq: Statements, settings: StoreSettings, op: ops.LoadMessages)
 
 
 def decode_loaded(settings: StoreSettings, op: ops.LoadMessages, rows: Any) -> list[Any]:
+    if isinstance(rows, Composed):
+        return rows.value  # type: ignore[no-any-return]
     with collector_paused(settings.pause_gc_on_load):
+        if op.upto_seq is not None:
+            msgs = _through(decode(rows), op.upto_seq)
+            return as_stored_dicts(msgs) if op.as_dicts else msgs
         if op.as_dicts:
             return bodies_as_dicts(row[0] for row in rows)
         return decode(rows)  # each body as its row arrives: no joined copy of every body
 
 
+@_history
 def context_page(
     sq: Statements, settings: StoreSettings, op: ops.ContextPage
 ) -> Steps[ops.ContextRows]:
     params = {
         "tenant": op.tenant,
         "thread": op.thread_id,
-        "before": op.before_seq,
+        "before": _below(op.upto_seq, op.before_seq),
         "limit": op.limit,
     }
     if op.with_mandatory:
         read = ops.ContextRows.from_first_read((yield Query(sq.context_start, params)))
+        if op.upto_seq is not None and read.mandatory:
+            read = ops.ContextRows(_through(read.mandatory, op.upto_seq), read.rows)
     else:
         read = ops.ContextRows(None, (yield Query(sq.context_page, params)))
     if not read.rows and not read.mandatory:  # no row proves nothing about the thread
@@ -378,13 +461,15 @@ def context_page(
     return read
 
 
+@_history
 def mandatory(sq: Statements, settings: StoreSettings, op: ops.Mandatory) -> Steps[list[Message]]:
     rows = yield Query(sq.messages_mandatory, (op.tenant, op.thread_id))
     if not rows:
         yield from require_thread(sq, op.tenant, op.thread_id)
-    return decode(rows)
+    return _through(decode(rows), op.upto_seq)
 
 
+@_history
 def messages_by_execution(
     sq: Statements, settings: StoreSettings, op: ops.ByExecution
 ) -> Steps[list[Message]]:
@@ -395,7 +480,7 @@ def messages_by_execution(
         query = Query(
             sq.messages_by_execution_in_thread, (op.tenant, op.execution_id, op.thread_id, limit)
         )
-    return decode((yield query))
+    return _through(decode((yield query)), op.upto_seq)
 
 
 # --- snapshots --------------------------------------------------------------------
@@ -406,13 +491,16 @@ def export_thread(sq: Statements, settings: StoreSettings, op: ops.ExportThread)
     row = yield Query(sq.thread_get, (op.tenant, op.thread_id), Fetch.ONE)
     if row is None:
         raise ThreadNotFoundError(op.thread_id)
+    thread = r.decode_thread(row)
+    if thread.is_branch:
+        return Composed((yield from _run_read(sq, settings, thread, op)))
     rows = yield Query(sq.messages_all, (op.tenant, op.thread_id), Fetch.STREAM)
-    return r.decode_thread(row), rows
+    return thread, rows
 
 
-def decode_export(
-    settings: StoreSettings, op: ops.ExportThread, read: tuple[Thread, Any]
-) -> ConversationSnapshot:
+def decode_export(settings: StoreSettings, op: ops.ExportThread, read: Any) -> ConversationSnapshot:
+    if isinstance(read, Composed):
+        return read.value  # type: ignore[no-any-return]
     thread, rows = read
     with collector_paused(settings.pause_gc_on_load):
         msgs = decode(rows)
@@ -439,6 +527,67 @@ def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread)
     if msgs:
         yield sq.insert_messages(op.tenant, thread.id, rows)
     return thread
+
+
+# --- branches ---------------------------------------------------------------------
+
+
+def _tree(sq: Statements, tenant: str, root: str) -> Steps[list[Thread]]:
+    rows = yield Query(sq.thread_tree, (tenant, root, tenant, root), Fetch.ALL)
+    return r.decode_threads(rows)
+
+
+def tree_threads(sq: Statements, settings: StoreSettings, op: ops.TreeThreads) -> Steps[Any]:
+    return (yield from _tree(sq, op.tenant, op.root_id))
+
+
+def fork_thread(sq: Statements, settings: StoreSettings, op: ops.ForkThread) -> Steps[Thread]:
+    source = yield from lock_thread(sq, op.tenant, op.thread_id)
+    at_message = None
+    if op.at_message_id is not None:
+        row = yield Query(sq.message_get, (op.tenant, op.at_message_id), Fetch.ONE)
+        if row is None:
+            raise MessageNotFoundError(op.at_message_id)
+        at_message = r.decode_message(row[0])
+    at, lineage = plan_fork(source, op, at_message)
+    owner_id = lineage[-1].thread_id
+    owner = source if owner_id == source.id else (yield from lock_thread(sq, op.tenant, owner_id))
+    tail = yield Query(
+        sq.messages_page(backward=False, include_deleted=True),
+        (op.tenant, owner_id, at, sq.no_limit),
+    )
+    counters = prefix_counters(owner, decode(tail), at)
+    branch = new_branch(
+        source, lineage, counters, branch_id=op.branch_id, patch=op.patch, now=settings.now()
+    )
+    inserted = yield Query(sq.thread_insert, thread_write(sq, branch, settings), Fetch.ONE)
+    if inserted is None:
+        raise ThreadExistsError(op.branch_id)
+    if op.append is not None:
+        appended = yield from append(sq, settings, op.append)
+        return appended.known.thread
+    return branch
+
+
+def branches(sq: Statements, settings: StoreSettings, op: ops.Branches) -> Steps[list[Branch]]:
+    thread = yield from get_thread(sq, settings, ops.GetThread(op.tenant, op.thread_id))
+    return branches_of(thread, (yield from _tree(sq, op.tenant, tree_key(thread))))
+
+
+def set_active_branch(
+    sq: Statements, settings: StoreSettings, op: ops.SetActiveBranch
+) -> Steps[Thread]:
+    branch = yield from get_thread(sq, settings, ops.GetThread(op.tenant, op.branch_id))
+    check_writable(branch)
+    root_id = tree_key(branch)
+    active = None if op.branch_id == root_id else op.branch_id
+
+    def change(root: Thread) -> Thread:
+        if root.active_branch_id == active:
+            return root
+        return touch(root, settings.now(), active_branch_id=active)
+
+    return (yield from _modify(sq, settings, op.tenant, root_id, op.expected_revision, change))
 
 
 # --- attachments ------------------------------------------------------------------
@@ -551,6 +700,10 @@ HANDLERS: dict[str, Handler] = {
     "load_messages": Handler(load_messages, _S, post=decode_loaded),
     "export_thread": Handler(export_thread, _S, post=decode_export),
     "import_thread": Handler(import_thread, _W, writes=True),
+    "fork_thread": Handler(fork_thread, _W, writes=True),
+    "tree_threads": Handler(tree_threads, _A),
+    "branches": Handler(branches, _S),
+    "set_active_branch": Handler(set_active_branch, _W, writes=True),
     "attach": Handler(attach, _W, writes=True),
     "get_attachment": Handler(get_attachment, _A),
     "release_attachments": Handler(release_attachments, _W, writes=True),

@@ -128,6 +128,8 @@ def thread_values(thread: Thread, body: str, time: Callable[[dt.datetime], Any])
         user_id=thread.user_id,
         agent_name=thread.agent_name,
         created_at=time(thread.created_at),
+        root_id=thread.root_thread_id,
+        parent_id=thread.parent_thread_id,
         body=body,
     )
     return values

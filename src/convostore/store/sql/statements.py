@@ -89,6 +89,12 @@ class Statements(ABC):
     """The named values of ``rows.thread_values``: every column of the thread."""
     thread_delete: Any
     """(tenant, id)."""
+    thread_parent: Any = None
+    """(tenant, id) -> (parent_id,): NULL unless the thread is a branch; no row
+    when there is no such thread."""
+    thread_tree: Any = None
+    """(tenant, root, root) -> THREAD_READ rows of the root and of every thread
+    whose ``root_id`` is ``root``."""
     thread_advance: Any = None
     """An append's counter changes, relative, on a live thread (an import in
     progress when ``importing``) at the expected revision (when not NULL):

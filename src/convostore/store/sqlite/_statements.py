@@ -54,7 +54,7 @@ GET_THREAD = f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND
 THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
 #: Every column of a thread row by the name of its parameter (``rows.thread_values``).
 _THREAD_NAMES = {
-    **{c: c for c in ("tenant_id", "id", "user_id", "agent_name")},
+    **{c: c for c in ("tenant_id", "id", "user_id", "agent_name", "root_id", "parent_id")},
     **_COUNTERS,
     "body": "body",
 }
@@ -67,8 +67,9 @@ _SET_COUNTERS = ", ".join(f"{c} = :{p}" for p, c in _COUNTERS.items())
 #: An append's thread write on the locked path: the counters only.
 SET_COUNTERS = f"UPDATE threads SET {_SET_COUNTERS} WHERE tenant_id = :tenant_id AND id = :id"
 UPDATE_THREAD = (
-    f"UPDATE threads SET user_id = :user_id, agent_name = :agent_name, {_SET_COUNTERS}, "
-    "body = :body WHERE tenant_id = :tenant_id AND id = :id"
+    f"UPDATE threads SET user_id = :user_id, agent_name = :agent_name, root_id = :root_id, "
+    f"parent_id = :parent_id, {_SET_COUNTERS}, body = :body "
+    "WHERE tenant_id = :tenant_id AND id = :id"
 )
 # The append fast path: advance the counters of a live thread (at the expected
 # revision, when one is given) and learn the new counts in the same statement.
@@ -207,6 +208,13 @@ class SqliteStatements(Statements):
     thread_insert = INSERT_THREAD
     thread_update = UPDATE_THREAD
     thread_delete = DELETE_THREAD
+    thread_parent = "SELECT parent_id FROM threads WHERE tenant_id = ? AND id = ?"
+    thread_tree = (
+        f"SELECT {THREAD_READ_COLUMNS} FROM threads "
+        "WHERE tenant_id = ? AND id = ? UNION ALL "
+        f"SELECT {THREAD_READ_COLUMNS} FROM threads INDEXED BY threads_by_root "
+        "WHERE tenant_id = ? AND root_id = ?"
+    )
     thread_advance = ADVANCE_THREAD
     thread_advance_counts = ADVANCE_THREAD_COUNTS
 

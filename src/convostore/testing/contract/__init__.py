@@ -32,6 +32,7 @@ The suite is one class per concept, each usable on its own:
 :class:`BadInputContract`     bad input refused alike, nothing written
 :class:`PropertyContract`     hypothesis round trips
 :class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
+:class:`BranchContract`       branches sharing history (capability ``branches``)
 :class:`DurabilityContract`   reopening (capability ``durable``)
 :class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
 ============================  ====================================================
@@ -52,6 +53,7 @@ from convostore.testing.contract.base import (
     require_capability,
     seqs,
 )
+from convostore.testing.contract.branches import BranchContract
 from convostore.testing.contract.clock import ManualClock
 from convostore.testing.contract.concurrency import ConcurrencyContract
 from convostore.testing.contract.context import ContextContract
@@ -74,6 +76,7 @@ __all__ = [
     "REFUSED_IDS",
     "AttachmentContract",
     "BadInputContract",
+    "BranchContract",
     "ConcurrencyContract",
     "ContextContract",
     "ContractBase",
@@ -115,6 +118,7 @@ class StoreContract(
     BadInputContract,
     PropertyContract,
     AttachmentContract,
+    BranchContract,
     DurabilityContract,
     ConcurrencyContract,
 ):
