@@ -268,3 +268,25 @@ def test_tail_format_prints_a_ready_request_body(run: Run, store_url: str, fmt: 
     assert body == window
     newest = with_store(store_url, lambda s: s.recent(thread.id, 4))
     assert body == to_format(newest, fmt)  # the four newest, whole (no tool exchange cut)
+
+
+def test_fork_lists_and_activates_branches(run: Run, store_url: str) -> None:
+    thread = seed(store_url, messages=4, title="root")
+    result = run("threads", "fork", thread.id, "--at-seq", "2", "--id", "br", "--store", store_url)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "br"
+    listed = run("threads", "branches", "br", "--store", store_url, "--json")
+    items = json.loads(listed.stdout)["items"]
+    assert [(b["thread"]["id"], b["shared_seq"], b["is_active"]) for b in items] == [
+        (thread.id, 2, True),
+        ("br", 2, False),
+    ]
+    assert items[1]["thread"]["parent_thread_id"] == thread.id
+    assert run("threads", "activate", "br", "--store", store_url).exit_code == 0
+    lines = run("threads", "branches", thread.id, "--store", store_url).stdout.splitlines()
+    assert lines[0].split("\t")[:6] == ["id", "parent", "fork seq", "shared", "messages", "active"]
+    assert lines[2].split("\t")[:6] == ["br", thread.id, "2", "2", "2", "*"]
+    texts = with_store(store_url, lambda s: [m.content for m in s.load_messages("br")])
+    assert texts == ["question 0", "answer 1"]
+    bad = run("threads", "fork", thread.id, "--at-seq", "9", "--store", store_url)
+    assert bad.exit_code != 0 and "at_seq" in bad.output

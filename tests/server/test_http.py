@@ -236,6 +236,11 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "uploadAttachment": ("POST", "/v1/attachments"),
         "downloadAttachment": ("GET", "/v1/attachments/{ref}"),
         "getAttachmentInfo": ("GET", "/v1/attachments/{ref}/info"),
+        "forkThread": ("POST", "/v1/threads/{thread_id}/fork"),
+        "editInBranch": ("POST", "/v1/messages/{message_id}/edit"),
+        "regenerate": ("POST", "/v1/messages/{message_id}/regenerate"),
+        "listBranches": ("GET", "/v1/threads/{thread_id}/branches"),
+        "setActiveBranch": ("POST", "/v1/threads/{thread_id}/activate"),
     }
     assert ops == expected
     assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"

@@ -63,6 +63,9 @@ BODIES: dict[str, Any] = {
     "patchThreadState": {"data": {"k": 1}},
     "importThread": {"thread": {"id": "imported"}, "messages": []},
     "uploadAttachment": {"uploaded": "bytes"},
+    "forkThread": {"title": "forked"},
+    "editInBranch": {"content": "edited"},
+    "regenerate": {"messages": [{"role": "assistant", "content": "again"}]},
 }
 BODILESS = {
     "listThreads",
@@ -82,6 +85,8 @@ BODILESS = {
     "getContext",
     "downloadAttachment",
     "getAttachmentInfo",
+    "listBranches",
+    "setActiveBranch",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
 

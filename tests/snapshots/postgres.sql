@@ -137,7 +137,6 @@ CREATE INDEX convostore_attachment_refs_by_thread
     ON "public".convostore_attachment_refs (tenant_id, thread_id);
 INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
 -- migration 5: branches
-ALTER TABLE "public".convostore_threads ADD COLUMN parent_id text COLLATE "C";
 ALTER TABLE "public".convostore_threads ADD COLUMN root_id text COLLATE "C";
 CREATE INDEX convostore_threads_by_root
     ON "public".convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL;

@@ -92,7 +92,7 @@ CREATE TABLE threads (
                 output_cost       REAL    NOT NULL DEFAULT 0,
                 total_cost        REAL    NOT NULL DEFAULT 0,
                 currency          TEXT    NOT NULL DEFAULT 'USD',
-                body        TEXT    NOT NULL, live_message_count INTEGER NOT NULL DEFAULT 0, parent_id TEXT, root_id TEXT,
+                body        TEXT    NOT NULL, live_message_count INTEGER NOT NULL DEFAULT 0, root_id TEXT,
                 PRIMARY KEY (tenant_id, id)
             );
 

@@ -1,4 +1,5 @@
-"""``convostore threads``: list, show, soft-delete, restore and purge threads.
+"""``convostore threads``: list, show, soft-delete, restore and purge threads;
+fork them and list and activate their branches.
 
 Deletion is two-step on purpose, as in the library: ``rm`` hides a thread and can
 be undone with ``restore``; ``purge`` removes it and its messages for good and
@@ -54,7 +55,7 @@ def _row(t: Thread) -> tuple[object, ...]:
 
 @click.group()
 def threads() -> None:
-    """List, inspect, delete, restore and purge threads."""
+    """List, inspect, delete, restore, purge and fork threads."""
 
 
 @threads.command("list")
@@ -229,3 +230,77 @@ def purge(
         return
     for tid in thread_ids:
         note(f"purged {tid}")
+
+
+@threads.command("fork")
+@store_options
+@click.argument("thread_id")
+@click.option(
+    "--at", "at", metavar="MESSAGE_ID", help="The last shared message (default: the newest)."
+)
+@click.option("--at-seq", type=click.IntRange(min=0), help="The last shared seq, instead of --at.")
+@click.option("--id", "branch_id", help="The branch's id (made up if left out).")
+@click.option("--title", help="The branch's title (default: the source's).")
+@json_option
+def fork(
+    store_url: str | None,
+    tenant: str,
+    thread_id: str,
+    at: str | None,
+    at_seq: int | None,
+    branch_id: str | None,
+    title: str | None,
+    as_json: bool,
+) -> None:
+    """Make a branch of a thread that shares its history without copying it."""
+    with opened_store(store_url, tenant, create=False) as store:
+        branch = store.fork_thread(thread_id, at=at, at_seq=at_seq, id=branch_id, title=title)
+    if as_json:
+        emit_json(branch)
+        return
+    click.echo(branch.id)
+    note(f"forked {thread_id} at seq {branch.fork_seq} into {branch.id}")
+
+
+@threads.command("branches")
+@store_options
+@click.argument("thread_id")
+@json_option
+def branches(store_url: str | None, tenant: str, thread_id: str, as_json: bool) -> None:
+    """List the branch tree a thread belongs to, oldest first: each branch's
+    parent and fork point, the seqs it shares with THREAD_ID, and the active one."""
+    with opened_store(store_url, tenant, create=False) as store:
+        found = store.branches(thread_id)
+    if as_json:
+        emit_json({"items": found})
+        return
+    table(
+        ("id", "parent", "fork seq", "shared", "messages", "active", "title", "status"),
+        [
+            (
+                b.thread.id,
+                b.thread.parent_thread_id,
+                b.thread.fork_seq,
+                b.shared_seq,
+                b.thread.message_count,
+                "*" if b.is_active else "",
+                b.thread.title,
+                status(b.thread),
+            )
+            for b in found
+        ],
+    )
+
+
+@threads.command("activate")
+@store_options
+@click.argument("branch_id")
+@json_option
+def activate(store_url: str | None, tenant: str, branch_id: str, as_json: bool) -> None:
+    """Make a branch the active one of its tree (the one conversations resume)."""
+    with opened_store(store_url, tenant, create=False) as store:
+        root = store.set_active_branch(branch_id)
+    if as_json:
+        emit_json(root)
+        return
+    note(f"{branch_id} is the active branch of {root.id}")

@@ -38,7 +38,7 @@ from convostore.conversation.config import (
     reserved,
 )
 from convostore.errors import NotFoundError, RevisionConflictError, ValidationError
-from convostore.model import Message, Role, Thread, ThreadState, utcnow
+from convostore.model import Branch, Message, Role, Thread, ThreadState, utcnow
 from convostore.store import ops
 from convostore.store.api import AsyncStore
 from convostore.tokens import token_count_for, with_token_count
@@ -287,6 +287,66 @@ class AsyncConversation(ConversationBase):
     async def enforce_limits(self) -> int:
         """Apply ``config.max_messages`` now; returns how many messages left."""
         return await self._enforce_limit()
+
+    # branches -----------------------------------------------------------------------
+
+    def _on(self, thread: Thread) -> AsyncConversation:
+        """A handle with this one's store, config and clock on ``thread``."""
+        return type(self)(self._store, thread, self._config, clock=self._clock)
+
+    async def fork(
+        self,
+        *,
+        at: str | None = None,
+        messages: Sequence[Message] = (),
+        **fields: Any,
+    ) -> AsyncConversation:
+        """A conversation on a new branch of this one, sharing its history up to
+        and including message ``at`` (all of it by default), with ``messages``
+        appended; ``fields`` are those of :meth:`AsyncStore.fork_thread`. This
+        handle stays on its own thread."""
+        thread = await self._store.fork_thread(self.id, at=at, messages=list(messages), **fields)
+        return self._on(thread)
+
+    async def edit(
+        self, message_id: str, text: str | None = None, **fields: Any
+    ) -> AsyncConversation:
+        """Edit a message of this conversation as a new branch (the original is
+        kept): the branch shares the history before the message and ends with
+        the edited copy (``text`` as its content, or ``fields`` as for
+        :meth:`AsyncStore.update_message`). Returns a conversation on the
+        branch, ready for the new reply."""
+        if text is not None:
+            fields["content"] = text
+        return self._on(await self._store.edit_in_branch(message_id, **fields))
+
+    async def regenerate(
+        self, message_id: str | None = None, *, messages: Sequence[Message] = ()
+    ) -> AsyncConversation:
+        """A conversation on a new branch in place of a reply (the newest
+        assistant message by default): it shares the history before the reply,
+        and ``messages`` (the new reply, when it is known) are appended to it.
+
+        Raises:
+            NotFoundError: no ``message_id`` is given and there is no assistant
+                message to regenerate.
+        """
+        if message_id is None:
+            replies = await self.by_role(Role.ASSISTANT)
+            if not replies:
+                raise NotFoundError(f"conversation {self.id!r} has no assistant message")
+            message_id = replies[-1].id
+        return self._on(await self._store.regenerate(message_id, messages=list(messages)))
+
+    async def branches(self) -> list[Branch]:
+        """The branches of this conversation's tree (see :meth:`AsyncStore.branches`)."""
+        return await self._store.branches(self.id)
+
+    async def switch_to(self, branch_id: str) -> AsyncConversation:
+        """Make ``branch_id`` the active branch of this conversation's tree, the
+        one the conversation manager resumes, and return a handle on it."""
+        await self._store.set_active_branch(branch_id)
+        return self._on(await self._store.get_thread(branch_id))
 
     # thread writes ------------------------------------------------------------------
 

@@ -77,6 +77,17 @@ class AsyncConversationManager(ManagerBase):
     def _wrap(self, store: AsyncStore, thread: Thread, created: bool = False) -> AsyncConversation:
         return AsyncConversation(store, thread, self._config, clock=self._clock, created=created)
 
+    async def _active(self, store: AsyncStore, thread: Thread) -> Thread:
+        """The tree's active branch when ``thread`` is a root that has one
+        (``set_active_branch``) and it is live; ``thread`` otherwise."""
+        if thread.active_branch_id is None:
+            return thread
+        try:
+            branch = await store.get_thread(thread.active_branch_id)
+        except ThreadNotFoundError:
+            return thread
+        return thread if branch.deleted_at is not None else branch
+
     async def create(
         self,
         conversation_id: str | None = None,
@@ -109,7 +120,7 @@ class AsyncConversationManager(ManagerBase):
             return None
         if thread.deleted_at is not None:
             return None
-        return self._wrap(store, thread)
+        return self._wrap(store, await self._active(store, thread))
 
     async def get_or_create(
         self,
@@ -161,7 +172,7 @@ class AsyncConversationManager(ManagerBase):
                 await asyncio.sleep(backoff(attempt))  # someone is replacing it right now
                 continue
             if claim is None and not expired(thread, self._config, now):
-                return self._wrap(store, thread)
+                return self._wrap(store, await self._active(store, thread))
             # Expired: start a fresh session in its place. Claim it with a
             # revision-checked write so that exactly one caller does the replacing
             # (a claim left by a caller that died is taken over once stale).

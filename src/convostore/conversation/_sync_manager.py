@@ -78,6 +78,17 @@ class ConversationManager(ManagerBase):
     def _wrap(self, store: Store, thread: Thread, created: bool = False) -> Conversation:
         return Conversation(store, thread, self._config, clock=self._clock, created=created)
 
+    def _active(self, store: Store, thread: Thread) -> Thread:
+        """The tree's active branch when ``thread`` is a root that has one
+        (``set_active_branch``) and it is live; ``thread`` otherwise."""
+        if thread.active_branch_id is None:
+            return thread
+        try:
+            branch = store.get_thread(thread.active_branch_id)
+        except ThreadNotFoundError:
+            return thread
+        return thread if branch.deleted_at is not None else branch
+
     def create(
         self,
         conversation_id: str | None = None,
@@ -110,7 +121,7 @@ class ConversationManager(ManagerBase):
             return None
         if thread.deleted_at is not None:
             return None
-        return self._wrap(store, thread)
+        return self._wrap(store, self._active(store, thread))
 
     def get_or_create(
         self,
@@ -162,7 +173,7 @@ class ConversationManager(ManagerBase):
                 time.sleep(backoff(attempt))  # someone is replacing it right now
                 continue
             if claim is None and not expired(thread, self._config, now):
-                return self._wrap(store, thread)
+                return self._wrap(store, self._active(store, thread))
             # Expired: start a fresh session in its place. Claim it with a
             # revision-checked write so that exactly one caller does the replacing
             # (a claim left by a caller that died is taken over once stale).

@@ -300,6 +300,21 @@ class CoreBackend(Backend):
         """The threads of the tree rooted at ``op.root_id``, any order."""
         raise _no_branches(self)
 
+    def lineage_page(self, op: ops.LineagePage) -> list[tuple[int, Message | str]]:
+        rows: list[tuple[int, Message | str]] = []
+        for thread_id, bound in op.segments:
+            page = ops.ContextPage(op.tenant, thread_id, op.limit - len(rows), bound, upto_seq=END)
+            rows.extend(self.context_page(page).rows)
+            if len(rows) >= op.limit:
+                break
+        return rows[: op.limit]
+
+    def lineage_mandatory(self, op: ops.LineageMandatory) -> list[Message]:
+        out: list[Message] = []
+        for thread_id, last in op.segments:
+            out.extend(self.mandatory(ops.Mandatory(op.tenant, thread_id, last)))
+        return out
+
     def branches(self, op: ops.Branches) -> list[Branch]:
         thread = self.get_thread(ops.GetThread(op.tenant, op.thread_id))
         tree = self.tree_threads(ops.TreeThreads(op.tenant, tree_key(thread)))

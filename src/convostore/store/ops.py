@@ -339,6 +339,28 @@ class Mandatory(Op[list[Message]]):
 
 
 @dataclass(frozen=True, slots=True)
+class LineagePage(Op[list[tuple[int, "Message | str"]]]):
+    """Up to ``limit`` live, unarchived messages of a branch's history, newest
+    first, as :class:`ContextPage` rows: ``segments`` are ``(thread id,
+    bound)`` newest first, each thread's own messages below its bound."""
+
+    name: ClassVar[str] = "lineage_page"
+    segments: tuple[tuple[str, int], ...]
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineageMandatory(Op[list[Message]]):
+    """The mandatory messages of a branch's history in one read: for each
+    ``(thread id, last seq)`` of ``segments``, that thread's own mandatory
+    messages up to the seq, in seq order across them (the segments are in
+    seq order and do not overlap)."""
+
+    name: ClassVar[str] = "lineage_mandatory"
+    segments: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRows:
     """What :class:`ContextPage` reads: optionally the mandatory messages, and a
     page of live, unarchived messages newest first as ``(seq, message)`` pairs

@@ -53,7 +53,6 @@ _THREAD_COLS = (
     "agent_name",
     "created_at",
     "root_id",
-    "parent_id",
     *_COUNTERS,
     "body",
 )
@@ -130,13 +129,15 @@ class PgStatements(Statements):
         )
         self.thread_update = b(
             f"UPDATE {t} SET user_id = %(user_id)s, agent_name = %(agent_name)s, "
-            f"root_id = %(root_id)s, parent_id = %(parent_id)s, {_set()}, "
+            f"root_id = %(root_id)s, {_set()}, "
             "body = %(body)s::json WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
         )
         # An append's thread write: the counters only, the body stays as it is.
         self._advance = f"UPDATE {t} SET {_set()} WHERE tenant_id = %(tenant_id)s AND id = %(id)s"
         self.thread_delete = b(f"DELETE FROM {t} WHERE tenant_id = %s AND id = %s")
-        self.thread_parent = b(f"SELECT parent_id FROM {t} WHERE tenant_id = %s AND id = %s")
+        self.thread_lineage = b(
+            f"SELECT (body->'lineage')::text FROM {t} WHERE tenant_id = %s AND id = %s"
+        )
         self.thread_tree = b(
             f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s UNION ALL "
             f"SELECT {read} FROM {t} WHERE tenant_id = %s AND root_id = %s"
@@ -185,6 +186,10 @@ class PgStatements(Statements):
         self.messages_mandatory = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             f"AND {mandatory} ORDER BY seq"
+        )
+        self.messages_mandatory_in = b(
+            f"SELECT thread_id, seq, body::text FROM {m} WHERE tenant_id = %s "
+            f"AND thread_id = ANY(%s::text[]) AND {mandatory}"
         )
         self.messages_by_execution = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND execution_id = %s "
@@ -407,6 +412,23 @@ class PgStatements(Statements):
         params["known"] = known_body
         sql, params = self._batch("if_unchanged", tenant, thread_id, rows, params)
         return Query(sql, params, Fetch.ROWCOUNT)
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life
+    def lineage_page(self, segments: int) -> bytes:
+        """One statement for a branch's page: the planner merges the ordered
+        reads of its threads lazily (Merge Append), so a thread whose rows the
+        page does not reach costs one index probe."""
+        parts = [
+            f"(SELECT seq, body::text AS body FROM {self.messages_table} "
+            f"WHERE tenant_id = %(tenant)s AND thread_id = %(thread{i})s "
+            f"AND seq < %(before{i})s AND NOT deleted AND NOT archived "
+            "ORDER BY seq DESC LIMIT %(limit)s)"
+            for i in range(segments)
+        ]
+        return (
+            f"SELECT seq, body FROM ({' UNION ALL '.join(parts)}) AS lineage "
+            "ORDER BY seq DESC LIMIT %(limit)s"
+        ).encode()
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life
     def messages_page(self, *, backward: bool, include_deleted: bool) -> bytes:

@@ -232,9 +232,8 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
         5,
         "branches",
         (
-            # A branch's parent (NULL for a thread that is not a branch) and its
-            # tree's root (set on branches); the lineage itself is in body.
-            'ALTER TABLE {s}.convostore_threads ADD COLUMN parent_id text COLLATE "C"',
+            # The root of a branch's tree (set on branches), which lists a tree;
+            # the lineage itself is in body.
             'ALTER TABLE {s}.convostore_threads ADD COLUMN root_id text COLLATE "C"',
             """CREATE INDEX convostore_threads_by_root
     ON {s}.convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL""",

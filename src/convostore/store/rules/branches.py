@@ -28,6 +28,8 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from convostore.errors import ConflictError, MessageNotFoundError, ValidationError
 from convostore.model import (
     Branch,
@@ -88,6 +90,18 @@ _FLAG_FIELDS = frozenset({"archived_at", "pinned", "updated_at"})
 
 
 @dataclass(frozen=True, slots=True)
+class History:
+    """What a read of a branch's history needs of the branch: its id and lineage."""
+
+    id: str
+    lineage: list[ForkPoint]
+
+
+#: A lineage as stored (the ``lineage`` of a thread's JSON).
+LINEAGE = TypeAdapter(list[ForkPoint])
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """The seqs ``first..last`` of a branch's history, held by ``thread_id``."""
 
@@ -96,7 +110,7 @@ class Segment:
     last: int
 
 
-def segments(thread: Thread) -> list[Segment]:
+def segments(thread: Thread | History) -> list[Segment]:
     """Where each part of ``thread``'s history is stored, oldest first; the
     last segment is the thread's own messages (``last`` is :data:`END`)."""
     out: list[Segment] = []
@@ -311,7 +325,7 @@ Read = Generator[ops.Op[Any], Any, Any]
 sent their results, returns the answer."""
 
 
-def _newest_first(thread: Thread, before: int) -> list[tuple[Segment, int]]:
+def _newest_first(thread: Thread | History, before: int) -> list[tuple[Segment, int]]:
     """The segments to read newest first below ``before``, with each one's bound."""
     out = []
     for seg in reversed(segments(thread)):
@@ -321,7 +335,7 @@ def _newest_first(thread: Thread, before: int) -> list[tuple[Segment, int]]:
     return out
 
 
-def _list(thread: Thread, op: ops.ListMessages) -> Read:
+def _list(thread: Thread | History, op: ops.ListMessages) -> Read:
     want = op.limit + 1
     rows: list[Message] = []
     if op.before_seq is not None:
@@ -355,49 +369,37 @@ def _list(thread: Thread, op: ops.ListMessages) -> Read:
     return message_page(rows[:want], op)
 
 
-def _recent(thread: Thread, op: ops.Recent) -> Read:
+def _recent(thread: Thread | History, op: ops.Recent) -> Read:
     out: list[Message] = []
-    for seg, bound in _newest_first(thread, END):
-        page = yield ops.ListMessages(
-            op.tenant,
-            seg.thread_id,
-            op.n - len(out),
-            before_seq=bound,
-            include_deleted=op.include_deleted,
-            upto_seq=seg.last,
-        )
-        out[:0] = page.items
+    for seg in reversed(segments(thread)):
         if len(out) >= op.n:
             break
+        if seg.last >= seg.first:
+            got = yield ops.Recent(
+                op.tenant, seg.thread_id, op.n - len(out), op.include_deleted, seg.last
+            )
+            out[:0] = got
     return out[-op.n :] if op.n else []
 
 
-def _mandatory(thread: Thread, tenant: str) -> Read:
-    out: list[Message] = []
-    for seg in segments(thread):
-        if seg.last >= seg.first:
-            out.extend((yield ops.Mandatory(tenant, seg.thread_id, upto_seq=seg.last)))
-    return out
+def _mandatory(thread: Thread | History, tenant: str) -> Read:
+    wanted = tuple((s.thread_id, s.last) for s in segments(thread) if s.last >= s.first)
+    found: list[Message] = yield ops.LineageMandatory(tenant, wanted)
+    return found
 
 
-def _context(thread: Thread, op: ops.ContextPage) -> Read:
-    rows: list[tuple[int, Message | str]] = []
-    for seg, bound in _newest_first(thread, op.before_seq):
-        got = yield ops.ContextPage(
-            op.tenant, seg.thread_id, op.limit - len(rows), bound, upto_seq=seg.last
-        )
-        rows.extend(got.rows)
-        if len(rows) >= op.limit:
-            break
+def _context(thread: Thread | History, op: ops.ContextPage) -> Read:
+    wanted = tuple((seg.thread_id, bound) for seg, bound in _newest_first(thread, op.before_seq))
+    rows: list[tuple[int, Message | str]] = yield ops.LineagePage(op.tenant, wanted, op.limit)
     mandatory = (yield from _mandatory(thread, op.tenant)) if op.with_mandatory else None
     return ops.ContextRows(mandatory, rows[: op.limit])
 
 
-def _all(thread: Thread, tenant: str, include_deleted: bool) -> Read:
+def _all(thread: Thread | History, tenant: str, include_deleted: bool) -> Read:
     out: list[Message] = []
     for seg in segments(thread):
         after = seg.first - 1
-        while after < min(seg.last, thread.message_count):
+        while after < seg.last:
             page = yield ops.ListMessages(
                 tenant,
                 seg.thread_id,
@@ -415,7 +417,7 @@ def _all(thread: Thread, tenant: str, include_deleted: bool) -> Read:
     return out
 
 
-def _by_execution(thread: Thread, op: ops.ByExecution) -> Read:
+def _by_execution(thread: Thread | History, op: ops.ByExecution) -> Read:
     out: list[Message] = []
     for seg in segments(thread):
         left = None if op.limit is None else op.limit - len(out)
@@ -427,8 +429,9 @@ def _by_execution(thread: Thread, op: ops.ByExecution) -> Read:
     return out
 
 
-def branch_read(thread: Thread, op: ops.Op[Any], now: Callable[[], dt.datetime]) -> Read:
-    """The read ``op`` (one of :data:`READS`) of the branch ``thread``."""
+def branch_read(thread: Thread | History, op: ops.Op[Any], now: Callable[[], dt.datetime]) -> Read:
+    """The read ``op`` (one of :data:`READS`) of the branch ``thread`` (the
+    whole thread for an export, which carries it)."""
     if isinstance(op, ops.ListMessages):
         return (yield from _list(thread, op))
     if isinstance(op, ops.Recent):
@@ -443,6 +446,7 @@ def branch_read(thread: Thread, op: ops.Op[Any], now: Callable[[], dt.datetime])
         msgs = yield from _all(thread, op.tenant, op.include_deleted)
         return as_stored_dicts(msgs) if op.as_dicts else msgs
     if isinstance(op, ops.ExportThread):
+        assert isinstance(thread, Thread), "an export reads the whole thread"
         msgs = yield from _all(thread, op.tenant, True)
         return _snapshot(thread, msgs, now())
     raise TypeError(f"{op.name} is not a read of a thread's history")

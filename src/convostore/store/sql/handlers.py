@@ -51,6 +51,8 @@ from convostore.model import (
 )
 from convostore.store import ops
 from convostore.store.rules.branches import (
+    LINEAGE,
+    History,
     branch_read,
     branches_of,
     check_purgeable,
@@ -359,12 +361,12 @@ def _history(fn: Callable[..., Steps[Any]]) -> Callable[..., Steps[Any]]:
 
     def handler(sq: Statements, settings: StoreSettings, op: Any) -> Steps[Any]:
         if needs_lineage(op):
-            row = yield Query(sq.thread_parent, (op.tenant, op.thread_id), Fetch.ONE)
+            row = yield Query(sq.thread_lineage, (op.tenant, op.thread_id), Fetch.ONE)
             if row is None:
                 raise ThreadNotFoundError(op.thread_id)
             if row[0] is not None:
-                thread = yield from get_thread(sq, settings, ops.GetThread(op.tenant, op.thread_id))
-                done = yield from _run_read(sq, settings, thread, op)
+                history = History(op.thread_id, LINEAGE.validate_json(row[0]))
+                done = yield from _run_read(sq, settings, history, op)
                 # a handler with a post step hands it the answer to pass on
                 return Composed(done) if isinstance(op, ops.LoadMessages) else done
         return (yield from fn(sq, settings, op))
@@ -384,7 +386,9 @@ class Composed:
         self.value = value
 
 
-def _run_read(sq: Statements, settings: StoreSettings, thread: Thread, op: Any) -> Steps[Any]:
+def _run_read(
+    sq: Statements, settings: StoreSettings, thread: Thread | History, op: Any
+) -> Steps[Any]:
     read = branch_read(thread, op, settings.now)
     try:
         sub = next(read)
@@ -467,6 +471,33 @@ def mandatory(sq: Statements, settings: StoreSettings, op: ops.Mandatory) -> Ste
     if not rows:
         yield from require_thread(sq, op.tenant, op.thread_id)
     return _through(decode(rows), op.upto_seq)
+
+
+def lineage_page(
+    sq: Statements, settings: StoreSettings, op: ops.LineagePage
+) -> Steps[list[tuple[int, Message | str]]]:
+    sql = sq.lineage_page(len(op.segments))
+    if sql is None:  # one read per thread, until the page is full
+        rows: list[tuple[int, Message | str]] = []
+        for thread_id, bound in op.segments:
+            page = ops.ContextPage(op.tenant, thread_id, op.limit - len(rows), bound, upto_seq=END)
+            rows.extend((yield from context_page(sq, settings, page)).rows)
+            if len(rows) >= op.limit:
+                break
+        return rows
+    params: dict[str, Any] = {"tenant": op.tenant, "limit": op.limit}
+    for i, (thread_id, bound) in enumerate(op.segments):
+        params[f"thread{i}"], params[f"before{i}"] = thread_id, bound
+    return list((yield Query(sql, params)))
+
+
+def lineage_mandatory(
+    sq: Statements, settings: StoreSettings, op: ops.LineageMandatory
+) -> Steps[list[Message]]:
+    last = dict(op.segments)
+    rows = yield Query(sq.messages_mandatory_in, (op.tenant, sq.id_list(list(last))))
+    kept = sorted((seq, body) for tid, seq, body in rows if seq <= last[tid])
+    return [r.decode_message(body) for _, body in kept]
 
 
 @_history
@@ -697,6 +728,8 @@ HANDLERS: dict[str, Handler] = {
     "messages_by_execution": Handler(messages_by_execution, _A),
     "context_page": Handler(context_page, _A),
     "mandatory": Handler(mandatory, _A),
+    "lineage_mandatory": Handler(lineage_mandatory, _A),
+    "lineage_page": Handler(lineage_page, _A),
     "load_messages": Handler(load_messages, _S, post=decode_loaded),
     "export_thread": Handler(export_thread, _S, post=decode_export),
     "import_thread": Handler(import_thread, _W, writes=True),

@@ -129,7 +129,6 @@ def thread_values(thread: Thread, body: str, time: Callable[[dt.datetime], Any])
         agent_name=thread.agent_name,
         created_at=time(thread.created_at),
         root_id=thread.root_thread_id,
-        parent_id=thread.parent_thread_id,
         body=body,
     )
     return values

@@ -89,9 +89,12 @@ class Statements(ABC):
     """The named values of ``rows.thread_values``: every column of the thread."""
     thread_delete: Any
     """(tenant, id)."""
-    thread_parent: Any = None
-    """(tenant, id) -> (parent_id,): NULL unless the thread is a branch; no row
-    when there is no such thread."""
+    thread_lineage: Any = None
+    """(tenant, id) -> (lineage,): the JSON array of the thread's ``lineage``,
+    NULL unless it is a branch; no row when there is no such thread."""
+    messages_mandatory_in: Any = None
+    """(tenant, threads) -> (thread_id, seq, body) of the live, unarchived
+    system and pinned messages of the threads (an :meth:`id_list`)."""
     thread_tree: Any = None
     """(tenant, root, root) -> THREAD_READ rows of the root and of every thread
     whose ``root_id`` is ``root``."""
@@ -193,6 +196,13 @@ class Statements(ABC):
     def messages_page(self, *, backward: bool, include_deleted: bool) -> Any:
         """(tenant, thread, seq bound, limit) -> (body,) of the messages after
         the bound in seq order, or, ``backward``, below it newest first."""
+
+    def lineage_page(self, segments: int) -> Any:
+        """Named ``tenant``, ``limit`` and ``thread<i>``, ``before<i>`` for each
+        of ``segments`` threads -> (seq, body) of up to ``limit`` live,
+        unarchived messages, newest first, each thread's below its bound; or
+        ``None`` where reading the segments one by one costs no round trips."""
+        return None
 
     @abstractmethod
     def insert_messages(

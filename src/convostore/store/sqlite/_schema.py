@@ -161,10 +161,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "branches",
         (
-            # A branch's parent (NULL for a thread that is not a branch: a read
-            # of a thread's history asks this first) and its tree's root (set
-            # on branches), which lists a tree. The lineage itself is in body.
-            "ALTER TABLE threads ADD COLUMN parent_id TEXT",
+            # The root of a branch's tree (set on branches), which lists a tree;
+            # the lineage itself is in body.
             "ALTER TABLE threads ADD COLUMN root_id TEXT",
             """CREATE INDEX threads_by_root ON threads (tenant_id, root_id)
                WHERE root_id IS NOT NULL""",

@@ -54,7 +54,7 @@ GET_THREAD = f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE tenant_id = ? AND
 THREAD_EXISTS = "SELECT 1 FROM threads WHERE tenant_id = ? AND id = ?"
 #: Every column of a thread row by the name of its parameter (``rows.thread_values``).
 _THREAD_NAMES = {
-    **{c: c for c in ("tenant_id", "id", "user_id", "agent_name", "root_id", "parent_id")},
+    **{c: c for c in ("tenant_id", "id", "user_id", "agent_name", "root_id")},
     **_COUNTERS,
     "body": "body",
 }
@@ -68,7 +68,7 @@ _SET_COUNTERS = ", ".join(f"{c} = :{p}" for p, c in _COUNTERS.items())
 SET_COUNTERS = f"UPDATE threads SET {_SET_COUNTERS} WHERE tenant_id = :tenant_id AND id = :id"
 UPDATE_THREAD = (
     f"UPDATE threads SET user_id = :user_id, agent_name = :agent_name, root_id = :root_id, "
-    f"parent_id = :parent_id, {_SET_COUNTERS}, body = :body "
+    f"{_SET_COUNTERS}, body = :body "
     "WHERE tenant_id = :tenant_id AND id = :id"
 )
 # The append fast path: advance the counters of a live thread (at the expected
@@ -177,6 +177,12 @@ SELECT * FROM (SELECT 1, seq, body {_NEWEST_LIVE})
 """
 CONTEXT_PAGE = f"SELECT seq, body {_NEWEST_LIVE}"
 MESSAGES_MANDATORY = f"SELECT body {_MANDATORY.format(tenant='?', thread='?')} ORDER BY seq"
+#: The mandatory messages of several threads (a branch's lineage), in one read.
+MESSAGES_MANDATORY_IN = f"""
+SELECT thread_id, seq, body FROM messages INDEXED BY messages_live_mandatory
+WHERE tenant_id = ? AND thread_id IN ({IDS}) AND deleted = 0 AND archived = 0
+      AND (pinned = 1 OR role = 'system')
+"""
 MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? ORDER BY seq"
 MESSAGES_ALL_LIVE = """
 SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
@@ -208,7 +214,9 @@ class SqliteStatements(Statements):
     thread_insert = INSERT_THREAD
     thread_update = UPDATE_THREAD
     thread_delete = DELETE_THREAD
-    thread_parent = "SELECT parent_id FROM threads WHERE tenant_id = ? AND id = ?"
+    thread_lineage = (
+        "SELECT json_extract(body, '$.lineage') FROM threads WHERE tenant_id = ? AND id = ?"
+    )
     thread_tree = (
         f"SELECT {THREAD_READ_COLUMNS} FROM threads "
         "WHERE tenant_id = ? AND id = ? UNION ALL "
@@ -227,6 +235,7 @@ class SqliteStatements(Statements):
     messages_all = MESSAGES_ALL
     messages_all_live = MESSAGES_ALL_LIVE
     messages_mandatory = MESSAGES_MANDATORY
+    messages_mandatory_in = MESSAGES_MANDATORY_IN
     context_start = CONTEXT_START
     context_page = CONTEXT_PAGE
     messages_by_execution = MESSAGES_BY_EXECUTION.format(thread="")
