@@ -1,4 +1,4 @@
--- convostore schema version 4, in schema "public"
+-- convostore schema version 6, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -136,4 +136,15 @@ CREATE TABLE "public".convostore_attachment_refs (
 CREATE INDEX convostore_attachment_refs_by_thread
     ON "public".convostore_attachment_refs (tenant_id, thread_id);
 INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
+-- migration 6: user and app state
+CREATE TABLE "public".convostore_state (
+    tenant_id  text COLLATE "C" NOT NULL,
+    scope      text NOT NULL,
+    user_id    text COLLATE "C" NOT NULL,
+    revision   bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    body       json NOT NULL,
+    PRIMARY KEY (tenant_id, scope, user_id)
+);
+INSERT INTO "public".convostore_migrations (version, name) VALUES (6, 'user and app state');
 COMMIT;

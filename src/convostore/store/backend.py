@@ -11,7 +11,7 @@ which the backend executes. That is the whole protocol:
   operations run on worker threads.
 
 Most backends do not implement ``execute`` themselves: they subclass
-:class:`CoreBackend`, implement its twelve primitives (below) and inherit
+:class:`CoreBackend`, implement its fourteen primitives (below) and inherit
 every other operation, derived once here from those primitives with the pure
 rules of :mod:`convostore.store.rules`. A backend overrides a derived
 operation only to make it faster (one indexed read instead of several), never
@@ -34,6 +34,10 @@ primitive                   what it must do
 ``list_messages``           a page of a thread's messages in seq order
 ``messages_by_execution``   the live messages of one execution, (thread, seq) order
 ``import_thread``           store a normalised snapshot atomically
+``get_state``               the user or app state (empty at revision 0 if
+                            never written)
+``update_state``            read-check-write one user or app state atomically
+                            with :func:`~convostore.store.rules.state.updated_state`
 ``close``                   release what the backend holds
 ==========================  =================================================
 
@@ -65,6 +69,7 @@ from convostore.model import (
     HealthReport,
     Message,
     Page,
+    ScopedState,
     Thread,
     ThreadSummary,
 )
@@ -155,7 +160,7 @@ class Backend(ABC):
 
 
 class CoreBackend(Backend):
-    """A backend made of primitives: implement the twelve abstract methods and
+    """A backend made of primitives: implement the fourteen abstract methods and
     every other operation is derived from them (see the module docs).
 
     ``execute`` calls the method named by the record's ``name``. Handlers run
@@ -210,7 +215,12 @@ class CoreBackend(Backend):
         """Append atomically: read the thread and the stored messages whose ids
         are in the batch, ``plan_checked``, ``apply_append`` at :meth:`now`,
         check what is stored with ``encode_message``/``encode_thread``, store
-        the messages and the thread together, answer with ``fill_slots``."""
+        the messages and the thread together, answer with ``fill_slots``.
+
+        With ``op.state``, when ``rules.state.change_applies``: read the states
+        of ``rules.state.targets`` in the same transaction (user before app),
+        ``apply_change`` and store the thread and those states with the
+        messages, all or nothing."""
 
     @abstractmethod
     def get_message(self, op: ops.GetMessage) -> Message:
@@ -248,6 +258,17 @@ class CoreBackend(Backend):
 
         Raises ThreadExistsError, DuplicateMessageError (an id stored in the
         tenant)."""
+
+    @abstractmethod
+    def get_state(self, op: ops.GetState) -> ScopedState:
+        """The tenant's state of ``op.scope`` (``op.user_id``'s for user state);
+        ``rules.state.empty_state`` if it was never written."""
+
+    @abstractmethod
+    def update_state(self, op: ops.UpdateState) -> ScopedState:
+        """Read the state under the write lock or transaction, apply
+        ``rules.state.updated_state`` at :meth:`now` and store it. Returns the
+        state as stored."""
 
     # attachments (with ``capabilities.attachments``) -----------------------------
 

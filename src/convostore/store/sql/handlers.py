@@ -45,6 +45,7 @@ from convostore.model import (
     ConversationSnapshot,
     Message,
     Page,
+    ScopedState,
     Thread,
     ThreadSummary,
 )
@@ -65,6 +66,7 @@ from convostore.store.rules.patches import (
     soft_deleted,
 )
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
+from convostore.store.rules.state import updated_state
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import StoreSettings
 from convostore.store.sql import rows as r
@@ -78,7 +80,10 @@ from convostore.store.sql.steps import (
     Steps,
     decode,
     lock_thread,
+    locked_state,
+    read_state,
     require_thread,
+    state_write,
     thread_write,
 )
 
@@ -441,6 +446,23 @@ def import_thread(sq: Statements, settings: StoreSettings, op: ops.ImportThread)
     return thread
 
 
+# --- user and app state ------------------------------------------------------------
+
+
+def get_state(sq: Statements, settings: StoreSettings, op: ops.GetState) -> Steps[ScopedState]:
+    return (yield from read_state(sq, op.tenant, op.scope, op.user_id))
+
+
+def update_state(
+    sq: Statements, settings: StoreSettings, op: ops.UpdateState
+) -> Steps[ScopedState]:
+    now = settings.now()
+    current = yield from locked_state(sq, op.tenant, op.scope, op.user_id, now)
+    new, body = updated_state(current, op.update, now, settings.limits)
+    yield state_write(sq, op.tenant, new, body)
+    return new
+
+
 # --- attachments ------------------------------------------------------------------
 
 
@@ -551,6 +573,8 @@ HANDLERS: dict[str, Handler] = {
     "load_messages": Handler(load_messages, _S, post=decode_loaded),
     "export_thread": Handler(export_thread, _S, post=decode_export),
     "import_thread": Handler(import_thread, _W, writes=True),
+    "get_state": Handler(get_state, _A),
+    "update_state": Handler(update_state, _W, writes=True),
     "attach": Handler(attach, _W, writes=True),
     "get_attachment": Handler(get_attachment, _A),
     "release_attachments": Handler(release_attachments, _W, writes=True),

@@ -32,6 +32,7 @@ The suite is one class per concept, each usable on its own:
 :class:`BadInputContract`     bad input refused alike, nothing written
 :class:`PropertyContract`     hypothesis round trips
 :class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
+:class:`StateContract`        user and app state, state changes with an append
 :class:`DurabilityContract`   reopening (capability ``durable``)
 :class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
 ============================  ====================================================
@@ -64,6 +65,7 @@ from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
 from convostore.testing.contract.seeds import SeedContract
+from convostore.testing.contract.state import StateContract
 from convostore.testing.contract.tenants import TenantContract
 from convostore.testing.contract.threads import ThreadContract
 
@@ -87,6 +89,7 @@ __all__ = [
     "PropertyContract",
     "RevisionContract",
     "SeedContract",
+    "StateContract",
     "StoreContract",
     "StoreLike",
     "TenantContract",
@@ -115,6 +118,7 @@ class StoreContract(
     BadInputContract,
     PropertyContract,
     AttachmentContract,
+    StateContract,
     DurabilityContract,
     ConcurrencyContract,
 ):
