@@ -122,7 +122,8 @@ def test_fresh_database_is_refused_until_migrated(pg_url: str, schema: str) -> N
 def test_auto_migrate_via_url(pg_url: str, schema: str) -> None:
     with open_store(f"{pg_url}?schema={schema}&auto_migrate=true") as s:
         assert s.health_check().ok
-    assert _table_count(pg_url, schema) == 5  # threads, messages, migrations, attachments, refs
+    # threads, messages, migrations, attachments, refs, state
+    assert _table_count(pg_url, schema) == 6
 
 
 def test_database_from_a_newer_version_is_refused(pg_url: str, schema: str) -> None:
