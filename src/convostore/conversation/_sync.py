@@ -15,8 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from convostore.context import ContextWindow, call_ids
-from convostore.conversation._base import ConversationBase, StateView
-from convostore.conversation._base import state_update_fields as _update
+from convostore.conversation._base import (
+    ConversationBase,
+    StateView,
+)
+from convostore.conversation._base import (
+    state_update_fields as _update,
+)
 from convostore.conversation._rules import (
     Entry,
     Tail,
