@@ -77,6 +77,7 @@ from convostore.model import (
     TokenUsage,
     ToolCallPart,
     ToolResultPart,
+    split_prefixed,
 )
 from convostore.store import (
     DEFAULT_URL,
@@ -173,6 +174,7 @@ __all__ = [
     "open_store",
     "select_messages",
     "select_window",
+    "split_prefixed",
     "url_from_env",
     "validate_context",
 ]

@@ -1,9 +1,10 @@
 """A backend over plain dicts, written from the public modules alone.
 
-It implements the fourteen primitives of :class:`convostore.store.backend.CoreBackend`
-and nothing else: every other operation, the async face and the context
-window come from the store core. ``test_dict_backend.py`` runs the whole
-conformance suite on it in both faces; docs/backends.md walks through it.
+It implements the twelve primitives of :class:`convostore.store.backend.CoreBackend`
+and user and app state (``scoped_state``), nothing else: every other operation,
+the async face and the context window come from the store core.
+``test_dict_backend.py`` runs the whole conformance suite on it in both faces;
+docs/backends.md walks through it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class DictBackend(CoreBackend):
     """
 
     kind = "dict"
-    capabilities = Capabilities(durable=False)
+    capabilities = Capabilities(durable=False, scoped_state=True)
 
     def __init__(self, *, settings: StoreSettings | None = None) -> None:
         super().__init__(settings=settings)

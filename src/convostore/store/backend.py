@@ -11,7 +11,7 @@ which the backend executes. That is the whole protocol:
   operations run on worker threads.
 
 Most backends do not implement ``execute`` themselves: they subclass
-:class:`CoreBackend`, implement its fourteen primitives (below) and inherit
+:class:`CoreBackend`, implement its twelve primitives (below) and inherit
 every other operation, derived once here from those primitives with the pure
 rules of :mod:`convostore.store.rules`. A backend overrides a derived
 operation only to make it faster (one indexed read instead of several), never
@@ -34,12 +34,14 @@ primitive                   what it must do
 ``list_messages``           a page of a thread's messages in seq order
 ``messages_by_execution``   the live messages of one execution, (thread, seq) order
 ``import_thread``           store a normalised snapshot atomically
-``get_state``               the user or app state (empty at revision 0 if
-                            never written)
-``update_state``            read-check-write one user or app state atomically
-                            with :func:`~convostore.store.rules.state.updated_state`
 ``close``                   release what the backend holds
 ==========================  =================================================
+
+With ``Capabilities(scoped_state=True)``: ``get_state`` (the user or app
+state, empty at revision 0 if never written), ``update_state``
+(read-check-write one of them atomically with
+:func:`~convostore.store.rules.state.updated_state`) and the ``state`` of an
+append.
 
 Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``restore_thread``, ``count_threads``, ``summaries``, ``update_message``,
@@ -112,6 +114,10 @@ class Capabilities:
     attachments: bool = False
     """It stores attachments: the four ``*attach*`` operations below. Without
     them a write that carries bytes is refused with a ValidationError."""
+    scoped_state: bool = False
+    """It stores user and app state: ``get_state``, ``update_state`` and the
+    ``state`` of an append. Without it those are refused with a
+    ValidationError."""
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -160,7 +166,7 @@ class Backend(ABC):
 
 
 class CoreBackend(Backend):
-    """A backend made of primitives: implement the fourteen abstract methods and
+    """A backend made of primitives: implement the twelve abstract methods and
     every other operation is derived from them (see the module docs).
 
     ``execute`` calls the method named by the record's ``name``. Handlers run
@@ -259,17 +265,6 @@ class CoreBackend(Backend):
         Raises ThreadExistsError, DuplicateMessageError (an id stored in the
         tenant)."""
 
-    @abstractmethod
-    def get_state(self, op: ops.GetState) -> ScopedState:
-        """The tenant's state of ``op.scope`` (``op.user_id``'s for user state);
-        ``rules.state.empty_state`` if it was never written."""
-
-    @abstractmethod
-    def update_state(self, op: ops.UpdateState) -> ScopedState:
-        """Read the state under the write lock or transaction, apply
-        ``rules.state.updated_state`` at :meth:`now` and store it. Returns the
-        state as stored."""
-
     # attachments (with ``capabilities.attachments``) -----------------------------
 
     def attach(self, op: ops.Attach) -> list[AttachmentInfo]:
@@ -294,6 +289,19 @@ class CoreBackend(Backend):
         before ``op.before``, then remove the attachments stored before it that
         no reference is left for; how many were removed."""
         raise _no_attachments(self)
+
+    # user and app state (with ``capabilities.scoped_state``) -------------------
+
+    def get_state(self, op: ops.GetState) -> ScopedState:
+        """The tenant's state of ``op.scope`` (``op.user_id``'s for user state);
+        ``rules.state.empty_state`` if it was never written."""
+        raise _no_state(self)
+
+    def update_state(self, op: ops.UpdateState) -> ScopedState:
+        """Read the state under the write lock or transaction, apply
+        ``rules.state.updated_state`` at :meth:`now` and store it. Returns the
+        state as stored."""
+        raise _no_state(self)
 
     # derived: thread writes --------------------------------------------------
 
@@ -446,6 +454,12 @@ class CoreBackend(Backend):
         except Exception as exc:  # a health check reports, it does not raise
             check = HealthCheckResult(name="open", ok=False, detail=str(exc))
         return HealthReport.of(self.kind, [check], {}, full=op.full)
+
+
+def _no_state(backend: Backend) -> ValidationError:
+    return ValidationError(
+        f"the {backend.kind} backend does not store user and app state", field="scope"
+    )
 
 
 def _no_attachments(backend: Backend) -> ValidationError:

@@ -109,7 +109,9 @@ class MemoryBackend(CoreBackend):
     """Everything in process memory; lost when the process ends."""
 
     kind: ClassVar[str] = "memory"
-    capabilities: ClassVar[Capabilities] = Capabilities(durable=False, attachments=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        durable=False, attachments=True, scoped_state=True
+    )
 
     def __init__(
         self, *, settings: StoreSettings | None = None, limits: Limits | None = None

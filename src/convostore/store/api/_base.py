@@ -240,12 +240,21 @@ class StoreBase(Generic[B]):
             raise ValidationError("must be a StateChange or a mapping", field="state")
         if state.empty:
             return op
+        self._need_state()
         return dataclasses.replace(op, state=check_change(state))
+
+    def _need_state(self) -> None:
+        if not self._backend.capabilities.scoped_state:
+            raise ValidationError(
+                f"the {self._backend.kind} backend does not store user and app state",
+                field="scope",
+            )
 
     # user and app state ------------------------------------------------------------
 
     def _get_state(self, scope: Any, user_id: Any) -> ops.GetState:
         found, user = check_scope(scope, user_id)
+        self._need_state()
         return ops.GetState(self._tenant, found, user)
 
     def _update_state(
@@ -258,6 +267,7 @@ class StoreBase(Generic[B]):
         expected_revision: Any,
     ) -> ops.UpdateState:
         found, user = check_scope(scope, user_id)
+        self._need_state()
         if isinstance(remove, str):
             raise ValidationError("must be a list of keys, not one string", field="remove")
         fields: dict[str, Any] = {"expected_revision": check_revision(expected_revision)}

@@ -94,7 +94,7 @@ class JsonFileBackend(MemoryBackend):
 
     kind: ClassVar[str] = "json"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        durable=True, multi_process=False, attachments=True
+        durable=True, multi_process=False, attachments=True, scoped_state=True
     )
 
     def __init__(

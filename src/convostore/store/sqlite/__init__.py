@@ -54,7 +54,9 @@ class SQLiteBackend(Backend):
     """A SQLite database file (or ``:memory:``)."""
 
     kind: ClassVar[str] = "sqlite"
-    capabilities: ClassVar[Capabilities] = Capabilities(multi_process=True, attachments=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        multi_process=True, attachments=True, scoped_state=True
+    )
     latest_version: ClassVar[int] = _schema.LATEST_VERSION
     """The schema version this code reads and writes."""
 

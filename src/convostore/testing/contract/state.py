@@ -64,7 +64,12 @@ def _state_worker(url: str, tag: str, n: int) -> int:
 
 
 class StateContract(ContractBase):
-    """User and app state, and state changes made with an append."""
+    """User and app state, and state changes made with an append (capability
+    ``scoped_state``)."""
+
+    @pytest.fixture(autouse=True)
+    def _needs_scoped_state(self, store: StoreLike) -> None:
+        require_capability(store, "scoped_state")
 
     #: threads and writes per thread of :meth:`test_key_updates_from_threads_lose_no_key`
     state_writers: ClassVar[int] = 6
