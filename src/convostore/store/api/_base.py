@@ -268,8 +268,8 @@ class StoreBase(Generic[B]):
     ) -> ops.UpdateState:
         found, user = check_scope(scope, user_id)
         self._need_state()
-        if isinstance(remove, str):
-            raise ValidationError("must be a list of keys, not one string", field="remove")
+        if isinstance(remove, str | bytes) or not (remove is None or isinstance(remove, Iterable)):
+            raise ValidationError("must be a list of keys", field="remove")
         fields: dict[str, Any] = {"expected_revision": check_revision(expected_revision)}
         if changes is not None:
             fields["changes"] = changes
