@@ -102,8 +102,11 @@ class StateChange(_Model):
     """
 
     thread: StateUpdate | None = None
+    """The update of the thread's ``state.data``; ``None``: left as it is."""
     user: StateUpdate | None = None
+    """The update of the thread user's state; ``None``: left as it is."""
     app: StateUpdate | None = None
+    """The update of the tenant's app state; ``None``: left as it is."""
 
     @property
     def empty(self) -> bool:
