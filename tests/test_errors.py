@@ -34,6 +34,7 @@ from convostore.errors import (
     SchemaTooNewError,
     SchemaTooOldError,
     SchemaVersionError,
+    StateConflictError,
     StoreLockedError,
     StoreNotFoundError,
     ThreadDeletedError,
@@ -51,6 +52,7 @@ TREE: dict[type[Exception], type[Exception]] = {
     StoreNotFoundError: NotFoundError,
     ConflictError: ConvostoreError,
     RevisionConflictError: ConflictError,
+    StateConflictError: ConflictError,
     DuplicateMessageError: ConflictError,
     ThreadExistsError: ConflictError,
     ThreadDeletedError: ConflictError,
@@ -194,6 +196,13 @@ CALLS = {
     "by_execution": lambda s, a, b: s.messages_by_execution(a, thread_id=b),
     "import": lambda s, a, b: s.import_thread(a),
     "tenant": lambda s, a, b: s.tenant(a).get_thread("t1"),
+    "get_state": lambda s, a, b: s.get_state(a, user_id=b),
+    "update_state": lambda s, a, b: s.update_state("user", user_id="u1", changes=a, remove=b),
+    "replace_state": lambda s, a, b: s.update_state("app", replace=a, expected_revision=b),
+    "append_state": lambda s, a, b: s.append("t1", Message.user("x"), state=a),
+    "append_state_keys": lambda s, a, b: s.append(
+        "t1", [], state={"thread": {"changes": {"k": a}, "remove": b}}
+    ),
 }
 
 

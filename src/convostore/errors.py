@@ -12,6 +12,7 @@ shallow on purpose, so callers catch by meaning rather than by backend::
     │   └── StoreNotFoundError         opened without creating, and nothing is there
     ├── ConflictError
     │   ├── RevisionConflictError      stale ``expected_revision``
+    │   ├── StateConflictError         stale ``expected_revision`` of user or app state
     │   ├── DuplicateMessageError      message id re-sent with other content
     │   ├── ThreadExistsError          create/import of an id already taken
     │   └── ThreadDeletedError         write to a soft-deleted thread
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaTooNewError",
     "SchemaTooOldError",
     "SchemaVersionError",
+    "StateConflictError",
     "StoreLockedError",
     "StoreNotFoundError",
     "ThreadDeletedError",
@@ -106,6 +108,18 @@ class RevisionConflictError(ConflictError):
             f"thread {thread_id!r} is at revision {actual}, not the expected {expected}"
         )
         self.thread_id = thread_id
+        self.expected = expected
+        self.actual = actual
+
+
+class StateConflictError(ConflictError):
+    """A stale ``expected_revision`` on user or app state."""
+
+    def __init__(self, scope: str, user_id: str | None, expected: int, actual: int) -> None:
+        what = f"the state of user {user_id!r}" if user_id is not None else f"{scope} state"
+        super().__init__(f"{what} is at revision {actual}, not the expected {expected}")
+        self.scope = scope
+        self.user_id = user_id
         self.expected = expected
         self.actual = actual
 

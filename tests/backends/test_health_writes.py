@@ -243,7 +243,8 @@ def test_a_large_database_reports_the_damage_a_query_ran_into(
         f.seek(path.stat().st_size // 2)
         f.write(os.urandom(16384))
     with open_store(url) as store:
-        with pytest.raises(BackendUnavailableError, match="malformed"):
+        # Random bytes land in the b-tree or in a row's text, whichever the page holds.
+        with pytest.raises(BackendUnavailableError, match=r"malformed|decode to UTF-8"):
             store.load_messages("t")
         report = store.health_check()
         assert not report.ok and [p.name for p in report.problems] == ["integrity"]

@@ -1,9 +1,10 @@
 """A backend over plain dicts, written from the public modules alone.
 
 It implements the twelve primitives of :class:`convostore.store.backend.CoreBackend`
-and nothing else: every other operation, the async face and the context
-window come from the store core. ``test_dict_backend.py`` runs the whole
-conformance suite on it in both faces; docs/backends.md walks through it.
+and user and app state (``scoped_state``), nothing else: every other operation,
+the async face and the context window come from the store core.
+``test_dict_backend.py`` runs the whole conformance suite on it in both faces;
+docs/backends.md walks through it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from convostore.errors import (
     ThreadExistsError,
     ThreadNotFoundError,
 )
-from convostore.model import Message, Page, Thread
+from convostore.model import Message, Page, ScopedState, StateScope, Thread
 from convostore.store import ops
 from convostore.store.backend import Capabilities, CoreBackend
-from convostore.store.rules.append import apply_append, fill_slots, plan_checked
 from convostore.store.rules.codec import encode_message, encode_thread, to_us
 from convostore.store.rules.paging import message_page, thread_page
 from convostore.store.rules.snapshots import normalize_import
+from convostore.store.rules.state import (
+    applied_append,
+    empty_state,
+    plan_append_change,
+    targets,
+    updated_state,
+)
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import StoreSettings
 
@@ -42,7 +49,7 @@ class DictBackend(CoreBackend):
     """
 
     kind = "dict"
-    capabilities = Capabilities(durable=False)
+    capabilities = Capabilities(durable=False, scoped_state=True)
 
     def __init__(self, *, settings: StoreSettings | None = None) -> None:
         super().__init__(settings=settings)
@@ -50,6 +57,7 @@ class DictBackend(CoreBackend):
         self._threads: dict[Key, Thread] = {}
         self._messages: dict[Key, list[Message]] = {}  # (tenant, thread id) -> in seq order
         self._where: dict[Key, str] = {}  # (tenant, message id) -> thread id
+        self._states: dict[tuple[str, StateScope, str | None], ScopedState] = {}
 
     def execute(self, op: ops.Op[T]) -> T:
         with self._lock:
@@ -138,20 +146,34 @@ class DictBackend(CoreBackend):
             if (op.tenant, m.id) in self._where:
                 key, index = self._message(op.tenant, m.id)
                 existing[m.id] = self._messages[key][index]
-        new, slots = plan_checked(
-            thread, op.messages, existing, op.expected_revision, importing=op.importing
-        )
-        if not new:
+        new, slots, change = plan_append_change(thread, op, existing)
+        if not new and change is None:
             return [s for s in slots if s is not None]
-        updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
-        for m in stored:
-            encode_message(m, self.limits)
-        encode_thread(updated, self.limits)
+        states = {}
+        if change is not None:
+            states = {t: self._state(op.tenant, *t) for t in targets(thread, change)}
+        plan = applied_append(thread, op, new, slots, change, states, self.now(), self.limits)
+        encode_thread(plan.thread, self.limits)
         key = (op.tenant, op.thread_id)
-        self._threads[key] = updated
-        self._messages[key].extend(stored)
-        self._where.update({(op.tenant, m.id): op.thread_id for m in stored})
-        return fill_slots(slots, op.messages, stored)
+        self._threads[key] = plan.thread
+        self._messages[key].extend(plan.stored)
+        self._where.update({(op.tenant, m.id): op.thread_id for m in plan.stored})
+        for state, _ in plan.states:
+            self._states[(op.tenant, state.scope, state.user_id)] = state
+        return plan.result
+
+    def _state(self, tenant: str, scope: StateScope, user_id: str | None) -> ScopedState:
+        found = self._states.get((tenant, scope, user_id))
+        return found if found is not None else empty_state(scope, user_id)
+
+    def get_state(self, op: ops.GetState) -> ScopedState:
+        return self._state(op.tenant, op.scope, op.user_id)
+
+    def update_state(self, op: ops.UpdateState) -> ScopedState:
+        current = self._state(op.tenant, op.scope, op.user_id)
+        new, _ = updated_state(current, op.update, self.now(), self.limits)
+        self._states[(op.tenant, op.scope, op.user_id)] = new
+        return new
 
     def get_message(self, op: ops.GetMessage) -> Message:
         key, index = self._message(op.tenant, op.message_id)

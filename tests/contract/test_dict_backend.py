@@ -47,3 +47,27 @@ def test_written_from_public_modules_only() -> None:
 
 def test_small() -> None:
     assert len(SOURCE.read_text().splitlines()) < 250
+
+
+def test_a_backend_without_scoped_state_refuses_state_calls() -> None:
+    """State is a capability: a backend that does not declare it gets a typed
+    refusal on every state call, and its plain appends work as before."""
+    from convostore import Message
+    from convostore.errors import ValidationError
+    from convostore.store.backend import Capabilities
+
+    class NoState(DictBackend):
+        capabilities = Capabilities(durable=False)
+
+    store = Store(NoState())
+    store.create_thread(id="t1", user_id="u1")
+    for call in (
+        lambda: store.get_state("app"),
+        lambda: store.update_state("user", user_id="u1", changes={"k": 1}),
+        lambda: store.append("t1", Message.user("hi"), state={"app": {"changes": {"k": 1}}}),
+    ):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == "scope"
+    assert store.get_thread("t1").message_count == 0
+    assert [m.seq for m in store.append("t1", Message.user("hi"))] == [1]

@@ -21,6 +21,7 @@ from convostore import (
 from convostore.store import Store, open_store
 from convostore.store.postgres import SCHEMA_VERSION, PostgresBackend, drop_schema, render_ddl
 from convostore.store.postgres._config import parse_config
+from convostore.store.postgres.migrations import MIGRATIONS
 
 pytestmark = pytest.mark.postgres
 
@@ -110,7 +111,7 @@ def test_fresh_database_is_refused_until_migrated(pg_url: str, schema: str) -> N
         assert isinstance(backend, PostgresBackend)
         assert backend.schema_version() == 0
         assert backend.latest_version == SCHEMA_VERSION  # what `convostore db` reads
-        assert backend.migrate() == list(range(1, SCHEMA_VERSION + 1))
+        assert backend.migrate() == [m.version for m in MIGRATIONS]
         assert backend.migrate() == []
         assert backend.schema_version() == SCHEMA_VERSION
     with open_store(pg_url, schema=schema) as s:
@@ -121,7 +122,8 @@ def test_fresh_database_is_refused_until_migrated(pg_url: str, schema: str) -> N
 def test_auto_migrate_via_url(pg_url: str, schema: str) -> None:
     with open_store(f"{pg_url}?schema={schema}&auto_migrate=true") as s:
         assert s.health_check().ok
-    assert _table_count(pg_url, schema) == 5  # threads, messages, migrations, attachments, refs
+    # threads, messages, migrations, attachments, refs, state
+    assert _table_count(pg_url, schema) == 6
 
 
 def test_database_from_a_newer_version_is_refused(pg_url: str, schema: str) -> None:
@@ -181,7 +183,7 @@ def test_concurrent_migrators_do_not_race(pg_url: str, schema: str) -> None:
         rows = conn.execute(
             f'SELECT version FROM "{schema}".convostore_migrations ORDER BY version'
         ).fetchall()
-    assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
 
 
 def test_dropped_tables_are_reported_as_schema_too_old(pg_url: str, schema: str) -> None:

@@ -39,6 +39,7 @@ IDS = {  # per tenant: thread, message, execution, plus a marker in its content
         "execution_id": "x-acme",
         "marker": "secret-of-acme",
         "ref": REFS["acme"],
+        "user_id": "user-a",
     },
     "globex": {
         "thread_id": "t-globex",
@@ -46,14 +47,19 @@ IDS = {  # per tenant: thread, message, execution, plus a marker in its content
         "execution_id": "x-globex",
         "marker": "secret-of-globex",
         "ref": REFS["globex"],
+        "user_id": "user-g",
     },
     "missing": {
         "thread_id": "t-nowhere",
         "message_id": "m-nowhere",
         "execution_id": "x-nowhere",
         "ref": attachment_ref(b"bytes of nowhere"),
+        "user_id": "user-n",
     },
 }
+#: Every user id above: user state has no owner to look up, so the state of
+#: each is dumped for both tenants.
+USERS = [ids["user_id"] for ids in IDS.values()]
 BODIES: dict[str, Any] = {
     "createThread": {"title": "new"},
     "updateThread": {"title": "changed"},
@@ -66,6 +72,10 @@ BODIES: dict[str, Any] = {
     "forkThread": {"title": "forked"},
     "editInBranch": {"content": "edited"},
     "regenerate": {"messages": [{"role": "assistant", "content": "again"}]},
+    "replaceAppState": {"data": {"a": 1}},
+    "patchAppState": {"k": 1},
+    "replaceUserState": {"data": {"a": 1}},
+    "patchUserState": {"k": 1, "who": None},
 }
 BODILESS = {
     "listThreads",
@@ -87,8 +97,14 @@ BODILESS = {
     "getAttachmentInfo",
     "listBranches",
     "setActiveBranch",
+    "getAppState",
+    "getUserState",
 }
 SAFE = {"GET", "HEAD", "OPTIONS"}
+#: Routes whose id names nothing a tenant owns: any user id of the caller's
+#: tenant has a state (empty until written), so a write to any of them is the
+#: caller's own; another tenant's user of the same id is not touched.
+UNOWNED = {"replaceUserState", "patchUserState"}
 
 
 def v1_routes() -> list[tuple[str, str, str]]:
@@ -139,6 +155,8 @@ async def seed(app: Any) -> None:
                 },
             ],
         )
+        await view.update_state("app", changes={"who": ids["marker"]})
+        await view.update_state("user", user_id=ids["user_id"], changes={"who": ids["marker"]})
 
 
 async def dump(app: Any) -> dict[str, Any]:
@@ -153,17 +171,28 @@ async def dump(app: Any) -> dict[str, Any]:
             t.id: (await view.export_thread(t.id)).model_dump(mode="json", exclude={"exported_at"})
             for t in threads
         }
+        out[tenant]["app state"] = (await view.get_state("app")).model_dump(mode="json")
+        for user in USERS:
+            state = await view.get_state("user", user_id=user)
+            out[tenant][f"state of {user}"] = state.model_dump(mode="json")
     return out
 
 
 def fill(path: str, target: dict[str, str]) -> str:
-    for name in ("thread_id", "message_id", "execution_id", "ref"):
+    for name in ("thread_id", "message_id", "execution_id", "ref", "user_id"):
         path = path.replace("{" + name + "}", target[name])
     return path
 
 
-def fingerprint(r: httpx.Response) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
-    return r.status_code, tuple(sorted(r.headers.multi_items())), r.content
+def fingerprint(
+    r: httpx.Response, target: str | None = None
+) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+    """What a client sees of a response; with ``target``, that target's user id
+    (which a user state echoes, the same length for every target) masked."""
+    body = r.content
+    if target is not None:
+        body = body.replace(IDS[target]["user_id"].encode(), b"{user_id}")
+    return r.status_code, tuple(sorted(r.headers.multi_items())), body
 
 
 # 22 routes: on two backends, since what each store keeps apart is the conformance
@@ -195,7 +224,7 @@ async def test_no_leak(store_url: str, op: str, method: str, path: str) -> None:
             for target in targets:
                 may_write = (
                     tenant is not None
-                    and target == tenant
+                    and (target == tenant or op in UNOWNED)
                     and method not in SAFE
                     and caller != "read_only"
                 )
@@ -215,8 +244,10 @@ async def test_no_leak(store_url: str, op: str, method: str, path: str) -> None:
                 assert {r.status_code for r in responses.values()} == {403}
                 assert len({fingerprint(r) for r in responses.values()}) == 1
             else:
-                if has_target:
-                    assert fingerprint(responses[foreign]) == fingerprint(responses["missing"]), (
+                if has_target and foreign in responses:
+                    assert fingerprint(responses[foreign], foreign) == fingerprint(
+                        responses["missing"], "missing"
+                    ), (
                         caller,
                         op,
                     )
@@ -228,6 +259,8 @@ async def test_no_leak(store_url: str, op: str, method: str, path: str) -> None:
 
         for caller, target in owning:
             r = await send(caller, target)
+            if op in UNOWNED:  # the caller's tenant's user of that id, not the other's
+                assert r.json()["data"] == BODIES[op].get("data", {"k": 1}), r.text
             assert r.status_code < 400, (caller, op, r.text)
             foreign = "globex" if TENANT_OF[caller] == "acme" else "acme"
             assert IDS[foreign]["marker"] not in r.text and foreign not in r.text

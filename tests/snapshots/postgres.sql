@@ -1,4 +1,4 @@
--- convostore schema version 5, in schema "public"
+-- convostore schema version 6, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -141,4 +141,15 @@ ALTER TABLE "public".convostore_threads ADD COLUMN root_id text COLLATE "C";
 CREATE INDEX convostore_threads_by_root
     ON "public".convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL;
 INSERT INTO "public".convostore_migrations (version, name) VALUES (5, 'branches');
+-- migration 6: user and app state
+CREATE TABLE "public".convostore_state (
+    tenant_id  text COLLATE "C" NOT NULL,
+    scope      text NOT NULL,
+    user_id    text COLLATE "C" NOT NULL,
+    revision   bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    body       json NOT NULL,
+    PRIMARY KEY (tenant_id, scope, user_id)
+);
+INSERT INTO "public".convostore_migrations (version, name) VALUES (6, 'user and app state');
 COMMIT;

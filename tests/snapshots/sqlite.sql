@@ -8,6 +8,7 @@ PRAGMA user_version = 0;
 -- migration 2: live message count and live window indexes
 -- migration 3: attachments
 -- migration 4: branches
+-- migration 5: user and app state
 
 -- table attachment_refs on attachment_refs
 CREATE TABLE attachment_refs (
@@ -71,6 +72,17 @@ CREATE INDEX messages_live ON messages (tenant_id, thread_id, seq)
 -- index messages_live_mandatory on messages
 CREATE INDEX messages_live_mandatory ON messages (tenant_id, thread_id, seq)
                WHERE deleted = 0 AND archived = 0 AND (pinned = 1 OR role = 'system');
+
+-- table scoped_state on scoped_state
+CREATE TABLE scoped_state (
+                tenant_id   TEXT    NOT NULL,
+                scope       TEXT    NOT NULL,
+                user_id     TEXT    NOT NULL,
+                revision    INTEGER NOT NULL,
+                updated_us  INTEGER NOT NULL,
+                body        TEXT    NOT NULL,
+                PRIMARY KEY (tenant_id, scope, user_id)
+            ) WITHOUT ROWID;
 
 -- table threads on threads
 CREATE TABLE threads (

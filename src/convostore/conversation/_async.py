@@ -13,11 +13,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from convostore.context import ContextWindow, call_ids
-from convostore.conversation._base import ConversationBase, StateView
+from convostore.conversation._base import (
+    ConversationBase,
+    StateView,
+)
+from convostore.conversation._base import (
+    state_update_fields as _update,
+)
 from convostore.conversation._rules import (
     Entry,
     Tail,
@@ -38,7 +44,19 @@ from convostore.conversation.config import (
     reserved,
 )
 from convostore.errors import NotFoundError, RevisionConflictError, ValidationError
-from convostore.model import Branch, Message, Role, Thread, ThreadState, utcnow
+from convostore.model import (
+    Branch,
+    Message,
+    Role,
+    ScopedState,
+    StateChange,
+    Thread,
+    ThreadState,
+    merged_view,
+    prefixed_view,
+    split_prefixed,
+    utcnow,
+)
 from convostore.store import ops
 from convostore.store.api import AsyncStore
 from convostore.tokens import token_count_for, with_token_count
@@ -127,11 +145,20 @@ class AsyncConversation(ConversationBase):
         self._set_thread(thread)
         return thread
 
-    async def add(self, role: Role | str, text: str, **fields: Any) -> Message:
+    async def add(
+        self,
+        role: Role | str,
+        text: str,
+        *,
+        state: StateChange | Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Message:
         """Append a message of ``role`` with ``text``; see :meth:`add_message`."""
-        return await self.add_message(message_of(role, text, fields))
+        return await self.add_message(message_of(role, text, fields), state=state)
 
-    async def add_message(self, message: Message) -> Message:
+    async def add_message(
+        self, message: Message, *, state: StateChange | Mapping[str, Any] | None = None
+    ) -> Message:
         """Append a message and return it as stored (with ``seq`` and ``turn``).
 
         A user message opens a turn, tool messages join it, an assistant
@@ -139,8 +166,82 @@ class AsyncConversation(ConversationBase):
         message if it has none. Past ``config.max_messages`` the oldest messages
         leave the active history (archived or deleted, see :class:`SessionConfig`).
         A system message replaces the system prompt (in place) when there is one.
+
+        ``state`` (a :class:`~convostore.StateChange`) changes thread, user and
+        app state in the append's transaction: the message and the state
+        changes are stored together or not at all.
         """
-        return await self._add_message(message)
+        return await self._add_message(message, state=state)
+
+    # scoped state -----------------------------------------------------------------
+
+    async def user_state(self) -> ScopedState:
+        """The state shared by every thread of this conversation's user.
+
+        Raises:
+            ValidationError: the conversation has no user.
+        """
+        return await self._store.get_state("user", user_id=self._user())
+
+    async def app_state(self) -> ScopedState:
+        """The state shared by every thread of the tenant."""
+        return await self._store.get_state("app")
+
+    async def update_user_state(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        remove: Iterable[str] | None = None,
+        replace: Mapping[str, Any] | None = None,
+        expected_revision: int | None = None,
+    ) -> ScopedState:
+        """Write the user's state (see :meth:`~convostore.AsyncStore.update_state`)."""
+        return await self._store.update_state(
+            "user", user_id=self._user(), **_update(changes, remove, replace, expected_revision)
+        )
+
+    async def update_app_state(
+        self,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        remove: Iterable[str] | None = None,
+        replace: Mapping[str, Any] | None = None,
+        expected_revision: int | None = None,
+    ) -> ScopedState:
+        """Write the tenant's app state (see :meth:`~convostore.AsyncStore.update_state`)."""
+        return await self._store.update_state(
+            "app", **_update(changes, remove, replace, expected_revision)
+        )
+
+    async def merged_state(self) -> dict[str, Any]:
+        """App, user, thread and temp state as one dict; a key in several
+        scopes takes the narrowest one's value: temp over thread over user
+        over app. User and app state are read from the store, thread state is
+        the handle's (:meth:`refresh` re-reads it)."""
+        return merged_view(*await self._scopes())
+
+    async def prefixed_state(self) -> dict[str, Any]:
+        """The four scopes as one dict with ``app:``, ``user:`` and ``temp:``
+        prefixes and thread keys as they are: the form of Google ADK's
+        ``session.state``."""
+        return prefixed_view(*await self._scopes())
+
+    async def apply_state_delta(self, delta: Mapping[str, Any]) -> None:
+        """Apply a prefixed delta (``{"user:k": v, "temp:k": v, "k": v}``; ``None``
+        removes a key): temp keys go to :attr:`temp`, the others to the store in
+        one atomic write (see :func:`~convostore.split_prefixed`)."""
+        change, temp = split_prefixed(delta)
+        if not change.empty:
+            await self._store.append(self.id, [], state=change)
+            await self.refresh()
+        self.temp.update(temp)
+
+    async def _scopes(self) -> tuple[dict[str, Any], ...]:
+        app = await self._store.get_state("app")
+        user = None
+        if self._thread.user_id is not None:
+            user = await self._store.get_state("user", user_id=self._thread.user_id)
+        return self._views(app, user)
 
     async def messages(self, *, include_archived: bool = False) -> list[Message]:
         """All messages of the active history in order (with archived ones on request)."""
@@ -391,17 +492,28 @@ class AsyncConversation(ConversationBase):
 
     # messages -------------------------------------------------------------------------
 
-    async def _add_message(self, message: Message, *, replace_prompt: bool = True) -> Message:
+    async def _add_message(
+        self,
+        message: Message,
+        *,
+        replace_prompt: bool = True,
+        state: StateChange | Mapping[str, Any] | None = None,
+    ) -> Message:
         if message.role is Role.SYSTEM and replace_prompt:
             # One system prompt per thread: a system message replaces it.
             prompt = await self._prompt_message()
             if prompt is not None:
                 updated = await self._rewrite(prompt, message)
                 await self._set_reserved(system_prompt=message.content)
+                if state is not None:
+                    await self._store.append(self.id, [], state=state)
+                    await self.refresh()
                 return updated
         msg = with_token_count(message, self._config.counter or self._store.token_counter)
-        (stored,) = await self._store.append(self.id, msg)
+        (stored,) = await self._store.append(self.id, msg, state=state)
         self._touched()
+        if state is not None:
+            await self.refresh()  # the thread's state may have changed
         await self._after_append(stored)
         if message.role is Role.SYSTEM and replace_prompt:
             await self._set_reserved(system_prompt=message.content)

@@ -9,7 +9,7 @@ here. The faces that do I/O are in ``_async.py`` (written by hand) and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
 from pydantic import JsonValue, TypeAdapter
@@ -22,10 +22,10 @@ from convostore.conversation.config import (
     reserved,
 )
 from convostore.errors import ValidationError
-from convostore.model import Message, Role, Thread, utcnow
+from convostore.model import Message, Role, ScopedState, Thread, utcnow
 from convostore.store.rules.validation import translate_validation
 
-__all__ = ["ConversationBase", "ManagerBase", "StateView", "thread_fields"]
+__all__ = ["ConversationBase", "ManagerBase", "StateView", "state_update_fields", "thread_fields"]
 
 T = TypeVar("T")
 
@@ -49,6 +49,9 @@ class ConversationBase:
         self._tail: Tail | None = None
         #: Whether the call that returned this handle created the thread.
         self.created = created
+        #: Temp state: values that live in this handle only, never stored or
+        #: exported (the ``temp:`` scope of the merged and prefixed views).
+        self.temp: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, user_id={self.user_id!r})"
@@ -102,6 +105,23 @@ class ConversationBase:
     def age(self, now: dt.datetime | None = None) -> dt.timedelta:
         """Time since the conversation was created."""
         return (now or self._clock()) - self._thread.created_at
+
+    def _user(self) -> str:
+        """The conversation's user, which user state needs."""
+        if self._thread.user_id is None:
+            raise ValidationError(
+                "the conversation has no user_id, so it has no user state", field="user_id"
+            )
+        return self._thread.user_id
+
+    def _views(self, app: ScopedState, user: ScopedState | None) -> tuple[dict[str, Any], ...]:
+        """The four scopes' values: app, user, thread (as this handle saw it), temp."""
+        return (
+            app.data,
+            user.data if user is not None else {},
+            self._thread.state.data,
+            self.temp,
+        )
 
     def _set_thread(self, thread: Thread) -> None:
         self._thread = thread
@@ -219,4 +239,19 @@ def thread_fields(
         "agent_name": agent_name,
         "model": model,
         "title": title,
+    }
+
+
+def state_update_fields(
+    changes: Mapping[str, Any] | None,
+    remove: Iterable[str] | None,
+    replace: Mapping[str, Any] | None,
+    expected_revision: int | None,
+) -> dict[str, Any]:
+    """The keywords of ``update_state`` for a conversation's scoped state writes."""
+    return {
+        "changes": changes,
+        "remove": remove,
+        "replace": replace,
+        "expected_revision": expected_revision,
     }

@@ -14,6 +14,7 @@ The package holds one module per concept; every name is imported from here:
 * :mod:`~convostore.model.thread`: :class:`Thread`, its summary and patch;
 * :mod:`~convostore.model.attachment`: stored bytes, :class:`Attachment`;
 * :mod:`~convostore.model.snapshot`: :class:`ConversationSnapshot`;
+* :mod:`~convostore.model.state`: user and app state, state changes, prefixed views;
 * :mod:`~convostore.model.page`: :class:`Page`;
 * :mod:`~convostore.model.health`: :class:`HealthReport`.
 """
@@ -68,6 +69,16 @@ from convostore.model.parts import (
 )
 from convostore.model.parts import _text_of as _text_of
 from convostore.model.snapshot import SNAPSHOT_VERSIONS, ConversationSnapshot
+from convostore.model.state import (
+    STATE_PREFIXES,
+    ScopedState,
+    StateChange,
+    StateScope,
+    StateUpdate,
+    merged_view,
+    prefixed_view,
+    split_prefixed,
+)
 from convostore.model.thread import (
     RESERVED_METADATA_PREFIX,
     Branch,
@@ -83,6 +94,7 @@ __all__ = [
     "BINARY_PARTS",
     "RESERVED_METADATA_PREFIX",
     "SNAPSHOT_VERSIONS",
+    "STATE_PREFIXES",
     "Attachment",
     "AttachmentInfo",
     "AttachmentRef",
@@ -113,7 +125,11 @@ __all__ = [
     "ReasoningPart",
     "RefusalPart",
     "Role",
+    "ScopedState",
     "SourcePart",
+    "StateChange",
+    "StateScope",
+    "StateUpdate",
     "TextPart",
     "Thread",
     "ThreadPatch",
@@ -124,6 +140,9 @@ __all__ = [
     "ToolResultItem",
     "ToolResultPart",
     "attachment_ref",
+    "merged_view",
     "no_branch_fields",
+    "prefixed_view",
+    "split_prefixed",
     "utcnow",
 ]

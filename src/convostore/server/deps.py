@@ -124,17 +124,19 @@ async def expected_revision(
         Header(
             alias="If-Match",
             pattern=r'^\s*(\*|(W/)?"?\d{1,18}"?)\s*$',
-            description="The thread revision the write expects, as sent in the ETag "
-            'header (`"3"`); a stale one gets 409. `*` matches any.',
+            description="The revision the write expects (the thread's; on /v1/state "
+            'the state\'s), as sent in the ETag header (`"3"`); a stale one gets 409. '
+            "`*` matches any.",
         ),
     ] = None,
 ) -> int | None:
-    """The thread revision named by ``If-Match``; ``None`` when absent or ``*``."""
+    """The revision named by ``If-Match`` (a thread's, or a user or app state's);
+    ``None`` when absent or ``*``."""
     if if_match is None or if_match.strip() == "*":
         return None
     match = _ETAG.fullmatch(if_match)
     if match is None:
-        raise ValidationError('must be a thread revision such as "3"', field="If-Match")
+        raise ValidationError('must be a revision such as "3"', field="If-Match")
     return int(match.group(1))
 
 

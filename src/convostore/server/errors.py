@@ -70,6 +70,7 @@ _TABLE: Sequence[tuple[type[BaseException], int, str, str | None]] = (
     (e.AttachmentNotFoundError, 404, "not-found", "attachment not found"),
     (e.NotFoundError, 404, "not-found", "not found"),
     (e.RevisionConflictError, 409, "revision-conflict", None),
+    (e.StateConflictError, 409, "revision-conflict", None),
     (e.DuplicateMessageError, 409, "duplicate-message", None),
     (e.ThreadExistsError, 409, "thread-exists", None),
     (e.ThreadDeletedError, 409, "thread-deleted", None),

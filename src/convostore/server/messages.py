@@ -156,7 +156,10 @@ async def append_messages(
     answers as the first did; the key sent with another body gets 409.
     With ``format``, the body is that format's payload, converted first
     (``convostore.formats``); a retry is recognised the same way.
+    ``state`` (convostore's body only) changes thread, user and app state in
+    the same transaction; a retry does not apply it again.
     """
+    state = None
     if format is None:
         try:
             request = AppendRequest.model_validate(body)
@@ -165,10 +168,11 @@ async def append_messages(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
             ) from None
         batch = _with_ids(request.messages, key.tenant, thread_id, idempotency_key)
+        state = request.state
     else:
         batch = _converted(body, format, key.tenant, thread_id, idempotency_key)
     try:
-        stored = await store.append(thread_id, batch, expected_revision=expected)
+        stored = await store.append(thread_id, batch, expected_revision=expected, state=state)
     except DuplicateMessageError as exc:
         if idempotency_key is not None and await _key_reused(store, exc.message_id, batch):
             raise ApiError(

@@ -13,7 +13,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from convostore.model import Identifier, Message, ThreadState
+from convostore.model import Identifier, Message, StateChange, ThreadState
 
 __all__ = [
     "AppendRequest",
@@ -22,6 +22,7 @@ __all__ = [
     "KeyInfo",
     "MessageIn",
     "StatePatch",
+    "StateReplace",
     "Status",
     "ThreadCreate",
 ]
@@ -57,6 +58,17 @@ class AppendRequest(_In):
     messages: list[MessageIn] = Field(
         min_length=1, fail_fast=True, description="Appended atomically, in order."
     )
+    state: StateChange | None = Field(
+        default=None,
+        description="Thread, user and app state changes made in the append's transaction; "
+        "a retry whose messages are all stored does not apply them again.",
+    )
+
+
+class StateReplace(_In):
+    """All the new values of a user or app state."""
+
+    data: dict[str, JsonValue]
 
 
 class AppendResponse(BaseModel):

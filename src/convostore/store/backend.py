@@ -37,6 +37,12 @@ primitive                   what it must do
 ``close``                   release what the backend holds
 ==========================  =================================================
 
+With ``Capabilities(scoped_state=True)``: ``get_state`` (the user or app
+state, empty at revision 0 if never written), ``update_state``
+(read-check-write one of them atomically with
+:func:`~convostore.store.rules.state.updated_state`) and the ``state`` of an
+append.
+
 Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``restore_thread``, ``count_threads``, ``summaries``, ``update_message``,
 ``delete_message``, ``restore_message``, ``recent``, ``load_messages``,
@@ -75,6 +81,7 @@ from convostore.model import (
     HealthReport,
     Message,
     Page,
+    ScopedState,
     Thread,
     ThreadSummary,
 )
@@ -124,6 +131,10 @@ class Capabilities:
     """It stores branches: ``fork_thread`` and ``tree_threads``, and reads of
     one thread's own messages up to a seq (``upto_seq``); see
     :mod:`convostore.store.rules.branches`."""
+    scoped_state: bool = False
+    """It stores user and app state: ``get_state``, ``update_state`` and the
+    ``state`` of an append. Without it those are refused with a
+    ValidationError."""
 
     def as_dict(self) -> dict[str, bool]:
         return asdict(self)
@@ -248,7 +259,12 @@ class CoreBackend(Backend):
         """Append atomically: read the thread and the stored messages whose ids
         are in the batch, ``plan_checked``, ``apply_append`` at :meth:`now`,
         check what is stored with ``encode_message``/``encode_thread``, store
-        the messages and the thread together, answer with ``fill_slots``."""
+        the messages and the thread together, answer with ``fill_slots``.
+
+        With ``op.state``, when ``rules.state.change_applies``: read the states
+        of ``rules.state.targets`` in the same transaction (user before app),
+        ``apply_change`` and store the thread and those states with the
+        messages, all or nothing."""
 
     @abstractmethod
     def get_message(self, op: ops.GetMessage) -> Message:
@@ -357,6 +373,19 @@ class CoreBackend(Backend):
         before ``op.before``, then remove the attachments stored before it that
         no reference is left for; how many were removed."""
         raise _no_attachments(self)
+
+    # user and app state (with ``capabilities.scoped_state``) -------------------
+
+    def get_state(self, op: ops.GetState) -> ScopedState:
+        """The tenant's state of ``op.scope`` (``op.user_id``'s for user state);
+        ``rules.state.empty_state`` if it was never written."""
+        raise _no_state(self)
+
+    def update_state(self, op: ops.UpdateState) -> ScopedState:
+        """Read the state under the write lock or transaction, apply
+        ``rules.state.updated_state`` at :meth:`now` and store it. Returns the
+        state as stored."""
+        raise _no_state(self)
 
     # derived: thread writes --------------------------------------------------
 
@@ -518,6 +547,12 @@ class CoreBackend(Backend):
 
 def _no_branches(backend: Backend) -> ValidationError:
     return ValidationError(f"the {backend.kind} backend does not store branches", field="thread_id")
+
+
+def _no_state(backend: Backend) -> ValidationError:
+    return ValidationError(
+        f"the {backend.kind} backend does not store user and app state", field="scope"
+    )
 
 
 def _no_attachments(backend: Backend) -> ValidationError:

@@ -38,12 +38,13 @@ from convostore.model import (
     HealthReport,
     Message,
     Page,
+    ScopedState,
+    StateScope,
     Thread,
     ThreadSummary,
 )
 from convostore.store import ops
 from convostore.store.backend import Capabilities, CoreBackend
-from convostore.store.rules.append import apply_append, fill_slots, plan_checked
 from convostore.store.rules.branches import (
     check_purgeable,
     check_unshared,
@@ -61,6 +62,14 @@ from convostore.store.rules.codec import (
 )
 from convostore.store.rules.paging import message_page, thread_page
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
+from convostore.store.rules.state import (
+    applied_append,
+    empty_state,
+    plan_append_change,
+    state_key,
+    targets,
+    updated_state,
+)
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import Limits, StoreSettings
 
@@ -68,6 +77,7 @@ __all__ = ["MemoryBackend"]
 
 T = TypeVar("T")
 Key = tuple[str, str]  # (tenant, thread_id)
+StateKey = tuple[str, str, str]  # (tenant, scope, user id or "" for app state)
 Undo = Callable[[], object]
 
 
@@ -108,7 +118,7 @@ class MemoryBackend(CoreBackend):
 
     kind: ClassVar[str] = "memory"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        durable=False, attachments=True, branches=True
+        durable=False, attachments=True, branches=True, scoped_state=True
     )
 
     def __init__(
@@ -126,6 +136,8 @@ class MemoryBackend(CoreBackend):
         self._refs: dict[Key, dict[Key, dt.datetime]] = {}
         # (tenant, root id) -> the ids of the branches of that root's tree
         self._trees: dict[Key, set[str]] = {}
+        self._states: dict[StateKey, ScopedState] = {}
+        self._written_states: list[ScopedState] = []  # by the write in progress
         self._closed = False
 
     def describe(self) -> str:
@@ -151,20 +163,34 @@ class MemoryBackend(CoreBackend):
     def _persist(self, key: Key) -> None:
         """Make the current state of thread ``key`` durable. Memory: nothing to do."""
 
+    def _persist_states(self, tenant: str, written: list[ScopedState]) -> None:
+        """Make the tenant's user and app states durable after a write changed
+        ``written`` (persisted after the thread file that carries them too, see
+        the JSON-file backend). Memory: nothing to do."""
+
     @contextlib.contextmanager
-    def _writing(self, key: Key) -> Iterator[list[Undo]]:
-        """Run a write under the lock; undo it if it or its persistence fails."""
+    def _writing(self, key: Key, *, thread: bool = True) -> Iterator[list[Undo]]:
+        """Run a write under the lock; undo it if it or its persistence fails.
+
+        A write of user or app state alone passes ``thread=False``: no thread
+        is persisted, only the states."""
         undo: list[Undo] = []
         with self._lock:
+            self._written_states = []
             try:
                 yield undo
                 if undo:  # a write that changed nothing has nothing to persist
-                    self._persist(key)
+                    if thread:
+                        self._persist(key)
+                    if self._written_states:
+                        self._persist_states(key[0], self._written_states)
             except BaseException:
                 for step in reversed(undo):
                     step()
                 self._windows.pop(key, None)  # rebuilt from the rolled back state
                 raise
+            finally:
+                self._written_states = []
 
     # lookups ----------------------------------------------------------------
 
@@ -211,6 +237,33 @@ class MemoryBackend(CoreBackend):
             undo.append(lambda: self._records.pop(key, None))
         else:
             undo.append(lambda: self._records.__setitem__(key, old))
+
+    def _state(self, tenant: str, scope: StateScope, user_id: str | None) -> ScopedState:
+        found = self._states.get((tenant, scope.value, state_key(scope, user_id)))
+        return found if found is not None else empty_state(scope, user_id)
+
+    def _set_state(self, tenant: str, state: ScopedState, undo: list[Undo]) -> None:
+        skey = (tenant, state.scope.value, state_key(state.scope, state.user_id))
+        old = self._states.get(skey)
+        self._states[skey] = state
+        self._written_states.append(state)
+        if old is None:
+            undo.append(lambda: self._states.pop(skey, None))
+        else:
+            undo.append(lambda: self._states.__setitem__(skey, old))
+
+    # scoped state -------------------------------------------------------------
+
+    def get_state(self, op: ops.GetState) -> ScopedState:
+        with self._lock:
+            return self._state(op.tenant, op.scope, op.user_id)
+
+    def update_state(self, op: ops.UpdateState) -> ScopedState:
+        with self._writing((op.tenant, ""), thread=False) as undo:
+            current = self._state(op.tenant, op.scope, op.user_id)
+            new, _ = updated_state(current, op.update, self.now(), self.limits)
+            self._set_state(op.tenant, new, undo)
+        return new
 
     # threads ----------------------------------------------------------------
 
@@ -335,15 +388,17 @@ class MemoryBackend(CoreBackend):
         for m in op.messages:
             if (op.tenant, m.id) in self._by_id:
                 existing[m.id] = self._message(op.tenant, m.id)[2]
-        new, slots = plan_checked(
-            thread, op.messages, existing, op.expected_revision, importing=op.importing
-        )
-        if not new:
+        new, slots, change = plan_append_change(thread, op, existing)
+        if not new and change is None:
             return [s for s in slots if s is not None]
-        updated, stored = apply_append(thread, new, self.now(), counter=op.counter)
-        for m in stored:
-            encode_message(m, self.limits)
+        current = {}
+        if change is not None:
+            current = {t: self._state(op.tenant, *t) for t in targets(thread, change)}
+        plan = applied_append(thread, op, new, slots, change, current, self.now(), self.limits)
+        updated, stored = plan.thread, plan.stored
         encode_thread(updated, self.limits)
+        for state, _ in plan.states:
+            self._set_state(op.tenant, state, undo)
         msgs = self._msgs[key]
         size = len(msgs)
         self._set_record(key, updated, undo)
@@ -359,7 +414,7 @@ class MemoryBackend(CoreBackend):
             undo.append(functools.partial(self._by_id.pop, mk, None))
             if m.execution_id:
                 self._index_exec(op.tenant, m, undo)
-        return fill_slots(slots, op.messages, stored)
+        return plan.result
 
     # branches ---------------------------------------------------------------
 

@@ -23,6 +23,10 @@ from convostore.model import (
     Message,
     MessagePatch,
     Page,
+    ScopedState,
+    StateChange,
+    StateScope,
+    StateUpdate,
     Thread,
     ThreadPatch,
     ThreadSummary,
@@ -176,6 +180,29 @@ class Append(Op[list[Message]]):
     counter: TokenCounter | None = None  # counts messages that carry no count
     importing: bool = False
     """Append to an import in progress (a thread hidden until it is finished)."""
+    state: StateChange | None = None
+    """State changes made in the append's transaction (see
+    ``rules.state.apply_change``): only when the append stores a new message
+    or carries none (``rules.state.change_applies``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetState(Op[ScopedState]):
+    """The user or app state; a scope never written is empty at revision 0."""
+
+    name: ClassVar[str] = "get_state"
+    scope: StateScope
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateState(Op[ScopedState]):
+    """Apply ``update`` to the user or app state, read and written atomically."""
+
+    name: ClassVar[str] = "update_state"
+    scope: StateScope
+    user_id: str | None
+    update: StateUpdate
 
 
 @dataclass(frozen=True, slots=True)

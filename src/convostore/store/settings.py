@@ -34,6 +34,9 @@ class Limits:
     max_list_limit: int = 1000
     max_attachment_bytes: int = 20 * 1024 * 1024
     """The largest attachment (image, audio or file bytes) a write may carry."""
+    max_state_bytes: int = 1024 * 1024
+    """The largest user or app state, as JSON (thread state counts towards
+    ``max_thread_bytes``)."""
 
 
 DEFAULT_LIMITS = Limits()

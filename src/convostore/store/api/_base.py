@@ -23,6 +23,8 @@ from convostore.model import (
     ConversationSnapshot,
     Message,
     MessagePatch,
+    StateChange,
+    StateUpdate,
     Thread,
     ThreadPatch,
     ThreadState,
@@ -36,6 +38,7 @@ from convostore.store.rules.attachments import check_size, extract
 from convostore.store.rules.paging import decode_cursor
 from convostore.store.rules.patches import apply_message_patch
 from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
+from convostore.store.rules.state import check_change, check_scope, check_update
 from convostore.store.rules.validation import (
     check_appendable,
     check_filter_text,
@@ -289,6 +292,59 @@ class StoreBase(Generic[B]):
         kept = edited.model_dump(include=CLIENT_FIELDS - {"request_digest"})
         with translate_validation("message"):
             return Message.model_validate(kept)
+
+    def _with_state(self, op: ops.Append, state: Any) -> ops.Append:
+        """``op`` carrying the state change ``state`` (a StateChange, a mapping
+        of one, or ``None``)."""
+        if state is None:
+            return op
+        if isinstance(state, Mapping):
+            with translate_validation("state"):
+                state = StateChange.model_validate(state)
+        if not isinstance(state, StateChange):
+            raise ValidationError("must be a StateChange or a mapping", field="state")
+        if state.empty:
+            return op
+        self._need_state()
+        return dataclasses.replace(op, state=check_change(state))
+
+    def _need_state(self) -> None:
+        if not self._backend.capabilities.scoped_state:
+            raise ValidationError(
+                f"the {self._backend.kind} backend does not store user and app state",
+                field="scope",
+            )
+
+    # user and app state ------------------------------------------------------------
+
+    def _get_state(self, scope: Any, user_id: Any) -> ops.GetState:
+        found, user = check_scope(scope, user_id)
+        self._need_state()
+        return ops.GetState(self._tenant, found, user)
+
+    def _update_state(
+        self,
+        scope: Any,
+        user_id: Any,
+        changes: Mapping[str, Any] | None,
+        remove: Iterable[str] | None,
+        replace: Mapping[str, Any] | None,
+        expected_revision: Any,
+    ) -> ops.UpdateState:
+        found, user = check_scope(scope, user_id)
+        self._need_state()
+        if isinstance(remove, str | bytes) or not (remove is None or isinstance(remove, Iterable)):
+            raise ValidationError("must be a list of keys", field="remove")
+        fields: dict[str, Any] = {"expected_revision": check_revision(expected_revision)}
+        if changes is not None:
+            fields["changes"] = changes
+        if remove is not None:
+            fields["remove"] = list(remove)
+        if replace is not None:
+            fields["replace"] = replace
+        with translate_validation("state"):
+            update = StateUpdate.model_validate(fields)
+        return ops.UpdateState(self._tenant, found, user, check_update(update, "state"))
 
     # attachments -------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from convostore.model import (
     HealthReport,
     Message,
     Page,
+    ScopedState,
+    StateChange,
     Thread,
     ThreadState,
     ThreadSummary,
@@ -255,6 +257,7 @@ class Store(StoreBase[Backend]):
         messages: MessageLike | Iterable[MessageLike],
         *,
         expected_revision: int | None = None,
+        state: StateChange | Mapping[str, Any] | None = None,
     ) -> list[Message]:
         """Append one message or a batch, atomically.
 
@@ -262,12 +265,18 @@ class Store(StoreBase[Backend]):
         message whose id is already stored with the same content is not added
         again; the stored copy is returned in its place.
 
+        ``state`` changes thread, user and app state in the same transaction:
+        the messages and every state change are stored, or nothing is. A retry
+        whose messages are all stored already adds nothing and does not apply
+        the state change again (the first append did); an append of no
+        messages applies it every time.
+
         Raises:
             ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
-            DuplicateMessageError, ValidationError, AttachmentTooLargeError,
-            AttachmentNotFoundError.
+            StateConflictError (user or app state), DuplicateMessageError,
+            ValidationError, AttachmentTooLargeError, AttachmentNotFoundError.
         """
-        op = self._append(thread_id, messages, expected_revision)
+        op = self._with_state(self._append(thread_id, messages, expected_revision), state)
         return self._run_after(*self._split(op))
 
     # branches -------------------------------------------------------------------
@@ -380,6 +389,39 @@ class Store(StoreBase[Backend]):
         none is set, or when the one set is deleted)."""
         found = self.branches(thread_id)
         return next(b.thread for b in found if b.is_active)
+
+    # user and app state ---------------------------------------------------------
+
+    def get_state(self, scope: str, *, user_id: str | None = None) -> ScopedState:
+        """The state of ``scope``: ``"user"`` (give ``user_id``), shared by the
+        user's threads, or ``"app"``, shared by the tenant's. A scope never
+        written is empty at revision 0."""
+        return self._run(self._get_state(scope, user_id))
+
+    def update_state(
+        self,
+        scope: str,
+        *,
+        user_id: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        remove: Iterable[str] | None = None,
+        replace: Mapping[str, Any] | None = None,
+        expected_revision: int | None = None,
+    ) -> ScopedState:
+        """Write the user or app state: set ``changes`` and drop ``remove`` (the
+        other keys are kept), or ``replace`` all of it (``replace={}`` empties
+        it). Returns the state as stored, its revision up by one.
+
+        Without ``expected_revision`` two writers of different keys both keep
+        their keys; with it, a stale writer gets StateConflictError.
+
+        Raises:
+            StateConflictError, ValidationError (a bad key or value, or the
+            state over ``Limits.max_state_bytes``).
+        """
+        return self._run(
+            self._update_state(scope, user_id, changes, remove, replace, expected_revision)
+        )
 
     def get_message(self, message_id: str) -> Message:
         """The message, soft-deleted or not.

@@ -26,6 +26,7 @@ from convostore.model import (
     HealthCheckResult,
     HealthReport,
     Message,
+    ScopedState,
     Thread,
 )
 from convostore.store import _health, ops
@@ -43,6 +44,7 @@ from convostore.store.jsonfile.names import _file_stem
 from convostore.store.jsonfile.options import _flag, _seconds
 from convostore.store.memory import MemoryBackend, Undo
 from convostore.store.rules.attachments import refs_of
+from convostore.store.rules.state import state_key
 from convostore.store.settings import Limits, StoreSettings
 
 __all__ = ["JsonFileBackend"]
@@ -52,6 +54,12 @@ Key = tuple[str, str]  # (tenant, thread_id)
 #: The directory of a tenant's attachments, beside its thread files: one
 #: ``<sha256>.json`` file each, written atomically before the message.
 _ATTACHMENTS = ".attachments"
+#: The directory of a tenant's user and app state: ``app.json`` and one
+#: ``user-<user id>.json`` per user. A thread file written with a state change
+#: carries the new states too (``state_redo``): a crash after the thread file
+#: was replaced and before a state file was is redone when the store opens.
+_STATES = ".state"
+_STATE_FORMAT = "convostore.state"
 
 
 class JsonFileBackend(MemoryBackend):
@@ -86,7 +94,11 @@ class JsonFileBackend(MemoryBackend):
 
     kind: ClassVar[str] = "json"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        durable=True, multi_process=False, attachments=True, branches=True
+        durable=True,
+        multi_process=False,
+        attachments=True,
+        branches=True,
+        scoped_state=True,
     )
 
     def __init__(
@@ -116,12 +128,15 @@ class JsonFileBackend(MemoryBackend):
         self._disk_changed = False  # set once a write has replaced or removed a file
         self._broken: str | None = None
         self._damaged: dict[Path, str] = {}  # thread files that could not be loaded: why
+        self._redo: list[tuple[str, ScopedState]] = []  # state_redo of thread files, at load
+        self._repair_states: list[tuple[str, ScopedState]] = []  # of the write in progress
         self._make_root()
         self._lock_fd = lock.acquire(self._root, self._lock_timeout)
         self._release = weakref.finalize(self, os.close, self._lock_fd)
         try:
             self._load()
             self._load_attachments()
+            self._load_states()
         except BaseException:
             self._release()
             raise
@@ -230,7 +245,11 @@ class JsonFileBackend(MemoryBackend):
             for entry in files:
                 if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
                     self._remove_stray(Path(entry.path), cleaned)
-                elif entry.name.endswith(_JSON_SUFFIX) and entry.is_file():
+                elif (
+                    entry.name.endswith(_JSON_SUFFIX)
+                    and not entry.name.startswith(".")
+                    and entry.is_file()
+                ):
                     path = Path(entry.path)
                     try:
                         self._load_file(path)
@@ -239,26 +258,30 @@ class JsonFileBackend(MemoryBackend):
         for directory in cleaned:
             self._sync_dir(directory, strict=False)
 
-    def _load_attachments(self) -> None:
-        """Read every tenant's attachments and the references its messages hold."""
+    def _side_files(self, name: str) -> Iterator[Path]:
+        """The JSON files of every tenant's directory ``name`` (attachments,
+        state), removing the temporary files a crash left there."""
         for tenant_dir in list(self._dirs):
-            blobs = tenant_dir / _ATTACHMENTS
-            if not blobs.is_dir():
+            where = tenant_dir / name
+            if not where.is_dir():
                 continue
-            for entry in sorted(os.scandir(blobs), key=lambda e: e.name):
+            for entry in sorted(os.scandir(where), key=lambda e: e.name):
                 if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
                     self._remove_stray(Path(entry.path), set())
-                    continue
-                if not entry.name.endswith(_JSON_SUFFIX):
-                    continue
-                try:
-                    doc = json.loads(Path(entry.path).read_bytes())
-                    tenant = doc["tenant"]
-                    blob = Attachment.model_validate(doc["attachment"])
-                except (OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
-                    self._damaged[Path(entry.path)] = f"not a valid attachment file: {exc}"
-                    continue
-                self._blobs[(tenant, blob.ref)] = blob
+                elif entry.name.endswith(_JSON_SUFFIX):
+                    yield Path(entry.path)
+
+    def _load_attachments(self) -> None:
+        """Read every tenant's attachments and the references its messages hold."""
+        for path in self._side_files(_ATTACHMENTS):
+            try:
+                doc = json.loads(path.read_bytes())
+                tenant = doc["tenant"]
+                blob = Attachment.model_validate(doc["attachment"])
+            except (OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
+                self._damaged[path] = f"not a valid attachment file: {exc}"
+                continue
+            self._blobs[(tenant, blob.ref)] = blob
         for (tenant, thread_id), msgs in self._msgs.items():
             for m in msgs:
                 for ref in refs_of(m):
@@ -266,6 +289,57 @@ class JsonFileBackend(MemoryBackend):
                     if held is not None:
                         holders = self._refs.setdefault((tenant, ref), {})
                         holders[(thread_id, m.id)] = held.created_at
+
+    def _load_states(self) -> None:
+        """Read every tenant's user and app state, then redo the state changes
+        thread files carry that are newer than the state files."""
+        for path in self._side_files(_STATES):
+            try:
+                doc = json.loads(path.read_bytes())
+                if doc.get("format") != _STATE_FORMAT:
+                    raise ValueError(f'no "format": "{_STATE_FORMAT}" field')
+                tenant = doc["tenant"]
+                state = ScopedState.model_validate(doc["state"])
+            except (OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as exc:
+                # Refused rather than served empty: a write would overwrite it.
+                raise BackendUnavailableError(f"{path} is not a valid state file: {exc}") from None
+            self._states[self._state_key(tenant, state)] = state
+        redone = {}
+        for tenant, state in self._redo:
+            key = self._state_key(tenant, state)
+            have = self._states.get(key)
+            if have is None or have.revision < state.revision:
+                self._states[key] = state
+                redone[key] = (tenant, state)
+        self._redo = []
+        for tenant, state in redone.values():
+            self._write_state(tenant, state, strict=False)
+
+    @staticmethod
+    def _state_key(tenant: str, state: ScopedState) -> tuple[str, str, str]:
+        return (tenant, state.scope.value, state_key(state.scope, state.user_id))
+
+    def _state_path(self, tenant: str, state: ScopedState) -> Path:
+        name = "app" if state.user_id is None else "user-" + _file_stem(state.user_id, "user_id")
+        return self._root / _file_stem(tenant, "tenant") / _STATES / (name + _JSON_SUFFIX)
+
+    def _write_state(self, tenant: str, state: ScopedState, *, strict: bool) -> None:
+        path = self._state_path(tenant, state)
+        doc = {"format": _STATE_FORMAT, "tenant": tenant, "state": state.model_dump(mode="json")}
+        self._ensure_dir(path.parent.parent)
+        self._ensure_dir(path.parent)
+        self._replace(path, json.dumps(doc).encode(), strict=strict)
+
+    def _persist_states(self, tenant: str, written: list[ScopedState]) -> None:
+        self._repair_states = [(tenant, s) for s in written]
+        for state in written:
+            try:
+                self._write_state(tenant, state, strict=True)
+            except OSError as exc:
+                path = self._state_path(tenant, state)
+                raise BackendUnavailableError(
+                    f"cannot write {path}: {_why(exc)}; the change was not made"
+                ) from exc
 
     def _blob_path(self, tenant: str, ref: str) -> Path:
         return self._root / _file_stem(tenant, "tenant") / _ATTACHMENTS / (ref[7:] + _JSON_SUFFIX)
@@ -381,6 +455,12 @@ class JsonFileBackend(MemoryBackend):
             other = self._by_id.get((tenant, m.id))
             if other is not None:
                 raise bad(f"message {m.id!r} is also stored in thread {other[0]!r}")
+        redo = doc.get("state_redo")
+        if redo is not None:
+            try:
+                self._redo.extend((tenant, ScopedState.model_validate(x)) for x in redo)
+            except (TypeError, pydantic.ValidationError) as exc:
+                raise bad(f"state_redo: {exc}") from None
         if "live_message_count" not in doc["thread"]:
             # Written before the live count existed: counted once, then kept.
             live = sum(1 for m in msgs if m.deleted_at is None)
@@ -438,7 +518,7 @@ class JsonFileBackend(MemoryBackend):
         )
 
     @contextlib.contextmanager
-    def _writing(self, key: Key) -> Iterator[list[Undo]]:
+    def _writing(self, key: Key, *, thread: bool = True) -> Iterator[list[Undo]]:
         """The memory backend's write bracket, refusing writes once closed.
 
         If persisting failed after the file had already been replaced (the
@@ -450,18 +530,39 @@ class JsonFileBackend(MemoryBackend):
                 raise BackendUnavailableError(f"the JSON-file store {self._root} is closed")
             if self._broken is not None:
                 raise BackendUnavailableError(self._broken)
-            if key not in self._records:
+            if thread and key not in self._records:
                 self._refuse_foreign_file(key)
             self._disk_changed = False
+            self._repair_states = []
             try:
-                with super()._writing(key) as undo:
+                with super()._writing(key, thread=thread) as undo:
                     yield undo
             except BaseException:
                 if self._disk_changed:
-                    self._repair(key)
+                    if thread:
+                        self._repair(key)
+                    self._repair_state_files()
                 raise
             finally:
                 self._disk_changed = False
+                self._repair_states = []
+
+    def _repair_state_files(self) -> None:
+        """Make the state files a failed write touched match memory again."""
+        for tenant, written in self._repair_states:
+            key = self._state_key(tenant, written)
+            state = self._states.get(key)
+            path = self._state_path(tenant, written)
+            try:
+                if state is None:
+                    self._unlink(path, strict=False)
+                else:
+                    self._write_state(tenant, state, strict=False)
+            except (OSError, BackendUnavailableError) as exc:
+                self._broken = (
+                    f"a failed write left {path} ahead of memory and it could not be rolled "
+                    f"back ({exc}); reopen the store to continue"
+                )
 
     def _persist(self, key: Key) -> None:
         path = self._path(key)
@@ -510,6 +611,9 @@ class JsonFileBackend(MemoryBackend):
         self._encoded[key] = current
         head = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "tenant": tenant})
         body = ",\n".join(lines)
+        if self._written_states:  # redone at open if a state file lags behind
+            redo = json.dumps([s.model_dump(mode="json") for s in self._written_states])
+            head = f'{head[:-1]}, "state_redo": {redo}}}'
         return f'{head[:-1]}, "thread": {thread},\n"messages": [\n{body}\n]}}\n'.encode()
 
     def _ensure_dir(self, directory: Path) -> None:

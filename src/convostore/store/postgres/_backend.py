@@ -50,7 +50,9 @@ __all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
 
 T = TypeVar("T")
 
-_CAPABILITIES = Capabilities(multi_process=True, durable=True, attachments=True, branches=True)
+_CAPABILITIES = Capabilities(
+    multi_process=True, durable=True, attachments=True, branches=True, scoped_state=True
+)
 
 
 def _connect_kwargs(config: Config) -> dict[str, Any]:

@@ -200,6 +200,19 @@ class PgStatements(Statements):
             "AND thread_id = %s AND NOT deleted ORDER BY thread_id, seq LIMIT %s"
         )
 
+        # user and app state
+        st = f"{self.quoted_schema}.convostore_state"
+        key = "WHERE tenant_id = %s AND scope = %s AND user_id = %s"
+        self.state_get = b(f"SELECT revision, updated_at, body::text FROM {st} {key}")
+        self.state_claim = b(
+            f"INSERT INTO {st} (tenant_id, scope, user_id, revision, updated_at, body) "
+            "VALUES (%s, %s, %s, 0, %s, '{}') ON CONFLICT DO NOTHING"
+        )
+        self.state_lock = b(f"SELECT revision, updated_at, body::text FROM {st} {key} FOR UPDATE")
+        self.state_write = b(
+            f"UPDATE {st} SET revision = %s, updated_at = %s, body = %s::json {key}"
+        )
+
         # attachments
         a = f"{self.quoted_schema}.convostore_attachments"
         ar = f"{self.quoted_schema}.convostore_attachment_refs"

@@ -239,8 +239,25 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
     ON {s}.convostore_threads (tenant_id, root_id) WHERE root_id IS NOT NULL""",
         ),
     ),
+    Migration(
+        6,
+        "user and app state",
+        (
+            # One row per user (scope 'user') and one per tenant (scope 'app',
+            # user_id ''), each with its own revision; tenant_id leads the key.
+            """CREATE TABLE {s}.convostore_state (
+    tenant_id  text COLLATE "C" NOT NULL,
+    scope      text NOT NULL,
+    user_id    text COLLATE "C" NOT NULL,
+    revision   bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    body       json NOT NULL,
+    PRIMARY KEY (tenant_id, scope, user_id)
+)""",
+        ),
+    ),
 )
-"""Every migration, oldest first; versions are 1, 2, ... without gaps."""
+"""Every migration, oldest first, in increasing versions."""
 
 LATEST = MIGRATIONS[-1].version
 """The schema version this code reads and writes."""

@@ -19,21 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from convostore.errors import ConvostoreError, ThreadNotFoundError
-from convostore.model import Message, Thread
+from convostore.model import Message, ScopedState, StateScope, Thread
 from convostore.store import ops
-from convostore.store.rules.append import (
-    apply_append,
-    assign,
-    batch_delta,
-    fill_slots,
-    plan_checked,
-    token_counts,
-)
+from convostore.store.rules.append import assign, batch_delta, token_counts
 from convostore.store.rules.codec import encode_message
+from convostore.store.rules.state import AppendPlan, applied_append, plan_append_change, targets
 from convostore.store.settings import StoreSettings
 from convostore.store.sql import rows as r
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
-from convostore.store.sql.steps import MESSAGE_LIST, Fallback, Steps, require_thread
+from convostore.store.sql.steps import (
+    MESSAGE_LIST,
+    Fallback,
+    Steps,
+    locked_state,
+    require_thread,
+    state_write,
+    thread_write,
+)
 
 __all__ = ["Appended", "Known", "append", "append_advance", "append_known"]
 
@@ -61,8 +63,7 @@ class Appended:
 class _Write:
     rows: list[MessageRow]
     counters: dict[str, Any]
-    result: list[Message]
-    thread: Thread
+    plan: AppendPlan
 
 
 def _plan_write(
@@ -71,19 +72,18 @@ def _plan_write(
     thread: Thread,
     existing: dict[str, Message],
     settings: StoreSettings,
+    states: dict[tuple[StateScope, str | None], ScopedState] | None = None,
 ) -> _Write | list[Message]:
     """The rows and counters an append writes on top of ``thread``, or, when
-    every message is already stored, the stored messages."""
-    new, slots = plan_checked(
-        thread, op.messages, existing, op.expected_revision, importing=op.importing
-    )
-    if not new:
+    every message is already stored (and no state change applies), the stored
+    messages. A state change is applied on ``states``, read and locked already."""
+    new, slots, change = plan_append_change(thread, op, existing)
+    if not new and change is None:
         return [s for s in slots if s is not None]
-    updated, stored = apply_append(thread, new, settings.now(), counter=op.counter)
     limits = settings.limits
-    rows = [r.message_row(m, encode_message(m, limits)) for m in stored]
-    counters = r.counter_values(updated, sq.time)
-    return _Write(rows, counters, fill_slots(slots, op.messages, stored), updated)
+    plan = applied_append(thread, op, new, slots, change, states or {}, settings.now(), limits)
+    rows = [r.message_row(m, encode_message(m, limits)) for m in plan.stored]
+    return _Write(rows, r.counter_values(plan.thread, sq.time), plan)
 
 
 def append(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[Appended]:
@@ -106,14 +106,29 @@ def append(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[App
     thread = r.decode_thread(head)
     body = head[r.BODY]
     existing = {m.id: m for m in MESSAGE_LIST.validate_json(row[0])}
-    write = _plan_write(sq, op, thread, existing, settings)
+    states: dict[tuple[StateScope, str | None], ScopedState] = {}
+    # Decided on the plan first, so that a retry locks (and claims) no state row.
+    _, _, change = plan_append_change(thread, op, existing)
+    if change is not None:
+        now = settings.now()
+        for scope, user_id in targets(thread, change):
+            states[(scope, user_id)] = yield from locked_state(sq, op.tenant, scope, user_id, now)
+    write = _plan_write(sq, op, thread, existing, settings, states)
     if isinstance(write, list):
         return Appended(write, Known(thread, body, r.counter_values(thread, sq.time)))
-    # Statements only: what the runner sends back for them is not needed, and
-    # a plain iterator could not take it (so not ``yield from``).
-    for query in sq.append_write(op.tenant, op.thread_id, write.counters, write.rows):  # noqa: UP028
-        yield query
-    return Appended(write.result, Known(write.thread, body, write.counters))
+    plan = write.plan
+    if write.rows:
+        # Statements only: what the runner sends back for them is not needed,
+        # and a plain iterator could not take it (so not ``yield from``).
+        for query in sq.append_write(op.tenant, op.thread_id, write.counters, write.rows):  # noqa: UP028
+            yield query
+    if plan.state_changed or not write.rows:  # the body changed, or no counter was written
+        values = thread_write(sq, plan.thread, settings)
+        yield Query(sq.thread_update, values, Fetch.NONE)
+        body = values["body"]
+    for state, text in plan.states:
+        yield state_write(sq, op.tenant, state, text)
+    return Appended(plan.result, Known(plan.thread, body, write.counters))
 
 
 def append_known(
@@ -128,6 +143,8 @@ def append_known(
     does a batch ``known`` would refuse (a revision or state check): the
     locked path then decides, on the row as it is now.
     """
+    if op.state is not None:
+        return None
     try:
         write = _plan_write(sq, op, known.thread, {}, settings)
     except ConvostoreError:
@@ -140,7 +157,7 @@ def append_known(
     inserted = yield query
     if not inserted:
         return None
-    return Appended(write.result, Known(write.thread, known.body, write.counters))
+    return Appended(write.plan.result, Known(write.plan.thread, known.body, write.counters))
 
 
 def append_advance(sq: Statements, settings: StoreSettings, op: ops.Append) -> Steps[list[Message]]:
@@ -152,7 +169,7 @@ def append_advance(sq: Statements, settings: StoreSettings, op: ops.Append) -> S
     No row matched, a skipped row, a message naming another thread or an id
     twice in the batch: :class:`Fallback`, and the driver rolls back.
     """
-    if op.importing:
+    if op.importing or op.state is not None:
         raise Fallback
     new = list(op.messages)
     if not new:

@@ -46,6 +46,7 @@ from convostore.model import (
     ConversationSnapshot,
     Message,
     Page,
+    ScopedState,
     Thread,
     ThreadSummary,
 )
@@ -81,6 +82,7 @@ from convostore.store.rules.patches import (
     touch,
 )
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
+from convostore.store.rules.state import updated_state
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import StoreSettings
 from convostore.store.sql import rows as r
@@ -94,7 +96,10 @@ from convostore.store.sql.steps import (
     Steps,
     decode,
     lock_thread,
+    locked_state,
+    read_state,
     require_thread,
+    state_write,
     thread_write,
 )
 
@@ -621,6 +626,23 @@ def set_active_branch(
     return (yield from _modify(sq, settings, op.tenant, root_id, op.expected_revision, change))
 
 
+# --- user and app state ------------------------------------------------------------
+
+
+def get_state(sq: Statements, settings: StoreSettings, op: ops.GetState) -> Steps[ScopedState]:
+    return (yield from read_state(sq, op.tenant, op.scope, op.user_id))
+
+
+def update_state(
+    sq: Statements, settings: StoreSettings, op: ops.UpdateState
+) -> Steps[ScopedState]:
+    now = settings.now()
+    current = yield from locked_state(sq, op.tenant, op.scope, op.user_id, now)
+    new, body = updated_state(current, op.update, now, settings.limits)
+    yield state_write(sq, op.tenant, new, body)
+    return new
+
+
 # --- attachments ------------------------------------------------------------------
 
 
@@ -737,6 +759,8 @@ HANDLERS: dict[str, Handler] = {
     "tree_threads": Handler(tree_threads, _A),
     "branches": Handler(branches, _S),
     "set_active_branch": Handler(set_active_branch, _W, writes=True),
+    "get_state": Handler(get_state, _A),
+    "update_state": Handler(update_state, _W, writes=True),
     "attach": Handler(attach, _W, writes=True),
     "get_attachment": Handler(get_attachment, _A),
     "release_attachments": Handler(release_attachments, _W, writes=True),

@@ -170,6 +170,19 @@ class Statements(ABC):
     """(tenant, before): delete references recorded before ``before`` whose
     message is not stored."""
 
+    # user and app state ------------------------------------------------------------
+    state_get: Any = None
+    """(tenant, scope, user) -> (revision, updated, body); ``user`` is ``""``
+    for app state, ``updated`` a :meth:`time` as stored."""
+    state_claim: Any = None
+    """(tenant, scope, user, updated): an empty row at revision 0 unless there
+    is one, so that :attr:`state_lock` has a row to lock."""
+    state_lock: Any = None
+    """(tenant, scope, user) -> (revision, updated, body), the row locked until
+    the write transaction ends."""
+    state_write: Any = None
+    """(revision, updated, body, tenant, scope, user)."""
+
     # parameter forms -------------------------------------------------------------
 
     @abstractmethod

@@ -6,15 +6,19 @@ See :mod:`convostore.store.sql.handlers` for the handlers themselves.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
+from pydantic_core import from_json
 
 from convostore.errors import ThreadNotFoundError
-from convostore.model import Message, Thread
+from convostore.model import Message, ScopedState, StateScope, Thread
+from convostore.store.rules.codec import from_us
+from convostore.store.rules.state import empty_state, state_key
 from convostore.store.settings import StoreSettings
 from convostore.store.sql import rows as r
 from convostore.store.sql.statements import Fetch, Query, Statements
@@ -28,7 +32,10 @@ __all__ = [
     "Steps",
     "decode",
     "lock_thread",
+    "locked_state",
+    "read_state",
     "require_thread",
+    "state_write",
     "thread_write",
 ]
 
@@ -76,6 +83,44 @@ def lock_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[Thread]:
     if row is None:
         raise ThreadNotFoundError(thread_id)
     return r.decode_thread(row)
+
+
+def _state_of(scope: StateScope, user_id: str | None, row: Any) -> ScopedState:
+    if row is None or row[0] == 0:  # never written (a claimed row is empty)
+        return empty_state(scope, user_id)
+    revision, updated, body = row
+    when = updated if isinstance(updated, dt.datetime) else from_us(int(updated))
+    return ScopedState(
+        scope=scope, user_id=user_id, data=from_json(body), revision=revision, updated_at=when
+    )
+
+
+def read_state(
+    sq: Statements, tenant: str, scope: StateScope, user_id: str | None
+) -> Steps[ScopedState]:
+    """The stored state of a scope, empty at revision 0 if never written."""
+    row = yield Query(sq.state_get, (tenant, scope.value, state_key(scope, user_id)), Fetch.ONE)
+    return _state_of(scope, user_id, row)
+
+
+def locked_state(
+    sq: Statements, tenant: str, scope: StateScope, user_id: str | None, now: dt.datetime
+) -> Steps[ScopedState]:
+    """The state of a scope, its row locked until the write transaction ends
+    (claimed first, so a scope never written has a row to lock)."""
+    key = (tenant, scope.value, state_key(scope, user_id))
+    yield Query(sq.state_claim, (*key, sq.time(now)), Fetch.NONE)
+    row = yield Query(sq.state_lock, key, Fetch.ONE)
+    return _state_of(scope, user_id, row)
+
+
+def state_write(sq: Statements, tenant: str, state: ScopedState, body: str) -> Query:
+    """The write of a state as ``rules.state.updated_state`` returned it."""
+    assert state.updated_at is not None
+    key = (tenant, state.scope.value, state_key(state.scope, state.user_id))
+    return Query(
+        sq.state_write, (state.revision, sq.time(state.updated_at), body, *key), Fetch.NONE
+    )
 
 
 def require_thread(sq: Statements, tenant: str, thread_id: str) -> Steps[None]:

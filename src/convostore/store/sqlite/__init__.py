@@ -55,7 +55,7 @@ class SQLiteBackend(Backend):
 
     kind: ClassVar[str] = "sqlite"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        multi_process=True, attachments=True, branches=True
+        multi_process=True, attachments=True, branches=True, scoped_state=True
     )
     latest_version: ClassVar[int] = _schema.LATEST_VERSION
     """The schema version this code reads and writes."""

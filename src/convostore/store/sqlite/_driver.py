@@ -43,7 +43,11 @@ _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 def is_corruption(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` says the database file is damaged."""
+    """Whether ``exc`` says the database file is damaged. Text that is not
+    UTF-8 is damage too: convostore writes none, so a damaged page holding a
+    row's text shows as a column that cannot be decoded."""
+    if "Could not decode to UTF-8" in str(exc):
+        return True
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in _CORRUPT_CODES

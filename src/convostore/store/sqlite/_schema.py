@@ -168,6 +168,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE root_id IS NOT NULL""",
         ),
     ),
+    Migration(
+        5,
+        "user and app state",
+        (
+            # One row per user (scope 'user') and one per tenant (scope 'app',
+            # user_id ''), each with its own revision; body is the JSON object
+            # of its values.
+            """
+            CREATE TABLE scoped_state (
+                tenant_id   TEXT    NOT NULL,
+                scope       TEXT    NOT NULL,
+                user_id     TEXT    NOT NULL,
+                revision    INTEGER NOT NULL,
+                updated_us  INTEGER NOT NULL,
+                body        TEXT    NOT NULL,
+                PRIMARY KEY (tenant_id, scope, user_id)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -268,6 +268,20 @@ class SqliteStatements(Statements):
         f"DELETE FROM attachments WHERE tenant_id = ? AND sha256 IN ({IDS}) AND {_UNREFERENCED} "
         "RETURNING 1"
     )
+    state_get = (
+        "SELECT revision, updated_us, body FROM scoped_state "
+        "WHERE tenant_id = ? AND scope = ? AND user_id = ?"
+    )
+    state_claim = (
+        "INSERT INTO scoped_state (tenant_id, scope, user_id, revision, updated_us, body) "
+        "VALUES (?, ?, ?, 0, ?, '{}') ON CONFLICT DO NOTHING"
+    )
+    # One writer at a time (BEGIN IMMEDIATE): the read is the lock.
+    state_lock = state_get
+    state_write = (
+        "UPDATE scoped_state SET revision = ?, updated_us = ?, body = ? "
+        "WHERE tenant_id = ? AND scope = ? AND user_id = ?"
+    )
     attachment_refs_gc = (
         "DELETE FROM attachment_refs WHERE tenant_id = ? AND created_us < ? AND NOT EXISTS "
         "(SELECT 1 FROM messages AS m INDEXED BY messages_by_id "

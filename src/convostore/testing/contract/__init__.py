@@ -33,6 +33,7 @@ The suite is one class per concept, each usable on its own:
 :class:`PropertyContract`     hypothesis round trips
 :class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
 :class:`BranchContract`       branches sharing history (capability ``branches``)
+:class:`StateContract`        user and app state, state changes with an append
 :class:`DurabilityContract`   reopening (capability ``durable``)
 :class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
 ============================  ====================================================
@@ -66,6 +67,7 @@ from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
 from convostore.testing.contract.seeds import SeedContract
+from convostore.testing.contract.state import StateContract
 from convostore.testing.contract.tenants import TenantContract
 from convostore.testing.contract.threads import ThreadContract
 
@@ -90,6 +92,7 @@ __all__ = [
     "PropertyContract",
     "RevisionContract",
     "SeedContract",
+    "StateContract",
     "StoreContract",
     "StoreLike",
     "TenantContract",
@@ -119,6 +122,7 @@ class StoreContract(
     PropertyContract,
     AttachmentContract,
     BranchContract,
+    StateContract,
     DurabilityContract,
     ConcurrencyContract,
 ):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -116,13 +115,10 @@ def _conversation(store: StoreLike, n: int, prefix: str = "") -> Thread:
 class BranchContract(ContractBase):
     """Forks, edits and regenerations as branches that share history."""
 
-    @pytest.fixture(autouse=True)
-    def _branches_only(self, store: StoreLike) -> None:
-        require_capability(store, "branches")
-
     # forking -----------------------------------------------------------------
 
     def test_a_branch_reads_the_shared_history_and_its_own(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 6)
         branch = store.fork_thread(root.id, at_seq=4, messages=[Message.assistant("other")])
         assert _history(store, branch.id) == ["be brief", "0", "1", "2", "other"]
@@ -143,6 +139,7 @@ class BranchContract(ContractBase):
         assert root.title == store.get_thread(branch.id).title
 
     def test_counters_are_per_branch_and_exact(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 9)
         for at in (0, 1, 4, 7, root.message_count):
             branch = store.fork_thread(root.id, at_seq=at)
@@ -155,6 +152,7 @@ class BranchContract(ContractBase):
         assert summary[branch.id].message_count == root.message_count + 2
 
     def test_forking_at_a_message_shares_it(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         third = store.load_messages(root.id)[2]
         branch = store.fork_thread(root.id, at=third.id, title="try again")
@@ -168,6 +166,7 @@ class BranchContract(ContractBase):
     def test_forks_of_forks_read_from_the_thread_that_stores_each_message(
         self, store: StoreLike
     ) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         b1 = store.fork_thread(root.id, at_seq=3, messages=[Message.user("b1-a")])
         b2 = store.fork_thread(b1.id, messages=[Message.user("b2-a")])
@@ -182,6 +181,7 @@ class BranchContract(ContractBase):
             assert _counters(store.get_thread(t.id)) == _recount(store, store.get_thread(t.id))
 
     def test_edit_in_branch_keeps_the_original(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         original = store.load_messages(root.id)[3]  # "2"
         branch = store.edit_in_branch(original.id, content="2, edited")
@@ -196,6 +196,7 @@ class BranchContract(ContractBase):
         assert _history(store, first.id) == ["be verbose"] and first.fork_seq == 0
 
     def test_regenerate_branches_at_the_reply_s_parent(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         reply = store.load_messages(root.id)[-1]  # "3", an assistant reply
         branch = store.regenerate(reply.id, messages=[Message.assistant("3 again")])
@@ -207,6 +208,7 @@ class BranchContract(ContractBase):
     # reads -------------------------------------------------------------------
 
     def test_pages_recent_and_windows_cross_the_fork_point(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 10)
         b1 = store.fork_thread(
             root.id, at_seq=5, messages=[Message.user(f"a{i}") for i in range(3)]
@@ -241,6 +243,7 @@ class BranchContract(ContractBase):
     def test_a_branch_window_keeps_pinned_messages_of_the_shared_history(
         self, store: StoreLike
     ) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 8)
         pinned = store.load_messages(root.id)[2]
         store.update_message(pinned.id, pinned=True)
@@ -253,6 +256,7 @@ class BranchContract(ContractBase):
         assert texts[-1] == "x"
 
     def test_messages_of_an_execution_in_a_branch(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         thread = store.create_thread()
         store.append(
             thread.id,
@@ -264,6 +268,7 @@ class BranchContract(ContractBase):
         assert _texts(got) == ["q", "b"]
 
     def test_export_of_a_branch_is_a_whole_conversation(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         branch = store.fork_thread(root.id, at_seq=3, messages=[Message.user("mine")])
         snap = store.export_thread(branch.id)
@@ -277,6 +282,7 @@ class BranchContract(ContractBase):
     # what a branch shares is frozen ----------------------------------------------
 
     def test_shared_messages_cannot_change_but_can_be_archived(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 5)
         msgs = store.load_messages(root.id)
         store.fork_thread(root.id, at_seq=3)
@@ -294,6 +300,7 @@ class BranchContract(ContractBase):
         store.delete_message(free.id)
 
     def test_purging_a_branch_leaves_what_it_shared(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 4)
         before = _history(store, root.id)
         branch = store.fork_thread(root.id, at_seq=3, messages=[Message.user("mine")])
@@ -309,6 +316,7 @@ class BranchContract(ContractBase):
     # listing and the active branch ---------------------------------------------
 
     def test_branches_lists_the_tree_with_where_each_parts(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 6)
         b1 = store.fork_thread(root.id, at_seq=5, messages=[Message.user("x")])
         b2 = store.fork_thread(b1.id, messages=[Message.user("y")])
@@ -338,6 +346,7 @@ class BranchContract(ContractBase):
     # refusals ----------------------------------------------------------------------
 
     def test_bad_forks_are_refused_and_write_nothing(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 3)
         count = len(store.list_threads().items)
         other = store.tenant("elsewhere")
@@ -372,6 +381,7 @@ class BranchContract(ContractBase):
         assert isinstance(raised(lambda: store.fork_thread(lone.id)), ThreadDeletedError)
 
     def test_a_fork_and_its_messages_are_one_write(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
         root = _conversation(store, 2)
         taken = store.load_messages(root.id)[1]
         bid = new_id("th")
@@ -382,6 +392,7 @@ class BranchContract(ContractBase):
     def test_branches_survive_a_reopen(
         self, store: StoreLike, reopen: Callable[[], StoreLike] | None
     ) -> None:
+        require_capability(store, "branches")
         again = self.durable_reopen(store, reopen)
         root = _conversation(store, 4)
         branch = store.fork_thread(root.id, at_seq=2, messages=[Message.user("kept")])
@@ -407,6 +418,7 @@ class BranchContract(ContractBase):
     ) -> None:
         """Every thread of a random tree of forks and appends reads exactly what a
         copy of its history would hold, with exact counters."""
+        require_capability(store, "branches")
         tag = new_id("t")
         root = _conversation(store, 3, prefix=tag)
         model: dict[str, list[str]] = {root.id: _history(store, root.id)}
