@@ -23,6 +23,7 @@ The suite is one class per concept, each usable on its own:
 :class:`ThreadContract`       threads: fields, updates, deletes, listing
 :class:`MessageContract`      messages: appends, counters, deletes, re-sends
 :class:`EditContract`         edits keep a message whole
+:class:`RewriteContract`      purge one, pop, clear, replace: seq and counters exact
 :class:`PagingContract`       pages, cursors, whole-thread reads
 :class:`ContextContract`      context windows
 :class:`ImportContract`       export and import
@@ -63,6 +64,7 @@ from convostore.testing.contract.messages import MessageContract
 from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
+from convostore.testing.contract.rewrites import RewriteContract, assert_recounted
 from convostore.testing.contract.seeds import SeedContract
 from convostore.testing.contract.tenants import TenantContract
 from convostore.testing.contract.threads import ThreadContract
@@ -86,12 +88,14 @@ __all__ = [
     "PagingContract",
     "PropertyContract",
     "RevisionContract",
+    "RewriteContract",
     "SeedContract",
     "StoreContract",
     "StoreLike",
     "TenantContract",
     "ThreadContract",
     "all_messages",
+    "assert_recounted",
     "capabilities",
     "every_part_kind",
     "execute_op",
@@ -106,6 +110,7 @@ class StoreContract(
     ThreadContract,
     MessageContract,
     EditContract,
+    RewriteContract,
     PagingContract,
     ContextContract,
     ImportContract,
