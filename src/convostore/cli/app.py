@@ -79,7 +79,17 @@ def demo(store_url: str | None, url: str | None) -> None:
 
 
 def _register() -> None:
-    from convostore.cli import db, doctor, keys, messages, prune, serve, threads, transfer
+    from convostore.cli import (
+        db,
+        doctor,
+        keys,
+        message_ops,  # noqa: F401 - adds its commands to messages
+        messages,
+        prune,
+        serve,
+        threads,
+        transfer,
+    )
 
     cli.add_command(threads.threads)
     cli.add_command(messages.messages)
