@@ -195,7 +195,7 @@ class DictBackend(CoreBackend):
         taken = [m for m in claims if self._where.get((tenant, m), thread_id) != thread_id]
         if taken:
             raise DuplicateMessageError(taken[0], "in another thread")
-        for m in (*rw.changed, *rw.tail):
+        for m in rw.tail if rw.fresh else ():
             encode_message(m, self.limits)
         for m in rw.changed:
             msgs[(m.seq or 0) - 1] = m

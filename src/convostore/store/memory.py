@@ -379,9 +379,9 @@ class MemoryBackend(CoreBackend):
                 loc = self._by_id.get((tenant, mid))
                 if loc is not None and loc[0] != thread_id:
                     raise DuplicateMessageError(mid, "in another thread")
-            for m in (*rw.changed, *rw.tail):
-                encode_message(m, self.limits)
-            encode_thread(rw.thread, self.limits)
+            if rw.fresh:
+                for m in rw.tail:
+                    encode_message(m, self.limits)
             self._set_record(key, rw.thread, undo)
             for new in rw.changed:
                 self._put_message(key, new, undo)

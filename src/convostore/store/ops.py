@@ -172,8 +172,11 @@ class Rewritten:
     thread: Thread
     """The thread as stored afterwards."""
     messages: list[Message]
-    """The purged or popped message as it was stored, the messages cleared as
-    they were before, or the stored replacements, by operation."""
+    """The purged or popped message as it was stored, or the stored
+    replacements; none for a clear (which may take many)."""
+    count: int = 0
+    """How many messages the operation removed, or for a clear took out of
+    the active history."""
     released: tuple[tuple[str, str], ...] = ()
     """(message id, attachment reference) pairs no stored message holds any
     more: what the face releases afterwards (see :class:`ReleaseAttachments`)."""

@@ -383,7 +383,7 @@ class AsyncStore(StoreBase[AsyncBackend]):
         """
         done = await self._run(self._clear_messages(thread_id, mode, keep, expected_revision))
         await self._released(done)
-        return len(done.messages)
+        return done.count
 
     async def replace_messages(
         self,

@@ -369,7 +369,7 @@ class Store(StoreBase[Backend]):
         """
         done = self._run(self._clear_messages(thread_id, mode, keep, expected_revision))
         self._released(done)
-        return len(done.messages)
+        return done.count
 
     def replace_messages(
         self,

@@ -19,6 +19,7 @@ thread left with no message has every counter at zero.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -59,10 +60,15 @@ class Rewrite:
     """Rows at this seq and above are replaced by ``tail``; ``None``: none are."""
     tail: tuple[Message, ...] = ()
     """The rows from ``from_seq`` on, renumbered from it."""
+    fresh: bool = False
+    """``tail`` holds new messages (a replace), to be checked against the
+    limits; otherwise ``changed`` and ``tail`` are stored messages with only
+    seq, turn, flags or times moved, which cannot break a limit."""
 
 
-def _nothing(thread: Thread, messages: list[Message] | None = None) -> Rewrite:
-    return Rewrite(thread, ops.Rewritten(thread, messages or []))
+def _nothing(thread: Thread) -> Rewrite:
+    """No change: the thread as read, which the backend then leaves alone."""
+    return Rewrite(thread, ops.Rewritten(thread, []))
 
 
 def without(thread: Thread, gone: Sequence[Message], now: dt.datetime) -> Thread:
@@ -130,7 +136,7 @@ def _removing(thread: Thread, tail: Sequence[Message], gone: set[str], now: dt.d
     new = without(thread, removed, now)
     return Rewrite(
         new,
-        ops.Rewritten(new, removed, released(removed)),
+        ops.Rewritten(new, removed, count=len(removed), released=released(removed)),
         from_seq=tail[0].seq,
         tail=tuple(kept),
     )
@@ -190,7 +196,8 @@ def cleared(
     if mode == "purge":
         first = targets[0].seq or 1
         tail = [m for m in messages if (m.seq or 0) >= first]
-        return _removing(thread, tail, {m.id for m in targets}, now)
+        rw = _removing(thread, tail, {m.id for m in targets}, now)
+        return dataclasses.replace(rw, result=dataclasses.replace(rw.result, messages=[]))
     if mode == "archive":
         changed = [
             m.model_copy(update={"archived_at": now, "updated_at": now, "pinned": False})
@@ -202,7 +209,7 @@ def cleared(
         new = touch(
             thread, now, live_message_count=max(0, thread.live_message_count - len(targets))
         )
-    return Rewrite(new, ops.Rewritten(new, targets), changed=tuple(changed))
+    return Rewrite(new, ops.Rewritten(new, [], count=len(targets)), changed=tuple(changed))
 
 
 def replaced(
@@ -242,7 +249,8 @@ def replaced(
     updated, stored = apply_append(empty, new, now, counter=counter)
     return Rewrite(
         updated,
-        ops.Rewritten(updated, stored, released(old, stored)),
+        ops.Rewritten(updated, stored, count=len(old), released=released(old, stored)),
         from_seq=1,
         tail=tuple(stored),
+        fresh=True,
     )

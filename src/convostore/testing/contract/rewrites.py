@@ -139,7 +139,8 @@ class RewriteContract(ContractBase):
         page = store.list_messages("t1", limit=4)
         store.purge_message("t1m2")
         rest = store.list_messages("t1", cursor=page.next_cursor).items
-        assert [m.id for m in rest] == ["t1m7"]  # t1m6 moved to seq 4, behind the cursor
+        assert [m.id for m in rest] == ["t1m6", "t1m7"]  # t1m5 moved to seq 4: skipped
+        assert store.get_message("t1m5").seq == 4
 
     # pop -------------------------------------------------------------------------
 
