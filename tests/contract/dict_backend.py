@@ -1,6 +1,6 @@
 """A backend over plain dicts, written from the public modules alone.
 
-It implements the twelve primitives of :class:`convostore.store.backend.CoreBackend`
+It implements the thirteen primitives of :class:`convostore.store.backend.CoreBackend`
 and user and app state (``scoped_state``), nothing else: every other operation,
 the async face and the context window come from the store core.
 ``test_dict_backend.py`` runs the whole conformance suite on it in both faces;
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from convostore.errors import (
@@ -25,6 +25,7 @@ from convostore.store import ops
 from convostore.store.backend import Capabilities, CoreBackend
 from convostore.store.rules.codec import encode_message, encode_thread, to_us
 from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.rewrite import Rewrite
 from convostore.store.rules.snapshots import normalize_import
 from convostore.store.rules.state import (
     applied_append,
@@ -200,6 +201,33 @@ class DictBackend(CoreBackend):
         self._threads[key] = new_thread
         self._messages[key][index] = new
         return new
+
+    def rewrite_messages(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        plan: Callable[[Thread, Sequence[Message]], Rewrite],
+        claims: Sequence[str] = (),
+    ) -> ops.Rewritten:
+        thread, msgs = self._thread(tenant, thread_id), self._messages[(tenant, thread_id)]
+        check_revision(thread, expected)
+        check_writable(thread)
+        rw = plan(thread, list(msgs))
+        taken = [m for m in claims if self._where.get((tenant, m), thread_id) != thread_id]
+        if taken:
+            raise DuplicateMessageError(taken[0], "in another thread")
+        for m in rw.tail if rw.fresh else ():
+            encode_message(m, self.limits)
+        for m in rw.changed:
+            msgs[(m.seq or 0) - 1] = m
+        start = len(msgs) if rw.from_seq is None else rw.from_seq - 1
+        for m in msgs[start:]:
+            del self._where[(tenant, m.id)]
+        msgs[start:] = rw.tail
+        self._where.update({(tenant, m.id): thread_id for m in rw.tail})
+        self._threads[(tenant, thread_id)] = rw.thread
+        return rw.result
 
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
         self._thread(op.tenant, op.thread_id)

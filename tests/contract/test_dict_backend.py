@@ -1,5 +1,5 @@
 """The whole conformance suite on a backend written from the public modules
-alone (``dict_backend.py``), in both faces: proof that the twelve primitives
+alone (``dict_backend.py``), in both faces: proof that the thirteen primitives
 of ``CoreBackend`` are the whole of what a backend must implement."""
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ writer's messages keep their order, and every read a reader made was a prefix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing as mp
 import random
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from convostore import DuplicateMessageError, Message
+from convostore import DuplicateMessageError, Message, NotFoundError
 from convostore.store import AsyncStore, Store, open_async_store, open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -240,3 +241,70 @@ def test_same_id_raced_into_two_threads_is_a_typed_conflict(pg_url: str, schema:
 
     asyncio.run(run())
     assert issubclass(DuplicateMessageError, Exception)
+
+
+# --- rewrites beside appends ----------------------------------------------------------------
+
+
+def test_pops_purges_and_appends_on_many_connections(pg_url: str, schema: str) -> None:
+    """Tasks on separate connections append, pop and purge one thread at once:
+    no message is removed twice, every acknowledged append is stored unless it
+    was removed, seq stays 1..n and the counters match a recount."""
+    from convostore.testing.contract import assert_recounted
+
+    async def run() -> tuple[set[str], list[str]]:
+        async with open_async_store(
+            pg_url, schema=schema, auto_migrate=True, max_size=10, connect_kwargs=FAST_COMMIT
+        ) as store:
+            t = (await store.create_thread(id="t1")).id
+            seeded = await store.append(t, [Message.user(f"s{i}", id=f"s{i}") for i in range(40)])
+
+            async def append(w: int) -> list[str]:
+                return [
+                    (await store.append(t, Message.user("x", id=f"a{w}-{j}")))[0].id
+                    for j in range(100)
+                ]
+
+            async def pop() -> list[str]:
+                got = [await store.pop_message(t) for _ in range(40)]
+                return [m.id for m in got if m is not None]
+
+            async def purge() -> list[str]:
+                out = []
+                for m in seeded[::3]:
+                    with contextlib.suppress(NotFoundError):  # popped first
+                        out.append((await store.purge_message(m.id)).id)
+                return out
+
+            results = await asyncio.gather(
+                *(append(w) for w in range(4)), *(pop() for _ in range(3)), purge()
+            )
+            acked = {mid for r in results[:4] for mid in r} | {m.id for m in seeded}
+            return acked, [mid for r in results[4:] for mid in r]
+
+    acked, removed = asyncio.run(run())
+    assert len(removed) == len(set(removed)), "a message was removed twice"
+    with open_store(pg_url, schema=schema) as store:
+        assert {m.id for m in store.iter_messages("t1", include_deleted=True)} == acked - set(
+            removed
+        )
+        assert_recounted(store, "t1")
+
+
+def test_replace_raced_against_an_append_of_the_same_id(pg_url: str, schema: str) -> None:
+    """A replace and an append into another thread claim one id at once: one
+    wins, the other gets DuplicateMessageError, never a driver error."""
+
+    async def run() -> None:
+        async with open_async_store(pg_url, schema=schema, auto_migrate=True, max_size=8) as store:
+            a, b = (await store.create_thread()).id, (await store.create_thread()).id
+            for i in range(20):
+                results = await asyncio.gather(
+                    store.replace_messages(a, [Message.user("x", id=f"race-{i}")]),
+                    store.append(b, Message.user("x", id=f"race-{i}")),
+                    return_exceptions=True,
+                )
+                kinds = sorted(type(r).__name__ for r in results)
+                assert kinds == ["DuplicateMessageError", "list"], results
+
+    asyncio.run(run())

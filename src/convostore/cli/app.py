@@ -83,6 +83,7 @@ def _register() -> None:
         db,
         doctor,
         keys,
+        message_ops,  # noqa: F401 - adds its commands to messages
         messages,
         prune,
         serve,

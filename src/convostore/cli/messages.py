@@ -140,7 +140,7 @@ def _newest(store: Store, thread_id: str, n: int, include_deleted: bool) -> list
 
 @click.group()
 def messages() -> None:
-    """Read the messages of a thread."""
+    """Read and change the messages of a thread."""
 
 
 @messages.command("tail")

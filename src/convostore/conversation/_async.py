@@ -14,7 +14,7 @@ import asyncio
 import datetime as dt
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from convostore.context import ContextWindow, call_ids
 from convostore.conversation._base import (
@@ -366,6 +366,69 @@ class AsyncConversation(ConversationBase):
         self._tail = None
         await self._set_reserved(turn_base=thread.turn_count)
         return n
+
+    async def clear(
+        self,
+        *,
+        mode: Literal["archive", "delete", "purge"] | None = None,
+        keep: Literal["mandatory", "system", "none"] = "mandatory",
+    ) -> int:
+        """Empty the active history in one atomic store call (see
+        :meth:`~convostore.AsyncStore.clear_messages`); turn numbering starts
+        again. Returns how many messages left.
+
+        ``mode`` defaults to ``config.overflow`` (``archive`` unless told);
+        ``purge`` removes them for good. ``keep`` defaults to the system prompt
+        and pinned messages; ``"none"`` clears everything, like a session's
+        ``clear_session``.
+        """
+        n = await self._store.clear_messages(self.id, mode=mode or self._config.overflow, keep=keep)
+        self._tail = None
+        thread = await self.refresh()
+        await self._set_reserved(turn_base=thread.turn_count)
+        return n
+
+    async def pop(self) -> Message | None:
+        """Remove the newest message for good and return it (``None`` when
+        there is none), atomically: a concurrent pop never gets the same one."""
+        popped = await self._store.pop_message(self.id)
+        await self._after_removal()
+        return popped
+
+    async def purge_message(self, message_id: str) -> Message:
+        """Remove one message for good; the later messages move down one seq."""
+        gone = await self._store.purge_message(message_id)
+        await self._after_removal()
+        return gone
+
+    async def restore_message(self, message_id: str) -> Message:
+        """Bring a soft-deleted message back, at its seq."""
+        msg = await self._store.restore_message(message_id)
+        self._touched()
+        self._tail = None
+        return msg
+
+    async def replace(self, messages: Sequence[Message]) -> list[Message]:
+        """Make ``messages`` the whole history in one atomic store call (see
+        :meth:`~convostore.AsyncStore.replace_messages`), counted with the
+        conversation's token counter; turn numbering starts from them."""
+        counter = self._config.counter or self._store.token_counter
+        stored = await self._store.replace_messages(
+            self.id, [with_token_count(m, counter) for m in messages]
+        )
+        self._tail = None
+        await self.refresh()
+        if self._turn_base():
+            await self._set_reserved(turn_base=0)
+        return stored
+
+    async def _after_removal(self) -> None:
+        """After messages left for good: forget the remembered tail, and keep
+        the turn offset of a cleared history within the turns left."""
+        self._tail = None
+        thread = await self.refresh()
+        if self._turn_base() > thread.turn_count:
+            await self._set_reserved(turn_base=thread.turn_count)
 
     async def set_system_prompt(self, text: str) -> None:
         """Set or replace the system prompt (in place, keeping its position)."""

@@ -12,7 +12,7 @@ import datetime as dt
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from convostore.context import ContextWindow, call_ids
 from convostore.conversation._base import (
@@ -364,6 +364,69 @@ class Conversation(ConversationBase):
         self._tail = None
         self._set_reserved(turn_base=thread.turn_count)
         return n
+
+    def clear(
+        self,
+        *,
+        mode: Literal["archive", "delete", "purge"] | None = None,
+        keep: Literal["mandatory", "system", "none"] = "mandatory",
+    ) -> int:
+        """Empty the active history in one atomic store call (see
+        :meth:`~convostore.Store.clear_messages`); turn numbering starts
+        again. Returns how many messages left.
+
+        ``mode`` defaults to ``config.overflow`` (``archive`` unless told);
+        ``purge`` removes them for good. ``keep`` defaults to the system prompt
+        and pinned messages; ``"none"`` clears everything, like a session's
+        ``clear_session``.
+        """
+        n = self._store.clear_messages(self.id, mode=mode or self._config.overflow, keep=keep)
+        self._tail = None
+        thread = self.refresh()
+        self._set_reserved(turn_base=thread.turn_count)
+        return n
+
+    def pop(self) -> Message | None:
+        """Remove the newest message for good and return it (``None`` when
+        there is none), atomically: a concurrent pop never gets the same one."""
+        popped = self._store.pop_message(self.id)
+        self._after_removal()
+        return popped
+
+    def purge_message(self, message_id: str) -> Message:
+        """Remove one message for good; the later messages move down one seq."""
+        gone = self._store.purge_message(message_id)
+        self._after_removal()
+        return gone
+
+    def restore_message(self, message_id: str) -> Message:
+        """Bring a soft-deleted message back, at its seq."""
+        msg = self._store.restore_message(message_id)
+        self._touched()
+        self._tail = None
+        return msg
+
+    def replace(self, messages: Sequence[Message]) -> list[Message]:
+        """Make ``messages`` the whole history in one atomic store call (see
+        :meth:`~convostore.Store.replace_messages`), counted with the
+        conversation's token counter; turn numbering starts from them."""
+        counter = self._config.counter or self._store.token_counter
+        stored = self._store.replace_messages(
+            self.id, [with_token_count(m, counter) for m in messages]
+        )
+        self._tail = None
+        self.refresh()
+        if self._turn_base():
+            self._set_reserved(turn_base=0)
+        return stored
+
+    def _after_removal(self) -> None:
+        """After messages left for good: forget the remembered tail, and keep
+        the turn offset of a cleared history within the turns left."""
+        self._tail = None
+        thread = self.refresh()
+        if self._turn_base() > thread.turn_count:
+            self._set_reserved(turn_base=thread.turn_count)
 
     def set_system_prompt(self, text: str) -> None:
         """Set or replace the system prompt (in place, keeping its position)."""

@@ -11,7 +11,7 @@ which the backend executes. That is the whole protocol:
   operations run on worker threads.
 
 Most backends do not implement ``execute`` themselves: they subclass
-:class:`CoreBackend`, implement its twelve primitives (below) and inherit
+:class:`CoreBackend`, implement its thirteen primitives (below) and inherit
 every other operation, derived once here from those primitives with the pure
 rules of :mod:`convostore.store.rules`. A backend overrides a derived
 operation only to make it faster (one indexed read instead of several), never
@@ -31,6 +31,9 @@ primitive                   what it must do
                             stored atomically with the thread
 ``get_message``             one message by id; ``MessageNotFoundError``
 ``modify_message``          read-check-write one message and its thread atomically
+``rewrite_messages``        read a thread and all its messages, plan a
+                            :class:`~convostore.store.rules.rewrite.Rewrite`
+                            and store it, atomically
 ``list_messages``           a page of a thread's messages in seq order
 ``messages_by_execution``   the live messages of one execution, (thread, seq) order
 ``import_thread``           store a normalised snapshot atomically
@@ -45,7 +48,8 @@ append.
 
 Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``restore_thread``, ``count_threads``, ``summaries``, ``update_message``,
-``delete_message``, ``restore_message``, ``recent``, ``load_messages``,
+``delete_message``, ``restore_message``, ``purge_message``, ``pop_message``,
+``clear_messages``, ``replace_messages``, ``recent``, ``load_messages``,
 ``export_thread``, ``mandatory``, ``context_page``, ``health_check``,
 ``branches``, ``set_active_branch``.
 
@@ -67,11 +71,11 @@ import asyncio
 import datetime as dt
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-from convostore.errors import ValidationError
+from convostore.errors import MessageNotFoundError, ValidationError
 from convostore.model import (
     Attachment,
     AttachmentInfo,
@@ -97,6 +101,7 @@ from convostore.store.rules.patches import (
     soft_deleted,
     touch,
 )
+from convostore.store.rules.rewrite import Rewrite, cleared, popped, purged, replaced
 from convostore.store.rules.snapshots import snapshot_of
 from convostore.store.rules.validation import check_writable
 from convostore.store.rules.window import is_mandatory
@@ -183,7 +188,7 @@ class Backend(ABC):
 
 
 class CoreBackend(Backend):
-    """A backend made of primitives: implement the twelve abstract methods and
+    """A backend made of primitives: implement the thirteen abstract methods and
     every other operation is derived from them (see the module docs).
 
     ``execute`` calls the method named by the record's ``name``. Handlers run
@@ -284,6 +289,26 @@ class CoreBackend(Backend):
         ``check_revision`` and ``check_writable(thread, importing=importing)``,
         apply ``change`` and store both results unless the message came back
         unchanged (the same object). Returns the message as stored."""
+
+    @abstractmethod
+    def rewrite_messages(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        plan: Callable[[Thread, Sequence[Message]], Rewrite],
+        *,
+        claims: Sequence[str] = (),
+    ) -> ops.Rewritten:
+        """Under the write lock or transaction: read the thread,
+        ``check_revision`` and ``check_writable``, call ``plan`` with it and
+        every message of it in seq order (soft-deleted ones included), refuse
+        an id of ``claims`` stored in another thread of the tenant
+        (``DuplicateMessageError``), check what is stored with
+        ``encode_message``/``encode_thread`` and store the rewrite: the
+        ``changed`` messages at their seq, the rows from ``from_seq`` on
+        replaced by ``tail``, and the thread, unless ``plan`` returned the
+        very thread it was given. Returns the rewrite's ``result``."""
 
     @abstractmethod
     def list_messages(self, op: ops.ListMessages) -> Page[Message]:
@@ -465,6 +490,42 @@ class CoreBackend(Backend):
             lambda t, m: message_restored(t, m, self.now()),
         )
 
+    def purge_message(self, op: ops.PurgeMessage) -> ops.Rewritten:
+        found = self.get_message(ops.GetMessage(op.tenant, op.message_id))
+
+        def plan(thread: Thread, msgs: Sequence[Message]) -> Rewrite:
+            at = _index_of(msgs, found.seq or 0, op.message_id)
+            return purged(thread, msgs[at:], op.message_id, self.now())
+
+        return self.rewrite_messages(op.tenant, found.thread_id or "", op.expected_revision, plan)
+
+    def pop_message(self, op: ops.PopMessage) -> ops.Rewritten:
+        def plan(thread: Thread, msgs: Sequence[Message]) -> Rewrite:
+            at = len(msgs) - 1
+            while at >= 0 and msgs[at].deleted_at is not None:
+                at -= 1
+            return popped(thread, msgs[at:] if at >= 0 else (), self.now())
+
+        return self.rewrite_messages(op.tenant, op.thread_id, op.expected_revision, plan)
+
+    def clear_messages(self, op: ops.ClearMessages) -> ops.Rewritten:
+        def plan(thread: Thread, msgs: Sequence[Message]) -> Rewrite:
+            return cleared(thread, msgs, op.mode, op.keep, self.now())
+
+        return self.rewrite_messages(op.tenant, op.thread_id, op.expected_revision, plan)
+
+    def replace_messages(self, op: ops.ReplaceMessages) -> ops.Rewritten:
+        def plan(thread: Thread, msgs: Sequence[Message]) -> Rewrite:
+            return replaced(thread, msgs, op.messages, self.now(), op.counter)
+
+        return self.rewrite_messages(
+            op.tenant,
+            op.thread_id,
+            op.expected_revision,
+            plan,
+            claims=[m.id for m in op.messages],
+        )
+
     # derived: message reads --------------------------------------------------
 
     def recent(self, op: ops.Recent) -> list[Message]:
@@ -543,6 +604,17 @@ class CoreBackend(Backend):
         except Exception as exc:  # a health check reports, it does not raise
             check = HealthCheckResult(name="open", ok=False, detail=str(exc))
         return HealthReport.of(self.kind, [check], {}, full=op.full)
+
+
+def _index_of(msgs: Sequence[Message], seq: int, message_id: str) -> int:
+    """Where ``message_id`` is in ``msgs`` (a thread in seq order): at ``seq``
+    unless an earlier purge moved it. Raises MessageNotFoundError."""
+    if 0 < seq <= len(msgs) and msgs[seq - 1].id == message_id:
+        return seq - 1
+    for i, m in enumerate(msgs):
+        if m.id == message_id:
+            return i
+    raise MessageNotFoundError(message_id)
 
 
 def _no_branches(backend: Backend) -> ValidationError:

@@ -19,7 +19,7 @@ import copy
 import datetime as dt
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -47,6 +47,7 @@ from convostore.store import ops
 from convostore.store.backend import Capabilities, CoreBackend
 from convostore.store.rules.branches import (
     check_purgeable,
+    check_rewrite,
     check_unshared,
     new_branch,
     plan_fork,
@@ -61,6 +62,7 @@ from convostore.store.rules.codec import (
     to_us,
 )
 from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.rewrite import Rewrite
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.state import (
     applied_append,
@@ -101,6 +103,11 @@ class _Windows:
             self.live.append(m.seq or 0)
         if mandatory:
             self.mandatory.append(m.seq or 0)
+
+    def truncate(self, seq: int) -> None:
+        """Forget the seqs from ``seq`` on."""
+        for seqs in (self.live, self.mandatory):
+            del seqs[bisect.bisect_left(seqs, seq) :]
 
     def replace(self, old: Message, new: Message) -> None:
         seq = new.seq or 0
@@ -480,6 +487,85 @@ class MemoryBackend(CoreBackend):
                 windows.replace(old, new)
         return new
 
+    def rewrite_messages(
+        self,
+        tenant: str,
+        thread_id: str,
+        expected: int | None,
+        plan: Callable[[Thread, Sequence[Message]], Rewrite],
+        *,
+        claims: Sequence[str] = (),
+    ) -> ops.Rewritten:
+        key = (tenant, thread_id)
+        with self._writing(key) as undo:
+            thread = self._thread(tenant, thread_id)
+            check_revision(thread, expected)
+            check_writable(thread)
+            msgs = self._msgs[key]
+            rw = plan(thread, msgs)
+            if rw.thread is thread:
+                return rw.result
+            check_rewrite(thread, rw, self._tree(tenant, thread))
+            base = self._base(key)
+            for mid in claims:
+                loc = self._by_id.get((tenant, mid))
+                if loc is not None and loc[0] != thread_id:
+                    raise DuplicateMessageError(mid, "in another thread")
+            if rw.fresh:
+                for m in rw.tail:
+                    encode_message(m, self.limits)
+            self._set_record(key, rw.thread, undo)
+            for new in rw.changed:
+                self._put_message(key, new, base, undo)
+            if rw.from_seq is not None:
+                start = max(0, rw.from_seq - 1 - base)
+                self._replace_tail(key, start, rw.from_seq, rw.tail, undo)
+        return rw.result
+
+    def _put_message(self, key: Key, new: Message, base: int, undo: list[Undo]) -> None:
+        msgs, idx = self._msgs[key], (new.seq or 0) - 1 - base
+        old = msgs[idx]
+        msgs[idx] = new
+        undo.append(lambda: msgs.__setitem__(idx, old))
+        windows = self._windows.get(key)
+        if windows is not None:
+            windows.replace(old, new)
+
+    def _replace_tail(
+        self, key: Key, start: int, from_seq: int, tail: Sequence[Message], undo: list[Undo]
+    ) -> None:
+        """The thread's own rows from index ``start`` on replaced by ``tail``,
+        with the id, execution and window indexes."""
+        tenant, thread_id = key
+        msgs = self._msgs[key]
+        old = msgs[start:]
+        del msgs[start:]
+        msgs.extend(tail)
+
+        def back() -> None:
+            del msgs[start:]
+            msgs.extend(old)
+
+        undo.append(back)
+        for m in old:
+            mk = (tenant, m.id)
+            loc = self._by_id.pop(mk, None)
+            if loc is not None:
+                undo.append(functools.partial(self._by_id.__setitem__, mk, loc))
+            if m.execution_id:
+                self._unindex_exec(tenant, m, undo)
+        for m in tail:
+            mk = (tenant, m.id)
+            self._by_id[mk] = (thread_id, m.seq or 0)
+            undo.append(functools.partial(self._by_id.pop, mk, None))
+            if m.execution_id:
+                self._index_exec(tenant, m, undo)
+        windows = self._windows.get(key)
+        if windows is not None:
+            windows.truncate(from_seq)
+            for m in tail:
+                windows.add(m)
+
     def _live(self, op_tenant: str, thread_id: str) -> list[Message]:
         self._thread(op_tenant, thread_id)
         return self._msgs[(op_tenant, thread_id)]
@@ -670,6 +756,12 @@ class MemoryBackend(CoreBackend):
     def release_attachments(self, op: ops.ReleaseAttachments) -> int:
         with self._lock:
             released = []
+            if op.refs is not None:
+                for mid, ref in op.refs:
+                    holders = self._refs.get((op.tenant, ref), {})
+                    if holders.pop((op.thread_id, mid), None) is not None:
+                        released.append(ref)
+                return self._remove_unreferenced(op.tenant, list(dict.fromkeys(released)), None)
             for (tenant, ref), holders in self._refs.items():
                 if tenant != op.tenant:
                     continue

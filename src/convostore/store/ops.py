@@ -239,6 +239,78 @@ class RestoreMessage(Op[Message]):
 
 
 @dataclass(frozen=True, slots=True)
+class Rewritten:
+    """What a rewrite of a thread's messages (:class:`PurgeMessage`,
+    :class:`PopMessage`, :class:`ClearMessages`, :class:`ReplaceMessages`)
+    did, in one transaction."""
+
+    thread: Thread
+    """The thread as stored afterwards."""
+    messages: list[Message]
+    """The purged or popped message as it was stored, or the stored
+    replacements; none for a clear (which may take many)."""
+    count: int = 0
+    """How many messages the operation removed, or for a clear took out of
+    the active history."""
+    released: tuple[tuple[str, str], ...] = ()
+    """(message id, attachment reference) pairs no stored message holds any
+    more: what the face releases afterwards (see :class:`ReleaseAttachments`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeMessage(Op[Rewritten]):
+    """Remove one message for good; the thread's later messages move down one
+    seq, so seq stays gap-free, and its counters lose what the message added."""
+
+    name: ClassVar[str] = "purge_message"
+    message_id: str
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PopMessage(Op[Rewritten]):
+    """Purge the thread's newest live (not soft-deleted) message and return it
+    (``messages`` empty when there is none)."""
+
+    name: ClassVar[str] = "pop_message"
+    thread_id: str
+    expected_revision: int | None = None
+
+
+#: How :class:`ClearMessages` takes messages out of the active history.
+CLEAR_MODES = ("archive", "delete", "purge")
+#: Which active messages :class:`ClearMessages` leaves in place.
+CLEAR_KEEPS = ("mandatory", "system", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class ClearMessages(Op[Rewritten]):
+    """Take the thread's active (live, unarchived) messages out of the active
+    history at once: archive, soft-delete or purge them (``mode``), keeping
+    the system and pinned messages (``keep="mandatory"``), the system
+    messages only (``"system"``) or none (``"none"``)."""
+
+    name: ClassVar[str] = "clear_messages"
+    thread_id: str
+    mode: str = "archive"
+    keep: str = "mandatory"
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceMessages(Op[Rewritten]):
+    """Make ``messages`` the thread's whole history (seq 1..n): every stored
+    message goes, soft-deleted and archived ones too, and the counters are
+    those of the new messages. Their ids may be those of messages they replace."""
+
+    name: ClassVar[str] = "replace_messages"
+    thread_id: str
+    messages: tuple[Message, ...]
+    expected_revision: int | None = None
+    counter: TokenCounter | None = None  # counts messages that carry no count
+
+
+@dataclass(frozen=True, slots=True)
 class ListMessages(Op[Page[Message]]):
     """Messages in seq order, ``limit`` of them after ``after_seq`` or before ``before_seq``.
 
@@ -325,12 +397,15 @@ class GetAttachment(Op[Attachment | AttachmentInfo]):
 
 @dataclass(frozen=True, slots=True)
 class ReleaseAttachments(Op[int]):
-    """After a thread is purged: drop the references its messages held and
-    remove the attachments nothing else references. Returns how many were
-    removed."""
+    """After a thread (or, with ``refs``, messages of it) is purged: drop the
+    references its messages held and remove the attachments nothing else
+    references. Returns how many were removed."""
 
     name: ClassVar[str] = "release_attachments"
     thread_id: str
+    refs: tuple[tuple[str, str], ...] | None = None
+    """Only these (message id, reference) pairs of the thread, after messages
+    of it were purged; ``None``: every reference of the thread."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,6 +479,99 @@ class AsyncStore(StoreBase[AsyncBackend]):
             )
         )
 
+    async def purge_message(
+        self, message_id: str, *, expected_revision: int | None = None
+    ) -> Message:
+        """Remove a message for good and return it as it was stored.
+
+        No read returns it afterwards, deleted ones included. The thread's later
+        messages move down one seq in the same transaction, so seq stays
+        gap-free (a message cursor past the purged message now points one
+        message further on), and the thread's counters lose what the message
+        added. The attachments only it referenced are removed.
+
+        Raises:
+            MessageNotFoundError, ThreadDeletedError, RevisionConflictError.
+        """
+        done = await self._run(self._purge_message(message_id, expected_revision))
+        await self._released(done)
+        return done.messages[0]
+
+    async def pop_message(
+        self, thread_id: str, *, expected_revision: int | None = None
+    ) -> Message | None:
+        """Remove the thread's newest live message for good and return it, or
+        ``None`` when it has none, in one transaction.
+
+        Soft-deleted messages after it stay, one seq down; archived messages
+        are live, so a pop takes the newest one when no newer message is left.
+        Two concurrent pops never return the same message.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError.
+        """
+        done = await self._run(self._pop_message(thread_id, expected_revision))
+        await self._released(done)
+        return done.messages[0] if done.messages else None
+
+    async def clear_messages(
+        self,
+        thread_id: str,
+        *,
+        mode: Literal["archive", "delete", "purge"] = "archive",
+        keep: Literal["mandatory", "system", "none"] = "mandatory",
+        expected_revision: int | None = None,
+    ) -> int:
+        """Take every active (live, unarchived) message out of the active
+        history in one transaction; returns how many were.
+
+        ``mode``: ``archive`` (default; they stay readable and exported but leave
+        context windows), ``delete`` (soft delete) or ``purge`` (gone for good,
+        the archived and deleted messages left move down to keep seq gap-free).
+        ``keep``: ``mandatory`` (default) leaves the system and pinned messages
+        in place, ``system`` the system messages only, ``none`` nothing (an
+        archived message is unpinned). A thread with nothing to clear is left
+        as it is, its revision too.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            ValidationError (an unknown mode or keep).
+        """
+        done = await self._run(self._clear_messages(thread_id, mode, keep, expected_revision))
+        await self._released(done)
+        return done.count
+
+    async def replace_messages(
+        self,
+        thread_id: str,
+        messages: MessageLike | Iterable[MessageLike],
+        *,
+        expected_revision: int | None = None,
+    ) -> list[Message]:
+        """Make ``messages`` the thread's whole history, in one transaction.
+
+        Every stored message goes (soft-deleted and archived ones too) and the
+        new ones take seq 1..n and turns as if appended to an empty thread; the
+        counters are theirs alone. A new message may reuse the id of a message
+        it replaces, not one of another thread. A reader sees the old history
+        or the new one, never a mix. Returns the stored messages.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            DuplicateMessageError, ValidationError, AttachmentTooLargeError,
+            AttachmentNotFoundError.
+        """
+        op = self._replace_messages(thread_id, messages, expected_revision)
+        done = await self._run_after(*self._split(op))
+        await self._released(done)
+        return done.messages
+
+    async def _released(self, done: ops.Rewritten) -> None:
+        """Release the attachment references a rewrite dropped."""
+        release = self._release(done)
+        if release is not None:
+            await self._run(release)
+
     async def list_messages(
         self,
         thread_id: str,

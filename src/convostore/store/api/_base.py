@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = ["MessageLike", "StoreBase", "check_id", "check_revision"]
 
 B = TypeVar("B", Backend, AsyncBackend)
+W = TypeVar("W", ops.Append, ops.ReplaceMessages)
 MessageLike = Message | Mapping[str, Any]
 
 _DEFAULT_TENANT = "default"
@@ -346,12 +347,44 @@ class StoreBase(Generic[B]):
             update = StateUpdate.model_validate(fields)
         return ops.UpdateState(self._tenant, found, user, check_update(update, "state"))
 
+    def _purge_message(self, message_id: str, rev: int | None) -> ops.PurgeMessage:
+        return ops.PurgeMessage(
+            self._tenant, check_id(message_id, "message_id"), check_revision(rev)
+        )
+
+    def _pop_message(self, thread_id: str, rev: int | None) -> ops.PopMessage:
+        return ops.PopMessage(self._tenant, check_id(thread_id, "thread_id"), check_revision(rev))
+
+    def _clear_messages(
+        self, thread_id: str, mode: Any, keep: Any, rev: int | None
+    ) -> ops.ClearMessages:
+        check_id(thread_id, "thread_id")
+        if mode not in ops.CLEAR_MODES:
+            raise ValidationError("must be 'archive', 'delete' or 'purge'", field="mode")
+        if keep not in ops.CLEAR_KEEPS:
+            raise ValidationError("must be 'mandatory', 'system' or 'none'", field="keep")
+        return ops.ClearMessages(self._tenant, thread_id, mode, keep, check_revision(rev))
+
+    def _replace_messages(
+        self, thread_id: str, messages: MessageLike | Iterable[MessageLike], rev: int | None
+    ) -> ops.ReplaceMessages:
+        op = self._append(thread_id, messages, rev)
+        return ops.ReplaceMessages(
+            op.tenant, op.thread_id, op.messages, op.expected_revision, op.counter
+        )
+
+    def _release(self, done: ops.Rewritten) -> ops.ReleaseAttachments | None:
+        """What releases the attachment references a rewrite dropped, if any."""
+        if not done.released or not self._stores_attachments():
+            return None
+        return ops.ReleaseAttachments(self._tenant, done.thread.id, done.released)
+
     # attachments -------------------------------------------------------------------
 
     def _stores_attachments(self) -> bool:
         return self._backend.capabilities.attachments
 
-    def _split(self, op: ops.Append) -> tuple[ops.Attach | None, ops.Append]:
+    def _split(self, op: W) -> tuple[ops.Attach | None, W]:
         """An append whose messages carry bytes as the ``Attach`` to run first
         and the append of the messages holding references only."""
         found = extract(op.messages, self.limits)

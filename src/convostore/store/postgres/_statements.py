@@ -157,6 +157,9 @@ class PgStatements(Statements):
             "WHERE tenant_id = %s AND thread_id = %s AND seq = %s"
         )
         self.messages_delete = b(f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s")
+        self.messages_delete_from = b(
+            f"DELETE FROM {m} WHERE tenant_id = %s AND thread_id = %s AND seq >= %s"
+        )
         self.messages_all = b(
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s ORDER BY seq"
         )
@@ -246,6 +249,10 @@ class PgStatements(Statements):
         )
         self.attachment_refs_release = b(
             f"DELETE FROM {ar} WHERE tenant_id = %s AND thread_id = %s RETURNING sha256"
+        )
+        self.attachment_ref_delete = b(
+            f"DELETE FROM {ar} WHERE tenant_id = %s AND sha256 = %s AND thread_id = %s "
+            "AND message_id = %s RETURNING sha256"
         )
         self.attachments_unreferenced_delete = b(
             f"DELETE FROM {a} a WHERE tenant_id = %s AND sha256 = ANY(%s::text[]) "

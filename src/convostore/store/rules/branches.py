@@ -53,7 +53,9 @@ __all__ = [
     "Segment",
     "branch_read",
     "branches_of",
+    "check_own_history",
     "check_purgeable",
+    "check_rewrite",
     "check_unshared",
     "dependents",
     "fork_lineage",
@@ -281,6 +283,38 @@ def check_removable(thread: Thread, seq: int, tree: Iterable[Thread], *, what: s
                 raise ConflictError(
                     f"{target} is shared by branch {t.id!r} and cannot be {what}; {hint}"
                 )
+
+
+def check_rewrite(thread: Thread, rw: Any, tree: Iterable[Thread]) -> None:
+    """Refuse a rewrite of ``thread``'s messages (a
+    :class:`~convostore.store.rules.rewrite.Rewrite`) that deletes, removes or
+    renumbers messages a branch reads; archiving and unpinning them is allowed.
+
+    Raises:
+        ConflictError: naming a branch that shares them.
+    """
+    members = list(tree)
+    for m in rw.changed:
+        if m.deleted_at is not None:
+            check_removable(thread, m.seq or 0, members, what="deleted")
+    if rw.from_seq is not None:
+        check_removable(thread, rw.from_seq, members, what="removed")
+
+
+def check_own_history(thread: Thread, what: str) -> None:
+    """Refuse ``what`` (a pop that would reach past the branch's own messages,
+    or a clear) on a branch whose history it would have to change in the
+    thread that stores it: a branch's shared history is frozen.
+
+    Raises:
+        ConflictError: ``thread`` is a branch that shares messages.
+    """
+    if thread.is_branch and (thread.fork_seq or 0) > 0:
+        owner = thread.lineage[-1].thread_id
+        raise ConflictError(
+            f"{what} would change the history branch {thread.id!r} shares with "
+            f"{owner!r}, which is frozen; edit it in a new branch instead"
+        )
 
 
 def check_purgeable(thread: Thread, tree: Iterable[Thread]) -> None:

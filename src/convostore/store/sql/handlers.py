@@ -57,6 +57,7 @@ from convostore.store.rules.branches import (
     branch_read,
     branches_of,
     check_purgeable,
+    check_rewrite,
     check_unshared,
     needs_lineage,
     new_branch,
@@ -81,6 +82,7 @@ from convostore.store.rules.patches import (
     soft_deleted,
     touch,
 )
+from convostore.store.rules.rewrite import Rewrite, cleared, popped, purged, replaced
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.state import updated_state
 from convostore.store.rules.validation import check_revision, check_writable
@@ -404,6 +406,114 @@ def _run_read(
         return done.value
 
 
+# --- rewrites: purge one, pop, clear, replace (see rules.rewrite) ----------------
+
+
+def _store_rewrite(
+    sq: Statements,
+    settings: StoreSettings,
+    tenant: str,
+    read: Thread,
+    rw: Rewrite,
+) -> Steps[ops.Rewritten]:
+    """Write a rewrite planned on the locked thread ``read``: the changed rows
+    in place, the tail deleted and inserted anew (never two rows at one seq),
+    the thread; nothing when the plan left the thread as it was."""
+    if rw.thread is read:
+        return rw.result
+    check_rewrite(read, rw, (yield from _tree(sq, tenant, tree_key(read))))
+    thread_id = read.id
+    limits = settings.limits
+    changed = [(m, encode_message(m, limits)) for m in rw.changed]
+    rows = [r.message_row(m, encode_message(m, limits)) for m in rw.tail]
+    values = thread_write(sq, rw.thread, settings)
+    for m, body in changed:
+        flags = (m.pinned, m.deleted_at is not None, m.archived_at is not None, body)
+        yield Query(sq.message_update, (*flags, tenant, thread_id, m.seq), Fetch.NONE)
+    if rw.from_seq is not None:
+        yield Query(sq.messages_delete_from, (tenant, thread_id, rw.from_seq), Fetch.NONE)
+        if rows:
+            yield sq.insert_messages(tenant, thread_id, rows)
+    yield Query(sq.thread_update, values, Fetch.NONE)
+    return rw.result
+
+
+def _locked(sq: Statements, tenant: str, thread_id: str, expected: int | None) -> Steps[Thread]:
+    thread = yield from lock_thread(sq, tenant, thread_id)
+    check_revision(thread, expected)
+    check_writable(thread)
+    return thread
+
+
+def _tail(sq: Statements, tenant: str, thread_id: str, seq: int) -> Steps[list[Message]]:
+    """The thread's messages from ``seq`` on, soft-deleted ones included."""
+    sql = sq.messages_page(backward=False, include_deleted=True)
+    return decode((yield Query(sql, (tenant, thread_id, seq - 1, sq.no_limit))))
+
+
+def purge_message(
+    sq: Statements, settings: StoreSettings, op: ops.PurgeMessage
+) -> Steps[ops.Rewritten]:
+    row = yield Query(sq.message_thread, (op.tenant, op.message_id), Fetch.ONE)
+    if row is None:
+        raise MessageNotFoundError(op.message_id)
+    thread_id: str = row[0]
+    thread = yield from _locked(sq, op.tenant, thread_id, op.expected_revision)
+    row = yield Query(sq.message_in_thread, (op.tenant, thread_id, op.message_id), Fetch.ONE)
+    if row is None:  # purged meanwhile
+        raise MessageNotFoundError(op.message_id)
+    seq = r.decode_message(row[0]).seq or 0
+    tail = yield from _tail(sq, op.tenant, thread_id, seq)
+    rw = purged(thread, tail, op.message_id, settings.now())
+    return (yield from _store_rewrite(sq, settings, op.tenant, thread, rw))
+
+
+def pop_message(
+    sq: Statements, settings: StoreSettings, op: ops.PopMessage
+) -> Steps[ops.Rewritten]:
+    thread = yield from _locked(sq, op.tenant, op.thread_id, op.expected_revision)
+    newest = yield Query(
+        sq.messages_page(backward=True, include_deleted=False), (op.tenant, op.thread_id, END, 1)
+    )
+    tail: list[Message] = []
+    if newest:
+        seq = r.decode_message(newest[0][0]).seq or 0
+        tail = yield from _tail(sq, op.tenant, op.thread_id, seq)
+    rw = popped(thread, tail, settings.now())
+    return (yield from _store_rewrite(sq, settings, op.tenant, thread, rw))
+
+
+def clear_messages(
+    sq: Statements, settings: StoreSettings, op: ops.ClearMessages
+) -> Steps[ops.Rewritten]:
+    thread = yield from _locked(sq, op.tenant, op.thread_id, op.expected_revision)
+    msgs: list[Message]
+    if op.mode == "purge":
+        msgs = decode((yield Query(sq.messages_all, (op.tenant, op.thread_id))))
+    else:  # the active messages only, through the index that holds exactly them
+        params = {"tenant": op.tenant, "thread": op.thread_id, "before": END}
+        rows = yield Query(sq.context_page, {**params, "limit": sq.no_limit})
+        msgs = [r.decode_message(body) for _, body in reversed(rows)]
+    rw = cleared(thread, msgs, op.mode, op.keep, settings.now())
+    return (yield from _store_rewrite(sq, settings, op.tenant, thread, rw))
+
+
+def replace_messages(
+    sq: Statements, settings: StoreSettings, op: ops.ReplaceMessages
+) -> Steps[ops.Rewritten]:
+    thread = yield from _locked(sq, op.tenant, op.thread_id, op.expected_revision)
+    old = decode((yield Query(sq.messages_all, (op.tenant, op.thread_id))))
+    rw = replaced(thread, old, op.messages, settings.now(), op.counter)
+    if op.messages:
+        ids = [m.id for m in op.messages]
+        found = yield Query(sq.message_ids_taken, (op.tenant, sq.id_list(ids)))
+        ours = {m.id for m in old}
+        for (mid,) in found:
+            if mid not in ours:
+                raise DuplicateMessageError(mid, "in another thread")
+    return (yield from _store_rewrite(sq, settings, op.tenant, thread, rw))
+
+
 @_history
 def list_messages(
     sq: Statements, settings: StoreSettings, op: ops.ListMessages
@@ -703,7 +813,14 @@ def get_attachment(
 def release_attachments(
     sq: Statements, settings: StoreSettings, op: ops.ReleaseAttachments
 ) -> Steps[int]:
-    rows = yield Query(sq.attachment_refs_release, (op.tenant, op.thread_id), Fetch.ALL)
+    if op.refs is None:
+        rows = yield Query(sq.attachment_refs_release, (op.tenant, op.thread_id), Fetch.ALL)
+    else:
+        rows = []
+        for mid, ref in op.refs:
+            rows += yield Query(
+                sq.attachment_ref_delete, (op.tenant, ref[7:], op.thread_id, mid), Fetch.ALL
+            )
     return (yield from _remove_unreferenced(sq, op.tenant, sorted({row[0] for row in rows})))
 
 
@@ -745,6 +862,10 @@ HANDLERS: dict[str, Handler] = {
     "update_message": Handler(update_message, _W, writes=True),
     "delete_message": Handler(delete_message, _W, writes=True),
     "restore_message": Handler(restore_message, _W, writes=True),
+    "purge_message": Handler(purge_message, _W, writes=True),
+    "pop_message": Handler(pop_message, _W, writes=True),
+    "clear_messages": Handler(clear_messages, _W, writes=True),
+    "replace_messages": Handler(replace_messages, _W, writes=True),
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),

@@ -120,6 +120,8 @@ class Statements(ABC):
     """(pinned, deleted, archived, body, tenant, thread, seq)."""
     messages_delete: Any
     """(tenant, thread): every message of the thread."""
+    messages_delete_from: Any
+    """(tenant, thread, seq): the thread's messages at ``seq`` and above."""
     message_ids_taken: Any
     """(tenant, ids) -> (id,) of each stored message among ``ids``."""
     messages_all: Any
@@ -163,6 +165,8 @@ class Statements(ABC):
     recorded is kept."""
     attachment_refs_release: Any = None
     """(tenant, thread) -> (sha256,) of each reference of the thread, deleted."""
+    attachment_ref_delete: Any = None
+    """(tenant, sha256, thread, message) -> (sha256,) of the one reference, deleted."""
     attachments_unreferenced_delete: Any = None
     """(tenant, hashes) -> a row per attachment deleted: those among ``hashes``
     no reference is left for."""

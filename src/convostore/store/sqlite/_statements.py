@@ -110,6 +110,7 @@ RETURNING message_count, turn_count
 """
 DELETE_THREAD = "DELETE FROM threads WHERE tenant_id = ? AND id = ?"
 DELETE_THREAD_MESSAGES = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ?"
+DELETE_MESSAGES_FROM = "DELETE FROM messages WHERE tenant_id = ? AND thread_id = ? AND seq >= ?"
 
 # --- messages --------------------------------------------------------------
 
@@ -231,6 +232,7 @@ class SqliteStatements(Statements):
     message_in_thread = MESSAGE_IN_THREAD
     message_update = UPDATE_MESSAGE
     messages_delete = DELETE_THREAD_MESSAGES
+    messages_delete_from = DELETE_MESSAGES_FROM
     message_ids_taken = MESSAGE_IDS_TAKEN
     messages_all = MESSAGES_ALL
     messages_all_live = MESSAGES_ALL_LIVE
@@ -263,6 +265,10 @@ class SqliteStatements(Statements):
     )
     attachment_refs_release = (
         "DELETE FROM attachment_refs WHERE tenant_id = ? AND thread_id = ? RETURNING sha256"
+    )
+    attachment_ref_delete = (
+        "DELETE FROM attachment_refs WHERE tenant_id = ? AND sha256 = ? AND thread_id = ? "
+        "AND message_id = ? RETURNING sha256"
     )
     attachments_unreferenced_delete = (
         f"DELETE FROM attachments WHERE tenant_id = ? AND sha256 IN ({IDS}) AND {_UNREFERENCED} "

@@ -23,6 +23,7 @@ The suite is one class per concept, each usable on its own:
 :class:`ThreadContract`       threads: fields, updates, deletes, listing
 :class:`MessageContract`      messages: appends, counters, deletes, re-sends
 :class:`EditContract`         edits keep a message whole
+:class:`RewriteContract`      purge one, pop, clear, replace: seq and counters exact
 :class:`PagingContract`       pages, cursors, whole-thread reads
 :class:`ContextContract`      context windows
 :class:`ImportContract`       export and import
@@ -66,6 +67,7 @@ from convostore.testing.contract.messages import MessageContract
 from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
+from convostore.testing.contract.rewrites import RewriteContract, assert_recounted
 from convostore.testing.contract.seeds import SeedContract
 from convostore.testing.contract.state import StateContract
 from convostore.testing.contract.tenants import TenantContract
@@ -91,6 +93,7 @@ __all__ = [
     "PagingContract",
     "PropertyContract",
     "RevisionContract",
+    "RewriteContract",
     "SeedContract",
     "StateContract",
     "StoreContract",
@@ -98,6 +101,7 @@ __all__ = [
     "TenantContract",
     "ThreadContract",
     "all_messages",
+    "assert_recounted",
     "capabilities",
     "every_part_kind",
     "execute_op",
@@ -112,6 +116,7 @@ class StoreContract(
     ThreadContract,
     MessageContract,
     EditContract,
+    RewriteContract,
     PagingContract,
     ContextContract,
     ImportContract,

@@ -313,6 +313,48 @@ class BranchContract(ContractBase):
         store.update_message(store.load_messages(root.id)[2].id, content="free again")
         store.purge_thread(root.id)
 
+    def test_message_operations_keep_what_a_branch_shares(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
+        root = _conversation(store, 6)
+        msgs = store.load_messages(root.id)
+        branch = store.fork_thread(root.id, at_seq=4, messages=[Message.user("own")])
+        shared, free = msgs[1], msgs[5]
+        refused: list[Callable[[], object]] = [
+            lambda: store.purge_message(shared.id),
+            lambda: store.clear_messages(root.id, mode="delete"),
+            lambda: store.clear_messages(root.id, mode="purge"),
+            lambda: store.replace_messages(root.id, [Message.user("new")]),
+            # On the branch: its shared history is frozen.
+            lambda: store.clear_messages(branch.id),
+        ]
+        for action in refused:
+            assert isinstance(raised(action), ConflictError)
+        assert _history(store, root.id) == _texts(msgs)
+        # What no branch shares stays free: purge and pop renumber the parent's tail.
+        store.purge_message(free.id)
+        assert _history(store, root.id) == _texts(msgs[:5] + msgs[6:])
+        popped = store.pop_message(root.id)
+        assert popped is not None and popped.content == msgs[-1].content
+        assert _history(store, branch.id) == [*_texts(msgs[:4]), "own"]
+        # A branch pops its own messages, then refuses to reach the shared ones.
+        assert store.pop_message(branch.id).content == "own"
+        assert isinstance(raised(lambda: store.pop_message(branch.id)), ConflictError)
+        assert _history(store, branch.id) == _texts(msgs[:4])
+        thread = store.get_thread(branch.id)
+        assert _counters(thread) == _recount(store, thread)
+        # Archiving the parent's active history is a flag every sharer sees.
+        store.clear_messages(root.id, mode="archive")
+        assert store.context(branch.id, max_messages=10).messages[0].role.value == "system"
+        # Replacing a branch's history makes it a thread of its own.
+        replaced = store.replace_messages(branch.id, [Message.user("fresh")])
+        assert _texts(replaced) == ["fresh"]
+        detached = store.get_thread(branch.id)
+        assert not detached.is_branch and detached.parent_thread_id is None
+        assert _history(store, branch.id) == ["fresh"]
+        assert _counters(detached) == _recount(store, detached)
+        store.purge_thread(root.id)  # nothing shares it any more
+        assert _history(store, branch.id) == ["fresh"]
+
     # listing and the active branch ---------------------------------------------
 
     def test_branches_lists_the_tree_with_where_each_parts(self, store: StoreLike) -> None:

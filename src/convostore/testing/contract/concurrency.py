@@ -4,6 +4,7 @@ processes (backends that declare ``multi_process``)."""
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import threading
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from convostore.testing.contract.base import (
     require_capability,
     seqs,
 )
+from convostore.testing.contract.rewrites import assert_recounted
 from convostore.testing.crash import run_writers
 
 __all__ = ["ConcurrencyContract"]
@@ -104,6 +106,81 @@ class ConcurrencyContract(ContractBase):
                 assert view == list(range(view[0] or 0, (view[0] or 0) + len(view)))
         t = store.get_thread("t1")
         assert (t.message_count, t.turn_count) == (total, total)
+
+    def test_pops_and_appends_from_threads(self, store: StoreLike) -> None:
+        """Poppers and appenders share one thread: no message is popped twice,
+        every acknowledged message is stored or was popped, seq stays gap-free
+        and the counters match a recount."""
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(f"s{i}", id=f"s{i}") for i in range(20)])
+        appenders, per, poppers, pops = 3, 30, 2, 25
+        start = threading.Barrier(appenders + poppers)
+
+        def append(k: int) -> list[str]:
+            start.wait()
+            return [store.append("t1", Message.user("x", id=f"a{k}-{i}"))[0].id for i in range(per)]
+
+        def pop() -> list[str]:
+            start.wait()
+            return [m.id for m in (store.pop_message("t1") for _ in range(pops)) if m]
+
+        with concurrent.futures.ThreadPoolExecutor(appenders + poppers) as pool:
+            added = [pool.submit(append, k) for k in range(appenders)]
+            taken = [pool.submit(pop) for _ in range(poppers)]
+            acked = {mid for f in added for mid in f.result()} | {f"s{i}" for i in range(20)}
+            popped = [mid for f in taken for mid in f.result()]
+        assert len(popped) == len(set(popped))  # a pop of an empty thread returns None
+        assert set(popped) <= acked
+        assert {m.id for m in all_messages(store, "t1")} == acked - set(popped)
+        assert_recounted(store, "t1")
+
+    def test_rewrites_beside_an_appender_and_a_reader(self, store: StoreLike) -> None:
+        """Purges, a clear and a replace run while another thread appends and a
+        reader pages: the reader sees the old history or the new one, never a
+        mix; what the appender was told after the replace is stored, in order."""
+        store.create_thread(id="t1")
+        old = [Message.user(f"o{i}", id=f"o{i}") for i in range(30)]
+        store.append("t1", old)
+        new = [Message.user(f"n{i}", id=f"n{i}") for i in range(5)]
+        started, replaced, done = threading.Event(), threading.Event(), threading.Event()
+        views: list[list[str]] = []
+
+        def append() -> list[tuple[str, bool]]:
+            acked: list[tuple[str, bool]] = []  # (id, sent after the replace returned)
+            for i in itertools.count():
+                after = replaced.is_set()
+                acked.append((store.append("t1", Message.user("x", id=f"a{i}"))[0].id, after))
+                started.set()
+                if sum(late for _, late in acked) == 3:
+                    return acked
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        def read() -> None:
+            while not done.is_set():
+                views.append([m.id for m in store.list_messages("t1", limit=1000).items])
+                done.wait(0.002)
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            reader, appender = pool.submit(read), pool.submit(append)
+            try:
+                started.wait()
+                for m in old[:10]:
+                    store.purge_message(m.id)
+                store.clear_messages("t1", mode="purge", keep="none")
+                store.replace_messages("t1", new)
+                replaced.set()
+            finally:
+                done.set()
+            acked = appender.result()
+            reader.result()
+        stored = [m.id for m in all_messages(store, "t1")]
+        assert stored[:5] == [m.id for m in new]
+        assert stored[5:] == [mid for mid, _ in acked if mid in stored[5:]]  # in order
+        assert {mid for mid, after in acked if after} <= set(stored[5:])
+        for view in views:
+            fresh = [mid for mid in view if mid.startswith("n")]
+            assert not fresh or (view[:5] == fresh and not any(v[0] == "o" for v in view))
+        assert_recounted(store, "t1")
 
     def test_processes_append_to_one_thread(
         self, store: StoreLike, process_url: str | None
