@@ -46,7 +46,8 @@ def test_written_from_public_modules_only() -> None:
 
 
 def test_small() -> None:
-    assert len(SOURCE.read_text().splitlines()) < 250
+    # thirteen primitives, user and app state: still a few screens
+    assert len(SOURCE.read_text().splitlines()) < 300
 
 
 def test_a_backend_without_scoped_state_refuses_state_calls() -> None:
