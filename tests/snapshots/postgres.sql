@@ -1,4 +1,4 @@
--- convostore schema version 4, in schema "public"
+-- convostore schema version 5, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -136,4 +136,23 @@ CREATE TABLE "public".convostore_attachment_refs (
 CREATE INDEX convostore_attachment_refs_by_thread
     ON "public".convostore_attachment_refs (tenant_id, thread_id);
 INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
+-- migration 5: full-text search
+CREATE FUNCTION "public".convostore_search_text(body json) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT left(concat_ws(E'\n', body->>'content', body->>'name',
+    (SELECT string_agg(concat_ws(E'\n', p->>'tool_name',
+        CASE WHEN p->>'type' = 'tool-call' THEN p->>'args'
+             WHEN json_typeof(p->'result') = 'string' THEN NULL
+             ELSE p->>'result' END), E'\n')
+     FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
+                                   THEN body->'parts' END) AS p
+     WHERE p->>'type' IN ('tool-call', 'tool-result'))), 100000)
+$$;
+ALTER TABLE "public".convostore_messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(
+        "public".convostore_search_text(body) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+    STORED;
+CREATE INDEX convostore_messages_search
+    ON "public".convostore_messages USING gin (search);
+INSERT INTO "public".convostore_migrations (version, name) VALUES (5, 'full-text search');
 COMMIT;

@@ -67,6 +67,7 @@ from convostore.model.parts import (
     ToolResultPart,
 )
 from convostore.model.parts import _text_of as _text_of
+from convostore.model.search import SearchHit, SearchSnippet
 from convostore.model.snapshot import SNAPSHOT_VERSIONS, ConversationSnapshot
 from convostore.model.thread import (
     RESERVED_METADATA_PREFIX,
@@ -108,6 +109,8 @@ __all__ = [
     "ReasoningPart",
     "RefusalPart",
     "Role",
+    "SearchHit",
+    "SearchSnippet",
     "SourcePart",
     "TextPart",
     "Thread",

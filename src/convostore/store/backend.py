@@ -40,7 +40,9 @@ primitive                   what it must do
 Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``restore_thread``, ``count_threads``, ``summaries``, ``update_message``,
 ``delete_message``, ``restore_message``, ``recent``, ``load_messages``,
-``export_thread``, ``mandatory``, ``context_page``, ``health_check``.
+``export_thread``, ``mandatory``, ``context_page``, ``health_check``,
+``search`` (a scan of the tenant's messages; the SQL engines use their
+full-text index instead).
 
 A backend is found by the scheme of a store URL: see
 :mod:`convostore.store.registry`.
@@ -56,7 +58,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-from convostore.errors import ValidationError
+from convostore.errors import ThreadNotFoundError, ValidationError
 from convostore.model import (
     Attachment,
     AttachmentInfo,
@@ -65,6 +67,7 @@ from convostore.model import (
     HealthReport,
     Message,
     Page,
+    SearchHit,
     Thread,
     ThreadSummary,
 )
@@ -78,6 +81,7 @@ from convostore.store.rules.patches import (
     restored,
     soft_deleted,
 )
+from convostore.store.rules.search import matches, passes, search_page
 from convostore.store.rules.snapshots import snapshot_of
 from convostore.store.rules.window import is_mandatory
 from convostore.store.settings import DEFAULT_SETTINGS, Limits, StoreSettings, resolve_settings
@@ -413,6 +417,37 @@ class CoreBackend(Backend):
                 break
             before = page.items[0].seq or 0
         return ops.ContextRows(mandatory, rows[: op.limit])
+
+    # derived: search ---------------------------------------------------------
+
+    def _search_threads(self, op: ops.Search) -> list[Thread]:
+        f = op.filter
+        flt = ops.ThreadFilter(f.user_id, f.agent_name, f.include_deleted)
+        if f.thread_id is None:
+            return self._each_thread(op.tenant, flt, None)
+        try:
+            t = self.get_thread(ops.GetThread(op.tenant, f.thread_id))
+        except ThreadNotFoundError:
+            return []
+        wanted = (
+            (flt.include_deleted or t.deleted_at is None)
+            and (flt.user_id is None or t.user_id == flt.user_id)
+            and (flt.agent_name is None or t.agent_name == flt.agent_name)
+        )
+        return [t] if wanted else []
+
+    def search(self, op: ops.Search) -> Page[SearchHit]:
+        """A scan of every message of the tenant's threads that pass the
+        filters, scored by ``rules.search.matches``: its cost grows with the
+        tenant's messages, which suits the memory and JSON backends."""
+        scored: list[tuple[float, Message]] = []
+        for t in self._search_threads(op):
+            for m in self._all_messages(op.tenant, t.id, op.filter.include_deleted):
+                if passes(m, op.filter):
+                    found, score = matches(m, op.terms)
+                    if found:
+                        scored.append((score, m))
+        return search_page(scored, op)
 
     # derived: health ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, render
+from convostore.store.rules.search import Term, tsquery
 from convostore.store.sql.rows import THREAD_READ
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
 
@@ -47,6 +48,25 @@ _PLACEHOLDER = re.compile(rb"%\((\w+)\)[sb]")
 #: The columns an append writes (``rows.counter_values``), in SET order.
 _COUNTERS = tuple(c for c in THREAD_READ if c != "body")
 _THREAD_COLS = ("tenant_id", "id", "user_id", "agent_name", "created_at", *_COUNTERS, "body")
+
+
+_PARTS = (
+    "json_array_elements(CASE WHEN json_typeof(m.body->'parts') = 'array' THEN m.body->'parts' END)"
+)
+_SEARCH_FILTERS = {
+    "user_id": "t.user_id = %(user_id)s",
+    "thread_id": "m.thread_id = %(thread_id)s",
+    "agent_name": "t.agent_name = %(agent_name)s",
+    "role": "m.role = %(role)s",
+    "model": "m.body->'metadata'->>'model' = %(model)s",
+    "tool_name": (
+        f"(EXISTS (SELECT 1 FROM {_PARTS} AS p WHERE p->>'tool_name' = %(tool_name)s) "
+        "OR (m.role = 'tool' AND m.body->>'name' = %(tool_name)s))"
+    ),
+    "execution_id": "m.execution_id = %(execution_id)s",
+    "since": "m.created_at >= %(since)s",
+    "until": "m.created_at < %(until)s",
+}
 
 
 def _iso(column: str) -> str:
@@ -421,6 +441,34 @@ class PgStatements(Statements):
         return (
             f"SELECT {_thread_read()} FROM {self.threads_table} WHERE {cond} "
             "ORDER BY updated_at DESC, id DESC LIMIT %(limit)s"
+        ).encode()
+
+    def search_query(self, terms: Sequence[Term]) -> str:
+        return tsquery(terms)
+
+    def search_time(self, value: dt.datetime) -> dt.datetime:
+        return value
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one PgStatements per backend, kept for life
+    def search(self, *, filters: frozenset[str], after: bool) -> bytes:
+        where = ["m.tenant_id = %(tenant)s", "m.search @@ q.q"]
+        where += [cond for name, cond in _SEARCH_FILTERS.items() if name in filters]
+        if "deleted" not in filters:
+            where += ["NOT m.deleted", "t.deleted_at IS NULL"]
+        page = ""
+        if after:
+            page = (
+                "WHERE f.score < %(after_score)s::float8 "
+                "OR (f.score = %(after_score)s::float8 AND f.id < %(after_id)s) "
+            )
+        # Rank normalisation 1: divided by 1 + log(length), as the scan ranks.
+        return (
+            "SELECT f.score, f.body FROM (SELECT ts_rank(m.search, q.q, 1)::float8 AS score, "
+            f"m.id, m.body::text AS body FROM {self.messages_table} AS m "
+            f"JOIN {self.threads_table} AS t ON t.tenant_id = m.tenant_id AND t.id = m.thread_id "
+            "CROSS JOIN to_tsquery('simple', %(query)s) AS q(q) "
+            f"WHERE {' AND '.join(where)}) AS f {page}"
+            "ORDER BY f.score DESC, f.id DESC LIMIT %(limit)s"
         ).encode()
 
     def render(self, template: str) -> bytes:

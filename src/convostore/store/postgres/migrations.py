@@ -228,6 +228,35 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
     ON {s}.convostore_attachment_refs (tenant_id, thread_id)""",
         ),
     ),
+    Migration(
+        5,
+        "full-text search",
+        (
+            # A message's searchable text, from its body: the very text
+            # convostore.store.rules.search.search_text makes.
+            """CREATE FUNCTION {s}.convostore_search_text(body json) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT left(concat_ws(E'\\n', body->>'content', body->>'name',
+    (SELECT string_agg(concat_ws(E'\\n', p->>'tool_name',
+        CASE WHEN p->>'type' = 'tool-call' THEN p->>'args'
+             WHEN json_typeof(p->'result') = 'string' THEN NULL
+             ELSE p->>'result' END), E'\\n')
+     FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
+                                   THEN body->'parts' END) AS p
+     WHERE p->>'type' IN ('tool-call', 'tool-result'))), 100000)
+$$""",
+            # Generated from the body, so every write of a message row keeps it,
+            # in its transaction; adding it rewrites the table, indexing every
+            # message already stored. ASCII punctuation separates words, as on
+            # the other backends (the parser would keep ``example.com`` whole).
+            """ALTER TABLE {s}.convostore_messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(
+        {s}.convostore_search_text(body) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+    STORED""",
+            """CREATE INDEX convostore_messages_search
+    ON {s}.convostore_messages USING gin (search)""",
+        ),
+    ),
 )
 """Every migration, oldest first; versions are 1, 2, ... without gaps."""
 

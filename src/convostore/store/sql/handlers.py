@@ -45,6 +45,7 @@ from convostore.model import (
     ConversationSnapshot,
     Message,
     Page,
+    SearchHit,
     Thread,
     ThreadSummary,
 )
@@ -64,6 +65,7 @@ from convostore.store.rules.patches import (
     restored,
     soft_deleted,
 )
+from convostore.store.rules.search import search_page
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.validation import check_revision, check_writable
 from convostore.store.settings import StoreSettings
@@ -398,6 +400,41 @@ def messages_by_execution(
     return decode((yield query))
 
 
+# --- search -----------------------------------------------------------------------
+
+_SEARCH_FILTERS = (
+    "user_id",
+    "thread_id",
+    "agent_name",
+    "role",
+    "model",
+    "tool_name",
+    "execution_id",
+    "since",
+    "until",
+)
+
+
+def search(sq: Statements, settings: StoreSettings, op: ops.Search) -> Steps[Page[SearchHit]]:
+    flt = op.filter
+    params: dict[str, Any] = {
+        "tenant": op.tenant,
+        "query": sq.search_query(op.terms),
+        "limit": op.limit + 1,
+    }
+    for name in _SEARCH_FILTERS:
+        value = getattr(flt, name)
+        if value is not None:
+            params[name] = sq.search_time(value) if name in ("since", "until") else value
+    shape = set(params) - {"tenant", "query", "limit"}
+    if flt.include_deleted:
+        shape.add("deleted")
+    if op.after is not None:
+        params["after_score"], params["after_id"] = op.after
+    rows = yield Query(sq.search(filters=frozenset(shape), after=op.after is not None), params)
+    return search_page([(float(score), r.decode_message(body)) for score, body in rows], op)
+
+
 # --- snapshots --------------------------------------------------------------------
 
 
@@ -546,6 +583,7 @@ HANDLERS: dict[str, Handler] = {
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
+    "search": Handler(search, _A),
     "context_page": Handler(context_page, _A),
     "mandatory": Handler(mandatory, _A),
     "load_messages": Handler(load_messages, _S, post=decode_loaded),
