@@ -139,7 +139,16 @@ INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachmen
 -- migration 5: full-text search
 CREATE FUNCTION "public".convostore_search_text(body json) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT left(concat_ws(E'\n', body->>'content', body->>'name',
+SELECT left(concat_ws(E'\n',
+    -- a stored body leaves content out when its parts make it
+    coalesce(body->>'content',
+        (SELECT string_agg(CASE WHEN p->>'type' = 'text' THEN p->>'text'
+                                ELSE p->>'result' END, E'\n')
+         FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
+                                       THEN body->'parts' END) AS p
+         WHERE p->>'type' = 'text'
+            OR (p->>'type' = 'tool-result' AND json_typeof(p->'result') = 'string'))),
+    body->>'name',
     (SELECT string_agg(concat_ws(E'\n', p->>'tool_name',
         CASE WHEN p->>'type' = 'tool-call' THEN p->>'args'
              WHEN json_typeof(p->'result') = 'string' THEN NULL

@@ -55,8 +55,18 @@ def search_text_sql(body: str) -> str:
         "WHEN json_type(p.value, '$.result') = 'text' THEN '' "
         "ELSE coalesce(json_extract(p.value, '$.result'), '') END"
     )
+    # A stored body leaves ``content`` out when its parts make it: the text
+    # parts and the string tool results, one per line.
+    derived = (
+        "(SELECT group_concat(CASE json_extract(p.value, '$.type') "
+        "WHEN 'text' THEN json_extract(p.value, '$.text') "
+        "ELSE json_extract(p.value, '$.result') END, char(10)) "
+        f"FROM {parts} AS p WHERE json_extract(p.value, '$.type') = 'text' "
+        "OR (json_extract(p.value, '$.type') = 'tool-result' "
+        "AND json_type(p.value, '$.result') = 'text'))"
+    )
     return (
-        f"substr(coalesce(json_extract({body}, '$.content'), '') || char(10) || "
+        f"substr(coalesce(json_extract({body}, '$.content'), {derived}, '') || char(10) || "
         f"coalesce(json_extract({body}, '$.name'), '') || "
         f"coalesce((SELECT group_concat({tool}, '') FROM {parts} AS p "
         "WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), "

@@ -31,6 +31,7 @@ The suite is one class per concept, each usable on its own:
 :class:`IdentifierContract`   real-world and refused ids
 :class:`BadInputContract`     bad input refused alike, nothing written
 :class:`PropertyContract`     hypothesis round trips
+:class:`SearchContract`       full-text search: matches, filters, walls, paging
 :class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
 :class:`DurabilityContract`   reopening (capability ``durable``)
 :class:`ConcurrencyContract`  threads and processes (capability ``multi_process``)
@@ -63,6 +64,7 @@ from convostore.testing.contract.messages import MessageContract
 from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
+from convostore.testing.contract.search import SearchContract
 from convostore.testing.contract.seeds import SeedContract
 from convostore.testing.contract.tenants import TenantContract
 from convostore.testing.contract.threads import ThreadContract
@@ -86,6 +88,7 @@ __all__ = [
     "PagingContract",
     "PropertyContract",
     "RevisionContract",
+    "SearchContract",
     "SeedContract",
     "StoreContract",
     "StoreLike",
@@ -114,6 +117,7 @@ class StoreContract(
     IdentifierContract,
     BadInputContract,
     PropertyContract,
+    SearchContract,
     AttachmentContract,
     DurabilityContract,
     ConcurrencyContract,
