@@ -231,6 +231,7 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "updateMessage": ("PATCH", "/v1/messages/{message_id}"),
         "deleteMessage": ("DELETE", "/v1/messages/{message_id}"),
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
+        "searchMessages": ("GET", "/v1/search"),
         "getCurrentKey": ("GET", "/v1/whoami"),
         "getContext": ("GET", "/v1/threads/{thread_id}/context"),
         "uploadAttachment": ("POST", "/v1/attachments"),

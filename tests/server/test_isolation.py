@@ -64,6 +64,8 @@ BODIES: dict[str, Any] = {
     "importThread": {"thread": {"id": "imported"}, "messages": []},
     "uploadAttachment": {"uploaded": "bytes"},
 }
+# Query parameters a route needs: the search matches both tenants' markers.
+QUERIES: dict[str, Any] = {"searchMessages": {"q": "secret of"}}
 BODILESS = {
     "listThreads",
     "getThread",
@@ -78,6 +80,7 @@ BODILESS = {
     "getMessage",
     "deleteMessage",
     "listExecutionMessages",
+    "searchMessages",
     "getCurrentKey",
     "getContext",
     "downloadAttachment",
@@ -179,6 +182,8 @@ async def test_no_leak(store_url: str, op: str, method: str, path: str) -> None:
             kwargs: dict[str, Any] = {"headers": headers}
             if op in BODIES:
                 kwargs["json"] = BODIES[op]
+            if op in QUERIES:
+                kwargs["params"] = QUERIES[op]
             return await client.request(method, fill(path, IDS[target]), **kwargs)
 
         owning: list[tuple[str, str]] = []

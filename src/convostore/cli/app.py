@@ -79,10 +79,21 @@ def demo(store_url: str | None, url: str | None) -> None:
 
 
 def _register() -> None:
-    from convostore.cli import db, doctor, keys, messages, prune, serve, threads, transfer
+    from convostore.cli import (
+        db,
+        doctor,
+        keys,
+        messages,
+        prune,
+        search,
+        serve,
+        threads,
+        transfer,
+    )
 
     cli.add_command(threads.threads)
     cli.add_command(messages.messages)
+    cli.add_command(search.search)
     cli.add_command(transfer.export)
     cli.add_command(transfer.import_)
     cli.add_command(keys.keys)

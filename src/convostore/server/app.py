@@ -27,7 +27,7 @@ from convostore.model import HealthCheckResult, HealthReport
 from convostore.store import DEFAULT_URL, open_async_store, open_store, url_from_env
 from convostore.store.api import AsyncStore
 
-from . import attachments, context, docs, messages, threads
+from . import attachments, context, docs, messages, search, threads
 from ._errors_asgi import UnhandledErrorMiddleware
 from .deps import ApiKeyDep, EncodedPathMiddleware, Runtime, runtime_of
 from .errors import HANDLED, PROBLEM_JSON, Problem, handle
@@ -214,7 +214,7 @@ def create_app(
     app.add_middleware(UnhandledErrorMiddleware)  # around all: a 500 keeps the connection
     app.include_router(_meta)
     app.include_router(docs.router)
-    routers = [threads.router, messages.router, attachments.router, _whoami]
+    routers = [threads.router, messages.router, search.router, attachments.router, _whoami]
     if context.available():
         routers.append(context.router)
     for router in routers:
