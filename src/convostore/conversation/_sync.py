@@ -36,7 +36,7 @@ from convostore.conversation.config import (
     reserved,
 )
 from convostore.errors import NotFoundError, RevisionConflictError, ValidationError
-from convostore.model import Message, Role, Thread, ThreadState, utcnow
+from convostore.model import Message, Role, SearchHit, Thread, ThreadState, utcnow
 from convostore.store import ops
 from convostore.store.api import Store
 from convostore.tokens import token_count_for, with_token_count
@@ -170,6 +170,14 @@ class Conversation(ConversationBase):
         """The messages of the active history with ``role``, in order."""
         r = Role(role)
         return [m for m in self.messages() if m.role is r]
+
+    def search(self, query: str, *, limit: int | None = None, **filters: Any) -> list[SearchHit]:
+        """The messages of this conversation matching ``query``, best first
+        (the store's :meth:`~convostore.Store.search` within this
+        thread: the same query language and filters but ``thread_id``),
+        at most ``limit`` (20 unless given). Archived messages are found too."""
+        page = self._store.search(query, thread_id=self.id, limit=limit, **filters)
+        return page.items
 
     def current_turn(self) -> int:
         """The number of turns so far (0 before the first user message)."""
