@@ -126,4 +126,13 @@ def test_rows_written_by_plain_sql_are_indexed_too(tmp_path: Path) -> None:
         assert store.search("alpha").items == []
         (hit,) = store.search("beta").items
         assert hit.message.content == "beta two"
+        # A REPLACE on the store's connection takes the replaced row out too.
+        conn = store.backend._conn()  # type: ignore[attr-defined]
+        conn.execute(
+            "INSERT OR REPLACE INTO messages (tenant_id, thread_id, seq, id, role, body) "
+            "SELECT tenant_id, thread_id, seq, id, role, json_set(body, '$.content', 'gamma') "
+            "FROM messages WHERE seq = 7"
+        )
+        assert store.search("beta").items == []
+        assert [h.message.content for h in store.search("gamma").items] == ["gamma"]
     _integrity(db)
