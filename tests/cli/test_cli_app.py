@@ -34,6 +34,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 COMMANDS = {
     "threads",
     "messages",
+    "search",
     "export",
     "import",
     "keys",
