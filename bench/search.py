@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import random
 import shutil
 import sqlite3
@@ -310,6 +311,7 @@ def pg_stores(url: str) -> Iterator[Callable[[], dict[str, Any]]]:
     def prepare() -> None:
         with psycopg.connect(url, autocommit=True) as con:
             con.execute(f'VACUUM ANALYZE "{schema}".convostore_messages')
+            con.execute(f'VACUUM ANALYZE "{schema}".convostore_threads')
 
     try:
         yield lambda: {"store": store, "without": without, "prepare": prepare}
@@ -336,9 +338,11 @@ def run_engine(
             built = build(parts["store"], corpus, args.messages, log)
             log(f"{engine}: built in {built:.0f} s")
         parts["prepare"]()
-        texts = sample_texts(parts["store"])
-        q = queries(parts["store"], corpus, args.per_kind, args.reps, texts)
-        log(f"{engine}: {q['all']}")
+        q: dict[str, Any] = {}
+        if not args.skip_queries:
+            texts = sample_texts(parts["store"])
+            q = queries(parts["store"], corpus, args.per_kind, args.reps, texts)
+            log(f"{engine}: {q['all']}")
         stores = parts["without"]()
         a = appends(stores, corpus, args.rounds, args.block)
         log(f"{engine}: appends {a}")
@@ -353,7 +357,11 @@ def report(data: dict[str, Any]) -> str:
         "",
         f"{data['messages']:,} messages, {data['messages'] // PER_THREAD:,} threads, "
         f"{TENANTS} tenants, {USERS} users; vocabulary of {VOCAB:,} words, Zipf s={ZIPF_S}. "
-        f"Command: `{data['command']}`.",
+        "Commands: "
+        + "; ".join(
+            f"{e}: `{r.get('command', data['command'])}`" for e, r in data["engines"].items()
+        )
+        + ".",
         "",
         "## Two-word queries, top 20 (ms; each query the median of "
         f"{data['reps']} runs after a warm-up)",
@@ -412,6 +420,11 @@ def main() -> None:
     ap.add_argument("--per-kind", type=int, default=20)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument(
+        "--skip-queries",
+        action="store_true",
+        help="Measure appends only; keep the recorded query figures of the engine.",
+    )
+    ap.add_argument(
         "--workdir", type=Path, help="Build SQLite here and keep it (reused when complete)."
     )
     ap.add_argument("--rounds", type=int, default=10)
@@ -438,8 +451,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="convostore-search-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
+        old = RESULTS / f"{name}.json"
+        if old.exists():  # engines not run now keep their recorded figures
+            data["engines"] = json.loads(old.read_text()).get("engines", {})
         for engine in args.engines.split(","):
-            data["engines"][engine] = run_engine(engine, args, workdir, log)
+            res = run_engine(engine, args, workdir, log)
+            if args.skip_queries:
+                kept = data["engines"].get(engine, {})
+                res["queries"] = kept["queries"]
+                res["build_s"] = kept.get("build_s", res["build_s"])
+                res["queries_command"] = kept.get("queries_command", kept.get("command"))
+            res["command"] = data["command"]
+            data["engines"][engine] = res
             write_json(RESULTS / f"{name}.json", data)
             (RESULTS / f"{name}.md").write_text(report(data))
     print(report(data))

@@ -69,6 +69,9 @@ _SEARCH_FILTERS = {
 }
 
 
+_THREAD_F = frozenset({"user_id", "agent_name"})
+
+
 def _iso(column: str) -> str:
     """A timestamptz column as ISO-8601 UTC text, as ``rows.THREAD_READ`` reads it."""
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -451,23 +454,28 @@ class PgStatements(Statements):
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one PgStatements per backend, kept for life
     def search(self, *, filters: frozenset[str], after: bool) -> bytes:
-        where = ["m.tenant_id = %(tenant)s", "m.search @@ q.q"]
-        where += [cond for name, cond in _SEARCH_FILTERS.items() if name in filters]
+        query = "to_tsquery('simple', %(query)s)"
+        inner = ["m.tenant_id = %(tenant)s", f"m.search @@ {query}"]
+        inner += [c for n, c in _SEARCH_FILTERS.items() if n in filters and n not in _THREAD_F]
+        outer = [c for n, c in _SEARCH_FILTERS.items() if n in filters and n in _THREAD_F]
         if "deleted" not in filters:
-            where += ["NOT m.deleted", "t.deleted_at IS NULL"]
-        page = ""
+            inner.append("NOT m.deleted")
+            outer.append("t.deleted_at IS NULL")
         if after:
-            page = (
-                "WHERE f.score < %(after_score)s::float8 "
-                "OR (f.score = %(after_score)s::float8 AND f.id < %(after_id)s) "
+            outer.append(
+                "(f.score < %(after_score)s::float8 "
+                "OR (f.score = %(after_score)s::float8 AND f.id < %(after_id)s))"
             )
+        # The matches first (the GIN index, or the tenant's rows when the words
+        # are in most of them), whatever the statistics say of the threads.
         # Rank normalisation 1: divided by 1 + log(length), as the scan ranks.
         return (
-            "SELECT f.score, f.body FROM (SELECT ts_rank(m.search, q.q, 1)::float8 AS score, "
-            f"m.id, m.body::text AS body FROM {self.messages_table} AS m "
-            f"JOIN {self.threads_table} AS t ON t.tenant_id = m.tenant_id AND t.id = m.thread_id "
-            "CROSS JOIN to_tsquery('simple', %(query)s) AS q(q) "
-            f"WHERE {' AND '.join(where)}) AS f {page}"
+            "WITH f AS MATERIALIZED (SELECT m.thread_id, m.id, m.body, "
+            f"ts_rank(m.search, {query}, 1)::float8 AS score FROM {self.messages_table} AS m "
+            f"WHERE {' AND '.join(inner)}) "
+            f"SELECT f.score, f.body::text FROM f JOIN {self.threads_table} AS t "
+            "ON t.tenant_id = %(tenant)s AND t.id = f.thread_id "
+            f"{'WHERE ' + ' AND '.join(outer) + ' ' if outer else ''}"
             "ORDER BY f.score DESC, f.id DESC LIMIT %(limit)s"
         ).encode()
 
