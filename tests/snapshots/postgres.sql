@@ -137,29 +137,21 @@ CREATE INDEX convostore_attachment_refs_by_thread
     ON "public".convostore_attachment_refs (tenant_id, thread_id);
 INSERT INTO "public".convostore_migrations (version, name) VALUES (4, 'attachments');
 -- migration 5: full-text search
-CREATE FUNCTION "public".convostore_search_text(body json) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT left(concat_ws(E'\n',
-    -- a stored body leaves content out when its parts make it
-    coalesce(body->>'content',
-        (SELECT string_agg(CASE WHEN p->>'type' = 'text' THEN p->>'text'
-                                ELSE p->>'result' END, E'\n')
-         FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
-                                       THEN body->'parts' END) AS p
-         WHERE p->>'type' = 'text'
-            OR (p->>'type' = 'tool-result' AND json_typeof(p->'result') = 'string'))),
-    body->>'name',
-    (SELECT string_agg(concat_ws(E'\n', p->>'tool_name',
-        CASE WHEN p->>'type' = 'tool-call' THEN p->>'args'
-             WHEN json_typeof(p->'result') = 'string' THEN NULL
-             ELSE p->>'result' END), E'\n')
-     FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
-                                   THEN body->'parts' END) AS p
-     WHERE p->>'type' IN ('tool-call', 'tool-result'))), 100000)
-$$;
 ALTER TABLE "public".convostore_messages ADD COLUMN search tsvector
-    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(
-        "public".convostore_search_text(body) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(left(
+        coalesce(body->>'content', regexp_replace(
+            jsonb_path_query_array(body::jsonb, '$.parts[*] ? (@.type == "text").text')::text
+            || jsonb_path_query_array(body::jsonb,
+                '$.parts[*] ? (@.type == "tool-result" && @.result.type() == "string").result'
+            )::text, '\\(["\\/bfnrt]|u[0-9a-fA-F]{4})', ' ', 'g'))
+        || E'\n' || coalesce(body->>'name', '')
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call" || @.type == "tool-result").tool_name')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call").args')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-result" && @.result.type() != "string").result'
+        )::text, 100000) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
     STORED;
 CREATE INDEX convostore_messages_search
     ON "public".convostore_messages USING gin (search);

@@ -232,35 +232,30 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
         5,
         "full-text search",
         (
-            # A message's searchable text, from its body: the very text
-            # convostore.store.rules.search.search_text makes.
-            """CREATE FUNCTION {s}.convostore_search_text(body json) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT left(concat_ws(E'\\n',
-    -- a stored body leaves content out when its parts make it
-    coalesce(body->>'content',
-        (SELECT string_agg(CASE WHEN p->>'type' = 'text' THEN p->>'text'
-                                ELSE p->>'result' END, E'\\n')
-         FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
-                                       THEN body->'parts' END) AS p
-         WHERE p->>'type' = 'text'
-            OR (p->>'type' = 'tool-result' AND json_typeof(p->'result') = 'string'))),
-    body->>'name',
-    (SELECT string_agg(concat_ws(E'\\n', p->>'tool_name',
-        CASE WHEN p->>'type' = 'tool-call' THEN p->>'args'
-             WHEN json_typeof(p->'result') = 'string' THEN NULL
-             ELSE p->>'result' END), E'\\n')
-     FROM json_array_elements(CASE WHEN json_typeof(body->'parts') = 'array'
-                                   THEN body->'parts' END) AS p
-     WHERE p->>'type' IN ('tool-call', 'tool-result'))), 100000)
-$$""",
             # Generated from the body, so every write of a message row keeps it,
             # in its transaction; adding it rewrites the table, indexing every
-            # message already stored. ASCII punctuation separates words, as on
-            # the other backends (the parser would keep ``example.com`` whole).
-            """ALTER TABLE {s}.convostore_messages ADD COLUMN search tsvector
-    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(
-        {s}.convostore_search_text(body) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+            # message already stored. The text is the one
+            # convostore.store.rules.search.search_text makes: content (made
+            # from the parts when the body leaves it out, JSON escapes taken
+            # out), name, tool names, call arguments and non-string results, by
+            # JSON paths (a function or subqueries would cost an insert three
+            # times as much). ASCII punctuation separates words, as on the
+            # other backends (the parser would keep ``example.com`` whole).
+            r"""ALTER TABLE {s}.convostore_messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(left(
+        coalesce(body->>'content', regexp_replace(
+            jsonb_path_query_array(body::jsonb, '$.parts[*] ? (@.type == "text").text')::text
+            || jsonb_path_query_array(body::jsonb,
+                '$.parts[*] ? (@.type == "tool-result" && @.result.type() == "string").result'
+            )::text, '\\(["\\/bfnrt]|u[0-9a-fA-F]{4})', ' ', 'g'))
+        || E'\n' || coalesce(body->>'name', '')
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call" || @.type == "tool-result").tool_name')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call").args')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-result" && @.result.type() != "string").result'
+        )::text, 100000) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
     STORED""",
             """CREATE INDEX convostore_messages_search
     ON {s}.convostore_messages USING gin (search)""",
