@@ -35,6 +35,7 @@ COMMANDS = {
     "threads",
     "messages",
     "state",
+    "search",
     "export",
     "import",
     "keys",

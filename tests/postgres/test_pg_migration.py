@@ -1585,7 +1585,7 @@ def test_migrating_again_changes_nothing(
 ) -> None:
     backend = upgraded.backend
     assert isinstance(backend, PostgresBackend)
-    assert backend.schema_version() == LATEST == MIGRATIONS[-1].version == 6
+    assert backend.schema_version() == LATEST == MIGRATIONS[-1].version == 7
     before = _dump(pg_url, schema)
     assert before["migrations"] == [(m.version, m.name) for m in MIGRATIONS]
     assert backend.migrate() == []

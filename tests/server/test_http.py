@@ -242,6 +242,7 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "clearMessages": ("POST", "/v1/threads/{thread_id}/messages/clear"),
         "replaceMessages": ("PUT", "/v1/threads/{thread_id}/messages"),
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
+        "searchMessages": ("GET", "/v1/search"),
         "getCurrentKey": ("GET", "/v1/whoami"),
         "getContext": ("GET", "/v1/threads/{thread_id}/context"),
         "uploadAttachment": ("POST", "/v1/attachments"),

@@ -78,6 +78,8 @@ BODIES: dict[str, Any] = {
     "replaceUserState": {"data": {"a": 1}},
     "patchUserState": {"k": 1, "who": None},
 }
+# Query parameters a route needs: the search matches both tenants' markers.
+QUERIES: dict[str, Any] = {"searchMessages": {"q": "secret of"}}
 BODILESS = {
     "listThreads",
     "getThread",
@@ -96,6 +98,7 @@ BODILESS = {
     "popMessage",
     "clearMessages",
     "listExecutionMessages",
+    "searchMessages",
     "getCurrentKey",
     "getContext",
     "downloadAttachment",
@@ -218,6 +221,8 @@ async def test_no_leak(store_url: str, op: str, method: str, path: str) -> None:
             kwargs: dict[str, Any] = {"headers": headers}
             if op in BODIES:
                 kwargs["json"] = BODIES[op]
+            if op in QUERIES:
+                kwargs["params"] = QUERIES[op]
             return await client.request(method, fill(path, IDS[target]), **kwargs)
 
         owning: list[tuple[str, str]] = []

@@ -1,4 +1,4 @@
--- convostore schema version 6, in schema "public"
+-- convostore schema version 7, in schema "public"
 BEGIN;
 CREATE SCHEMA IF NOT EXISTS "public";
 CREATE TABLE IF NOT EXISTS "public".convostore_migrations (
@@ -152,4 +152,24 @@ CREATE TABLE "public".convostore_state (
     PRIMARY KEY (tenant_id, scope, user_id)
 );
 INSERT INTO "public".convostore_migrations (version, name) VALUES (6, 'user and app state');
+-- migration 7: full-text search
+ALTER TABLE "public".convostore_messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(left(
+        coalesce(body->>'content', regexp_replace(
+            jsonb_path_query_array(body::jsonb, '$.parts[*] ? (@.type == "text").text')::text
+            || jsonb_path_query_array(body::jsonb,
+                '$.parts[*] ? (@.type == "tool-result" && @.result.type() == "string").result'
+            )::text, '\\(["\\/bfnrt]|u[0-9a-fA-F]{4})', ' ', 'g'))
+        || E'\n' || coalesce(body->>'name', '')
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call" || @.type == "tool-result").tool_name')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call").args')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-result" && @.result.type() != "string").result'
+        )::text, 100000) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+    STORED;
+CREATE INDEX convostore_messages_search
+    ON "public".convostore_messages USING gin (search);
+INSERT INTO "public".convostore_migrations (version, name) VALUES (7, 'full-text search');
 COMMIT;

@@ -9,6 +9,7 @@ PRAGMA user_version = 0;
 -- migration 3: attachments
 -- migration 4: branches
 -- migration 5: user and app state
+-- migration 6: full-text search
 
 -- table attachment_refs on attachment_refs
 CREATE TABLE attachment_refs (
@@ -43,6 +44,48 @@ CREATE TABLE convostore_migrations (
     applied_at TEXT    NOT NULL
 );
 
+-- table message_search_keys on message_search_keys
+CREATE TABLE message_search_keys (
+                id         INTEGER PRIMARY KEY,
+                tenant_id  TEXT    NOT NULL,
+                thread_id  TEXT    NOT NULL,
+                seq        INTEGER NOT NULL,
+                UNIQUE (tenant_id, thread_id, seq)
+            );
+
+-- index sqlite_autoindex_message_search_keys_1 on message_search_keys: made by SQLite itself
+
+-- trigger messages_search_delete on messages
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+                   INSERT INTO messages_fts (messages_fts, rowid, text)
+                   SELECT 'delete', id, substr(coalesce(json_extract(old.body, '$.content'), (SELECT group_concat(CASE json_extract(p.value, '$.type') WHEN 'text' THEN json_extract(p.value, '$.text') ELSE json_extract(p.value, '$.result') END, char(10)) FROM json_each(old.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') = 'text' OR (json_extract(p.value, '$.type') = 'tool-result' AND json_type(p.value, '$.result') = 'text')), '') || char(10) || coalesce(json_extract(old.body, '$.name'), '') || coalesce((SELECT group_concat(char(10) || coalesce(json_extract(p.value, '$.tool_name'), '') || char(10) || CASE WHEN json_extract(p.value, '$.type') = 'tool-call' THEN coalesce(json_extract(p.value, '$.args'), '') WHEN json_type(p.value, '$.result') = 'text' THEN '' ELSE coalesce(json_extract(p.value, '$.result'), '') END, '') FROM json_each(old.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), 1, 100000) FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   DELETE FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+               END;
+
+-- trigger messages_search_insert on messages
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+                   INSERT INTO message_search_keys (tenant_id, thread_id, seq)
+                   VALUES (new.tenant_id, new.thread_id, new.seq);
+                   INSERT INTO messages_fts (rowid, text)
+                   VALUES (last_insert_rowid(), substr(coalesce(json_extract(new.body, '$.content'), (SELECT group_concat(CASE json_extract(p.value, '$.type') WHEN 'text' THEN json_extract(p.value, '$.text') ELSE json_extract(p.value, '$.result') END, char(10)) FROM json_each(new.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') = 'text' OR (json_extract(p.value, '$.type') = 'tool-result' AND json_type(p.value, '$.result') = 'text')), '') || char(10) || coalesce(json_extract(new.body, '$.name'), '') || coalesce((SELECT group_concat(char(10) || coalesce(json_extract(p.value, '$.tool_name'), '') || char(10) || CASE WHEN json_extract(p.value, '$.type') = 'tool-call' THEN coalesce(json_extract(p.value, '$.args'), '') WHEN json_type(p.value, '$.result') = 'text' THEN '' ELSE coalesce(json_extract(p.value, '$.result'), '') END, '') FROM json_each(new.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), 1, 100000));
+               END;
+
+-- trigger messages_search_update on messages
+CREATE TRIGGER messages_search_update
+               AFTER UPDATE OF tenant_id, thread_id, seq, body ON messages BEGIN
+                   INSERT INTO messages_fts (messages_fts, rowid, text)
+                   SELECT 'delete', id, substr(coalesce(json_extract(old.body, '$.content'), (SELECT group_concat(CASE json_extract(p.value, '$.type') WHEN 'text' THEN json_extract(p.value, '$.text') ELSE json_extract(p.value, '$.result') END, char(10)) FROM json_each(old.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') = 'text' OR (json_extract(p.value, '$.type') = 'tool-result' AND json_type(p.value, '$.result') = 'text')), '') || char(10) || coalesce(json_extract(old.body, '$.name'), '') || coalesce((SELECT group_concat(char(10) || coalesce(json_extract(p.value, '$.tool_name'), '') || char(10) || CASE WHEN json_extract(p.value, '$.type') = 'tool-call' THEN coalesce(json_extract(p.value, '$.args'), '') WHEN json_type(p.value, '$.result') = 'text' THEN '' ELSE coalesce(json_extract(p.value, '$.result'), '') END, '') FROM json_each(old.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), 1, 100000) FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   UPDATE message_search_keys
+                   SET tenant_id = new.tenant_id, thread_id = new.thread_id, seq = new.seq
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   INSERT INTO messages_fts (rowid, text)
+                   SELECT id, substr(coalesce(json_extract(new.body, '$.content'), (SELECT group_concat(CASE json_extract(p.value, '$.type') WHEN 'text' THEN json_extract(p.value, '$.text') ELSE json_extract(p.value, '$.result') END, char(10)) FROM json_each(new.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') = 'text' OR (json_extract(p.value, '$.type') = 'tool-result' AND json_type(p.value, '$.result') = 'text')), '') || char(10) || coalesce(json_extract(new.body, '$.name'), '') || coalesce((SELECT group_concat(char(10) || coalesce(json_extract(p.value, '$.tool_name'), '') || char(10) || CASE WHEN json_extract(p.value, '$.type') = 'tool-call' THEN coalesce(json_extract(p.value, '$.args'), '') WHEN json_type(p.value, '$.result') = 'text' THEN '' ELSE coalesce(json_extract(p.value, '$.result'), '') END, '') FROM json_each(new.body, '$.parts') AS p WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), 1, 100000) FROM message_search_keys
+                   WHERE tenant_id = new.tenant_id AND thread_id = new.thread_id AND seq = new.seq;
+               END;
+
 -- table messages on messages
 CREATE TABLE messages (
                 tenant_id    TEXT    NOT NULL,
@@ -72,6 +115,22 @@ CREATE INDEX messages_live ON messages (tenant_id, thread_id, seq)
 -- index messages_live_mandatory on messages
 CREATE INDEX messages_live_mandatory ON messages (tenant_id, thread_id, seq)
                WHERE deleted = 0 AND archived = 0 AND (pinned = 1 OR role = 'system');
+
+-- table messages_fts on messages_fts
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+                   text, content='', tokenize='unicode61 remove_diacritics 0');
+
+-- table messages_fts_config on messages_fts_config
+CREATE TABLE 'messages_fts_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+
+-- table messages_fts_data on messages_fts_data
+CREATE TABLE 'messages_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
+
+-- table messages_fts_docsize on messages_fts_docsize
+CREATE TABLE 'messages_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
+
+-- table messages_fts_idx on messages_fts_idx
+CREATE TABLE 'messages_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
 
 -- table scoped_state on scoped_state
 CREATE TABLE scoped_state (

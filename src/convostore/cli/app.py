@@ -86,6 +86,7 @@ def _register() -> None:
         message_ops,  # noqa: F401 - adds its commands to messages
         messages,
         prune,
+        search,
         serve,
         state,
         threads,
@@ -95,6 +96,7 @@ def _register() -> None:
     cli.add_command(threads.threads)
     cli.add_command(messages.messages)
     cli.add_command(state.state)
+    cli.add_command(search.search)
     cli.add_command(transfer.export)
     cli.add_command(transfer.import_)
     cli.add_command(keys.keys)

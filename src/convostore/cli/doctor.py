@@ -175,7 +175,8 @@ def run_checks(url: str, tenant: str = "default") -> list[Check]:
         Check(
             "sqlite fts5",
             "ok" if fts5 else "warn",
-            f"sqlite {sqlite3.sqlite_version}, FTS5 {'compiled in' if fts5 else 'not compiled in'}",
+            f"sqlite {sqlite3.sqlite_version}, FTS5 "
+            + ("compiled in" if fts5 else "not compiled in: SQLite stores need it for search"),
         )
     )
     status, detail = tokenizer_in_use(url)

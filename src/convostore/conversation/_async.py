@@ -49,6 +49,7 @@ from convostore.model import (
     Message,
     Role,
     ScopedState,
+    SearchHit,
     StateChange,
     Thread,
     ThreadState,
@@ -273,6 +274,16 @@ class AsyncConversation(ConversationBase):
         """The messages of the active history with ``role``, in order."""
         r = Role(role)
         return [m for m in await self.messages() if m.role is r]
+
+    async def search(
+        self, query: str, *, limit: int | None = None, **filters: Any
+    ) -> list[SearchHit]:
+        """The messages of this conversation matching ``query``, best first
+        (the store's :meth:`~convostore.AsyncStore.search` within this
+        thread: the same query language and filters but ``thread_id``),
+        at most ``limit`` (20 unless given). Archived messages are found too."""
+        page = await self._store.search(query, thread_id=self.id, limit=limit, **filters)
+        return page.items
 
     async def current_turn(self) -> int:
         """The number of turns so far (0 before the first user message)."""

@@ -47,6 +47,7 @@ from convostore.model import (
     Message,
     Role,
     ScopedState,
+    SearchHit,
     StateChange,
     Thread,
     ThreadState,
@@ -271,6 +272,14 @@ class Conversation(ConversationBase):
         """The messages of the active history with ``role``, in order."""
         r = Role(role)
         return [m for m in self.messages() if m.role is r]
+
+    def search(self, query: str, *, limit: int | None = None, **filters: Any) -> list[SearchHit]:
+        """The messages of this conversation matching ``query``, best first
+        (the store's :meth:`~convostore.Store.search` within this
+        thread: the same query language and filters but ``thread_id``),
+        at most ``limit`` (20 unless given). Archived messages are found too."""
+        page = self._store.search(query, thread_id=self.id, limit=limit, **filters)
+        return page.items
 
     def current_turn(self) -> int:
         """The number of turns so far (0 before the first user message)."""

@@ -68,6 +68,7 @@ from convostore.model.parts import (
     ToolResultPart,
 )
 from convostore.model.parts import _text_of as _text_of
+from convostore.model.search import SearchHit, SearchSnippet
 from convostore.model.snapshot import SNAPSHOT_VERSIONS, ConversationSnapshot
 from convostore.model.state import (
     STATE_PREFIXES,
@@ -126,6 +127,8 @@ __all__ = [
     "RefusalPart",
     "Role",
     "ScopedState",
+    "SearchHit",
+    "SearchSnippet",
     "SourcePart",
     "StateChange",
     "StateScope",

@@ -27,7 +27,17 @@ from convostore.model import HealthCheckResult, HealthReport
 from convostore.store import DEFAULT_URL, open_async_store, open_store, url_from_env
 from convostore.store.api import AsyncStore
 
-from . import attachments, branches, context, docs, message_ops, messages, state, threads
+from . import (
+    attachments,
+    branches,
+    context,
+    docs,
+    message_ops,
+    messages,
+    search,
+    state,
+    threads,
+)
 from ._errors_asgi import UnhandledErrorMiddleware
 from .deps import ApiKeyDep, EncodedPathMiddleware, Runtime, runtime_of
 from .errors import HANDLED, PROBLEM_JSON, Problem, handle
@@ -220,6 +230,7 @@ def create_app(
         messages.router,
         message_ops.router,
         state.router,
+        search.router,
         attachments.router,
         _whoami,
     ]

@@ -51,7 +51,8 @@ Derived (override for speed only): ``update_thread``, ``delete_thread``,
 ``delete_message``, ``restore_message``, ``purge_message``, ``pop_message``,
 ``clear_messages``, ``replace_messages``, ``recent``, ``load_messages``,
 ``export_thread``, ``mandatory``, ``context_page``, ``health_check``,
-``branches``, ``set_active_branch``.
+``branches``, ``set_active_branch``, ``search`` (a scan of the tenant's
+messages; the SQL engines use their full-text index instead).
 
 A backend that declares the ``branches`` capability also implements
 ``fork_thread`` and ``tree_threads``, reads only a thread's own messages up to
@@ -75,7 +76,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, TypeVar
 
-from convostore.errors import MessageNotFoundError, ValidationError
+from convostore.errors import MessageNotFoundError, ThreadNotFoundError, ValidationError
 from convostore.model import (
     Attachment,
     AttachmentInfo,
@@ -86,6 +87,7 @@ from convostore.model import (
     Message,
     Page,
     ScopedState,
+    SearchHit,
     Thread,
     ThreadSummary,
 )
@@ -102,6 +104,7 @@ from convostore.store.rules.patches import (
     touch,
 )
 from convostore.store.rules.rewrite import Rewrite, cleared, popped, purged, replaced
+from convostore.store.rules.search import matches, passes, search_page
 from convostore.store.rules.snapshots import snapshot_of
 from convostore.store.rules.validation import check_writable
 from convostore.store.rules.window import is_mandatory
@@ -592,6 +595,37 @@ class CoreBackend(Backend):
                 break
             before = page.items[0].seq or 0
         return ops.ContextRows(mandatory, rows[: op.limit])
+
+    # derived: search ---------------------------------------------------------
+
+    def _search_threads(self, op: ops.Search) -> list[Thread]:
+        f = op.filter
+        flt = ops.ThreadFilter(f.user_id, f.agent_name, f.include_deleted)
+        if f.thread_id is None:
+            return self._each_thread(op.tenant, flt, None)
+        try:
+            t = self.get_thread(ops.GetThread(op.tenant, f.thread_id))
+        except ThreadNotFoundError:
+            return []
+        wanted = (
+            (flt.include_deleted or t.deleted_at is None)
+            and (flt.user_id is None or t.user_id == flt.user_id)
+            and (flt.agent_name is None or t.agent_name == flt.agent_name)
+        )
+        return [t] if wanted else []
+
+    def search(self, op: ops.Search) -> Page[SearchHit]:
+        """A scan of every message of the tenant's threads that pass the
+        filters, scored by ``rules.search.matches``: its cost grows with the
+        tenant's messages, which suits the memory and JSON backends."""
+        scored: list[tuple[float, Message]] = []
+        for t in self._search_threads(op):
+            for m in self._all_messages(op.tenant, t.id, op.filter.include_deleted):
+                if passes(m, op.filter):
+                    found, score = matches(m, op.terms)
+                    if found:
+                        scored.append((score, m))
+        return search_page(scored, op)
 
     # derived: health ---------------------------------------------------------
 

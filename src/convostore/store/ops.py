@@ -24,6 +24,7 @@ from convostore.model import (
     MessagePatch,
     Page,
     ScopedState,
+    SearchHit,
     StateChange,
     StateScope,
     StateUpdate,
@@ -33,6 +34,7 @@ from convostore.model import (
 )
 
 if TYPE_CHECKING:
+    from convostore.store.rules.search import Term
     from convostore.tokens import TokenCounter
 
 T = TypeVar("T")
@@ -519,3 +521,38 @@ class LoadMessages(Op[list[Any]]):
     """Read only this thread's own messages, up to this seq (a part of a
     branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
     the thread's whole history, a branch's lineage included."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """Which messages a search covers (``None``: any). ``since`` is inclusive
+    and ``until`` exclusive, on the message's ``created_at``."""
+
+    user_id: str | None = None
+    thread_id: str | None = None
+    agent_name: str | None = None
+    role: str | None = None
+    model: str | None = None
+    tool_name: str | None = None
+    """Messages with a tool-call or tool-result part of this tool, or a tool
+    message of that ``name``."""
+    execution_id: str | None = None
+    since: Any = None  # datetime.datetime | None
+    until: Any = None  # datetime.datetime | None
+    include_deleted: bool = False
+    """Deleted messages and the messages of deleted threads too."""
+
+
+@dataclass(frozen=True, slots=True)
+class Search(Op[Page[SearchHit]]):
+    """The tenant's messages matching every one of ``terms`` and ``filter``,
+    best first: score descending, then message id descending; ``after`` is
+    the (score, id) of the last hit seen. ``key`` is the search's fingerprint,
+    kept in its cursors."""
+
+    name: ClassVar[str] = "search"
+    terms: tuple[Term, ...]
+    filter: SearchFilter
+    limit: int
+    after: tuple[float, str] | None = None
+    key: str = ""

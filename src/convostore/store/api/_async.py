@@ -24,6 +24,7 @@ from convostore.model import (
     Message,
     Page,
     ScopedState,
+    SearchHit,
     StateChange,
     Thread,
     ThreadState,
@@ -650,6 +651,54 @@ class AsyncStore(StoreBase[AsyncBackend]):
         ``limit`` keeps the first ``limit`` of them; ``None`` returns all.
         """
         return await self._run(self._by_execution(execution_id, thread_id, limit))
+
+    # search -----------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+        agent_name: str | None = None,
+        role: str | None = None,
+        model: str | None = None,
+        tool_name: str | None = None,
+        execution_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[SearchHit]:
+        """One page of the messages matching ``query``, best first; pass
+        ``next_cursor`` on for the next.
+
+        ``query`` is words that must all occur, ``"quoted phrases"`` and
+        ``prefix*`` words (see the search docs). The filters narrow it down:
+        the thread's user, the thread, its agent, the message's role, the
+        model that wrote it (``metadata.model``), a tool it calls or answers,
+        its execution, and a time range on its ``created_at`` (``since``
+        inclusive, ``until`` exclusive). Deleted messages, and the messages of
+        deleted threads, only with ``include_deleted``. ``limit`` is 20 unless
+        given.
+
+        Raises:
+            ValidationError: a malformed query, filter or cursor.
+        """
+        filters = {
+            "user_id": user_id,
+            "thread_id": thread_id,
+            "agent_name": agent_name,
+            "role": role,
+            "model": model,
+            "tool_name": tool_name,
+            "execution_id": execution_id,
+            "since": since,
+            "until": until,
+            "include_deleted": include_deleted,
+        }
+        return await self._run(self._search(query, filters, limit, cursor))
 
     # snapshots, context and health -------------------------------------------------
 

@@ -23,6 +23,7 @@ from convostore.model import (
     ConversationSnapshot,
     Message,
     MessagePatch,
+    Role,
     StateChange,
     StateUpdate,
     Thread,
@@ -37,6 +38,7 @@ from convostore.store.rules.append import CLIENT_FIELDS
 from convostore.store.rules.attachments import check_size, extract
 from convostore.store.rules.paging import decode_cursor
 from convostore.store.rules.patches import apply_message_patch
+from convostore.store.rules.search import decode_search_cursor, fingerprint, parse_query
 from convostore.store.rules.snapshots import check_snapshot_version, rekey_snapshot
 from convostore.store.rules.state import check_change, check_scope, check_update
 from convostore.store.rules.validation import (
@@ -69,6 +71,17 @@ def check_id(value: Any, field: str) -> str:
     if not is_identifier(value):
         raise ValidationError(ID_RULE, field=field)
     return value
+
+
+def _utc_time(value: Any, field: str) -> dt.datetime | None:
+    """A time filter as an aware UTC datetime (a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise ValidationError("must be a datetime", field=field)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def check_revision(value: Any) -> int | None:
@@ -537,6 +550,30 @@ class StoreBase(Generic[B]):
         return ops.ByExecution(
             self._tenant, check_id(execution_id, "execution_id"), thread_id, limit
         )
+
+    def _search(
+        self, query: str, filters: Mapping[str, Any], limit: int | None, cursor: str | None
+    ) -> ops.Search:
+        terms = parse_query(query)
+        f = dict(filters)
+        for name in ("user_id", "thread_id", "execution_id"):
+            if f[name] is not None:
+                check_id(f[name], name)
+        for name in ("agent_name", "model", "tool_name"):
+            check_filter_text(f[name], name)
+        if f["role"] is not None:
+            try:
+                f["role"] = Role(f["role"]).value
+            except ValueError:
+                roles = ", ".join(r.value for r in Role)
+                raise ValidationError(f"must be one of {roles}", field="role") from None
+        for name in ("since", "until"):
+            f[name] = _utc_time(f[name], name)
+        f["include_deleted"] = bool(f["include_deleted"])
+        flt = ops.SearchFilter(**f)
+        key = fingerprint(query, flt)
+        after = None if cursor is None else decode_search_cursor(cursor, key)
+        return ops.Search(self._tenant, terms, flt, check_limit(limit, 20, self.limits), after, key)
 
     def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
         check_id(thread_id, "thread_id")

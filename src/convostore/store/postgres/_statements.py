@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from convostore.store.postgres.migrations import MIGRATIONS_TABLE, quote_ident, render
+from convostore.store.rules.search import Term, tsquery
 from convostore.store.sql.rows import THREAD_READ
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
 
@@ -56,6 +57,28 @@ _THREAD_COLS = (
     *_COUNTERS,
     "body",
 )
+
+
+_PARTS = (
+    "json_array_elements(CASE WHEN json_typeof(m.body->'parts') = 'array' THEN m.body->'parts' END)"
+)
+_SEARCH_FILTERS = {
+    "user_id": "t.user_id = %(user_id)s",
+    "thread_id": "m.thread_id = %(thread_id)s",
+    "agent_name": "t.agent_name = %(agent_name)s",
+    "role": "m.role = %(role)s",
+    "model": "m.body->'metadata'->>'model' = %(model)s",
+    "tool_name": (
+        f"(EXISTS (SELECT 1 FROM {_PARTS} AS p WHERE p->>'tool_name' = %(tool_name)s) "
+        "OR (m.role = 'tool' AND m.body->>'name' = %(tool_name)s))"
+    ),
+    "execution_id": "m.execution_id = %(execution_id)s",
+    "since": "m.created_at >= %(since)s",
+    "until": "m.created_at < %(until)s",
+}
+
+
+_THREAD_F = frozenset({"user_id", "agent_name"})
 
 
 def _iso(column: str) -> str:
@@ -479,6 +502,39 @@ class PgStatements(Statements):
         return (
             f"SELECT {_thread_read()} FROM {self.threads_table} WHERE {cond} "
             "ORDER BY updated_at DESC, id DESC LIMIT %(limit)s"
+        ).encode()
+
+    def search_query(self, terms: Sequence[Term]) -> str:
+        return tsquery(terms)
+
+    def search_time(self, value: dt.datetime) -> dt.datetime:
+        return value
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one PgStatements per backend, kept for life
+    def search(self, *, filters: frozenset[str], after: bool) -> bytes:
+        query = "to_tsquery('simple', %(query)s)"
+        inner = ["m.tenant_id = %(tenant)s", f"m.search @@ {query}"]
+        inner += [c for n, c in _SEARCH_FILTERS.items() if n in filters and n not in _THREAD_F]
+        outer = [c for n, c in _SEARCH_FILTERS.items() if n in filters and n in _THREAD_F]
+        if "deleted" not in filters:
+            inner.append("NOT m.deleted")
+            outer.append("t.deleted_at IS NULL")
+        if after:
+            outer.append(
+                "(f.score < %(after_score)s::float8 "
+                "OR (f.score = %(after_score)s::float8 AND f.id < %(after_id)s))"
+            )
+        # The matches first (the GIN index, or the tenant's rows when the words
+        # are in most of them), whatever the statistics say of the threads.
+        # Rank normalisation 1: divided by 1 + log(length), as the scan ranks.
+        return (
+            "WITH f AS MATERIALIZED (SELECT m.thread_id, m.id, m.body, "
+            f"ts_rank(m.search, {query}, 1)::float8 AS score FROM {self.messages_table} AS m "
+            f"WHERE {' AND '.join(inner)}) "
+            f"SELECT f.score, f.body::text FROM f JOIN {self.threads_table} AS t "
+            "ON t.tenant_id = %(tenant)s AND t.id = f.thread_id "
+            f"{'WHERE ' + ' AND '.join(outer) + ' ' if outer else ''}"
+            "ORDER BY f.score DESC, f.id DESC LIMIT %(limit)s"
         ).encode()
 
     def render(self, template: str) -> bytes:

@@ -256,6 +256,39 @@ WHERE deleted_at IS NOT NULL OR (body->>'archived_at') IS NOT NULL
 )""",
         ),
     ),
+    Migration(
+        7,
+        "full-text search",
+        (
+            # Generated from the body, so every write of a message row keeps it,
+            # in its transaction; adding it rewrites the table, indexing every
+            # message already stored. The text is the one
+            # convostore.store.rules.search.search_text makes: content (made
+            # from the parts when the body leaves it out, JSON escapes taken
+            # out), name, tool names, call arguments and non-string results, by
+            # JSON paths (a function or subqueries would cost an insert three
+            # times as much). ASCII punctuation separates words, as on the
+            # other backends (the parser would keep ``example.com`` whole).
+            r"""ALTER TABLE {s}.convostore_messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(left(
+        coalesce(body->>'content', regexp_replace(
+            jsonb_path_query_array(body::jsonb, '$.parts[*] ? (@.type == "text").text')::text
+            || jsonb_path_query_array(body::jsonb,
+                '$.parts[*] ? (@.type == "tool-result" && @.result.type() == "string").result'
+            )::text, '\\(["\\/bfnrt]|u[0-9a-fA-F]{4})', ' ', 'g'))
+        || E'\n' || coalesce(body->>'name', '')
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call" || @.type == "tool-result").tool_name')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-call").args')::text
+        || E'\n' || jsonb_path_query_array(body::jsonb,
+            '$.parts[*] ? (@.type == "tool-result" && @.result.type() != "string").result'
+        )::text, 100000) COLLATE "C", '[[:punct:][:space:]]+', ' ', 'g')))
+    STORED""",
+            """CREATE INDEX convostore_messages_search
+    ON {s}.convostore_messages USING gin (search)""",
+        ),
+    ),
 )
 """Every migration, oldest first, in increasing versions."""
 

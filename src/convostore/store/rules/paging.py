@@ -13,6 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,10 +57,11 @@ _US_RANGE = (
 )
 
 
-CursorField = Literal["id", "seq", "time", "direction"]
+CursorField = Literal["id", "seq", "time", "direction", "score"]
 """What one value of a cursor is: an id (the id rule), a seq (an integer
 0..2**63-1), a time (an integer of microseconds within the range of a
-``datetime``) or a paging direction (``"after"`` or ``"before"``)."""
+``datetime``), a paging direction (``"after"`` or ``"before"``) or a search
+score (a finite number)."""
 
 
 def _is_int_in(value: Any, low: int, high: int) -> bool:
@@ -73,6 +75,8 @@ def _cursor_value_ok(value: Any, field: CursorField) -> bool:
         return _is_int_in(value, 0, INT64_MAX)
     if field == "time":
         return _is_int_in(value, *_US_RANGE)
+    if field == "score":
+        return type(value) in (int, float) and math.isfinite(value)
     return isinstance(value, str) and value in ("after", "before")
 
 

@@ -47,6 +47,7 @@ from convostore.model import (
     Message,
     Page,
     ScopedState,
+    SearchHit,
     Thread,
     ThreadSummary,
 )
@@ -83,6 +84,7 @@ from convostore.store.rules.patches import (
     touch,
 )
 from convostore.store.rules.rewrite import Rewrite, cleared, popped, purged, replaced
+from convostore.store.rules.search import search_page
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.state import updated_state
 from convostore.store.rules.validation import check_revision, check_writable
@@ -629,6 +631,41 @@ def messages_by_execution(
     return _through(decode((yield query)), op.upto_seq)
 
 
+# --- search -----------------------------------------------------------------------
+
+_SEARCH_FILTERS = (
+    "user_id",
+    "thread_id",
+    "agent_name",
+    "role",
+    "model",
+    "tool_name",
+    "execution_id",
+    "since",
+    "until",
+)
+
+
+def search(sq: Statements, settings: StoreSettings, op: ops.Search) -> Steps[Page[SearchHit]]:
+    flt = op.filter
+    params: dict[str, Any] = {
+        "tenant": op.tenant,
+        "query": sq.search_query(op.terms),
+        "limit": op.limit + 1,
+    }
+    for name in _SEARCH_FILTERS:
+        value = getattr(flt, name)
+        if value is not None:
+            params[name] = sq.search_time(value) if name in ("since", "until") else value
+    shape = set(params) - {"tenant", "query", "limit"}
+    if flt.include_deleted:
+        shape.add("deleted")
+    if op.after is not None:
+        params["after_score"], params["after_id"] = op.after
+    rows = yield Query(sq.search(filters=frozenset(shape), after=op.after is not None), params)
+    return search_page([(float(score), r.decode_message(body)) for score, body in rows], op)
+
+
 # --- snapshots --------------------------------------------------------------------
 
 
@@ -869,6 +906,7 @@ HANDLERS: dict[str, Handler] = {
     "list_messages": Handler(list_messages, _A),
     "recent": Handler(recent, _A),
     "messages_by_execution": Handler(messages_by_execution, _A),
+    "search": Handler(search, _A),
     "context_page": Handler(context_page, _A),
     "mandatory": Handler(mandatory, _A),
     "lineage_mandatory": Handler(lineage_mandatory, _A),

@@ -23,7 +23,10 @@ import datetime as dt
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from convostore.store.rules.search import Term
 
 __all__ = ["Fetch", "Query", "Statements"]
 
@@ -255,3 +258,22 @@ class Statements(ABC):
         written). Engines whose appends take no round trips to speak of need
         not offer it."""
         raise NotImplementedError(f"{self.engine} statements have no append_if_unchanged")
+
+    @abstractmethod
+    def search(self, *, filters: frozenset[str], after: bool) -> Any:
+        """A full-text search of a tenant's messages, best first. Parameters
+        (a dict): ``tenant``, ``query`` (the engine's query text), ``limit``,
+        one per name in ``filters`` (``user_id``, ``thread_id``,
+        ``agent_name``, ``role``, ``model``, ``tool_name``, ``execution_id``,
+        ``since``, ``until`` as :meth:`search_time` forms, and ``deleted`` when
+        deleted messages are included), and with ``after`` ``after_score`` and
+        ``after_id``. Rows: (score, body), score descending then id
+        descending."""
+
+    @abstractmethod
+    def search_query(self, terms: Sequence[Term]) -> str:
+        """Parsed search terms as the engine's full-text query text."""
+
+    @abstractmethod
+    def search_time(self, value: dt.datetime) -> Any:
+        """A time filter of a search as the parameter :meth:`search` takes."""

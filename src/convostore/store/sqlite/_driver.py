@@ -157,6 +157,9 @@ class Database:
                         f"{self.path}: cannot switch to WAL mode (got {mode})"
                     )
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            # A row replaced by a REPLACE conflict then fires the delete trigger
+            # that takes it out of the search index (see the schema's migration 4).
+            conn.execute("PRAGMA recursive_triggers = ON")
         except sqlite3.Error as exc:
             raise BackendUnavailableError(
                 f"cannot open SQLite database {self.path}: {exc}"

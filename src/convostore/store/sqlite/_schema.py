@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convostore.errors import SchemaTooNewError
+from convostore.store.rules.search import MAX_INDEXED_CHARS
 from convostore.store.sql.handlers import Steps
 from convostore.store.sql.statements import Fetch, Query
 
@@ -41,6 +42,36 @@ __all__ = [
     "ddl",
     "schema_version",
 ]
+
+
+def search_text_sql(body: str) -> str:
+    """The SQL expression of a message's searchable text, from its ``body``:
+    the very text :func:`convostore.store.rules.search.search_text` makes."""
+    parts = f"json_each({body}, '$.parts')"
+    tool = (
+        "char(10) || coalesce(json_extract(p.value, '$.tool_name'), '') || char(10) || "
+        "CASE WHEN json_extract(p.value, '$.type') = 'tool-call' "
+        "THEN coalesce(json_extract(p.value, '$.args'), '') "
+        "WHEN json_type(p.value, '$.result') = 'text' THEN '' "
+        "ELSE coalesce(json_extract(p.value, '$.result'), '') END"
+    )
+    # A stored body leaves ``content`` out when its parts make it: the text
+    # parts and the string tool results, one per line.
+    derived = (
+        "(SELECT group_concat(CASE json_extract(p.value, '$.type') "
+        "WHEN 'text' THEN json_extract(p.value, '$.text') "
+        "ELSE json_extract(p.value, '$.result') END, char(10)) "
+        f"FROM {parts} AS p WHERE json_extract(p.value, '$.type') = 'text' "
+        "OR (json_extract(p.value, '$.type') = 'tool-result' "
+        "AND json_type(p.value, '$.result') = 'text'))"
+    )
+    return (
+        f"substr(coalesce(json_extract({body}, '$.content'), {derived}, '') || char(10) || "
+        f"coalesce(json_extract({body}, '$.name'), '') || "
+        f"coalesce((SELECT group_concat({tool}, '') FROM {parts} AS p "
+        "WHERE json_extract(p.value, '$.type') IN ('tool-call', 'tool-result')), ''), "
+        f"1, {MAX_INDEXED_CHARS})"
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +217,59 @@ MIGRATIONS: tuple[Migration, ...] = (
                 PRIMARY KEY (tenant_id, scope, user_id)
             ) WITHOUT ROWID
             """,
+        ),
+    ),
+    Migration(
+        6,
+        "full-text search",
+        (
+            # The FTS5 row of each message: messages is WITHOUT ROWID, so an
+            # integer key per (tenant, thread, seq) is kept here.
+            """
+            CREATE TABLE message_search_keys (
+                id         INTEGER PRIMARY KEY,
+                tenant_id  TEXT    NOT NULL,
+                thread_id  TEXT    NOT NULL,
+                seq        INTEGER NOT NULL,
+                UNIQUE (tenant_id, thread_id, seq)
+            )
+            """,
+            # Contentless: the text is the message body's, never stored twice;
+            # the triggers hand FTS5 the old text to take out of the index.
+            """CREATE VIRTUAL TABLE messages_fts USING fts5(
+                   text, content='', tokenize='unicode61 remove_diacritics 0')""",
+            """INSERT INTO message_search_keys (tenant_id, thread_id, seq)
+               SELECT tenant_id, thread_id, seq FROM messages""",
+            f"""INSERT INTO messages_fts (rowid, text)
+               SELECT k.id, {search_text_sql("m.body")} FROM message_search_keys AS k
+               JOIN messages AS m ON m.tenant_id = k.tenant_id AND m.thread_id = k.thread_id
+                                 AND m.seq = k.seq""",
+            # Every write of a message row keeps the index, in its transaction.
+            f"""CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+                   INSERT INTO message_search_keys (tenant_id, thread_id, seq)
+                   VALUES (new.tenant_id, new.thread_id, new.seq);
+                   INSERT INTO messages_fts (rowid, text)
+                   VALUES (last_insert_rowid(), {search_text_sql("new.body")});
+               END""",
+            f"""CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+                   INSERT INTO messages_fts (messages_fts, rowid, text)
+                   SELECT 'delete', id, {search_text_sql("old.body")} FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   DELETE FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+               END""",
+            f"""CREATE TRIGGER messages_search_update
+               AFTER UPDATE OF tenant_id, thread_id, seq, body ON messages BEGIN
+                   INSERT INTO messages_fts (messages_fts, rowid, text)
+                   SELECT 'delete', id, {search_text_sql("old.body")} FROM message_search_keys
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   UPDATE message_search_keys
+                   SET tenant_id = new.tenant_id, thread_id = new.thread_id, seq = new.seq
+                   WHERE tenant_id = old.tenant_id AND thread_id = old.thread_id AND seq = old.seq;
+                   INSERT INTO messages_fts (rowid, text)
+                   SELECT id, {search_text_sql("new.body")} FROM message_search_keys
+                   WHERE tenant_id = new.tenant_id AND thread_id = new.thread_id AND seq = new.seq;
+               END""",
         ),
     ),
 )

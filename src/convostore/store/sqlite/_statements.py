@@ -20,11 +20,13 @@ statistics the planner prefers the clustered key, which reads a whole thread
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from convostore.store.rules.codec import to_us
+from convostore.store.rules.search import Term, fts5_query
 from convostore.store.sql.rows import THREAD_READ
 from convostore.store.sql.statements import Fetch, MessageRow, Query, Statements
 
@@ -312,7 +314,18 @@ class SqliteStatements(Statements):
     def id_list(self, ids: Sequence[str]) -> str:
         return json.dumps(list(ids))
 
+    def search_query(self, terms: Sequence[Term]) -> str:
+        return fts5_query(terms)
+
+    def search_time(self, value: dt.datetime) -> str:
+        utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="microseconds") + "Z"
+
     # statements built per shape ----------------------------------------------------
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one statements object per backend
+    def search(self, *, filters: frozenset[str], after: bool) -> str:
+        return _search(filters, after)
 
     def messages_page(self, *, backward: bool, include_deleted: bool) -> str:
         return self._pages[backward, include_deleted]
@@ -373,4 +386,48 @@ def _listing(what: str, user: bool, agent: bool, include_deleted: bool, after: b
     return (
         f"SELECT {THREAD_READ_COLUMNS} FROM threads WHERE {cond} "
         "ORDER BY updated_us DESC, id DESC LIMIT :limit"
+    )
+
+
+# A message's created_at in its body is ISO-8601 UTC text with a fraction of
+# six digits, or none at a whole second: given one, the text sorts as the time.
+_CREATED = "json_extract(m.body, '$.created_at')"
+_CREATED_SORTABLE = (
+    f"CASE WHEN length({_CREATED}) = 20 THEN substr({_CREATED}, 1, 19) || '.000000Z' "
+    f"ELSE {_CREATED} END"
+)
+_SEARCH_FILTERS = {
+    "user_id": "t.user_id = :user_id",
+    "thread_id": "m.thread_id = :thread_id",
+    "agent_name": "t.agent_name = :agent_name",
+    "role": "m.role = :role",
+    "model": "json_extract(m.body, '$.metadata.model') = :model",
+    "tool_name": (
+        "(EXISTS (SELECT 1 FROM json_each(m.body, '$.parts') AS p "
+        "WHERE json_extract(p.value, '$.tool_name') = :tool_name) "
+        "OR (m.role = 'tool' AND json_extract(m.body, '$.name') = :tool_name))"
+    ),
+    "execution_id": "m.execution_id = :execution_id",
+    "since": f"{_CREATED_SORTABLE} >= :since",
+    "until": f"{_CREATED_SORTABLE} < :until",
+}
+
+
+def _search(filters: frozenset[str], after: bool) -> str:
+    where = ["k.tenant_id = :tenant"]
+    where += [cond for name, cond in _SEARCH_FILTERS.items() if name in filters]
+    if "deleted" not in filters:
+        where += ["m.deleted = 0", "t.deleted_us IS NULL"]
+    if after:
+        where.append("(f.score < :after_score OR (f.score = :after_score AND m.id < :after_id))")
+    # The index finds the matching rows of every tenant; the tenant's are kept.
+    return (
+        "SELECT f.score, m.body FROM "
+        "(SELECT rowid AS rid, -bm25(messages_fts) AS score FROM messages_fts "
+        "WHERE messages_fts MATCH :query) AS f "
+        "JOIN message_search_keys AS k ON k.id = f.rid "
+        "JOIN messages AS m ON m.tenant_id = k.tenant_id AND m.thread_id = k.thread_id "
+        "AND m.seq = k.seq "
+        "JOIN threads AS t ON t.tenant_id = m.tenant_id AND t.id = m.thread_id "
+        f"WHERE {' AND '.join(where)} ORDER BY f.score DESC, m.id DESC LIMIT :limit"
     )

@@ -32,6 +32,7 @@ The suite is one class per concept, each usable on its own:
 :class:`IdentifierContract`   real-world and refused ids
 :class:`BadInputContract`     bad input refused alike, nothing written
 :class:`PropertyContract`     hypothesis round trips
+:class:`SearchContract`       full-text search: matches, filters, walls, paging
 :class:`AttachmentContract`   every part kind; attachments (capability ``attachments``)
 :class:`BranchContract`       branches sharing history (capability ``branches``)
 :class:`StateContract`        user and app state, state changes with an append
@@ -68,6 +69,7 @@ from convostore.testing.contract.paging import PagingContract
 from convostore.testing.contract.properties import PropertyContract
 from convostore.testing.contract.revisions import RevisionContract
 from convostore.testing.contract.rewrites import RewriteContract, assert_recounted
+from convostore.testing.contract.search import SearchContract
 from convostore.testing.contract.seeds import SeedContract
 from convostore.testing.contract.state import StateContract
 from convostore.testing.contract.tenants import TenantContract
@@ -94,6 +96,7 @@ __all__ = [
     "PropertyContract",
     "RevisionContract",
     "RewriteContract",
+    "SearchContract",
     "SeedContract",
     "StateContract",
     "StoreContract",
@@ -125,6 +128,7 @@ class StoreContract(
     IdentifierContract,
     BadInputContract,
     PropertyContract,
+    SearchContract,
     AttachmentContract,
     BranchContract,
     StateContract,
