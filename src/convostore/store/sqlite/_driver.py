@@ -158,7 +158,7 @@ class Database:
                     )
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             # A row replaced by a REPLACE conflict then fires the delete trigger
-            # that takes it out of the search index (see the schema's migration 4).
+            # that takes it out of the search index (see the schema's migration 6).
             conn.execute("PRAGMA recursive_triggers = ON")
         except sqlite3.Error as exc:
             raise BackendUnavailableError(
