@@ -344,14 +344,17 @@ class CoreBackend(Backend):
         """The threads of the tree rooted at ``op.root_id``, any order."""
         raise _no_branches(self)
 
-    def lineage_page(self, op: ops.LineagePage) -> list[tuple[int, Message | str]]:
+    def lineage_page(self, op: ops.LineagePage) -> ops.ContextRows:
         rows: list[tuple[int, Message | str]] = []
         for thread_id, bound in op.segments:
             page = ops.ContextPage(op.tenant, thread_id, op.limit - len(rows), bound, upto_seq=END)
             rows.extend(self.context_page(page).rows)
             if len(rows) >= op.limit:
                 break
-        return rows[: op.limit]
+        mandatory = None
+        if op.mandatory is not None:
+            mandatory = self.lineage_mandatory(ops.LineageMandatory(op.tenant, op.mandatory))
+        return ops.ContextRows(mandatory, rows[: op.limit])
 
     def lineage_mandatory(self, op: ops.LineageMandatory) -> list[Message]:
         out: list[Message] = []

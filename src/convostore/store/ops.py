@@ -443,14 +443,18 @@ class Mandatory(Op[list[Message]]):
 
 
 @dataclass(frozen=True, slots=True)
-class LineagePage(Op[list[tuple[int, "Message | str"]]]):
-    """Up to ``limit`` live, unarchived messages of a branch's history, newest
-    first, as :class:`ContextPage` rows: ``segments`` are ``(thread id,
-    bound)`` newest first, each thread's own messages below its bound."""
+class LineagePage(Op["ContextRows"]):
+    """A :class:`ContextPage` of a branch's history: up to ``limit`` live,
+    unarchived messages, newest first, where ``segments`` are ``(thread id,
+    bound)`` newest first, each thread's own messages below its bound; and,
+    with ``mandatory`` (as :class:`LineageMandatory` takes them), the
+    mandatory messages of the history, from the same read where the engine
+    can."""
 
     name: ClassVar[str] = "lineage_page"
     segments: tuple[tuple[str, int], ...]
     limit: int
+    mandatory: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -457,20 +457,29 @@ class PgStatements(Statements):
         return Query(sql, params, Fetch.ROWCOUNT)
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life
-    def lineage_page(self, segments: int) -> bytes:
-        """One statement for a branch's page: the planner merges the ordered
-        reads of its threads lazily (Merge Append), so a thread whose rows the
-        page does not reach costs one index probe."""
+    def lineage_page(self, segments: int, with_mandatory: bool) -> bytes:
+        """One statement for a branch's window page: the planner merges the
+        ordered reads of its threads lazily (Merge Append), so a thread whose
+        rows the page does not reach costs one index probe; the mandatory
+        messages come from the same read, as in ``context_start``."""
+        m = self.messages_table
         parts = [
-            f"(SELECT seq, body::text AS body FROM {self.messages_table} "
+            f"(SELECT thread_id, seq, body::text AS body FROM {m} "
             f"WHERE tenant_id = %(tenant)s AND thread_id = %(thread{i})s "
             f"AND seq < %(before{i})s AND NOT deleted AND NOT archived "
             "ORDER BY seq DESC LIMIT %(limit)s)"
             for i in range(segments)
         ]
-        return (
-            f"SELECT seq, body FROM ({' UNION ALL '.join(parts)}) AS lineage "
+        page = (
+            f"SELECT 1, thread_id, seq, body FROM ({' UNION ALL '.join(parts)}) AS lineage "
             "ORDER BY seq DESC LIMIT %(limit)s"
+        )
+        if not with_mandatory:
+            return page.encode()
+        return (
+            f"(SELECT 0, thread_id, seq, body::text FROM {m} WHERE tenant_id = %(tenant)s "
+            "AND thread_id = ANY(%(threads)s::text[]) AND NOT deleted AND NOT archived "
+            f"AND (pinned OR role = 'system')) UNION ALL ({page})"
         ).encode()
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 - one PgStatements per backend, kept for life

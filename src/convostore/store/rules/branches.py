@@ -417,16 +417,19 @@ def _recent(thread: Thread | History, op: ops.Recent) -> Read:
 
 
 def _mandatory(thread: Thread | History, tenant: str) -> Read:
-    wanted = tuple((s.thread_id, s.last) for s in segments(thread) if s.last >= s.first)
-    found: list[Message] = yield ops.LineageMandatory(tenant, wanted)
+    found: list[Message] = yield ops.LineageMandatory(tenant, _mandatory_segments(thread))
     return found
+
+
+def _mandatory_segments(thread: Thread | History) -> tuple[tuple[str, int], ...]:
+    return tuple((s.thread_id, s.last) for s in segments(thread) if s.last >= s.first)
 
 
 def _context(thread: Thread | History, op: ops.ContextPage) -> Read:
     wanted = tuple((seg.thread_id, bound) for seg, bound in _newest_first(thread, op.before_seq))
-    rows: list[tuple[int, Message | str]] = yield ops.LineagePage(op.tenant, wanted, op.limit)
-    mandatory = (yield from _mandatory(thread, op.tenant)) if op.with_mandatory else None
-    return ops.ContextRows(mandatory, rows[: op.limit])
+    mandatory = _mandatory_segments(thread) if op.with_mandatory else None
+    got: ops.ContextRows = yield ops.LineagePage(op.tenant, wanted, op.limit, mandatory)
+    return got
 
 
 def _all(thread: Thread | History, tenant: str, include_deleted: bool) -> Read:

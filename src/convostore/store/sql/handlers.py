@@ -592,8 +592,8 @@ def mandatory(sq: Statements, settings: StoreSettings, op: ops.Mandatory) -> Ste
 
 def lineage_page(
     sq: Statements, settings: StoreSettings, op: ops.LineagePage
-) -> Steps[list[tuple[int, Message | str]]]:
-    sql = sq.lineage_page(len(op.segments))
+) -> Steps[ops.ContextRows]:
+    sql = sq.lineage_page(len(op.segments), op.mandatory is not None)
     if sql is None:  # one read per thread, until the page is full
         rows: list[tuple[int, Message | str]] = []
         for thread_id, bound in op.segments:
@@ -601,11 +601,27 @@ def lineage_page(
             rows.extend((yield from context_page(sq, settings, page)).rows)
             if len(rows) >= op.limit:
                 break
-        return rows
+        mandatory = None
+        if op.mandatory is not None:
+            lineage = ops.LineageMandatory(op.tenant, op.mandatory)
+            mandatory = yield from lineage_mandatory(sq, settings, lineage)
+        return ops.ContextRows(mandatory, rows)
     params: dict[str, Any] = {"tenant": op.tenant, "limit": op.limit}
     for i, (thread_id, bound) in enumerate(op.segments):
         params[f"thread{i}"], params[f"before{i}"] = thread_id, bound
-    return list((yield Query(sql, params)))
+    last = dict(op.mandatory or ())
+    if op.mandatory is not None:
+        params["threads"] = list(last)
+    page, kept = [], []
+    for tag, thread_id, seq, body in (yield Query(sql, params)):
+        if tag:
+            page.append((seq, body))
+        elif seq <= last[thread_id]:
+            kept.append((seq, body))
+    page.sort(key=lambda row: row[0], reverse=True)
+    kept.sort(key=lambda row: row[0])
+    mandatory = None if op.mandatory is None else [r.decode_message(b) for _, b in kept]
+    return ops.ContextRows(mandatory, page)
 
 
 def lineage_mandatory(

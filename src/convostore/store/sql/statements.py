@@ -217,11 +217,13 @@ class Statements(ABC):
         """(tenant, thread, seq bound, limit) -> (body,) of the messages after
         the bound in seq order, or, ``backward``, below it newest first."""
 
-    def lineage_page(self, segments: int) -> Any:
-        """Named ``tenant``, ``limit`` and ``thread<i>``, ``before<i>`` for each
-        of ``segments`` threads -> (seq, body) of up to ``limit`` live,
-        unarchived messages, newest first, each thread's below its bound; or
-        ``None`` where reading the segments one by one costs no round trips."""
+    def lineage_page(self, segments: int, with_mandatory: bool) -> Any:
+        """Named ``tenant``, ``limit``, ``thread<i>`` and ``before<i>`` for
+        each of ``segments`` threads, and, ``with_mandatory``, ``threads`` (a
+        list) -> (tag, thread_id, seq, body): up to ``limit`` live, unarchived
+        messages, newest first, each thread's below its bound (tag 1), and the
+        mandatory messages of ``threads`` (tag 0); or ``None`` where reading
+        the threads one by one costs no round trips."""
         return None
 
     @abstractmethod
