@@ -60,7 +60,7 @@ def test_corpus_round_trips(name: str) -> None:
     _round_trip(CHAT_CORPUS[name])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chat_payloads())
 def test_generated_payloads_round_trip(payload: list[dict[str, Any]]) -> None:
     _round_trip(payload)

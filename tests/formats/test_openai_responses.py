@@ -63,7 +63,7 @@ def test_corpus_round_trips(name: str) -> None:
     _round_trip(RESPONSES_CORPUS[name])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(responses_payloads())
 def test_generated_payloads_round_trip(payload: list[dict[str, Any]]) -> None:
     _round_trip(payload)

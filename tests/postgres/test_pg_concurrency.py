@@ -25,7 +25,7 @@ from convostore.store import AsyncStore, Store, open_async_store, open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
 
-PER_WRITER = 500
+PER_WRITER = 250
 THREADS = 50
 
 #: Commit without waiting for the WAL flush: visibility and atomicity are exactly
