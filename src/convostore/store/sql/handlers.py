@@ -612,16 +612,17 @@ def lineage_page(
     last = dict(op.mandatory or ())
     if op.mandatory is not None:
         params["threads"] = list(last)
-    page, kept = [], []
+    rows_out: list[tuple[int, Message | str]] = []
+    kept: list[tuple[int, str]] = []
     for tag, thread_id, seq, body in (yield Query(sql, params)):
         if tag:
-            page.append((seq, body))
+            rows_out.append((seq, body))
         elif seq <= last[thread_id]:
             kept.append((seq, body))
-    page.sort(key=lambda row: row[0], reverse=True)
+    rows_out.sort(key=lambda row: row[0], reverse=True)
     kept.sort(key=lambda row: row[0])
     mandatory = None if op.mandatory is None else [r.decode_message(b) for _, b in kept]
-    return ops.ContextRows(mandatory, page)
+    return ops.ContextRows(mandatory, rows_out)
 
 
 def lineage_mandatory(
