@@ -26,6 +26,7 @@ from convostore.store import DEFAULT_URL, Store, open_store, url_from_env
 from convostore.store.registry import path_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 JSON_META = "convostore.json"
 """``ctx.meta`` key set when machine output was asked for, so errors follow suit."""
@@ -208,6 +209,44 @@ def jsonable(obj: Any) -> Any:
 
 def emit_json(obj: Any) -> None:
     click.echo(json.dumps(jsonable(obj), ensure_ascii=False, indent=2))
+
+
+def listed(
+    fetch: Callable[[str | None], Any],
+    cursor: str | None,
+    all_pages: bool,
+    *,
+    as_json: bool,
+    as_jsonl: bool,
+) -> tuple[list[Any], str | None] | None:
+    """A paged listing as the listing commands print it: ``fetch(cursor)``
+    returns a page (``items``, ``next_cursor``), followed to the end with
+    ``all_pages``. With ``as_jsonl`` each page's items are printed as they
+    come, with ``as_json`` one object with ``next_cursor``; both return
+    ``None``. Otherwise the items and the cursor after them, for a table."""
+
+    def pages() -> Iterator[tuple[list[Any], str | None]]:
+        nxt = cursor
+        while True:
+            page = fetch(nxt)
+            yield page.items, page.next_cursor
+            nxt = page.next_cursor
+            if not all_pages or nxt is None:
+                return
+
+    if as_jsonl:
+        for items, _ in pages():
+            emit_jsonl(items)
+        return None
+    collected: list[Any] = []
+    next_cursor: str | None = None
+    for items, cursor_after in pages():
+        collected.extend(items)
+        next_cursor = cursor_after
+    if as_json:
+        emit_json({"items": collected, "next_cursor": next_cursor})
+        return None
+    return collected, next_cursor
 
 
 def emit_jsonl(items: Iterable[Any]) -> None:

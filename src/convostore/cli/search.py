@@ -9,15 +9,14 @@ hits by default (each with a snippet, the matched words in ``[brackets]``),
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from typing import Any
 
 import click
 
 from convostore.cli._common import (
-    emit_json,
-    emit_jsonl,
     json_option,
     jsonl_option,
+    listed,
     note,
     opened_store,
     store_options,
@@ -96,41 +95,27 @@ def search(
     """
     with opened_store(store_url, tenant, create=False) as store:
 
-        def pages() -> Iterator[tuple[list[SearchHit], str | None]]:
-            nxt = cursor
-            while True:
-                page = store.search(
-                    query,
-                    user_id=user_id,
-                    thread_id=thread_id,
-                    agent_name=agent_name,
-                    role=role,
-                    model=model,
-                    tool_name=tool_name,
-                    execution_id=execution_id,
-                    since=since,
-                    until=until,
-                    include_deleted=include_deleted,
-                    limit=limit,
-                    cursor=nxt,
-                )
-                yield page.items, page.next_cursor
-                nxt = page.next_cursor
-                if not all_pages or nxt is None:
-                    return
+        def fetch(nxt: str | None) -> Any:
+            return store.search(
+                query,
+                user_id=user_id,
+                thread_id=thread_id,
+                agent_name=agent_name,
+                role=role,
+                model=model,
+                tool_name=tool_name,
+                execution_id=execution_id,
+                since=since,
+                until=until,
+                include_deleted=include_deleted,
+                limit=limit,
+                cursor=nxt,
+            )
 
-        if as_jsonl:
-            for items, _ in pages():
-                emit_jsonl(items)
+        shown = listed(fetch, cursor, all_pages, as_json=as_json, as_jsonl=as_jsonl)
+        if shown is None:
             return
-        collected: list[SearchHit] = []
-        next_cursor: str | None = None
-        for items, cursor_after in pages():
-            collected.extend(items)
-            next_cursor = cursor_after
-        if as_json:
-            emit_json({"items": collected, "next_cursor": next_cursor})
-            return
+        collected, next_cursor = shown
         table(COLUMNS, (_row(h) for h in collected))
         if next_cursor:
             note(f"more hits: --cursor {next_cursor}")

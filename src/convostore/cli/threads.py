@@ -8,16 +8,17 @@ asks first unless ``--yes`` is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from convostore.cli._common import (
     emit_json,
-    emit_jsonl,
     fields,
     json_option,
     jsonl_option,
+    listed,
     note,
     opened_store,
     redact,
@@ -91,33 +92,19 @@ def list_(
     """
     with opened_store(store_url, tenant, create=False) as store:
 
-        def pages() -> Iterator[tuple[list[Thread], str | None]]:
-            nxt = cursor
-            while True:
-                page = store.list_threads(
-                    user_id=user_id,
-                    agent_name=agent_name,
-                    include_deleted=include_deleted,
-                    limit=limit,
-                    cursor=nxt,
-                )
-                yield page.items, page.next_cursor
-                nxt = page.next_cursor
-                if not all_pages or nxt is None:
-                    return
+        def fetch(nxt: str | None) -> Any:
+            return store.list_threads(
+                user_id=user_id,
+                agent_name=agent_name,
+                include_deleted=include_deleted,
+                limit=limit,
+                cursor=nxt,
+            )
 
-        if as_jsonl:
-            for items, _ in pages():
-                emit_jsonl(items)
+        shown = listed(fetch, cursor, all_pages, as_json=as_json, as_jsonl=as_jsonl)
+        if shown is None:
             return
-        collected: list[Thread] = []
-        next_cursor: str | None = None
-        for items, cursor_after in pages():
-            collected.extend(items)
-            next_cursor = cursor_after
-        if as_json:
-            emit_json({"items": collected, "next_cursor": next_cursor})
-            return
+        collected, next_cursor = shown
         table(COLUMNS, (_row(t) for t in collected))
         if next_cursor:
             note(f"more threads: --cursor {next_cursor}")
