@@ -219,9 +219,8 @@ class MemoryBackend(CoreBackend):
         idx = loc[1] - 1 - self._base(key)
         return key, idx, self._msgs[key][idx]
 
-    def _tree(self, tenant: str, thread: Thread) -> list[Thread]:
-        """The threads of ``thread``'s branch tree (see ``TreeThreads``)."""
-        root = tree_key(thread)
+    def _tree(self, tenant: str, root: str) -> list[Thread]:
+        """The threads of the branch tree rooted at ``root`` (see ``TreeThreads``)."""
         ids = [root, *sorted(self._trees.get((tenant, root), ()))]
         return [self._records[(tenant, i)] for i in ids if (tenant, i) in self._records]
 
@@ -316,7 +315,7 @@ class MemoryBackend(CoreBackend):
         with self._writing(key) as undo:
             thread = self._thread(*key)
             check_revision(thread, op.expected_revision)
-            check_purgeable(thread, self._tree(op.tenant, thread))
+            check_purgeable(thread, self._tree(op.tenant, tree_key(thread)))
             if thread.root_thread_id is not None:
                 members = self._trees.get((op.tenant, thread.root_thread_id), set())
                 if thread.id in members:
@@ -450,8 +449,7 @@ class MemoryBackend(CoreBackend):
 
     def tree_threads(self, op: ops.TreeThreads) -> list[Thread]:
         with self._lock:
-            ids = [op.root_id, *sorted(self._trees.get((op.tenant, op.root_id), ()))]
-            return [self._records[(op.tenant, i)] for i in ids if (op.tenant, i) in self._records]
+            return self._tree(op.tenant, op.root_id)
 
     def get_message(self, op: ops.GetMessage) -> Message:
         with self._lock:
@@ -476,7 +474,7 @@ class MemoryBackend(CoreBackend):
             new_thread, new = change(thread, old)
             if new is old:
                 return old
-            check_unshared(thread, old, new, self._tree(tenant, thread))
+            check_unshared(thread, old, new, self._tree(tenant, tree_key(thread)))
             encode_message(new, self.limits)
             msgs = self._msgs[key]
             self._set_record(key, new_thread, undo)
@@ -505,7 +503,7 @@ class MemoryBackend(CoreBackend):
             rw = plan(thread, msgs)
             if rw.thread is thread:
                 return rw.result
-            check_rewrite(thread, rw, self._tree(tenant, thread))
+            check_rewrite(thread, rw, self._tree(tenant, tree_key(thread)))
             base = self._base(key)
             for mid in claims:
                 loc = self._by_id.get((tenant, mid))

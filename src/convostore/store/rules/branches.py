@@ -38,6 +38,7 @@ from convostore.model import (
     Message,
     Thread,
     ThreadPatch,
+    no_branch_fields,
 )
 from convostore.store import ops
 from convostore.store.rules.append import add_cost, contribution
@@ -491,15 +492,7 @@ def branch_read(thread: Thread | History, op: ops.Op[Any], now: Callable[[], dt.
 
 def _snapshot(thread: Thread, msgs: list[Message], at: dt.datetime) -> ConversationSnapshot:
     """A branch's snapshot: its whole history, as a thread that is not a branch."""
-    plain = thread.model_copy(
-        update={
-            "lineage": [],
-            "parent_thread_id": None,
-            "fork_seq": None,
-            "root_thread_id": None,
-            "active_branch_id": None,
-        }
-    )
+    plain = thread.model_copy(update=no_branch_fields())
     return snapshot_of(plain, [m for m in msgs if (m.seq or 0) <= thread.message_count], at)
 
 
