@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-all setup format format-check ruff lint typecheck generate \
+.PHONY: run test test-adk test-all setup format format-check ruff lint typecheck generate \
 	sync-check cli-docs-check spell check bench clean
 
 # The package with every extra, editable, plus the `dev` dependency group
@@ -21,8 +21,25 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/convostore serve
 
-test: $(STAMP)
+test: $(STAMP) $(ADK_STAMP)
 	$(BIN)/python -m pytest -q
+	$(ADK_BIN)/python -m pytest -q tests_adk
+
+# Google ADK needs google-genai 2.x while the dev group holds 3.x (the format
+# converters are checked against it), so the ADK adapter is tested in a
+# virtualenv of its own with only the `adk` extra and the test tools.
+ADK_VENV  ?= .venv-adk
+ADK_BIN   := $(ADK_VENV)/bin
+ADK_STAMP := $(ADK_VENV)/.installed
+
+$(ADK_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(ADK_VENV)
+	$(ADK_BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(ADK_BIN)/python -m pip install --quiet -e '.[adk,server,cli,testing]' pytest-timeout httpx
+	touch $(ADK_STAMP)
+
+test-adk: $(ADK_STAMP)
+	$(ADK_BIN)/python -m pytest -q tests_adk
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m "stress or not stress"
@@ -65,4 +82,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ADK_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -22,9 +22,10 @@ from convostore.cli._common import (
 )
 from convostore.cli.transfer.exporting import export_stream
 from convostore.cli.transfer.formats import DEFAULT_BATCH, _format_of, sniff_format
-from convostore.cli.transfer.importing import import_stream
+from convostore.cli.transfer.importing import import_source, import_stream
 from convostore.cli.transfer.progress import _progress, progress_option
 from convostore.errors import StoreNotFoundError
+from convostore.importers import IMPORTERS, open_source
 
 __all__ = ["export", "import_"]
 
@@ -89,8 +90,20 @@ def export(
 
 @click.command("import")
 @store_options
-@click.argument(
-    "file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+@click.argument("file", metavar="FILE|SOURCE")
+@click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(sorted(IMPORTERS)),
+    help="Import every conversation of another project's store instead of a "
+    "convostore file: SOURCE is its database file or URL.",
+)
+@click.option(
+    "--option",
+    "source_options",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="With --from, a setting of the source (e.g. a table name); repeatable.",
 )
 @click.option(
     "--format",
@@ -125,6 +138,8 @@ def import_(
     store_url: str | None,
     tenant: str,
     file: str,
+    source_format: str | None,
+    source_options: tuple[str, ...],
     fmt: str | None,
     thread_id: str | None,
     keep_ids: bool,
@@ -133,7 +148,8 @@ def import_(
     progress: bool | None,
     as_json: bool,
 ) -> None:
-    """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin).
+    """Import a thread from a JSON or JSONL file made by export (FILE - reads stdin),
+    or with --from every conversation of another project's store.
 
     Both formats are read as a stream and appended in batches, so memory stays
     bounded for threads of any length. The thread stays hidden until every message
@@ -144,6 +160,25 @@ def import_(
     """
     if keep_ids and thread_id is None:
         raise click.UsageError("--keep-ids goes with --as THREAD_ID")
+    if source_format is not None:
+        if thread_id is not None or fmt is not None:
+            raise click.UsageError("--as and --format go with a file, not with --from")
+        _import_from(
+            store_url,
+            tenant,
+            source_format,
+            file,
+            source_options,
+            batch,
+            dry_run,
+            progress,
+            as_json,
+        )
+        return
+    if source_options:
+        raise click.UsageError("--option goes with --from")
+    if file != "-" and not Path(file).is_file():
+        raise click.BadParameter(f"file {file!r} does not exist", param_hint="FILE")
     with contextlib.ExitStack() as stack:
         if file == "-":
             fh: IO[bytes] = sys.stdin.buffer
@@ -190,6 +225,61 @@ def import_(
         note(
             f"imported thread {result.thread_id}: {result.messages} messages, "
             f"{result.appended} newly stored"
+        )
+
+
+def _import_from(
+    store_url: str | None,
+    tenant: str,
+    source_format: str,
+    source: str,
+    source_options: tuple[str, ...],
+    batch: int,
+    dry_run: bool,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    options: dict[str, str] = {}
+    for item in source_options:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+        options[key] = value
+    with contextlib.ExitStack() as stack:
+        opened = open_source(source_format, source, options)
+        stack.callback(opened.close)
+        store = stack.enter_context(
+            opened_store(_dry_run_target(store_url, dry_run), tenant, create=not dry_run)
+        )
+        tick = stack.enter_context(
+            _progress(progress, f"import {source_format}", opened.total_messages(), in_bytes=False)
+        )
+        results = import_source(
+            store, opened, source_format, batch=batch, dry_run=dry_run, tick=tick
+        )
+    threads = len(results)
+    messages = sum(r.messages for r in results)
+    appended = sum(r.appended for r in results)
+    if as_json:
+        emit_json(
+            {
+                "format": source_format,
+                "threads": [
+                    {"thread_id": r.thread_id, "messages": r.messages, "appended": r.appended}
+                    for r in results
+                ],
+                "messages": messages,
+                "appended": appended,
+                "dry_run": dry_run,
+            }
+        )
+        return
+    if dry_run:
+        note(f"valid {source_format}: {threads} threads, {messages} messages (nothing written)")
+    else:
+        note(
+            f"imported {threads} threads from {source_format}: {messages} messages, "
+            f"{appended} newly stored"
         )
 
 

@@ -11,12 +11,13 @@ from convostore._ids import new_id
 from convostore.cli.transfer.formats import DEFAULT_BATCH, Tick, _chunks, _no_tick
 from convostore.cli.transfer.reading import read_jsonl, read_snapshot
 from convostore.errors import ConflictError, ThreadExistsError, ValidationError
+from convostore.importers import Source
 from convostore.model import Attachment, Message, Thread
 from convostore.store import Store
 from convostore.store.rules.append import same_content
 from convostore.store.rules.validation import is_incomplete_import
 
-__all__ = ["ImportResult", "import_stream"]
+__all__ = ["ImportResult", "import_source", "import_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,51 @@ def import_stream(
     if fmt == "json":
         return _import_json(store, lines, thread_id, new_ids, batch, dry_run, tick)
     return _import_jsonl(store, lines, thread_id, new_ids, batch, dry_run, tick)
+
+
+def import_source(
+    store: Store,
+    source: Source,
+    fmt: str,
+    *,
+    batch: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    tick: Tick = _no_tick,
+) -> list[ImportResult]:
+    """Import every conversation of another project's store, one thread each,
+    each through the same hidden, checked and resumable import as a file.
+
+    A rerun confirms what is stored and appends only what the source gained
+    since; a conversation whose stored messages differ from the source's is a
+    ``ConflictError`` and stops the run (the threads before it stay imported).
+    ``tick`` advances by messages."""
+    results: list[ImportResult] = []
+    for conversation in source.threads():
+        sizes = [0]
+
+        def counted(msgs: Iterator[Message], sizes: list[int] = sizes) -> Iterator[Message]:
+            for msg in msgs:
+                sizes[0] += 1
+                yield msg
+
+        if not dry_run:
+            _store_attachments(store, list(conversation.attachments()))
+        results.append(
+            _import_staged(
+                store,
+                fmt,
+                conversation.thread,
+                conversation.count,
+                counted(conversation.messages()),
+                sizes,
+                None,
+                False,
+                batch,
+                dry_run,
+                tick,
+            )
+        )
+    return results
 
 
 def _import_json(
