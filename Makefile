@@ -5,6 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# Google ADK needs google-genai 2.x while the dev group holds 3.x (the format
+# converters are checked against it), so the ADK adapter is tested in a
+# virtualenv of its own with only the `adk` extra and the test tools.
+ADK_VENV  ?= .venv-adk
+ADK_BIN   := $(ADK_VENV)/bin
+ADK_STAMP := $(ADK_VENV)/.installed
+
 .PHONY: run test test-adk test-all setup format format-check ruff lint typecheck generate \
 	sync-check cli-docs-check spell check bench clean
 
@@ -24,13 +31,6 @@ run: $(STAMP)
 test: $(STAMP) $(ADK_STAMP)
 	$(BIN)/python -m pytest -q
 	$(ADK_BIN)/python -m pytest -q tests_adk
-
-# Google ADK needs google-genai 2.x while the dev group holds 3.x (the format
-# converters are checked against it), so the ADK adapter is tested in a
-# virtualenv of its own with only the `adk` extra and the test tools.
-ADK_VENV  ?= .venv-adk
-ADK_BIN   := $(ADK_VENV)/bin
-ADK_STAMP := $(ADK_VENV)/.installed
 
 $(ADK_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(ADK_VENV)
