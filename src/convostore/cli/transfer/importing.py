@@ -92,6 +92,11 @@ def import_source(
                 sizes[0] += 1
                 yield msg
 
+        done = sum(r.messages for r in results)
+
+        def ticked(advance: int, messages: int, done: int = done) -> None:
+            tick(advance, done + messages)  # messages of the whole run, not of this thread
+
         if not dry_run:
             _store_attachments(store, list(conversation.attachments()))
         results.append(
@@ -106,7 +111,7 @@ def import_source(
                 False,
                 batch,
                 dry_run,
-                tick,
+                ticked,
             )
         )
     return results
