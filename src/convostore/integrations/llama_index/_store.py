@@ -46,7 +46,9 @@ class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
     """A LlamaIndex chat store kept in a convostore store: a key is a thread.
 
     ``ConvostoreChatStore(url="sqlite:///chat.db")`` opens a store of its own
-    (closed by :meth:`aclose`); ``ConvostoreChatStore(store)`` works over an
+    (closed by :meth:`aclose`, or use it as ``async with``; a native async
+    backend such as PostgreSQL's is bound to the event loop that opened it);
+    ``ConvostoreChatStore(store)`` works over an
     async store the caller opened and closes (a tenant view works too).
 
     Each ``ChatMessage`` is a message whose ``native`` payload is
@@ -92,6 +94,13 @@ class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
         if self.url is not None and self._opened:
             await self._store.close()
             self._opened = False
+
+    async def __aenter__(self) -> ConvostoreChatStore:
+        await self._ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     @model_serializer()
     def dump_store(self) -> dict[str, Any]:
