@@ -131,7 +131,7 @@ def test_round_trip_is_exact_and_convostore_sees_parts(store_url: str, tmp_path:
             ]
             assert stored[2].content == "What is in these?"
             calls = stored[3].tool_calls
-            assert [(c.tool_call_id, c.tool_name, c.args) for c in calls][0] == (
+            assert next((c.tool_call_id, c.tool_name, c.args) for c in calls) == (
                 "call_1",
                 "lookup",
                 {"q": 1},

@@ -212,9 +212,8 @@ def to_message(
         call = _str(kwargs.get("tool_call_id")) or UNKNOWN_CALL
         text = [p.text for p in parts if isinstance(p, TextPart)]
         others = [p for p in parts if not isinstance(p, TextPart)]
-        result = ToolResultPart(
-            tool_call_id=call, tool_name=name if isinstance(name, str) else "", result="\n".join(text)
-        )
+        tool_name = name if isinstance(name, str) else ""
+        result = ToolResultPart(tool_call_id=call, tool_name=tool_name, result="\n".join(text))
         fields["tool_call_id"] = call
         parts = [result, *others]
     fields["parts"] = parts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -42,7 +43,7 @@ def _wanted(message: Message, status: MessageStatus | None) -> bool:
     return archived == (MessageStatus(status) is MessageStatus.ARCHIVED)
 
 
-class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
+class ConvostoreChatStore(AsyncDBChatStore):
     """A LlamaIndex chat store kept in a convostore store: a key is a thread.
 
     ``ConvostoreChatStore(url="sqlite:///chat.db")`` opens a store of its own
@@ -162,10 +163,8 @@ class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
 
     async def _create(self, key: str) -> None:
         store = await self._ready()
-        try:
+        with contextlib.suppress(ThreadExistsError):  # created by a concurrent writer
             await store.create_thread(id=key)
-        except ThreadExistsError:
-            pass  # created by a concurrent writer
 
     async def add_message(
         self, key: str, message: ChatMessage, status: MessageStatus = MessageStatus.ACTIVE
@@ -250,16 +249,12 @@ class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
         """Remove the messages of ``key`` with ``status`` (``None``: all) for good."""
         store = await self._ready()
         if status is None:
-            try:
+            with contextlib.suppress(ThreadNotFoundError):
                 await store.replace_messages(key, [])
-            except ThreadNotFoundError:
-                pass
             return
         if MessageStatus(status) is MessageStatus.ACTIVE:
-            try:
+            with contextlib.suppress(ThreadNotFoundError):
                 await store.clear_messages(key, mode="purge", keep="none")
-            except ThreadNotFoundError:
-                pass
             return
 
         def drop_archived(stored: list[Message]) -> tuple[list[Message] | None, None]:
@@ -272,28 +267,11 @@ class ConvostoreChatStore(AsyncDBChatStore):  # type: ignore[misc]
         if n <= 0:
             return []
         store = await self._ready()
-        trim = getattr(store, "trim_messages", None)
-        if trim is not None:
-            try:
-                taken: list[Message] = await trim(key, n, mode=mode, keep="none")
-            except ThreadNotFoundError:
-                return []
-            return [_chat(m) for m in taken]
-
-        def oldest(stored: list[Message]) -> tuple[list[Message] | None, list[Message]]:
-            active = [m for m in stored if m.deleted_at is None and m.archived_at is None][:n]
-            if not active:
-                return None, []
-            ids = {m.id for m in active}
-            if mode == "purge":
-                return [m for m in stored if m.id not in ids], active
-            now = _now()
-            return [
-                m.model_copy(update={"archived_at": now, "pinned": False}) if m.id in ids else m
-                for m in stored
-            ], active
-
-        return [_chat(m) for m in await self._rewrite(key, oldest, [])]
+        try:
+            taken = await store.trim_messages(key, n, mode=mode, keep="none")
+        except ThreadNotFoundError:
+            return []
+        return [_chat(m) for m in taken]
 
     async def delete_oldest_messages(self, key: str, n: int) -> list[ChatMessage]:
         """Remove the oldest ``n`` active messages for good and return them."""
