@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -149,13 +149,28 @@ def test_round_trip_is_exact_and_convostore_sees_parts(store_url: str, tmp_path:
 
 
 _texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
-_chat_messages = st.builds(
-    lambda role, texts, extra: ChatMessage(
-        role=role, blocks=[TextBlock(text=t) for t in texts], additional_kwargs=extra
+_blocks = st.one_of(
+    st.builds(TextBlock, text=_texts),
+    st.builds(lambda b: ImageBlock(image=_png() + b), st.binary(max_size=8)),
+    st.builds(lambda t: ImageBlock(url=f"https://example.com/{t}.png"), st.integers(0, 9)),
+    st.builds(lambda b: AudioBlock(audio=b"RIFF" + b, format="wav"), st.binary(max_size=8)),
+    st.builds(lambda t: DocumentBlock(data=b"%PDF-1.4 " + t.encode(), title=t), _texts),
+    st.builds(lambda t: ThinkingBlock(content=t or None), _texts),
+    st.builds(
+        lambda i, kw: ToolCallBlock(tool_call_id=i, tool_name="f", tool_kwargs=kw),
+        st.none() | st.sampled_from(["c1", "c2"]),
+        st.dictionaries(st.sampled_from(["x", "y"]), st.integers()) | _texts,
     ),
-    st.sampled_from(["system", "user", "assistant", "developer", "chatbot", "model"]),
-    st.lists(_texts, max_size=3),
-    st.dictionaries(st.sampled_from(["a", "b", "tool_calls"]), st.integers() | _texts, max_size=2),
+)
+_chat_messages = st.builds(
+    lambda role, blocks, extra: ChatMessage(role=role, blocks=blocks, additional_kwargs=extra),
+    st.sampled_from(["system", "user", "assistant", "developer", "chatbot", "model", "tool"]),
+    st.lists(_blocks, max_size=3),
+    st.dictionaries(
+        st.sampled_from(["a", "tool_calls", "tool_call_id", "name"]),
+        st.integers() | _texts,
+        max_size=2,
+    ),
 )
 
 
@@ -203,6 +218,14 @@ _ops = st.one_of(
 )
 
 
+_A, _R = MessageStatus.ACTIVE, MessageStatus.ARCHIVED
+_M = [
+    ChatMessage(role="user", content="one"),
+    ChatMessage(role="assistant", content="two"),
+    ChatMessage(role="user", content="three"),
+]
+
+
 async def _row_id(ref: SQLAlchemyChatStore, key: str, position: int) -> int | None:
     """The reference's row id of the message at ``position`` of ``key``."""
     session_factory, table = await ref._initialize()
@@ -246,6 +269,37 @@ async def _apply(store: Any, op: tuple[Any, ...], prefix: str, ref: bool) -> Any
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(_ops, max_size=12))
+@example([("add", "a", _M[0], _A), ("delete", "a", None), ("keys",), ("count", "a", None)])
+@example(
+    [
+        ("add_many", "a", _M, _A),
+        ("archive_oldest", "a", 2),
+        ("get", "a", _R, None, None),
+        ("delete", "a", _R),
+        ("count", "a", None),
+        ("keys",),
+    ]
+)
+@example(
+    [
+        ("add", "b", _M[0], _R),
+        ("add", "b", _M[1], _A),
+        ("get", "b", _A, None, None),
+        ("delete_one", "b", 0),
+        ("get", "b", None, None, None),
+        ("delete_one", "b", 5),
+    ]
+)
+@example(
+    [
+        ("set", "a", _M, _A),
+        ("delete_oldest", "a", 2),
+        ("get", "a", None, 1, 0),
+        ("set", "a", [], _A),
+        ("keys",),
+        ("archive_oldest", "a", 1),
+    ]
+)
 def test_behaves_as_the_reference_store(store_url: str, ops: list[tuple[Any, ...]]) -> None:
     prefix = f"{uuid.uuid4()}-"
 
