@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from click.testing import CliRunner, Result
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock, ToolCallBlock
 from llama_index.core.storage.chat_store.base_db import MessageStatus
 from llama_index.core.storage.chat_store.sql import SQLAlchemyChatStore
+from tests._harness import pg_url, require_pg
 
 import convostore
 from convostore.cli import cli
@@ -149,3 +152,43 @@ def test_bad_sources_and_options(paths: tuple[Path, str]) -> None:
     assert unknown.exit_code != 0 and "unknown option 'colour'" in unknown.output
     bad = run_import(store, str(db), "--option", "table_name=x; DROP")
     assert bad.exit_code != 0 and "not a table or schema name" in bad.output
+
+
+@pytest.mark.postgres
+def test_import_from_postgresql(paths: tuple[Path, str]) -> None:
+    """A chat store in a PostgreSQL schema, read through SQLAlchemy."""
+    require_pg()
+    _, store = paths
+    schema = f"li_{uuid.uuid4().hex[:12]}"
+    url = pg_url().replace("postgresql://", "postgresql+psycopg://", 1)
+    keys = {"alice": conversation(2, "a"), "bob": conversation(1, "b")}
+
+    async def write() -> dict[str, Any]:
+        ref = SQLAlchemyChatStore(table_name="chats", async_database_uri=url, db_schema=schema)
+        try:
+            for key, messages in keys.items():
+                await ref.add_messages(key, messages)
+            await ref.archive_oldest_messages("alice", 2)
+            return {
+                key: [await ref.get_messages(key, status=s) for s in MessageStatus] for key in keys
+            }
+        finally:
+            assert ref._async_engine is not None
+            await ref._async_engine.dispose()
+
+    try:
+        theirs = asyncio.run(write())
+        options = ["--option", "table_name=chats", "--option", f"db_schema={schema}"]
+        done = run_import(store, pg_url(), *options)
+        assert done.exit_code == 0, done.output
+        assert "imported 2 threads from llama-index-sql: 10 messages" in done.output
+        ours = asyncio.run(_read(store, "chats", list(keys)))
+        assert ours.pop("keys") == sorted(keys)
+        assert ours == theirs
+        again = run_import(store, pg_url(), *options)
+        assert again.exit_code == 0 and "0 newly stored" in again.output
+    finally:
+        engine = sqlalchemy.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()

@@ -69,9 +69,8 @@ class LlamaIndexSource:
         self._from = qualified
 
     def _one(self, sql: str, *args: Any) -> Any:
-        for row in self._query(sql, args):
-            return row[0]
-        return None
+        rows = list(self._query(sql, args))  # read whole: no cursor left open
+        return rows[0][0] if rows else None
 
     def total_messages(self) -> int | None:
         return int(self._one(f"SELECT COUNT(*) FROM {self._from}"))
@@ -155,6 +154,9 @@ def _sync_url(url: str) -> str:
     """The URL with a sync driver in place of LlamaIndex's async one."""
     for async_driver, sync_driver in (("+asyncpg", "+psycopg"), ("+aiomysql", "+pymysql")):
         url = url.replace(async_driver, sync_driver, 1)
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare) :]
     return url
 
 
@@ -175,7 +177,10 @@ def _open_sqlalchemy(url: str, table: str, schema: str | None) -> LlamaIndexSour
         bound = re.sub(r"\?", lambda _: f":p{next(names)}", sql)
         params = {f"p{i}": a for i, a in enumerate(args)}
         result = conn.execution_options(stream_results=True).execute(sqlalchemy.text(bound), params)
-        yield from (tuple(row) for row in result)
+        try:
+            yield from (tuple(row) for row in result)
+        finally:
+            result.close()
 
     def close() -> None:
         conn.close()
