@@ -576,6 +576,8 @@ class CoreBackend(Backend):
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         with collector_paused(self.settings.pause_gc_on_load):
             out = self._all_messages(op.tenant, op.thread_id, op.include_deleted, op.upto_seq)
+            if op.active_only:
+                out = [m for m in out if ops.loaded(op, m)]
             return as_stored_dicts(out) if op.as_dicts else out
 
     def export_thread(self, op: ops.ExportThread) -> ConversationSnapshot:

@@ -612,7 +612,7 @@ class MemoryBackend(CoreBackend):
     def load_messages(self, op: ops.LoadMessages) -> list[Any]:
         with self._lock:
             own, _, end = self._own(op.tenant, op.thread_id, op.upto_seq)
-            msgs = [m for m in own[:end] if op.include_deleted or m.deleted_at is None]
+            msgs = [m for m in own[:end] if ops.loaded(op, m)]
         if not op.as_dicts:
             return msgs
         with collector_paused(self.settings.pause_gc_on_load):

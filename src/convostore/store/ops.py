@@ -546,6 +546,16 @@ class LoadMessages(Op[list[Any]]):
     """Read only this thread's own messages, up to this seq (a part of a
     branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
     the thread's whole history, a branch's lineage included."""
+    active_only: bool = False
+    """Only the active messages (live and not archived); never with
+    ``include_deleted``."""
+
+
+def loaded(op: LoadMessages, msg: Message) -> bool:
+    """Whether :class:`LoadMessages` returns ``msg`` of the messages it reads."""
+    if op.active_only:
+        return msg.deleted_at is None and msg.archived_at is None
+    return op.include_deleted or msg.deleted_at is None
 
 
 @dataclass(frozen=True, slots=True)

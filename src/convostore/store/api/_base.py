@@ -579,6 +579,23 @@ class StoreBase(Generic[B]):
         after = None if cursor is None else decode_search_cursor(cursor, key)
         return ops.Search(self._tenant, terms, flt, check_limit(limit, 20, self.limits), after, key)
 
+    def _load_messages(
+        self, thread_id: str, include_deleted: bool, as_dicts: bool, active_only: bool
+    ) -> ops.LoadMessages:
+        check_id(thread_id, "thread_id")
+        if active_only and include_deleted:
+            raise ValidationError(
+                "active_only reads live messages only; it cannot include deleted ones",
+                field="active_only",
+            )
+        return ops.LoadMessages(
+            self._tenant,
+            thread_id,
+            bool(include_deleted),
+            bool(as_dicts),
+            active_only=bool(active_only),
+        )
+
     def _recent(
         self, thread_id: str, n: int | None, include_deleted: bool, since: Any = None
     ) -> ops.Recent:

@@ -614,15 +614,30 @@ class Store(StoreBase[Backend]):
 
     @overload
     def load_messages(
-        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[False] = ...
+        self,
+        thread_id: str,
+        *,
+        include_deleted: bool = ...,
+        as_dicts: Literal[False] = ...,
+        active_only: bool = ...,
     ) -> list[Message]: ...
     @overload
     def load_messages(
-        self, thread_id: str, *, include_deleted: bool = ..., as_dicts: Literal[True]
+        self,
+        thread_id: str,
+        *,
+        include_deleted: bool = ...,
+        as_dicts: Literal[True],
+        active_only: bool = ...,
     ) -> list[dict[str, Any]]: ...
 
     def load_messages(
-        self, thread_id: str, *, include_deleted: bool = False, as_dicts: bool = False
+        self,
+        thread_id: str,
+        *,
+        include_deleted: bool = False,
+        as_dicts: bool = False,
+        active_only: bool = False,
     ) -> list[Message] | list[dict[str, Any]]:
         """Every message of a thread, in seq order, read at once.
 
@@ -633,15 +648,13 @@ class Store(StoreBase[Backend]):
         ``parts``); ``Message.model_validate(d)`` gives the message back.
         Use :meth:`iter_messages` to read a long thread in pages instead of
         holding it whole.
+
+        ``active_only=True`` reads only the active messages (live and not
+        archived: those context windows choose from) through the index that
+        holds exactly them, so a thread with a long archive costs what its
+        active part holds.
         """
-        return self._run(
-            ops.LoadMessages(
-                self._tenant,
-                check_id(thread_id, "thread_id"),
-                bool(include_deleted),
-                bool(as_dicts),
-            )
-        )
+        return self._run(self._load_messages(thread_id, include_deleted, as_dicts, active_only))
 
     def recent(
         self,

@@ -190,6 +190,10 @@ class PgStatements(Statements):
             f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
             "AND NOT deleted ORDER BY seq"
         )
+        self.messages_all_active = b(
+            f"SELECT body::text FROM {m} WHERE tenant_id = %s AND thread_id = %s "
+            "AND NOT deleted AND NOT archived ORDER BY seq"
+        )
         # A context window's pages: live, unarchived messages below a seq, newest
         # first. The conditions are those of the partial index holding exactly
         # these rows (convostore_messages_live), so the read never steps over

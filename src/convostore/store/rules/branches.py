@@ -485,6 +485,8 @@ def branch_read(thread: Thread | History, op: ops.Op[Any], now: Callable[[], dt.
         return (yield from _by_execution(thread, op))
     if isinstance(op, ops.LoadMessages):
         msgs = yield from _all(thread, op.tenant, op.include_deleted)
+        if op.active_only:
+            msgs = [m for m in msgs if ops.loaded(op, m)]
         return as_stored_dicts(msgs) if op.as_dicts else msgs
     if isinstance(op, ops.ExportThread):
         assert isinstance(thread, Thread), "an export reads the whole thread"

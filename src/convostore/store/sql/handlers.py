@@ -568,7 +568,10 @@ _RECENT_PAGE = 500
 def load_messages(sq: Statements, settings: StoreSettings, op: ops.LoadMessages) -> Steps[Any]:
     """The rows of a whole thread; :func:`decode_loaded` makes the result."""
     yield from require_thread(sq, op.tenant, op.thread_id)
-    query = sq.messages_all if op.include_deleted else sq.messages_all_live
+    if op.active_only:
+        query = sq.messages_all_active
+    else:
+        query = sq.messages_all if op.include_deleted else sq.messages_all_live
     return (yield Query(query, (op.tenant, op.thread_id), Fetch.STREAM))
 
 

@@ -131,6 +131,9 @@ class Statements(ABC):
     """(tenant, thread) -> (body,) of every message, in seq order."""
     messages_all_live: Any
     """(tenant, thread) -> (body,) of every message not soft-deleted, in seq order."""
+    messages_all_active: Any
+    """(tenant, thread) -> (body,) of every active (live, unarchived) message, in seq
+    order, through the index holding exactly them."""
     messages_mandatory: Any
     """(tenant, thread) -> (body,) of the live, unarchived system and pinned
     messages, in seq order."""

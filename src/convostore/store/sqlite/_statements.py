@@ -190,6 +190,10 @@ MESSAGES_ALL = "SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? 
 MESSAGES_ALL_LIVE = """
 SELECT body FROM messages WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 ORDER BY seq
 """
+MESSAGES_ALL_ACTIVE = """
+SELECT body FROM messages INDEXED BY messages_live
+WHERE tenant_id = ? AND thread_id = ? AND deleted = 0 AND archived = 0 ORDER BY seq
+"""
 MESSAGES_BY_EXECUTION = """
 SELECT body FROM messages INDEXED BY messages_by_execution
 WHERE tenant_id = ? AND execution_id = ? AND deleted = 0 {thread}
@@ -238,6 +242,7 @@ class SqliteStatements(Statements):
     message_ids_taken = MESSAGE_IDS_TAKEN
     messages_all = MESSAGES_ALL
     messages_all_live = MESSAGES_ALL_LIVE
+    messages_all_active = MESSAGES_ALL_ACTIVE
     messages_mandatory = MESSAGES_MANDATORY
     messages_mandatory_in = MESSAGES_MANDATORY_IN
     context_start = CONTEXT_START

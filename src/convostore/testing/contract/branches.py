@@ -258,6 +258,9 @@ class BranchContract(ContractBase):
         got = store.recent(branch.id, None, since=t0 + dt.timedelta(minutes=2))
         assert [m.id for m in got] == ["s2", "s3", "b0"]
         assert [m.id for m in store.recent(branch.id, 2, since=t0)] == ["s3", "b0"]
+        store.trim_messages("src", 1)  # s0, shared: archiving is allowed
+        active = store.load_messages(branch.id, active_only=True)
+        assert [m.id for m in active] == ["s1", "s2", "s3", "b0"]
 
     def test_a_branch_window_keeps_pinned_messages_of_the_shared_history(
         self, store: StoreLike

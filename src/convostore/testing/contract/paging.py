@@ -105,6 +105,21 @@ class PagingContract(ContractBase):
         assert store.recent("t1", 0) == []
         assert seqs(store.recent("t1", 50)) == list(range(1, 10))
 
+    def test_load_active_only(self, store: StoreLike) -> None:
+        store.create_thread(id="t1")
+        store.append("t1", [Message.user(str(i), id=f"m{i}") for i in range(1, 7)])
+        store.trim_messages("t1", 2)  # m1, m2 archived
+        store.delete_message("m4")
+        assert [m.id for m in store.load_messages("t1", active_only=True)] == ["m3", "m5", "m6"]
+        as_dicts = store.load_messages("t1", active_only=True, as_dicts=True)
+        assert [d["id"] for d in as_dicts] == ["m3", "m5", "m6"]
+        assert len(store.load_messages("t1")) == 5  # archived ones are live
+        with pytest.raises(ValidationError) as bad:
+            store.load_messages("t1", active_only=True, include_deleted=True)
+        assert bad.value.field == "active_only"
+        with pytest.raises(ThreadNotFoundError):
+            store.load_messages("missing", active_only=True)
+
     def test_recent_since_a_time_and_all(self, store: StoreLike) -> None:
         t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         at = [t0 + dt.timedelta(seconds=i) for i in range(1200)]
