@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKENDS, url_of
 from google.adk.errors._stale_session_error import StaleSessionError
 from google.adk.errors.already_exists_error import AlreadyExistsError
 from google.adk.errors.session_not_found_error import SessionNotFoundError
@@ -27,6 +26,7 @@ from google.adk.sessions.base_session_service import BaseSessionService, GetSess
 from google.adk.sessions.session import Session
 from google.genai import types
 
+from conftest import BACKENDS, url_of
 from convostore.integrations.adk import ConvostoreSessionService
 
 pytestmark = pytest.mark.anyio
@@ -97,9 +97,7 @@ async def test_same_session_id_for_two_users(service: Any) -> None:
 
 async def test_list_sessions_by_user_and_all(service: Any) -> None:
     for user, sid in [("u1", "a"), ("u1", "b"), ("u2", "c")]:
-        await service.create_session(
-            app_name="app", user_id=user, session_id=sid, state={"k": sid}
-        )
+        await service.create_session(app_name="app", user_id=user, session_id=sid, state={"k": sid})
     await service.create_session(app_name="other", user_id="u1", session_id="z")
     mine = (await service.list_sessions(app_name="app", user_id="u1")).sessions
     assert {s.id: s.state for s in mine} == {"a": {"k": "a"}, "b": {"k": "b"}}
@@ -286,9 +284,7 @@ async def test_content_bytes_and_grounding(service: Any) -> None:
     content = types.Content(
         role="user", parts=[types.Part.from_bytes(data=b"\x89PNG\x00", mime_type="image/png")]
     )
-    grounding = types.GroundingMetadata(
-        search_entry_point=types.SearchEntryPoint(sdk_blob=b"blob")
-    )
+    grounding = types.GroundingMetadata(search_entry_point=types.SearchEntryPoint(sdk_blob=b"blob"))
     await service.append_event(s, ev(content=content, grounding_metadata=grounding))
     got = await service.get_session(app_name="app", user_id="u", session_id=s.id)
     assert got.events[0].content == content

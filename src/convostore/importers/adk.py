@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from convostore.errors import ValidationError
@@ -66,7 +66,7 @@ def _seconds(value: Any) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     raise ValidationError(f"unreadable time {value!r}", field="source")
 
 
@@ -156,11 +156,10 @@ class _AdkSource:
                     ),
                     keys,
                 ).scalar_one()
-            yield SourceThread(
-                thread=thread,
-                count=int(count),
-                messages=lambda keys=keys: self._messages(keys),
-            )
+            yield SourceThread(thread=thread, count=int(count), messages=self._reader(keys))
+
+    def _reader(self, keys: Mapping[str, str]) -> Callable[[], Iterator[Message]]:
+        return lambda: self._messages(keys)
 
     def _messages(self, keys: Mapping[str, str]) -> Iterator[Message]:
         sa = self._sa
