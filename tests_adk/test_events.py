@@ -125,10 +125,10 @@ async def test_convostore_sees_roles_parts_and_usage(ours: ConvostoreSessionServ
     for event in rich_events():
         await ours.append_event(s, event)
     tenant = ours.store.tenant("app")
-    thread = await tenant.get_thread("ada/s1")
+    thread = await tenant.get_thread("ada:s1")
     assert thread.user_id == "ada" and thread.agent_name == "app"
     assert thread.metadata["adk"] == {"app_name": "app", "user_id": "ada", "session_id": "s1"}
-    msgs = await tenant.load_messages("ada/s1")
+    msgs = await tenant.load_messages("ada:s1")
     assert [m.role for m in msgs] == [
         Role.USER,
         Role.ASSISTANT,
@@ -165,7 +165,7 @@ async def test_thought_signature_bytes_survive(ours: ConvostoreSessionService) -
     assert got is not None
     part = got.events[0].content.parts[1]  # type: ignore[union-attr]
     assert part.thought_signature == b"sig\x00\x01\xfe"
-    msgs = await ours.store.tenant("app").load_messages(f"ada/{s.id}")
+    msgs = await ours.store.tenant("app").load_messages(f"ada:{s.id}")
     signature = msgs[0].tool_calls[0].signature
     assert signature is not None
     assert base64.b64decode(signature) == b"sig\x00\x01\xfe"

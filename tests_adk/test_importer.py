@@ -176,7 +176,7 @@ def test_several_apps_need_a_choice(tmp_path: Path) -> None:
         open_source("adk-database", str(path), {})
     opened = open_source("adk-database", str(path), {"app_name": "two"})
     try:
-        assert [t.thread.id for t in opened.threads()] == ["u/b"]
+        assert [t.thread.id for t in opened.threads()] == ["u:b"]
     finally:
         opened.close()
     with pytest.raises(ValidationError, match="unknown option"):

@@ -6,7 +6,7 @@ or database service.
 
 - An ADK app is a convostore **tenant** (``app:`` state is the tenant's app
   state) and also the thread's ``agent_name``; a session is a **thread** of
-  the user (id ``<user id>/<session id>``, ``user:`` state is the user's
+  the user (id ``<user id>:<session id>``, ``user:`` state is the user's
   state, the other keys the thread's ``state.data``); ``temp:`` state is
   never stored.
 - An event is a **message**: its content converted through the ``gemini``

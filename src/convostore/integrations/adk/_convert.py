@@ -46,9 +46,11 @@ ADK_FORMAT = "adk"
 #: the transaction of each append. The service leaves it out of
 #: ``Session.state``.
 LAST_UPDATE_KEY = "convostore.adk:last_update_time"
-#: Characters of a user id kept as they are in a thread id (the others are
-#: percent-encoded, ``/`` among them, so the id names one user and session).
-_SAFE = "@:+=,!$"
+#: Characters of an ADK id kept as they are in a convostore id, beside
+#: letters, digits and ``_.-~``; the others are percent-encoded (``:``, ``/``,
+#: ``#`` and ``%`` among them), so an id names one user, session and event, and
+#: goes into a URL path as it is.
+_SAFE = "@+=,!$"
 _PREFIXES = {"app:": "app", "user:": "user", "temp:": "temp"}
 
 
@@ -58,12 +60,12 @@ def _digest(*keys: str) -> str:
 
 def thread_id_for(user_id: str, session_id: str) -> str:
     """The thread of ADK session ``session_id`` of ``user_id``:
-    ``<user id, percent-encoded>/<session id>``, or ``adk-`` and a digest of
-    both when that is over the id length limit.
+    ``<user id>:<session id>`` (each percent-encoded, see :data:`_SAFE`), or
+    ``adk-`` and a digest of both when that is over the id length limit.
 
     ADK keys a session by (app, user, session id), so two users may each have a
     session ``s1``; the app is the tenant."""
-    tid = f"{quote(user_id, safe=_SAFE)}/{session_id}"
+    tid = f"{quote(user_id, safe=_SAFE)}:{quote(session_id, safe=_SAFE)}"
     if len(tid) <= ID_MAX_LENGTH and is_identifier(tid):
         return tid
     return "adk-" + _digest(user_id, session_id)
@@ -71,8 +73,8 @@ def thread_id_for(user_id: str, session_id: str) -> str:
 
 def message_id_for(thread_id: str, event_id: str) -> str:
     """The message of event ``event_id`` (ADK keys an event by its session and
-    id): ``<thread id>#<event id>``, or a digest when too long."""
-    mid = f"{thread_id}#{event_id}"
+    id): ``<thread id>:<event id, percent-encoded>``, or a digest when too long."""
+    mid = f"{thread_id}:{quote(event_id, safe=_SAFE)}"
     if len(mid) <= ID_MAX_LENGTH and is_identifier(mid):
         return mid
     return "adk-" + _digest(thread_id, event_id)
