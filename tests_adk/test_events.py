@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from google.adk.events.event import Event
@@ -261,3 +262,30 @@ async def _compare(plan: list[tuple[str, str, Event]]) -> None:
         assert sorted(listed) == sorted(expected)
     finally:
         await ours.close()
+
+
+def test_cli_reads_the_sessions(tmp_path: Path) -> None:
+    """The CLI lists, shows and searches what the service stored, by tenant."""
+    from click.testing import CliRunner
+
+    from convostore.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    async def write() -> None:
+        async with ConvostoreSessionService(url) as svc:
+            s = await svc.create_session(app_name="weather", user_id="ada", session_id="s1")
+            for event in rich_events():
+                await svc.append_event(s, event)
+
+    asyncio.run(write())
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*args, "--store", url, "--tenant", "weather"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "ada:s1" in run("threads", "list", "--user", "ada")
+    assert "It is 18 C in Paris." in run("messages", "tail", "ada:s1")
+    assert "ada:s1" in run("search", "Paris", "--user", "ada")
+    assert "last_city" in run("state", "show", "--user", "ada")
