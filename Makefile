@@ -35,7 +35,7 @@ test: $(STAMP) $(ADK_STAMP)
 $(ADK_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(ADK_VENV)
 	$(ADK_BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(ADK_BIN)/python -m pip install --quiet -e '.[adk,server,cli,testing]' pytest-timeout httpx
+	$(ADK_BIN)/python -m pip install --quiet -e '.[adk,postgres,server,cli,testing]' pytest-timeout httpx 'sqlalchemy[asyncio]>=2,<3'
 	touch $(ADK_STAMP)
 
 test-adk: $(ADK_STAMP)
