@@ -17,8 +17,8 @@ from convostore.model.parts import ReasoningPart, ToolCallPart, ToolResultPart
 
 pytest.importorskip("pydantic_ai")
 
-from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.messages import (  # noqa: E402
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
     AudioUrl,
     BinaryContent,
     DocumentUrl,
@@ -31,15 +31,17 @@ from pydantic_ai.messages import (  # noqa: E402
     SystemPromptPart,
     TextPart,
     ThinkingPart,
-    ToolCallPart as PaiToolCall,
     ToolReturnPart,
     UserPromptPart,
     VideoUrl,
 )
-from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
-from pydantic_ai.usage import RequestUsage  # noqa: E402
+from pydantic_ai.messages import (
+    ToolCallPart as PaiToolCall,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
 
-from convostore.integrations.pydantic_ai import (  # noqa: E402
+from convostore.integrations.pydantic_ai import (
     FORMAT,
     AsyncPydanticAIHistory,
     PydanticAIHistory,
@@ -77,7 +79,9 @@ def rich_history() -> list[ModelMessage]:
         ),
         ModelResponse(
             parts=[
-                ThinkingPart("Let me think", signature="sig-abc", id="th1", provider_name="anthropic"),
+                ThinkingPart(
+                    "Let me think", signature="sig-abc", id="th1", provider_name="anthropic"
+                ),
                 TextPart("Je regarde."),
                 PaiToolCall("lookup", {"q": "lisbon", "n": 2}, tool_call_id="call-1"),
                 PaiToolCall("raw", '{"a": 1', tool_call_id="call-2"),

@@ -118,7 +118,9 @@ def _parts(dumped: dict[str, Any]) -> list[Part]:
         elif kind in _TOOL_RESULTS and part.get("tool_name"):
             parts.append(_result_parts(part))
         elif kind == "thinking":
-            parts.append(ReasoningPart(text=_text(part.get("content")), signature=part.get("signature")))
+            parts.append(
+                ReasoningPart(text=_text(part.get("content")), signature=part.get("signature"))
+            )
         elif kind == "tool-call":
             args = part.get("args")
             parts.append(
@@ -209,9 +211,7 @@ def from_message(message: Message) -> ModelMessage:
         ValidationError: the message was not stored by this adapter.
     """
     if message.native is None or message.native.format != FORMAT:
-        raise ValidationError(
-            f"message {message.id} holds no Pydantic AI message", field="native"
-        )
+        raise ValidationError(f"message {message.id} holds no Pydantic AI message", field="native")
     loaded: ModelMessage = ModelMessagesTypeAdapter.validate_python([message.native.data])[0]
     return loaded
 
