@@ -4,8 +4,8 @@ over generated messages), and what convostore sees of the messages."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
