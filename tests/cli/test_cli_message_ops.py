@@ -46,6 +46,15 @@ def test_clear_and_a_stale_revision(run: Run, store_url: str) -> None:
     assert _contents(store_url, t.id) == []
 
 
+def test_trim_the_oldest(run: Run, store_url: str) -> None:
+    t = seed(store_url, messages=4)
+    result = run("messages", "trim", t.id, "3", "--mode", "purge", "--store", store_url, "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["messages"]) == 3
+    assert _contents(store_url, t.id) == ["answer 3"]
+    assert "trimmed 0 message(s)" in run("messages", "trim", t.id, "0", "--store", store_url).output
+
+
 def test_replace_from_a_file_or_stdin(run: Run, store_url: str, tmp_path: object) -> None:
     t = seed(store_url, messages=3)
     body = json.dumps({"messages": [{"role": "user", "content": "summary"}]})

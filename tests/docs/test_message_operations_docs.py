@@ -14,7 +14,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re
 def test_the_page_shows_every_operation() -> None:
     text = "\n".join(BLOCKS)
     for call in ("purge_message", "pop_message", "clear_messages", "replace_messages",
-                 "restore_message", "conv.clear", "conv.pop"):  # fmt: skip
+                 "restore_message", "trim_messages", "conv.clear", "conv.pop"):  # fmt: skip
         assert call in text, call
 
 

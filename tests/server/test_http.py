@@ -240,6 +240,7 @@ async def test_openapi_has_stable_operation_ids_and_bearer_auth(mem_api: Api) ->
         "purgeMessage": ("POST", "/v1/messages/{message_id}/purge"),
         "popMessage": ("POST", "/v1/threads/{thread_id}/messages/pop"),
         "clearMessages": ("POST", "/v1/threads/{thread_id}/messages/clear"),
+        "trimMessages": ("POST", "/v1/threads/{thread_id}/messages/trim"),
         "replaceMessages": ("PUT", "/v1/threads/{thread_id}/messages"),
         "listExecutionMessages": ("GET", "/v1/executions/{execution_id}/messages"),
         "searchMessages": ("GET", "/v1/search"),

@@ -79,7 +79,7 @@ BODIES: dict[str, Any] = {
     "patchUserState": {"k": 1, "who": None},
 }
 # Query parameters a route needs: the search matches both tenants' markers.
-QUERIES: dict[str, Any] = {"searchMessages": {"q": "secret of"}}
+QUERIES: dict[str, Any] = {"searchMessages": {"q": "secret of"}, "trimMessages": {"n": 1}}
 BODILESS = {
     "listThreads",
     "getThread",
@@ -97,6 +97,7 @@ BODILESS = {
     "purgeMessage",
     "popMessage",
     "clearMessages",
+    "trimMessages",
     "listExecutionMessages",
     "searchMessages",
     "getCurrentKey",

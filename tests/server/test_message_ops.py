@@ -1,4 +1,4 @@
-"""Restore, purge, pop, clear and replace over HTTP: one store call each."""
+"""Restore, purge, pop, clear, trim and replace over HTTP: one store call each."""
 
 from __future__ import annotations
 
@@ -64,6 +64,20 @@ async def test_clear_modes_and_a_stale_revision(api: Api) -> None:
     r = await api.call("POST", "/v1/threads/t/messages/clear?mode=purge&keep=none")
     assert r.json()["cleared"] == 1  # the system prompt; the archived ones stay
     assert [mid for mid, _ in await _ids(api, include_deleted=True)] == ["m2", "m3", "m4"]
+
+
+async def test_trim_takes_the_oldest(api: Api) -> None:
+    await _thread(api)
+    r = await api.call("POST", "/v1/threads/t/messages/trim?n=2")
+    assert r.status_code == 200, r.text
+    assert [m["id"] for m in r.json()["messages"]] == ["m2", "m3"]  # the system prompt stays
+    assert r.json()["messages"][0]["archived_at"] is None  # as they were
+    assert r.headers["ETag"] == f'"{r.json()["thread"]["revision"]}"'
+    r = await api.call("POST", "/v1/threads/t/messages/trim?n=5&mode=purge&keep=none")
+    assert [m["id"] for m in r.json()["messages"]] == ["m1", "m4"]
+    assert (await api.call("POST", "/v1/threads/t/messages/trim?n=-1")).status_code == 422
+    assert (await api.call("POST", "/v1/threads/t/messages/trim")).status_code == 422
+    assert (await api.call("POST", "/v1/threads/nope/messages/trim?n=1")).status_code == 404
 
 
 async def test_replace_the_history(api: Api) -> None:

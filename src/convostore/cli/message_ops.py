@@ -1,4 +1,4 @@
-"""``convostore messages pop|purge|restore|clear|replace``: change a thread's
+"""``convostore messages pop|purge|restore|clear|trim|replace``: change a thread's
 messages from the terminal, one atomic store call each.
 
 Each prints what it did (``--json`` for the messages or counts), and takes
@@ -159,6 +159,51 @@ def clear(
         emit_json({"thread_id": thread_id, "cleared": n, "mode": mode})
     else:
         note(f"cleared {n} message(s) of {thread_id} ({mode})")
+
+
+@messages.command("trim")
+@store_options
+@click.argument("thread_id")
+@click.argument("n", type=click.IntRange(0, 10_000))
+@click.option(
+    "--mode",
+    type=click.Choice(["archive", "delete", "purge"]),
+    default="archive",
+    show_default=True,
+    help="Archive (readable, out of context windows), soft-delete, or purge for good.",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["mandatory", "system", "none"]),
+    default="mandatory",
+    show_default=True,
+    help="Skip the system and pinned messages, the system ones, or none.",
+)
+@_revision_option
+@json_option
+def trim(
+    store_url: str | None,
+    tenant: str,
+    thread_id: str,
+    n: int,
+    mode: str,
+    keep: str,
+    expected_revision: int | None,
+    as_json: bool,
+) -> None:
+    """Take the oldest N active messages of a thread out of its active history."""
+    with opened_store(store_url, tenant, create=False) as store:
+        taken = store.trim_messages(
+            thread_id,
+            n,
+            mode=mode,  # type: ignore[arg-type]
+            keep=keep,  # type: ignore[arg-type]
+            expected_revision=expected_revision,
+        )
+    if as_json:
+        emit_json({"thread_id": thread_id, "mode": mode, "messages": [m.id for m in taken]})
+    else:
+        note(f"trimmed {len(taken)} message(s) of {thread_id} ({mode})")
 
 
 def _read_messages(source: IO[str]) -> list[Any]:

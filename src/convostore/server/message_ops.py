@@ -1,5 +1,5 @@
 """Routes that rewrite a thread's messages: purge one, pop the newest, clear,
-replace, and restore a soft-deleted one.
+trim the oldest, replace, and restore a soft-deleted one.
 
 Each is one atomic store call (see :meth:`~convostore.AsyncStore.purge_message`
 and its neighbours), takes ``If-Match`` with the thread's revision like every
@@ -32,6 +32,13 @@ class PopResponse(BaseModel):
 
 class ClearResponse(BaseModel):
     cleared: int = Field(description="How many messages left the active history.")
+    thread: Thread = Field(description="The thread afterwards.")
+
+
+class TrimResponse(BaseModel):
+    messages: list[Message] = Field(
+        description="The messages taken out of the active history, oldest first, as they were."
+    )
     thread: Thread = Field(description="The thread afterwards.")
 
 
@@ -99,6 +106,36 @@ async def clear_messages(
     thread = await store.get_thread(thread_id)
     response.headers["ETag"] = etag(thread.revision)
     return ClearResponse(cleared=n, thread=thread)
+
+
+@router.post(
+    "/threads/{thread_id}/messages/trim",
+    operation_id="trimMessages",
+    response_model=TrimResponse,
+)
+async def trim_messages(
+    store: TenantStore,
+    thread_id: ThreadId,
+    expected: ExpectedRevision,
+    response: Response,
+    n: Annotated[int, Query(ge=0, le=10_000, description="How many of the oldest to take.")],
+    mode: Annotated[
+        Literal["archive", "delete", "purge"],
+        Query(description="archive (default), delete (soft) or purge (for good)."),
+    ] = "archive",
+    keep: Annotated[
+        Literal["mandatory", "system", "none"],
+        Query(description="Skipped: system and pinned (default), system only, or none."),
+    ] = "mandatory",
+) -> TrimResponse:
+    """Take the oldest ``n`` active messages out of the active history in one
+    write and answer with them as they were."""
+    taken = await store.trim_messages(
+        thread_id, n, mode=mode, keep=keep, expected_revision=expected
+    )
+    thread = await store.get_thread(thread_id)
+    response.headers["ETag"] = etag(thread.revision)
+    return TrimResponse(messages=taken, thread=thread)
 
 
 @router.put(

@@ -516,7 +516,7 @@ class CoreBackend(Backend):
 
     def clear_messages(self, op: ops.ClearMessages) -> ops.Rewritten:
         def plan(thread: Thread, msgs: Sequence[Message]) -> Rewrite:
-            return cleared(thread, msgs, op.mode, op.keep, self.now())
+            return cleared(thread, msgs, op.mode, op.keep, self.now(), op.limit)
 
         return self.rewrite_messages(op.tenant, op.thread_id, op.expected_revision, plan)
 
@@ -535,10 +535,29 @@ class CoreBackend(Backend):
     # derived: message reads --------------------------------------------------
 
     def recent(self, op: ops.Recent) -> list[Message]:
-        page = self.list_messages(
-            ops.ListMessages(op.tenant, op.thread_id, op.n, 0, END, op.include_deleted, op.upto_seq)
-        )
-        return page.items
+        if op.since is None and op.n is not None:
+            page = self.list_messages(
+                ops.ListMessages(
+                    op.tenant, op.thread_id, op.n, 0, END, op.include_deleted, op.upto_seq
+                )
+            )
+            return page.items
+        out: list[Message] = []  # newest first, read back a page at a time
+        before = END
+        while op.n is None or len(out) < op.n:
+            page = self.list_messages(
+                ops.ListMessages(
+                    op.tenant, op.thread_id, _PAGE, 0, before, op.include_deleted, op.upto_seq
+                )
+            )
+            for m in reversed(page.items):
+                if ops.recent_wanted(op, m) and (op.n is None or len(out) < op.n):
+                    out.append(m)
+            if len(page.items) < _PAGE:
+                break
+            before = page.items[0].seq or 0
+        out.reverse()
+        return out
 
     def _all_messages(
         self, tenant: str, thread_id: str, include_deleted: bool, last_seq: int | None = None

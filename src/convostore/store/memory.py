@@ -602,8 +602,8 @@ class MemoryBackend(CoreBackend):
             msgs, _, end = self._own(op.tenant, op.thread_id, op.upto_seq)
             out: list[Message] = []
             i = end - 1
-            while i >= 0 and len(out) < op.n:
-                if op.include_deleted or msgs[i].deleted_at is None:
+            while i >= 0 and (op.n is None or len(out) < op.n):
+                if ops.recent_wanted(op, msgs[i]):
                     out.append(msgs[i])
                 i -= 1
         out.reverse()

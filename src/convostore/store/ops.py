@@ -9,6 +9,7 @@ everything (tenant included), the async face of a blocking backend is a single
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -249,8 +250,9 @@ class Rewritten:
     thread: Thread
     """The thread as stored afterwards."""
     messages: list[Message]
-    """The purged or popped message as it was stored, or the stored
-    replacements; none for a clear (which may take many)."""
+    """The purged or popped message as it was stored, the stored
+    replacements, or the messages a trim took as they were stored; none for a
+    clear (which may take many)."""
     count: int = 0
     """How many messages the operation removed, or for a clear took out of
     the active history."""
@@ -290,13 +292,17 @@ class ClearMessages(Op[Rewritten]):
     """Take the thread's active (live, unarchived) messages out of the active
     history at once: archive, soft-delete or purge them (``mode``), keeping
     the system and pinned messages (``keep="mandatory"``), the system
-    messages only (``"system"``) or none (``"none"``)."""
+    messages only (``"system"``) or none (``"none"``).
+
+    With ``limit``, only the oldest ``limit`` of the messages it would take
+    (a trim), and :attr:`Rewritten.messages` holds them as they were stored."""
 
     name: ClassVar[str] = "clear_messages"
     thread_id: str
     mode: str = "archive"
     keep: str = "mandatory"
     expected_revision: int | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,14 +341,29 @@ class ListMessages(Op[Page[Message]]):
 
 @dataclass(frozen=True, slots=True)
 class Recent(Op[list[Message]]):
+    """The newest ``n`` messages (all with ``n=None``), oldest first; with
+    ``since`` only those created at or after it (see :func:`recent_wanted`)."""
+
     name: ClassVar[str] = "recent"
     thread_id: str
-    n: int
+    n: int | None
     include_deleted: bool = False
     upto_seq: int | None = None
     """Read only this thread's own messages, up to this seq (a part of a
     branch's history, see :mod:`convostore.store.rules.branches`); ``None``:
     the thread's whole history, a branch's lineage included."""
+    since: dt.datetime | None = None
+
+
+def recent_wanted(op: Recent, msg: Message) -> bool:
+    """Whether :class:`Recent` returns ``msg`` (when it is among the newest).
+
+    ``since`` is compared with ``created_at``, which need not follow seq (a
+    caller may give any creation time), so a read with ``since`` scans back
+    until it has ``n`` messages or reaches the thread's first one."""
+    return (op.include_deleted or msg.deleted_at is None) and (
+        op.since is None or msg.created_at >= op.since
+    )
 
 
 @dataclass(frozen=True, slots=True)

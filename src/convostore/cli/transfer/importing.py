@@ -15,6 +15,7 @@ from convostore.importers import Source
 from convostore.model import Attachment, Message, Thread
 from convostore.store import Store
 from convostore.store.rules.append import same_content
+from convostore.store.rules.attachments import extract
 from convostore.store.rules.validation import is_incomplete_import
 
 __all__ = ["ImportResult", "import_source", "import_stream"]
@@ -92,6 +93,11 @@ def import_source(
                 sizes[0] += 1
                 yield msg
 
+        done = sum(r.messages for r in results)
+
+        def ticked(advance: int, messages: int, done: int = done) -> None:
+            tick(advance, done + messages)  # messages of the whole run, not of this thread
+
         if not dry_run:
             _store_attachments(store, list(conversation.attachments()))
         results.append(
@@ -106,7 +112,7 @@ def import_source(
                 False,
                 batch,
                 dry_run,
-                tick,
+                ticked,
             )
         )
     return results
@@ -218,7 +224,11 @@ def _skip_stored_prefix(
             )
         if theirs is not None and renames is not None and theirs.id is not None:
             renames.rename(mine, theirs.id)
-        if theirs is None or theirs.id != mine.id or not same_content(theirs, mine):
+        if (
+            theirs is None
+            or theirs.id != mine.id
+            or not same_content(theirs, _as_stored(store, mine))
+        ):
             raise ConflictError(
                 f"thread {thread_id!r} already exists with other messages "
                 f"(they differ at message {position})"
@@ -226,6 +236,13 @@ def _skip_stored_prefix(
         if mine.deleted_at is not None and theirs.deleted_at is None:
             undeleted.append(theirs.id)
     return undeleted
+
+
+def _as_stored(store: Store, msg: Message) -> Message:
+    """``msg`` as an append stores it: inline bytes moved into attachments, so
+    a message of the source compares equal to the one an earlier run stored."""
+    moved = extract([msg], store.limits)
+    return moved.messages[0] if moved is not None else msg
 
 
 def _import_staged(

@@ -369,14 +369,18 @@ class StoreBase(Generic[B]):
         return ops.PopMessage(self._tenant, check_id(thread_id, "thread_id"), check_revision(rev))
 
     def _clear_messages(
-        self, thread_id: str, mode: Any, keep: Any, rev: int | None
+        self, thread_id: str, mode: Any, keep: Any, rev: int | None, limit: int | None = None
     ) -> ops.ClearMessages:
         check_id(thread_id, "thread_id")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ValidationError(f"must be a whole number >= 0, got {limit!r}", field="n")
         if mode not in ops.CLEAR_MODES:
             raise ValidationError("must be 'archive', 'delete' or 'purge'", field="mode")
         if keep not in ops.CLEAR_KEEPS:
             raise ValidationError("must be 'mandatory', 'system' or 'none'", field="keep")
-        return ops.ClearMessages(self._tenant, thread_id, mode, keep, check_revision(rev))
+        return ops.ClearMessages(self._tenant, thread_id, mode, keep, check_revision(rev), limit)
 
     def _replace_messages(
         self, thread_id: str, messages: MessageLike | Iterable[MessageLike], rev: int | None
@@ -575,12 +579,18 @@ class StoreBase(Generic[B]):
         after = None if cursor is None else decode_search_cursor(cursor, key)
         return ops.Search(self._tenant, terms, flt, check_limit(limit, 20, self.limits), after, key)
 
-    def _recent(self, thread_id: str, n: int, include_deleted: bool) -> ops.Recent:
+    def _recent(
+        self, thread_id: str, n: int | None, include_deleted: bool, since: Any = None
+    ) -> ops.Recent:
         check_id(thread_id, "thread_id")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValidationError("must be a non-negative integer", field="n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValidationError("must be a non-negative integer or None", field="n")
         return ops.Recent(
-            self._tenant, thread_id, min(n, self.limits.max_list_limit), bool(include_deleted)
+            self._tenant,
+            thread_id,
+            None if n is None else min(n, self.limits.max_list_limit),
+            bool(include_deleted),
+            since=_utc_time(since, "since"),
         )
 
     def _import(

@@ -526,6 +526,31 @@ class Store(StoreBase[Backend]):
         self._released(done)
         return done.count
 
+    def trim_messages(
+        self,
+        thread_id: str,
+        n: int,
+        *,
+        mode: Literal["archive", "delete", "purge"] = "archive",
+        keep: Literal["mandatory", "system", "none"] = "mandatory",
+        expected_revision: int | None = None,
+    ) -> list[Message]:
+        """Take the oldest ``n`` active (live, unarchived) messages out of the
+        active history in one transaction, and return them as they were stored
+        (fewer when the thread has fewer; none for ``n=0``).
+
+        ``mode`` and ``keep`` are those of :meth:`clear_messages`: the messages
+        ``keep`` holds in place are skipped, not counted. Two concurrent trims
+        never take the same message.
+
+        Raises:
+            ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
+            ValidationError (a negative ``n``, an unknown mode or keep).
+        """
+        done = self._run(self._clear_messages(thread_id, mode, keep, expected_revision, n))
+        self._released(done)
+        return done.messages
+
     def replace_messages(
         self,
         thread_id: str,
@@ -619,10 +644,21 @@ class Store(StoreBase[Backend]):
         )
 
     def recent(
-        self, thread_id: str, n: int = 20, *, include_deleted: bool = False
+        self,
+        thread_id: str,
+        n: int | None = 20,
+        *,
+        since: dt.datetime | None = None,
+        include_deleted: bool = False,
     ) -> list[Message]:
-        """The newest ``n`` messages, oldest first. Costs O(n), not O(thread)."""
-        return self._run(self._recent(thread_id, n, include_deleted))
+        """The newest ``n`` messages, oldest first. Costs O(n), not O(thread).
+
+        ``since``: only messages created at or after it (a naive time is UTC);
+        ``n=None``: all of them. A read with ``since`` compares ``created_at``,
+        which need not follow seq, so it reads back from the end until it has
+        ``n`` messages or reaches the first one.
+        """
+        return self._run(self._recent(thread_id, n, include_deleted, since))
 
     def messages_by_execution(
         self, execution_id: str, *, thread_id: str | None = None, limit: int | None = None

@@ -407,13 +407,16 @@ def _list(thread: Thread | History, op: ops.ListMessages) -> Read:
 def _recent(thread: Thread | History, op: ops.Recent) -> Read:
     out: list[Message] = []
     for seg in reversed(segments(thread)):
-        if len(out) >= op.n:
+        left = None if op.n is None else op.n - len(out)
+        if left == 0:
             break
         if seg.last >= seg.first:
             got = yield ops.Recent(
-                op.tenant, seg.thread_id, op.n - len(out), op.include_deleted, seg.last
+                op.tenant, seg.thread_id, left, op.include_deleted, seg.last, op.since
             )
             out[:0] = got
+    if op.n is None:
+        return out
     return out[-op.n :] if op.n else []
 
 

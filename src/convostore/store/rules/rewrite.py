@@ -180,8 +180,11 @@ def cleared(
     mode: str,
     keep: str,
     now: dt.datetime,
+    limit: int | None = None,
 ) -> Rewrite:
-    """Clear the thread's active messages.
+    """Clear the thread's active messages, or with ``limit`` only the oldest
+    ``limit`` of them that ``keep`` does not hold (a trim, whose result lists
+    the messages it took as they were stored).
 
     ``messages``: for ``archive`` and ``delete``, the active (live,
     unarchived) messages; for ``purge``, every message of the thread, in seq
@@ -194,13 +197,16 @@ def cleared(
     targets = [
         m for m in messages if m.deleted_at is None and m.archived_at is None and not stays(m)
     ]
+    if limit is not None:
+        targets = targets[:limit]
     if not targets:
         return _nothing(thread)
+    taken = targets if limit is not None else []
     if mode == "purge":
         first = targets[0].seq or 1
         tail = [m for m in messages if (m.seq or 0) >= first]
         rw = _removing(thread, tail, {m.id for m in targets}, now)
-        return dataclasses.replace(rw, result=dataclasses.replace(rw.result, messages=[]))
+        return dataclasses.replace(rw, result=dataclasses.replace(rw.result, messages=taken))
     if mode == "archive":
         changed = [
             m.model_copy(update={"archived_at": now, "updated_at": now, "pinned": False})
@@ -212,7 +218,7 @@ def cleared(
         new = touch(
             thread, now, live_message_count=max(0, thread.live_message_count - len(targets))
         )
-    return Rewrite(new, ops.Rewritten(new, [], count=len(targets)), changed=tuple(changed))
+    return Rewrite(new, ops.Rewritten(new, taken, count=len(targets)), changed=tuple(changed))
 
 
 def replaced(

@@ -496,7 +496,7 @@ def clear_messages(
         params = {"tenant": op.tenant, "thread": op.thread_id, "before": END}
         rows = yield Query(sq.context_page, {**params, "limit": sq.no_limit})
         msgs = [r.decode_message(body) for _, body in reversed(rows)]
-    rw = cleared(thread, msgs, op.mode, op.keep, settings.now())
+    rw = cleared(thread, msgs, op.mode, op.keep, settings.now(), op.limit)
     return (yield from _store_rewrite(sq, settings, op.tenant, thread, rw))
 
 
@@ -533,12 +533,35 @@ def list_messages(
 @_history
 def recent(sq: Statements, settings: StoreSettings, op: ops.Recent) -> Steps[list[Message]]:
     sql = sq.messages_page(backward=True, include_deleted=op.include_deleted)
-    rows = yield Query(sql, (op.tenant, op.thread_id, _below(op.upto_seq), op.n))
-    if not rows:
-        yield from require_thread(sq, op.tenant, op.thread_id)
-    out = decode(rows)
-    out.reverse()
-    return out
+    if op.since is None and op.n is not None:
+        rows = yield Query(sql, (op.tenant, op.thread_id, _below(op.upto_seq), op.n))
+        if not rows:
+            yield from require_thread(sq, op.tenant, op.thread_id)
+        out = decode(rows)
+        out.reverse()
+        return out
+    # All of them, or those since a time: pages read back from the end in the
+    # read's one transaction, until there are n or the first message is read.
+    size = _RECENT_PAGE if op.n is None else max(op.n, _RECENT_PAGE)
+    found: list[Message] = []
+    before = _below(op.upto_seq)
+    while op.n is None or len(found) < op.n:
+        rows = yield Query(sql, (op.tenant, op.thread_id, before, size))
+        if not rows and before == _below(op.upto_seq):
+            yield from require_thread(sq, op.tenant, op.thread_id)
+        page = decode(rows)
+        found += [m for m in page if ops.recent_wanted(op, m)][
+            : None if op.n is None else op.n - len(found)
+        ]
+        if len(rows) < size:
+            break
+        before = page[-1].seq or 0
+    found.reverse()
+    return found
+
+
+#: Messages per read of a :class:`~convostore.store.ops.Recent` that scans back.
+_RECENT_PAGE = 500
 
 
 @_history

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -239,6 +240,24 @@ class BranchContract(ContractBase):
         assert _texts(window.messages) == ["be brief", "b0", "b1", "b2"]
         window = store.context(b2.id, max_messages=6)
         assert _texts(window.messages)[0] == "be brief" and "a2" in _texts(window.messages)
+
+    def test_recent_since_crosses_the_fork_point(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
+        t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        store.create_thread(id="src")
+        store.append(
+            "src",
+            [
+                Message.user(str(i), id=f"s{i}", created_at=t0 + dt.timedelta(minutes=i))
+                for i in range(6)
+            ],
+        )
+        branch = store.fork_thread("src", at="s3")
+        later = t0 + dt.timedelta(hours=1)
+        store.append(branch.id, [Message.user("b", id="b0", created_at=later)])
+        got = store.recent(branch.id, None, since=t0 + dt.timedelta(minutes=2))
+        assert [m.id for m in got] == ["s2", "s3", "b0"]
+        assert [m.id for m in store.recent(branch.id, 2, since=t0)] == ["s3", "b0"]
 
     def test_a_branch_window_keeps_pinned_messages_of_the_shared_history(
         self, store: StoreLike

@@ -3,6 +3,8 @@ whole-thread loads and the newest messages."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from convostore.errors import ThreadNotFoundError, ValidationError
@@ -102,3 +104,36 @@ class PagingContract(ContractBase):
         assert seqs(store.recent("t1", 3, include_deleted=True)) == [8, 9, 10]
         assert store.recent("t1", 0) == []
         assert seqs(store.recent("t1", 50)) == list(range(1, 10))
+
+    def test_recent_since_a_time_and_all(self, store: StoreLike) -> None:
+        t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        at = [t0 + dt.timedelta(seconds=i) for i in range(1200)]
+        # created_at out of seq order at the start: seq 1 is the newest of all
+        msgs = [Message.user("late", id="late", created_at=at[-1] + dt.timedelta(hours=1))]
+        msgs += [Message.user(str(i), id=f"m{i}", created_at=at[i]) for i in range(1200)]
+        store.create_thread(id="t1")
+        store.append("t1", msgs)
+        got = store.recent("t1", 3, since=at[1000])
+        assert [m.id for m in got] == ["m1197", "m1198", "m1199"]
+        # fewer than n since it: read back through every page to the first message
+        got = store.recent("t1", 1000, since=at[1100])
+        assert [m.id for m in got] == ["late"] + [f"m{i}" for i in range(1100, 1200)]
+        assert len(store.recent("t1", None)) == 1201
+        assert [m.id for m in store.recent("t1", None, since=at[-1])] == ["late", "m1199"]
+        naive = at[1198].replace(tzinfo=None)  # a naive time is UTC
+        assert [m.id for m in store.recent("t1", None, since=naive)] == [
+            "late",
+            "m1198",
+            "m1199",
+        ]
+        store.delete_message("m1199")
+        assert [m.id for m in store.recent("t1", 5, since=at[1198])] == ["late", "m1198"]
+        assert len(store.recent("t1", 5, since=at[1198], include_deleted=True)) == 3
+        assert store.recent("t1", 0, since=t0) == []
+        with pytest.raises(ValidationError) as bad:
+            store.recent("t1", 3, since="yesterday")
+        assert bad.value.field == "since"
+        with pytest.raises(ThreadNotFoundError):
+            store.recent("missing", None, since=t0)
+        with pytest.raises(ThreadNotFoundError):
+            store.tenant("other").recent("t1", 2, since=t0)

@@ -227,6 +227,68 @@ class RewriteContract(ContractBase):
             store.tenant("other").clear_messages("t1")
         assert fingerprint(store, "t1") == before
 
+    # trim ------------------------------------------------------------------------
+
+    def test_trim_archives_the_oldest_and_returns_them(self, store: StoreLike) -> None:
+        _conversation(store)
+        taken = store.trim_messages("t1", 2)
+        # keep="mandatory" skips the system prompt: the two oldest others go
+        assert [(m.id, m.archived_at) for m in taken] == [("t1m2", None), ("t1m3", None)]
+        msgs = all_messages(store, "t1")
+        assert [m.id for m in msgs if m.archived_at is not None] == ["t1m2", "t1m3"]
+        assert [m.id for m in store.trim_messages("t1", 1, keep="none")] == ["t1m1"]
+        assert [m.id for m in store.trim_messages("t1", 10)] == ["t1m4", "t1m5", "t1m7"]
+        assert store.trim_messages("t1", 10) == []
+        assert_recounted(store, "t1")
+
+    def test_trim_delete_and_purge(self, store: StoreLike) -> None:
+        _conversation(store)
+        assert [m.id for m in store.trim_messages("t1", 2, mode="delete", keep="none")] == [
+            "t1m1",
+            "t1m2",
+        ]
+        assert store.get_thread("t1").live_message_count == 5
+        purged = store.trim_messages("t1", 2, mode="purge", keep="none")
+        assert [(m.id, m.seq) for m in purged] == [("t1m3", 3), ("t1m4", 4)]
+        assert [m.id for m in all_messages(store, "t1")] == ["t1m1", "t1m2", "t1m5", "t1m6", "t1m7"]
+        assert_recounted(store, "t1")
+        rev = store.get_thread("t1").revision
+        assert store.trim_messages("t1", 0) == []
+        assert store.get_thread("t1").revision == rev
+
+    def test_trim_refuses_bad_input_and_changes_nothing(self, store: StoreLike) -> None:
+        _conversation(store)
+        before = fingerprint(store, "t1")
+        for bad_n in (-1, 1.5, True, "2"):
+            with pytest.raises(ValidationError) as bad:
+                store.trim_messages("t1", bad_n)
+            assert bad.value.field == "n"
+        with pytest.raises(ValidationError):
+            store.trim_messages("t1", 1, mode="shred")
+        with pytest.raises(RevisionConflictError):
+            store.trim_messages("t1", 1, expected_revision=0)
+        with pytest.raises(ThreadNotFoundError):
+            store.tenant("other").trim_messages("t1", 1)
+        assert fingerprint(store, "t1") == before
+
+    @given(data=st.data())
+    @PROPERTY_SETTINGS
+    def test_trims_take_the_oldest_active_once_each(self, store: StoreLike, data: Any) -> None:
+        thread_id = f"trim-{next(_examples)}"
+        store.create_thread(id=thread_id)
+        store.append(thread_id, [Message.user(f"m{i}") for i in range(12)])
+        modes = st.sampled_from(["archive", "delete", "purge"])
+        steps = data.draw(st.lists(st.tuples(st.integers(0, 4), modes), max_size=8))
+        taken: list[str] = []
+        for n, mode in [*steps, (12, "archive")]:  # the last trim takes what is left
+            got = store.trim_messages(thread_id, n, mode=mode, keep="none")
+            assert len(got) == min(n, 12 - len(taken))
+            taken += [m.id for m in got]
+        stored = [m.id for m in all_messages(store, thread_id)]
+        assert len(taken) == len(set(taken)) == 12
+        assert [i for i in taken if i in stored] == [i for i in stored if i in taken]
+        assert_recounted(store, thread_id)
+
     # replace ---------------------------------------------------------------------
 
     def test_replace_makes_the_new_messages_the_whole_history(self, store: StoreLike) -> None:
