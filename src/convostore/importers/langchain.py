@@ -22,9 +22,7 @@ from typing import Any
 from convostore.errors import ValidationError
 from convostore.importers import Source, SourceThread
 from convostore.integrations.langchain import from_langchain, messages_from_dict
-from convostore.model import Attachment, Message, Thread
-from convostore.store.rules.attachments import extract_parts
-from convostore.store.settings import DEFAULT_LIMITS
+from convostore.model import Message, Thread
 
 __all__ = ["open_source"]
 
@@ -81,19 +79,10 @@ class _SQLSource:
             yield SourceThread(
                 thread=Thread(id=session_id),
                 count=count,
-                messages=functools.partial(self._messages, session_id, {}),
-                attachments=functools.partial(self._attachments, session_id),
+                messages=functools.partial(self._messages, session_id),
             )
 
-    def _attachments(self, session_id: str) -> list[Attachment]:
-        # The bytes go first as attachments, and the messages name them, as
-        # the store keeps them: a rerun compares the messages as stored.
-        blobs: dict[str, Attachment] = {}
-        for _ in self._messages(session_id, blobs):
-            pass
-        return list(blobs.values())
-
-    def _messages(self, session_id: str, blobs: dict[str, Attachment]) -> Iterator[Message]:
+    def _messages(self, session_id: str) -> Iterator[Message]:
         sa, t = self._sa, self._table
         query = sa.select(t.c.id, t.c.message).where(self._session == session_id).order_by(t.c.id)
         with self._engine.connect() as conn:
@@ -107,9 +96,7 @@ class _SQLSource:
                         f"row {row_id} of {self._name!r} is not a LangChain message: {exc}",
                         field="message",
                     ) from None
-                msg = from_langchain(lc, id=message_id(self._name, int(row_id)))
-                parts = extract_parts(msg.parts, blobs, DEFAULT_LIMITS, "parts")
-                yield msg if parts is None else msg.model_copy(update={"parts": parts})
+                yield from_langchain(lc, id=message_id(self._name, int(row_id)))
 
     def total_messages(self) -> int | None:
         with self._engine.connect() as conn:
