@@ -25,7 +25,7 @@ from langchain_core.messages import (
 )
 
 import convostore
-from convostore import ImagePart, Role
+from convostore import ImagePart
 from convostore.integrations.langchain import (
     FORMAT,
     ConvostoreChatMessageHistory,
@@ -219,19 +219,8 @@ def test_what_convostore_sees(store: convostore.Store) -> None:
     thread = store.get_thread("seen")
     assert (thread.user_id, thread.agent_name) == ("alice", "bot")
     stored = store.load_messages("seen")
-    assert [m.role for m in stored] == [
-        Role.SYSTEM,
-        Role.USER,
-        Role.ASSISTANT,
-        Role.TOOL,
-        Role.TOOL,
-        Role.ASSISTANT,
-        Role.ASSISTANT,
-        Role.USER,
-        Role.ASSISTANT,
-        Role.TOOL,
-        Role.USER,
-    ]
+    roles = "system user assistant tool tool assistant assistant user assistant tool user"
+    assert [m.role.value for m in stored] == roles.split()
     assert all(m.native is not None and m.native.format == FORMAT for m in stored)
     human, ai, tool = stored[1], stored[2], stored[3]
     assert [p.type for p in human.parts] == ["text", "image", "image", "image"]
