@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import functools
 import threading
@@ -62,6 +63,7 @@ from convostore.store.rules.codec import (
     to_us,
 )
 from convostore.store.rules.paging import message_page, thread_page
+from convostore.store.rules.patches import touch
 from convostore.store.rules.rewrite import Rewrite
 from convostore.store.rules.snapshots import normalize_import, snapshot_of
 from convostore.store.rules.state import (
@@ -425,6 +427,28 @@ class MemoryBackend(CoreBackend):
     # branches ---------------------------------------------------------------
 
     def fork_thread(self, op: ops.ForkThread) -> Thread:
+        if not op.supersede:
+            return self._fork(op)
+        # The source's revision goes up first, under the lock the fork runs in
+        # (each write persists one thread): a failed fork puts it back, and a
+        # crash between the two leaves only a revision bump, no branch.
+        source_key = (op.tenant, op.thread_id)
+        with self._lock:
+            source = self._thread(*source_key)
+            at_message = self._message(op.tenant, op.at_message_id)[2] if op.at_message_id else None
+            plan_fork(source, op, at_message)
+            if (op.tenant, op.branch_id) in self._records:
+                raise ThreadExistsError(op.branch_id)
+            with self._writing(source_key) as undo:
+                self._set_record(source_key, touch(source, self.now()), undo)
+            try:
+                return self._fork(dataclasses.replace(op, expected_revision=None))
+            except BaseException:
+                with self._writing(source_key) as undo:
+                    self._set_record(source_key, source, undo)
+                raise
+
+    def _fork(self, op: ops.ForkThread) -> Thread:
         key = (op.tenant, op.branch_id)
         with self._writing(key) as undo:
             source = self._thread(op.tenant, op.thread_id)

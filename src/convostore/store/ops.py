@@ -112,6 +112,10 @@ class ForkThread(Op[Thread]):
     append: Append | None = None
     expected_revision: int | None = None
     """The source thread's."""
+    supersede: bool = False
+    """The fork is a write to the source too: its revision goes up in the same
+    transaction, so a writer holding the source's old revision conflicts (how
+    a caller moves a conversation's head onto the new branch)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,6 +297,7 @@ class Store(StoreBase[Backend]):
         metadata: dict[str, Any] | None = None,
         state: ThreadState | Mapping[str, Any] | None = None,
         expected_revision: int | None = None,
+        supersede: bool = False,
     ) -> Thread:
         """Make a branch of a thread that shares its history up to and including
         message ``at`` (or seq ``at_seq``; its newest message when neither is
@@ -308,6 +309,12 @@ class Store(StoreBase[Backend]):
         lists its lineage (``parent_thread_id``, ``fork_seq``, ``lineage``), and
         counts the whole history it reads. Forking costs the same whatever the
         length of the shared history. ``expected_revision`` is the source's.
+
+        ``supersede=True`` makes the fork a write to the source as well: its
+        revision goes up with the fork, so a writer still holding the source's
+        old revision (an append with ``expected_revision``) conflicts. That is
+        how a caller moves the head of a conversation onto the new branch
+        without racing a writer that extends the old one.
 
         Raises:
             ThreadNotFoundError, ThreadDeletedError, RevisionConflictError,
@@ -324,6 +331,8 @@ class Store(StoreBase[Backend]):
             state=state,
         )
         op = self._fork(thread_id, at, at_seq, id, fields, messages, expected_revision)
+        if supersede:
+            op = dataclasses.replace(op, supersede=True)
         return self._run_after(*self._split_fork(op))
 
     def edit_in_branch(

@@ -776,6 +776,9 @@ def fork_thread(sq: Statements, settings: StoreSettings, op: ops.ForkThread) -> 
             raise MessageNotFoundError(op.at_message_id)
         at_message = r.decode_message(row[0])
     at, lineage = plan_fork(source, op, at_message)
+    if op.supersede:
+        bumped = touch(source, settings.now())
+        yield Query(sq.thread_update, thread_write(sq, bumped, settings), Fetch.NONE)
     owner_id = lineage[-1].thread_id
     owner = source if owner_id == source.id else (yield from lock_thread(sq, op.tenant, owner_id))
     tail = yield Query(

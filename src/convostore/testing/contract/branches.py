@@ -241,6 +241,33 @@ class BranchContract(ContractBase):
         window = store.context(b2.id, max_messages=6)
         assert _texts(window.messages)[0] == "be brief" and "a2" in _texts(window.messages)
 
+    def test_a_superseding_fork_is_a_write_to_its_source(self, store: StoreLike) -> None:
+        require_capability(store, "branches")
+        root = _conversation(store, 4)
+        rev = store.get_thread(root.id).revision
+        plain = store.fork_thread(root.id, expected_revision=rev)
+        assert store.get_thread(root.id).revision == rev  # a plain fork writes only the branch
+        head = store.fork_thread(
+            root.id, id="head", messages=[Message.user("x")], expected_revision=rev, supersede=True
+        )
+        assert store.get_thread(root.id).revision == rev + 1
+        # a writer holding the old revision conflicts, and nothing of it is stored
+        late = [Message.user("late")]
+        err = raised(lambda: store.append(root.id, late, expected_revision=rev))
+        assert isinstance(err, RevisionConflictError)
+        # a second superseding fork from the same revision loses as well
+        err = raised(lambda: store.fork_thread(root.id, expected_revision=rev, supersede=True))
+        assert isinstance(err, RevisionConflictError)
+        # one that fails leaves the source as it was
+        err = raised(lambda: store.fork_thread(root.id, id=plain.id, supersede=True))
+        assert isinstance(err, ThreadExistsError)
+        assert store.get_thread(root.id).revision == rev + 1
+        err = raised(lambda: store.fork_thread(root.id, at="nope", supersede=True))
+        assert isinstance(err, MessageNotFoundError)
+        assert store.get_thread(root.id).revision == rev + 1
+        assert _history(store, head.id)[-1] == "x"
+        assert [m.content for m in store.load_messages(root.id)][-1] != "late"
+
     def test_recent_since_crosses_the_fork_point(self, store: StoreLike) -> None:
         require_capability(store, "branches")
         t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
