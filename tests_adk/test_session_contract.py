@@ -266,17 +266,20 @@ async def test_session_without_marker_appends(ours: ConvostoreSessionService) ->
 
 async def test_initial_shared_state(ours: ConvostoreSessionService) -> None:
     """An initial ``app:``/``user:`` state is created with the thread in one
-    transaction once the store's create_thread takes a state change; until
-    then it is refused, with nothing written."""
-    state = {"app:a": 1, "user:b": 2, "c": 3}
-    if "state_change" in __import__("inspect").signature(ours.store.create_thread).parameters:
-        s = await ours.create_session(app_name="app", user_id="u", state=state)
-        assert s.state == state
-        return
-    with pytest.raises(NotImplementedError, match="state_change"):
-        await ours.create_session(app_name="app", user_id="u", session_id="s", state=state)
-    assert await ours.get_session(app_name="app", user_id="u", session_id="s") is None
-    assert await ours.get_user_state(app_name="app", user_id="u") == {}
+    transaction, shared by the user's and the app's other sessions; a taken id
+    writes none of it."""
+    state = {"app:a": 1, "user:b": 2, "c": 3, "temp:t": 4}
+    s = await ours.create_session(app_name="app", user_id="u", session_id="s", state=state)
+    assert s.state == {"app:a": 1, "user:b": 2, "c": 3}
+    other = await ours.create_session(app_name="app", user_id="u")
+    assert other.state == {"app:a": 1, "user:b": 2}
+    stranger = await ours.create_session(app_name="app", user_id="v")
+    assert stranger.state == {"app:a": 1}
+    with pytest.raises(AlreadyExistsError):
+        await ours.create_session(
+            app_name="app", user_id="u", session_id="s", state={"user:b": 9, "app:a": 9}
+        )
+    assert await ours.get_user_state(app_name="app", user_id="u") == {"b": 2}
 
 
 async def test_content_bytes_and_grounding(service: Any) -> None:

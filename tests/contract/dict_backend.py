@@ -93,7 +93,14 @@ class DictBackend(CoreBackend):
             raise ThreadExistsError(op.thread.id)
         self._threads[key] = op.thread
         self._messages[key] = []
-        return op.thread
+        if op.append is None:
+            return op.thread
+        try:  # the append (a state change) goes with the thread or neither stays
+            self.append(op.append)
+        except BaseException:
+            del self._threads[key], self._messages[key]
+            raise
+        return self._threads[key]
 
     def get_thread(self, op: ops.GetThread) -> Thread:
         return self._thread(op.tenant, op.thread_id)

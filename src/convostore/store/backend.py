@@ -228,9 +228,11 @@ class CoreBackend(Backend):
 
     @abstractmethod
     def create_thread(self, op: ops.CreateThread) -> Thread:
-        """Store ``op.thread`` (checked with ``encode_thread``).
+        """Store ``op.thread`` (checked with ``encode_thread``) and, with
+        ``op.append`` (no messages, a state change), run it in the same
+        transaction: both are stored or neither. Returns the thread as stored.
 
-        Raises ThreadExistsError."""
+        Raises ThreadExistsError, and what :meth:`append` raises."""
 
     @abstractmethod
     def get_thread(self, op: ops.GetThread) -> Thread:

@@ -285,7 +285,9 @@ class MemoryBackend(CoreBackend):
             self._set_record(key, thread, undo)
             self._msgs[key] = []
             undo.append(lambda: self._msgs.pop(key, None))
-        return thread
+            if op.append is not None:
+                self._append_locked(key, op.append, undo)
+            return self._records[key]
 
     def get_thread(self, op: ops.GetThread) -> Thread:
         with self._lock:

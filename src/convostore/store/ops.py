@@ -52,8 +52,13 @@ class Op(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class CreateThread(Op[Thread]):
+    """Store a new thread; then, in the same transaction, run ``append`` on it
+    (an append of no message that carries a state change: the thread and its
+    user and app state written together)."""
+
     name: ClassVar[str] = "create_thread"
     thread: Thread
+    append: Append | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,6 @@ class ConvostoreSessionService(BaseSessionService):  # type: ignore[misc]
             self._opened = False
         self._opening: asyncio.Lock | None = None
         self._since = _accepts(self._store.recent, "since")
-        self._create_with_state = _accepts(self._store.create_thread, "state_change")
 
     @property
     def store(self) -> AsyncStore:
@@ -156,19 +155,10 @@ class ConvostoreSessionService(BaseSessionService):  # type: ignore[misc]
             user=StateUpdate(changes=deltas["user"]) if deltas["user"] else None,
             app=StateUpdate(changes=deltas["app"]) if deltas["app"] else None,
         )
-        try:
-            if shared.empty:
-                created = await store.create_thread(thread)
-            elif self._create_with_state:
-                creator: Any = store.create_thread
-                created = await creator(thread, state_change=shared)
-            else:
-                raise NotImplementedError(
-                    "an initial app: or user: state needs a store whose create_thread takes "
-                    "state_change= (a thread and its user and app state in one transaction); "
-                    "this one does not: create the session, then append an event carrying "
-                    "that state delta"
-                )
+        try:  # the session and its app: and user: state in one transaction
+            created = await store.create_thread(
+                thread, state_change=None if shared.empty else shared
+            )
         except ThreadExistsError:
             raise AlreadyExistsError(f"Session with id {session_id} already exists.") from None
         app = await store.get_state("app")

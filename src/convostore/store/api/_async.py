@@ -103,10 +103,15 @@ class AsyncStore(StoreBase[AsyncBackend]):
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
         state: ThreadState | Mapping[str, Any] | None = None,
+        state_change: StateChange | Mapping[str, Any] | None = None,
     ) -> Thread:
         """Create a thread from a :class:`Thread` or from keyword fields.
 
         The times left unset come from the store's clock; counters start at 0.
+        ``state_change`` is written in the same transaction, as by an append
+        carrying it: the user state of the thread's user and the app state
+        change with the thread's creation or not at all (a taken id, or a
+        state ``expected_revision`` that does not match, writes nothing).
 
         Raises:
             ThreadExistsError: the id is taken in this tenant.
@@ -121,7 +126,7 @@ class AsyncStore(StoreBase[AsyncBackend]):
             metadata=metadata,
             state=state,
         )
-        return await self._run(self._create_thread(thread, fields))
+        return await self._run(self._create_thread(thread, fields, state_change))
 
     async def get_thread(self, thread_id: str) -> Thread:
         """The thread, soft-deleted or not.

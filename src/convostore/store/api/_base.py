@@ -145,7 +145,9 @@ class StoreBase(Generic[B]):
 
     # thread ops --------------------------------------------------------------
 
-    def _create_thread(self, thread: Thread | None, fields: dict[str, Any]) -> ops.CreateThread:
+    def _create_thread(
+        self, thread: Thread | None, fields: dict[str, Any], state_change: Any = None
+    ) -> ops.CreateThread:
         with translate_validation("thread"):
             if thread is None:
                 clean = {k: v for k, v in fields.items() if v is not None}
@@ -181,7 +183,10 @@ class StoreBase(Generic[B]):
         )
         fresh.usage = type(thread.usage)()
         fresh.cost = type(thread.cost)()
-        return ops.CreateThread(self._tenant, fresh)
+        if state_change is None:
+            return ops.CreateThread(self._tenant, fresh)
+        with_state = self._with_state(self._append(fresh.id, [], None), state_change)
+        return ops.CreateThread(self._tenant, fresh, with_state if with_state.state else None)
 
     def _update_thread(
         self, thread_id: str, rev: int | None, fields: dict[str, Any]

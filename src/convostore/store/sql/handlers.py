@@ -129,6 +129,9 @@ def create_thread(sq: Statements, settings: StoreSettings, op: ops.CreateThread)
     row = yield Query(sq.thread_insert, thread_write(sq, thread, settings), Fetch.ONE)
     if row is None:
         raise ThreadExistsError(thread.id)
+    if op.append is not None:
+        appended = yield from append(sq, settings, op.append)
+        return appended.known.thread
     return thread
 
 
@@ -932,7 +935,7 @@ def purge_attachments(
 _A, _W, _S = Mode.AUTOCOMMIT, Mode.WRITE, Mode.SNAPSHOT
 
 HANDLERS: dict[str, Handler] = {
-    "create_thread": Handler(create_thread, _A, writes=True),
+    "create_thread": Handler(create_thread, _W, writes=True),
     "get_thread": Handler(get_thread, _A),
     "update_thread": Handler(update_thread, _W, writes=True),
     "delete_thread": Handler(delete_thread, _W, writes=True),

@@ -16,6 +16,8 @@ from convostore.errors import (
     RevisionConflictError,
     StateConflictError,
     ThreadDeletedError,
+    ThreadExistsError,
+    ThreadNotFoundError,
     ValidationError,
 )
 from convostore.model import Message, StateChange, StateUpdate
@@ -234,6 +236,33 @@ class StateContract(ContractBase):
         assert (t.state.data, t.revision, t.message_count) == ({"k": 1}, rev + 1, 0)
         assert store.append(tid, []) == []
         assert store.get_thread(tid).revision == rev + 1
+
+    def test_create_thread_writes_shared_state_with_it(self, store: StoreLike) -> None:
+        change = StateChange(
+            user=StateUpdate(changes={"name": "Ada"}), app=StateUpdate(changes={"v": 1})
+        )
+        t = store.create_thread(
+            id="new", user_id="u1", state={"data": {"k": 0}}, state_change=change
+        )
+        assert t.id == "new" and store.get_thread("new").state.data == {"k": 0}
+        assert store.get_state("user", user_id="u1").data == {"name": "Ada"}
+        assert store.get_state("app").data == {"v": 1}
+        # a taken id writes no state, and neither does a stale state revision
+        before = (store.get_state("user", user_id="u1"), store.get_state("app"))
+        with pytest.raises(ThreadExistsError):
+            store.create_thread(
+                id="new", user_id="u1", state_change={"user": {"changes": {"name": "x"}}}
+            )
+        stale = StateChange(app=StateUpdate(changes={"v": 2}, expected_revision=7))
+        with pytest.raises(StateConflictError):
+            store.create_thread(id="other", user_id="u1", state_change=stale)
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("other")
+        assert (store.get_state("user", user_id="u1"), store.get_state("app")) == before
+        with pytest.raises(ValidationError):
+            store.create_thread(id="anon", state_change={"user": {"changes": {"k": 1}}})
+        with pytest.raises(ThreadNotFoundError):
+            store.get_thread("anon")
 
     def test_user_state_needs_a_thread_with_a_user(self, store: StoreLike) -> None:
         t = store.create_thread(id="anon")
