@@ -310,7 +310,7 @@ def to_langchain(message: Message) -> BaseMessage:
 
 
 def _history(stored: Iterable[Message]) -> list[BaseMessage]:
-    return [to_langchain(m) for m in stored if m.archived_at is None]
+    return [to_langchain(m) for m in stored]
 
 
 class ConvostoreChatMessageHistory(BaseChatMessageHistory):
@@ -392,7 +392,7 @@ class ConvostoreChatMessageHistory(BaseChatMessageHistory):
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """The session's messages, oldest first (archived ones left out)."""
         try:
-            return _history(self._sync().load_messages(self.session_id))
+            return _history(self._sync().load_messages(self.session_id, active_only=True))
         except ThreadNotFoundError:
             return []
 
@@ -423,7 +423,7 @@ class ConvostoreChatMessageHistory(BaseChatMessageHistory):
         if isinstance(store, Store):
             return await asyncio.to_thread(lambda: self.messages)
         try:
-            return _history(await store.load_messages(self.session_id))
+            return _history(await store.load_messages(self.session_id, active_only=True))
         except ThreadNotFoundError:
             return []
 

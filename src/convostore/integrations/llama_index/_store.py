@@ -111,12 +111,16 @@ class ConvostoreChatStore(AsyncDBChatStore):
 
     # reading ----------------------------------------------------------------------
 
-    async def _messages(self, key: str) -> list[Message]:
+    async def _messages(self, key: str, status: MessageStatus | None = None) -> list[Message]:
+        """The messages of ``key`` with ``status``; the active ones are read
+        through the store's index of exactly them, not the whole archive."""
         store = await self._ready()
+        active = status is not None and MessageStatus(status) is MessageStatus.ACTIVE
         try:
-            return await store.load_messages(key)
+            found = await store.load_messages(key, active_only=active)
         except ThreadNotFoundError:
             return []
+        return [m for m in found if _wanted(m, status)]
 
     async def get_messages(
         self,
@@ -127,7 +131,7 @@ class ConvostoreChatStore(AsyncDBChatStore):
     ) -> list[ChatMessage]:
         """The messages of ``key`` with ``status`` (``None``: all), oldest first,
         ``offset`` and ``limit`` applied after the status filter."""
-        found = [m for m in await self._messages(key) if _wanted(m, status)]
+        found = await self._messages(key, status)
         start = offset or 0
         end = None if limit is None else start + limit
         return [_chat(m) for m in found[start:end]]
@@ -141,7 +145,7 @@ class ConvostoreChatStore(AsyncDBChatStore):
                 return (await store.get_thread(key)).live_message_count
             except ThreadNotFoundError:
                 return 0
-        return sum(1 for m in await self._messages(key) if _wanted(m, status))
+        return len(await self._messages(key, status))
 
     async def get_keys(self) -> list[str]:
         """The threads holding at least one message."""
