@@ -21,6 +21,7 @@ from convostore.integrations.openai_agents import (
     item_to_message,
     message_items,
 )
+from convostore.integrations.openai_agents._session import _on_store_loop
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
@@ -150,7 +151,7 @@ ITEMS: list[dict[str, Any]] = [
     {"no_type_at_all": 1},
 ]
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=["async", "sync"])
@@ -159,7 +160,7 @@ def store(request: pytest.FixtureRequest, store_url: str) -> Iterator[Any]:
     if request.param == "async":
         opened: Any = convostore.open_async_store(store_url)
         yield opened
-        asyncio.run(opened.close())
+        direct(opened, "close")
     else:
         opened = convostore.open_store(store_url)
         yield opened
@@ -171,6 +172,14 @@ on_backends = pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def direct(store: Any, name: str, *args: Any) -> Any:
+    """Call the store itself, as the test's own code; an async store on the loop
+    its sessions use (a PostgreSQL async store's connections belong to one loop)."""
+    if isinstance(store, convostore.Store):
+        return getattr(store, name)(*args)
+    return run(_on_store_loop(store, getattr(store, name), *args))
 
 
 @on_backends
@@ -185,10 +194,7 @@ def test_every_item_type_reads_back_exactly(store: Any) -> None:
 def test_one_message_per_item_with_the_item_as_native_and_real_parts(store: Any) -> None:
     session = ConvostoreSession("s2", store, user_id="alice")
     run(session.add_items(ITEMS))
-    sync = store if isinstance(store, convostore.Store) else None
-    messages = (
-        sync.load_messages("s2") if sync else run(store.load_messages("s2"))
-    )  # the thread id is the session id
+    messages = direct(store, "load_messages", "s2")  # the thread id is the session id
     assert len(messages) == len(ITEMS)
     assert [m.native.data for m in messages] == ITEMS
     assert {m.native.format for m in messages} == {NATIVE_FORMAT}
@@ -197,7 +203,7 @@ def test_one_message_per_item_with_the_item_as_native_and_real_parts(store: Any)
     assert messages[0].role is Role.USER and messages[0].content == "Hello"
     assert messages[2].provider_role == "developer"
     assert messages[11].role is Role.TOOL and messages[11].tool_call_id == "c1"
-    thread = sync.get_thread("s2") if sync else run(store.get_thread("s2"))
+    thread = direct(store, "get_thread", "s2")
     assert thread.user_id == "alice"
 
 
@@ -259,7 +265,8 @@ def test_usable_from_several_event_loops_and_threads(store: Any) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert got[-1][:2] == ITEMS[:2] and got[-1][2:] == [ITEMS[2], ITEMS[2]]
+    assert len(got) == 2 and all(g[:3] == ITEMS[:3] for g in got)
+    assert run(session.get_items()) == [*ITEMS[:3], ITEMS[2]]
 
     async def concurrent() -> None:
         other = ConvostoreSession("s6", store)
@@ -276,17 +283,14 @@ def test_foreign_messages_read_as_responses_items(store: Any) -> None:
     session = ConvostoreSession("s7", store)
     run(session.add_items(ITEMS[:1]))
     msg = convostore.Message.assistant("written by another app")
-    if isinstance(store, convostore.Store):
-        store.append("s7", msg)
-    else:
-        run(store.append("s7", msg))
+    direct(store, "append", "s7", msg)
     assert run(session.get_items()) == [
         ITEMS[0],
         {"role": "assistant", "content": "written by another app"},
     ]
 
 
-@pytest.mark.parametrize("store_url", ["memory", "sqlite"], indirect=True)
+@pytest.mark.parametrize("store_url", BACKENDS, indirect=True)
 def test_from_url_opens_and_closes_its_store(store_url: str) -> None:
     async def main() -> None:
         async with ConvostoreSession.from_url(
@@ -297,6 +301,38 @@ def test_from_url_opens_and_closes_its_store(store_url: str) -> None:
             assert (await session.store.get_thread("u1")).agent_name == "helper"
 
     run(main())
+
+
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_one_session_across_event_loops_and_threads_on_postgres(store_url: str) -> None:
+    """An async PostgreSQL store's pool belongs to one event loop: the session
+    runs its calls there, so two ``asyncio.run`` calls and a worker thread's own
+    loop all work on the same session object (from_url and a given store)."""
+    session = ConvostoreSession.from_url("pg1", url=store_url)
+    given = convostore.open_async_store(store_url)
+    other = ConvostoreSession("pg2", given)
+    for s in (session, other):
+        run(s.add_items(ITEMS[:1]))
+        run(s.add_items(ITEMS[1:2]))
+        assert run(s.get_items()) == ITEMS[:2]
+        errors: list[BaseException] = []
+
+        def worker(s: ConvostoreSession = s) -> None:
+            try:
+                asyncio.run(s.add_items(ITEMS[2:3]))
+                assert asyncio.run(s.get_items()) == ITEMS[:3]
+            except BaseException as exc:  # re-raised in the test's thread
+                errors.append(exc)
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert errors == []
+        assert run(s.pop_item()) == ITEMS[2]
+        run(s.clear_session())
+        assert run(s.get_items()) == []
+    run(session.close())
+    direct(given, "close")
 
 
 def test_a_store_is_required() -> None:

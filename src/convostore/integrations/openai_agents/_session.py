@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -32,6 +34,86 @@ __all__ = ["ConvostoreSession"]
 T = TypeVar("T")
 
 
+class _StoreLoop:
+    """The event loop, on a thread of its own, that runs every call a session
+    makes on one async store.
+
+    An async store may hold resources bound to the event loop that first used
+    them: the PostgreSQL backend opens an ``AsyncConnectionPool`` whose
+    connections and workers belong to that loop, so once it closes (the end of
+    an ``asyncio.run``) or from another thread's loop, calls fail with "Event
+    loop is closed" or "attached to a different loop". Running them all on one
+    loop that lives as long as the store makes a session usable from any
+    event loop and thread. One per store, shared by its sessions; stopped when
+    the store is garbage collected or a session that owns it closes it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._run, args=(loop,), name="convostore-openai-agents", daemon=True
+                )
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop the loop (it closes once its thread returns); a later call starts
+        a new one."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(RuntimeError):  # already closed
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+_loops: weakref.WeakKeyDictionary[AsyncStore, _StoreLoop] = weakref.WeakKeyDictionary()
+_loops_lock = threading.Lock()
+
+
+def _store_loop(store: AsyncStore) -> _StoreLoop:
+    with _loops_lock:
+        found = _loops.get(store)
+        if found is None:
+            found = _loops[store] = _StoreLoop()
+            weakref.finalize(store, found.stop)
+        return found
+
+
+async def _on_store_loop(
+    store: AsyncStore, method: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+) -> T:
+    """``await method(*args, **kwargs)``, run on the loop of ``store``."""
+    loop = _store_loop(store).loop()
+
+    async def call() -> T:
+        return await method(*args, **kwargs)
+
+    with contextlib.suppress(RuntimeError):
+        if asyncio.get_running_loop() is loop:
+            return await call()
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), loop))
+
+
 class ConvostoreSession(SessionABC):
     """An Agents SDK ``Session`` whose items are the messages of one thread.
 
@@ -44,8 +126,11 @@ class ConvostoreSession(SessionABC):
 
     ``store`` is an async store, or a sync one (its calls then run in a worker
     thread, as the SDK's ``SQLiteSession`` runs its own). Both may be used from
-    any event loop and thread. ``session_settings`` gives the default ``limit``
-    of :meth:`get_items`, as in the SDK's sessions.
+    any event loop and thread: an async store's calls all run on one event loop
+    thread kept for that store (shared by its sessions), since a PostgreSQL
+    async store's connections belong to the loop that opened them.
+    ``session_settings`` gives the default ``limit`` of :meth:`get_items`, as in
+    the SDK's sessions.
     """
 
     session_settings: SessionSettings | None = None
@@ -114,7 +199,7 @@ class ConvostoreSession(SessionABC):
     async def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if isinstance(self._store, Store):
             return await asyncio.to_thread(method, *args, **kwargs)
-        return await cast(Awaitable[Any], method(*args, **kwargs))
+        return await _on_store_loop(self._store, method, *args, **kwargs)
 
     # the Session protocol -------------------------------------------------------
 
@@ -192,6 +277,8 @@ class ConvostoreSession(SessionABC):
         """Close the store if the session opened it (:meth:`from_url`)."""
         if self._owns_store:
             await self._call(self._store.close)
+            if isinstance(self._store, AsyncStore):
+                _store_loop(self._store).stop()
 
     async def __aenter__(self) -> ConvostoreSession:
         return self
