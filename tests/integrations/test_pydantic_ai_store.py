@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import datetime as dt
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -56,6 +57,13 @@ def response(text: str) -> ModelResponse:
 def turn() -> list[ModelMessage]:
     n = next(_count)
     return [request(f"question {n}"), response(f"answer {n}")]
+
+
+@pytest.fixture(autouse=True)
+def _collected() -> Iterator[None]:
+    """What a test's event loops leave behind is collected in the test, not in a later one."""
+    yield
+    gc.collect()
 
 
 def run(url: str, body: Callable[[ConvostoreConversationStore], Awaitable[T]]) -> T:
