@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import itertools
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
