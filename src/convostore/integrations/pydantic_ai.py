@@ -49,6 +49,7 @@ from convostore.store.api import AsyncStore, Store
 __all__ = [
     "FORMAT",
     "AsyncPydanticAIHistory",
+    "ConvostoreConversationStore",
     "PydanticAIHistory",
     "from_message",
     "to_message",
@@ -254,3 +255,7 @@ class AsyncPydanticAIHistory:
         if last is not None:
             return _stored(await self.store.recent(self.thread_id, last))
         return _stored(await self.store.load_messages(self.thread_id))
+
+
+# The ConversationStore half: it imports the converters above, so it comes last.
+from convostore.integrations.pydantic_ai_store import ConvostoreConversationStore  # noqa: E402
