@@ -122,6 +122,22 @@ INSERT INTO messages (tenant_id, thread_id, seq, id, role, execution_id, pinned,
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 INSERT_MESSAGE_OR_SKIP = f"{INSERT_MESSAGE.rstrip()} ON CONFLICT DO NOTHING"
+#: A batch of rows in one statement: ``?3`` is a JSON array of
+#: [seq, id, role, execution_id, pinned, deleted, archived, body] arrays. One
+#: statement rather than one per row (``executemany``) lets FTS5 keep the
+#: batch's index entries in memory until the statement ends: a statement per
+#: row makes the search trigger flush them at every row.
+INSERT_MESSAGES = """
+INSERT INTO messages (tenant_id, thread_id, seq, id, role, execution_id, pinned, deleted,
+                      archived, body)
+SELECT ?1, ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+       value ->> 6, value ->> 7
+FROM json_each(?3) WHERE true
+"""
+INSERT_MESSAGES_OR_SKIP = f"{INSERT_MESSAGES.rstrip()} ON CONFLICT DO NOTHING"
+#: Bodies longer than this in all go row by row, so the one parameter stays
+#: far below SQLite's limit on a value's length.
+_MAX_BATCH_CHARS = 64 * 1024 * 1024
 UPDATE_MESSAGE = """
 UPDATE messages SET pinned = ?, deleted = ?, archived = ?, body = ?
 WHERE tenant_id = ? AND thread_id = ? AND seq = ?
@@ -347,19 +363,31 @@ class SqliteStatements(Statements):
     def insert_messages(
         self, tenant: str, thread_id: str, rows: Sequence[MessageRow], *, skip_taken: bool = False
     ) -> Query:
-        """One ``execute`` for one row, an ``executemany`` for more; skipped
-        rows (``ON CONFLICT DO NOTHING``) are missing from the row count."""
+        """One ``execute`` for one row, one statement over a JSON array for
+        more (an ``executemany`` when their bodies are very long); skipped rows
+        (``ON CONFLICT DO NOTHING``) are missing from the row count."""
         sql = INSERT_MESSAGE_OR_SKIP if skip_taken else INSERT_MESSAGE
         fetch = Fetch.ROWCOUNT if skip_taken else Fetch.NONE
         if len(rows) == 1:
             seq, mid, role, execution_id, _, pinned, deleted, archived, body = rows[0]
             one = (tenant, thread_id, seq, mid, role, execution_id, pinned, deleted, archived, body)
             return Query(sql, one, fetch)
-        params = [
-            (tenant, thread_id, seq, mid, role, execution_id, pinned, deleted, archived, body)
-            for (seq, mid, role, execution_id, _, pinned, deleted, archived, body) in rows
-        ]
-        return Query(sql, params, fetch, many=True)
+        if sum(len(row[8]) for row in rows) > _MAX_BATCH_CHARS:  # far below SQLite's 1 GB
+            params = [
+                (tenant, thread_id, seq, mid, role, execution_id, pinned, deleted, archived, body)
+                for (seq, mid, role, execution_id, _, pinned, deleted, archived, body) in rows
+            ]
+            return Query(sql, params, fetch, many=True)
+        batch = json.dumps(
+            [
+                (seq, mid, role, execution_id, pinned, deleted, archived, body)
+                for (seq, mid, role, execution_id, _, pinned, deleted, archived, body) in rows
+            ],
+            ensure_ascii=False,
+            check_circular=False,
+        )
+        sql = INSERT_MESSAGES_OR_SKIP if skip_taken else INSERT_MESSAGES
+        return Query(sql, (tenant, thread_id, batch), fetch)
 
     def append_write(
         self,
