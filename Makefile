@@ -79,6 +79,7 @@ check: format-check ruff typecheck sync-check cli-docs-check spell
 
 bench: $(STAMP)
 	$(BIN)/python bench/flat_history.py
+	$(BIN)/python bench/promises.py
 	$(BIN)/python bench/run.py
 
 clean:
