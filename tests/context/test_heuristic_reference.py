@@ -13,11 +13,12 @@ longer than the masks made in advance.
 from __future__ import annotations
 
 import base64
+import json
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from convostore.tokens import HEURISTIC
+from convostore.tokens import HEURISTIC, counter
 from convostore.tokens import heuristic as impl
 
 from . import heuristic_reference as reference
@@ -110,3 +111,24 @@ def test_long_texts_use_masks_of_their_own() -> None:
         text = (unit * (size // len(unit) + 1))[:size]
         assert len(text) == size
         assert HEURISTIC.count_text(text) == reference.count_text(text)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+@settings(max_examples=300, deadline=None)
+def test_tool_arguments_are_counted_from_the_same_json(value: object) -> None:
+    """Tool arguments and results are counted from the JSON ``json.dumps`` makes
+    (a string is counted as it is)."""
+    if isinstance(value, str):
+        assert counter._json(value) == value
+        return
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    assert counter._json(value) == expected
