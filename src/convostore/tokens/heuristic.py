@@ -70,8 +70,7 @@ _LOWER_7 = bytes([_LOW | _LETTER]) * 7
 _UPPER_5 = bytes([_UP | _LETTER]) * 5
 _SPACE_2 = bytes([_SPACE]) * 2
 _SPACE_4 = bytes([_SPACE]) * 4
-_BREAK_1 = bytes([_BREAK])
-_BREAK_2 = _BREAK_1 * 2
+_BREAK_2 = bytes([_BREAK]) * 2
 
 
 def _masks(size: int) -> tuple[int, ...]:
@@ -149,10 +148,11 @@ def _ascii_tokens(raw: bytes) -> int:
         # Digit runs are cut in groups of three: ``(digits + 2 * runs) // 3``
         # is exact for one run and at most one high per three runs.
         total += (digits.bit_count() + 2 * (starts & m[4]).bit_count()) // 3
-    if _BREAK_1 in codes:
+    breaks = y & m[5]
+    if breaks:
         # A line break (or a run of them, roughly) is a token, and so is
         # the indentation after it.
-        total += codes.count(_BREAK_1) - (codes.count(_BREAK_2) if same & m[5] else 0)
+        total += breaks.bit_count() - (codes.count(_BREAK_2) if same & m[5] else 0)
     if same & m[3]:
         total += codes.count(_SPACE_2) - codes.count(_SPACE_4)
     return total or int(len(raw) > 0)
