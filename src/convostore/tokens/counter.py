@@ -57,10 +57,19 @@ def is_estimate(counter_name: str | None) -> bool:
     return counter_name is None or counter_name.startswith("heuristic")
 
 
+# What ``json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+# sort_keys=True)`` makes, without a new encoder per call (``json.dumps`` keeps
+# one for its default options the same way). Never changed after this line.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode
+
+
+_TEXT_PARTS = (TextPart, ReasoningPart)
+
+
 def _json(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return _ENCODE(value)
 
 
 class _PartCounter:
@@ -82,7 +91,7 @@ class _PartCounter:
         if not message.parts:
             return total + self.count_text(message.content)
         for part in message.parts:
-            if isinstance(part, TextPart | ReasoningPart):
+            if isinstance(part, _TEXT_PARTS):
                 total += self.count_text(part.text)
             elif isinstance(part, ToolCallPart):
                 total += self.per_tool_item + self.count_text(part.tool_name)

@@ -32,35 +32,57 @@ __all__ = ["HEURISTIC", "HeuristicCounter"]
 #   scripts, 2 for arrows, dingbats and emoji modifiers, 3 for emoji and
 #   other four-byte characters.
 #
-# Every step is a C-level bytes operation (translate, count, split) or regex
-# scan; Python loops run only over the rare long base64-like runs.
+# The letter, digit, mark and whitespace counts are taken in one pass over
+# the text as a big integer (one byte per character, a bit per class), with
+# shifts and masks; only runs of a length (seven lower-case letters, five
+# capitals, two spaces, two line breaks) are counted with ``bytes.count``.
+# Python loops run only over the rare long base64-like runs.
+
+# Each ASCII byte as its classes, one bit each: lower case and upper case
+# letters also carry the letter bit. A byte outside ASCII (never passed in)
+# is neither of them, nor a mark. The order matters: a byte's class and the
+# next bit of its successor's are lower then upper case, or a space then a
+# digit (see ``_ascii_tokens``).
+_LOW, _UP, _LETTER, _SPACE, _DIGIT, _BREAK, _MARK, _OTHER = (1 << k for k in range(8))
 
 
-def _classes() -> bytes:
-    table = bytearray(b"." * 256)  # punctuation and control characters
-    for c in range(256):
+def _codes() -> bytes:
+    table = bytearray([_OTHER] * 256)
+    for c in range(128):
         ch = chr(c)
         if "a" <= ch <= "z":
-            table[c] = ord("a")
+            table[c] = _LOW | _LETTER
         elif "A" <= ch <= "Z":
-            table[c] = ord("A")
+            table[c] = _UP | _LETTER
         elif "0" <= ch <= "9":
-            table[c] = ord("0")
+            table[c] = _DIGIT
         elif ch in " _":
-            table[c] = ord(" ")  # a space or underscore before digits is a token
+            table[c] = _SPACE  # a space or underscore before digits is a token
         elif ch in "\t\n\r\x0b\x0c":
-            table[c] = ord("\n")
+            table[c] = _BREAK
+        else:
+            table[c] = _MARK  # punctuation and control characters
     return bytes(table)
 
 
-# Each ASCII byte as its class: a lower, A upper, 0 digit, space (or
-# underscore), newline (other whitespace), dot (punctuation and control).
-_CLASSES = _classes()
-# Letters alone (as ``a``), and digits alone, on a background of spaces.
-_LETTERS = bytes.maketrans(b"A0.\n", b"a   ")
-_NUMBERS = bytes.maketrans(b"aA.\n", b"    ")
-_DIGITS = b"0123456789"
-_ASCII_MARKS = bytes(c for c in range(128) if _CLASSES[c] == ord("."))
+_CODES = _codes()
+_LOWER_7 = bytes([_LOW | _LETTER]) * 7
+_UPPER_5 = bytes([_UP | _LETTER]) * 5
+_SPACE_2 = bytes([_SPACE]) * 2
+_SPACE_4 = bytes([_SPACE]) * 4
+_BREAK_2 = bytes([_BREAK]) * 2
+
+
+def _masks(size: int) -> tuple[int, ...]:
+    """Per class bit, the integer with that bit set in each of ``size`` bytes;
+    last, the lower-case and space bits together."""
+    ones = int.from_bytes(b"\x01" * size, "big")
+    return (*(ones << k for k in range(8)), ones | ones << 3)
+
+
+# Masks for texts up to this many bytes are made once; longer ones get their own.
+_MASK_BYTES = 4096
+_MASKS = _masks(_MASK_BYTES)
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LOWER = b"abcdefghijklmnopqrstuvwxyz"
 _BLOB_MIN = 16
@@ -77,32 +99,22 @@ _SYMBOL = re.compile(r"[\u2190-\u2bff\u20e3\ufe0f]")
 _FOUR_BYTE = re.compile(r"[\U00010000-\U0010ffff]")
 
 
-def _pieces(cls: bytes, digits: int) -> int:
-    """Pieces of the letter and digit runs in a class string.
-
-    A letter run starts after a separator or a digit, and again where lower
-    case turns upper (``userName``) or an acronym meets a word (``XMLHttp``);
-    a long one costs one more per seven lower-case or five upper-case letters.
-    Digit runs are cut in groups of three: ``(digits + 2 * runs) // 3`` is exact
-    for one run and at most one high per three runs.
-    """
-    total = (
-        (b" " + cls.translate(_LETTERS)).count(b" a")
-        + cls.count(b"aA")
-        + cls.count(b"AAa")
-        + cls.count(b"aaaaaaa")
-        + cls.count(b"AAAAA")
-    )
-    if digits:
-        total += (digits + 2 * (b" " + cls.translate(_NUMBERS)).count(b" 0")) // 3
-    return total
-
-
 def _ascii_tokens(raw: bytes) -> int:
-    """Estimated tokens of ASCII text (see the notes above)."""
+    """Estimated tokens of ASCII text (see the notes above).
+
+    ``y`` holds the text's class bits, its first byte highest: ``y >> 8``
+    puts each byte's predecessor in its place and ``y << 8`` its successor;
+    ``y << 7`` puts the successor's class bits one lower, so ``y & (y << 7)``
+    has the lower-case bit set where lower case turns upper (``aA``) and the
+    space bit where a space is followed by a digit. ``y & ~(y >> 8)`` has the
+    letter or digit bit set where a run of letters or digits starts.
+    """
     total = 0
-    cls = raw.translate(_CLASSES)
-    if len(raw) >= _BLOB_MIN and b"aA" in cls:
+    codes = raw.translate(_CODES)
+    y = int.from_bytes(codes, "big")
+    m = _MASKS if len(raw) <= _MASK_BYTES else _masks(len(raw))
+    pairs = y & (y << 7)
+    if len(raw) >= _BLOB_MIN and pairs & m[0]:
         # Case changes: there may be base64. A blob is charged by its length
         # and taken out of the rest.
         runs = {r for r in raw.translate(_NOT_B64).split() if len(r) >= _BLOB_MIN}
@@ -114,19 +126,36 @@ def _ascii_tokens(raw: bytes) -> int:
                 total += raw.count(run) * math.ceil(size * _BLOB_RATE)
                 raw = raw.replace(run, b"")
         if total:
-            cls = raw.translate(_CLASSES)
-    n = len(raw)
-    digits = n - len(raw.translate(None, _DIGITS))
-    total += n - len(raw.translate(None, _ASCII_MARKS)) + _pieces(cls, digits)
+            codes = raw.translate(_CODES)
+            y = int.from_bytes(codes, "big")
+            pairs = y & (y << 7)
+    same = y & (y << 8)  # the class bits a byte shares with its successor
+    starts = y ^ (y & (y >> 8))  # the class bits its predecessor lacks
+    # One token each: a mark, a run of letters, a case change inside one
+    # (``userName``), and a space before a number (``" 42"`` is a space and
+    # a number).
+    tokens = (pairs & m[8]) | (starts & m[2]) | (y & m[6])
+    # A long run of letters costs one more per seven lower-case or five
+    # upper-case letters.
+    total += codes.count(_LOWER_7)
+    if same & m[1]:
+        # Two capitals, then lower case: an acronym meets a word (``XMLHttp``).
+        tokens |= same & (y << 17) & m[1]
+        total += codes.count(_UPPER_5)
+    total += tokens.bit_count()
+    digits = y & m[4]
     if digits:
-        total += cls.count(b" 0")  # " 42" is a space and a number
-    if b"\n" in cls:
+        # Digit runs are cut in groups of three: ``(digits + 2 * runs) // 3``
+        # is exact for one run and at most one high per three runs.
+        total += (digits.bit_count() + 2 * (starts & m[4]).bit_count()) // 3
+    breaks = y & m[5]
+    if breaks:
         # A line break (or a run of them, roughly) is a token, and so is
         # the indentation after it.
-        total += cls.count(b"\n") - cls.count(b"\n\n")
-    if b"  " in cls:
-        total += cls.count(b"  ") - cls.count(b"    ")
-    return total or int(n > 0)
+        total += breaks.bit_count() - (codes.count(_BREAK_2) if same & m[5] else 0)
+    if same & m[3]:
+        total += codes.count(_SPACE_2) - codes.count(_SPACE_4)
+    return total or int(len(raw) > 0)
 
 
 def _non_ascii_tokens(chars: str) -> int:
