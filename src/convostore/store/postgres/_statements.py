@@ -137,10 +137,13 @@ class PgStatements(Statements):
         read = _thread_read()
         self.thread_get = b(f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s")
         self.thread_lock = b(f"SELECT {read} FROM {t} WHERE tenant_id = %s AND id = %s FOR UPDATE")
-        # Lock the thread and look up the batch's ids already stored, in one trip.
+        # Lock the thread and look up the batch's ids already stored, in one trip;
+        # one probe of the (tenant, id) index per id, as in _insert_batch.
         self.thread_lock_lookup = b(
-            f"SELECT (SELECT coalesce(json_agg(m.body), '[]')::text "
-            f"FROM {m} m WHERE m.tenant_id = %s AND m.id = ANY(%s::text[])), "
+            f"SELECT (SELECT coalesce(json_agg(y.body), '[]')::text "
+            "FROM (SELECT %s::text AS tenant, unnest(%s::text[]) AS id) AS x, LATERAL "
+            f"(SELECT m.body FROM {m} m WHERE m.tenant_id = x.tenant AND m.id = x.id LIMIT 1) "
+            "AS y), "
             f"{_thread_read('t')} FROM {t} t WHERE t.tenant_id = %s AND t.id = %s FOR UPDATE OF t"
         )
         self.thread_exists = b(f"SELECT 1 FROM {t} WHERE tenant_id = %s AND id = %s")
@@ -316,6 +319,14 @@ class PgStatements(Statements):
         """Inserting ``n`` rows (0: any number, from arrays), and the condition
         "one of their ids is stored".
 
+        The condition probes the (tenant, id) index once per id, whatever plan
+        the server caches: a prepared statement keeps the generic plan it made
+        while the table was small and had no statistics, and for
+        ``id = ANY(array)`` that plan read the index on the tenant alone, every
+        message of the tenant on every append, until the next ``ANALYZE``
+        (with ``synchronous_commit=off``, a turn of four into a tenant holding
+        50,000 messages took 21 ms, against 1.6 ms with the probes).
+
         Parameters: ``tenant_id``, ``id`` (the thread) and the rows' columns,
         ``m_<column>`` with the row's index appended for each of ``n`` rows, or
         for ``n`` 0 one array per column, sent in binary (in text form psycopg
@@ -335,7 +346,13 @@ class PgStatements(Statements):
                 "%(m_pinned)b::boolean[], %(m_deleted)b::boolean[], %(m_archived)b::boolean[], "
                 "%(m_body)b::text[]) "
             )
-            taken = "id = ANY(%(m_id)b::text[])"
+            # LATERAL ... LIMIT 1 is never flattened into a join: a nested
+            # loop over the ids, each an equality probe of the unique index.
+            taken = (
+                "EXISTS (SELECT FROM unnest(%(m_id)b::text[]) AS x(id), LATERAL "
+                f"(SELECT FROM {self.messages_table} WHERE tenant_id = %(tenant_id)s "
+                "AND id = x.id LIMIT 1) AS y)"
+            )
         else:
             values = ", ".join(
                 f"(%(m_seq{k})s::bigint, %(m_id{k})s::text, %(m_role{k})s::text, "
@@ -345,8 +362,11 @@ class PgStatements(Statements):
                 for k in range(n)
             )
             rows = f"(VALUES {values}) "
-            ids = ", ".join(f"%(m_id{k})s" for k in range(n))
-            taken = f"id IN ({ids})"
+            taken = " OR ".join(
+                f"EXISTS (SELECT FROM {self.messages_table} "
+                f"WHERE tenant_id = %(tenant_id)s AND id = %(m_id{k})s)"
+                for k in range(n)
+            )
         return head + rows + names, taken
 
     @functools.lru_cache(maxsize=32)  # noqa: B019 - one PgStatements per backend, kept for life
@@ -368,8 +388,7 @@ class PgStatements(Statements):
         )
         return (
             f"WITH moved AS ({self._advance} AND {same} AND body::text = %(known)s "
-            f"AND NOT EXISTS (SELECT FROM {self.messages_table} "
-            f"WHERE tenant_id = %(tenant_id)s AND {taken}) RETURNING 1) "
+            f"AND NOT ({taken}) RETURNING 1) "
             f"{insert} WHERE EXISTS (SELECT FROM moved)"
         ).encode()
 
