@@ -105,7 +105,8 @@ class AppendGroups:
 
     A caller that is cancelled while its batch is written is not told the
     outcome; its append is committed or not with the batch, as a cancelled
-    append on a worker thread is.
+    append on a worker thread is. One cancelled before its batch starts is
+    left out of it, and a batch whose callers are all cancelled is cancelled.
     """
 
     def __init__(
@@ -117,6 +118,8 @@ class AppendGroups:
         self._config = config
         self._pending: list[tuple[ops.Append, asyncio.Future[list[Message]]]] = []
         self._writers = 0
+        # The write of each batch being written, by the futures of its callers.
+        self._writing: dict[asyncio.Future[list[Message]], _Write] = {}
 
     async def append(self, op: ops.Append) -> list[Message]:
         """Append ``op`` in the next batch; return once that batch has committed."""
@@ -125,28 +128,75 @@ class AppendGroups:
         if self._writers < self._config.batches:
             self._writers += 1
             asyncio.get_running_loop().create_task(self._drain())
-        return await done
+        try:
+            return await done
+        except asyncio.CancelledError:
+            write = self._writing.get(done)
+            if write is not None and write.abandon():
+                # The last caller of its batch: return once the batch has
+                # stopped, as a lone cancelled append returns once it has.
+                await asyncio.wait({write.task})
+            raise
 
     async def _drain(self) -> None:
         try:
             while self._pending:
                 size = self._config.max_batch
                 batch, self._pending = self._pending[:size], self._pending[size:]
-                try:
-                    outcomes = await self._write([op for op, _ in batch])
-                except BaseException as exc:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                    continue
-                for (_, done), outcome in zip(batch, outcomes, strict=True):
-                    if done.done():  # its caller was cancelled
-                        continue
-                    if isinstance(outcome, Exception):
-                        done.set_exception(outcome)
-                    else:
-                        done.set_result(outcome)
+                batch = [(op, done) for op, done in batch if not done.done()]  # not cancelled
+                if batch:
+                    await self._write_batch(batch)
         finally:
             self._writers -= 1
+
+    async def _write_batch(
+        self, batch: list[tuple[ops.Append, asyncio.Future[list[Message]]]]
+    ) -> None:
+        write = _Write(asyncio.ensure_future(self._write([op for op, _ in batch])), batch)
+        for _, done in batch:
+            self._writing[done] = write
+        try:
+            await asyncio.wait({write.task})
+        except BaseException:
+            write.task.cancel()
+            for _, done in batch:
+                done.cancel()
+            raise
+        finally:
+            for _, done in batch:
+                self._writing.pop(done, None)
+        if write.task.cancelled():
+            return
+        error = write.task.exception()
+        if error is not None:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+            return
+        for (_, done), outcome in zip(batch, write.task.result(), strict=True):
+            if done.done():  # its caller was cancelled
+                continue
+            if isinstance(outcome, Exception):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+
+
+class _Write:
+    """A batch being written: the task writing it and its callers' futures."""
+
+    def __init__(
+        self,
+        task: asyncio.Future[list[Outcome]],
+        batch: list[tuple[ops.Append, asyncio.Future[list[Message]]]],
+    ) -> None:
+        self.task = task
+        self.batch = batch
+
+    def abandon(self) -> bool:
+        """Cancel the write if every caller gave up (PostgreSQL then cancels
+        the statement and rolls back, as for a lone append); whether it did."""
+        if self.task.done() or not all(done.cancelled() for _, done in self.batch):
+            return False
+        self.task.cancel()
+        return True
