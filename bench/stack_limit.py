@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sqlite3
 import sys
@@ -58,7 +59,6 @@ CREATE TABLE IF NOT EXISTS messages (
 
 def sqlite_app(path: str) -> Any:
     """The app on a SQLite file: sync endpoints, so FastAPI runs them on its thread pool."""
-    import json
 
     from fastapi import Body, FastAPI, Header, HTTPException, Response
 
@@ -138,7 +138,6 @@ def sqlite_app(path: str) -> Any:
 
 def postgres_app(url: str) -> Any:
     """The app on PostgreSQL: async endpoints on a psycopg async pool."""
-    import json
 
     import psycopg
     import psycopg_pool
@@ -270,14 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--writers", type=int, default=50)
     p.add_argument("--shared-client", action="store_true", help="see battery.py")
+    p.add_argument("--json", type=Path, default=None, help="write the phases' summaries here")
     args = p.parse_args(argv)
     if args.cmd == "serve":
         serve(args.store, args.port)
         return 0
+    summaries = []
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         with tempfile.TemporaryDirectory(prefix=f"convostore_limit_{backend}_") as tmp:
             stats = run(backend, args.writers, args.duration, Path(tmp), args.shared_client)
         battery.print_row(stats)
+        summaries.append(stats.summary())
+    if args.json is not None:
+        args.json.write_text(json.dumps({"phases": summaries}, indent=2) + "\n")
     return 0
 
 
