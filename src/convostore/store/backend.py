@@ -92,6 +92,7 @@ from convostore.model import (
     ThreadSummary,
 )
 from convostore.store import ops
+from convostore.store.group_commit import AppendGroups, GroupCommit, Outcome
 from convostore.store.rules.branches import Read, branch_read, branches_of, needs_lineage, tree_key
 from convostore.store.rules.codec import as_stored_dicts, collector_paused, to_us
 from convostore.store.rules.patches import (
@@ -157,6 +158,9 @@ class Backend(ABC):
 
     kind: ClassVar[str] = "backend"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    group_commit: GroupCommit = GroupCommit(max_batch=1)
+    """How the async face batches concurrent appends (:meth:`append_group`);
+    off unless a backend writes a batch in one transaction."""
 
     def __init__(
         self, *, settings: StoreSettings | None = None, limits: Limits | None = None
@@ -184,6 +188,20 @@ class Backend(ABC):
     def open(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Acquire what needs acquiring after construction; idempotent (the
         twin of :meth:`AsyncBackend.aopen`)."""
+
+    def append_group(self, appends: Sequence[ops.Append]) -> list[Outcome]:
+        """Run ``appends`` as one batch and return what each came to, in order
+        (see :mod:`convostore.store.group_commit`): one failing must not fail
+        the others, and none may return before its data is committed. This
+        default runs each on its own; a backend with ``group_commit`` enabled
+        writes them in one transaction."""
+        out: list[Outcome] = []
+        for op in appends:
+            try:
+                out.append(self.execute(op))
+            except Exception as exc:
+                out.append(exc)
+        return out
 
     def describe(self) -> str:
         """A human-readable location of the store, without secrets."""
@@ -735,11 +753,20 @@ class ThreadedAsyncBackend(AsyncBackend):
         self.capabilities = backend.capabilities  # type: ignore[misc]
         self.settings = backend.settings
         self._inline = inline
+        self._groups: AppendGroups | None = None
+        if backend.group_commit.enabled and not inline:
+            # Concurrent appends share a transaction and one hop to a worker thread.
+            self._groups = AppendGroups(self._append_group, backend.group_commit)
 
     async def execute(self, op: ops.Op[T]) -> T:
         if self._inline:
             return self.backend.execute(op)
+        if self._groups is not None and isinstance(op, ops.Append):
+            return await self._groups.append(op)  # type: ignore[return-value]
         return await self.call(self.backend.execute, op)
+
+    async def _append_group(self, appends: Sequence[ops.Append]) -> list[Outcome]:
+        return await self.call(self.backend.append_group, appends)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` (a method of the wrapped backend) on a

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -32,10 +32,15 @@ from convostore.model import (
 )
 from convostore.store import ops
 from convostore.store.backend import AsyncBackend, Backend, Capabilities
+from convostore.store.group_commit import AppendGroups, Outcome
 from convostore.store.postgres import _admin as admin
 from convostore.store.postgres._config import Config, parse_config
 from convostore.store.postgres._driver import (
+    ALONE,
+    AsyncSavepoint,
+    GroupBroken,
     RetryPolicy,
+    group_async,
     run_async,
     run_sync,
     translate,
@@ -278,6 +283,9 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
         self._lock: asyncio.Lock | None = None
         self._closed = False
+        self._groups: AppendGroups | None = None
+        if self.config.group_commit.enabled:
+            self._groups = AppendGroups(self._append_group, self.config.group_commit)
 
     @property
     def pool(self) -> psycopg_pool.AsyncConnectionPool[Any] | None:
@@ -327,6 +335,8 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         if isinstance(op, ops.HealthCheck):
             return await self._health(op)  # type: ignore[return-value]
         if isinstance(op, ops.Append):
+            if self._groups is not None:
+                return await self._groups.append(op)  # type: ignore[return-value]
             return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
         result: T = await self._run(
@@ -353,6 +363,67 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
                 raise
         self._known.keep(key, done.known)
         return done.messages
+
+    async def _append_group(self, appends: Sequence[ops.Append]) -> list[Outcome]:
+        """The appends in one transaction on one connection, each in a savepoint
+        of its own (see :func:`group_async`). They run in thread order (stable),
+        so two batches in flight lock thread rows in the same order. An append
+        that met a key race or a deadlock, or all of them if the batch failed
+        before its commit, runs again on its own."""
+        if len(appends) == 1:
+            return [await self._alone(appends[0])]
+        order = sorted(range(len(appends)), key=lambda i: (appends[i].tenant, appends[i].thread_id))
+        sq, settings = self.statements, self.settings
+
+        def member(op: ops.Append) -> Callable[[AsyncSavepoint], Awaitable[list[Message]]]:
+            key = (op.tenant, op.thread_id)
+
+            async def run(tx: AsyncSavepoint) -> list[Message]:
+                known = self._known.get(key)
+                done = None
+                try:
+                    if known is not None:
+                        done = await tx.run(h.append_known(sq, settings, op, known))
+                    if done is None:
+                        done = await tx.run(h.append(sq, settings, op))
+                except BaseException:
+                    self._known.forget(key)
+                    raise
+                # Not committed yet: an append that reads it before the commit
+                # waits for the row lock, and one after a rollback finds the row
+                # changed and takes the locked path.
+                self._known.keep(key, done.known)
+                return done.messages
+
+            return run
+
+        if self._pool is None:
+            await self.aopen()
+        assert self._pool is not None
+        try:
+            async with self._pool.connection() as conn:
+                ran = await group_async(conn, [member(appends[i]) for i in order])
+        except GroupBroken:
+            for op in appends:
+                self._known.forget((op.tenant, op.thread_id))
+            return [await self._alone(op) for op in appends]
+        except psycopg.Error as exc:  # the pool could not lend a connection
+            err = translate(exc)
+            return [err if isinstance(err, Exception) else ConflictError(str(err))] * len(appends)
+        except ConvostoreError as exc:  # the commit failed: its outcome is unknown
+            for op in appends:
+                self._known.forget((op.tenant, op.thread_id))
+            return [exc] * len(appends)
+        out: list[Outcome] = [ConflictError("not run")] * len(appends)
+        for i, outcome in zip(order, ran, strict=True):
+            out[i] = await self._alone(appends[i]) if outcome is ALONE else outcome
+        return out
+
+    async def _alone(self, op: ops.Append) -> Outcome:
+        try:
+            return await self._append(op)
+        except Exception as exc:
+            return exc
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from convostore.errors import ValidationError
+from convostore.store.group_commit import DEFAULT_GROUP_COMMIT, GroupCommit
 
 __all__ = ["Config", "parse_config"]
 
@@ -42,6 +43,9 @@ class Config:
             connection; ``None`` disables it (needed behind PgBouncer in
             transaction mode).
         connect_kwargs: extra connection parameters for libpq.
+        group_commit: how the async face batches concurrent appends into one
+            transaction (``on``, ``off`` or the largest batch; see
+            :mod:`convostore.store.group_commit`).
     """
 
     conninfo: str
@@ -55,6 +59,7 @@ class Config:
     retry_delay: float = 0.005
     prepare_threshold: int | None = 5
     connect_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    group_commit: GroupCommit = DEFAULT_GROUP_COMMIT
 
     def describe(self) -> str:
         """The URL without password or query, plus the schema."""
@@ -111,6 +116,7 @@ _PARSERS: dict[str, Any] = {
     "pool_timeout": lambda v: _float("pool_timeout", v),
     "retries": lambda v: _int("retries", v, 0),
     "retry_delay": lambda v: _float("retry_delay", v),
+    "group_commit": GroupCommit.of,
     "prepare_threshold": lambda v: (
         None
         if v is None or (isinstance(v, str) and v.lower() == "none")

@@ -15,6 +15,7 @@ retries run out the caller gets a :class:`~convostore.errors.ConflictError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -37,7 +38,18 @@ from convostore.store.postgres.migrations import LATEST
 from convostore.store.sql.handlers import Mode, Steps
 from convostore.store.sql.statements import Fetch, Query
 
-__all__ = ["RetryPolicy", "drive_async", "drive_sync", "run_async", "run_sync", "translate"]
+__all__ = [
+    "ALONE",
+    "AsyncSavepoint",
+    "GroupBroken",
+    "RetryPolicy",
+    "drive_async",
+    "drive_sync",
+    "group_async",
+    "run_async",
+    "run_sync",
+    "translate",
+]
 
 T = TypeVar("T")
 
@@ -285,3 +297,127 @@ async def run_async(
             if attempt > policy.retries:
                 raise _give_up(policy, err) from None
             await asyncio.sleep(policy.delay(attempt))
+
+
+# --- group commit (async) -------------------------------------------------------------
+
+
+class GroupBroken(Exception):
+    """A group failed outside its members' savepoints before its commit was
+    sent: nothing of it is stored, and each member must run again on its own."""
+
+
+class _Alone:
+    """The outcome of a member that met a conflict worth retrying (a key race,
+    a deadlock): it runs again on its own, with the driver's retries, once the
+    group has committed."""
+
+    def __repr__(self) -> str:
+        return "ALONE"
+
+
+ALONE = _Alone()
+
+SAVEPOINT = b"SAVEPOINT member"
+RELEASE = b"RELEASE SAVEPOINT member"
+ROLLBACK_TO = b"ROLLBACK TO SAVEPOINT member"
+
+
+class AsyncSavepoint:
+    """What a member of a group runs its handlers with: their queries go to the
+    group's connection, inside the member's savepoint."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], pipeline: psycopg.AsyncPipeline) -> None:
+        self._conn = conn
+        self._pipeline = pipeline
+
+    async def run(self, steps: Steps[T]) -> T:
+        """Run a handler's ``steps`` in the group's transaction.
+
+        As :func:`drive_async`, except for a row count: in pipeline mode a
+        cursor's ``rowcount`` is its statement's only once the results are in,
+        so the pipeline is synced first.
+        """
+        try:
+            async with self._conn.cursor() as cur:
+                sent: Any = None
+                while True:
+                    try:
+                        query: Query = steps.send(sent)
+                    except StopIteration as stop:
+                        return stop.value  # type: ignore[no-any-return]
+                    await cur.execute(query.sql, query.params)
+                    if query.fetch is Fetch.ROWCOUNT:
+                        await self._pipeline.sync()
+                        sent = cur.rowcount
+                    else:
+                        sent = await _fetch_async(cur, query.fetch)
+        finally:
+            steps.close()
+
+
+async def group_async(
+    conn: psycopg.AsyncConnection[Any],
+    members: list[Callable[[AsyncSavepoint], Any]],
+) -> list[Any]:
+    """Run ``members`` (coroutine functions) in one transaction on ``conn``,
+    one commit for all of them, in pipeline mode.
+
+    Each runs in a savepoint of its own: one that raises is rolled back to it,
+    and its outcome is its error (translated), or :data:`ALONE` for a conflict
+    that running it again may cure; the others go on. Outcomes are returned
+    once the commit is confirmed. Raises :class:`GroupBroken` when the group
+    fails before its commit is sent, and the translated error when the commit
+    fails (its outcome is then unknown, as a single commit's is).
+    """
+    out: list[Any] = []
+    committing = False
+    try:
+        async with conn.pipeline() as pipeline, conn.cursor() as cur:
+            await cur.execute(BEGIN[Mode.WRITE], prepare=False)
+            tx = AsyncSavepoint(conn, pipeline)
+            for member in members:
+                await cur.execute(SAVEPOINT, prepare=False)
+                try:
+                    result = await member(tx)
+                    if pipeline.result_queue or pipeline.command_queue:
+                        # Statements of the member whose results are not in yet:
+                        # an error of theirs must be this member's, not the next one's.
+                        await pipeline.sync()
+                except Exception as exc:
+                    with contextlib.suppress(psycopg.Error):
+                        await pipeline.sync()  # the aborted queue; the error is exc's
+                    await cur.execute(ROLLBACK_TO, prepare=False)
+                    await cur.execute(RELEASE, prepare=False)
+                    if isinstance(exc, psycopg.Error):
+                        err = translate(exc)
+                        out.append(ALONE if isinstance(err, _Retry) else err)
+                    else:
+                        out.append(exc)
+                    continue
+                await cur.execute(RELEASE, prepare=False)
+                out.append(result)
+            committing = True
+            await cur.execute(COMMIT, prepare=False)
+            await pipeline.sync()
+    except BaseException as exc:
+        if not conn.closed and conn.info.transaction_status in _IN_TRANSACTION:
+            try:
+                await conn.execute(ROLLBACK, prepare=False)
+            except psycopg.Error:
+                await conn.close()
+        if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+            await conn.close()
+        if isinstance(exc, psycopg.Error):
+            err = translate(exc)
+            if committing:
+                raise (
+                    err
+                    if isinstance(err, ConvostoreError)
+                    else BackendUnavailableError(f"the commit failed: {err}")
+                ) from exc
+            raise GroupBroken(str(err)) from exc
+        if isinstance(exc, Exception) and not committing:
+            raise GroupBroken(str(exc)) from exc
+        raise
+    return out

@@ -18,22 +18,27 @@ Options (keyword arguments or URL query parameters):
         or ``normal`` (survives a crash of the process; the last transactions
         may roll back on power loss).
     busy_timeout: milliseconds a writer waits for another process (default 10000).
+    group_commit: ``on`` (default: concurrent appends of the async face share
+        one transaction and its commit, up to 64 of them), ``off``, or the
+        largest batch; see :mod:`convostore.store.group_commit`.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from typing import ClassVar, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
 
 from convostore.errors import ValidationError
 from convostore.model import HealthReport, Message
 from convostore.store import ops
 from convostore.store.backend import Backend, Capabilities
+from convostore.store.group_commit import GroupCommit, Outcome
 from convostore.store.settings import Limits, StoreSettings
 from convostore.store.sql import handlers as h
 from convostore.store.sqlite import _health, _schema
-from convostore.store.sqlite._driver import Database
+from convostore.store.sqlite._driver import Database, GroupBroken, Savepoint
 from convostore.store.sqlite._health import diagnose
 from convostore.store.sqlite._statements import SqliteStatements
 
@@ -68,6 +73,7 @@ class SQLiteBackend(Backend):
         limits: Limits | None = None,
         synchronous: str = "full",
         busy_timeout: int | str = 10_000,
+        group_commit: GroupCommit | bool | int | str = True,
     ) -> None:
         super().__init__(settings=settings, limits=limits)
         self.path = str(path)
@@ -80,6 +86,8 @@ class SQLiteBackend(Backend):
             raise ValidationError(
                 "must be an integer (milliseconds)", field="busy_timeout"
             ) from None
+        # One writer at a time: one batch at a time.
+        self.group_commit = GroupCommit.of(group_commit, batches=1)
         self.statements = SqliteStatements()
         self._db = Database(self.path, synchronous=mode, busy_ms=busy_ms, clock=self.now)
         self._write_lock = self._db.write_lock
@@ -130,6 +138,33 @@ class SQLiteBackend(Backend):
             pass
         done: h.Appended = db.run(h.Mode.WRITE, h.append(sq, settings, op), writes=True)
         return done.messages
+
+    def append_group(self, appends: Sequence[ops.Append]) -> list[Outcome]:
+        """The appends in one transaction, each in a savepoint of its own (see
+        :meth:`Database.group`); if one takes the transaction down, each runs
+        again on its own."""
+        if len(appends) == 1:
+            return super().append_group(appends)
+        sq, settings = self.statements, self.settings
+
+        def member(op: ops.Append) -> Any:
+            def run(tx: Savepoint) -> list[Message]:
+                try:
+                    quick: list[Message] = tx.run(h.append_advance(sq, settings, op))
+                    return quick
+                except h.Fallback:
+                    tx.undo()
+                done: h.Appended = tx.run(h.append(sq, settings, op))
+                return done.messages
+
+            return run
+
+        try:
+            return self._db.group([member(op) for op in appends])
+        except GroupBroken:
+            return super().append_group(appends)
+        except Exception as exc:  # beginning or committing failed: nothing is stored
+            return [exc for _ in appends]
 
     def _health(self, op: ops.HealthCheck) -> HealthReport:
         return _health.check(

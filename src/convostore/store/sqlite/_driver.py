@@ -26,7 +26,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ from convostore.errors import BackendUnavailableError, ConflictError, Convostore
 from convostore.store.sql.handlers import Mode, Steps
 from convostore.store.sql.statements import Fetch, Query
 
-__all__ = ["Database", "is_corruption", "translate"]
+__all__ = ["Database", "GroupBroken", "Savepoint", "is_corruption", "translate"]
 
 T = TypeVar("T")
 
@@ -103,6 +103,32 @@ def drive(conn: sqlite3.Connection, steps: Steps[T], begin: str | None, stream: 
             sent = cur if stream else cur.fetchall()
         else:
             sent = None
+
+
+class GroupBroken(Exception):
+    """A member of a group took the whole transaction down with it (a full
+    disk, an I/O error): nothing of the group is stored, and the members must
+    run again on their own."""
+
+
+class Savepoint:
+    """What a member of a group (:meth:`Database.group`) runs its handlers
+    with: their queries go to the group's connection, inside the member's
+    savepoint."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def run(self, steps: Steps[T]) -> T:
+        """Run a handler's ``steps`` in the group's transaction."""
+        try:
+            return drive(self._conn, steps, None, False)
+        finally:
+            steps.close()
+
+    def undo(self) -> None:
+        """Roll back what this member wrote so far; its savepoint stays open."""
+        self._conn.execute("ROLLBACK TO member")
 
 
 class Database:
@@ -244,6 +270,44 @@ class Database:
         finally:
             steps.close()
         return result if post is None else post(result)
+
+    def group(self, members: Sequence[Callable[[Savepoint], T]]) -> list[T | Exception]:
+        """Run ``members`` in one write transaction, one commit for all of them.
+
+        Each runs in a savepoint of its own: one that raises is rolled back to
+        it and its error (translated) is its outcome, and the others go on.
+        Outcomes are returned only once the commit has returned, in order. A
+        failure to begin or to commit is raised (nothing is stored); a member
+        whose failure ended the transaction raises :class:`GroupBroken`.
+        """
+        out: list[T | Exception] = []
+        with self.write_lock:
+            conn = self.conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                tx = Savepoint(conn)
+                for member in members:
+                    conn.execute("SAVEPOINT member")
+                    try:
+                        result = member(tx)
+                    except Exception as exc:
+                        if not conn.in_transaction:
+                            raise GroupBroken(str(exc)) from exc
+                        conn.execute("ROLLBACK TO member")
+                        conn.execute("RELEASE member")
+                        out.append(self.failed(exc) if isinstance(exc, sqlite3.Error) else exc)
+                        continue
+                    conn.execute("RELEASE member")
+                    out.append(result)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self.failed(exc) from None
+                raise
+        return out
 
     def _read(self, mode: Mode, steps: Steps[Any]) -> Any:
         conn = self.conn()
