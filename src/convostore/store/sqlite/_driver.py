@@ -301,12 +301,10 @@ class Database:
                     out.append(result)
                 conn.execute("COMMIT")
             except BaseException as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise self.failed(exc) from None
-                raise
+                failure = self._undo(conn, exc)
+                if failure is exc:
+                    raise
+                raise failure from None
         return out
 
     def _read(self, mode: Mode, steps: Steps[Any]) -> Any:
@@ -334,10 +332,16 @@ class Database:
             if conn.in_transaction:
                 conn.execute("COMMIT")
         except BaseException as exc:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise self.failed(exc) from None
-            raise
+            failure = self._undo(conn, exc)
+            if failure is exc:
+                raise
+            raise failure from None
         return result
+
+    def _undo(self, conn: sqlite3.Connection, exc: BaseException) -> BaseException:
+        """Roll back what ``conn`` has open after ``exc``; return the error to
+        raise: the store's error for a sqlite3 one, else ``exc`` itself."""
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        return self.failed(exc) if isinstance(exc, sqlite3.Error) else exc
