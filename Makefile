@@ -12,7 +12,7 @@ ADK_VENV  ?= .venv-adk
 ADK_BIN   := $(ADK_VENV)/bin
 ADK_STAMP := $(ADK_VENV)/.installed
 
-.PHONY: run test test-adk test-all setup format format-check ruff lint typecheck generate \
+.PHONY: pgbouncer run test test-adk test-all setup format format-check ruff lint typecheck generate \
 	sync-check cli-docs-check spell check bench clean
 
 # The package with every extra, editable, plus the `dev` dependency group
@@ -28,7 +28,20 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/convostore serve
 
-test: $(STAMP) $(ADK_STAMP)
+# The PostgreSQL tests run the store through a PgBouncer of their own: install
+# it when missing (as root, from the distribution); a no-op when present.
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing pgbouncer"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q pgbouncer >/dev/null \
+			|| { apt-get update -q >/dev/null && apt-get install -y -q pgbouncer >/dev/null; }; \
+	elif [ "$${CI:-}" = true ]; then \
+		echo "pgbouncer is missing: install it (apt-get install pgbouncer)" >&2; exit 1; \
+	else echo "pgbouncer is missing: its tests will be skipped (apt-get install pgbouncer)"; fi
+
+test: $(STAMP) $(ADK_STAMP) pgbouncer
 	$(BIN)/python -m pytest -q
 	$(ADK_BIN)/python -m pytest -q tests_adk
 
@@ -41,7 +54,7 @@ $(ADK_STAMP): pyproject.toml
 test-adk: $(ADK_STAMP)
 	$(ADK_BIN)/python -m pytest -q tests_adk
 
-test-all: $(STAMP)
+test-all: $(STAMP) pgbouncer
 	$(BIN)/python -m pytest -q -m "stress or not stress"
 
 # Rewrite: format the tree; regenerate the sync twins and docs/cli.md.

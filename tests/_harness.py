@@ -129,6 +129,9 @@ class BackendSpec:
     module: str
     backend_class: str
     needs_server: bool = False
+    via_pgbouncer: bool = False
+    """PostgreSQL reached through a PgBouncer in transaction pooling mode that
+    the session starts (the ``pgbouncer_url`` fixture)."""
 
     def capabilities(self) -> Capabilities | None:
         """What the backend class declares; ``None`` while its module does not import
@@ -159,6 +162,13 @@ JSON = BackendSpec("json", "convostore.store.jsonfile", "JsonFileBackend")
 SQLITE = BackendSpec("sqlite", "convostore.store.sqlite", "SQLiteBackend")
 POSTGRES = BackendSpec(
     "postgres", "convostore.store.postgres", "PostgresBackend", needs_server=True
+)
+PGBOUNCER = BackendSpec(
+    "postgres-pgbouncer",
+    "convostore.store.postgres",
+    "PostgresBackend",
+    needs_server=True,
+    via_pgbouncer=True,
 )
 
 
@@ -193,14 +203,30 @@ def backend_params(capability: str | None = None) -> list[Any]:
     return out
 
 
-def backend_face_params() -> list[Any]:
+def backend_face_params(*, pgbouncer: bool = False) -> list[Any]:
     """``pytest.param((spec, face))`` for every standard backend in both faces, with
-    ids like ``sqlite-async`` and the ``postgres`` mark where a server is needed."""
-    return [
+    ids like ``sqlite-async`` and the ``postgres`` mark where a server is needed.
+
+    With ``pgbouncer``, PostgreSQL behind PgBouncer too: the async face in the
+    default run, the sync face (the same statements, another driver) only with
+    the ``stress`` runs, to keep the default suite short."""
+    out = [
         pytest.param((spec, face), id=f"{spec.name}-{face}", marks=_marks(spec))
         for spec in standard_backends()
         for face in FACES
     ]
+    if pgbouncer:
+        out += [
+            pytest.param(
+                (PGBOUNCER, "async"), id="postgres-pgbouncer-async", marks=_marks(PGBOUNCER)
+            ),
+            pytest.param(
+                (PGBOUNCER, "sync"),
+                id="postgres-pgbouncer-sync",
+                marks=[*_marks(PGBOUNCER), pytest.mark.stress],
+            ),
+        ]
+    return out
 
 
 def require(spec: BackendSpec) -> None:
@@ -243,6 +269,7 @@ class Harness:
         location: Path,
         *,
         settings: StoreSettings | None = None,
+        server_url: str | None = None,
     ) -> None:
         self.spec = spec
         self.face = face
@@ -250,7 +277,7 @@ class Harness:
         self.settings = settings or StoreSettings()
         self.options: dict[str, Any] = {}
         self.schema: str | None = None
-        self.url = spec.url(location)
+        self.url = server_url or spec.url(location)
         if spec.needs_server:
             self.schema = f"cst_{uuid.uuid4().hex[:16]}"
             sep = "&" if "?" in self.url else "?"

@@ -52,6 +52,26 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def pgbouncer_url() -> Iterator[str]:
+    """The test server reached through a PgBouncer of the session's own, in
+    transaction pooling mode (``pgbouncer=true`` in the URL); stopped at the end.
+    Without the pgbouncer binary: a skip, or a failure under ``CI=true``."""
+    from urllib.parse import urlsplit
+
+    from tests._harness import require_pg
+    from tests._servers import PgBouncer
+
+    target = urlsplit(require_pg())
+    bouncer = PgBouncer(target.hostname or "127.0.0.1", target.port or 5432)
+    try:
+        yield (
+            bouncer.url(target.path.lstrip("/"), target.username or "postgres") + "?pgbouncer=true"
+        )
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture(params=backend_params())
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty store of each built-in backend (the store exists,

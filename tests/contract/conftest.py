@@ -1,7 +1,8 @@
 """The conformance suite's fixtures: every built-in backend x both faces.
 
 ``harness`` is parametrized over (memory, json, sqlite, postgres) x (sync,
-async); each test gets a fresh location (``tmp_path``, or a fresh PostgreSQL
+async), plus PostgreSQL behind PgBouncer (``postgres-pgbouncer-*``); each
+test gets a fresh location (``tmp_path``, or a fresh PostgreSQL
 schema that is dropped afterwards). ``backend_spec`` is the backend alone. A
 backend whose module does not import yet is skipped with the reason, except
 under ``CI=true`` where that fails.
@@ -16,11 +17,12 @@ import pytest
 from tests._harness import BackendSpec, Harness, backend_face_params, backend_params, require
 
 
-@pytest.fixture(params=backend_face_params())
+@pytest.fixture(params=backend_face_params(pgbouncer=True))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     spec, face = request.param
     require(spec)
-    h = Harness(spec, face, tmp_path)
+    server = request.getfixturevalue("pgbouncer_url") if spec.via_pgbouncer else None
+    h = Harness(spec, face, tmp_path, server_url=server)
     try:
         yield h
     finally:

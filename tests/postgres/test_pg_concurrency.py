@@ -5,6 +5,10 @@ one thread and then spread over 50 threads, while readers run alongside. After
 the run every message is stored exactly once, seq is 1..n in every thread, each
 writer's messages keep their order, and every read a reader made was a prefix
 (or, for ``recent``, a contiguous slice) of the final order.
+
+Every test runs twice: on the server directly, and through a PgBouncer in
+transaction pooling mode with a pool smaller than the writers
+(``postgres-pgbouncer``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,22 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import pytest
+from tests._harness import require_pg
 
 from convostore import DuplicateMessageError, Message, NotFoundError
 from convostore.store import AsyncStore, Store, open_async_store, open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(params=["postgres", "postgres-pgbouncer"])
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """The server, directly or through PgBouncer (replaces the package's fixture)."""
+    if request.param == "postgres-pgbouncer":
+        url: str = request.getfixturevalue("pgbouncer_url")
+        return url
+    return require_pg()
+
 
 PER_WRITER = 250
 THREADS = 50

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from convostore.errors import ValidationError
 from convostore.store.group_commit import DEFAULT_GROUP_COMMIT, GroupCommit
@@ -46,6 +46,12 @@ class Config:
         group_commit: how the async face batches concurrent appends into one
             transaction (``on``, ``off`` or the largest batch; see
             :mod:`convostore.store.group_commit`).
+        pgbouncer: the server is reached through PgBouncer in transaction
+            pooling mode: no server-side prepared statements (it implies
+            ``prepare_threshold=None``).
+        replicas: the libpq URLs of streaming standbys that reads which may
+            lag go to (``replica=host:port`` in the URL, repeatable).
+        replica_backoff: seconds a replica that failed to answer is left out.
     """
 
     conninfo: str
@@ -60,6 +66,9 @@ class Config:
     prepare_threshold: int | None = 5
     connect_kwargs: Mapping[str, Any] = field(default_factory=dict)
     group_commit: GroupCommit = DEFAULT_GROUP_COMMIT
+    pgbouncer: bool = False
+    replicas: tuple[str, ...] = ()
+    replica_backoff: float = 5.0
 
     def describe(self) -> str:
         """The URL without password or query, plus the schema."""
@@ -101,6 +110,35 @@ def _float(name: str, value: Any) -> float:
     return float(value)
 
 
+def _hostport(value: str) -> str:
+    """``host[:port]`` checked, as the netloc of a URL."""
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
+    if not host or "/" in value or "@" in value or "?" in value:
+        raise ValidationError(
+            f"must be host:port or a PostgreSQL URL, not {value!r}", field="replica"
+        )
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValidationError(f"has no valid port: {value!r}", field="replica")
+    return value
+
+
+def _replicas(value: Any) -> tuple[str, ...]:
+    """The replicas as ``host:port`` or URLs (kept apart from the primary's URL
+    until :func:`parse_config` can build their conninfo)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("must be a list of host:port or URLs", field="replicas")
+    out = []
+    for item in value:
+        item = item.strip()
+        if urlsplit(item).scheme.lower() in _SCHEMES:
+            out.append(item)
+        else:
+            out.append(_hostport(item))
+    return tuple(out)
+
+
 def _schema(value: Any) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value.encode()) > 63:
         raise ValidationError("must be a schema name of 1-63 bytes", field="schema")
@@ -117,12 +155,25 @@ _PARSERS: dict[str, Any] = {
     "retries": lambda v: _int("retries", v, 0),
     "retry_delay": lambda v: _float("retry_delay", v),
     "group_commit": GroupCommit.of,
+    "pgbouncer": lambda v: _bool("pgbouncer", v),
+    "replicas": _replicas,
+    "replica_backoff": lambda v: _float("replica_backoff", v),
     "prepare_threshold": lambda v: (
         None
         if v is None or (isinstance(v, str) and v.lower() == "none")
         else _int("prepare_threshold", v, 0)
     ),
 }
+
+
+def _replica_conninfo(primary: SplitResult, libpq: list[tuple[str, str]], replica: str) -> str:
+    """A replica's libpq URL: its own if it is one, else the primary's with
+    ``host:port`` swapped (same user, password, database and libpq options)."""
+    if "://" in replica:
+        return parse_config(replica, {}).conninfo
+    userinfo = primary.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{replica}" if userinfo else replica
+    return urlunsplit(("postgresql", netloc, primary.path, urlencode(libpq), ""))
 
 
 def parse_config(url: str, options: Mapping[str, Any]) -> Config:
@@ -139,8 +190,11 @@ def parse_config(url: str, options: Mapping[str, Any]) -> Config:
         raise ValidationError(f"not a PostgreSQL URL (scheme {scheme!r})", field="url")
     ours: dict[str, Any] = {}
     libpq: list[tuple[str, str]] = []
+    replicas: list[str] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in _PARSERS:
+        if key == "replica":
+            replicas.append(value)
+        elif key in _PARSERS:
             ours[key] = value
         else:
             libpq.append((key, value))
@@ -152,7 +206,13 @@ def parse_config(url: str, options: Mapping[str, Any]) -> Config:
             connect_kwargs.update(value)
         else:
             raise ValidationError("is not an option of the postgres backend", field=key)
+    if replicas and "replicas" not in ours:
+        ours["replicas"] = replicas
     values = {key: _PARSERS[key](value) for key, value in ours.items()}
+    if values.get("pgbouncer") and values.setdefault("prepare_threshold", None) is not None:
+        raise ValidationError(
+            "must be none behind PgBouncer (pgbouncer=true)", field="prepare_threshold"
+        )
     names = {k for k, _ in libpq} | set(connect_kwargs)
     if "application_name" not in names:
         connect_kwargs["application_name"] = "convostore"
@@ -160,6 +220,9 @@ def parse_config(url: str, options: Mapping[str, Any]) -> Config:
         connect_kwargs["connect_timeout"] = 10
     conninfo = urlunsplit(
         ("postgresql", parts.netloc, parts.path, urlencode(libpq), parts.fragment)
+    )
+    values["replicas"] = tuple(
+        _replica_conninfo(parts, libpq, r) for r in values.get("replicas", ())
     )
     config = Config(conninfo=conninfo, connect_kwargs=connect_kwargs, **values)
     if config.min_size > config.max_size:
