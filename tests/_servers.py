@@ -64,7 +64,10 @@ def _run(cmd: list[str], log: Path) -> None:
     with log.open("ab") as out:
         done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, **_as_server_user())
     if done.returncode:
-        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {log.read_text()[-2000:]}")
+        logs = "".join(
+            p.read_text()[-2000:] for p in (log, log.with_suffix(".server.log")) if p.exists()
+        )
+        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {logs}")
 
 
 def _wait_for(url: str, timeout: float = 30.0) -> None:
@@ -158,6 +161,7 @@ class _Server:
 
     def __init__(self, bindir: Path, data: Path, port: int, log: Path) -> None:
         self.bindir, self.data, self.port, self.log = bindir, data, port, log
+        self.server_log = log.with_suffix(".server.log")  # written by the server user
 
     @property
     def url(self) -> str:
@@ -166,7 +170,7 @@ class _Server:
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
         _run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
-              "-l", str(self.log), "-o", opts, "start"], self.log)  # fmt: skip
+              "-l", str(self.server_log), "-o", opts, "start"], self.log)  # fmt: skip
         _wait_for(self.url)
 
     def kill(self) -> None:
@@ -194,7 +198,7 @@ class PgPair(_TempDir):
     def __init__(self) -> None:
         super().__init__("convostore-pgpair-")
         initdb = Path(find_binary("initdb", "the PostgreSQL server package"))
-        bindir = initdb.parent
+        bindir = initdb.resolve().parent  # pg_basebackup and pg_ctl sit beside it
         self.primary = _Server(bindir, self.root / "primary", free_port(), self.root / "p.log")
         self.standby = _Server(bindir, self.root / "standby", free_port(), self.root / "s.log")
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
@@ -45,6 +45,7 @@ from convostore.store.postgres._driver import (
     run_sync,
     translate,
 )
+from convostore.store.postgres._replicas import CURRENT_LSN, REPLAY_LSN, Routing, parse_lsn
 from convostore.store.postgres._statements import PgStatements
 from convostore.store.postgres.migrations import LATEST, render_ddl
 from convostore.store.settings import Limits, StoreSettings, resolve_settings
@@ -54,6 +55,10 @@ from convostore.store.sql import rows
 __all__ = ["AsyncPostgresBackend", "PostgresBackend", "drop_schema"]
 
 T = TypeVar("T")
+
+#: What a read on a replica may meet that the primary would not: the read is
+#: run again elsewhere, and the replica left out for a while.
+_REPLICA_TROUBLE = (psycopg.Error, BackendUnavailableError, ConflictError, SchemaVersionError)
 
 _CAPABILITIES = Capabilities(
     multi_process=True, durable=True, attachments=True, branches=True, scoped_state=True
@@ -124,6 +129,41 @@ class _Common:
         self.statements = PgStatements(self.config.schema)
         self.policy = RetryPolicy(self.config.retries, self.config.retry_delay)
         self._known = _KnownRows()
+        self._routing = Routing(len(self.config.replicas), self.config.replica_backoff)
+
+    @property
+    def consistency_token(self) -> str | None:
+        """The WAL position this store's reads must see (its latest write, or
+        the latest token handed to :meth:`observe`), as ``pg_lsn`` text; ``None``
+        before any. Pass it to another store object (in another process, say)
+        with :meth:`observe` so that its reads see this one's writes."""
+        return self._routing.token()
+
+    def observe(self, token: str) -> None:
+        """Make this store's reads see everything up to ``token`` (a
+        :attr:`consistency_token`): replicas that have not replayed that far are
+        not read from.
+
+        Raises:
+            ValidationError: ``token`` is not a WAL position.
+        """
+        self._routing.wrote(parse_lsn(token))
+
+    def _replica_pool_kwargs(self, i: int) -> dict[str, Any]:
+        """A replica's pool: the primary's options, and a short checkout wait
+        (a replica that cannot lend a connection soon is skipped)."""
+        return {
+            **self._pool_kwargs(),
+            "conninfo": self.config.replicas[i],
+            "timeout": min(self.config.pool_timeout, 2.0),
+            "name": f"convostore:{self.config.schema}:replica{i}",
+        }
+
+    def _note_lsn(self, row: Any) -> None:
+        if row is None:
+            self._routing.write_unknown()
+        else:
+            self._routing.wrote(int(row[0]))
 
     @property
     def schema(self) -> str:
@@ -188,15 +228,28 @@ class PostgresBackend(_Common, Backend):
         Backend.__init__(self, settings=settings, limits=limits)
         self._setup(url, options)
         config = self.config
-        run_sync(
-            lambda: psycopg.Connection.connect(config.conninfo, **_connect_kwargs(config)),
-            *_open_steps(config, self.statements),
-            self.policy,
-        )
+        run_sync(self._connect_once, *_open_steps(config, self.statements), self.policy)
         self._pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
             **self._pool_kwargs()
         )
         self._pool.open(wait=False)
+        self._replicas = [
+            psycopg_pool.ConnectionPool(**self._replica_pool_kwargs(i))
+            for i in range(len(config.replicas))
+        ]
+        for replica in self._replicas:
+            replica.open(wait=False)
+
+    @contextlib.contextmanager
+    def _connect_once(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection opening runs on; with replicas, reads see at least
+        what the primary held then (the schema, say)."""
+        with psycopg.Connection.connect(
+            self.config.conninfo, **_connect_kwargs(self.config)
+        ) as conn:
+            yield conn
+            if self.config.replicas:
+                self._note_lsn(conn.execute(CURRENT_LSN).fetchone())
 
     @property
     def pool(self) -> psycopg_pool.ConnectionPool[Any]:
@@ -206,13 +259,51 @@ class PostgresBackend(_Common, Backend):
     def _run(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
         return run_sync(self._pool.connection, mode, make, self.policy)
 
+    @contextlib.contextmanager
+    def _primary_noting_lsn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A primary connection that reads the WAL position once its caller's
+        transaction is done (not after a failure)."""
+        with self._pool.connection() as conn:
+            yield conn
+            try:
+                self._note_lsn(conn.execute(CURRENT_LSN).fetchone())
+            except psycopg.Error:
+                self._routing.write_unknown()
+                raise
+
+    def _write(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        if not self._replicas:
+            return self._run(mode, make)
+        return run_sync(self._primary_noting_lsn, mode, make, self.policy)
+
+    def _read(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        """On a replica that has replayed this store's writes, else the primary."""
+        routing = self._routing
+        for i in routing.candidates() if self._replicas else ():
+            try:
+                with self._replicas[i].connection() as conn:
+                    if not routing.fresh(i) and not routing.saw(
+                        i, _first(conn.execute(REPLAY_LSN).fetchone())
+                    ):
+                        continue
+                    result = run_sync(lambda: contextlib.nullcontext(conn), mode, make, self.policy)
+            except _REPLICA_TROUBLE:
+                routing.failed(i)
+                continue
+            routing.count("replica_reads")
+            return result
+        if self._replicas:
+            routing.count("primary_reads")
+        return self._run(mode, make)
+
     def execute(self, op: ops.Op[T]) -> T:
         if isinstance(op, ops.HealthCheck):
             return self._health(op)  # type: ignore[return-value]
         if isinstance(op, ops.Append):
             return self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
-        result: T = self._run(handler.mode, lambda: handler.fn(self.statements, self.settings, op))
+        run = self._write if handler.writes else self._read
+        result: T = run(handler.mode, lambda: handler.fn(self.statements, self.settings, op))
         if handler.post is not None:
             result = handler.post(self.settings, op, result)
         self._track(op, handler.mode, result)
@@ -223,10 +314,10 @@ class PostgresBackend(_Common, Backend):
         known = self._known.get(key)
         done = None
         if known is not None:
-            done = self._run(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, settings, op, known))
+            done = self._write(h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, settings, op, known))
         if done is None:
             try:
-                done = self._run(h.Mode.WRITE, lambda: h.append(sq, settings, op))
+                done = self._write(h.Mode.WRITE, lambda: h.append(sq, settings, op))
             except BaseException:
                 self._known.forget(key)
                 raise
@@ -234,13 +325,15 @@ class PostgresBackend(_Common, Backend):
         return done.messages
 
     def close(self) -> None:
+        for replica in self._replicas:
+            replica.close()
         self._pool.close()
 
     # schema management -------------------------------------------------------
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""
-        return self._run(h.Mode.WRITE, lambda: admin.migrate(self.statements))
+        return self._write(h.Mode.WRITE, lambda: admin.migrate(self.statements))
 
     def schema_version(self) -> int:
         """The schema version recorded in the database (0: not installed)."""
@@ -254,6 +347,8 @@ class PostgresBackend(_Common, Backend):
         except ConvostoreError as exc:
             return _unhealthy(self.kind, exc, op)
         report.detail["pool"] = self._pool.get_stats()
+        if self._replicas:
+            report.detail["reads"] = self._routing.report()
         return report
 
 
@@ -281,6 +376,7 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         self.settings = resolve_settings(settings, limits)
         self._setup(url, options)
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._replicas: list[psycopg_pool.AsyncConnectionPool[Any]] = []
         self._lock: asyncio.Lock | None = None
         self._closed = False
         self._groups: AppendGroups | None = None
@@ -309,6 +405,13 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
                 **self._pool_kwargs()
             )
             await pool.open(wait=False)
+            replicas = [
+                psycopg_pool.AsyncConnectionPool(**self._replica_pool_kwargs(i))
+                for i in range(len(self.config.replicas))
+            ]
+            for replica in replicas:
+                await replica.open(wait=False)
+            self._replicas = replicas
             self._pool = pool
 
     @contextlib.asynccontextmanager
@@ -318,10 +421,15 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         )
         async with conn:
             yield conn
+            if self.config.replicas:
+                await self._read_lsn(conn)
 
     async def aclose(self) -> None:
         self._closed = True
         pool, self._pool = self._pool, None
+        replicas, self._replicas = self._replicas, []
+        for replica in replicas:
+            await replica.close()
         if pool is not None:
             await pool.close()
 
@@ -331,6 +439,52 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         assert self._pool is not None
         return await run_async(self._pool.connection, mode, make, self.policy)
 
+    @contextlib.asynccontextmanager
+    async def _primary_noting_lsn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """As the sync face's: a primary connection that reads the WAL position
+        after its caller's transaction."""
+        assert self._pool is not None
+        async with self._pool.connection() as conn:
+            yield conn
+            await self._read_lsn(conn)
+
+    async def _read_lsn(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            self._note_lsn(await (await conn.execute(CURRENT_LSN)).fetchone())
+        except psycopg.Error:
+            self._routing.write_unknown()
+            raise
+
+    async def _write(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        if self._pool is None:
+            await self.aopen()
+        if not self._replicas:
+            return await self._run(mode, make)
+        return await run_async(self._primary_noting_lsn, mode, make, self.policy)
+
+    async def _read(self, mode: h.Mode, make: Callable[[], h.Steps[T]]) -> T:
+        """As the sync face's: a replica that has replayed this store's writes,
+        else the primary."""
+        if self._pool is None:
+            await self.aopen()
+        routing = self._routing
+        for i in routing.candidates() if self._replicas else ():
+            try:
+                async with self._replicas[i].connection() as conn:
+                    if not routing.fresh(i):
+                        replayed = await (await conn.execute(REPLAY_LSN)).fetchone()
+                        if not routing.saw(i, _first(replayed)):
+                            continue
+                    result = await run_async(lambda: _AsyncLent(conn), mode, make, self.policy)
+            except _REPLICA_TROUBLE:
+                routing.failed(i)
+                continue
+            routing.count("replica_reads")
+            return result
+        if self._replicas:
+            routing.count("primary_reads")
+        return await self._run(mode, make)
+
     async def execute(self, op: ops.Op[T]) -> T:
         if isinstance(op, ops.HealthCheck):
             return await self._health(op)  # type: ignore[return-value]
@@ -339,9 +493,8 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
                 return await self._groups.append(op)  # type: ignore[return-value]
             return await self._append(op)  # type: ignore[return-value]
         handler = h.HANDLERS[op.name]
-        result: T = await self._run(
-            handler.mode, lambda: handler.fn(self.statements, self.settings, op)
-        )
+        run = self._write if handler.writes else self._read
+        result: T = await run(handler.mode, lambda: handler.fn(self.statements, self.settings, op))
         if handler.post is not None:
             result = handler.post(self.settings, op, result)
         self._track(op, handler.mode, result)
@@ -352,12 +505,12 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         known = self._known.get(key)
         done = None
         if known is not None:
-            done = await self._run(
+            done = await self._write(
                 h.Mode.AUTOCOMMIT, lambda: h.append_known(sq, settings, op, known)
             )
         if done is None:
             try:
-                done = await self._run(h.Mode.WRITE, lambda: h.append(sq, settings, op))
+                done = await self._write(h.Mode.WRITE, lambda: h.append(sq, settings, op))
             except BaseException:
                 self._known.forget(key)
                 raise
@@ -403,6 +556,8 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
         try:
             async with self._pool.connection() as conn:
                 ran = await group_async(conn, [member(appends[i]) for i in order])
+                if self._replicas:
+                    await self._read_lsn(conn)
         except GroupBroken:
             for op in appends:
                 self._known.forget((op.tenant, op.thread_id))
@@ -427,7 +582,7 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied (empty if none)."""
-        return await self._run(h.Mode.WRITE, lambda: admin.migrate(self.statements))
+        return await self._write(h.Mode.WRITE, lambda: admin.migrate(self.statements))
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database (0: not installed)."""
@@ -442,7 +597,27 @@ class AsyncPostgresBackend(_Common, AsyncBackend):
             return _unhealthy(self.kind, exc, op)
         if self._pool is not None:
             report.detail["pool"] = self._pool.get_stats()
+        if self._replicas:
+            report.detail["reads"] = self._routing.report()
         return report
+
+
+def _first(row: Any) -> int:
+    """The number a one-value query returned (-1 for no row)."""
+    return int(row[0]) if row else -1
+
+
+class _AsyncLent(contextlib.AbstractAsyncContextManager["psycopg.AsyncConnection[Any]"]):
+    """A connection already checked out, lent to :func:`run_async` as its pool would."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        return self._conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 def _unhealthy(kind: str, exc: ConvostoreError, op: ops.HealthCheck) -> HealthReport:
