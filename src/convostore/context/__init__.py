@@ -21,8 +21,18 @@ counts a message that has none.
 
 :func:`validate_context` checks a list of messages against the tool-pairing
 rules of OpenAI Chat Completions, OpenAI Responses and Anthropic Messages.
+
+:func:`explain_window` chooses the window of messages in memory and says of
+each message whether it is in, and if not why (budget, unpaired tool
+exchange, archived, deleted), with its token count.
 """
 
+from convostore.context.explain import (
+    ExclusionReason,
+    WindowEntry,
+    WindowExplanation,
+    explain_window,
+)
 from convostore.context.shapes import (
     call_ids,
     is_mandatory,
@@ -44,8 +54,12 @@ __all__ = [
     "ContextIssue",
     "ContextWindow",
     "Dialect",
+    "ExclusionReason",
+    "WindowEntry",
+    "WindowExplanation",
     "WindowSelector",
     "call_ids",
+    "explain_window",
     "is_mandatory",
     "is_reasoning_only",
     "mandatory_messages",

@@ -245,11 +245,13 @@ def select_messages(
     max_messages: int | None = None,
     start_on_user: bool = False,
     counter: TokenCounter | None = None,
+    framing: Callable[[Message], int] | None = None,
 ) -> ContextWindow:
     """:func:`select_window` over a whole thread already in memory (oldest first).
 
     Deleted and archived messages are skipped; the system prompt and pinned
     messages are the mandatory part. Messages need not carry ``seq``.
+    ``framing`` is as for :class:`WindowSelector`.
     """
     live = [m for m in messages if m.deleted_at is None and m.archived_at is None]
     pos = {m.id: i for i, m in enumerate(live)}
@@ -260,6 +262,7 @@ def select_messages(
         start_on_user=start_on_user,
         counter=counter,
         position=lambda m: pos.get(m.id),
+        framing=framing,
     )
     for m in reversed(live):
         if not selector.wants_more:
