@@ -51,3 +51,15 @@ def test_a_format_that_wants_a_user_first_start_drops_a_leading_reply() -> None:
     framed = explain_window(ms, max_tokens=1000, format="anthropic")
     assert framed.entries[1].reason == "budget"
     assert framed.entries[2].included
+
+
+def test_the_docs_example_runs() -> None:
+    """docs/context-windows.md's "Explaining a window" example runs as written."""
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "context-windows.md"
+    section = page.read_text(encoding="utf-8").split("## Explaining a window", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    exec(compile(code.group(1), "context-windows.md[explain]", "exec"), {"__name__": "__doc__"})
