@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from convostore.context.window import ContextWindow, select_messages
+from convostore.context.window import ContextWindow, framed_count, select_messages
 from convostore.model import Message
-from convostore.tokens import TokenCounter, token_count_for
+from convostore.tokens import TokenCounter
 
 __all__ = ["ExclusionReason", "WindowEntry", "WindowExplanation", "explain_window"]
 
@@ -99,9 +99,7 @@ def explain_window(
     omitted = set(window.omitted)
     entries = []
     for m in messages:
-        tokens = token_count_for(m, counter)[0]
-        if frame is not None:
-            tokens = max(0, tokens + frame(m))
+        tokens = framed_count(m, counter, frame)[0]
         reason: ExclusionReason | None = None
         if m.id in chosen:
             pass

@@ -18,7 +18,7 @@ from convostore.context.shapes import (
 )
 from convostore.errors import ContextBudgetError, ValidationError
 from convostore.model import Message, Role
-from convostore.tokens import TokenCounter, token_count_for
+from convostore.tokens import TokenCount, TokenCounter, token_count_for
 
 
 class ContextWindow(BaseModel):
@@ -238,6 +238,16 @@ def select_window(
     return selector.finish(reached_start=True)
 
 
+def framed_count(
+    m: Message, counter: TokenCounter | None, framing: Callable[[Message], int] | None
+) -> TokenCount:
+    """``token_count_for(m, counter)`` with ``framing``'s tokens added (never
+    below 0): what ``m`` costs in a window."""
+    c = token_count_for(m, counter)
+    extra = framing(m) if framing is not None else 0
+    return c._replace(tokens=max(0, c.tokens + extra)) if extra else c
+
+
 def select_messages(
     messages: Sequence[Message],
     *,
@@ -348,12 +358,7 @@ class WindowSelector:
     def _cost(self, m: Message) -> int:
         c = self._costs.get(m.id)
         if c is None:
-            c = token_count_for(m, self._counter)
-            if self._framing is not None:
-                extra = self._framing(m)
-                if extra:
-                    c = (max(0, c[0] + extra), c[1], c[2])
-            self._costs[m.id] = c
+            c = self._costs[m.id] = framed_count(m, self._counter, self._framing)
         return c[0]
 
     def _take(self, m: Message) -> None:
